@@ -1,0 +1,131 @@
+/** `login`: configure the profile (tenant discovery or explicit issuer) and sign in. */
+import type { CommandContext } from "./context.ts";
+import { openProfileStore, resolveStoreKind } from "./context.ts";
+import { readProfile, writeProfile, type Profile } from "../config.ts";
+import { parseDuration } from "../args.ts";
+import { CliError, ExitCode, usageError } from "../errors.ts";
+import { interactiveLoginBlocker } from "../environment.ts";
+import { systemBrowser } from "../browser.ts";
+import { interactiveLogin } from "../oauth/login.ts";
+import { discoverEndpoints, fetchTenantDiscovery } from "../oauth/client.ts";
+import { acquireLock } from "../lock.ts";
+import { clearSession, saveTokens } from "../session/session.ts";
+import { openStore } from "../store/open.ts";
+import { displayUser, jwtClaims, type TokenSet } from "../session/records.ts";
+import { LOCK_TIMEOUT_MS } from "./token.ts";
+
+export const DEFAULT_LOGIN_TIMEOUT_MS = 5 * 60_000;
+export const DEFAULT_REDIRECT_URIS = ["http://localhost:53682/callback", "http://localhost:53683/callback", "http://localhost:53684/callback"];
+export const DEFAULT_SCOPES = ["openid", "email", "profile"];
+
+function checkUrl(option: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw usageError(`${option} is not a URL: "${value}"`, "Give the full address, for example https://acme.proxy.example.com");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw usageError(`${option} must be an https:// URL, got "${value}"`);
+  if (url.search || url.hash) throw usageError(`${option} must not carry a query or fragment: "${value}"`);
+  return url.href.replace(/\/+$/, "");
+}
+
+/** Builds the profile from the arguments: tenant discovery, explicit issuer, or the saved one. */
+async function resolveProfile(ctx: CommandContext, saved: Profile | null): Promise<Profile> {
+  const { args } = ctx;
+  const tenantArg = args.positionals[0];
+  if (args.positionals.length > 1) throw usageError(`login takes one TENANT_URL, got ${args.positionals.length} arguments`);
+  const issuerArg = args.values.issuer;
+  const clientId = args.values["client-id"];
+  if (tenantArg && (issuerArg || clientId)) throw usageError("give either TENANT_URL or --issuer with --client-id, not both");
+  if (Boolean(issuerArg) !== Boolean(clientId)) throw usageError("--issuer and --client-id go together");
+
+  const store = resolveStoreKind(args, saved);
+  if (tenantArg) {
+    const tenant = checkUrl("TENANT_URL", tenantArg);
+    ctx.verbose(`reading the tenant discovery document of ${tenant}`);
+    const discovery = await fetchTenantDiscovery(tenant);
+    const issuer = discovery.authorization_servers[0];
+    const client = discovery.agent_runner_auth;
+    ctx.verbose(`issuer ${issuer}, client ${client.client_id}`);
+    return {
+      tenant,
+      issuer,
+      clientId: client.client_id,
+      redirectUris: client.redirect_uris,
+      scopes: client.scopes.length > 0 ? client.scopes : DEFAULT_SCOPES,
+      store,
+      endpoints: await discoverEndpoints(issuer),
+      ...(client.access_token_lifetime_seconds ? { accessTokenLifetimeSeconds: client.access_token_lifetime_seconds } : {}),
+      ...(client.refresh_token_lifetime_seconds ? { refreshTokenLifetimeSeconds: client.refresh_token_lifetime_seconds } : {}),
+    };
+  }
+  if (issuerArg && clientId) {
+    const issuer = checkUrl("--issuer", issuerArg);
+    const redirectUris = args.lists["redirect-uri"] ?? DEFAULT_REDIRECT_URIS;
+    for (const uri of redirectUris) checkUrl("--redirect-uri", uri);
+    return {
+      issuer,
+      clientId,
+      redirectUris,
+      scopes: args.values.scope ? args.values.scope.split(/\s+/).filter(Boolean) : DEFAULT_SCOPES,
+      store,
+      endpoints: await discoverEndpoints(issuer),
+    };
+  }
+  if (saved) return { ...saved, store };
+  throw usageError("no tenant configured yet", "Run: agent-runner-auth login https://<your-slug>.proxy.<domain>");
+}
+
+/** The login port of the token use case: a browser login when a human can do it here. */
+export function loginPort(ctx: CommandContext, profile: Profile, options: { automatic: boolean }): (() => Promise<TokenSet>) | { unavailable: string } {
+  const blocker = options.automatic ? interactiveLoginBlocker() : null;
+  if (blocker) return { unavailable: blocker };
+  return () =>
+    interactiveLogin({
+      profile,
+      browser: ctx.args.flags["no-browser"] ? null : systemBrowser,
+      timeoutMs: ctx.args.values.timeout ? parseDuration("timeout", ctx.args.values.timeout) : DEFAULT_LOGIN_TIMEOUT_MS,
+      say: ctx.say,
+      port: ctx.args.values.port !== undefined ? parsePort(ctx.args.values.port) : undefined,
+    });
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw usageError(`--port must be a port number, got "${text}"`);
+  return port;
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  if (ctx.args.values.port !== undefined) parsePort(ctx.args.values.port);
+  if (ctx.args.values.timeout !== undefined) parseDuration("timeout", ctx.args.values.timeout);
+  const saved = readProfile(ctx.profileName);
+  const profile = await resolveProfile(ctx, saved);
+  const store = await openProfileStore(ctx, profile.store);
+  await store.get("access"); // fail on an unusable store before the user signs in, not after
+
+  const held = await acquireLock(ctx.profileName, { timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.say("Another sign-in for this profile is in progress; waiting for it...") });
+  try {
+    const login = loginPort(ctx, profile, { automatic: false });
+    if (typeof login !== "function") throw new CliError(ExitCode.authRequired, login.unavailable);
+    const tokens = await login();
+    // A new tenant or client invalidates the old session; same-tenant re-login simply replaces it.
+    await saveTokens(store, tokens, Date.now(), profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined);
+    writeProfile(ctx.profileName, profile);
+    if (saved && saved.store !== profile.store) {
+      // Moving stores: the new copy is written; only now is the old one removed.
+      try {
+        await clearSession(await openStore(saved.store, ctx.profileName, { humanPresent: true }));
+        ctx.say(`Moved the session from the ${saved.store} store to the ${profile.store} store.`);
+      } catch (e) {
+        ctx.say(`agent-runner-auth: warning: could not delete the old tokens from the ${saved.store} store: ${(e as Error).message}`);
+      }
+    }
+    const user = displayUser(jwtClaims(tokens.idToken));
+    ctx.say(`Logged in${user ? ` as ${user}` : ""} to ${profile.tenant ?? profile.issuer} (profile "${ctx.profileName}", ${store.description}).`);
+    return 0;
+  } finally {
+    held.release();
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Every command's usage and options, as data: `--help`, the argument parser and the man page
+ * are all rendered from this table, so they cannot disagree.
+ */
+import type { OptionSpec } from "../args.ts";
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  description: string;
+  options: OptionSpec[];
+}
+
+export const PROFILE_OPTION: OptionSpec = {
+  name: "profile",
+  kind: "value",
+  valueName: "NAME",
+  description: "profile to use (default: $AGENT_RUNNER_PROFILE or \"default\")",
+};
+export const STORE_OPTION: OptionSpec = {
+  name: "store",
+  kind: "value",
+  valueName: "keychain|pass|file",
+  description: "secret store (default: the profile's, else $AGENT_RUNNER_AUTH_STORE, else keychain); file is plaintext",
+};
+export const VERBOSE_OPTION: OptionSpec = { name: "verbose", kind: "flag", short: "v", description: "log each step to stderr (never secrets)" };
+export const HELP_OPTION: OptionSpec = { name: "help", kind: "flag", short: "h", description: "show this help" };
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: "login",
+    summary: "sign in through the browser and store the tokens",
+    usage: "agent-runner-auth login [TENANT_URL] [options]",
+    description:
+      "Reads the tenant's discovery document (TENANT_URL is https://<slug>.proxy.<domain>), or uses --issuer and --client-id, saves the profile, then runs the authorization code flow with PKCE: a loopback listener on a registered port and your browser. Tokens go to the OS keychain.",
+    options: [
+      PROFILE_OPTION,
+      STORE_OPTION,
+      { name: "issuer", kind: "value", valueName: "URL", description: "OpenID issuer (with --client-id, instead of TENANT_URL)" },
+      { name: "client-id", kind: "value", valueName: "ID", description: "app client id (with --issuer)" },
+      { name: "redirect-uri", kind: "list", valueName: "URI", description: "registered loopback redirect URI (with --issuer; repeatable)" },
+      { name: "scope", kind: "value", valueName: "SCOPES", description: "space-separated scopes (with --issuer; default \"openid email profile\")" },
+      { name: "no-browser", kind: "flag", description: "print the sign-in URL instead of opening a browser" },
+      { name: "port", kind: "value", valueName: "N", description: "use only this registered callback port" },
+      { name: "timeout", kind: "value", valueName: "DURATION", description: "give up on a sign-in nobody finishes (default 5m)" },
+      VERBOSE_OPTION,
+      HELP_OPTION,
+    ],
+  },
+  {
+    name: "token",
+    summary: "print a valid access token on stdout (for Claude Code's apiKeyHelper)",
+    usage: "agent-runner-auth token [options]",
+    description:
+      "Prints the cached access token when it stays valid long enough, refreshes it silently otherwise, and signs in through the browser only when there is a terminal and a display. Without them (or with $CI set) it prints what to run on stderr and exits 1. Only the token goes to stdout. When CLAUDE_CODE_API_KEY_HELPER_TTL_MS is set, the token must stay valid for that TTL plus 2 minutes.",
+    options: [
+      PROFILE_OPTION,
+      STORE_OPTION,
+      { name: "min-validity", kind: "value", valueName: "DURATION", description: "minimum remaining validity of a served token (default 5m)" },
+      VERBOSE_OPTION,
+      HELP_OPTION,
+    ],
+  },
+  {
+    name: "status",
+    summary: "show the tenant, user and token expiry",
+    usage: "agent-runner-auth status [options]",
+    description: "Exits 0 when a usable session exists, 1 otherwise. Human output goes to stderr; --json prints a JSON object on stdout.",
+    options: [PROFILE_OPTION, STORE_OPTION, { name: "json", kind: "flag", description: "print JSON on stdout" }, VERBOSE_OPTION, HELP_OPTION],
+  },
+  {
+    name: "logout",
+    summary: "revoke the session at the IdP and delete the stored tokens",
+    usage: "agent-runner-auth logout [options]",
+    description: "Revokes the refresh token (which also invalidates its access tokens), then deletes the stored tokens. Offline, it deletes them and warns.",
+    options: [PROFILE_OPTION, STORE_OPTION, VERBOSE_OPTION, HELP_OPTION],
+  },
+];
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+function optionLine(o: OptionSpec): [string, string] {
+  const flag = `${o.short ? `-${o.short}, ` : "    "}--${o.name}${o.kind === "flag" ? "" : ` ${o.valueName ?? "VALUE"}`}`;
+  return [flag, o.description];
+}
+
+export function renderCommandHelp(spec: CommandSpec): string {
+  const lines = spec.options.map(optionLine);
+  const width = Math.max(...lines.map(([f]) => f.length)) + 2;
+  return `Usage: ${spec.usage}\n\n${spec.summary[0]?.toUpperCase()}${spec.summary.slice(1)}.\n\n${spec.description}\n\nOptions:\n${lines
+    .map(([f, d]) => `  ${f.padEnd(width)}${d}`)
+    .join("\n")}\n`;
+}
+
+export const EXIT_CODES: [number, string][] = [
+  [0, "success"],
+  [1, "authentication needed or failed (not logged in, session expired, login cancelled or timed out)"],
+  [2, "usage error (unknown command or option, bad value)"],
+  [3, "the identity provider or tenant is unreachable or answered with an error"],
+  [4, "the secret store is unavailable (no D-Bus or keyring, locked keyring, pass/gpg failure)"],
+  [5, "a configuration file is invalid or cannot be written"],
+  [70, "internal error (a bug: please report it)"],
+  [130, "interrupted"],
+];
+
+export function renderMainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `agent-runner-auth: sign in to an agent-runner tenant and hand Claude Code a valid token.
+
+Usage: agent-runner-auth <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
+
+Run 'agent-runner-auth <command> --help' for a command's options.
+Global options: --help, --version.
+
+Exit codes:
+${EXIT_CODES.map(([code, text]) => `  ${String(code).padEnd(5)}${text}`).join("\n")}
+`;
+}

@@ -1,0 +1,74 @@
+/** `status`: who is signed in where, and until when. Exit 0 only with a usable session. */
+import type { CommandContext } from "./context.ts";
+import { openProfileStore, resolveStoreKind } from "./context.ts";
+import { requireProfile } from "../config.ts";
+import { decodeAccess, decodeRefresh, displayUser, jwtClaims } from "../session/records.ts";
+
+export interface StatusReport {
+  profile: string;
+  tenant: string | null;
+  issuer: string;
+  client_id: string;
+  store: string;
+  store_description: string;
+  user: string | null;
+  email: string | null;
+  groups: string[];
+  access_token_expires_at: string | null;
+  access_token_valid: boolean;
+  refresh_token_present: boolean;
+  refresh_token_expires_at: string | null;
+  logged_in: boolean;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+function inWords(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  const text = s >= 86400 ? `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h` : s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min` : s >= 60 ? `${Math.floor(s / 60)} min` : `${s} s`;
+  return ms >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const profile = requireProfile(ctx.profileName);
+  const store = await openProfileStore(ctx, resolveStoreKind(ctx.args, profile));
+  const now = Date.now();
+  const access = decodeAccess(await store.get("access"));
+  const refresh = decodeRefresh(await store.get("refresh"));
+  const claims = jwtClaims(await store.get("id"));
+  const refreshUsable = refresh !== null && (refresh.expiresAt === undefined || refresh.expiresAt > now);
+  const accessValid = access !== null && access.expiresAt > now;
+  const groups = claims?.["cognito:groups"];
+  const report: StatusReport = {
+    profile: ctx.profileName,
+    tenant: profile.tenant ?? null,
+    issuer: profile.issuer,
+    client_id: profile.clientId,
+    store: store.kind,
+    store_description: store.description,
+    user: displayUser(claims) ?? null,
+    email: typeof claims?.email === "string" ? claims.email : null,
+    groups: Array.isArray(groups) ? groups.map(String) : [],
+    access_token_expires_at: iso(access?.expiresAt),
+    access_token_valid: accessValid,
+    refresh_token_present: refresh !== null,
+    refresh_token_expires_at: iso(refresh?.expiresAt),
+    logged_in: accessValid || refreshUsable,
+  };
+
+  if (ctx.args.flags.json) {
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    const line = (label: string, value: string) => ctx.say(`  ${label.padEnd(15)}${value}`);
+    ctx.say(`Profile "${report.profile}": ${report.logged_in ? "logged in" : "not logged in"}`);
+    line("Tenant", report.tenant ?? "(none: explicit issuer)");
+    line("Issuer", report.issuer);
+    line("User", report.user ? `${report.user}${report.email ? ` <${report.email}>` : ""}` : "-");
+    if (report.groups.length > 0) line("Groups", report.groups.join(", "));
+    line("Access token", access ? `${accessValid ? "valid" : "expired"}, expires ${inWords(access.expiresAt - now)} (${report.access_token_expires_at})` : "none");
+    line("Refresh token", refresh ? (refresh.expiresAt ? `expires ${inWords(refresh.expiresAt - now)} (${report.refresh_token_expires_at})` : "present (expiry not published by the tenant)") : "none");
+    line("Store", report.store_description);
+    if (!report.logged_in) ctx.say(`Run: agent-runner-auth login${ctx.profileName === "default" ? "" : ` --profile ${ctx.profileName}`}`);
+  }
+  return report.logged_in ? 0 : 1;
+}

@@ -1,0 +1,128 @@
+/**
+ * Profiles: what `login` learned about a tenant (issuer, client, endpoints, chosen store), so
+ * that `token` needs no flags and no network on its cached path. One small JSON file per
+ * profile (no read-modify-write races between profiles), written atomically; a corrupt file is
+ * reported with its path and left alone.
+ */
+import { readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { configDir } from "./paths.ts";
+import { writeFileAtomic } from "./fs-atomic.ts";
+import { CliError, ExitCode, usageError } from "./errors.ts";
+import { isStoreKind, type StoreKind } from "./store/types.ts";
+
+export interface Endpoints {
+  authorization: string;
+  token: string;
+  revocation?: string;
+  userinfo?: string;
+  endSession?: string;
+}
+
+export interface Profile {
+  /** Tenant (proxy) URL, when the profile came from tenant discovery. */
+  tenant?: string;
+  issuer: string;
+  clientId: string;
+  redirectUris: string[];
+  scopes: string[];
+  store: StoreKind;
+  endpoints: Endpoints;
+  accessTokenLifetimeSeconds?: number;
+  refreshTokenLifetimeSeconds?: number;
+}
+
+export const DEFAULT_PROFILE = "default";
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function profilePath(name: string): string {
+  return join(configDir(), "profiles", `${name}.json`);
+}
+
+export function validateProfileName(name: string): string {
+  if (!PROFILE_NAME.test(name)) {
+    throw usageError(`invalid profile name "${name}"`, "Use letters, digits, '.', '_' or '-' (at most 64 characters).");
+  }
+  return name;
+}
+
+function corrupt(path: string, what: string): CliError {
+  return new CliError(ExitCode.config, `the profile file ${path} is invalid: ${what}`, `Fix it, or move it away and run 'agent-runner-auth login <tenant URL>' again.`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function checkProfile(path: string, p: unknown): Profile {
+  const bad = (member: string) => corrupt(path, member);
+  if (!isRecord(p)) throw bad("not an object");
+  for (const key of ["issuer", "clientId"] as const) if (typeof p[key] !== "string" || p[key] === "") throw bad(`"${key}" must be a non-empty string`);
+  if (!Array.isArray(p.redirectUris) || !p.redirectUris.every((u) => typeof u === "string")) throw bad(`"redirectUris" must be a string array`);
+  if (!Array.isArray(p.scopes) || !p.scopes.every((u) => typeof u === "string")) throw bad(`"scopes" must be a string array`);
+  if (typeof p.store !== "string" || !isStoreKind(p.store)) throw bad(`"store" must be keychain, pass or file`);
+  if (!isRecord(p.endpoints) || typeof p.endpoints.token !== "string" || typeof p.endpoints.authorization !== "string") throw bad(`"endpoints" must name the authorization and token endpoints`);
+  return p as unknown as Profile;
+}
+
+/** Reads a profile; null when it does not exist. */
+export function readProfile(name: string): Profile | null {
+  const path = profilePath(validateProfileName(name));
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new CliError(ExitCode.config, `cannot read the profile file ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(path, `not valid JSON (${(e as Error).message})`);
+  }
+  return checkProfile(path, json);
+}
+
+/** A missing profile means "not logged in" (exit 1), with the command to run. */
+export function requireProfile(name: string): Profile {
+  const profile = readProfile(name);
+  if (!profile) {
+    throw new CliError(
+      ExitCode.authRequired,
+      `no tenant configured for profile "${name}"`,
+      `Run: agent-runner-auth login <tenant URL>${name === DEFAULT_PROFILE ? "" : ` --profile ${name}`}`,
+    );
+  }
+  return profile;
+}
+
+export function writeProfile(name: string, profile: Profile): void {
+  const path = profilePath(validateProfileName(name));
+  try {
+    writeFileAtomic(path, JSON.stringify(profile, null, 2) + "\n", { mode: 0o600 });
+  } catch (e) {
+    throw new CliError(ExitCode.config, `cannot write the profile file ${path}: ${(e as Error).message}`);
+  }
+}
+
+export function deleteProfile(name: string): boolean {
+  try {
+    unlinkSync(profilePath(validateProfileName(name)));
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw new CliError(ExitCode.config, `cannot delete ${profilePath(name)}: ${(e as Error).message}`);
+  }
+}
+
+export function listProfiles(): string[] {
+  try {
+    return readdirSync(join(configDir(), "profiles"))
+      .filter((f) => f.endsWith(".json") && !f.startsWith("."))
+      .map((f) => f.slice(0, -5))
+      .sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The OAuth/OIDC requests the CLI makes, on oauth4webapi. This module turns its results into
+ * TokenSets and its failures into CliErrors (or RefreshRejected for a dead refresh token), so
+ * nothing above it sees a protocol exception.
+ */
+import * as oauth from "oauth4webapi";
+import { CliError, ExitCode } from "../errors.ts";
+import type { Endpoints, Profile } from "../config.ts";
+import type { TokenSet } from "../session/records.ts";
+import { discoveryUrlFor, parseTenantDiscovery, DiscoveryFormatError, type TenantDiscovery } from "../../shared/tenant-discovery.ts";
+
+/** Total time for one request to the IdP: bounded, so a hung IdP never hangs Claude Code. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/** The refresh token is expired or revoked (`invalid_grant`): only then is it discarded. */
+export class RefreshRejected extends Error {
+  constructor(readonly oauthError: string) {
+    super(`the identity provider rejected the refresh token (${oauthError})`);
+  }
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+
+/** Plain http is allowed only to this machine (the local tenant); everything else needs TLS. */
+export function requestOptions(url: string): { signal: AbortSignal; [oauth.allowInsecureRequests]?: boolean; headers: Record<string, string> } {
+  const { protocol, hostname } = new URL(url);
+  return {
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    headers: { "user-agent": `agent-runner-auth/${process.env.AGENT_RUNNER_AUTH_VERSION ?? "dev"}` },
+    ...(protocol === "http:" && LOOPBACK.has(hostname) ? { [oauth.allowInsecureRequests]: true } : {}),
+  };
+}
+
+function authorizationServer(profile: Pick<Profile, "issuer" | "endpoints">): oauth.AuthorizationServer {
+  return {
+    issuer: profile.issuer,
+    authorization_endpoint: profile.endpoints.authorization,
+    token_endpoint: profile.endpoints.token,
+    revocation_endpoint: profile.endpoints.revocation,
+    userinfo_endpoint: profile.endpoints.userinfo,
+  };
+}
+
+function client(profile: Pick<Profile, "clientId">): oauth.Client {
+  // The IdP's clock is not ours: ID token iat/exp checks get generous tolerance (issue: skew).
+  return { client_id: profile.clientId, [oauth.clockTolerance]: 300 };
+}
+
+/** Maps any failure of a request to the IdP to a CliError with a cause the user can act on. */
+export function idpFailure(action: string, url: string, error: unknown): CliError {
+  const host = new URL(url).host;
+  if (error instanceof CliError) return error;
+  if (error instanceof oauth.ResponseBodyError) {
+    const description = error.error_description ? `: ${error.error_description}` : "";
+    return new CliError(ExitCode.idpUnavailable, `the identity provider refused to ${action} (${error.status} ${error.error}${description})`);
+  }
+  const e = error as Error & { code?: string; cause?: unknown };
+  if (e?.name === "TimeoutError" || e?.name === "AbortError") {
+    return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s (${action})`, "Check your network or VPN and try again.");
+  }
+  if (error instanceof oauth.OperationProcessingError) {
+    const response = (e.cause as { status?: number } | undefined)?.status;
+    if (e.code === oauth.RESPONSE_IS_NOT_CONFORM && typeof response === "number") {
+      return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} answered HTTP ${response} (${action})`, response >= 500 || response === 429 ? "It may be overloaded or down; try again in a minute." : undefined);
+    }
+    return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} sent an invalid response (${action}): ${e.message}`);
+  }
+  if (e?.code === "ConnectionRefused" || e?.code === "ECONNREFUSED" || /Unable to connect|ECONNREFUSED|ConnectionRefused|getaddrinfo|ENOTFOUND|FailedToOpenSocket/i.test(String(e?.message) + String(e?.code))) {
+    return new CliError(ExitCode.idpUnavailable, `cannot reach the identity provider at ${host} (${action})`, "Check your network, VPN or HTTPS_PROXY settings and try again.");
+  }
+  return new CliError(ExitCode.idpUnavailable, `request to the identity provider at ${host} failed (${action}): ${e?.message ?? String(error)}`);
+}
+
+function toTokenSet(response: oauth.TokenEndpointResponse): TokenSet {
+  const expiresIn = response.expires_in;
+  if (typeof expiresIn !== "number" || !(expiresIn > 0)) {
+    throw new CliError(ExitCode.idpUnavailable, "the identity provider's token response has no valid expires_in");
+  }
+  return {
+    accessToken: response.access_token,
+    expiresIn,
+    ...(typeof response.id_token === "string" ? { idToken: response.id_token } : {}),
+    ...(typeof response.refresh_token === "string" && response.refresh_token !== "" ? { refreshToken: response.refresh_token } : {}),
+  };
+}
+
+/** Retries once on 429/503 when the IdP asks for it with a short Retry-After. */
+async function withRetryAfter(send: () => Promise<Response>): Promise<Response> {
+  const response = await send();
+  if (response.status !== 429 && response.status !== 503) return response;
+  const retryAfter = Number(response.headers.get("retry-after"));
+  if (!Number.isFinite(retryAfter) || retryAfter < 0 || retryAfter > 10) return response;
+  await response.body?.cancel();
+  await new Promise((r) => setTimeout(r, retryAfter * 1000));
+  return send();
+}
+
+export async function refreshTokens(profile: Profile, refreshToken: string): Promise<TokenSet> {
+  const as = authorizationServer(profile);
+  try {
+    const response = await withRetryAfter(() =>
+      oauth.refreshTokenGrantRequest(as, client(profile), oauth.None(), refreshToken, requestOptions(profile.endpoints.token)),
+    );
+    return toTokenSet(await oauth.processRefreshTokenResponse(as, client(profile), response));
+  } catch (e) {
+    if (e instanceof oauth.ResponseBodyError && e.error === "invalid_grant") throw new RefreshRejected(e.error);
+    throw idpFailure("refresh the session", profile.endpoints.token, e);
+  }
+}
+
+export interface CodeExchange {
+  callbackParameters: URLSearchParams;
+  redirectUri: string;
+  codeVerifier: string;
+  nonce: string;
+}
+
+export async function exchangeCode(profile: Profile, exchange: CodeExchange): Promise<TokenSet> {
+  const as = authorizationServer(profile);
+  try {
+    const response = await oauth.authorizationCodeGrantRequest(
+      as,
+      client(profile),
+      oauth.None(),
+      exchange.callbackParameters,
+      exchange.redirectUri,
+      exchange.codeVerifier,
+      requestOptions(profile.endpoints.token),
+    );
+    const result = await oauth.processAuthorizationCodeResponse(as, client(profile), response, { expectedNonce: exchange.nonce, requireIdToken: true });
+    const tokens = toTokenSet(result);
+    if (!tokens.refreshToken) throw new CliError(ExitCode.idpUnavailable, "the identity provider returned no refresh token", "Enable the refresh token grant on the app client.");
+    return tokens;
+  } catch (e) {
+    throw idpFailure("complete the sign-in", profile.endpoints.token, e);
+  }
+}
+
+/** Revokes a refresh token (Cognito also invalidates the access tokens issued from it). */
+export async function revokeRefreshToken(profile: Profile, refreshToken: string): Promise<void> {
+  if (!profile.endpoints.revocation) throw new CliError(ExitCode.idpUnavailable, "the identity provider has no revocation endpoint");
+  const as = authorizationServer(profile);
+  try {
+    const response = await oauth.revocationRequest(as, client(profile), oauth.None(), refreshToken, {
+      ...requestOptions(profile.endpoints.revocation),
+      additionalParameters: { token_type_hint: "refresh_token" },
+    });
+    await oauth.processRevocationResponse(response);
+  } catch (e) {
+    throw idpFailure("revoke the session", profile.endpoints.revocation, e);
+  }
+}
+
+async function getJson(url: string, what: string): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...requestOptions(url), redirect: "manual" });
+  } catch (e) {
+    throw idpFailure(`read the ${what}`, url, e);
+  }
+  if (response.status !== 200) {
+    throw new CliError(ExitCode.idpUnavailable, `${url} answered HTTP ${response.status} instead of the ${what}`, "Check the tenant URL (it is the https://<slug>.proxy.<domain> address your administrator gave you).");
+  }
+  try {
+    return await response.json();
+  } catch {
+    throw new CliError(ExitCode.idpUnavailable, `${url} did not return JSON (${what})`);
+  }
+}
+
+export async function fetchTenantDiscovery(tenantUrl: string): Promise<TenantDiscovery> {
+  const url = discoveryUrlFor(tenantUrl);
+  try {
+    return parseTenantDiscovery(await getJson(url, "tenant discovery document"), tenantUrl);
+  } catch (e) {
+    if (e instanceof DiscoveryFormatError) throw new CliError(ExitCode.idpUnavailable, `${url}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** OpenID Provider discovery of the issuer (Cognito serves it under the issuer path). */
+export async function discoverEndpoints(issuer: string): Promise<Endpoints> {
+  const issuerUrl = new URL(issuer);
+  let as: oauth.AuthorizationServer;
+  try {
+    const response = await oauth.discoveryRequest(issuerUrl, { algorithm: "oidc", ...requestOptions(issuer) });
+    as = await oauth.processDiscoveryResponse(issuerUrl, response);
+  } catch (e) {
+    throw idpFailure("read the OpenID configuration", issuer, e);
+  }
+  if (!as.authorization_endpoint || !as.token_endpoint) {
+    throw new CliError(ExitCode.idpUnavailable, `the OpenID configuration of ${issuer} lacks the authorization or token endpoint`);
+  }
+  return {
+    authorization: as.authorization_endpoint,
+    token: as.token_endpoint,
+    ...(as.revocation_endpoint ? { revocation: as.revocation_endpoint } : {}),
+    ...(as.userinfo_endpoint ? { userinfo: as.userinfo_endpoint } : {}),
+    ...(as.end_session_endpoint ? { endSession: as.end_session_endpoint } : {}),
+  };
+}
+
+/** PKCE S256 always (Cognito does not advertise it: never detect it from discovery). */
+export async function newAuthorizationRequest(profile: Profile, redirectUri: string) {
+  const codeVerifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const nonce = oauth.generateRandomNonce();
+  const url = new URL(profile.endpoints.authorization);
+  url.searchParams.set("response_type", "code");
+  url.searchParams.set("client_id", profile.clientId);
+  url.searchParams.set("redirect_uri", redirectUri);
+  url.searchParams.set("scope", profile.scopes.join(" "));
+  url.searchParams.set("state", state);
+  url.searchParams.set("nonce", nonce);
+  url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(codeVerifier));
+  url.searchParams.set("code_challenge_method", "S256");
+  return { url, codeVerifier, state, nonce };
+}
+
+/**
+ * Checks a callback's parameters (state, iss, error) with oauth4webapi. Returns the parameters
+ * for the code exchange, or throws a CliError that says what the IdP or the callback got wrong.
+ */
+export function validateCallback(profile: Profile, callbackUrl: URL, expectedState: string): URLSearchParams {
+  try {
+    return oauth.validateAuthResponse(authorizationServer(profile), client(profile), callbackUrl, expectedState);
+  } catch (e) {
+    if (e instanceof oauth.AuthorizationResponseError) {
+      throw new CliError(ExitCode.authRequired, `the identity provider returned an error: ${e.error}${e.error_description ? ` (${e.error_description})` : ""}`);
+    }
+    const message = (e as Error).message;
+    if (/state/i.test(message)) {
+      throw new CliError(ExitCode.authRequired, "the sign-in callback carried the wrong state (a stale or forged browser tab)", "Run the login again and finish it in the browser tab it opens.");
+    }
+    throw new CliError(ExitCode.authRequired, `invalid sign-in callback: ${message}`);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The interactive login: authorization code + PKCE S256 with a loopback listener and the
+ * browser. The browser tab shows "Signed in" only once the code exchange has succeeded.
+ */
+import { CliError, ExitCode } from "../errors.ts";
+import type { Profile } from "../config.ts";
+import type { TokenSet } from "../session/records.ts";
+import type { BrowserOpener } from "../browser.ts";
+import { listenForCallback } from "./loopback.ts";
+import { exchangeCode, newAuthorizationRequest, validateCallback } from "./client.ts";
+
+export interface LoginOptions {
+  profile: Profile;
+  /** null prints the URL instead of opening a browser (--no-browser). */
+  browser: BrowserOpener | null;
+  timeoutMs: number;
+  /** Status lines for the user (stderr). */
+  say: (line: string) => void;
+  /** Restricts the registered redirect URIs to this port (--port). */
+  port?: number;
+}
+
+export async function interactiveLogin(options: LoginOptions): Promise<TokenSet> {
+  const { profile } = options;
+  let redirectUris = profile.redirectUris;
+  if (options.port !== undefined) {
+    redirectUris = redirectUris.filter((u) => Number(new URL(u).port || 80) === options.port);
+    if (redirectUris.length === 0) {
+      throw new CliError(ExitCode.usage, `port ${options.port} is not a registered callback port`, `Registered: ${profile.redirectUris.map((u) => new URL(u).port || "80").join(", ")}.`);
+    }
+  }
+
+  let settle!: { resolve: (t: TokenSet) => void; reject: (e: unknown) => void };
+  const done = new Promise<TokenSet>((resolve, reject) => (settle = { resolve, reject }));
+  let request: Awaited<ReturnType<typeof newAuthorizationRequest>> | undefined;
+  let redirectUri = "";
+
+  const listener = listenForCallback(redirectUris, async (url) => {
+    try {
+      if (!request) throw new CliError(ExitCode.authRequired, "callback arrived before the login started");
+      const parameters = validateCallback(profile, url, request.state);
+      const tokens = await exchangeCode(profile, { callbackParameters: parameters, redirectUri, codeVerifier: request.codeVerifier, nonce: request.nonce });
+      settle.resolve(tokens);
+      return { ok: true, message: "You are signed in to agent-runner. You can close this tab and return to the terminal." };
+    } catch (e) {
+      settle.reject(e);
+      return { ok: false, message: `${(e as Error).message}. Return to the terminal and run the login again.` };
+    }
+  });
+  redirectUri = listener.redirectUri;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    request = await newAuthorizationRequest(profile, redirectUri);
+    const url = request.url.href;
+    if (options.browser) {
+      const opened = await options.browser.open(url);
+      options.say(opened ? "Opened your browser to sign in. If it did not open, visit:" : "Could not open a browser. Visit this URL to sign in:");
+    } else {
+      options.say("Visit this URL to sign in:");
+    }
+    options.say(`  ${url}`);
+    options.say(`Waiting for the sign-in to finish (up to ${Math.round(options.timeoutMs / 1000)} s)...`);
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new CliError(ExitCode.authRequired, `the sign-in was not completed within ${Math.round(options.timeoutMs / 1000)} s`, "Run the login again and finish it in the browser (use --timeout to allow longer).")),
+        options.timeoutMs,
+      );
+    });
+    return await Promise.race([done, timeout]);
+  } finally {
+    clearTimeout(timer);
+    await listener.close();
+  }
+}

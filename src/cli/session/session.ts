@@ -1,0 +1,105 @@
+/**
+ * The session use cases, over narrow ports (store, clock, lock, IdP, login) so they can be tested
+ * with fakes. This is the seed's behaviour table for `token`:
+ *   cached          a fresh access token in the store: return it (one store read, no network)
+ *   silent refresh  refresh grant, store the new tokens, return
+ *   interactive     login (browser), store, return, when a human can do it
+ *   non-interactive otherwise: CliError "not logged in", exit 1
+ * Refresh and login run under the profile lock, so concurrent callers share one of each.
+ */
+import { CliError, ExitCode } from "../errors.ts";
+import type { SecretStore } from "../store/types.ts";
+import { decodeAccess, decodeRefresh, encodeRecord, isFresh, type AccessRecord, type RefreshRecord, type TokenSet } from "./records.ts";
+
+export interface TokenPorts {
+  store: SecretStore;
+  now: () => number;
+  /** Takes the profile lock (single-flight across processes). */
+  lock: () => Promise<{ release(): void }>;
+  /** Refresh grant; throws RefreshRejected when the refresh token is dead, CliError otherwise. */
+  refresh: (refreshToken: string) => Promise<TokenSet>;
+  /** Interactive login; null when it cannot happen here (the reason is in the error). */
+  login: (() => Promise<TokenSet>) | { unavailable: string };
+  isRefreshRejected: (error: unknown) => boolean;
+  warn: (message: string) => void;
+  /** The profile's refresh token lifetime, when the tenant publishes it. */
+  refreshTokenLifetimeMs?: number;
+  /** The command that logs in, for messages. */
+  loginCommand: string;
+}
+
+/**
+ * Stores a token set. Order matters: a rotated refresh token is written first, so a crash
+ * after it leaves a usable session; the old refresh token is only ever replaced, never deleted.
+ */
+export async function saveTokens(store: SecretStore, tokens: TokenSet, now: number, refreshTokenLifetimeMs?: number): Promise<AccessRecord> {
+  if (tokens.refreshToken) {
+    const record: RefreshRecord = {
+      token: tokens.refreshToken,
+      issuedAt: now,
+      ...(refreshTokenLifetimeMs ? { expiresAt: now + refreshTokenLifetimeMs } : {}),
+    };
+    await store.set("refresh", encodeRecord(record));
+  }
+  if (tokens.idToken) await store.set("id", tokens.idToken);
+  const access: AccessRecord = { token: tokens.accessToken, expiresAt: now + tokens.expiresIn * 1000, lifetimeMs: tokens.expiresIn * 1000 };
+  await store.set("access", encodeRecord(access));
+  return access;
+}
+
+/** Deletes the whole session (logout, or a refresh token the IdP declared dead). */
+export async function clearSession(store: SecretStore): Promise<void> {
+  await store.delete("access");
+  await store.delete("id");
+  await store.delete("refresh");
+}
+
+/** The cached path: one store read, no lock, no network. */
+export async function cachedToken(store: SecretStore, now: number, validityMs: number): Promise<string | null> {
+  const access = decodeAccess(await store.get("access"));
+  return access && isFresh(access, now, validityMs) ? access.token : null;
+}
+
+export async function getToken(ports: TokenPorts, validityMs: number): Promise<string> {
+  const cached = await cachedToken(ports.store, ports.now(), validityMs);
+  if (cached) return cached;
+
+  const held = await ports.lock();
+  try {
+    // Another process may have refreshed or logged in while we waited for the lock.
+    const access = decodeAccess(await ports.store.get("access"));
+    if (access && isFresh(access, ports.now(), validityMs)) return access.token;
+
+    const refresh = decodeRefresh(await ports.store.get("refresh"));
+    let sessionEnded = false;
+    if (refresh) {
+      try {
+        const tokens = await ports.refresh(refresh.token);
+        return (await saveTokens(ports.store, tokens, ports.now(), ports.refreshTokenLifetimeMs)).token;
+      } catch (e) {
+        if (!ports.isRefreshRejected(e)) {
+          // The IdP is unreachable or failing: the refresh token stays; a still-valid token is served.
+          if (access && access.expiresAt > ports.now()) {
+            const left = Math.round((access.expiresAt - ports.now()) / 1000);
+            ports.warn(`${(e as Error).message}; using the current access token (valid for ${left} s more)`);
+            return access.token;
+          }
+          throw e;
+        }
+        // invalid_grant: the refresh token is expired or revoked. Delete only what is dead.
+        await clearSession(ports.store);
+        sessionEnded = true;
+      }
+    }
+
+    if (typeof ports.login !== "function") {
+      const why = sessionEnded ? "your session has expired or was revoked" : refresh ? "your session has expired" : "you are not logged in";
+      throw new CliError(ExitCode.authRequired, `${why}, and a browser login is not possible here (${ports.login.unavailable})`, `Run: ${ports.loginCommand}`);
+    }
+    if (sessionEnded) ports.warn("your session has expired or was revoked; signing in again");
+    const tokens = await ports.login();
+    return (await saveTokens(ports.store, tokens, ports.now(), ports.refreshTokenLifetimeMs)).token;
+  } finally {
+    held.release();
+  }
+}

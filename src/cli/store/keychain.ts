@@ -1,0 +1,107 @@
+/**
+ * The OS keychain through @napi-rs/keyring: macOS Keychain, Windows Credential Manager, and on
+ * Linux the Secret Service (gnome-keyring, KWallet, KeePassXC), pinned so that keyring-rs never
+ * falls back silently to the kernel keyutils store (memory only, lost on reboot).
+ *
+ * Every call is bounded: a locked KWallet may wait forever for a password. With a terminal the
+ * bound is long enough for a human to type it; without one it is short.
+ */
+import { AsyncEntry } from "@napi-rs/keyring";
+import { CliError, ExitCode } from "../errors.ts";
+import type { SecretName, SecretStore } from "./types.ts";
+
+export const KEYCHAIN_SERVICE = "agent-runner-auth";
+
+export interface KeychainOptions {
+  /** Milliseconds before a keychain call is abandoned. */
+  timeoutMs: number;
+}
+
+const ENTRY_OPTIONS = { linux: { store: "secret-service" } } as const;
+
+export function keychainDescription(): string {
+  if (process.platform === "darwin") return "macOS Keychain";
+  if (process.platform === "win32") return "Windows Credential Manager";
+  return "Secret Service (D-Bus)";
+}
+
+/** Turns a keyring error into a message that says what is wrong and what to do. */
+export function keychainError(operation: string, error: unknown, timeoutMs: number): CliError {
+  const raw = error instanceof Error ? error.message : String(error);
+  const others = "Choose another store with --store pass or --store file (plaintext, explicit), or set AGENT_RUNNER_AUTH_STORE.";
+  if ((error as Error)?.name === "AbortError" || (error as Error)?.name === "TimeoutError" || /abort/i.test(raw)) {
+    return new CliError(
+      ExitCode.storeUnavailable,
+      `the keychain did not answer within ${Math.round(timeoutMs / 1000)} s while trying to ${operation} (is it waiting for a password?)`,
+      `Unlock your keyring and try again. ${others}`,
+    );
+  }
+  if (process.platform === "linux") {
+    if (/DBUS_SESSION_BUS_ADDRESS|D-Bus|dbus/i.test(raw) && /(address|connect|bus)/i.test(raw) && !/prompt/i.test(raw)) {
+      return new CliError(
+        ExitCode.storeUnavailable,
+        `no D-Bus session bus, so the Secret Service keychain cannot be reached (${operation})`,
+        `Run inside a desktop session, or start one with 'dbus-run-session -- $SHELL' and an unlocked gnome-keyring. ${others}`,
+      );
+    }
+    if (/prompt|locked|dismissed/i.test(raw)) {
+      return new CliError(
+        ExitCode.storeUnavailable,
+        `the keyring is locked and could not be unlocked (${operation})`,
+        `Unlock it (for example 'gnome-keyring-daemon --unlock' or your desktop's keyring tool) and try again. ${others}`,
+      );
+    }
+    if (/no result|not.*found|ServiceUnknown|org\.freedesktop\.secrets|collection/i.test(raw)) {
+      return new CliError(
+        ExitCode.storeUnavailable,
+        `no Secret Service provider (gnome-keyring, KWallet or KeePassXC) answers on D-Bus (${operation})`,
+        `Install and start one (for example 'apt install gnome-keyring'). ${others}`,
+      );
+    }
+  }
+  return new CliError(ExitCode.storeUnavailable, `the ${keychainDescription()} failed to ${operation}: ${raw}`, others);
+}
+
+export class KeychainStore implements SecretStore {
+  readonly kind = "keychain" as const;
+  readonly description = keychainDescription();
+
+  constructor(
+    private readonly profile: string,
+    private readonly options: KeychainOptions,
+  ) {}
+
+  private entry(name: SecretName): AsyncEntry {
+    return new AsyncEntry(KEYCHAIN_SERVICE, `${this.profile}:${name}`, ENTRY_OPTIONS);
+  }
+
+  private async call<T>(operation: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      // The abort signal is advisory for a blocked native call: race it so we always return.
+      return await Promise.race([
+        run(signal),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(Object.assign(new Error("aborted"), { name: "TimeoutError" })), this.options.timeoutMs + 50);
+        }),
+      ]);
+    } catch (e) {
+      throw keychainError(operation, e, this.options.timeoutMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get(name: SecretName): Promise<string | null> {
+    return this.call(`read the ${name} token`, (signal) => this.entry(name).getPassword(signal));
+  }
+
+  set(name: SecretName, value: string): Promise<void> {
+    return this.call(`store the ${name} token`, (signal) => this.entry(name).setPassword(value, signal));
+  }
+
+  delete(name: SecretName): Promise<boolean> {
+    return this.call(`delete the ${name} token`, (signal) => this.entry(name).deleteCredential(signal));
+  }
+}
