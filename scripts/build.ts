@@ -14,7 +14,7 @@ const outfile = join(outdir, target?.includes("windows") ? "agent-runner-auth.ex
 
 const result = await Bun.build({
   entrypoints: ["src/cli/main.ts"],
-  compile: target ? { target: target as Bun.Build.Target, outfile } : { outfile },
+  compile: target ? { target: target as Bun.Build.CompileTarget, outfile } : { outfile },
   minify: true,
   sourcemap: "none",
   bytecode: false,

@@ -40,7 +40,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name !== "login" && args.positionals.length > 0) throw usageError(`'${name}' takes no arguments, got "${args.positionals[0]}"`);
-  const { resolveProfileName } = await import("./commands/context.ts");
+  const { resolveProfileName, resolveStoreKind } = await import("./commands/context.ts");
+  resolveStoreKind(args, null); // rejects a bad --store or AGENT_RUNNER_AUTH_STORE before any work
   const verbose = Boolean(args.flags.verbose);
   const ctx: CommandContext = {
     args,

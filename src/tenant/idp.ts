@@ -8,7 +8,7 @@
  * binds 127.0.0.1) so tests can count grants and inject faults at the token endpoint.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { createHash, generateKeyPairSync, randomUUID } from "node:crypto";
 import Provider, { type Configuration, type KoaContextWithOIDC } from "oidc-provider";
 import { renderLoginPage } from "./login-page.ts";
 
@@ -57,6 +57,12 @@ export interface Idp {
 const SCOPES = ["openid", "email", "profile"];
 const RESOURCE = "urn:agent-runner:tenant"; // oidc-provider needs an audience for JWT access tokens
 
+/** Cognito subjects are UUIDs; derive a stable one from the username. */
+export function subjectOf(username: string): string {
+  const h = createHash("sha256").update(`agent-runner-local:${username}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 function newSigningJwk(): Record<string, unknown> {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const jwk = privateKey.export({ format: "jwk" }) as Record<string, unknown>;
@@ -67,6 +73,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const issuer = `${options.origin}/${options.poolId}`;
   const prefix = `/${options.poolId}`;
   const users = new Map(options.users.map((u) => [u.username, u]));
+  const usersBySub = new Map(options.users.map((u) => [subjectOf(u.username), u]));
   const signingKeys = [newSigningJwk()];
   const stats: IdpStats = { grants: {}, grantErrors: {}, tokenRequests: 0, revocations: 0, authorizations: 0 };
   let tokenFaults: TokenFault[] = [];
@@ -94,8 +101,10 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["cognito:username", "cognito:groups"] },
     conformIdTokenClaims: false, // Cognito puts the profile claims into the ID token
     pkce: { required: () => true },
+    responseTypes: ["code"],
     features: {
       devInteractions: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
@@ -124,7 +133,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
     rotateRefreshToken: () => options.rotateRefreshTokens,
     findAccount: async (_ctx, sub) => {
-      const user = users.get(sub);
+      const user = usersBySub.get(sub);
       if (!user) return undefined;
       return {
         accountId: sub,
@@ -139,7 +148,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     },
     extraTokenClaims: async (ctx, token) => {
       if (token.kind !== "AccessToken") return undefined;
-      const user = users.get(String(token.accountId));
+      const user = usersBySub.get(String(token.accountId));
       const session = ctx.oidc.entities.Session;
       return {
         token_use: "access",
@@ -192,12 +201,13 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     p.on("authorization.success", () => {
       stats.authorizations++;
     });
-    p.on("revocation.success", () => {
-      stats.revocations++;
-    });
-    // Cognito returns no refresh_token on a refresh grant unless rotation is on.
+    // Cognito returns no refresh_token on a refresh grant unless rotation is on, and does not
+    // advertise PKCE in its discovery document (clients must send S256 regardless).
     p.use(async (ctx, next) => {
       await next();
+      if (ctx.path === "/.well-known/openid-configuration" && typeof ctx.body === "object" && ctx.body !== null) {
+        delete (ctx.body as Record<string, unknown>).code_challenge_methods_supported;
+      }
       if (
         !options.rotateRefreshTokens &&
         ctx.path === "/oauth2/token" &&
@@ -250,7 +260,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       );
       return;
     }
-    await provider.interactionFinished(req, res, { login: { accountId: user.username } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(req, res, { login: { accountId: subjectOf(user.username) } }, { mergeWithLastSubmission: false });
   }
 
   async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -317,6 +327,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       req.url = url.slice(prefix.length) || "/";
       callback(req, res);
     };
+    if (path === `${prefix}/oauth2/revoke` && req.method === "POST") stats.revocations++;
     if (path === `${prefix}/oauth2/token` && req.method === "POST") {
       stats.tokenRequests++;
       void applyTokenFault(res).then((answered) => answered || forward());

@@ -34,7 +34,7 @@ export function resolveStoreKind(args: ParsedArgs, profile: Profile | null): Sto
 
 export async function openProfileStore(ctx: CommandContext, kind: StoreKind): Promise<SecretStore> {
   const store = await openStore(kind, ctx.profileName, { humanPresent: hasControllingTerminal() });
-  if (kind === "file") ctx.say(`agent-runner-auth: using the plaintext ${store.description}`);
+  if (kind === "file") ctx.say(`agent-runner-auth: using the file store: ${store.description}`);
   ctx.verbose(`store: ${store.description}`);
   return store;
 }

@@ -23,9 +23,9 @@ export function requestedValidityMs(minValidity: string | undefined, helperTtl: 
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
+  const validityMs = requestedValidityMs(ctx.args.values["min-validity"], process.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS);
   const profile = requireProfile(ctx.profileName);
   const store = await openProfileStore(ctx, resolveStoreKind(ctx.args, profile));
-  const validityMs = requestedValidityMs(ctx.args.values["min-validity"], process.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS);
 
   const cached = await cachedToken(store, Date.now(), validityMs);
   if (cached) {

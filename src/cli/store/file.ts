@@ -16,7 +16,7 @@ export class FileStore implements SecretStore {
 
   constructor(profile: string, root = dataDir()) {
     this.dir = join(root, "tokens", profile);
-    this.description = `file store (plaintext, mode 0600) in ${this.dir}`;
+    this.description = `plaintext files (mode 0600) in ${this.dir}`;
   }
 
   private path(name: SecretName): string {

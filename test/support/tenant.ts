@@ -1,0 +1,65 @@
+/** Starts the real local tenant (`src/tenant/main.ts`) as a child process for a test. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import type { IdpStats, TokenFault } from "../../src/tenant/idp.ts";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const BUN = process.execPath;
+
+export interface TenantProcess {
+  tenant: string;
+  issuer: string;
+  client_id: string;
+  upstream?: string;
+  admin: string;
+  users: { username: string; password: string }[];
+  redirectPorts: number[];
+  stats(): Promise<IdpStats>;
+  faults(faults: TokenFault[]): Promise<void>;
+  rotateKey(): Promise<void>;
+  stop(): Promise<void>;
+  child: ChildProcess;
+}
+
+/** Random registered ports per tenant, so test files and a developer's own login never collide. */
+export function randomRedirectPorts(): number[] {
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  return [base, base + 1, base + 2];
+}
+
+export async function startTenant(args: string[] = []): Promise<TenantProcess> {
+  const redirectPorts = randomRedirectPorts();
+  const child = spawn(BUN, [join(ROOT, "src/tenant/main.ts"), "--port", "0", ...redirectPorts.flatMap((p) => ["--redirect-port", String(p)]), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NODE_NO_WARNINGS: "1" },
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`tenant exited with ${code}: ${stderr}`)));
+    setTimeout(() => reject(new Error(`tenant did not start: ${stderr}`)), 15000);
+  });
+  const info = JSON.parse(line);
+  const admin = info.admin as string;
+  return {
+    ...info,
+    redirectPorts,
+    child,
+    stats: async () => (await fetch(`${admin}/stats`)).json() as Promise<IdpStats>,
+    faults: async (faults) => {
+      await fetch(`${admin}/faults`, { method: "POST", body: JSON.stringify(faults) });
+    },
+    rotateKey: async () => {
+      await fetch(`${admin}/rotate-key`, { method: "POST" });
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
