@@ -11,6 +11,7 @@ import { discoverEndpoints, fetchTenantDiscovery } from "../oauth/client.ts";
 import { acquireLock } from "../lock.ts";
 import { clearSession, saveTokens } from "../session/session.ts";
 import { openStore } from "../store/open.ts";
+import { probeStore } from "../store/types.ts";
 import { displayUser, jwtClaims, type TokenSet } from "../session/records.ts";
 import { LOCK_TIMEOUT_MS } from "./token.ts";
 
@@ -103,7 +104,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const saved = readProfile(ctx.profileName);
   const profile = await resolveProfile(ctx, saved);
   const store = await openProfileStore(ctx, profile.store);
-  await store.get("access"); // fail on an unusable store before the user signs in, not after
+  await probeStore(store); // fail on an unusable store before the user signs in, not after
 
   const held = await acquireLock(ctx.profileName, { timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.say("Another sign-in for this profile is in progress; waiting for it...") });
   try {

@@ -44,14 +44,15 @@ export function keychainError(operation: string, error: unknown, timeoutMs: numb
         `Run inside a desktop session, or start one with 'dbus-run-session -- $SHELL' and an unlocked gnome-keyring. ${others}`,
       );
     }
-    if (/prompt|locked|dismissed/i.test(raw)) {
+    if (/prompt|locked|dismissed|no result found/i.test(raw)) {
+      // keyring-rs says "no result found" when the default collection is locked or missing.
       return new CliError(
         ExitCode.storeUnavailable,
-        `the keyring is locked and could not be unlocked (${operation})`,
-        `Unlock it (for example 'gnome-keyring-daemon --unlock' or your desktop's keyring tool) and try again. ${others}`,
+        `the Secret Service keyring is locked (or has no default keyring) and no unlock prompt can be shown (${operation})`,
+        `Unlock it (log in to your desktop, or 'printf %s "$PASSWORD" | gnome-keyring-daemon --unlock --replace') and try again. ${others}`,
       );
     }
-    if (/no result|not.*found|ServiceUnknown|org\.freedesktop\.secrets|collection/i.test(raw)) {
+    if (/ServiceUnknown|org\.freedesktop\.secrets|not provided by any \.service/i.test(raw)) {
       return new CliError(
         ExitCode.storeUnavailable,
         `no Secret Service provider (gnome-keyring, KWallet or KeePassXC) answers on D-Bus (${operation})`,

@@ -3,8 +3,8 @@
 export const STORE_KINDS = ["keychain", "pass", "file"] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
-/** Tokens are separate entries so the cached path reads just one. */
-export type SecretName = "access" | "refresh" | "id";
+/** Tokens are separate entries so the cached path reads just one; "probe" checks the store works. */
+export type SecretName = "access" | "refresh" | "id" | "probe";
 
 export interface SecretStore {
   readonly kind: StoreKind;
@@ -18,4 +18,16 @@ export interface SecretStore {
 
 export function isStoreKind(value: string): value is StoreKind {
   return (STORE_KINDS as readonly string[]).includes(value);
+}
+
+/**
+ * Proves the store can write, read and delete (a locked keyring may read "nothing" without
+ * error, and fail only on write): run before a login, so a user never signs in for nothing.
+ */
+export async function probeStore(store: SecretStore): Promise<void> {
+  const value = `probe-${Date.now()}`;
+  await store.set("probe", value);
+  const read = await store.get("probe");
+  await store.delete("probe");
+  if (read !== value) throw new Error(`the ${store.kind} store returned a different value than was written`);
 }

@@ -1,0 +1,91 @@
+/**
+ * The real Secret Service (gnome-keyring on a private D-Bus) through @napi-rs/keyring in the
+ * built binary: the default store, separate entries per token, and the clear errors for a locked
+ * keyring and a missing D-Bus (exit 4, never a stack trace, never "invalid token").
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTenant, type TenantProcess } from "../support/tenant.ts";
+import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
+import { secretToolLookup, startSecretService, type SecretService } from "../support/keyring.ts";
+
+let tenant: TenantProcess;
+beforeAll(async () => {
+  tenant = await startTenant();
+});
+afterAll(() => tenant.stop());
+
+function env(home: Record<string, string>, extra: Record<string, string> = {}) {
+  const user = tenant.users[0]!;
+  return baseEnv({ ...home, ...scriptedBrowser(user.username, user.password), ...extra });
+}
+
+describe("unlocked gnome-keyring", () => {
+  let service: SecretService;
+  let home: Record<string, string>;
+  beforeAll(() => {
+    home = isolatedHome();
+    service = startSecretService(home, { unlocked: true });
+  });
+  afterAll(() => service.stop());
+
+  test("login stores each token as its own keychain entry; token reads it back", async () => {
+    const e = env(home, service.env);
+    const login = await runCli(["login", tenant.tenant], e);
+    expect(login.stderr).toContain("Secret Service");
+    expect(login.code).toBe(0);
+    const token = await runCli(["token"], e);
+    expect(token.code).toBe(0);
+    const stored = secretToolLookup(service.env, { service: "agent-runner-auth", username: "default:access" });
+    expect(JSON.parse(stored!).token).toBe(token.stdout.trim());
+    expect(secretToolLookup(service.env, { service: "agent-runner-auth", username: "default:refresh" })).toContain('"token"');
+    expect(secretToolLookup(service.env, { service: "agent-runner-auth", username: "default:id" })?.split(".")).toHaveLength(3);
+    // the profile remembers the store; nothing secret is in the config file
+    const profile = readFileSync(join(home.XDG_CONFIG_HOME!, "agent-runner-auth", "profiles", "default.json"), "utf8");
+    expect(JSON.parse(profile).store).toBe("keychain");
+    expect(profile).not.toContain(token.stdout.trim().slice(0, 40));
+    const status = await runCli(["status", "--json"], e);
+    expect(JSON.parse(status.stdout)).toMatchObject({ store: "keychain", logged_in: true });
+    const logout = await runCli(["logout"], e);
+    expect(logout.code).toBe(0);
+    expect(secretToolLookup(service.env, { service: "agent-runner-auth", username: "default:refresh" })).toBeNull();
+  });
+});
+
+describe("failures are clear messages with exit 4", () => {
+  test("a locked keyring (no unlock, no display)", async () => {
+    const home = isolatedHome();
+    const service = startSecretService(home, { unlocked: false });
+    try {
+      const login = await runCli(["login", tenant.tenant], env(home, service.env));
+      expect(login.code).toBe(4);
+      expect(login.stderr).toContain("keyring is locked");
+      expect(login.stderr).toContain("--store pass or --store file");
+      expect(login.stderr).not.toMatch(/invalid token|    at /);
+    } finally {
+      service.stop();
+    }
+  });
+
+  test("no D-Bus session bus", async () => {
+    const home = isolatedHome();
+    const login = await runCli(["login", tenant.tenant], env(home));
+    expect(login.code).toBe(4);
+    expect(login.stderr).toContain("no D-Bus session bus");
+    expect(login.stderr).toContain("dbus-run-session");
+    expect(login.stderr).not.toMatch(/invalid token|    at /);
+  });
+
+  test("a session in the keychain becomes unreachable: token says so, not 'log in'", async () => {
+    const home = isolatedHome();
+    const service = startSecretService(home, { unlocked: true });
+    const e = env(home, service.env);
+    expect((await runCli(["login", tenant.tenant], e)).code).toBe(0);
+    service.stop();
+    const token = await runCli(["token"], { ...e, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" });
+    expect(token.code).toBe(4);
+    expect(token.stdout).toBe("");
+    expect(token.stderr).not.toContain("not logged in");
+  });
+});
