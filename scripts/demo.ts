@@ -80,6 +80,7 @@ try {
     let text = "";
     const decoder = new TextDecoder();
     let buffer = "";
+    const events: string[] = [];
     for await (const chunk of response.body!) {
       buffer += decoder.decode(chunk, { stream: true });
       let index: number;
@@ -88,10 +89,12 @@ try {
         buffer = buffer.slice(index + 2);
         const name = /^event: (.*)$/m.exec(event)?.[1];
         const data = /^data: (.*)$/m.exec(event)?.[1];
-        if (name) process.stdout.write(`  event: ${name}\n`);
+        if (name) events.push(name);
         if (name === "content_block_delta" && data) text += (JSON.parse(data) as { delta: { text?: string } }).delta.text ?? "";
       }
     }
+    const shown = events.filter((e, i) => e !== "content_block_delta" || events[i - 1] !== "content_block_delta");
+    console.log(`events: ${shown.join(", ").replace("content_block_delta", `content_block_delta x${events.filter((e) => e === "content_block_delta").length}`)}`);
     console.log(`answer: ${text}`);
     if (response.status !== 200 || text === "") throw new Error("the streamed answer failed");
   }

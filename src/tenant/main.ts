@@ -12,7 +12,7 @@ Starts a local agent-runner tenant: a Cognito-like identity provider, the tenant
 stub Anthropic upstream, on 127.0.0.1. Prints one JSON line on stdout when ready.
 
 Options:
-  --port <n>                  proxy port (0 picks a free one; default 0)
+  --port <n>                  proxy port, the tenant URL (0 picks a free one; default 0)
   --idp-port <n>              identity provider port (default 0)
   --access-token-ttl <s>      access and ID token lifetime in seconds (default 3600)
   --refresh-token-ttl <s>     refresh token lifetime in seconds (default 2592000, 30 days)
@@ -20,6 +20,7 @@ Options:
   --user <name:password[:group,...]>  add a user (repeatable; default user "demo")
   --redirect-port <n>         registered loopback redirect port (repeatable; default 53682 53683 53684)
   --slug <name>               tenant slug (default "acme")
+  --required-group <name>     proxy admits only users in this Cognito group (repeatable)
   -h, --help                  show this help
 `;
 
@@ -53,6 +54,7 @@ try {
       user: { type: "string", multiple: true },
       "redirect-port": { type: "string", multiple: true },
       slug: { type: "string" },
+      "required-group": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -74,6 +76,7 @@ const tenant = await startTenant({
   users: values.user ? values.user.map(parseUser) : DEFAULT_USERS,
   redirectPorts: values["redirect-port"]?.map((p) => positiveInt("redirect-port", p, 0)),
   slug: values.slug,
+  requiredGroups: values["required-group"],
 }).catch((e: Error) => {
   process.stderr.write(`tenant: could not start: ${e.message}\n`);
   process.exit(1);

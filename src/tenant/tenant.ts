@@ -2,7 +2,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createIdp, type Idp, type TenantUser } from "./idp.ts";
-import { buildTenantDiscovery, DISCOVERY_PATH, type CliClientConfig } from "../shared/tenant-discovery.ts";
+import { randomBytes } from "node:crypto";
+import type { CliClientConfig } from "../shared/tenant-discovery.ts";
+import { startStubUpstream } from "./stub-upstream.ts";
+import { startProxy, type LogLine } from "../proxy/server.ts";
+import type { TenantConfig } from "../proxy/config.ts";
 
 export const DEFAULT_USERS: TenantUser[] = [
   { username: "demo", password: "demo-password-1", email: "demo@example.invalid", groups: ["developers"] },
@@ -20,6 +24,8 @@ export interface TenantOptions {
   users: TenantUser[];
   redirectPorts?: number[];
   slug?: string;
+  requiredGroups?: string[];
+  log?: (line: LogLine) => void;
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -29,11 +35,14 @@ export interface TenantInfo {
   client_id: string;
   users: { username: string; password: string }[];
   admin: string;
+  /** The stub Anthropic upstream, for calling it directly (benchmarks). */
+  upstream: string;
 }
 
 export interface RunningTenant {
   info: TenantInfo;
   idp: Idp;
+  /** Where proxy log lines go (default: stderr, so stdout keeps only the JSON line). */
   stop(): Promise<void>;
 }
 
@@ -66,16 +75,29 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     refresh_token_lifetime_seconds: options.refreshTokenTtl,
     access_token_lifetime_seconds: options.accessTokenTtl,
   };
-  const tenantUrl = origin;
-  const discovery = JSON.stringify(buildTenantDiscovery(tenantUrl, idp.issuer, client, `agent-runner tenant ${options.slug ?? "acme"}`));
-  idpServer.on("request", (req, res) => {
-    if ((req.url ?? "").split("?")[0] === DISCOVERY_PATH) {
-      res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" });
-      res.end(discovery);
-      return;
-    }
-    idp.handle(req, res);
+  idpServer.on("request", (req, res) => idp.handle(req, res));
+
+  // The tenant's real Anthropic key never leaves this process: the proxy adds it upstream.
+  const upstreamKey = `sk-ant-local-${randomBytes(16).toString("hex")}`;
+  const upstream = startStubUpstream({ apiKey: upstreamKey });
+  const tenantConfig: TenantConfig = {
+    slug: options.slug ?? "acme",
+    issuer: idp.issuer,
+    jwksUri: `${idp.issuer}/.well-known/jwks.json`,
+    clientIds: [CLIENT_ID],
+    requiredGroups: options.requiredGroups ?? [],
+    upstream: upstream.url,
+    upstreamApiKey: upstreamKey,
+    cli: client,
+  };
+  const proxy = startProxy({
+    config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    port: options.port,
+    hostname: "127.0.0.1",
+    log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
+  await proxy.ready();
+  const tenantUrl = proxy.url;
 
   return {
     info: {
@@ -84,12 +106,16 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       client_id: CLIENT_ID,
       users: options.users.map(({ username, password }) => ({ username, password })),
       admin: `${origin}/_admin`,
+      upstream: upstream.url,
     },
     idp,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await proxy.shutdown(2000);
+      upstream.stop();
+      await new Promise<void>((resolve) => {
         idpServer.close(() => resolve());
         idpServer.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -1,0 +1,134 @@
+/**
+ * Proxy configuration: the tenants one process serves, chosen by the Host header's first label
+ * (`<slug>.proxy.<domain>`), from a JSON file; or a single tenant from flags/environment.
+ * The upstream key is read here, from the file or variable the config names; it never comes
+ * from the client and is never logged.
+ */
+import { readFileSync } from "node:fs";
+import type { CliClientConfig } from "../shared/tenant-discovery.ts";
+
+export interface TenantConfig {
+  slug: string;
+  issuer: string;
+  /** JWKS URI; default `<issuer>/.well-known/jwks.json` as Cognito publishes it. */
+  jwksUri: string;
+  clientIds: string[];
+  requiredGroups: string[];
+  upstream: string;
+  upstreamApiKey: string;
+  /** The client configuration published in the tenant discovery document. */
+  cli: CliClientConfig;
+  /** Public base URL (https://<slug>.proxy.<domain>); default: derived from the request. */
+  publicUrl?: string;
+}
+
+export interface ProxyConfig {
+  /** Host suffix after the slug, e.g. "proxy.example.com"; unset accepts any suffix. */
+  domain?: string;
+  tenants: Map<string, TenantConfig>;
+  /** Single-tenant mode: every Host maps to this tenant. */
+  single?: TenantConfig;
+  /** Trust X-Forwarded-Proto/Host from the load balancer when building public URLs. */
+  trustForwardedHeaders: boolean;
+  /** How long SIGTERM waits for streams in flight. */
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {}
+
+function str(value: unknown, where: string): string {
+  if (typeof value !== "string" || value === "") throw new ConfigError(`${where} must be a non-empty string`);
+  return value;
+}
+
+function strings(value: unknown, where: string, allowEmpty = false): string[] {
+  if (value === undefined && allowEmpty) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string") || (!allowEmpty && value.length === 0)) {
+    throw new ConfigError(`${where} must be ${allowEmpty ? "a" : "a non-empty"} string array`);
+  }
+  return value as string[];
+}
+
+/** The upstream key from exactly one of: a file, an environment variable, or the config itself. */
+export function resolveUpstreamKey(source: { upstreamApiKey?: unknown; upstreamApiKeyFile?: unknown; upstreamApiKeyEnv?: unknown }, where: string, env = process.env): string {
+  const given = [source.upstreamApiKey, source.upstreamApiKeyFile, source.upstreamApiKeyEnv].filter((v) => v !== undefined);
+  if (given.length !== 1) throw new ConfigError(`${where}: set exactly one of upstreamApiKeyFile, upstreamApiKeyEnv or upstreamApiKey`);
+  if (source.upstreamApiKeyFile !== undefined) {
+    const path = str(source.upstreamApiKeyFile, `${where}.upstreamApiKeyFile`);
+    try {
+      return str(readFileSync(path, "utf8").trim(), `${where}: the file ${path}`);
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError(`${where}: cannot read the upstream key file ${path}: ${(e as Error).message}`);
+    }
+  }
+  if (source.upstreamApiKeyEnv !== undefined) {
+    const name = str(source.upstreamApiKeyEnv, `${where}.upstreamApiKeyEnv`);
+    const value = env[name];
+    if (!value) throw new ConfigError(`${where}: the environment variable ${name} (upstream key) is not set`);
+    return value;
+  }
+  return str(source.upstreamApiKey, `${where}.upstreamApiKey`);
+}
+
+export function parseTenant(slug: string, raw: unknown, env = process.env): TenantConfig {
+  const where = `tenants.${slug}`;
+  if (typeof raw !== "object" || raw === null) throw new ConfigError(`${where} must be an object`);
+  const t = raw as Record<string, unknown>;
+  const issuer = str(t.issuer, `${where}.issuer`).replace(/\/+$/, "");
+  const clientIds = strings(t.clientIds, `${where}.clientIds`);
+  const cli = (t.cli ?? {}) as Record<string, unknown>;
+  return {
+    slug,
+    issuer,
+    jwksUri: t.jwksUri !== undefined ? str(t.jwksUri, `${where}.jwksUri`) : `${issuer}/.well-known/jwks.json`,
+    clientIds,
+    requiredGroups: strings(t.requiredGroups, `${where}.requiredGroups`, true),
+    upstream: str(t.upstream ?? "https://api.anthropic.com", `${where}.upstream`).replace(/\/+$/, ""),
+    upstreamApiKey: resolveUpstreamKey(t, where, env),
+    cli: {
+      client_id: cli.client_id !== undefined ? str(cli.client_id, `${where}.cli.client_id`) : (clientIds[0] as string),
+      redirect_uris: strings(cli.redirect_uris ?? ["http://localhost:53682/callback", "http://localhost:53683/callback", "http://localhost:53684/callback"], `${where}.cli.redirect_uris`),
+      scopes: strings(cli.scopes ?? ["openid", "email", "profile"], `${where}.cli.scopes`),
+      ...(typeof cli.refresh_token_lifetime_seconds === "number" ? { refresh_token_lifetime_seconds: cli.refresh_token_lifetime_seconds } : {}),
+      ...(typeof cli.access_token_lifetime_seconds === "number" ? { access_token_lifetime_seconds: cli.access_token_lifetime_seconds } : {}),
+    },
+    ...(t.publicUrl !== undefined ? { publicUrl: str(t.publicUrl, `${where}.publicUrl`).replace(/\/+$/, "") } : {}),
+  };
+}
+
+const SLUG = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function parseConfigFile(path: string, env = process.env): ProxyConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new ConfigError(`cannot read the proxy configuration ${path}: ${(e as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null) throw new ConfigError(`${path}: expected a JSON object`);
+  const root = json as Record<string, unknown>;
+  if (typeof root.tenants !== "object" || root.tenants === null) throw new ConfigError(`${path}: "tenants" must be an object keyed by slug`);
+  const tenants = new Map<string, TenantConfig>();
+  for (const [slug, raw] of Object.entries(root.tenants)) {
+    if (!SLUG.test(slug)) throw new ConfigError(`${path}: tenant slug "${slug}" is not a DNS label`);
+    tenants.set(slug, parseTenant(slug, raw, env));
+  }
+  return {
+    ...(typeof root.domain === "string" ? { domain: root.domain.toLowerCase() } : {}),
+    tenants,
+    trustForwardedHeaders: root.trustForwardedHeaders === true,
+    shutdownGraceMs: typeof root.shutdownGraceSeconds === "number" ? root.shutdownGraceSeconds * 1000 : 30_000,
+  };
+}
+
+/** Picks the tenant for a Host header: the first label is the slug. */
+export function tenantForHost(config: ProxyConfig, host: string | null): TenantConfig | undefined {
+  if (config.single) return config.single;
+  if (!host) return undefined;
+  const name = host.toLowerCase().replace(/:\d+$/, "");
+  const dot = name.indexOf(".");
+  if (dot <= 0) return undefined;
+  if (config.domain && name.slice(dot + 1) !== config.domain) return undefined;
+  return config.tenants.get(name.slice(0, dot));
+}

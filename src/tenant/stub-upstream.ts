@@ -1,0 +1,155 @@
+/**
+ * A stub of the Anthropic Messages API for the local tenant: checks the tenant's key, answers
+ * `/v1/messages` (JSON or a realistic SSE stream: message_start, ping, content blocks,
+ * message_delta with usage, message_stop), `/v1/messages/count_tokens` and `/v1/models`,
+ * records what it received for tests, and can be told to fail, stall or break mid-stream.
+ */
+
+export type StubBehaviour =
+  | { mode: "normal"; eventDelayMs?: number }
+  | { mode: "fail"; status: number; body: string; headers?: Record<string, string> }
+  | { mode: "stall"; ms: number }
+  | { mode: "reset-mid-stream" }
+  | { mode: "slow"; eventDelayMs: number; events?: number };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  search: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface StubStats {
+  requests: number;
+  streamsStarted: number;
+  streamsCompleted: number;
+  streamsCancelled: number;
+}
+
+const ANSWER = "Hello from the local agent-runner tenant. Your token was verified by the proxy.";
+
+function sse(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+function messageEvents(model: string, text: string, inputTokens: number): string[] {
+  const id = `msg_stub_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+  const words = text.split(/(?<= )/);
+  return [
+    sse("message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }),
+    sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+    sse("ping", { type: "ping" }),
+    ...words.map((w) => sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: w } })),
+    sse("content_block_stop", { type: "content_block_stop", index: 0 }),
+    sse("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: words.length } }),
+    sse("message_stop", { type: "message_stop" }),
+  ];
+}
+
+function error(status: number, type: string, message: string): Response {
+  return new Response(JSON.stringify({ type: "error", error: { type, message }, request_id: `req_stub_${Date.now()}` }), { status, headers: { "content-type": "application/json" } });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function startStubUpstream(options: { apiKey: string; port?: number }) {
+  let behaviour: StubBehaviour = { mode: "normal" };
+  const recorded: RecordedRequest[] = [];
+  const stats: StubStats = { requests: 0, streamsStarted: 0, streamsCompleted: 0, streamsCancelled: 0 };
+
+  const commonHeaders = () => ({
+    "request-id": `req_stub_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
+    "anthropic-ratelimit-requests-limit": "1000",
+    "anthropic-ratelimit-requests-remaining": "999",
+    "anthropic-organization-id": "stub-org",
+  });
+
+  function stream(model: string, inputTokens: number, delayMs: number, events: string[], breakMidway: boolean): Response {
+    stats.streamsStarted++;
+    let index = 0;
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (index > 0 && delayMs > 0) await sleep(delayMs);
+        if (breakMidway && index === Math.floor(events.length / 2)) {
+          controller.error(new Error("stub: connection reset mid-stream"));
+          return;
+        }
+        const event = events[index++];
+        if (event === undefined) {
+          stats.streamsCompleted++;
+          controller.close();
+          return;
+        }
+        controller.enqueue(encoder.encode(event));
+      },
+      cancel() {
+        stats.streamsCancelled++;
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...commonHeaders() } });
+  }
+
+  async function messages(request: Request, body: string): Promise<Response> {
+    let parsed: { model?: string; stream?: boolean; messages?: unknown[] };
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return error(400, "invalid_request_error", "request body is not valid JSON");
+    }
+    const model = parsed.model ?? "claude-stub";
+    const inputTokens = Math.max(1, Math.round(body.length / 4));
+    if (behaviour.mode === "stall") await sleep(behaviour.ms);
+    if (!parsed.stream) {
+      return Response.json(
+        { id: "msg_stub", type: "message", role: "assistant", model, content: [{ type: "text", text: ANSWER }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: ANSWER.split(" ").length } },
+        { headers: commonHeaders() },
+      );
+    }
+    const slow = behaviour.mode === "slow" ? behaviour : undefined;
+    const text = slow?.events ? Array.from({ length: slow.events }, (_, i) => `w${i} `).join("") : ANSWER;
+    const delay = slow?.eventDelayMs ?? (behaviour.mode === "normal" ? (behaviour.eventDelayMs ?? 0) : 0);
+    return stream(model, inputTokens, delay, messageEvents(model, text, inputTokens), behaviour.mode === "reset-mid-stream");
+  }
+
+  const server = Bun.serve({
+    port: options.port ?? 0,
+    hostname: "127.0.0.1",
+    idleTimeout: 0,
+    async fetch(request) {
+      const url = new URL(request.url);
+      if (url.pathname.startsWith("/_stub/")) {
+        if (url.pathname === "/_stub/requests") return Response.json(recorded);
+        if (url.pathname === "/_stub/stats") return Response.json(stats);
+        if (url.pathname === "/_stub/behaviour" && request.method === "POST") {
+          behaviour = (await request.json()) as StubBehaviour;
+          return new Response(null, { status: 204 });
+        }
+        if (url.pathname === "/_stub/reset" && request.method === "POST") {
+          behaviour = { mode: "normal" };
+          recorded.length = 0;
+          Object.assign(stats, { requests: 0, streamsStarted: 0, streamsCompleted: 0, streamsCancelled: 0 });
+          return new Response(null, { status: 204 });
+        }
+        return new Response("not found", { status: 404 });
+      }
+      stats.requests++;
+      const body = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
+      const headers: Record<string, string> = {};
+      request.headers.forEach((v, k) => (headers[k] = v));
+      recorded.push({ method: request.method, path: url.pathname, search: url.search, headers, body });
+      if (recorded.length > 50) recorded.shift();
+
+      if (request.headers.get("x-api-key") !== options.apiKey) return error(401, "authentication_error", "invalid x-api-key");
+      if (behaviour.mode === "fail") return new Response(behaviour.body, { status: behaviour.status, headers: { "content-type": "application/json", ...commonHeaders(), ...behaviour.headers } });
+      if (request.method === "POST" && url.pathname === "/v1/messages") return messages(request, body);
+      if (request.method === "POST" && url.pathname === "/v1/messages/count_tokens") return Response.json({ input_tokens: Math.max(1, Math.round(body.length / 4)) }, { headers: commonHeaders() });
+      if (request.method === "GET" && url.pathname === "/v1/models") {
+        return Response.json({ data: [{ type: "model", id: "claude-stub", display_name: "Stub model", created_at: "2026-01-01T00:00:00Z" }], has_more: false, first_id: "claude-stub", last_id: "claude-stub" }, { headers: commonHeaders() });
+      }
+      return error(404, "not_found_error", `stub: no route for ${request.method} ${url.pathname}`);
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true), stats };
+}
