@@ -9,7 +9,7 @@ import { tenantForHost, type ProxyConfig, type TenantConfig } from "./config.ts"
 import { IssuerKeys } from "./jwks.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { extractToken, TokenRejected, verifyAccessToken, type AccessPolicy, type VerifiedUser } from "./verify.ts";
-import { usageTap, type Usage } from "./usage.ts";
+import { relay, UsageScanner, type RelayOutcome } from "./usage.ts";
 import { buildTenantDiscovery, DISCOVERY_PATH, RESOURCE_PATH } from "../shared/tenant-discovery.ts";
 
 /** Request headers never forwarded: the client's credentials, and hop-by-hop headers. */
@@ -37,6 +37,8 @@ export interface LogLine {
   upstream_request_id?: string | null;
   reject_reason?: string;
   completed?: boolean;
+  /** How an unfinished response ended: the client went away, or the upstream failed. */
+  outcome?: "cancelled" | "failed";
 }
 
 export interface ProxyOptions {
@@ -186,7 +188,9 @@ export function startProxy(options: ProxyOptions) {
       responseHeaders.set("x-accel-buffering", "no"); // tell any nginx in front not to buffer
     }
     const upstreamRequestId = upstream.headers.get("request-id");
-    const done = (usage: Usage, completed: boolean) => {
+    const scanner = new UsageScanner(upstream.headers.get("content-type"));
+    const done = (outcome: RelayOutcome) => {
+      const usage = scanner.finish();
       const duration = Date.now() - started;
       metrics.requests.inc({ tenant: tenant.slug, route, status: upstream.status });
       metrics.duration.observe({ tenant: tenant.slug, route }, duration / 1000);
@@ -201,23 +205,16 @@ export function startProxy(options: ProxyOptions) {
         input_tokens: usage.inputTokens,
         output_tokens: usage.outputTokens,
         upstream_request_id: upstreamRequestId,
-        completed,
+        completed: outcome === "completed",
+        ...(outcome !== "completed" ? { outcome } : {}),
       });
     };
     if (!upstream.body || request.method === "HEAD") {
-      done({}, true);
+      done("completed");
       return new Response(null, { status: upstream.status, headers: responseHeaders });
     }
-    let logged = false;
-    const once = (usage: Usage, completed: boolean) => {
-      if (!logged) {
-        logged = true;
-        done(usage, completed);
-      }
-    };
-    const tap = usageTap(upstream.headers.get("content-type"), once);
-    request.signal.addEventListener("abort", () => once({}, false), { once: true });
-    return new Response(upstream.body.pipeThrough(tap), { status: upstream.status, headers: responseHeaders });
+    const body = relay(upstream.body, (chunk) => scanner.push(chunk), done);
+    return new Response(body, { status: upstream.status, headers: responseHeaders });
   }
 
   async function handle(request: Request): Promise<Response> {

@@ -1,7 +1,7 @@
 /**
  * Reads the model and token usage from a response as it passes through, without holding it
- * back: every chunk is forwarded the moment it arrives. For SSE the `message_start` and
- * `message_delta` events carry usage; for a JSON response, the body (kept up to 1 MiB) does.
+ * back. For SSE the `message_start` and `message_delta` events carry usage; for a JSON
+ * response, the body (kept up to 1 MiB) does.
  */
 
 export interface Usage {
@@ -19,57 +19,98 @@ function readUsage(target: Usage, usage: unknown): void {
   if (typeof u.output_tokens === "number") target.outputTokens = u.output_tokens;
 }
 
-/** onDone runs when the body completed; an aborted stream is reported by the caller. */
-export function usageTap(contentType: string | null, onDone: (usage: Usage, completed: boolean) => void): TransformStream<Uint8Array, Uint8Array> {
-  const usage: Usage = {};
-  const decoder = new TextDecoder();
-  const sse = contentType?.includes("text/event-stream") ?? false;
-  let carry = "";
-  let size = 0;
-  let finished = false;
-  const finish = (completed: boolean) => {
-    if (finished) return;
-    finished = true;
-    onDone(usage, completed);
-  };
-  const onSseLine = (line: string) => {
+export class UsageScanner {
+  readonly usage: Usage = {};
+  private readonly decoder = new TextDecoder();
+  private readonly sse: boolean;
+  private carry = "";
+  private size = 0;
+
+  constructor(contentType: string | null) {
+    this.sse = contentType?.includes("text/event-stream") ?? false;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.sse) {
+      this.carry += this.decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = this.carry.indexOf("\n")) !== -1) {
+        this.onSseLine(this.carry.slice(0, nl));
+        this.carry = this.carry.slice(nl + 1);
+      }
+    } else if (this.size < MAX_JSON_BODY) {
+      this.size += chunk.byteLength;
+      this.carry += this.decoder.decode(chunk, { stream: true });
+    }
+  }
+
+  /** Parses a buffered JSON body; call once the body has ended. */
+  finish(): Usage {
+    if (!this.sse && this.carry) {
+      try {
+        const body = JSON.parse(this.carry) as { model?: string; usage?: unknown };
+        if (typeof body.model === "string") this.usage.model = body.model;
+        readUsage(this.usage, body.usage);
+      } catch {}
+      this.carry = "";
+    }
+    return this.usage;
+  }
+
+  private onSseLine(line: string): void {
     if (!line.startsWith("data:") || (!line.includes('"message_start"') && !line.includes('"message_delta"'))) return;
     try {
       const event = JSON.parse(line.slice(5)) as { type?: string; message?: { model?: string; usage?: unknown }; usage?: unknown };
       if (event.type === "message_start") {
-        if (typeof event.message?.model === "string") usage.model = event.message.model;
-        readUsage(usage, event.message?.usage);
+        if (typeof event.message?.model === "string") this.usage.model = event.message.model;
+        readUsage(this.usage, event.message?.usage);
       } else if (event.type === "message_delta") {
-        readUsage(usage, event.usage);
+        readUsage(this.usage, event.usage);
       }
     } catch {
       // not our business: the bytes were forwarded already
     }
+  }
+}
+
+export type RelayOutcome = "completed" | "cancelled" | "failed";
+
+/**
+ * Relays a body chunk by chunk, pulling from upstream only when the client reads (no queue
+ * beyond the chunk in hand), and reports how it ended: completed, cancelled by the client (which
+ * cancels the upstream read), or failed upstream (which errors the client's stream).
+ */
+export function relay(body: ReadableStream<Uint8Array>, onChunk: (chunk: Uint8Array) => void, onEnd: (outcome: RelayOutcome) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let ended = false;
+  const end = (outcome: RelayOutcome) => {
+    if (!ended) {
+      ended = true;
+      onEnd(outcome);
+    }
   };
-  return new TransformStream({
-    transform(chunk, controller) {
-      controller.enqueue(chunk);
-      if (sse) {
-        carry += decoder.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = carry.indexOf("\n")) !== -1) {
-          onSseLine(carry.slice(0, nl).trimEnd());
-          carry = carry.slice(nl + 1);
-        }
-      } else if (size < MAX_JSON_BODY) {
-        size += chunk.byteLength;
-        carry += decoder.decode(chunk, { stream: true });
-      }
-    },
-    flush() {
-      if (!sse && carry) {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
         try {
-          const body = JSON.parse(carry) as { model?: string; usage?: unknown };
-          if (typeof body.model === "string") usage.model = body.model;
-          readUsage(usage, body.usage);
-        } catch {}
-      }
-      finish(true);
+          const { value, done } = await reader.read();
+          if (done) {
+            end("completed");
+            controller.close();
+            return;
+          }
+          onChunk(value);
+          controller.enqueue(value);
+        } catch (e) {
+          end("failed");
+          controller.error(e);
+        }
+      },
+      cancel(reason) {
+        end("cancelled");
+        return reader.cancel(reason);
+      },
     },
-  });
+    { highWaterMark: 0 },
+  );
 }

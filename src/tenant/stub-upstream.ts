@@ -109,7 +109,8 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
     }
     const slow = behaviour.mode === "slow" ? behaviour : undefined;
     const text = slow?.events ? Array.from({ length: slow.events }, (_, i) => `w${i} `).join("") : ANSWER;
-    const delay = slow?.eventDelayMs ?? (behaviour.mode === "normal" ? (behaviour.eventDelayMs ?? 0) : 0);
+    // A reset is only a reset once some events went out: pace them so the headers flush first.
+    const delay = slow?.eventDelayMs ?? (behaviour.mode === "normal" ? (behaviour.eventDelayMs ?? 0) : behaviour.mode === "reset-mid-stream" ? 20 : 0);
     return stream(model, inputTokens, delay, messageEvents(model, text, inputTokens), behaviour.mode === "reset-mid-stream");
   }
 
