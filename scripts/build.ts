@@ -1,27 +1,60 @@
 /**
  * `npm run build`: compiles the CLI into one executable, dist/agent-runner-auth (for this
- * platform), or for --target bun-<os>-<arch> into dist/<target>/.
+ * platform), or with --target=bun-<os>-<arch> into dist/<target>/.
+ *
+ * Start-up time of `token` is a feature, so the build:
+ * - splits chunks, so modules of other commands (login, OAuth, child_process...) are loaded only
+ *   when they run;
+ * - binds @napi-rs/keyring straight to the target's native addon package, skipping the loader's
+ *   run-time platform probing (it reads files to tell glibc from musl: ~2 ms per call).
  */
-import { $ } from "bun";
+import { $, type BunPlugin } from "bun";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
+const ADDONS: Record<string, string> = {
+  "linux-x64": "@napi-rs/keyring-linux-x64-gnu",
+  "linux-arm64": "@napi-rs/keyring-linux-arm64-gnu",
+  "darwin-x64": "@napi-rs/keyring-darwin-x64",
+  "darwin-arm64": "@napi-rs/keyring-darwin-arm64",
+  "windows-x64": "@napi-rs/keyring-win32-x64-msvc",
+};
+
 const target = process.argv.find((a) => a.startsWith("--target="))?.slice("--target=".length);
+const platform = target ? target.replace(/^bun-/, "").replace(/-(baseline|modern)$/, "") : `${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`;
+const addon = ADDONS[platform];
+if (!addon) {
+  console.error(`build: no keyring addon known for ${platform}`);
+  process.exit(2);
+}
+
+const directKeyringAddon: BunPlugin = {
+  name: "direct-keyring-addon",
+  setup(build) {
+    build.onResolve({ filter: /^@napi-rs\/keyring$/ }, () => ({ path: "keyring-addon", namespace: "keyring-addon" }));
+    build.onLoad({ filter: /.*/, namespace: "keyring-addon" }, () => ({
+      contents: `const addon = require(${JSON.stringify(addon)});\nexport const AsyncEntry = addon.AsyncEntry;\nexport const Entry = addon.Entry;\n`,
+      loader: "js",
+    }));
+  },
+};
+
 const commit = (await $`git rev-parse --short=12 HEAD`.quiet().nothrow()).stdout.toString().trim() || "unknown";
 const outdir = target ? join("dist", target) : "dist";
 mkdirSync(outdir, { recursive: true });
-const outfile = join(outdir, target?.includes("windows") ? "agent-runner-auth.exe" : "agent-runner-auth");
+const outfile = join(outdir, platform.startsWith("windows") ? "agent-runner-auth.exe" : "agent-runner-auth");
 
 const result = await Bun.build({
   entrypoints: ["src/cli/main.ts"],
   compile: target ? { target: target as Bun.Build.CompileTarget, outfile } : { outfile },
   minify: true,
+  splitting: true,
   sourcemap: "none",
-  bytecode: false,
+  plugins: [directKeyringAddon],
   define: { BUILD_COMMIT: JSON.stringify(commit) },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);
   process.exit(1);
 }
-console.error(`built ${outfile} (${commit})`);
+console.error(`built ${outfile} (${platform}, ${commit})`);

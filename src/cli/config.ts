@@ -4,10 +4,7 @@
  * profile (no read-modify-write races between profiles), written atomically; a corrupt file is
  * reported with its path and left alone.
  */
-import { readdirSync, readFileSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
-import { configDir } from "./paths.ts";
-import { writeFileAtomic } from "./fs-atomic.ts";
+import { configDir, joinPath } from "./paths.ts";
 import { CliError, ExitCode, usageError } from "./errors.ts";
 import { isStoreKind, type StoreKind } from "./store/types.ts";
 
@@ -36,7 +33,7 @@ export const DEFAULT_PROFILE = "default";
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function profilePath(name: string): string {
-  return join(configDir(), "profiles", `${name}.json`);
+  return joinPath(configDir(), "profiles", `${name}.json`);
 }
 
 export function validateProfileName(name: string): string {
@@ -65,12 +62,12 @@ function checkProfile(path: string, p: unknown): Profile {
   return p as unknown as Profile;
 }
 
-/** Reads a profile; null when it does not exist. */
-export function readProfile(name: string): Profile | null {
+/** Reads a profile; null when it does not exist. (Bun.file: no node:fs on the token path.) */
+export async function readProfile(name: string): Promise<Profile | null> {
   const path = profilePath(validateProfileName(name));
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = await Bun.file(path).text();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw new CliError(ExitCode.config, `cannot read the profile file ${path}: ${(e as Error).message}`);
@@ -85,8 +82,8 @@ export function readProfile(name: string): Profile | null {
 }
 
 /** A missing profile means "not logged in" (exit 1), with the command to run. */
-export function requireProfile(name: string): Profile {
-  const profile = readProfile(name);
+export async function requireProfile(name: string): Promise<Profile> {
+  const profile = await readProfile(name);
   if (!profile) {
     throw new CliError(
       ExitCode.authRequired,
@@ -97,8 +94,9 @@ export function requireProfile(name: string): Profile {
   return profile;
 }
 
-export function writeProfile(name: string, profile: Profile): void {
+export async function writeProfile(name: string, profile: Profile): Promise<void> {
   const path = profilePath(validateProfileName(name));
+  const { writeFileAtomic } = await import("./fs-atomic.ts");
   try {
     writeFileAtomic(path, JSON.stringify(profile, null, 2) + "\n", { mode: 0o600 });
   } catch (e) {
@@ -106,19 +104,10 @@ export function writeProfile(name: string, profile: Profile): void {
   }
 }
 
-export function deleteProfile(name: string): boolean {
+export async function listProfiles(): Promise<string[]> {
+  const { readdirSync } = await import("node:fs");
   try {
-    unlinkSync(profilePath(validateProfileName(name)));
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw new CliError(ExitCode.config, `cannot delete ${profilePath(name)}: ${(e as Error).message}`);
-  }
-}
-
-export function listProfiles(): string[] {
-  try {
-    return readdirSync(join(configDir(), "profiles"))
+    return readdirSync(joinPath(configDir(), "profiles"))
       .filter((f) => f.endsWith(".json") && !f.startsWith("."))
       .map((f) => f.slice(0, -5))
       .sort();

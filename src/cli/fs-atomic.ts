@@ -1,7 +1,6 @@
 /** Atomic file writes: a crash mid-write leaves the previous file intact. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
-import { randomBytes } from "node:crypto";
 
 export interface WriteOptions {
   /** File mode of the new file (default 0600: everything this CLI writes is private). */
@@ -9,6 +8,8 @@ export interface WriteOptions {
   /** Mode for directories created on the way (default 0700). */
   dirMode?: number;
 }
+
+let tmpCounter = 0;
 
 export function ensurePrivateDir(dir: string, mode = 0o700): void {
   mkdirSync(dir, { recursive: true, mode });
@@ -18,7 +19,9 @@ export function ensurePrivateDir(dir: string, mode = 0o700): void {
 export function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteOptions = {}): void {
   const dir = dirname(path);
   ensurePrivateDir(dir, options.dirMode ?? 0o700);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  // Unique per process and call; "wx" refuses to reuse a name, so no other writer is clobbered.
+  // (No node:crypto here: this module is on the `token` start-up path.)
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${(tmpCounter++).toString(36)}.tmp`);
   const fd = openSync(tmp, "wx", options.mode ?? 0o600);
   try {
     writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);

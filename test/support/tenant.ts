@@ -36,12 +36,13 @@ export async function startTenant(args: string[] = []): Promise<TenantProcess> {
   });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
     rl.once("line", resolve);
     child.once("exit", (code) => reject(new Error(`tenant exited with ${code}: ${stderr}`)));
-    setTimeout(() => reject(new Error(`tenant did not start: ${stderr}`)), 15000);
-  });
+    timer = setTimeout(() => reject(new Error(`tenant did not start: ${stderr}`)), 15000);
+  }).finally(() => clearTimeout(timer));
   const info = JSON.parse(line);
   const admin = info.admin as string;
   return {

@@ -4,7 +4,6 @@ import { DEFAULT_PROFILE, validateProfileName, type Profile } from "../config.ts
 import { usageError } from "../errors.ts";
 import { isStoreKind, type SecretStore, type StoreKind } from "../store/types.ts";
 import { openStore } from "../store/open.ts";
-import { hasControllingTerminal } from "../environment.ts";
 
 export interface CommandContext {
   args: ParsedArgs;
@@ -33,8 +32,13 @@ export function resolveStoreKind(args: ParsedArgs, profile: Profile | null): Sto
 }
 
 export async function openProfileStore(ctx: CommandContext, kind: StoreKind): Promise<SecretStore> {
-  const store = await openStore(kind, ctx.profileName, { humanPresent: hasControllingTerminal() });
+  const store = await openStore(kind, ctx.profileName, { humanPresent: terminalCheck });
   if (kind === "file") ctx.say(`agent-runner-auth: using the file store: ${store.description}`);
   ctx.verbose(`store: ${store.description}`);
   return store;
+}
+
+/** Loaded on demand: environment.ts needs node:fs, which the cached token path avoids. */
+function terminalCheck(): boolean {
+  return (require("../environment.ts") as typeof import("../environment.ts")).hasControllingTerminal();
 }

@@ -101,7 +101,7 @@ function parsePort(text: string): number {
 export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.args.values.port !== undefined) parsePort(ctx.args.values.port);
   if (ctx.args.values.timeout !== undefined) parseDuration("timeout", ctx.args.values.timeout);
-  const saved = readProfile(ctx.profileName);
+  const saved = await readProfile(ctx.profileName);
   const profile = await resolveProfile(ctx, saved);
   const store = await openProfileStore(ctx, profile.store);
   await probeStore(store); // fail on an unusable store before the user signs in, not after
@@ -113,11 +113,11 @@ export async function run(ctx: CommandContext): Promise<number> {
     const tokens = await login();
     // A new tenant or client invalidates the old session; same-tenant re-login simply replaces it.
     await saveTokens(store, tokens, Date.now(), profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined);
-    writeProfile(ctx.profileName, profile);
+    await writeProfile(ctx.profileName, profile);
     if (saved && saved.store !== profile.store) {
       // Moving stores: the new copy is written; only now is the old one removed.
       try {
-        await clearSession(await openStore(saved.store, ctx.profileName, { humanPresent: true }));
+        await clearSession(await openStore(saved.store, ctx.profileName, { humanPresent: () => true }));
         ctx.say(`Moved the session from the ${saved.store} store to the ${profile.store} store.`);
       } catch (e) {
         ctx.say(`agent-runner-auth: warning: could not delete the old tokens from the ${saved.store} store: ${(e as Error).message}`);

@@ -9,7 +9,7 @@ import { acquireLock } from "../lock.ts";
 import { LOCK_TIMEOUT_MS } from "./token.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const profile = requireProfile(ctx.profileName);
+  const profile = await requireProfile(ctx.profileName);
   const store = await openProfileStore(ctx, resolveStoreKind(ctx.args, profile));
   const held = await acquireLock(ctx.profileName, { timeoutMs: LOCK_TIMEOUT_MS });
   try {

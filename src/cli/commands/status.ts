@@ -30,7 +30,7 @@ function inWords(ms: number): string {
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const profile = requireProfile(ctx.profileName);
+  const profile = await requireProfile(ctx.profileName);
   const store = await openProfileStore(ctx, resolveStoreKind(ctx.args, profile));
   const now = Date.now();
   const access = decodeAccess(await store.get("access"));

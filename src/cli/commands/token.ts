@@ -4,7 +4,6 @@ import { openProfileStore, resolveStoreKind } from "./context.ts";
 import { requireProfile } from "../config.ts";
 import { parseDuration } from "../args.ts";
 import { cachedToken, getToken } from "../session/session.ts";
-import { acquireLock } from "../lock.ts";
 import { usageError } from "../errors.ts";
 
 export const DEFAULT_MIN_VALIDITY_MS = 5 * 60_000;
@@ -24,7 +23,7 @@ export function requestedValidityMs(minValidity: string | undefined, helperTtl: 
 
 export async function run(ctx: CommandContext): Promise<number> {
   const validityMs = requestedValidityMs(ctx.args.values["min-validity"], process.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS);
-  const profile = requireProfile(ctx.profileName);
+  const profile = await requireProfile(ctx.profileName);
   const store = await openProfileStore(ctx, resolveStoreKind(ctx.args, profile));
 
   const cached = await cachedToken(store, Date.now(), validityMs);
@@ -37,6 +36,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   ctx.verbose("no fresh access token: taking the profile lock");
   const { refreshTokens, RefreshRejected } = await import("../oauth/client.ts");
   const { loginPort } = await import("./login.ts");
+  const { acquireLock } = await import("../lock.ts");
   const token = await getToken(
     {
       store,

@@ -13,8 +13,11 @@ import type { SecretName, SecretStore } from "./types.ts";
 export const KEYCHAIN_SERVICE = "agent-runner-auth";
 
 export interface KeychainOptions {
-  /** Milliseconds before a keychain call is abandoned. */
+  /** Milliseconds before a keychain call is abandoned when nobody can answer a prompt. */
   timeoutMs: number;
+  /** The longer bound, used when a human is at a terminal (checked only once a call is slow). */
+  humanTimeoutMs: number;
+  humanPresent: () => boolean;
 }
 
 const ENTRY_OPTIONS = { linux: { store: "secret-service" } } as const;
@@ -76,19 +79,33 @@ export class KeychainStore implements SecretStore {
     return new AsyncEntry(KEYCHAIN_SERVICE, `${this.profile}:${name}`, ENTRY_OPTIONS);
   }
 
+  /**
+   * Runs one keychain call with a bound. The short bound applies first; only if it passes is
+   * the terminal checked, and the bound extended for a human who may be typing a password
+   * (the check is not made up front: it would cost the cached path a module load).
+   */
   private async call<T>(operation: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let limitMs = this.options.timeoutMs;
+    const expired = new Promise<never>((_, reject) => {
+      const fire = () => {
+        const extended = this.options.humanTimeoutMs - limitMs;
+        if (limitMs === this.options.timeoutMs && extended > 0 && this.options.humanPresent()) {
+          limitMs = this.options.humanTimeoutMs;
+          timer = setTimeout(fire, extended);
+          return;
+        }
+        controller.abort();
+        reject(Object.assign(new Error("aborted"), { name: "TimeoutError" }));
+      };
+      timer = setTimeout(fire, limitMs);
+    });
     try {
       // The abort signal is advisory for a blocked native call: race it so we always return.
-      return await Promise.race([
-        run(signal),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(Object.assign(new Error("aborted"), { name: "TimeoutError" })), this.options.timeoutMs + 50);
-        }),
-      ]);
+      return await Promise.race([run(controller.signal), expired]);
     } catch (e) {
-      throw keychainError(operation, e, this.options.timeoutMs);
+      throw keychainError(operation, e, limitMs);
     } finally {
       clearTimeout(timer);
     }

@@ -1,0 +1,89 @@
+/**
+ * CLI benchmark (hyperfine): `agent-runner-auth token` on its cached path against
+ * `secret-tool lookup` of a secret of the same size in the same gnome-keyring; the cached path
+ * with the file store; the non-interactive error; and the silent refresh against the local tenant.
+ * Prints a Markdown table and writes it to bench/results/cli.md.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTenant, ROOT } from "../test/support/tenant.ts";
+import { BINARY, isolatedHome, scriptedBrowser } from "../test/support/cli.ts";
+import { startSecretService } from "../test/support/keyring.ts";
+
+const runs = Number(process.env.BENCH_RUNS ?? 200);
+const home = isolatedHome();
+const keyring = startSecretService(home, { unlocked: true });
+const tenant = await startTenant();
+const user = tenant.users[0]!;
+const env: Record<string, string> = { PATH: process.env.PATH ?? "", ...home, ...keyring.env, ...scriptedBrowser(user.username, user.password) };
+const out = mkdtempSync(join(tmpdir(), "ara-bench-"));
+
+function sh(command: string, args: string[], extraEnv: Record<string, string> = {}, input?: string) {
+  const result = spawnSync(command, args, { env: { ...env, ...extraEnv }, encoding: "utf8", input });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+interface Measured {
+  name: string;
+  median: number;
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+function hyperfine(name: string, command: string, extra: string[] = [], extraEnv: Record<string, string> = {}): Measured {
+  const json = join(out, `${name.replace(/\W+/g, "_")}.json`);
+  sh("hyperfine", ["--style", "none", "--shell=none", "--warmup", "10", "--runs", String(runs), "--export-json", json, ...extra, command], extraEnv);
+  const r = (JSON.parse(readFileSync(json, "utf8")) as { results: { median: number; mean: number; stddev: number; min: number; max: number; times: number[] }[] }).results[0]!;
+  return { name, median: r.median * 1000, mean: r.mean * 1000, stddev: r.stddev * 1000, min: r.min * 1000, max: r.max * 1000, runs: r.times.length };
+}
+
+try {
+  sh(BINARY, ["login", tenant.tenant]);
+  sh(BINARY, ["token"]);
+  const accessEntry = sh("secret-tool", ["lookup", "service", "agent-runner-auth", "username", "default:access"]);
+  sh("secret-tool", ["store", "--label", "bench", "service", "bench", "username", "same-size"], {}, accessEntry);
+
+  const results: Measured[] = [];
+  results.push(hyperfine("token (cached, Secret Service)", `${BINARY} token`));
+  results.push(hyperfine("secret-tool lookup (same size)", "secret-tool lookup service bench username same-size"));
+
+  // file store: a second profile that keeps its tokens in plaintext files
+  sh(BINARY, ["login", tenant.tenant, "--profile", "files", "--store", "file"]);
+  results.push(hyperfine("token (cached, file store)", `${BINARY} token --profile files`));
+
+  // the non-interactive error: a profile with no session, no terminal
+  sh(BINARY, ["login", tenant.tenant, "--profile", "gone"]);
+  sh(BINARY, ["logout", "--profile", "gone"]);
+  results.push(hyperfine("token (no session, non-interactive error)", `${BINARY} token --profile gone`, ["-i"]));
+
+  // silent refresh: the access entry is deleted before each run, so each run does a refresh grant
+  const grantsBefore = (await tenant.stats()).grants.refresh_token ?? 0;
+  results.push(hyperfine("token (silent refresh, local IdP)", `${BINARY} token`, ["--prepare", "secret-tool clear service agent-runner-auth username default:access"]));
+  const grants = ((await tenant.stats()).grants.refresh_token ?? 0) - grantsBefore;
+
+  const [cached, lookup] = results;
+  const ratio = cached!.median / lookup!.median;
+  const cpu = readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
+  const lines = [
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpu} (${spawnSync("nproc").stdout.toString().trim()} vCPU), hyperfine ${runs} runs after 10 warm-ups, \`--shell=none\`.`,
+    "",
+    "| command | median | mean ± σ | min | max |",
+    "|---|---:|---:|---:|---:|",
+    ...results.map((r) => `| ${r.name} | ${r.median.toFixed(1)} ms | ${r.mean.toFixed(1)} ± ${r.stddev.toFixed(1)} ms | ${r.min.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`),
+    "",
+    `Cached \`token\` / \`secret-tool lookup\`: **${ratio.toFixed(2)}×** (seed target: ~50 ms). Refresh grants seen by the IdP during the refresh benchmark: ${grants} (runs incl. warm-ups: ${runs + 10}).`,
+  ];
+  const table = lines.join("\n");
+  console.log(table);
+  mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+  writeFileSync(join(ROOT, "bench", "results", "cli.md"), table + "\n");
+} finally {
+  await tenant.stop();
+  keyring.stop();
+}
