@@ -14,6 +14,8 @@ export interface JwksOptions {
   fetch?: typeof fetch;
   now?: () => number;
   onRefresh?: (ok: boolean) => void;
+  /** Called when the set of key ids changed (a key added or withdrawn). */
+  onKeysChanged?: () => void;
 }
 
 export class IssuerKeys {
@@ -52,8 +54,10 @@ export class IssuerKeys {
         if (jwk.kty !== "RSA" || !jwk.kid || (jwk.use && jwk.use !== "sig") || (jwk.alg && jwk.alg !== "RS256")) continue;
         next.set(jwk.kid, await importJWK({ ...jwk, alg: "RS256" }, "RS256"));
       }
+      const changed = next.size !== this.keys.size || [...next.keys()].some((kid) => !this.keys.has(kid));
       this.keys = next;
       this.loaded = true;
+      if (changed) this.options.onKeysChanged?.();
       this.options.onRefresh?.(true);
     } catch (e) {
       this.options.onRefresh?.(false);

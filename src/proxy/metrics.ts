@@ -22,7 +22,32 @@ export function createMetrics() {
   const tokens = new Counter({ name: "proxy_model_tokens_total", help: "Model tokens by tenant and direction, read from the upstream's usage", labelNames: ["tenant", "direction"], registers: [registry] });
   const inflight = new Gauge({ name: "proxy_requests_in_flight", help: "Requests being handled (until their response headers are sent)", registers: [registry] });
   const jwksRefreshes = new Counter({ name: "proxy_jwks_refreshes_total", help: "JWKS fetches by tenant and outcome", labelNames: ["tenant", "outcome"], registers: [registry] });
-  return { registry, requests, duration, upstreamTtfb, verificationFailures, tokens, inflight, jwksRefreshes };
+  // prom-client hashes the label object on every call; on the request path, keep the children.
+  const children = new Map<string, { inc(n?: number): void; observe?(v: number): void }>();
+  function child<T extends { inc(n?: number): void } | { observe(v: number): void }>(key: string, make: () => T): T {
+    let c = children.get(key) as T | undefined;
+    if (!c) {
+      c = make();
+      children.set(key, c as never);
+    }
+    return c;
+  }
+  return {
+    registry,
+    verificationFailures,
+    tokens,
+    inflight,
+    jwksRefreshes,
+    request(tenant: string, route: string, status: number): void {
+      child(`r\0${tenant}\0${route}\0${status}`, () => requests.labels(tenant, route, String(status))).inc();
+    },
+    duration(tenant: string, route: string, seconds: number): void {
+      child(`d\0${tenant}\0${route}`, () => duration.labels(tenant, route)).observe(seconds);
+    },
+    upstreamTtfb(tenant: string, route: string, seconds: number): void {
+      child(`t\0${tenant}\0${route}`, () => upstreamTtfb.labels(tenant, route)).observe(seconds);
+    },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

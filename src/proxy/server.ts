@@ -8,7 +8,7 @@ import { anthropicError } from "./anthropic-errors.ts";
 import { tenantForHost, type ProxyConfig, type TenantConfig } from "./config.ts";
 import { IssuerKeys } from "./jwks.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { extractToken, TokenRejected, verifyAccessToken, type AccessPolicy, type VerifiedUser } from "./verify.ts";
+import { extractToken, TokenRejected, VerifiedTokenCache, verifyAccessToken, type AccessPolicy, type VerifiedUser } from "./verify.ts";
 import { relay, UsageScanner, type RelayOutcome } from "./usage.ts";
 import { buildTenantDiscovery, DISCOVERY_PATH, RESOURCE_PATH } from "../shared/tenant-discovery.ts";
 
@@ -54,8 +54,12 @@ interface TenantRuntime {
   config: TenantConfig;
   keys: IssuerKeys;
   policy: AccessPolicy;
+  verified: VerifiedTokenCache;
   discoveryJson: Map<string, string>;
 }
+
+/** Request bodies up to this size are read whole (faster upstream); larger ones stream. */
+const BUFFERED_BODY_LIMIT = 1 << 20;
 
 function newRequestId(): string {
   return `req_proxy_${randomBytes(12).toString("hex")}`;
@@ -102,10 +106,20 @@ export function startProxy(options: ProxyOptions) {
   const runtimes = new Map<TenantConfig, TenantRuntime>();
   const allTenants = config.single ? [config.single] : [...config.tenants.values()];
   const keysByIssuer = new Map<string, IssuerKeys>();
+  const cachesByIssuer = new Map<string, VerifiedTokenCache[]>();
   for (const tenant of allTenants) {
+    const verified = new VerifiedTokenCache();
+    const caches = cachesByIssuer.get(tenant.jwksUri) ?? [];
+    caches.push(verified);
+    cachesByIssuer.set(tenant.jwksUri, caches);
     let keys = keysByIssuer.get(tenant.jwksUri);
     if (!keys) {
-      keys = new IssuerKeys(tenant.jwksUri, { onRefresh: (ok) => metrics.jwksRefreshes.inc({ tenant: tenant.slug, outcome: ok ? "ok" : "error" }) });
+      keys = new IssuerKeys(tenant.jwksUri, {
+        onRefresh: (ok) => metrics.jwksRefreshes.inc({ tenant: tenant.slug, outcome: ok ? "ok" : "error" }),
+        onKeysChanged: () => {
+          for (const cache of cachesByIssuer.get(tenant.jwksUri) ?? []) cache.clear();
+        },
+      });
       keysByIssuer.set(tenant.jwksUri, keys);
       keys.startBackgroundRefresh();
       void keys.refresh().catch((e) => console.error(JSON.stringify({ time: new Date().toISOString(), level: "warn", tenant: tenant.slug, message: `JWKS not loaded yet: ${(e as Error).message}` })));
@@ -114,6 +128,7 @@ export function startProxy(options: ProxyOptions) {
       config: tenant,
       keys,
       policy: { issuer: tenant.issuer, clientIds: new Set(tenant.clientIds), requiredGroups: tenant.requiredGroups },
+      verified,
       discoveryJson: new Map(),
     });
   }
@@ -147,13 +162,14 @@ export function startProxy(options: ProxyOptions) {
 
   async function forward(runtime: TenantRuntime, request: Request, path: string, search: string, user: VerifiedUser, started: number, route: string): Promise<Response> {
     const tenant = runtime.config;
-    const headers = new Headers();
-    request.headers.forEach((value, name) => {
-      if (!DROP_REQUEST.has(name)) headers.set(name, value);
-    });
+    // Clone natively, then drop: cheaper than copying header by header in JS.
+    const headers = new Headers(request.headers);
+    for (const name of DROP_REQUEST) headers.delete(name);
     headers.set("x-api-key", tenant.upstreamApiKey);
     headers.set("accept-encoding", "identity"); // SSE must not be compressed (nor buffered by a decoder)
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
+    const length = Number(request.headers.get("content-length") ?? NaN);
+    const body = !hasBody ? undefined : length <= BUFFERED_BODY_LIMIT ? await request.arrayBuffer() : request.body;
     const base: Omit<LogLine, "status" | "duration_ms"> = { time: new Date(started).toISOString(), tenant: tenant.slug, method: request.method, route, sub: user.sub, username: user.username };
 
     let upstream: Response;
@@ -161,7 +177,7 @@ export function startProxy(options: ProxyOptions) {
       upstream = await upstreamFetch(tenant.upstream + upstreamPath(path) + search, {
         method: request.method,
         headers,
-        body: hasBody ? request.body : undefined,
+        body,
         // No total timeout (long generations are normal); a client that goes away aborts upstream.
         signal: request.signal,
         redirect: "manual",
@@ -173,16 +189,14 @@ export function startProxy(options: ProxyOptions) {
       const requestId = newRequestId();
       const aborted = request.signal.aborted;
       const status = aborted ? 499 : 502;
-      metrics.requests.inc({ tenant: tenant.slug, route, status });
+      metrics.request(tenant.slug, route, status);
       log({ ...base, status, duration_ms: Date.now() - started, completed: false });
       return anthropicError(502, "api_error", `the tenant proxy could not reach the Anthropic API: ${(e as Error).message}`, requestId);
     }
     const ttfb = Date.now() - started;
-    metrics.upstreamTtfb.observe({ tenant: tenant.slug, route }, ttfb / 1000);
-    const responseHeaders = new Headers();
-    upstream.headers.forEach((value, name) => {
-      if (!DROP_RESPONSE.has(name)) responseHeaders.append(name, value);
-    });
+    metrics.upstreamTtfb(tenant.slug, route, ttfb / 1000);
+    const responseHeaders = new Headers(upstream.headers);
+    for (const name of DROP_RESPONSE) responseHeaders.delete(name);
     if (responseHeaders.get("content-type")?.includes("text/event-stream")) {
       responseHeaders.set("cache-control", "no-cache");
       responseHeaders.set("x-accel-buffering", "no"); // tell any nginx in front not to buffer
@@ -192,8 +206,8 @@ export function startProxy(options: ProxyOptions) {
     const done = (outcome: RelayOutcome) => {
       const usage = scanner.finish();
       const duration = Date.now() - started;
-      metrics.requests.inc({ tenant: tenant.slug, route, status: upstream.status });
-      metrics.duration.observe({ tenant: tenant.slug, route }, duration / 1000);
+      metrics.request(tenant.slug, route, upstream.status);
+      metrics.duration(tenant.slug, route, duration / 1000);
       if (usage.inputTokens) metrics.tokens.inc({ tenant: tenant.slug, direction: "input" }, usage.inputTokens);
       if (usage.outputTokens) metrics.tokens.inc({ tenant: tenant.slug, direction: "output" }, usage.outputTokens);
       log({
@@ -213,8 +227,21 @@ export function startProxy(options: ProxyOptions) {
       done("completed");
       return new Response(null, { status: upstream.status, headers: responseHeaders });
     }
-    const body = relay(upstream.body, (chunk) => scanner.push(chunk), done);
-    return new Response(body, { status: upstream.status, headers: responseHeaders });
+    if (!responseHeaders.get("content-type")?.includes("text/event-stream")) {
+      // A JSON answer is complete only when whole; read it at once (cheaper than relaying chunks).
+      let whole: ArrayBuffer;
+      try {
+        whole = await upstream.arrayBuffer();
+      } catch (e) {
+        done("failed");
+        return anthropicError(502, "api_error", `the Anthropic API connection failed mid-response: ${(e as Error).message}`, newRequestId());
+      }
+      scanner.push(new Uint8Array(whole));
+      done("completed");
+      return new Response(whole, { status: upstream.status, headers: responseHeaders });
+    }
+    const stream = relay(upstream.body, (chunk) => scanner.push(chunk), done);
+    return new Response(stream, { status: upstream.status, headers: responseHeaders });
   }
 
   async function handle(request: Request): Promise<Response> {
@@ -235,7 +262,7 @@ export function startProxy(options: ProxyOptions) {
     const tenantConfig = tenantForHost(config, request.headers.get("host"));
     const runtime = tenantConfig && runtimes.get(tenantConfig);
     if (!runtime) {
-      metrics.requests.inc({ tenant: "unknown", route: "other", status: 404 });
+      metrics.request("unknown", "other", 404);
       return anthropicError(404, "not_found_error", `no agent-runner tenant is served at ${request.headers.get("host") ?? "this address"}`, newRequestId());
     }
     if (path === DISCOVERY_PATH) return discovery(runtime, request);
@@ -246,15 +273,20 @@ export function startProxy(options: ProxyOptions) {
     // Claude Code's start-up probe: answer locally, no credentials needed, nothing forwarded.
     if (request.method === "HEAD") return new Response(null, { status: 200 });
 
-    let user: VerifiedUser;
+    let user: VerifiedUser | undefined;
     try {
-      user = await verifyAccessToken(extractToken(request.headers), runtime.policy, runtime.keys);
+      const token = extractToken(request.headers);
+      user = token ? runtime.verified.get(token) : undefined;
+      if (!user) {
+        user = await verifyAccessToken(token, runtime.policy, runtime.keys);
+        runtime.verified.set(token as string, user);
+      }
     } catch (e) {
       if (!(e instanceof TokenRejected)) throw e;
       const requestId = newRequestId();
       const response = unauthorized(runtime, request, e, requestId);
       metrics.verificationFailures.inc({ tenant: runtime.config.slug, reason: e.reason });
-      metrics.requests.inc({ tenant: runtime.config.slug, route, status: response.status });
+      metrics.request(runtime.config.slug, route, response.status);
       log({ time: new Date(started).toISOString(), tenant: runtime.config.slug, method: request.method, route, status: response.status, duration_ms: Date.now() - started, reject_reason: e.reason });
       return response;
     }

@@ -1,0 +1,94 @@
+/**
+ * The local tenant (identity provider, proxy, stub Anthropic upstream) in one
+ * process, all on 127.0.0.1. Prints one JSON line on stdout when ready; runs until SIGINT/SIGTERM.
+ */
+import { parseArgs } from "node:util";
+import { startTenant, DEFAULT_USERS } from "./tenant.ts";
+import type { TenantUser } from "./idp.ts";
+
+const USAGE = `Usage: npm run tenant -- [options]
+
+Starts a local agent-runner tenant: a Cognito-like identity provider, the tenant proxy and a
+stub Anthropic upstream, on 127.0.0.1. Prints one JSON line on stdout when ready.
+
+Options:
+  --port <n>                  proxy port, the tenant URL (0 picks a free one; default 0)
+  --idp-port <n>              identity provider port (default 0)
+  --access-token-ttl <s>      access and ID token lifetime in seconds (default 3600)
+  --refresh-token-ttl <s>     refresh token lifetime in seconds (default 2592000, 30 days)
+  --rotate-refresh-tokens     return a new refresh token on every refresh (Cognito rotation)
+  --user <name:password[:group,...]>  add a user (repeatable; default user "demo")
+  --redirect-port <n>         registered loopback redirect port (repeatable; default 53682 53683 53684)
+  --slug <name>               tenant slug (default "acme")
+  --required-group <name>     proxy admits only users in this Cognito group (repeatable)
+  -h, --help                  show this help
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`tenant: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) fail(`--${name} must be a ${allowZero ? "non-negative" : "positive"} integer, got "${value}"`);
+  return n;
+}
+
+function parseUser(spec: string): TenantUser {
+  const [username, password, groups] = spec.split(":");
+  if (!username || !password) fail(`--user must be name:password[:group,...], got "${spec}"`);
+  return { username, password, groups: groups ? groups.split(",").filter(Boolean) : [] };
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      port: { type: "string" },
+      "idp-port": { type: "string" },
+      "access-token-ttl": { type: "string" },
+      "refresh-token-ttl": { type: "string" },
+      "rotate-refresh-tokens": { type: "boolean" },
+      user: { type: "string", multiple: true },
+      "redirect-port": { type: "string", multiple: true },
+      slug: { type: "string" },
+      "required-group": { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  }));
+} catch (e) {
+  fail((e as Error).message);
+}
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
+const tenant = await startTenant({
+  port: positiveInt("port", values.port, 0, true),
+  idpPort: positiveInt("idp-port", values["idp-port"], 0, true),
+  accessTokenTtl: positiveInt("access-token-ttl", values["access-token-ttl"], 3600),
+  refreshTokenTtl: positiveInt("refresh-token-ttl", values["refresh-token-ttl"], 30 * 24 * 3600),
+  rotateRefreshTokens: values["rotate-refresh-tokens"] ?? false,
+  users: values.user ? values.user.map(parseUser) : DEFAULT_USERS,
+  redirectPorts: values["redirect-port"]?.map((p) => positiveInt("redirect-port", p, 0)),
+  slug: values.slug,
+  requiredGroups: values["required-group"],
+}).catch((e: Error) => {
+  process.stderr.write(`tenant: could not start: ${e.message}\n`);
+  process.exit(1);
+});
+
+process.stdout.write(JSON.stringify(tenant.info) + "\n");
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    void tenant.stop().then(() => process.exit(0));
+  });
+}
