@@ -65,7 +65,7 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
     "anthropic-organization-id": "stub-org",
   });
 
-  function stream(model: string, inputTokens: number, delayMs: number, events: string[], breakMidway: boolean): Response {
+  function stream(delayMs: number, events: string[], breakMidway: boolean): Response {
     stats.streamsStarted++;
     let index = 0;
     const encoder = new TextEncoder();
@@ -91,7 +91,7 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
     return new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...commonHeaders() } });
   }
 
-  async function messages(request: Request, body: string): Promise<Response> {
+  async function messages(body: string): Promise<Response> {
     let parsed: { model?: string; stream?: boolean; messages?: unknown[] };
     try {
       parsed = JSON.parse(body);
@@ -111,7 +111,7 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
     const text = slow?.events ? Array.from({ length: slow.events }, (_, i) => `w${i} `).join("") : ANSWER;
     // A reset is only a reset once some events went out: pace them so the headers flush first.
     const delay = slow?.eventDelayMs ?? (behaviour.mode === "normal" ? (behaviour.eventDelayMs ?? 0) : behaviour.mode === "reset-mid-stream" ? 20 : 0);
-    return stream(model, inputTokens, delay, messageEvents(model, text, inputTokens), behaviour.mode === "reset-mid-stream");
+    return stream(delay, messageEvents(model, text, inputTokens), behaviour.mode === "reset-mid-stream");
   }
 
   const server = Bun.serve({
@@ -144,7 +144,7 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
 
       if (request.headers.get("x-api-key") !== options.apiKey) return error(401, "authentication_error", "invalid x-api-key");
       if (behaviour.mode === "fail") return new Response(behaviour.body, { status: behaviour.status, headers: { "content-type": "application/json", ...commonHeaders(), ...behaviour.headers } });
-      if (request.method === "POST" && url.pathname === "/v1/messages") return messages(request, body);
+      if (request.method === "POST" && url.pathname === "/v1/messages") return messages(body);
       if (request.method === "POST" && url.pathname === "/v1/messages/count_tokens") return Response.json({ input_tokens: Math.max(1, Math.round(body.length / 4)) }, { headers: commonHeaders() });
       if (request.method === "GET" && url.pathname === "/v1/models") {
         return Response.json({ data: [{ type: "model", id: "claude-stub", display_name: "Stub model", created_at: "2026-01-01T00:00:00Z" }], has_more: false, first_id: "claude-stub", last_id: "claude-stub" }, { headers: commonHeaders() });

@@ -3,8 +3,7 @@ import type { CommandContext } from "./context.ts";
 import { openProfileStore, resolveStoreKind } from "./context.ts";
 import { readProfile, writeProfile, type Profile } from "../config.ts";
 import { parseDuration } from "../args.ts";
-import { CliError, ExitCode, usageError } from "../errors.ts";
-import { interactiveLoginBlocker } from "../environment.ts";
+import { usageError } from "../errors.ts";
 import { systemBrowser } from "../browser.ts";
 import { interactiveLogin } from "../oauth/login.ts";
 import { discoverEndpoints, fetchTenantDiscovery } from "../oauth/client.ts";
@@ -78,10 +77,8 @@ async function resolveProfile(ctx: CommandContext, saved: Profile | null): Promi
   throw usageError("no tenant configured yet", "Run: agent-runner-auth login https://<your-slug>.proxy.<domain>");
 }
 
-/** The login port of the token use case: a browser login when a human can do it here. */
-export function loginPort(ctx: CommandContext, profile: Profile, options: { automatic: boolean }): (() => Promise<TokenSet>) | { unavailable: string } {
-  const blocker = options.automatic ? interactiveLoginBlocker() : null;
-  if (blocker) return { unavailable: blocker };
+/** The browser login with this command's options (also the login port of `token`). */
+export function browserLogin(ctx: CommandContext, profile: Profile): () => Promise<TokenSet> {
   return () =>
     interactiveLogin({
       profile,
@@ -108,9 +105,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 
   const held = await acquireLock(ctx.profileName, { timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.say("Another sign-in for this profile is in progress; waiting for it...") });
   try {
-    const login = loginPort(ctx, profile, { automatic: false });
-    if (typeof login !== "function") throw new CliError(ExitCode.authRequired, login.unavailable);
-    const tokens = await login();
+    const tokens = await browserLogin(ctx, profile)();
     // A new tenant or client invalidates the old session; same-tenant re-login simply replaces it.
     await saveTokens(store, tokens, Date.now(), profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined);
     await writeProfile(ctx.profileName, profile);

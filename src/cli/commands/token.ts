@@ -35,8 +35,9 @@ export async function run(ctx: CommandContext): Promise<number> {
 
   ctx.verbose("no fresh access token: taking the profile lock");
   const { refreshTokens, RefreshRejected } = await import("../oauth/client.ts");
-  const { loginPort } = await import("./login.ts");
   const { acquireLock } = await import("../lock.ts");
+  const { interactiveLoginBlocker } = await import("../environment.ts");
+  const blocker = interactiveLoginBlocker();
   const token = await getToken(
     {
       store,
@@ -46,7 +47,12 @@ export async function run(ctx: CommandContext): Promise<number> {
         ctx.verbose(`refreshing at ${profile.endpoints.token}`);
         return refreshTokens(profile, refreshToken);
       },
-      login: loginPort(ctx, profile, { automatic: true }),
+      login: blocker
+        ? { unavailable: blocker }
+        : async () => {
+            const { browserLogin } = await import("./login.ts");
+            return browserLogin(ctx, profile)();
+          },
       isRefreshRejected: (e) => e instanceof RefreshRejected,
       warn: (m) => ctx.say(`agent-runner-auth: warning: ${m}`),
       refreshTokenLifetimeMs: profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined,

@@ -64,6 +64,11 @@ export async function getToken(ports: TokenPorts, validityMs: number): Promise<s
   const cached = await cachedToken(ports.store, ports.now(), validityMs);
   if (cached) return cached;
 
+  // Nothing to refresh and nobody to log in: say so at once, without waiting for the lock.
+  if (typeof ports.login !== "function" && decodeRefresh(await ports.store.get("refresh")) === null) {
+    throw notLoggedIn(ports, ports.login.unavailable, "you are not logged in");
+  }
+
   const held = await ports.lock();
   try {
     // Another process may have refreshed or logged in while we waited for the lock.
@@ -94,7 +99,7 @@ export async function getToken(ports: TokenPorts, validityMs: number): Promise<s
 
     if (typeof ports.login !== "function") {
       const why = sessionEnded ? "your session has expired or was revoked" : refresh ? "your session has expired" : "you are not logged in";
-      throw new CliError(ExitCode.authRequired, `${why}, and a browser login is not possible here (${ports.login.unavailable})`, `Run: ${ports.loginCommand}`);
+      throw notLoggedIn(ports, ports.login.unavailable, why);
     }
     if (sessionEnded) ports.warn("your session has expired or was revoked; signing in again");
     const tokens = await ports.login();
@@ -102,4 +107,8 @@ export async function getToken(ports: TokenPorts, validityMs: number): Promise<s
   } finally {
     held.release();
   }
+}
+
+function notLoggedIn(ports: TokenPorts, blocker: string, why: string): CliError {
+  return new CliError(ExitCode.authRequired, `${why}, and a browser login is not possible here (${blocker})`, `Run: ${ports.loginCommand}`);
 }

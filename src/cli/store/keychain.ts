@@ -40,11 +40,11 @@ export function keychainError(operation: string, error: unknown, timeoutMs: numb
     );
   }
   if (process.platform === "linux") {
-    if (/DBUS_SESSION_BUS_ADDRESS|D-Bus|dbus/i.test(raw) && /(address|connect|bus)/i.test(raw) && !/prompt/i.test(raw)) {
+    if (/ServiceUnknown|org\.freedesktop\.secrets|not provided by any \.service/i.test(raw)) {
       return new CliError(
         ExitCode.storeUnavailable,
-        `no D-Bus session bus, so the Secret Service keychain cannot be reached (${operation})`,
-        `Run inside a desktop session, or start one with 'dbus-run-session -- $SHELL' and an unlocked gnome-keyring. ${others}`,
+        `no Secret Service provider (gnome-keyring, KWallet or KeePassXC) answers on D-Bus (${operation})`,
+        `Install and start one (for example 'apt install gnome-keyring'). ${others}`,
       );
     }
     if (/prompt|locked|dismissed|no result found/i.test(raw)) {
@@ -55,11 +55,11 @@ export function keychainError(operation: string, error: unknown, timeoutMs: numb
         `Unlock it (log in to your desktop, or 'printf %s "$PASSWORD" | gnome-keyring-daemon --unlock --replace') and try again. ${others}`,
       );
     }
-    if (/ServiceUnknown|org\.freedesktop\.secrets|not provided by any \.service/i.test(raw)) {
+    if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|Failed to connect to socket|Connection refused|No such file or directory/i.test(raw)) {
       return new CliError(
         ExitCode.storeUnavailable,
-        `no Secret Service provider (gnome-keyring, KWallet or KeePassXC) answers on D-Bus (${operation})`,
-        `Install and start one (for example 'apt install gnome-keyring'). ${others}`,
+        `no D-Bus session bus, so the Secret Service keychain cannot be reached (${operation})`,
+        `Run inside a desktop session, or start one with 'dbus-run-session -- $SHELL' and an unlocked gnome-keyring. ${others}`,
       );
     }
   }
