@@ -53,6 +53,28 @@ describe("unlocked gnome-keyring", () => {
   });
 });
 
+describe("values split across entries (Windows' item limit, injected small here)", () => {
+  test("login, token, refresh and logout with a 300-byte item limit against the real Secret Service", async () => {
+    const home = isolatedHome();
+    const service = startSecretService(home, { unlocked: true });
+    try {
+      const e = env(home, { ...service.env, AGENT_RUNNER_AUTH_KEYCHAIN_MAX_ITEM_BYTES: "300" });
+      expect((await runCli(["login", tenant.tenant], e)).code).toBe(0);
+      const token = await runCli(["token"], e);
+      expect(token.code).toBe(0);
+      expect(token.stdout.trim().length).toBeGreaterThan(600);
+      // the head entry is a manifest, the token lives in chunks
+      expect(secretToolLookup(service.env, { service: "agent-runner-auth", username: "default:access" })).toStartWith("agent-runner-auth:chunked:v1:");
+      const status = await runCli(["status", "--json"], e);
+      expect(JSON.parse(status.stdout)).toMatchObject({ logged_in: true, user: "demo" });
+      expect((await runCli(["logout"], e)).code).toBe(0);
+      expect(secretToolLookup(service.env, { service: "agent-runner-auth", username: "default:access" })).toBeNull();
+    } finally {
+      service.stop();
+    }
+  });
+});
+
 describe("failures are clear messages with exit 4", () => {
   test("a locked keyring (no unlock, no display)", async () => {
     const home = isolatedHome();

@@ -9,6 +9,21 @@
 import { AsyncEntry } from "@napi-rs/keyring";
 import { CliError, ExitCode } from "../errors.ts";
 import type { SecretName, SecretStore } from "./types.ts";
+import { deleteChunked, readChunked, writeChunked, type RawSecrets } from "./chunked.ts";
+
+/** Windows Credential Manager's limit for one credential blob. */
+export const WINDOWS_MAX_ITEM_BYTES = 2560;
+
+/**
+ * The item size above which values are split (see chunked.ts): Windows' limit there; elsewhere
+ * none, unless AGENT_RUNNER_AUTH_KEYCHAIN_MAX_ITEM_BYTES sets one (the tests use it to run the
+ * splitting against a real Secret Service).
+ */
+export function maxItemBytes(): number | undefined {
+  const override = Number(process.env.AGENT_RUNNER_AUTH_KEYCHAIN_MAX_ITEM_BYTES);
+  if (Number.isInteger(override) && override > 0) return override;
+  return process.platform === "win32" ? WINDOWS_MAX_ITEM_BYTES : undefined;
+}
 
 export const KEYCHAIN_SERVICE = "agent-runner-auth";
 
@@ -75,8 +90,26 @@ export class KeychainStore implements SecretStore {
     private readonly options: KeychainOptions,
   ) {}
 
-  private entry(name: SecretName): AsyncEntry {
-    return new AsyncEntry(KEYCHAIN_SERVICE, `${this.profile}:${name}`, ENTRY_OPTIONS);
+  private readonly maxItemBytes = maxItemBytes();
+
+  private entry(account: string): AsyncEntry {
+    return new AsyncEntry(KEYCHAIN_SERVICE, account, ENTRY_OPTIONS);
+  }
+
+  private account(name: SecretName): string {
+    return `${this.profile}:${name}`;
+  }
+
+  /** Byte-level access for the splitting layer (UTF-8 through setSecret: no UTF-16 doubling). */
+  private raw(signal: AbortSignal): RawSecrets {
+    return {
+      get: async (account) => {
+        const bytes = await this.entry(account).getSecret(signal);
+        return bytes === null ? null : Uint8Array.from(bytes);
+      },
+      set: (account, bytes) => this.entry(account).setSecret(bytes, signal),
+      delete: (account) => this.entry(account).deleteCredential(signal),
+    };
   }
 
   /**
@@ -112,14 +145,23 @@ export class KeychainStore implements SecretStore {
   }
 
   get(name: SecretName): Promise<string | null> {
-    return this.call(`read the ${name} token`, (signal) => this.entry(name).getPassword(signal));
+    const limit = this.maxItemBytes;
+    return this.call(`read the ${name} token`, (signal) =>
+      limit === undefined ? this.entry(this.account(name)).getPassword(signal) : readChunked(this.raw(signal), this.account(name)),
+    );
   }
 
   set(name: SecretName, value: string): Promise<void> {
-    return this.call(`store the ${name} token`, (signal) => this.entry(name).setPassword(value, signal));
+    const limit = this.maxItemBytes;
+    return this.call(`store the ${name} token`, (signal) =>
+      limit === undefined ? this.entry(this.account(name)).setPassword(value, signal) : writeChunked(this.raw(signal), this.account(name), value, limit),
+    );
   }
 
   delete(name: SecretName): Promise<boolean> {
-    return this.call(`delete the ${name} token`, (signal) => this.entry(name).deleteCredential(signal));
+    const limit = this.maxItemBytes;
+    return this.call(`delete the ${name} token`, (signal) =>
+      limit === undefined ? this.entry(this.account(name)).deleteCredential(signal) : deleteChunked(this.raw(signal), this.account(name)),
+    );
   }
 }
