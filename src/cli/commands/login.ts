@@ -11,6 +11,7 @@ import { acquireLock } from "../lock.ts";
 import { clearSession, saveTokens } from "../session/session.ts";
 import { openStore } from "../store/open.ts";
 import { probeStore } from "../store/types.ts";
+import { clearAttempt } from "../login-cooldown.ts";
 import { displayUser, jwtClaims, type TokenSet } from "../session/records.ts";
 import { LOCK_TIMEOUT_MS } from "./token.ts";
 
@@ -83,10 +84,14 @@ export function browserLogin(ctx: CommandContext, profile: Profile): () => Promi
     interactiveLogin({
       profile,
       browser: ctx.args.flags["no-browser"] ? null : systemBrowser,
-      timeoutMs: ctx.args.values.timeout ? parseDuration("timeout", ctx.args.values.timeout) : DEFAULT_LOGIN_TIMEOUT_MS,
+      timeoutMs: loginTimeoutMs(ctx),
       say: ctx.say,
       port: ctx.args.values.port !== undefined ? parsePort(ctx.args.values.port) : undefined,
     });
+}
+
+export function loginTimeoutMs(ctx: CommandContext): number {
+  return ctx.args.values.timeout ? parseDuration("timeout", ctx.args.values.timeout) : DEFAULT_LOGIN_TIMEOUT_MS;
 }
 
 function parsePort(text: string): number {
@@ -106,6 +111,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const held = await acquireLock(ctx.profileName, { timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.say("Another sign-in for this profile is in progress; waiting for it...") });
   try {
     const tokens = await browserLogin(ctx, profile)();
+    await clearAttempt(ctx.profileName); // an explicit login ends any automatic cool-down
     // A new tenant or client invalidates the old session; same-tenant re-login simply replaces it.
     await saveTokens(store, tokens, Date.now(), profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined);
     await writeProfile(ctx.profileName, profile);

@@ -53,11 +53,12 @@ export const COMMANDS: CommandSpec[] = [
     summary: "print a valid access token on stdout (for Claude Code's apiKeyHelper)",
     usage: "agent-runner-auth token [options]",
     description:
-      "Prints the cached access token when it stays valid long enough, refreshes it silently otherwise, and signs in through the browser only when there is a terminal and a display. Without them (or with $CI set) it prints what to run on stderr and exits 1. Only the token goes to stdout. When CLAUDE_CODE_API_KEY_HELPER_TTL_MS is set, the token must stay valid for that TTL plus 2 minutes.",
+      "Prints the cached access token when it stays valid long enough, refreshes it silently otherwise, and signs in through the browser only when there is a terminal and a display. Without them (or with $CI set) it prints what to run on stderr and exits 1. If an automatic sign-in is not finished, the browser is not opened again for 10 minutes (no tab storms); 'login' always works. Only the token goes to stdout. When CLAUDE_CODE_API_KEY_HELPER_TTL_MS is set, the token must stay valid for that TTL plus 2 minutes.",
     options: [
       PROFILE_OPTION,
       STORE_OPTION,
       { name: "min-validity", kind: "value", valueName: "DURATION", description: "minimum remaining validity of a served token (default 5m)" },
+      { name: "timeout", kind: "value", valueName: "DURATION", description: "give up on an automatic browser sign-in nobody finishes (default 5m)" },
       VERBOSE_OPTION,
       HELP_OPTION,
     ],

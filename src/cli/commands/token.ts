@@ -4,7 +4,7 @@ import { openProfileStore, resolveStoreKind } from "./context.ts";
 import { requireProfile } from "../config.ts";
 import { parseDuration } from "../args.ts";
 import { cachedToken, getToken } from "../session/session.ts";
-import { usageError } from "../errors.ts";
+import { CliError, ExitCode, usageError } from "../errors.ts";
 
 export const DEFAULT_MIN_VALIDITY_MS = 5 * 60_000;
 /** Claude Code keeps a helper value for its TTL and a while after (stale-while-revalidate). */
@@ -34,29 +34,37 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
 
   ctx.verbose("no fresh access token: taking the profile lock");
-  const { refreshTokens, RefreshRejected } = await import("../oauth/client.ts");
-  const { acquireLock } = await import("../lock.ts");
+  // Each module is loaded only by the step that needs it: the non-interactive error stays fast.
   const { interactiveLoginBlocker } = await import("../environment.ts");
   const blocker = interactiveLoginBlocker();
+  const loginCommand = `agent-runner-auth login${ctx.profileName === "default" ? "" : ` --profile ${ctx.profileName}`}`;
   const token = await getToken(
     {
       store,
       now: Date.now,
-      lock: () => acquireLock(ctx.profileName, { timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.verbose("another process is refreshing or signing in: waiting") }),
-      refresh: (refreshToken) => {
+      lock: async () => {
+        const { acquireLock } = await import("../lock.ts");
+        return acquireLock(ctx.profileName, { timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.verbose("another process is refreshing or signing in: waiting") });
+      },
+      refresh: async (refreshToken) => {
         ctx.verbose(`refreshing at ${profile.endpoints.token}`);
+        const { refreshTokens } = await import("../oauth/client.ts");
         return refreshTokens(profile, refreshToken);
       },
       login: blocker
         ? { unavailable: blocker }
         : async () => {
-            const { browserLogin } = await import("./login.ts");
-            return browserLogin(ctx, profile)();
+            // Under the lock: a caller that waited for a failed login must not open another tab.
+            const { readAttempt, cooldownBlocker, recordedLogin } = await import("../login-cooldown.ts");
+            const { browserLogin, loginTimeoutMs } = await import("./login.ts");
+            const coolingDown = cooldownBlocker(await readAttempt(ctx.profileName), Date.now(), loginTimeoutMs(ctx));
+            if (coolingDown) throw new CliError(ExitCode.authRequired, `you are not logged in, and ${coolingDown}`, `Run: ${loginCommand}`);
+            return recordedLogin(ctx.profileName, Date.now, browserLogin(ctx, profile));
           },
-      isRefreshRejected: (e) => e instanceof RefreshRejected,
+      isRefreshRejected: (e) => (e as Error)?.name === "RefreshRejected",
       warn: (m) => ctx.say(`agent-runner-auth: warning: ${m}`),
       refreshTokenLifetimeMs: profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined,
-      loginCommand: `agent-runner-auth login${ctx.profileName === "default" ? "" : ` --profile ${ctx.profileName}`}`,
+      loginCommand,
     },
     validityMs,
   );

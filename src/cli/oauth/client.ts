@@ -14,6 +14,7 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 
 /** The refresh token is expired or revoked (`invalid_grant`): only then is it discarded. */
 export class RefreshRejected extends Error {
+  override readonly name = "RefreshRejected";
   constructor(readonly oauthError: string) {
     super(`the identity provider rejected the refresh token (${oauthError})`);
   }

@@ -6,7 +6,8 @@ import { CliError, ExitCode } from "../errors.ts";
 import type { Profile } from "../config.ts";
 import type { TokenSet } from "../session/records.ts";
 import type { BrowserOpener } from "../browser.ts";
-import { listenForCallback } from "./loopback.ts";
+import { listenForCallback, type CallbackOutcome, type LoopbackListener } from "./loopback.ts";
+import { parsePastedCallback, readLineFromTerminal } from "./paste.ts";
 import { exchangeCode, newAuthorizationRequest, validateCallback } from "./client.ts";
 
 export interface LoginOptions {
@@ -34,8 +35,12 @@ export async function interactiveLogin(options: LoginOptions): Promise<TokenSet>
   const done = new Promise<TokenSet>((resolve, reject) => (settle = { resolve, reject }));
   let request: Awaited<ReturnType<typeof newAuthorizationRequest>> | undefined;
   let redirectUri = "";
+  let handled = false;
 
-  const listener = listenForCallback(redirectUris, async (url) => {
+  /** One callback, from the loopback listener or pasted: validated, exchanged, settled. */
+  const onCallback = async (url: URL) => {
+    if (handled) return { ok: false, alreadyHandled: true, message: "This sign-in was already handled. You can close this tab." };
+    handled = true;
     try {
       if (!request) throw new CliError(ExitCode.authRequired, "callback arrived before the login started");
       const parameters = validateCallback(profile, url, request.state);
@@ -46,8 +51,19 @@ export async function interactiveLogin(options: LoginOptions): Promise<TokenSet>
       settle.reject(e);
       return { ok: false, message: `${(e as Error).message}. Return to the terminal and run the login again.` };
     }
-  });
-  redirectUri = listener.redirectUri;
+  };
+
+  let listener: LoopbackListener | null = null;
+  try {
+    listener = listenForCallback(redirectUris, onCallback);
+    redirectUri = listener.redirectUri;
+  } catch (e) {
+    // Headless with every port busy: the pasted address still works (it never reaches a port).
+    if (options.browser || !(e instanceof CliError)) throw e;
+    options.say(`${e.message}; continuing with a pasted address only.`);
+    redirectUri = redirectUris[0] as string;
+  }
+  const pasteAbort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     request = await newAuthorizationRequest(profile, redirectUri);
@@ -55,10 +71,13 @@ export async function interactiveLogin(options: LoginOptions): Promise<TokenSet>
     if (options.browser) {
       const opened = await options.browser.open(url);
       options.say(opened ? "Opened your browser to sign in. If it did not open, visit:" : "Could not open a browser. Visit this URL to sign in:");
+      options.say(`  ${url}`);
     } else {
-      options.say("Visit this URL to sign in:");
+      options.say("Visit this URL to sign in, on this or any other machine:");
+      options.say(`  ${url}`);
+      options.say("If the browser then fails to open a localhost address, copy that address from its address bar and paste it here.");
+      void pasteFromTerminal(redirectUri, request.state, pasteAbort.signal, onCallback, options.say);
     }
-    options.say(`  ${url}`);
     options.say(`Waiting for the sign-in to finish (up to ${Math.round(options.timeoutMs / 1000)} s)...`);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -69,6 +88,30 @@ export async function interactiveLogin(options: LoginOptions): Promise<TokenSet>
     return await Promise.race([done, timeout]);
   } finally {
     clearTimeout(timer);
-    await listener.close();
+    pasteAbort.abort();
+    await listener?.close();
+  }
+}
+
+/** Waits for pasted input on the terminal, until a valid callback or the login ends. */
+async function pasteFromTerminal(
+  redirectUri: string,
+  state: string,
+  signal: AbortSignal,
+  onCallback: (url: URL) => Promise<CallbackOutcome>,
+  say: (line: string) => void,
+): Promise<void> {
+  for (;;) {
+    const line = await readLineFromTerminal("Paste the address (or the code): ", signal);
+    if (line === null || signal.aborted) return;
+    let url: URL;
+    try {
+      url = parsePastedCallback(line, redirectUri, state);
+    } catch (e) {
+      say(`agent-runner-auth: ${(e as Error).message}${e instanceof CliError && e.hint ? `. ${e.hint}` : ""}`);
+      continue;
+    }
+    await onCallback(url);
+    return;
   }
 }

@@ -2,7 +2,7 @@
  * The loopback redirect listener (RFC 8252 section 7.3). Cognito matches redirect URIs exactly,
  * so the client registers a few fixed ports; they are tried in order. When the redirect host is
  * `localhost` the listener binds both 127.0.0.1 and ::1, since a browser may resolve either.
- * Exactly one callback is handled; later requests are told the login already finished.
+ * The handler decides what a callback means (it accepts exactly one, from here or pasted).
  */
 import { CliError, ExitCode } from "../errors.ts";
 
@@ -10,6 +10,8 @@ export interface CallbackOutcome {
   ok: boolean;
   /** Shown to the user in the browser tab (escaped here). */
   message: string;
+  /** Exactly one callback is handled; later ones are told so (409). */
+  alreadyHandled?: boolean;
 }
 
 export interface LoopbackListener {
@@ -55,7 +57,6 @@ export function listenForCallback(redirectUris: string[], onCallback: (url: URL)
     const target = new URL(redirectUri);
     if (target.protocol !== "http:") continue;
     const port = Number(target.port || 80);
-    let handled = false;
     const fetch = async (request: Request): Promise<Response> => {
       const url = new URL(request.url);
       const html = { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" };
@@ -63,12 +64,9 @@ export function listenForCallback(redirectUris: string[], onCallback: (url: URL)
       if (!url.searchParams.has("state") && !url.searchParams.has("code") && !url.searchParams.has("error")) {
         return new Response("Not found", { status: 404 });
       }
-      if (handled) {
-        return new Response(callbackPage({ ok: false, message: "This sign-in was already handled. You can close this tab." }), { status: 409, headers: html });
-      }
-      handled = true;
       const outcome = await onCallback(url);
-      return new Response(callbackPage(outcome), { status: outcome.ok ? 200 : 400, headers: html });
+      const status = outcome.ok ? 200 : outcome.alreadyHandled ? 409 : 400;
+      return new Response(callbackPage(outcome), { status, headers: html });
     };
     const servers: Server[] = [];
     try {
