@@ -9,8 +9,11 @@ import type { Endpoints, Profile } from "../config.ts";
 import type { TokenSet } from "../session/records.ts";
 import { discoveryUrlFor, parseTenantDiscovery, DiscoveryFormatError, type TenantDiscovery } from "../../shared/tenant-discovery.ts";
 
-/** Total time for one request to the IdP: bounded, so a hung IdP never hangs Claude Code. */
-export const REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * Total time for one request to the IdP: bounded, so a hung IdP never hangs Claude Code.
+ * AGENT_RUNNER_AUTH_HTTP_TIMEOUT_MS overrides it (slow networks; the tests).
+ */
+export const REQUEST_TIMEOUT_MS = Number(process.env.AGENT_RUNNER_AUTH_HTTP_TIMEOUT_MS) > 0 ? Number(process.env.AGENT_RUNNER_AUTH_HTTP_TIMEOUT_MS) : 15_000;
 
 /** The refresh token is expired or revoked (`invalid_grant`): only then is it discarded. */
 export class RefreshRejected extends Error {
