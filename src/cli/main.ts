@@ -16,6 +16,7 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   login: () => import("./commands/login.ts"),
   status: () => import("./commands/status.ts"),
   logout: () => import("./commands/logout.ts"),
+  "move-store": () => import("./commands/move-store.ts"),
 };
 
 const say = (line: string) => console.error(line);
@@ -39,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(renderCommandHelp(spec));
     return 0;
   }
-  if (name !== "login" && args.positionals.length > 0) throw usageError(`'${name}' takes no arguments, got "${args.positionals[0]}"`);
+  if (name !== "login" && name !== "move-store" && args.positionals.length > 0) throw usageError(`'${name}' takes no arguments, got "${args.positionals[0]}"`);
   const { resolveProfileName, resolveStoreKind } = await import("./commands/context.ts");
   resolveStoreKind(args, null); // rejects a bad --store or AGENT_RUNNER_AUTH_STORE before any work
   const verbose = Boolean(args.flags.verbose);

@@ -71,6 +71,13 @@ export const COMMANDS: CommandSpec[] = [
     options: [PROFILE_OPTION, STORE_OPTION, { name: "json", kind: "flag", description: "print JSON on stdout" }, VERBOSE_OPTION, HELP_OPTION],
   },
   {
+    name: "move-store",
+    summary: "move the session to another secret store, without a new login",
+    usage: "agent-runner-auth move-store <keychain|pass|file> [options]",
+    description: "Copies the tokens to the new store, reads them back, switches the profile to it, and only then deletes the old copy.",
+    options: [PROFILE_OPTION, VERBOSE_OPTION, HELP_OPTION],
+  },
+  {
     name: "logout",
     summary: "revoke the session at the IdP and delete the stored tokens",
     usage: "agent-runner-auth logout [options]",
