@@ -19,7 +19,13 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   "move-store": () => import("./commands/move-store.ts"),
 };
 
-const say = (line: string) => console.error(line);
+/**
+ * Status output: plain text on stderr, written synchronously (ordered with the exit). Not
+ * console.error, which colours its output on a terminal; node:fs only loads when something is said.
+ */
+const say = (line: string) => {
+  (require("node:fs") as typeof import("node:fs")).writeSync(2, line + "\n");
+};
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -7,7 +7,7 @@ import type { Profile } from "../config.ts";
 import type { TokenSet } from "../session/records.ts";
 import type { BrowserOpener } from "../browser.ts";
 import { listenForCallback, type CallbackOutcome, type LoopbackListener } from "./loopback.ts";
-import { parsePastedCallback, readLineFromTerminal } from "./paste.ts";
+import { parsePastedCallback, terminalLines } from "./paste.ts";
 import { exchangeCode, newAuthorizationRequest, validateCallback } from "./client.ts";
 
 export interface LoginOptions {
@@ -101,9 +101,7 @@ async function pasteFromTerminal(
   onCallback: (url: URL) => Promise<CallbackOutcome>,
   say: (line: string) => void,
 ): Promise<void> {
-  for (;;) {
-    const line = await readLineFromTerminal("Paste the address (or the code): ", signal);
-    if (line === null || signal.aborted) return;
+  for await (const line of terminalLines("Paste the address (or the code): ", signal)) {
     let url: URL;
     try {
       url = parsePastedCallback(line, redirectUri, state);

@@ -6,7 +6,8 @@
  */
 import { CliError, ExitCode } from "../errors.ts";
 
-const CODE = /^[A-Za-z0-9._~-]{6,2048}$/;
+/** Authorization codes are long random strings (Cognito: a UUID; oidc-provider: 43 characters). */
+const CODE = /^[A-Za-z0-9._~-]{16,2048}$/;
 
 /** Turns what the user pasted into the callback URL, or explains what is wrong with it. */
 export function parsePastedCallback(input: string, redirectUri: string, expectedState: string): URL {
@@ -38,9 +39,12 @@ export function parsePastedCallback(input: string, redirectUri: string, expected
   return callback;
 }
 
-/** Reads one line from the controlling terminal; resolves null when there is none. */
-export async function readLineFromTerminal(prompt: string, signal: AbortSignal): Promise<string | null> {
-  const { createReadStream, createWriteStream } = await import("node:fs");
+/**
+ * Lines typed or pasted on the controlling terminal, until the signal aborts. One reader for the
+ * whole login, so lines pasted in quick succession are not lost between prompts.
+ */
+export async function* terminalLines(prompt: string, signal: AbortSignal): AsyncGenerator<string> {
+  const { createReadStream, writeSync, openSync, closeSync } = await import("node:fs");
   const { createInterface } = await import("node:readline");
   let input;
   try {
@@ -50,20 +54,23 @@ export async function readLineFromTerminal(prompt: string, signal: AbortSignal):
       input!.once("error", reject);
     });
   } catch {
-    return null;
+    return;
   }
-  const output = createWriteStream("/dev/tty");
-  const rl = createInterface({ input, output, terminal: false });
-  output.write(prompt);
+  const tty = openSync("/dev/tty", "w");
+  const rl = createInterface({ input, terminal: false });
+  const onAbort = () => rl.close();
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
-    return await new Promise<string | null>((resolve) => {
-      rl.once("line", resolve);
-      rl.once("close", () => resolve(null));
-      signal.addEventListener("abort", () => resolve(null), { once: true });
-    });
+    writeSync(tty, prompt);
+    for await (const line of rl) {
+      yield line;
+      if (signal.aborted) return;
+      writeSync(tty, prompt);
+    }
   } finally {
+    signal.removeEventListener("abort", onAbort);
     rl.close();
     input.destroy();
-    output.destroy();
+    closeSync(tty);
   }
 }
