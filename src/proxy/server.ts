@@ -48,6 +48,10 @@ export interface ProxyOptions {
   /** Receives one line per request; default: JSON on stdout. */
   log?: (line: LogLine) => void;
   fetch?: typeof fetch;
+  /** Serve HTTPS with this certificate (PEM). */
+  tls?: { cert: string; key: string };
+  /** The host name in the URL reported as `url` (default: the listening address). */
+  publicHost?: string;
 }
 
 interface TenantRuntime {
@@ -296,6 +300,7 @@ export function startProxy(options: ProxyOptions) {
   const server = Bun.serve({
     port: options.port,
     hostname: options.hostname ?? "0.0.0.0",
+    ...(options.tls ? { tls: options.tls } : {}),
     idleTimeout: 0, // streams may be quiet for a long time between pings; no proxy-side cut-off
     maxRequestBodySize: 64 * 1024 * 1024,
     async fetch(request) {
@@ -315,7 +320,7 @@ export function startProxy(options: ProxyOptions) {
 
   return {
     server,
-    url: `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`,
+    url: `${options.tls ? "https" : "http"}://${options.publicHost ?? (server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname)}:${server.port}`,
     metrics,
     ready: () => Promise.all([...keysByIssuer.values()].map((k) => k.refresh())).then(() => undefined),
     /** Stops accepting, lets requests and streams in flight finish (bounded), then closes. */

@@ -21,6 +21,7 @@ Options:
   --redirect-port <n>         registered loopback redirect port (repeatable; default 53682 53683 53684)
   --slug <name>               tenant slug (default "acme")
   --required-group <name>     proxy admits only users in this Cognito group (repeatable)
+  --tls-cert <pem> --tls-key <pem>  serve the IdP and the proxy over HTTPS as https://localhost
   -h, --help                  show this help
 `;
 
@@ -55,6 +56,8 @@ try {
       "redirect-port": { type: "string", multiple: true },
       slug: { type: "string" },
       "required-group": { type: "string", multiple: true },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -77,6 +80,11 @@ const tenant = await startTenant({
   redirectPorts: values["redirect-port"]?.map((p) => positiveInt("redirect-port", p, 0)),
   slug: values.slug,
   requiredGroups: values["required-group"],
+  ...(values["tls-cert"] || values["tls-key"]
+    ? values["tls-cert"] && values["tls-key"]
+      ? { tls: { certFile: values["tls-cert"], keyFile: values["tls-key"] } }
+      : fail("--tls-cert and --tls-key go together")
+    : {}),
 }).catch((e: Error) => {
   process.stderr.write(`tenant: could not start: ${e.message}\n`);
   process.exit(1);

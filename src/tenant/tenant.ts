@@ -1,5 +1,7 @@
 /** Starts the local tenant's parts on 127.0.0.1 and describes them. */
 import { createServer, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createIdp, type Idp, type TenantUser } from "./idp.ts";
 import { randomBytes } from "node:crypto";
@@ -26,6 +28,8 @@ export interface TenantOptions {
   slug?: string;
   requiredGroups?: string[];
   log?: (line: LogLine) => void;
+  /** Serve the IdP and the proxy over TLS with this certificate (for https://localhost). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -54,9 +58,11 @@ function listen(server: Server, port: number): Promise<number> {
 }
 
 export async function startTenant(options: TenantOptions): Promise<RunningTenant> {
-  const idpServer = createServer();
+  const tls = options.tls ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : undefined;
+  const idpServer: Server = tls ? (createTlsServer(tls) as unknown as Server) : createServer();
   const idpPort = await listen(idpServer, options.idpPort);
-  const origin = `http://127.0.0.1:${idpPort}`;
+  // With TLS the name is localhost (what the certificate names); without, the loopback address.
+  const origin = tls ? `https://localhost:${idpPort}` : `http://127.0.0.1:${idpPort}`;
   const redirectUris = (options.redirectPorts ?? DEFAULT_REDIRECT_PORTS).map((p) => `http://localhost:${p}/callback`);
   const idp = await createIdp({
     origin,
@@ -94,6 +100,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
     port: options.port,
     hostname: "127.0.0.1",
+    ...(tls ? { tls: { cert: tls.cert.toString(), key: tls.key.toString() }, publicHost: "localhost" } : {}),
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
   await proxy.ready();

@@ -28,11 +28,11 @@ export function randomRedirectPorts(): number[] {
   return [base, base + 1, base + 2];
 }
 
-export async function startTenant(args: string[] = []): Promise<TenantProcess> {
+export async function startTenant(args: string[] = [], extraEnv: Record<string, string> = {}): Promise<TenantProcess> {
   const redirectPorts = randomRedirectPorts();
   const child = spawn(BUN, [join(ROOT, "src/tenant/main.ts"), "--port", "0", ...redirectPorts.flatMap((p) => ["--redirect-port", String(p)]), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NODE_NO_WARNINGS: "1" },
+    env: { ...process.env, NODE_NO_WARNINGS: "1", ...extraEnv },
   });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
@@ -45,16 +45,18 @@ export async function startTenant(args: string[] = []): Promise<TenantProcess> {
   }).finally(() => clearTimeout(timer));
   const info = JSON.parse(line);
   const admin = info.admin as string;
+  // The harness talks to the admin plane of a TLS tenant without checking its test certificate.
+  const adminFetch = (url: string, init: RequestInit = {}) => fetch(url, { ...init, tls: { rejectUnauthorized: false } } as RequestInit);
   return {
     ...info,
     redirectPorts,
     child,
-    stats: async () => (await fetch(`${admin}/stats`)).json() as Promise<IdpStats>,
+    stats: async () => (await adminFetch(`${admin}/stats`)).json() as Promise<IdpStats>,
     faults: async (faults) => {
-      await fetch(`${admin}/faults`, { method: "POST", body: JSON.stringify(faults) });
+      await adminFetch(`${admin}/faults`, { method: "POST", body: JSON.stringify(faults) });
     },
     rotateKey: async () => {
-      await fetch(`${admin}/rotate-key`, { method: "POST" });
+      await adminFetch(`${admin}/rotate-key`, { method: "POST" });
     },
     stop: () =>
       new Promise<void>((resolve) => {

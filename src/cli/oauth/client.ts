@@ -69,6 +69,13 @@ export function idpFailure(action: string, url: string, error: unknown): CliErro
     }
     return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} sent an invalid response (${action}): ${e.message}`);
   }
+  if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|SSL|TLS/i.test(`${e?.message} ${e?.code}`)) {
+    return new CliError(
+      ExitCode.idpUnavailable,
+      `the TLS certificate of ${host} is not trusted (${action}): ${e?.message}`,
+      "If your company inspects TLS with its own CA, point NODE_EXTRA_CA_CERTS (or SSL_CERT_FILE) at that CA's certificate.",
+    );
+  }
   if (e?.code === "ConnectionRefused" || e?.code === "ECONNREFUSED" || /Unable to connect|ECONNREFUSED|ConnectionRefused|getaddrinfo|ENOTFOUND|FailedToOpenSocket/i.test(String(e?.message) + String(e?.code))) {
     return new CliError(ExitCode.idpUnavailable, `cannot reach the identity provider at ${host} (${action})`, "Check your network, VPN or HTTPS_PROXY settings and try again.");
   }
