@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages the real-part tests and benchmarks use, when missing: a real
 # Secret Service (gnome-keyring on D-Bus, secret-tool), pass with gpg, Chromium, util-linux's
-# `script` (a controlling terminal), hyperfine, wrk and nginx. On Debian as root it installs them
+# `script` (a controlling terminal), faketime (clock skew), openssl, hyperfine, wrk and nginx. On Debian as root it installs them
 # with apt-get; otherwise it names what is missing and fails.
 set -euo pipefail
 declare -A need=(
   [dbus-daemon]=dbus [dbus-run-session]=dbus [gnome-keyring-daemon]=gnome-keyring [secret-tool]=libsecret-tools
-  [pass]=pass [gpg]=gnupg [chromium]=chromium [script]=bsdutils [hyperfine]=hyperfine [wrk]=wrk [nginx]=nginx-light
+  [pass]=pass [gpg]=gnupg [chromium]=chromium [script]=bsdutils [faketime]=faketime [openssl]=openssl
+  [hyperfine]=hyperfine [wrk]=wrk [nginx]=nginx-light [unshare]=util-linux [ip]=iproute2
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done

@@ -45,9 +45,15 @@ function authorizationServer(profile: Pick<Profile, "issuer" | "endpoints">): oa
   };
 }
 
-function client(profile: Pick<Profile, "clientId">): oauth.Client {
-  // The IdP's clock is not ours: ID token iat/exp checks get generous tolerance (issue: skew).
-  return { client_id: profile.clientId, [oauth.clockTolerance]: 300 };
+/**
+ * The client, with this machine's clock corrected by the IdP's: the skew is read from the
+ * response's Date header, so ID token time checks hold on a machine whose clock is hours off.
+ * (Expiry of the tokens we keep never depends on the clock: it comes from `expires_in`.)
+ */
+function client(profile: Pick<Profile, "clientId">, response?: Response): oauth.Client {
+  const serverNow = Date.parse(response?.headers.get("date") ?? "");
+  const skew = Number.isFinite(serverNow) ? Math.round((serverNow - Date.now()) / 1000) : 0;
+  return { client_id: profile.clientId, [oauth.clockTolerance]: 300, [oauth.clockSkew]: skew };
 }
 
 /** Maps any failure of a request to the IdP to a CliError with a cause the user can act on. */
@@ -112,7 +118,7 @@ export async function refreshTokens(profile: Profile, refreshToken: string): Pro
     const response = await withRetryAfter(() =>
       oauth.refreshTokenGrantRequest(as, client(profile), oauth.None(), refreshToken, requestOptions(profile.endpoints.token)),
     );
-    return toTokenSet(await oauth.processRefreshTokenResponse(as, client(profile), response));
+    return toTokenSet(await oauth.processRefreshTokenResponse(as, client(profile, response), response));
   } catch (e) {
     if (e instanceof oauth.ResponseBodyError && e.error === "invalid_grant") throw new RefreshRejected(e.error);
     throw idpFailure("refresh the session", profile.endpoints.token, e);
@@ -138,7 +144,7 @@ export async function exchangeCode(profile: Profile, exchange: CodeExchange): Pr
       exchange.codeVerifier,
       requestOptions(profile.endpoints.token),
     );
-    const result = await oauth.processAuthorizationCodeResponse(as, client(profile), response, { expectedNonce: exchange.nonce, requireIdToken: true });
+    const result = await oauth.processAuthorizationCodeResponse(as, client(profile, response), response, { expectedNonce: exchange.nonce, requireIdToken: true });
     const tokens = toTokenSet(result);
     if (!tokens.refreshToken) throw new CliError(ExitCode.idpUnavailable, "the identity provider returned no refresh token", "Enable the refresh token grant on the app client.");
     return tokens;
