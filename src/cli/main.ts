@@ -17,6 +17,9 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   status: () => import("./commands/status.ts"),
   logout: () => import("./commands/logout.ts"),
   "move-store": () => import("./commands/move-store.ts"),
+  setup: () => import("./commands/setup.ts"),
+  doctor: () => import("./commands/doctor.ts"),
+  completion: () => import("./commands/completion.ts"),
 };
 
 /**
@@ -46,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(renderCommandHelp(spec));
     return 0;
   }
-  if (name !== "login" && name !== "move-store" && args.positionals.length > 0) throw usageError(`'${name}' takes no arguments, got "${args.positionals[0]}"`);
+  if (!spec.takesArguments && args.positionals.length > 0) throw usageError(`'${name}' takes no arguments, got "${args.positionals[0]}"`);
   const { resolveProfileName, resolveStoreKind } = await import("./commands/context.ts");
   resolveStoreKind(args, null); // rejects a bad --store or AGENT_RUNNER_AUTH_STORE before any work
   const verbose = Boolean(args.flags.verbose);

@@ -8,6 +8,8 @@ export interface CommandSpec {
   name: string;
   summary: string;
   usage: string;
+  /** Whether the command takes positional arguments (the others refuse any). */
+  takesArguments?: boolean;
   description: string;
   options: OptionSpec[];
 }
@@ -30,6 +32,7 @@ export const HELP_OPTION: OptionSpec = { name: "help", kind: "flag", short: "h",
 export const COMMANDS: CommandSpec[] = [
   {
     name: "login",
+    takesArguments: true,
     summary: "sign in through the browser and store the tokens",
     usage: "agent-runner-auth login [TENANT_URL] [options]",
     description:
@@ -71,7 +74,39 @@ export const COMMANDS: CommandSpec[] = [
     options: [PROFILE_OPTION, STORE_OPTION, { name: "json", kind: "flag", description: "print JSON on stdout" }, VERBOSE_OPTION, HELP_OPTION],
   },
   {
+    name: "setup",
+    takesArguments: true,
+    summary: "configure Claude Code to use this tenant and this binary as its apiKeyHelper",
+    usage: "agent-runner-auth setup claude [options]",
+    description:
+      "Writes env.ANTHROPIC_BASE_URL (<tenant>/anthropic/v1), env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS (just under the access token's lifetime) and apiKeyHelper (this binary's absolute path and `token`) into Claude Code's settings. Other keys and the file's formatting are kept, a backup is written first (<file>.agent-runner-auth.bak), and running it twice changes nothing. A settings file that is not valid JSON is left untouched.",
+    options: [
+      PROFILE_OPTION,
+      { name: "scope", kind: "value", valueName: "user|project|local", description: "~/.claude/settings.json (default), .claude/settings.json or .claude/settings.local.json" },
+      { name: "dry-run", kind: "flag", description: "print the change as a diff on stdout, write nothing" },
+      { name: "remove", kind: "flag", description: "take the agent-runner settings out again" },
+      VERBOSE_OPTION,
+      HELP_OPTION,
+    ],
+  },
+  {
+    name: "doctor",
+    summary: "check the whole chain (store, session, IdP, proxy, Claude Code settings) and explain fixes",
+    usage: "agent-runner-auth doctor [options]",
+    description: "Each check prints a verdict and, when it fails, the fix. Never opens a browser and spends no model tokens. Exits 0 only when no check fails.",
+    options: [PROFILE_OPTION, { name: "json", kind: "flag", description: "print {ok, profile, checks: [{name, verdict, detail, fix}]} on stdout" }, VERBOSE_OPTION, HELP_OPTION],
+  },
+  {
+    name: "completion",
+    takesArguments: true,
+    summary: "print a shell completion script (bash, zsh, fish, powershell)",
+    usage: "agent-runner-auth completion <bash|zsh|fish|powershell>",
+    description: "For example: agent-runner-auth completion bash > ~/.local/share/bash-completion/completions/agent-runner-auth",
+    options: [HELP_OPTION],
+  },
+  {
     name: "move-store",
+    takesArguments: true,
     summary: "move the session to another secret store, without a new login",
     usage: "agent-runner-auth move-store <keychain|pass|file> [options]",
     description: "Copies the tokens to the new store, reads them back, switches the profile to it, and only then deletes the old copy.",

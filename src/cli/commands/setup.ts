@@ -1,0 +1,90 @@
+/**
+ * `setup claude`: points Claude Code at this profile's tenant with this binary as apiKeyHelper.
+ * Merges into the settings file (other keys and formatting kept), writes a backup first, writes
+ * atomically, changes nothing when nothing changes, refuses a file that is not valid JSON.
+ */
+import type { CommandContext } from "./context.ts";
+import { requireProfile } from "../config.ts";
+import { CliError, ExitCode, usageError } from "../errors.ts";
+import { applyManagedSettings, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsPath, SettingsParseError, SCOPES, type Scope } from "../claude/settings.ts";
+import { selfCommand } from "../self.ts";
+
+export const CONFLICTING_ENV = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"] as const;
+
+export function tenantBaseUrl(tenant: string): string {
+  return `${tenant.replace(/\/+$/, "")}/anthropic/v1`;
+}
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return await Bun.file(path).text();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new CliError(ExitCode.config, `cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const [target, ...extra] = ctx.args.positionals;
+  if (target !== "claude" || extra.length > 0) throw usageError("usage: agent-runner-auth setup claude [--scope user|project|local] [--dry-run] [--remove]");
+  const scope = (ctx.args.values.scope ?? "user") as Scope;
+  if (!SCOPES.includes(scope)) throw usageError(`--scope must be user, project or local, got "${scope}"`);
+  const path = settingsPath(scope);
+  const before = (await readText(path)) ?? "";
+
+  let after: string;
+  try {
+    if (ctx.args.flags.remove) {
+      after = removeManagedSettings(before);
+    } else {
+      const profile = await requireProfile(ctx.profileName);
+      if (!profile.tenant) {
+        throw new CliError(ExitCode.config, `profile "${ctx.profileName}" has no tenant URL (it was set up with --issuer)`, "Log in with the tenant URL: agent-runner-auth login https://<slug>.proxy.<domain>");
+      }
+      after = applyManagedSettings(before, {
+        baseUrl: tenantBaseUrl(profile.tenant),
+        ttlMs: helperTtlMs(profile.accessTokenLifetimeSeconds),
+        helper: helperCommand(selfCommand(), ctx.profileName),
+      });
+    }
+  } catch (e) {
+    if (e instanceof SettingsParseError) {
+      throw new CliError(ExitCode.config, `${path} is not valid JSON (${e.message}); it was left untouched`, "Fix the file (or move it away), then run this again.");
+    }
+    throw e;
+  }
+
+  for (const name of CONFLICTING_ENV) {
+    if (process.env[name]) ctx.say(`agent-runner-auth: warning: ${name} is set in your environment and overrides the apiKeyHelper in Claude Code. Run: unset ${name} (and remove it from your shell profile).`);
+  }
+  const settings = parseSettings(after);
+  const settingsEnv = (settings.env ?? {}) as Record<string, unknown>;
+  for (const name of CONFLICTING_ENV) {
+    if (settingsEnv[name] !== undefined) ctx.say(`agent-runner-auth: warning: ${path} sets env.${name}, which overrides the apiKeyHelper. Remove it from the file.`);
+  }
+
+  if (after === before) {
+    ctx.say(`${path} is already up to date.`);
+    return 0;
+  }
+  if (ctx.args.flags["dry-run"]) {
+    const { createTwoFilesPatch } = await import("diff");
+    process.stdout.write(createTwoFilesPatch(path, path, before, after, "current", "after setup"));
+    return 0;
+  }
+  const { writeFileAtomic } = await import("../fs-atomic.ts");
+  const { statSync } = await import("node:fs");
+  let mode = 0o600;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {}
+  try {
+    if (before !== "") writeFileAtomic(`${path}.agent-runner-auth.bak`, before, { mode, dirMode: 0o755 });
+    writeFileAtomic(path, after, { mode, dirMode: 0o755 });
+  } catch (e) {
+    throw new CliError(ExitCode.config, `cannot write ${path}: ${(e as Error).message}`);
+  }
+  ctx.say(ctx.args.flags.remove ? `Removed the agent-runner settings from ${path}.` : `Claude Code (${scope} settings, ${path}) now uses profile "${ctx.profileName}".`);
+  if (before !== "") ctx.say(`The previous version is in ${path}.agent-runner-auth.bak.`);
+  return 0;
+}
