@@ -1,0 +1,69 @@
+/**
+ * The man page, agent-runner-auth(1), rendered from the same option tables as `--help`
+ * (src/cli/commands/registry.ts), so the two never disagree.
+ */
+import { COMMANDS, EXIT_CODES, renderMainHelp } from "../src/cli/commands/registry.ts";
+import { VERSION } from "../src/cli/version.ts";
+
+/** Escapes text for roff: backslashes, leading dots and quotes, hyphens in options. */
+function roff(text: string): string {
+  return text.replaceAll("\\", "\\e").replaceAll("-", "\\-").replace(/^([.'])/gm, "\\&$1");
+}
+
+export function renderManPage(date = new Date().toISOString().slice(0, 10)): string {
+  const lines = [
+    `.TH AGENT\\-RUNNER\\-AUTH 1 "${date}" "agent-runner-auth ${VERSION}" "User Commands"`,
+    ".SH NAME",
+    "agent\\-runner\\-auth \\- sign in to an agent\\-runner tenant and hand Claude Code a valid token",
+    ".SH SYNOPSIS",
+    ".B agent\\-runner\\-auth",
+    ".I command",
+    "[\\fIoptions\\fR]",
+    ".SH DESCRIPTION",
+    roff(renderMainHelp().split("\n")[0]!),
+    "Tokens are kept in the OS keychain (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows), in \\fBpass\\fR, or, by explicit choice, in plaintext files.",
+    ".SH COMMANDS",
+  ];
+  for (const command of COMMANDS) {
+    lines.push(".SS " + roff(command.usage.replace(/^agent-runner-auth /, "")), roff(command.summary[0]!.toUpperCase() + command.summary.slice(1)) + ".", ".PP", roff(command.description));
+    for (const option of command.options) {
+      lines.push(".TP", `.B ${option.short ? `\\-${option.short}, ` : ""}\\-\\-${roff(option.name)}${option.kind === "flag" ? "" : ` \\fI${roff(option.valueName ?? "VALUE")}\\fR`}`, roff(option.description));
+    }
+  }
+  lines.push(".SH EXIT STATUS");
+  for (const [code, text] of EXIT_CODES) lines.push(".TP", `.B ${code}`, roff(text));
+  lines.push(
+    ".SH ENVIRONMENT",
+    ".TP",
+    ".B AGENT_RUNNER_PROFILE",
+    "Default profile.",
+    ".TP",
+    ".B AGENT_RUNNER_AUTH_STORE",
+    "Secret store for new profiles: keychain, pass or file.",
+    ".TP",
+    ".B CLAUDE_CODE_API_KEY_HELPER_TTL_MS",
+    "Set by Claude Code: tokens are served only if valid for this TTL plus 2 minutes.",
+    ".TP",
+    ".B CI",
+    "Never open a browser.",
+    ".TP",
+    ".B BROWSER",
+    "Command that opens the sign\\-in URL.",
+    ".TP",
+    ".B HTTPS_PROXY, NO_PROXY, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE",
+    "Proxy and trusted certificates for every request.",
+    ".SH FILES",
+    ".TP",
+    ".I $XDG_CONFIG_HOME/agent\\-runner\\-auth/profiles/NAME.json",
+    "Profile: tenant, issuer, client, endpoints, store.",
+    ".TP",
+    ".I $XDG_STATE_HOME/agent\\-runner\\-auth/locks/NAME.lock",
+    "Lock that makes refresh and login single\\-flight.",
+    ".SH SEE ALSO",
+    "\\fBclaude\\fR(1), \\fBpass\\fR(1), \\fBsecret\\-tool\\fR(1)",
+    "",
+  );
+  return lines.join("\n");
+}
+
+if (import.meta.main) process.stdout.write(renderManPage());
