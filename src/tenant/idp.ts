@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createHash, generateKeyPairSync, randomUUID } from "node:crypto";
 import Provider, { type Configuration, type KoaContextWithOIDC } from "oidc-provider";
 import { renderLoginPage } from "./login-page.ts";
+import { MemoryStore } from "./memory-store.ts";
 
 export interface TenantUser {
   username: string;
@@ -79,6 +80,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   let tokenFaults: TokenFault[] = [];
 
   const configuration: Configuration = {
+    adapter: MemoryStore,
     clients: [
       {
         client_id: options.clientId,
@@ -299,7 +301,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
 
   function rotateSigningKey(): void {
     // oidc-provider reads its keystore once, so a rotation builds a new Provider over the same
-    // (in-memory, process-wide) adapter; tokens issued before stay valid.
+    // process-wide MemoryStore; tokens issued before stay valid.
     signingKeys.unshift(newSigningJwk());
     provider = new Provider(issuer, { ...configuration, jwks: { keys: signingKeys as never } });
     wireProvider(provider);

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, existsSync, mkdtempSync, statSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { occupyPorts } from "../support/network.ts";
 import { startTenant, type TenantProcess, BUN, ROOT } from "../support/tenant.ts";
 import { baseEnv, isolatedHome, runCli, runCliWithTerminal, scriptedBrowser } from "../support/cli.ts";
 
@@ -196,12 +196,7 @@ describe("default tenant (1 h tokens, no rotation)", () => {
 
   test("all registered callback ports busy: a hint naming them and --port", async () => {
     const env = userEnv(tenant);
-    const servers: Server[] = [];
-    for (const port of tenant.redirectPorts) {
-      const s = createServer();
-      await new Promise<void>((r) => s.listen(port, "127.0.0.1", () => r()));
-      servers.push(s);
-    }
+    const release = await occupyPorts(tenant.redirectPorts);
     try {
       const out = await runCli(["login", tenant.tenant], env);
       expect(out.code).toBe(1);
@@ -211,7 +206,7 @@ describe("default tenant (1 h tokens, no rotation)", () => {
       expect(onePortFree.code).toBe(2);
       expect(onePortFree.stderr).toContain("not a registered callback port");
     } finally {
-      for (const s of servers) s.close();
+      release();
     }
   });
 

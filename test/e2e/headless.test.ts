@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { createServer, type Server } from "node:net";
+import { occupyPorts } from "../support/network.ts";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 import { BINARY, baseEnv, isolatedHome, runCli } from "../support/cli.ts";
 import { signInAndCaptureRedirect } from "../support/http-login.ts";
@@ -37,12 +37,7 @@ async function headlessLogin(env: Record<string, string>, pastes: (redirect: str
 test("login --no-browser: paste the redirected address into the terminal", async () => {
   const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file" });
   // the loopback ports are taken (as on a shared SSH host): the paste still works
-  const servers: Server[] = [];
-  for (const port of tenant.redirectPorts) {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(port, "127.0.0.1", () => r()));
-    servers.push(s);
-  }
+  const release = await occupyPorts(tenant.redirectPorts);
   try {
     const { code, screen } = await headlessLogin(env, (redirect) => ["not an address at all!", "http://localhost:1/elsewhere?code=x", redirect]);
     expect(screen).toContain("Visit this URL to sign in, on this or any other machine");
@@ -52,7 +47,7 @@ test("login --no-browser: paste the redirected address into the terminal", async
     expect(screen).toContain("Logged in as demo");
     expect(code).toBe(0);
   } finally {
-    for (const s of servers) s.close();
+    release();
   }
   expect((await runCli(["token"], env)).code).toBe(0);
 }, 30_000);

@@ -51,3 +51,19 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels: () => tunnels, stop: () => server.close() };
 }
+
+/** Takes ports on 127.0.0.1 (another program using the registered callback ports); returns a release. */
+export async function occupyPorts(ports: number[]): Promise<() => void> {
+  const servers = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const s = createServer();
+          s.listen(port, "127.0.0.1", () => resolve(s));
+        }),
+    ),
+  );
+  return () => {
+    for (const s of servers) s.close();
+  };
+}
