@@ -5,7 +5,7 @@
  * Prints a Markdown table and writes it to bench/results/cli.md.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTenant, ROOT } from "../test/support/tenant.ts";
@@ -67,6 +67,8 @@ try {
   results.push(hyperfine("token (silent refresh, local IdP)", `${BINARY} token`, ["--prepare", "secret-tool clear service agent-runner-auth username default:access"]));
   const grants = ((await tenant.stats()).grants.refresh_token ?? 0) - grantsBefore;
 
+  results.push(hyperfine("--version (start-up of the binary)", `${BINARY} --version`));
+
   const [cached, lookup] = results;
   const ratio = cached!.median / lookup!.median;
   const cpu = readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
@@ -77,7 +79,7 @@ try {
     "|---|---:|---:|---:|---:|",
     ...results.map((r) => `| ${r.name} | ${r.median.toFixed(1)} ms | ${r.mean.toFixed(1)} ± ${r.stddev.toFixed(1)} ms | ${r.min.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`),
     "",
-    `Cached \`token\` / \`secret-tool lookup\`: **${ratio.toFixed(2)}×** (seed target: ~50 ms). Refresh grants seen by the IdP during the refresh benchmark: ${grants} (runs incl. warm-ups: ${runs + 10}).`,
+    `Cached \`token\` / \`secret-tool lookup\`: **${ratio.toFixed(2)}×** (seed target: ~50 ms). Refresh grants seen by the IdP during the refresh benchmark: ${grants} (runs incl. warm-ups: ${runs + 10}). Binary size: ${(statSync(BINARY).size / 1e6).toFixed(1)} MB.`,
   ];
   const table = lines.join("\n");
   console.log(table);
