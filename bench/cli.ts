@@ -38,7 +38,14 @@ interface Measured {
 
 function hyperfine(name: string, command: string, extra: string[] = [], extraEnv: Record<string, string> = {}): Measured {
   const json = join(out, `${name.replace(/\W+/g, "_")}.json`);
-  sh("hyperfine", ["--style", "none", "--shell=none", "--warmup", "10", "--runs", String(runs), "--export-json", json, ...extra, command], extraEnv);
+  const log = join(out, `${name.replace(/\W+/g, "_")}.log`);
+  try {
+    sh("hyperfine", ["--style", "none", "--shell=none", "--output", log, "--warmup", "10", "--runs", String(runs), "--export-json", json, ...extra, command], extraEnv);
+  } catch (e) {
+    // Show what the command said (its stdout is tokens: only the other lines).
+    const said = readFileSync(log, "utf8").split("\n").filter((l) => l.trim() && !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(l.trim()));
+    throw new Error(`${(e as Error).message}\nthe command said:\n${said.slice(-10).join("\n")}`);
+  }
   const r = (JSON.parse(readFileSync(json, "utf8")) as { results: { median: number; mean: number; stddev: number; min: number; max: number; times: number[] }[] }).results[0]!;
   return { name, median: r.median * 1000, mean: r.mean * 1000, stddev: r.stddev * 1000, min: r.min * 1000, max: r.max * 1000, runs: r.times.length };
 }

@@ -65,8 +65,9 @@ function wrk(url: string, connections: number, env: Record<string, string>): Wrk
   const errors = [/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1], /Socket errors: (.*)/.exec(out)?.[1]].filter(Boolean).join("; ");
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
-    p50: toMs(/50%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    p99: toMs(/99%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    // the distribution lines start with the percentile ("Thread Stats" lines also contain "50%")
+    p50: toMs(/^\s*50%\s+(\S+)/m.exec(out)?.[1] ?? ""),
+    p99: toMs(/^\s*99%\s+(\S+)/m.exec(out)?.[1] ?? ""),
     errors: errors || "none",
   };
 }

@@ -4,7 +4,7 @@
  * non-interactive error. File store here; the keychain and pass have their own files.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, existsSync, mkdtempSync, statSync } from "node:fs";
+import { readFileSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { occupyPorts } from "../support/network.ts";
@@ -53,6 +53,23 @@ describe("default tenant (1 h tokens, no rotation)", () => {
     expect(first.stderr).toContain("using the file store");
     expect(fsMode(tokenFile(env, "access"))).toBe(0o600);
     expect(fsMode(join(env.XDG_DATA_HOME!, "agent-runner-auth", "tokens", "default"))).toBe(0o700);
+  });
+
+  test("--verbose logs each step on stderr, never a secret", async () => {
+    const env = userEnv(tenant);
+    const login = await runCli(["login", tenant.tenant, "--verbose"], env);
+    expect(login.stderr).toContain("agent-runner-auth: reading the tenant discovery document of");
+    expect(login.stderr).toContain("agent-runner-auth: store: plaintext files");
+    const cached = await runCli(["token", "--verbose"], env);
+    expect(cached.stderr).toContain("agent-runner-auth: cached access token is fresh");
+    rmSync(tokenFile(env, "access")); // no access token: the next call must refresh
+    const refreshed = await runCli(["token", "--verbose"], env);
+    expect(refreshed.stderr).toContain("no fresh access token: taking the profile lock");
+    expect(refreshed.stderr).toContain("refreshing at ");
+    const secrets = [cached.stdout.trim(), refreshed.stdout.trim(), JSON.parse(readFileSync(tokenFile(env, "refresh"), "utf8")).token as string];
+    for (const secret of secrets) {
+      for (const out of [login.stderr, cached.stderr, refreshed.stderr]) expect(out).not.toContain(secret.slice(10, 40));
+    }
   });
 
   test("the access token carries Cognito's claims", async () => {

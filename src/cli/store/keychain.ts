@@ -136,7 +136,15 @@ export class KeychainStore implements SecretStore {
     });
     try {
       // The abort signal is advisory for a blocked native call: race it so we always return.
-      return await Promise.race([run(controller.signal), expired]);
+      // A D-Bus hiccup gets one more try within the same bound; a timeout does not.
+      return await Promise.race([
+        run(controller.signal).catch(async (e: Error) => {
+          if (e?.name === "TimeoutError" || controller.signal.aborted) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+          return run(controller.signal);
+        }),
+        expired,
+      ]);
     } catch (e) {
       throw keychainError(operation, e, limitMs);
     } finally {
