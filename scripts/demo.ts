@@ -14,7 +14,8 @@ import { createInterface } from "node:readline";
 const root = join(import.meta.dir, "..");
 const binary = join(root, "dist", "agent-runner-auth");
 const bun = process.execPath;
-const step = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
+const bold = process.stdout.isTTY && !process.env.NO_COLOR;
+const step = (text: string) => console.log(bold ? `\n\x1b[1m== ${text}\x1b[0m` : `\n== ${text}`);
 
 if (!existsSync(binary) || process.env.DEMO_REBUILD !== "0") {
   step("Building the single-file binary (npm run build)");

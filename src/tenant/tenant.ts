@@ -27,6 +27,7 @@ export interface TenantOptions {
   redirectPorts?: number[];
   slug?: string;
   requiredGroups?: string[];
+  /** Where the proxy's log lines go (default: stderr, so stdout keeps only the JSON line). */
   log?: (line: LogLine) => void;
   /** Serve the IdP and the proxy over TLS with this certificate (for https://localhost). */
   tls?: { certFile: string; keyFile: string };
@@ -46,7 +47,6 @@ export interface TenantInfo {
 export interface RunningTenant {
   info: TenantInfo;
   idp: Idp;
-  /** Where proxy log lines go (default: stderr, so stdout keeps only the JSON line). */
   stop(): Promise<void>;
 }
 
