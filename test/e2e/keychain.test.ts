@@ -99,6 +99,28 @@ describe("failures are clear messages with exit 4", () => {
     expect(login.stderr).not.toMatch(/invalid token|    at /);
   });
 
+  test("a keychain that hangs is abandoned (within 10 s without a terminal) with a clear message", async () => {
+    const home = isolatedHome();
+    const service = startSecretService(home, { unlocked: true });
+    try {
+      const e = env(home, service.env);
+      expect((await runCli(["login", tenant.tenant], e)).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 1000)); // let the daemon finish what login asked of it
+      service.pause();
+      const token = await runCli(["token"], e, { timeoutMs: 30_000 });
+      service.resume();
+      expect(token.code).toBe(4);
+      expect(token.stdout).toBe("");
+      // D-Bus's own reply timeout or ours (10 s), whichever comes first
+      expect(token.stderr).toMatch(/the keychain did not answer (within 10 s )?while trying to read the access token/);
+      expect(token.stderr).not.toContain("keyring is locked");
+      expect(token.ms).toBeLessThan(12_000);
+      expect((await runCli(["token"], e)).code).toBe(0); // and once it answers again, all is well
+    } finally {
+      service.stop();
+    }
+  }, 40_000);
+
   test("a session in the keychain becomes unreachable: token says so, not 'log in'", async () => {
     const home = isolatedHome();
     const service = startSecretService(home, { unlocked: true });

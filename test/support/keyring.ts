@@ -7,6 +7,9 @@ import { readdirSync, readFileSync } from "node:fs";
 
 export interface SecretService {
   env: Record<string, string>;
+  /** SIGSTOP / SIGCONT the keyring daemon: a keychain that hangs (like a locked KWallet waiting for a password). */
+  pause(): void;
+  resume(): void;
   stop(): void;
 }
 
@@ -19,15 +22,23 @@ export function startSecretService(home: Record<string, string>, options: { unlo
   const args = options.unlocked ? ["--unlock", "--components=secrets"] : ["--daemonize", "--components=secrets"];
   const started = spawnSync("gnome-keyring-daemon", args, { env: busEnv, input: options.unlocked ? "test-keyring-password" : "", encoding: "utf8" });
   if (started.status !== 0) throw new Error(`gnome-keyring-daemon failed: ${started.stderr}`);
+  // Only the daemons started on this bus: found by their environment, never by name.
+  const signalDaemons = (signal: NodeJS.Signals) => {
+    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      try {
+        const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+        const command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (environ.includes(`DBUS_SESSION_BUS_ADDRESS=${address}\0`) && command.includes("gnome-keyring-daemon")) process.kill(Number(pid), signal);
+      } catch {}
+    }
+  };
   return {
     env: { DBUS_SESSION_BUS_ADDRESS: address },
+    pause: () => signalDaemons("SIGSTOP"),
+    resume: () => signalDaemons("SIGCONT"),
     stop: () => {
-      // Only the daemons started on this bus: found by their environment, never by name.
-      for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-        try {
-          if (readFileSync(`/proc/${pid}/environ`, "utf8").includes(`DBUS_SESSION_BUS_ADDRESS=${address}\0`)) process.kill(Number(pid));
-        } catch {}
-      }
+      signalDaemons("SIGCONT");
+      signalDaemons("SIGTERM");
       try {
         process.kill(busPid);
       } catch {}

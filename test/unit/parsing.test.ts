@@ -141,6 +141,7 @@ describe("platform details", () => {
       ["DBus error: Using X11 for dbus-daemon autolaunch was disabled at compile time, set your DBUS_SESSION_BUS_ADDRESS instead", "no D-Bus session bus"],
       ["Couldn't access platform storage: Secret Service: no result found", "keyring is locked"],
       ["Platform failure: the unlock prompt was dismissed", "keyring is locked"],
+      ["DBus error: Did not receive a reply. Possible causes include: the remote application did not send a reply, the message bus security policy blocked the reply, the reply timeout expired", "did not answer"],
       ["org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files", "no Secret Service provider"],
     ];
     for (const [raw, expected] of cases) {

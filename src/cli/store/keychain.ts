@@ -45,12 +45,21 @@ export function keychainDescription(): string {
 
 /** Turns a keyring error into a message that says what is wrong and what to do. */
 export function keychainError(operation: string, error: unknown, timeoutMs: number): CliError {
+  const classified = classifyKeychainError(operation, error, timeoutMs);
+  const raw = error instanceof Error ? error.message : String(error);
+  // The library's own words, for whoever debugs it (never a secret: keyring errors carry none).
+  return classified.message.includes(raw) ? classified : new CliError(classified.exitCode, classified.message, `${classified.hint ?? ""}\n(keychain: ${raw.split("\n")[0]})`.trim());
+}
+
+function classifyKeychainError(operation: string, error: unknown, timeoutMs: number): CliError {
   const raw = error instanceof Error ? error.message : String(error);
   const others = "Choose another store with --store pass or --store file (plaintext, explicit), or set AGENT_RUNNER_AUTH_STORE.";
-  if ((error as Error)?.name === "AbortError" || (error as Error)?.name === "TimeoutError" || /abort/i.test(raw)) {
+  if ((error as Error)?.name === "AbortError" || (error as Error)?.name === "TimeoutError" || /abort|Did not receive a reply|NoReply/i.test(raw)) {
     return new CliError(
       ExitCode.storeUnavailable,
-      `the keychain did not answer within ${Math.round(timeoutMs / 1000)} s while trying to ${operation} (is it waiting for a password?)`,
+      /Did not receive a reply|NoReply/i.test(raw)
+        ? `the keychain did not answer while trying to ${operation} (D-Bus gave up waiting: is it stuck or waiting for a password?)`
+        : `the keychain did not answer within ${Math.round(timeoutMs / 1000)} s while trying to ${operation} (is it waiting for a password?)`,
       `Unlock your keyring and try again. ${others}`,
     );
   }
@@ -62,7 +71,7 @@ export function keychainError(operation: string, error: unknown, timeoutMs: numb
         `Install and start one (for example 'apt install gnome-keyring'). ${others}`,
       );
     }
-    if (/prompt|locked|dismissed|no result found/i.test(raw)) {
+    if (/prompt|\blocked\b|dismissed|no result found/i.test(raw)) {
       // keyring-rs says "no result found" when the default collection is locked or missing.
       return new CliError(
         ExitCode.storeUnavailable,
