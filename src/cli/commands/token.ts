@@ -3,7 +3,8 @@ import type { CommandContext } from "./context.ts";
 import { openProfileStore, resolveStoreKind } from "./context.ts";
 import { requireProfile } from "../config.ts";
 import { parseDuration } from "../args.ts";
-import { cachedToken, getToken } from "../session/session.ts";
+import { getToken, readAccess } from "../session/session.ts";
+import { isFresh } from "../session/records.ts";
 import { CliError, ExitCode, usageError } from "../errors.ts";
 
 export const DEFAULT_MIN_VALIDITY_MS = 5 * 60_000;
@@ -26,10 +27,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   const profile = await requireProfile(ctx.profileName);
   const store = await openProfileStore(ctx, resolveStoreKind(ctx.args, profile));
 
-  const cached = await cachedToken(store, Date.now(), validityMs);
-  if (cached) {
+  const access = await readAccess(store);
+  if (access && isFresh(access, Date.now(), validityMs)) {
     ctx.verbose("cached access token is fresh");
-    console.log(cached);
+    console.log(access.token);
     return 0;
   }
 
@@ -67,6 +68,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       loginCommand,
     },
     validityMs,
+    { access },
   );
   console.log(token);
   return 0;

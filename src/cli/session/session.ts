@@ -54,15 +54,18 @@ export async function clearSession(store: SecretStore): Promise<void> {
   await store.delete("refresh");
 }
 
-/** The cached path: one store read, no lock, no network. */
-export async function cachedToken(store: SecretStore, now: number, validityMs: number): Promise<string | null> {
-  const access = decodeAccess(await store.get("access"));
-  return access && isFresh(access, now, validityMs) ? access.token : null;
+/** The cached path's one store read (no lock, no network); null when there is no usable entry. */
+export async function readAccess(store: SecretStore): Promise<AccessRecord | null> {
+  return decodeAccess(await store.get("access"));
 }
 
-export async function getToken(ports: TokenPorts, validityMs: number): Promise<string> {
-  const cached = await cachedToken(ports.store, ports.now(), validityMs);
-  if (cached) return cached;
+/**
+ * The whole behaviour table. `firstRead` is the access entry when the caller has just read it
+ * (the `token` command does, to stay lean on its cached path), so it is not read twice.
+ */
+export async function getToken(ports: TokenPorts, validityMs: number, firstRead?: { access: AccessRecord | null }): Promise<string> {
+  const first = firstRead ? firstRead.access : await readAccess(ports.store);
+  if (first && isFresh(first, ports.now(), validityMs)) return first.token;
 
   // Nothing to refresh and nobody to log in: say so at once, without waiting for the lock.
   if (typeof ports.login !== "function" && decodeRefresh(await ports.store.get("refresh")) === null) {
