@@ -93,6 +93,6 @@ try {
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
   writeFileSync(join(ROOT, "bench", "results", "cli.md"), table + "\n");
 } finally {
-  await tenant.stop();
   keyring.stop();
+  await tenant.stop();
 }

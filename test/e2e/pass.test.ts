@@ -9,13 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
-import { createPassStore, passShow } from "../support/pass.ts";
+import { createPassStore, passShow, stopPassStores } from "../support/pass.ts";
 
 let tenant: TenantProcess;
 beforeAll(async () => {
   tenant = await startTenant();
 });
-afterAll(() => tenant.stop());
+afterAll(async () => {
+  stopPassStores();
+  await tenant.stop();
+});
 
 function env(extra: Record<string, string> = {}) {
   const user = tenant.users[0]!;

@@ -4,6 +4,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+const created: string[] = [];
+
+/** Stops the gpg-agents the stores started (one per GNUPGHOME), so no test leaves a daemon behind. */
+export function stopPassStores(): void {
+  for (const home of created.splice(0)) spawnSync("gpgconf", ["--homedir", home, "--kill", "all"]);
+}
+
 export function createPassStore(): Record<string, string> {
   const root = mkdtempSync(join(tmpdir(), "ara-pass-"));
   const env = { GNUPGHOME: join(root, "gnupg"), PASSWORD_STORE_DIR: join(root, "store") };
@@ -12,6 +19,7 @@ export function createPassStore(): Record<string, string> {
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
   };
   spawnSync("mkdir", ["-m", "700", "-p", env.GNUPGHOME]);
+  created.push(env.GNUPGHOME);
   run("gpg", ["--batch", "--passphrase", "", "--quick-gen-key", "ci <ci@example.invalid>", "default", "default", "never"]);
   run("pass", ["init", "ci@example.invalid"]);
   return env;
