@@ -181,6 +181,8 @@ function buildAptRepository(debs: string[]): void {
   run("gpg", ["--batch", "--yes", "--local-user", key.id, "--armor", "--detach-sign", "--output", join(repo, "dists", "stable", "Release.gpg"), releaseFile], { env: key.env });
   run("gpg", ["--batch", "--yes", "--export", "--output", join(repo, "agent-runner-archive-keyring.gpg"), key.id], { env: key.env });
   run("gpg", ["--batch", "--yes", "--armor", "--export", "--output", join(repo, "agent-runner-archive-keyring.asc"), key.id], { env: key.env });
+  // A throwaway key's gpg-agent must not outlive the release run.
+  if (key.env.GNUPGHOME) spawnSync("gpgconf", ["--homedir", key.env.GNUPGHOME, "--kill", "all"]);
 }
 
 function buildHomebrewFormula(sums: Map<string, string>): void {
