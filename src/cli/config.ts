@@ -30,6 +30,16 @@ export interface Profile {
 }
 
 export const DEFAULT_PROFILE = "default";
+
+/** A command line for the user to run, with --profile when it is not the default one. */
+export function commandFor(command: string, profile: string): string {
+  return `agent-runner-auth ${command}${profile === DEFAULT_PROFILE ? "" : ` --profile ${profile}`}`;
+}
+
+/** The refresh token lifetime the tenant published, in ms (undefined when it did not). */
+export function refreshLifetimeMs(profile: Pick<Profile, "refreshTokenLifetimeSeconds">): number | undefined {
+  return profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined;
+}
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function profilePath(name: string): string {
@@ -88,7 +98,7 @@ export async function requireProfile(name: string): Promise<Profile> {
     throw new CliError(
       ExitCode.authRequired,
       `no tenant configured for profile "${name}"`,
-      `Run: agent-runner-auth login <tenant URL>${name === DEFAULT_PROFILE ? "" : ` --profile ${name}`}`,
+      `Run: ${commandFor("login <tenant URL>", name)}`,
     );
   }
   return profile;

@@ -5,7 +5,8 @@
  */
 import type { CommandContext } from "./context.ts";
 import { openProfileStore } from "./context.ts";
-import { readProfile, type Profile } from "../config.ts";
+import { commandFor, readProfile, type Profile } from "../config.ts";
+import { sessionPorts } from "./session-ports.ts";
 import { CliError } from "../errors.ts";
 import { VERSION, COMMIT } from "../version.ts";
 import { probeStore, type SecretStore } from "../store/types.ts";
@@ -41,7 +42,7 @@ function message(e: unknown): string {
 export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (check: Check) => checks.push(check);
-  const login = `agent-runner-auth login${ctx.profileName === "default" ? "" : ` --profile ${ctx.profileName}`}`;
+  const login = commandFor("login", ctx.profileName);
 
   add({ name: "binary", verdict: "pass", detail: `agent-runner-auth ${VERSION} (${COMMIT}) at ${selfCommand().join(" ")}` });
 
@@ -49,7 +50,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   try {
     profile = await readProfile(ctx.profileName);
     if (profile) add({ name: "profile", verdict: "pass", detail: `"${ctx.profileName}": tenant ${profile.tenant ?? "(none)"}, issuer ${profile.issuer}, store ${profile.store}` });
-    else add({ name: "profile", verdict: "fail", detail: `no profile "${ctx.profileName}"`, fix: `${login.replace("login", "login <tenant URL>")}` });
+    else add({ name: "profile", verdict: "fail", detail: `no profile "${ctx.profileName}"`, fix: commandFor("login <tenant URL>", ctx.profileName) });
   } catch (e) {
     add({ name: "profile", verdict: "fail", detail: message(e), fix: e instanceof CliError ? e.hint : undefined });
   }
@@ -98,19 +99,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   if (profile?.tenant && store && sessionUsable) {
     const url = `${tenantBaseUrl(profile.tenant)}/v1/models`;
     try {
-      const token = await getToken(
-        {
-          store,
-          now: Date.now,
-          lock: async () => (await import("../lock.ts")).acquireLock(ctx.profileName, { timeoutMs: 30_000 }),
-          refresh: async (rt) => (await import("../oauth/client.ts")).refreshTokens(profile!, rt),
-          login: { unavailable: "doctor never opens a browser" },
-          isRefreshRejected: (e) => (e as Error)?.name === "RefreshRejected",
-          warn: () => {},
-          loginCommand: login,
-        },
-        60_000,
-      );
+      const token = await getToken(sessionPorts(ctx, profile, store, { login: { unavailable: "doctor never opens a browser" }, warn: () => {}, lockTimeoutMs: 30_000 }), 60_000);
       const [response, ms] = await timed(() => fetch(url, { ...requestOptions(url), headers: { authorization: `Bearer ${token}`, "anthropic-version": "2023-06-01" } }));
       if (response.ok) add({ name: "proxy", verdict: "pass", detail: `${profile.tenant} accepts the token (GET /v1/models: ${response.status}, ${ms} ms)` });
       else {
@@ -145,7 +134,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
       add({ name: "claude settings", verdict: "fail", detail: `${path} is not valid JSON (${message(e)})`, fix: `Fix ${path}` });
     }
   }
-  const setupFix = `agent-runner-auth setup claude${ctx.profileName === "default" ? "" : ` --profile ${ctx.profileName}`}`;
+  const setupFix = commandFor("setup claude", ctx.profileName);
   const expectedHelper = helperCommand(selfCommand(), ctx.profileName);
   if (!profile?.tenant) add({ name: "claude settings", verdict: "skip", detail: "no tenant URL to compare with" });
   else if (effective.baseUrl !== tenantBaseUrl(profile.tenant)) {

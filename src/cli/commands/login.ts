@@ -1,7 +1,7 @@
 /** `login`: configure the profile (tenant discovery or explicit issuer) and sign in. */
 import type { CommandContext } from "./context.ts";
 import { openProfileStore, resolveStoreKind } from "./context.ts";
-import { readProfile, writeProfile, type Profile } from "../config.ts";
+import { readProfile, refreshLifetimeMs, writeProfile, type Profile } from "../config.ts";
 import { parseDuration } from "../args.ts";
 import { usageError } from "../errors.ts";
 import { systemBrowser } from "../browser.ts";
@@ -113,7 +113,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     const tokens = await browserLogin(ctx, profile)();
     await clearAttempt(ctx.profileName); // an explicit login ends any automatic cool-down
     // A new tenant or client invalidates the old session; same-tenant re-login simply replaces it.
-    await saveTokens(store, tokens, Date.now(), profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined);
+    await saveTokens(store, tokens, Date.now(), refreshLifetimeMs(profile));
     await writeProfile(ctx.profileName, profile);
     if (saved && saved.store !== profile.store) {
       // Moving stores: the new copy is written; only now is the old one removed.

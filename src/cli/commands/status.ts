@@ -1,7 +1,7 @@
 /** `status`: who is signed in where, and until when. Exit 0 only with a usable session. */
 import type { CommandContext } from "./context.ts";
 import { openProfileStore, resolveStoreKind } from "./context.ts";
-import { requireProfile } from "../config.ts";
+import { commandFor, requireProfile } from "../config.ts";
 import { decodeAccess, decodeRefresh, displayUser, jwtClaims } from "../session/records.ts";
 
 export interface StatusReport {
@@ -68,7 +68,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     line("Access token", access ? `${accessValid ? "valid" : "expired"}, expires ${inWords(access.expiresAt - now)} (${report.access_token_expires_at})` : "none");
     line("Refresh token", refresh ? (refresh.expiresAt ? `expires ${inWords(refresh.expiresAt - now)} (${report.refresh_token_expires_at})` : "present (expiry not published by the tenant)") : "none");
     line("Store", report.store_description);
-    if (!report.logged_in) ctx.say(`Run: agent-runner-auth login${ctx.profileName === "default" ? "" : ` --profile ${ctx.profileName}`}`);
+    if (!report.logged_in) ctx.say(`Run: ${commandFor("login", ctx.profileName)}`);
   }
   return report.logged_in ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 /** `token`: the apiKeyHelper path. Only the token goes to stdout. */
 import type { CommandContext } from "./context.ts";
 import { openProfileStore, resolveStoreKind } from "./context.ts";
-import { requireProfile } from "../config.ts";
+import { commandFor, requireProfile } from "../config.ts";
+import { sessionPorts } from "./session-ports.ts";
 import { parseDuration } from "../args.ts";
 import { getToken, readAccess } from "../session/session.ts";
 import { isFresh } from "../session/records.ts";
@@ -38,20 +39,11 @@ export async function run(ctx: CommandContext): Promise<number> {
   // Each module is loaded only by the step that needs it: the non-interactive error stays fast.
   const { interactiveLoginBlocker } = await import("../environment.ts");
   const blocker = interactiveLoginBlocker();
-  const loginCommand = `agent-runner-auth login${ctx.profileName === "default" ? "" : ` --profile ${ctx.profileName}`}`;
+  const loginCommand = commandFor("login", ctx.profileName);
   const token = await getToken(
-    {
-      store,
-      now: Date.now,
-      lock: async () => {
-        const { acquireLock } = await import("../lock.ts");
-        return acquireLock(ctx.profileName, { timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.verbose("another process is refreshing or signing in: waiting") });
-      },
-      refresh: async (refreshToken) => {
-        ctx.verbose(`refreshing at ${profile.endpoints.token}`);
-        const { refreshTokens } = await import("../oauth/client.ts");
-        return refreshTokens(profile, refreshToken);
-      },
+    sessionPorts(ctx, profile, store, {
+      lockTimeoutMs: LOCK_TIMEOUT_MS,
+      warn: (m) => ctx.say(`agent-runner-auth: warning: ${m}`),
       login: blocker
         ? { unavailable: blocker }
         : async () => {
@@ -62,11 +54,7 @@ export async function run(ctx: CommandContext): Promise<number> {
             if (coolingDown) throw new CliError(ExitCode.authRequired, `you are not logged in, and ${coolingDown}`, `Run: ${loginCommand}`);
             return recordedLogin(ctx.profileName, Date.now, browserLogin(ctx, profile));
           },
-      isRefreshRejected: (e) => (e as Error)?.name === "RefreshRejected",
-      warn: (m) => ctx.say(`agent-runner-auth: warning: ${m}`),
-      refreshTokenLifetimeMs: profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined,
-      loginCommand,
-    },
+    }),
     validityMs,
     { access },
   );
