@@ -40,7 +40,8 @@ const directKeyringAddon: BunPlugin = {
 };
 
 const commit = (await $`git rev-parse --short=12 HEAD`.quiet().nothrow()).stdout.toString().trim() || "unknown";
-const outdir = target ? join("dist", target) : "dist";
+// ARA_BUILD_OUTDIR lets parallel work trees of one checkout build side by side (tests read ARA_BINARY).
+const outdir = target ? join("dist", target) : (process.env.ARA_BUILD_OUTDIR || "dist");
 mkdirSync(outdir, { recursive: true });
 const outfile = join(outdir, platform.startsWith("windows") ? "agent-runner-auth.exe" : "agent-runner-auth");
 

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, BUN } from "./tenant.ts";
 
-export const BINARY = join(ROOT, "dist", "agent-runner-auth");
+/** The binary under test: dist/agent-runner-auth, or $ARA_BINARY (a build made with ARA_BUILD_OUTDIR). */
+export const BINARY = process.env.ARA_BINARY || join(ROOT, "dist", "agent-runner-auth");
 
 export interface CliResult {
   code: number | null;
