@@ -32,6 +32,32 @@ export interface ProxyConfig {
   trustForwardedHeaders: boolean;
   /** How long SIGTERM waits for streams in flight. */
   shutdownGraceMs: number;
+  /** Largest request body accepted (default {@link DEFAULT_MAX_BODY_BYTES}); larger gets 413. */
+  maxBodyBytes?: number;
+  /** A keep-alive connection idle this long is closed (default {@link DEFAULT_IDLE_TIMEOUT_SECONDS}). */
+  idleTimeoutSeconds?: number;
+}
+
+/** The Anthropic API accepts Messages requests up to 32 MB. */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 120;
+/** Bun's largest idle timeout; 0 (never) is not offered. */
+export const MAX_IDLE_TIMEOUT_SECONDS = 960;
+
+/** `--max-body-bytes` / `maxBodyBytes`: a positive integer number of bytes. */
+export function parseMaxBodyBytes(value: unknown, where: string): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${where} must be a positive whole number of bytes, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** `--idle-timeout` / `idleTimeoutSeconds`: whole seconds, 1 to 960 (never unlimited). */
+export function parseIdleTimeout(value: unknown, where: string): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_IDLE_TIMEOUT_SECONDS) {
+    throw new ConfigError(`${where} must be whole seconds from 1 to ${MAX_IDLE_TIMEOUT_SECONDS}, got ${JSON.stringify(value)}`);
+  }
+  return n;
 }
 
 export class ConfigError extends Error {}
@@ -119,6 +145,8 @@ export function parseConfigFile(path: string, env = process.env): ProxyConfig {
     tenants,
     trustForwardedHeaders: root.trustForwardedHeaders === true,
     shutdownGraceMs: typeof root.shutdownGraceSeconds === "number" ? root.shutdownGraceSeconds * 1000 : 30_000,
+    ...(root.maxBodyBytes !== undefined ? { maxBodyBytes: parseMaxBodyBytes(root.maxBodyBytes, `${path}: maxBodyBytes`) } : {}),
+    ...(root.idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds: parseIdleTimeout(root.idleTimeoutSeconds, `${path}: idleTimeoutSeconds`) } : {}),
   };
 }
 

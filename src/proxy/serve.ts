@@ -6,9 +6,11 @@
  *                                  --upstream-key-env NAME (…_UPSTREAM_KEY_ENV), --required-group (…_REQUIRED_GROUPS),
  *                                  --public-url (…_PUBLIC_URL), --slug (…_SLUG)
  *   --port (PORT, default 8080), --host (default 0.0.0.0), --trust-forwarded-headers
+ *   --metrics-port (…_METRICS_PORT, default 9464; 0 or "off" disables), --metrics-host (…_METRICS_HOST, default 127.0.0.1)
+ *   --max-body-bytes (…_MAX_BODY_BYTES, default 32 MiB), --idle-timeout (…_IDLE_TIMEOUT, seconds, default 120)
  */
 import { parseArgs } from "node:util";
-import { ConfigError, parseConfigFile, parseTenant, type ProxyConfig } from "./config.ts";
+import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
 import { startProxy } from "./server.ts";
 
 function fail(message: string): never {
@@ -34,6 +36,10 @@ try {
       host: { type: "string" },
       "trust-forwarded-headers": { type: "boolean" },
       "shutdown-grace": { type: "string" },
+      "metrics-port": { type: "string" },
+      "metrics-host": { type: "string" },
+      "max-body-bytes": { type: "string" },
+      "idle-timeout": { type: "string" },
     },
   }));
 } catch (e) {
@@ -63,12 +69,31 @@ try {
   throw e;
 }
 if (values["trust-forwarded-headers"]) config.trustForwardedHeaders = true;
+try {
+  // Flags and variables override the configuration file.
+  const maxBody = values["max-body-bytes"] ?? env.AGENT_RUNNER_PROXY_MAX_BODY_BYTES;
+  if (maxBody !== undefined) config.maxBodyBytes = parseMaxBodyBytes(maxBody, "--max-body-bytes");
+  const idle = values["idle-timeout"] ?? env.AGENT_RUNNER_PROXY_IDLE_TIMEOUT;
+  if (idle !== undefined) config.idleTimeoutSeconds = parseIdleTimeout(idle, "--idle-timeout");
+} catch (e) {
+  if (e instanceof ConfigError) fail(e.message);
+  throw e;
+}
 if (values["shutdown-grace"]) config.shutdownGraceMs = Number(values["shutdown-grace"]) * 1000;
 
 const port = Number(values.port ?? env.PORT ?? 8080);
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number`);
-const proxy = startProxy({ config, port, hostname: values.host ?? "0.0.0.0" });
-console.error(JSON.stringify({ time: new Date().toISOString(), level: "info", message: `listening on ${proxy.url}`, tenants: config.single ? [config.single.slug] : [...config.tenants.keys()] }));
+const metricsPortText = values["metrics-port"] ?? env.AGENT_RUNNER_PROXY_METRICS_PORT ?? "9464";
+const metricsPort = metricsPortText === "off" ? 0 : Number(metricsPortText);
+if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) fail(`--metrics-port must be a port number, or 0 or "off" for no metrics listener`);
+const metricsHost = values["metrics-host"] ?? env.AGENT_RUNNER_PROXY_METRICS_HOST ?? "127.0.0.1";
+let proxy;
+try {
+  proxy = startProxy({ config, port, hostname: values.host ?? "0.0.0.0", ...(metricsPort > 0 ? { metrics: { port: metricsPort, hostname: metricsHost } } : {}) });
+} catch (e) {
+  fail(`cannot listen (port ${port}, metrics ${metricsPort > 0 ? `${metricsHost}:${metricsPort}` : "off"}): ${(e as Error).message}; choose free ports with --port and --metrics-port`);
+}
+console.error(JSON.stringify({ time: new Date().toISOString(), level: "info", message: `listening on ${proxy.url}`, metrics: proxy.metricsUrl ?? "off", tenants: config.single ? [config.single.slug] : [...config.tenants.keys()] }));
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

@@ -4,13 +4,15 @@
  * Stateless: run as many replicas as you like behind any load balancer.
  */
 import { randomBytes } from "node:crypto";
-import { anthropicError } from "./anthropic-errors.ts";
-import { tenantForHost, type ProxyConfig, type TenantConfig } from "./config.ts";
+import type { Server } from "bun";
+import { anthropicError, type AnthropicErrorType } from "./anthropic-errors.ts";
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "./config.ts";
+import { decideRoute, validHost } from "./routes.ts";
 import { IssuerKeys } from "./jwks.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { extractToken, TokenRejected, VerifiedTokenCache, verifyAccessToken, type AccessPolicy, type VerifiedUser } from "./verify.ts";
 import { relay, UsageScanner, type RelayOutcome } from "./usage.ts";
-import { buildTenantDiscovery, DISCOVERY_PATH, RESOURCE_PATH } from "../shared/tenant-discovery.ts";
+import { buildTenantDiscovery, DISCOVERY_PATH } from "../shared/tenant-discovery.ts";
 
 /** Request headers never forwarded: the client's credentials, and hop-by-hop headers. */
 const DROP_REQUEST = new Set([
@@ -36,6 +38,8 @@ export interface LogLine {
   output_tokens?: number;
   upstream_request_id?: string | null;
   reject_reason?: string;
+  /** The proxy's own request id, on answers the proxy gives itself (rejections). */
+  request_id?: string;
   completed?: boolean;
   /** How an unfinished response ended: the client went away, or the upstream failed. */
   outcome?: "cancelled" | "failed";
@@ -52,6 +56,8 @@ export interface ProxyOptions {
   tls?: { cert: string; key: string };
   /** The host name in the URL reported as `url` (default: the listening address). */
   publicHost?: string;
+  /** Serve `/metrics` on this separate listener (default hostname 127.0.0.1); absent: no metrics endpoint. */
+  metrics?: { port: number; hostname?: string };
 }
 
 interface TenantRuntime {
@@ -69,22 +75,37 @@ function newRequestId(): string {
   return `req_proxy_${randomBytes(12).toString("hex")}`;
 }
 
-/** The route label for metrics (bounded cardinality). */
-function routeOf(path: string): string {
-  if (path === "/v1/messages") return "messages";
-  if (path === "/v1/messages/count_tokens") return "count_tokens";
-  if (path === "/v1/models" || path.startsWith("/v1/models/")) return "models";
-  return "other";
+export { upstreamPath } from "./routes.ts";
+
+/** Splits `request.url` into path and search without a URL parse (Bun gives a relative URL for an odd Host). */
+function splitTarget(url: string): { path: string; search: string } {
+  const pathStart = url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
+  if (pathStart === -1) return { path: "/", search: "" };
+  const queryStart = url.indexOf("?", pathStart);
+  return queryStart === -1 ? { path: url.slice(pathStart), search: "" } : { path: url.slice(pathStart, queryStart), search: url.slice(queryStart) };
 }
 
-/**
- * Maps the proxy path to the upstream path. Claude Code joins ANTHROPIC_BASE_URL and `/v1/...`
- * by concatenation, so the seed's base `.../anthropic/v1` arrives as `/anthropic/v1/v1/messages`;
- * a base without `/v1` arrives as `/anthropic/v1/messages`. Both reach upstream `/v1/messages`.
- */
-export function upstreamPath(path: string): string {
-  const rest = path.slice(RESOURCE_PATH.length) || "/";
-  return rest.startsWith("/v1/v1/") || rest === "/v1/v1" ? rest.slice(3) : rest;
+/** Thrown into a chunked request body that grows past the limit (recognised by class). */
+class BodyTooLarge extends Error {
+  readonly code = "body_too_large";
+}
+
+/** Passes a body through while counting; errors it once it grows past `limit` bytes. */
+function limitBody(body: ReadableStream<Uint8Array>, limit: number): { stream: ReadableStream<Uint8Array>; exceeded(): boolean } {
+  let total = 0;
+  let exceeded = false;
+  const stream = body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        total += chunk.byteLength;
+        if (total > limit) {
+          exceeded = true;
+          controller.error(new BodyTooLarge(`request body over ${limit} bytes`));
+        } else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return { stream, exceeded: () => exceeded };
 }
 
 function stdoutLogger(): (line: LogLine) => void {
@@ -104,6 +125,8 @@ function stdoutLogger(): (line: LogLine) => void {
 
 export function startProxy(options: ProxyOptions) {
   const { config } = options;
+  const maxBodyBytes = config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const idleTimeout = config.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
   const metrics: Metrics = createMetrics();
   const log = options.log ?? stdoutLogger();
   const upstreamFetch = options.fetch ?? fetch;
@@ -137,17 +160,40 @@ export function startProxy(options: ProxyOptions) {
     });
   }
 
-  function publicUrl(runtime: TenantRuntime, request: Request): string {
+  /**
+   * The tenant's public base URL: configured, or built from the (already validated) Host, or from
+   * X-Forwarded-Proto/-Host when trusted, which must then be http(s) and a valid host; `null` if not.
+   */
+  function publicUrl(runtime: TenantRuntime, request: Request, host: string): string | null {
     if (runtime.config.publicUrl) return runtime.config.publicUrl;
-    const url = new URL(request.url);
-    const headers = request.headers;
-    const proto = config.trustForwardedHeaders ? (headers.get("x-forwarded-proto")?.split(",")[0]?.trim() ?? url.protocol.slice(0, -1)) : url.protocol.slice(0, -1);
-    const host = (config.trustForwardedHeaders ? headers.get("x-forwarded-host") : null) ?? headers.get("host") ?? url.host;
-    return `${proto}://${host}`;
+    let proto = options.tls ? "https" : "http";
+    let publicHost: string | null = host;
+    if (config.trustForwardedHeaders) {
+      const forwardedProto = request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim();
+      if (forwardedProto !== undefined) {
+        if (forwardedProto !== "http" && forwardedProto !== "https") return null;
+        proto = forwardedProto;
+      }
+      const forwardedHost = request.headers.get("x-forwarded-host");
+      if (forwardedHost !== null) publicHost = validHost(forwardedHost.split(",")[0]?.trim());
+    }
+    return publicHost ? `${proto}://${publicHost}` : null;
   }
 
-  function discovery(runtime: TenantRuntime, request: Request): Response {
-    const base = publicUrl(runtime, request);
+  /** An answer the proxy gives itself, refusing the request: logged with its reason, counted, with a request-id. */
+  function rejected(request: Request, started: number, tenant: string | null, route: string, status: number, type: AnthropicErrorType, reason: string, message: string, headers: Record<string, string> = {}): Response {
+    const requestId = newRequestId();
+    metrics.request(tenant ?? "unknown", route, status);
+    log({ time: new Date(started).toISOString(), tenant, method: request.method, route, status, duration_ms: Date.now() - started, reject_reason: reason, request_id: requestId });
+    return anthropicError(status, type, message, requestId, headers);
+  }
+
+  function tooLarge(request: Request, started: number, tenant: string, route: string): Response {
+    // The rest of the body is not read: close the connection rather than drain it.
+    return rejected(request, started, tenant, route, 413, "request_too_large", "body_too_large", `the request body is larger than this proxy accepts (${maxBodyBytes} bytes)`, { connection: "close" });
+  }
+
+  function discovery(runtime: TenantRuntime, base: string): Response {
     let body = runtime.discoveryJson.get(base);
     if (!body) {
       body = JSON.stringify(buildTenantDiscovery(base, runtime.config.issuer, runtime.config.cli, `agent-runner tenant ${runtime.config.slug}`));
@@ -156,29 +202,53 @@ export function startProxy(options: ProxyOptions) {
     return new Response(body, { headers: { "content-type": "application/json", "cache-control": "public, max-age=300" } });
   }
 
-  function unauthorized(runtime: TenantRuntime, request: Request, rejected: TokenRejected, requestId: string): Response {
-    const metadata = `${publicUrl(runtime, request)}${DISCOVERY_PATH}`;
+  function unauthorized(base: string, rejected: TokenRejected, requestId: string): Response {
+    const metadata = `${base}${DISCOVERY_PATH}`;
     if (rejected.reason === "group") return anthropicError(403, "permission_error", rejected.message, requestId);
     return anthropicError(401, "authentication_error", rejected.message, requestId, {
       "www-authenticate": `Bearer error="invalid_token", error_description="${rejected.message.replace(/["\\]/g, "'")}", resource_metadata="${metadata}"`,
     });
   }
 
-  async function forward(runtime: TenantRuntime, request: Request, path: string, search: string, user: VerifiedUser, started: number, route: string): Promise<Response> {
+  /**
+   * While a request is upstream its client connection may be quiet for minutes (a long generation,
+   * a stream between pings): lift the idle limit for it, and put the limit back once the response
+   * is over, because Bun keeps a per-request timeout on the keep-alive socket afterwards.
+   */
+  function holdOpen(request: Request): () => void {
+    server.timeout(request, 0);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      try {
+        server.timeout(request, idleTimeout);
+      } catch {
+        // the client has gone: nothing to limit
+      }
+    };
+  }
+
+  async function forward(runtime: TenantRuntime, request: Request, target: { route: string; upstreamPath: string; search: string }, user: VerifiedUser, started: number): Promise<Response> {
     const tenant = runtime.config;
+    const { route } = target;
     // Clone natively, then drop: cheaper than copying header by header in JS.
     const headers = new Headers(request.headers);
     for (const name of DROP_REQUEST) headers.delete(name);
     headers.set("x-api-key", tenant.upstreamApiKey);
     headers.set("accept-encoding", "identity"); // SSE must not be compressed (nor buffered by a decoder)
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
-    const length = Number(request.headers.get("content-length") ?? NaN);
-    const body = !hasBody ? undefined : length <= BUFFERED_BODY_LIMIT ? await request.arrayBuffer() : request.body;
+    const lengthHeader = request.headers.get("content-length");
+    const length = Number(lengthHeader ?? NaN);
+    // A declared length is checked before this (Bun enforces it); a chunked body is counted as it streams.
+    const limited = hasBody && lengthHeader === null && request.body ? limitBody(request.body, maxBodyBytes) : undefined;
+    const body = !hasBody ? undefined : length <= BUFFERED_BODY_LIMIT ? await request.arrayBuffer() : (limited?.stream ?? request.body);
     const base: Omit<LogLine, "status" | "duration_ms"> = { time: new Date(started).toISOString(), tenant: tenant.slug, method: request.method, route, sub: user.sub, username: user.username };
 
+    const release = holdOpen(request);
     let upstream: Response;
     try {
-      upstream = await upstreamFetch(tenant.upstream + upstreamPath(path) + search, {
+      upstream = await upstreamFetch(tenant.upstream + target.upstreamPath + target.search, {
         method: request.method,
         headers,
         body,
@@ -190,6 +260,8 @@ export function startProxy(options: ProxyOptions) {
         timeout: false,
       });
     } catch (e) {
+      release();
+      if (limited?.exceeded()) return tooLarge(request, started, tenant.slug, route);
       const requestId = newRequestId();
       const aborted = request.signal.aborted;
       const status = aborted ? 499 : 502;
@@ -208,6 +280,7 @@ export function startProxy(options: ProxyOptions) {
     const upstreamRequestId = upstream.headers.get("request-id");
     const scanner = new UsageScanner(upstream.headers.get("content-type"));
     const done = (outcome: RelayOutcome) => {
+      release();
       const usage = scanner.finish();
       const duration = Date.now() - started;
       metrics.request(tenant.slug, route, upstream.status);
@@ -250,32 +323,31 @@ export function startProxy(options: ProxyOptions) {
 
   async function handle(request: Request): Promise<Response> {
     const started = Date.now();
-    const url = request.url;
-    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-    const queryStart = url.indexOf("?", pathStart);
-    const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
-    const search = queryStart === -1 ? "" : url.slice(queryStart);
+    const { path, search } = splitTarget(request.url);
 
+    // Open to anyone, so they say nothing about tenants (which JWKS failed is in the warn log).
     if (path === "/healthz") return new Response("ok\n");
     if (path === "/readyz") {
-      const notReady = [...keysByIssuer.values()].filter((k) => !k.loaded).map((k) => k.jwksUri);
-      return notReady.length === 0 ? new Response("ready\n") : new Response(`JWKS not loaded: ${notReady.join(", ")}\n`, { status: 503 });
+      const ready = [...keysByIssuer.values()].every((k) => k.loaded);
+      return ready ? new Response("ready\n") : new Response("not ready: signing keys not loaded yet\n", { status: 503 });
     }
-    if (path === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
 
-    const tenantConfig = tenantForHost(config, request.headers.get("host"));
+    const host = validHost(request.headers.get("host"));
+    if (!host) return rejected(request, started, null, "other", 400, "invalid_request_error", "bad_host", "the Host header must be a host name or address with an optional port from 1 to 65535");
+    const tenantConfig = tenantForHost(config, host);
     const runtime = tenantConfig && runtimes.get(tenantConfig);
-    if (!runtime) {
-      metrics.request("unknown", "other", 404);
-      return anthropicError(404, "not_found_error", `no agent-runner tenant is served at ${request.headers.get("host") ?? "this address"}`, newRequestId());
+    if (!runtime) return rejected(request, started, null, "other", 404, "not_found_error", "unknown_tenant", `no agent-runner tenant is served at ${host}`);
+    const slug = runtime.config.slug;
+    const base = publicUrl(runtime, request, host);
+    if (!base) return rejected(request, started, slug, "other", 400, "invalid_request_error", "bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https");
+    if (path === DISCOVERY_PATH) return discovery(runtime, base);
+
+    const decision = decideRoute(request.method, path, search);
+    if (decision.kind === "reject") {
+      return rejected(request, started, slug, "other", decision.status, decision.status === 400 ? "invalid_request_error" : "not_found_error", decision.reason, decision.message);
     }
-    if (path === DISCOVERY_PATH) return discovery(runtime, request);
-    if (path !== RESOURCE_PATH && !path.startsWith(RESOURCE_PATH + "/")) {
-      return anthropicError(404, "not_found_error", `not found: ${path} (the Anthropic API is under ${RESOURCE_PATH}/v1)`, newRequestId());
-    }
-    const route = routeOf(upstreamPath(path));
-    // Claude Code's start-up probe: answer locally, no credentials needed, nothing forwarded.
-    if (request.method === "HEAD") return new Response(null, { status: 200 });
+    if (decision.kind === "probe") return new Response(null, { status: 200 });
+    if (Number(request.headers.get("content-length") ?? 0) > maxBodyBytes) return tooLarge(request, started, slug, decision.route);
 
     let user: VerifiedUser | undefined;
     try {
@@ -288,21 +360,29 @@ export function startProxy(options: ProxyOptions) {
     } catch (e) {
       if (!(e instanceof TokenRejected)) throw e;
       const requestId = newRequestId();
-      const response = unauthorized(runtime, request, e, requestId);
-      metrics.verificationFailures.inc({ tenant: runtime.config.slug, reason: e.reason });
-      metrics.request(runtime.config.slug, route, response.status);
-      log({ time: new Date(started).toISOString(), tenant: runtime.config.slug, method: request.method, route, status: response.status, duration_ms: Date.now() - started, reject_reason: e.reason });
+      const response = unauthorized(base, e, requestId);
+      metrics.verificationFailures.inc({ tenant: slug, reason: e.reason });
+      metrics.request(slug, decision.route, response.status);
+      log({ time: new Date(started).toISOString(), tenant: slug, method: request.method, route: decision.route, status: response.status, duration_ms: Date.now() - started, reject_reason: e.reason });
       return response;
     }
-    return forward(runtime, request, path, search, user, started, route);
+    return forward(runtime, request, decision, user, started);
   }
 
-  const server = Bun.serve({
+  async function serveMetrics(request: Request): Promise<Response> {
+    if (splitTarget(request.url).path !== "/metrics" || (request.method !== "GET" && request.method !== "HEAD")) return new Response("not found\n", { status: 404 });
+    return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+  }
+
+  const server: Server<undefined> = Bun.serve({
     port: options.port,
     hostname: options.hostname ?? "0.0.0.0",
     ...(options.tls ? { tls: options.tls } : {}),
-    idleTimeout: 0, // streams may be quiet for a long time between pings; no proxy-side cut-off
-    maxRequestBodySize: 64 * 1024 * 1024,
+    // Idle keep-alive connections are closed after this; requests upstream lift it (holdOpen).
+    idleTimeout,
+    // Bun's own limit answers a bare 413 (not the API's shape): set it out of the way and
+    // enforce maxBodyBytes here, for declared lengths and for chunked bodies as they stream.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(request) {
       metrics.inflight.inc();
       try {
@@ -317,18 +397,24 @@ export function startProxy(options: ProxyOptions) {
       return anthropicError(500, "api_error", `internal proxy error: ${error.message}`, newRequestId());
     },
   });
+  // Metrics name every tenant and its traffic: only on their own listener, loopback by default.
+  const metricsServer = options.metrics
+    ? Bun.serve({ port: options.metrics.port, hostname: options.metrics.hostname ?? "127.0.0.1", idleTimeout, fetch: serveMetrics })
+    : undefined;
 
   return {
     server,
     url: `${options.tls ? "https" : "http"}://${options.publicHost ?? (server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname)}:${server.port}`,
     metrics,
+    /** Where `/metrics` is served, when a metrics listener was asked for. */
+    metricsUrl: metricsServer ? `http://${metricsServer.hostname}:${metricsServer.port}` : undefined,
     ready: () => Promise.all([...keysByIssuer.values()].map((k) => k.refresh())).then(() => undefined),
     /** Stops accepting, lets requests and streams in flight finish (bounded), then closes. */
     async shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
       for (const k of keysByIssuer.values()) k.stop();
       const graceful = server.stop(false);
       await Promise.race([graceful, new Promise((r) => setTimeout(r, graceMs))]);
-      await server.stop(true);
+      await Promise.all([server.stop(true), metricsServer?.stop(true)]);
     },
   };
 }

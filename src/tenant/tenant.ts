@@ -42,6 +42,8 @@ export interface TenantInfo {
   admin: string;
   /** The stub Anthropic upstream, for calling it directly (benchmarks). */
   upstream: string;
+  /** The proxy's Prometheus metrics: a separate loopback listener, never the tenant URL. */
+  metrics: string;
 }
 
 export interface RunningTenant {
@@ -100,6 +102,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
     port: options.port,
     hostname: "127.0.0.1",
+    metrics: { port: 0, hostname: "127.0.0.1" },
     ...(tls ? { tls: { cert: tls.cert.toString(), key: tls.key.toString() }, publicHost: "localhost" } : {}),
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
@@ -114,6 +117,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       users: options.users.map(({ username, password }) => ({ username, password })),
       admin: `${origin}/_admin`,
       upstream: upstream.url,
+      metrics: `${proxy.metricsUrl}/metrics`,
     },
     idp,
     stop: async () => {

@@ -45,6 +45,7 @@ beforeAll(async () => {
     },
     port: 0,
     hostname: "127.0.0.1",
+    metrics: { port: 0 },
     log: (line) => logs.push(line),
   });
   await proxy.ready();
@@ -357,7 +358,7 @@ describe("operations", () => {
     await messages(token, { stream: true });
     await messages(token.slice(0, -6) + "AAAAAA");
     await new Promise((r) => setTimeout(r, 50));
-    const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+    const metrics = await (await fetch(`${proxy.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/proxy_requests_total\{tenant="acme",route="messages",status="200"\} \d+/);
     expect(metrics).toMatch(/proxy_token_verification_failures_total\{tenant="acme",reason="signature"\} \d+/);
     expect(metrics).toMatch(/proxy_model_tokens_total\{tenant="acme",direction="output"\} \d+/);
