@@ -1,6 +1,8 @@
 /**
  * The interactive login: authorization code + PKCE S256 with a loopback listener and the
- * browser. The browser tab shows "Signed in" only once the code exchange has succeeded.
+ * browser. The browser tab shows "Signed in" only once the code exchange has succeeded; stray
+ * requests to the listener are answered and ignored (loopback.ts), so only the timeout, the IdP's
+ * error for this login, or a failed exchange end it early.
  */
 import { CliError, ExitCode } from "../errors.ts";
 import type { Profile } from "../config.ts";
@@ -67,14 +69,17 @@ export async function interactiveLogin(options: LoginOptions): Promise<TokenSet>
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     request = await newAuthorizationRequest(profile, redirectUri);
-    const url = request.url.href;
-    if (options.browser) {
-      const opened = await options.browser.open(url);
-      options.say(opened ? "Opened your browser to sign in. If it did not open, visit:" : "Could not open a browser. Visit this URL to sign in:");
-      options.say(`  ${url}`);
+    if (options.browser && listener) {
+      // Only the one-shot start address goes on the browser's command line (see loopback.ts).
+      const start = listener.arm({ authorizationUrl: request.url, state: request.state, startPage: true });
+      const opened = await options.browser.open(start);
+      options.say(opened ? "Opened your browser to sign in. If it did not open, visit:" : "Could not open a browser. Visit this address to sign in:");
+      options.say(`  ${start}`);
     } else {
+      // The user's own terminal, not argv: the full URL may be opened on another machine.
+      listener?.arm({ authorizationUrl: request.url, state: request.state, startPage: false });
       options.say("Visit this URL to sign in, on this or any other machine:");
-      options.say(`  ${url}`);
+      options.say(`  ${request.url.href}`);
       options.say("If the browser then fails to open a localhost address, copy that address from its address bar and paste it here.");
       void pasteFromTerminal(redirectUri, request.state, pasteAbort.signal, onCallback, options.say);
     }
