@@ -127,11 +127,12 @@ describe("another local user who reads the start address in ps", () => {
       const callback = await signInAndCaptureRedirect(learnt, MALLORY.username, MALLORY.password);
       attackerCallback = asOtherUser(callback.replace("localhost", "127.0.0.1"));
     }
+    // (before: the argv held the authorization URL itself, and this callback signed the victim in as mallory)
+    expect(attackerCallback).toBeNull();
     expect(first.status).toBe(403);
     expect(first.head.toLowerCase()).not.toContain("location:");
     expect(first.body).toContain("Sign-in failed");
     expect(first.body).not.toContain("state=");
-    expect(attackerCallback).toBeNull();
 
     const authorize = await login.go();
     // Once the victim's browser used it, the start address is spent, even for this user.
@@ -158,10 +159,10 @@ describe("stray requests do not end the login", () => {
     const stale = (await earlier.signIn()).page.callback;
 
     const login = probedLogin();
-    const start = new URL((await login.argv()).argv.at(-1)!);
+    await login.argv();
     const authorize = await login.go();
     const state = authorize.searchParams.get("state")!;
-    const base = `http://127.0.0.1:${start.port}`;
+    const base = `http://127.0.0.1:${new URL(authorize.searchParams.get("redirect_uri")!).port}`;
     const strays = [
       `${base}/`,
       `${base}/favicon.ico`,
@@ -174,21 +175,25 @@ describe("stray requests do not end the login", () => {
       new URL(new URL(stale).search, `${base}/callback`).href,
     ];
     const before = await tenant.stats();
+    const answers = [];
     for (const url of strays) {
-      const response = await fetch(url, { redirect: "manual" });
-      const body = await response.text();
-      expect(`${url} -> ${response.status}`).toMatch(/ -> 4\d\d$/);
-      expect(response.headers.get("content-type")).toStartWith("text/html");
-      expect(body).toContain("Sign-in failed");
-      expect(body).not.toContain(state);
-      expect(body).not.toContain("<script");
+      const response = await fetch(url, { redirect: "manual" }).catch(() => null); // null: no listener any more
+      answers.push({ url, status: response?.status ?? 0, type: response?.headers.get("content-type") ?? null, body: (await response?.text()) ?? "" });
     }
-    // none of them reached the token endpoint
-    expect((await tenant.stats()).tokenRequests).toBe(before.tokenRequests);
-
+    const tokenRequests = (await tenant.stats()).tokenRequests - before.tokenRequests;
     const { result, page } = await login.signIn();
+    // the login outlived them all (before: the first stray callback ended it)
     expect(result.stderr).toContain("Logged in as demo");
     expect(result.code).toBe(0);
+    for (const answer of answers) {
+      expect(`${answer.url} -> ${answer.status}`).toMatch(/ -> 4\d\d$/);
+      expect(answer.type).toStartWith("text/html");
+      expect(answer.body).toContain("Sign-in failed");
+      expect(answer.body).not.toContain(state);
+      expect(answer.body).not.toContain("<script");
+    }
+    // none of them reached the token endpoint
+    expect(tokenRequests).toBe(0);
     expect(page.status).toBe(200);
     // the same callback again is refused (409 while the listener drains, or no listener at all)
     expect(page.replay === "refused" || page.replay === 409).toBe(true);

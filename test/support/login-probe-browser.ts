@@ -24,8 +24,8 @@ const authorize = location?.searchParams.has("state") ? location.href : url;
 writeFileSync(join(dir, "authorize"), authorize);
 await waitFor("signin");
 const callback = await signInAndCaptureRedirect(authorize, process.env.PROBE_USERNAME ?? "", process.env.PROBE_PASSWORD ?? "");
-const first = await fetch(callback, { headers: { cookie } });
-const body = await first.text();
+const first = await fetch(callback, { headers: { cookie } }).catch(() => null); // null: the login is gone
+const body = (await first?.text()) ?? "";
 // The same callback again, as a replay: refused, whatever the login did with the first.
 const replay = await fetch(callback, { headers: { cookie } }).then((r) => r.status).catch(() => "refused");
-writeFileSync(join(dir, "result.json"), JSON.stringify({ callback, status: first.status, body, replay }));
+writeFileSync(join(dir, "result.json"), JSON.stringify({ callback, status: first?.status ?? 0, body, replay }));
