@@ -3,13 +3,18 @@
  * Linux the Secret Service (gnome-keyring, KWallet, KeePassXC), pinned so that keyring-rs never
  * falls back silently to the kernel keyutils store (memory only, lost on reboot).
  *
+ * On Linux, reads first try a direct Secret Service lookup (secret-service-fast.ts: the `token`
+ * cached path at secret-tool's speed); whatever that path declines is read by keyring-rs, which
+ * is loaded only then, so its errors and prompts are unchanged.
+ *
  * Every call is bounded: a locked KWallet may wait forever for a password. With a terminal the
  * bound is long enough for a human to type it; without one it is short.
  */
-import { AsyncEntry } from "@napi-rs/keyring";
+import type { AsyncEntry } from "@napi-rs/keyring";
 import { CliError, ExitCode } from "../errors.ts";
 import type { SecretName, SecretStore } from "./types.ts";
 import { deleteChunked, readChunked, writeChunked, type RawSecrets } from "./chunked.ts";
+import { openSecretServiceLookup, type SecretLookup } from "./secret-service-fast.ts";
 
 /** Windows Credential Manager's limit for one credential blob. */
 export const WINDOWS_MAX_ITEM_BYTES = 2560;
@@ -27,15 +32,38 @@ export function maxItemBytes(): number | undefined {
 
 export const KEYCHAIN_SERVICE = "agent-runner-auth";
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 export interface KeychainOptions {
   /** Milliseconds before a keychain call is abandoned when nobody can answer a prompt. */
   timeoutMs: number;
   /** The longer bound, used when a human is at a terminal (checked only once a call is slow). */
   humanTimeoutMs: number;
   humanPresent: () => boolean;
+  /** A direct read path tried before keyring-rs (Linux only: see fastLookupFor). */
+  fastLookup?: () => SecretLookup | null;
+  /** The keyring-rs entry for an account (tests pass fakes). */
+  entry?: (account: string) => Promise<KeychainEntry>;
 }
 
+export type KeychainEntry = Pick<AsyncEntry, "getPassword" | "setPassword" | "getSecret" | "setSecret" | "deleteCredential">;
+
 const ENTRY_OPTIONS = { linux: { store: "secret-service" } } as const;
+
+/** keyring-rs, loaded on first use: the cached `token` read on Linux does without it. */
+async function keyringEntry(account: string): Promise<KeychainEntry> {
+  const { AsyncEntry } = await import("@napi-rs/keyring");
+  return new AsyncEntry(KEYCHAIN_SERVICE, account, ENTRY_OPTIONS);
+}
+
+/**
+ * The direct Secret Service read, on Linux only: macOS and Windows keep keyring-rs for every
+ * call. The session bus address is read when the lookup opens (the same variable keyring-rs reads).
+ */
+export function fastLookupFor(platform: NodeJS.Platform, env: Record<string, string | undefined>): (() => SecretLookup | null) | undefined {
+  if (platform !== "linux") return undefined;
+  return () => openSecretServiceLookup(env.DBUS_SESSION_BUS_ADDRESS);
+}
 
 export function keychainDescription(): string {
   if (process.platform === "darwin") return "macOS Keychain";
@@ -100,9 +128,28 @@ export class KeychainStore implements SecretStore {
   ) {}
 
   private readonly maxItemBytes = maxItemBytes();
+  /** Set once the direct read declined: later reads of this run go straight to keyring-rs. */
+  private fastDeclined = false;
 
-  private entry(account: string): AsyncEntry {
-    return new AsyncEntry(KEYCHAIN_SERVICE, account, ENTRY_OPTIONS);
+  private entry(account: string): Promise<KeychainEntry> {
+    return (this.options.entry ?? keyringEntry)(account);
+  }
+
+  /**
+   * The bytes of one entry through the direct read: null when no item has its attributes,
+   * undefined when that path declined (the caller then asks keyring-rs).
+   */
+  private async fastGet(lookup: SecretLookup | null, account: string, signal: AbortSignal): Promise<Uint8Array | null | undefined> {
+    if (!lookup || this.fastDeclined) return undefined;
+    try {
+      return await lookup.lookup({ service: KEYCHAIN_SERVICE, username: account }, signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      // Declined (FastReadDeclined) or failed in any other way: keyring-rs reads it, and words
+      // any error the way users have always seen it.
+      this.fastDeclined = true;
+      return undefined;
+    }
   }
 
   private account(name: SecretName): string {
@@ -110,15 +157,31 @@ export class KeychainStore implements SecretStore {
   }
 
   /** Byte-level access for the splitting layer (UTF-8 through setSecret: no UTF-16 doubling). */
-  private raw(signal: AbortSignal): RawSecrets {
+  private raw(signal: AbortSignal, lookup: SecretLookup | null = null): RawSecrets {
     return {
       get: async (account) => {
-        const bytes = await this.entry(account).getSecret(signal);
+        const fast = await this.fastGet(lookup, account, signal);
+        if (fast !== undefined) return fast;
+        const bytes = await (await this.entry(account)).getSecret(signal);
         return bytes === null ? null : Uint8Array.from(bytes);
       },
-      set: (account, bytes) => this.entry(account).setSecret(bytes, signal),
-      delete: (account) => this.entry(account).deleteCredential(signal),
+      set: async (account, bytes) => (await this.entry(account)).setSecret(bytes, signal),
+      delete: async (account) => (await this.entry(account)).deleteCredential(signal),
     };
+  }
+
+  /** One entry as text: the direct read if it answers with valid UTF-8, else keyring-rs (its errors). */
+  private async getText(lookup: SecretLookup | null, account: string, signal: AbortSignal): Promise<string | null> {
+    const fast = await this.fastGet(lookup, account, signal);
+    if (fast === null) return null;
+    if (fast !== undefined) {
+      try {
+        return utf8.decode(fast);
+      } catch {
+        this.fastDeclined = true; // not UTF-8: keyring-rs reports it as it always did
+      }
+    }
+    return (await this.entry(account)).getPassword(signal);
   }
 
   /**
@@ -163,22 +226,28 @@ export class KeychainStore implements SecretStore {
 
   get(name: SecretName): Promise<string | null> {
     const limit = this.maxItemBytes;
-    return this.call(`read the ${name} token`, (signal) =>
-      limit === undefined ? this.entry(this.account(name)).getPassword(signal) : readChunked(this.raw(signal), this.account(name)),
-    );
+    return this.call(`read the ${name} token`, async (signal) => {
+      // One bus connection per read (a split value's chunks share it), closed before returning.
+      const lookup = this.fastDeclined ? null : (this.options.fastLookup?.() ?? null);
+      try {
+        return limit === undefined ? await this.getText(lookup, this.account(name), signal) : await readChunked(this.raw(signal, lookup), this.account(name));
+      } finally {
+        lookup?.close();
+      }
+    });
   }
 
   set(name: SecretName, value: string): Promise<void> {
     const limit = this.maxItemBytes;
-    return this.call(`store the ${name} token`, (signal) =>
-      limit === undefined ? this.entry(this.account(name)).setPassword(value, signal) : writeChunked(this.raw(signal), this.account(name), value, limit),
+    return this.call(`store the ${name} token`, async (signal) =>
+      limit === undefined ? (await this.entry(this.account(name))).setPassword(value, signal) : writeChunked(this.raw(signal), this.account(name), value, limit),
     );
   }
 
   delete(name: SecretName): Promise<boolean> {
     const limit = this.maxItemBytes;
-    return this.call(`delete the ${name} token`, (signal) =>
-      limit === undefined ? this.entry(this.account(name)).deleteCredential(signal) : deleteChunked(this.raw(signal), this.account(name)),
+    return this.call(`delete the ${name} token`, async (signal) =>
+      limit === undefined ? (await this.entry(this.account(name))).deleteCredential(signal) : deleteChunked(this.raw(signal), this.account(name)),
     );
   }
 }

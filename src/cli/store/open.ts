@@ -12,8 +12,13 @@ export const STORE_HUMAN_TIMEOUT_MS = 120_000;
 export async function openStore(kind: StoreKind, profile: string, options: OpenStoreOptions): Promise<SecretStore> {
   switch (kind) {
     case "keychain": {
-      const { KeychainStore } = await import("./keychain.ts");
-      return new KeychainStore(profile, { timeoutMs: STORE_TIMEOUT_MS, humanTimeoutMs: STORE_HUMAN_TIMEOUT_MS, humanPresent: options.humanPresent });
+      const { KeychainStore, fastLookupFor } = await import("./keychain.ts");
+      return new KeychainStore(profile, {
+        timeoutMs: STORE_TIMEOUT_MS,
+        humanTimeoutMs: STORE_HUMAN_TIMEOUT_MS,
+        humanPresent: options.humanPresent,
+        fastLookup: fastLookupFor(process.platform, process.env),
+      });
     }
     case "pass": {
       // pass runs gpg, whose pinentry may need a human: decided once, when pass is used.

@@ -1,0 +1,461 @@
+/**
+ * The `token` cached path's keychain read on Linux: a minimal D-Bus client that speaks only the
+ * Secret Service calls a lookup needs (EXTERNAL auth, Hello, OpenSession "plain", SearchItems,
+ * GetSecrets) over the session bus's unix socket, pipelined into two round trips.
+ *
+ * Why not a library: keyring-rs (through @napi-rs/keyring) costs ~1 ms to load and ~6.5 ms per
+ * read (a DH key exchange and a connection set-up); libsecret through bun:ffi pays for loading
+ * GLib/GIO and its own exchange. This is what makes cached `token` no slower than `secret-tool`
+ * (docs/benchmarks.md). It only ever reads: writes, deletes and every case it does not handle
+ * exactly like keyring-rs go to @napi-rs/keyring (see KeychainStore).
+ *
+ * Why a "plain" session is acceptable here: the secret crosses only the user's own session bus, a
+ * local unix socket that only this uid can connect to; whoever can watch it (`dbus-monitor` needs
+ * the same uid) can just as well ask the daemon for the secret. The DH-encrypted session that
+ * libsecret and keyring-rs negotiate protects against nothing more on a local bus.
+ *
+ * Items are found by the attributes keyring-rs writes ({service, username}), so entries written
+ * by either path are read by the other. Anything but "exactly one unlocked item" or "no item"
+ * (a locked item, several items, an error reply, a protocol surprise) throws FastReadDeclined,
+ * and the caller asks keyring-rs, which prompts, reports ambiguity and words errors as before.
+ *
+ * Nothing here is imported but globals (Bun.connect, TextEncoder): the cached path stays lean.
+ */
+
+/** Why the fast read gave up; the caller then reads through keyring-rs. Never carries a secret. */
+export class FastReadDeclined extends Error {
+  readonly code = "fast_read_declined";
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+    this.name = "FastReadDeclined";
+  }
+}
+
+export interface SecretLookup {
+  /** The secret of the one item with these attributes, or null when none has them. */
+  lookup(attributes: Record<string, string>, signal: AbortSignal): Promise<Uint8Array | null>;
+  close(): void;
+}
+
+const SERVICE = "org.freedesktop.secrets";
+const SERVICE_PATH = "/org/freedesktop/secrets";
+const SERVICE_IFACE = "org.freedesktop.Secret.Service";
+/** Replies are a few KB (a token, a list of item paths); anything bigger is not ours to parse. */
+const MAX_MESSAGE_BYTES = 1 << 20;
+
+const encoder = new TextEncoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The socket path of the first `unix:path=` or `unix:abstract=` address, or null. */
+export function busSocketPath(address: string | undefined): string | null {
+  if (!address) return null;
+  for (const one of address.split(";")) {
+    const [transport, rest] = [one.slice(0, one.indexOf(":")), one.slice(one.indexOf(":") + 1)];
+    if (transport !== "unix") continue;
+    const keys = new Map(rest.split(",").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const));
+    let value: string;
+    try {
+      const path = keys.get("path");
+      const abstract = keys.get("abstract");
+      if (path) value = decodeURIComponent(path);
+      else if (abstract) value = `\0${decodeURIComponent(abstract)}`;
+      else continue;
+    } catch {
+      continue;
+    }
+    return value;
+  }
+  return null;
+}
+
+// --- marshalling (little-endian, the only byte order we send) -------------------------------
+
+class Writer {
+  private bytes = new Uint8Array(256);
+  private view = new DataView(this.bytes.buffer);
+  length = 0;
+
+  private room(n: number) {
+    if (this.length + n <= this.bytes.length) return;
+    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+    bigger.set(this.bytes);
+    this.bytes = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
+  align(n: number) {
+    const pad = (n - (this.length % n)) % n;
+    this.room(pad);
+    this.bytes.fill(0, this.length, this.length + pad);
+    this.length += pad;
+  }
+  byte(v: number) {
+    this.room(1);
+    this.bytes[this.length++] = v;
+  }
+  u32(v: number) {
+    this.align(4);
+    this.room(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+  raw(b: Uint8Array) {
+    this.room(b.length);
+    this.bytes.set(b, this.length);
+    this.length += b.length;
+  }
+  string(s: string) {
+    const b = encoder.encode(s);
+    this.u32(b.length);
+    this.raw(b);
+    this.byte(0);
+  }
+  signature(s: string) {
+    this.byte(s.length);
+    this.raw(encoder.encode(s));
+    this.byte(0);
+  }
+  /** An array whose elements align to `elementAlign`; the length excludes the padding before them. */
+  array(elementAlign: number, items: () => void) {
+    this.u32(0);
+    const at = this.length - 4;
+    this.align(elementAlign);
+    const start = this.length;
+    items();
+    this.view.setUint32(at, this.length - start, true);
+  }
+  done(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+}
+
+interface Call {
+  path: string;
+  iface: string;
+  member: string;
+  destination: string;
+  signature?: string;
+  body?: (w: Writer) => void;
+}
+
+export function marshalCall(serial: number, call: Call): Uint8Array {
+  const body = new Writer();
+  call.body?.(body);
+  const w = new Writer();
+  w.byte(0x6c); // 'l'
+  w.byte(1); // METHOD_CALL
+  w.byte(0); // flags: reply expected, auto-start allowed (like libdbus)
+  w.byte(1); // protocol version
+  w.u32(body.length);
+  w.u32(serial);
+  const field = (code: number, sig: string, write: () => void) => {
+    w.align(8);
+    w.byte(code);
+    w.signature(sig);
+    write();
+  };
+  w.array(8, () => {
+    field(1, "o", () => w.string(call.path));
+    field(2, "s", () => w.string(call.iface));
+    field(3, "s", () => w.string(call.member));
+    field(6, "s", () => w.string(call.destination));
+    if (call.signature) field(8, "g", () => w.signature(call.signature!));
+  });
+  w.align(8);
+  w.raw(body.done());
+  return w.done();
+}
+
+class Reader {
+  private view: DataView;
+  constructor(
+    private readonly bytes: Uint8Array,
+    public offset: number,
+    private readonly le: boolean,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  private need(n: number) {
+    if (this.offset + n > this.bytes.length) throw new FastReadDeclined("truncated D-Bus message");
+  }
+  align(n: number) {
+    this.offset += (n - (this.offset % n)) % n;
+  }
+  byte(): number {
+    this.need(1);
+    return this.bytes[this.offset++]!;
+  }
+  u32(): number {
+    this.align(4);
+    this.need(4);
+    const v = this.view.getUint32(this.offset, this.le);
+    this.offset += 4;
+    return v;
+  }
+  bytesOf(n: number): Uint8Array {
+    this.need(n);
+    const b = this.bytes.slice(this.offset, this.offset + n);
+    this.offset += n;
+    return b;
+  }
+  string(): string {
+    const n = this.u32();
+    const s = utf8.decode(this.bytesOf(n));
+    this.offset += 1;
+    return s;
+  }
+  signature(): string {
+    const n = this.byte();
+    const s = utf8.decode(this.bytesOf(n));
+    this.offset += 1;
+    return s;
+  }
+  /** Reads array elements until the array's byte length is used up. */
+  array(elementAlign: number, item: () => void) {
+    const n = this.u32();
+    this.align(elementAlign);
+    const end = this.offset + n;
+    this.need(n);
+    while (this.offset < end) item();
+  }
+  /** Skips a variant whose value is a basic type (header fields hold only those). */
+  basicVariant(): string | number {
+    const sig = this.signature();
+    if (sig === "s" || sig === "o") return this.string();
+    if (sig === "g") return this.signature();
+    if (sig === "u") return this.u32();
+    throw new FastReadDeclined(`unexpected header field type ${sig}`);
+  }
+}
+
+export interface Message {
+  type: number;
+  replySerial?: number;
+  errorName?: string;
+  signature: string;
+  body: Reader;
+}
+
+/** The length of the first complete message in `buffer`, or 0 if more bytes are needed. */
+export function messageLength(buffer: Uint8Array): number {
+  if (buffer.length < 16) return 0;
+  const le = buffer[0] === 0x6c;
+  if (!le && buffer[0] !== 0x42) throw new FastReadDeclined("not a D-Bus message");
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const bodyLength = view.getUint32(4, le);
+  const fieldsLength = view.getUint32(12, le);
+  const total = 16 + fieldsLength + ((8 - (fieldsLength % 8)) % 8) + bodyLength;
+  if (total > MAX_MESSAGE_BYTES) throw new FastReadDeclined("D-Bus message too large");
+  return buffer.length >= total ? total : 0;
+}
+
+export function parseMessage(bytes: Uint8Array): Message {
+  const le = bytes[0] === 0x6c;
+  const r = new Reader(bytes, 12, le);
+  const message: Message = { type: bytes[1]!, signature: "", body: r };
+  r.array(8, () => {
+    r.align(8);
+    const code = r.byte();
+    const value = r.basicVariant();
+    if (code === 4) message.errorName = String(value);
+    else if (code === 5) message.replySerial = Number(value);
+    else if (code === 8) message.signature = String(value);
+  });
+  r.align(8);
+  return message;
+}
+
+// --- the client -------------------------------------------------------------------------------
+
+type Pending = { resolve: (m: Message) => void; reject: (e: Error) => void };
+
+interface BusSocket {
+  write(data: Uint8Array): number;
+  end(): void;
+}
+
+/** One connection to the session bus, used for the lookups of one keychain call. */
+class BusConnection implements SecretLookup {
+  private socket: BusSocket | undefined;
+  private opened: Promise<void> | undefined;
+  private buffer = new Uint8Array(0);
+  private authenticated = false;
+  private serial = 0;
+  private readonly pending = new Map<number, Pending>();
+  private failure: Error | undefined;
+  private session: Promise<string> | undefined;
+
+  constructor(private readonly socketPath: string) {}
+
+  private fail(error: Error) {
+    this.failure ??= error;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+  }
+
+  private receive(chunk: Uint8Array) {
+    const joined = new Uint8Array(this.buffer.length + chunk.length);
+    joined.set(this.buffer);
+    joined.set(chunk, this.buffer.length);
+    this.buffer = joined;
+    try {
+      if (!this.authenticated) {
+        const eol = this.buffer.indexOf(0x0a);
+        if (eol < 0) {
+          if (this.buffer.length > 512) throw new FastReadDeclined("no answer to D-Bus authentication");
+          return;
+        }
+        const line = new TextDecoder().decode(this.buffer.subarray(0, eol)).trim();
+        if (!line.startsWith("OK ")) throw new FastReadDeclined("D-Bus authentication refused");
+        this.authenticated = true;
+        this.buffer = this.buffer.slice(eol + 1);
+      }
+      for (let n = messageLength(this.buffer); n > 0; n = messageLength(this.buffer)) {
+        const message = parseMessage(this.buffer.slice(0, n));
+        this.buffer = this.buffer.slice(n);
+        if ((message.type !== 2 && message.type !== 3) || message.replySerial === undefined) continue; // signals (NameAcquired)
+        const waiting = this.pending.get(message.replySerial);
+        this.pending.delete(message.replySerial);
+        if (!waiting) continue;
+        if (message.type === 3) waiting.reject(new FastReadDeclined(`the Secret Service answered ${message.errorName ?? "an error"}`));
+        else waiting.resolve(message);
+      }
+    } catch (e) {
+      this.fail(e instanceof FastReadDeclined ? e : new FastReadDeclined("unreadable D-Bus reply", { cause: e }));
+      this.close();
+    }
+  }
+
+  private open(): Promise<void> {
+    this.opened ??= Bun.connect({
+      unix: this.socketPath,
+      socket: {
+        data: (_socket, chunk) => this.receive(chunk),
+        close: () => this.fail(new FastReadDeclined("the D-Bus connection closed")),
+        error: (_socket, e) => this.fail(new FastReadDeclined("D-Bus connection error", { cause: e })),
+        connectError: (_socket, e) => this.fail(new FastReadDeclined("cannot connect to D-Bus", { cause: e })),
+      },
+    }).then(
+      (socket) => {
+        this.socket = socket;
+        // EXTERNAL auth (the kernel vouches for our uid), pipelined with BEGIN and Hello.
+        const uid = encoder.encode(String(process.getuid?.() ?? -1));
+        const hex = Array.from(uid, (b) => b.toString(16).padStart(2, "0")).join("");
+        this.send(encoder.encode(`\0AUTH EXTERNAL ${hex}\r\nBEGIN\r\n`));
+        void this.call({ path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "Hello", destination: "org.freedesktop.DBus" }).catch(() => {});
+      },
+      (e) => {
+        throw new FastReadDeclined("cannot connect to D-Bus", { cause: e });
+      },
+    );
+    return this.opened;
+  }
+
+  private send(data: Uint8Array) {
+    if (!this.socket || this.socket.write(data) !== data.length) throw new FastReadDeclined("D-Bus write did not complete");
+  }
+
+  private call(call: Call): Promise<Message> {
+    if (this.failure) return Promise.reject(this.failure);
+    const serial = ++this.serial;
+    const reply = new Promise<Message>((resolve, reject) => this.pending.set(serial, { resolve, reject }));
+    this.send(marshalCall(serial, call));
+    return reply;
+  }
+
+  private service(member: string, signature: string, body: (w: Writer) => void): Promise<Message> {
+    return this.call({ path: SERVICE_PATH, iface: SERVICE_IFACE, member, destination: SERVICE, signature, body });
+  }
+
+  async lookup(attributes: Record<string, string>, signal: AbortSignal): Promise<Uint8Array | null> {
+    if (signal.aborted) throw new FastReadDeclined("aborted");
+    const onAbort = () => {
+      this.fail(new FastReadDeclined("aborted"));
+      this.close();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await this.open();
+      // Both calls go out at once: the search does not need the session.
+      this.session ??= this.service("OpenSession", "sv", (w) => {
+        w.string("plain");
+        w.signature("s");
+        w.string("");
+      }).then(readOpenSession);
+      const search = this.service("SearchItems", "a{ss}", (w) =>
+        w.array(8, () => {
+          for (const [k, v] of Object.entries(attributes)) {
+            w.align(8);
+            w.string(k);
+            w.string(v);
+          }
+        }),
+      );
+      const [session, found] = await Promise.all([this.session, search.then(readSearch)]);
+      if (found.locked.length > 0) throw new FastReadDeclined("a matching item is locked");
+      if (found.unlocked.length === 0) return null;
+      if (found.unlocked.length > 1) throw new FastReadDeclined("several items match");
+      const item = found.unlocked[0]!;
+      const reply = await this.service("GetSecrets", "aoo", (w) => {
+        w.array(4, () => w.string(item));
+        w.string(session);
+      });
+      return readSecret(reply, item);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close() {
+    this.socket?.end();
+    this.socket = undefined;
+  }
+}
+
+function expectSignature(m: Message, signature: string) {
+  if (m.signature !== signature) throw new FastReadDeclined(`unexpected reply type ${m.signature}`);
+}
+
+function readOpenSession(m: Message): string {
+  expectSignature(m, "vo");
+  const r = m.body;
+  if (r.signature() !== "s") throw new FastReadDeclined("unexpected session output");
+  r.string();
+  return r.string();
+}
+
+export function readSearch(m: Message): { unlocked: string[]; locked: string[] } {
+  expectSignature(m, "aoao");
+  const r = m.body;
+  const paths = () => {
+    const out: string[] = [];
+    r.array(4, () => out.push(r.string()));
+    return out;
+  };
+  const unlocked = paths();
+  return { unlocked, locked: paths() };
+}
+
+/** GetSecrets' a{o(oayays)}: the value of `item`, which a plain session holds as is. */
+export function readSecret(m: Message, item: string): Uint8Array {
+  expectSignature(m, "a{o(oayays)}");
+  const r = m.body;
+  let value: Uint8Array | undefined;
+  r.array(8, () => {
+    r.align(8);
+    const path = r.string();
+    r.align(8);
+    r.string(); // session
+    r.bytesOf(r.u32()); // parameters: empty for plain
+    const secret = r.bytesOf(r.u32());
+    r.string(); // content type
+    if (path === item) value = secret;
+  });
+  if (!value) throw new FastReadDeclined("the Secret Service returned no secret for the item");
+  return value;
+}
+
+/** A reader on the session bus, or null when the address is not a local unix socket. */
+export function openSecretServiceLookup(busAddress: string | undefined): SecretLookup | null {
+  const path = busSocketPath(busAddress);
+  return path ? new BusConnection(path) : null;
+}
