@@ -1,0 +1,324 @@
+/**
+ * Gateway state in Redis, shared by every replica. Each read-modify-write is one Lua script
+ * (redis-scripts.ts); keys are `<prefix>:{<tenant>}:...` (the braces keep a tenant's keys in one
+ * cluster slot); windows, reservations, counters and denylist entries carry TTLs. Uses Bun's
+ * built-in client (EVALSHA through `send`), offline queue off: a command while disconnected
+ * fails at once and the caller decides (fail-open or fail-closed) instead of piling up.
+ */
+import { RedisClient } from "bun";
+import {
+  admits, budgetCounter, budgetStatus, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, counterKey, countersFor, type CounterValue, dayKey, daysBetween,
+  describeWindows, fits, identityKeys, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec,
+} from "./common.ts";
+import { ADMIT, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
+import {
+  type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
+  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow,
+} from "./types.ts";
+
+const COUNTER_TTL_MS = 70 * 86_400_000;
+const SEEN_TTL_MS = 40 * 86_400_000;
+const enc = encodeURIComponent;
+
+export interface RedisStateOptions {
+  /** Key prefix, default "ara". */
+  prefix?: string;
+  /** Per-command bound; a store that does not answer in time is unavailable. Default 2000 ms. */
+  commandTimeoutMs?: number;
+}
+
+type Reply = string | number | null | Reply[];
+
+export class RedisState implements GatewayState {
+  private readonly client: RedisClient;
+  private readonly prefix: string;
+  private readonly timeoutMs: number;
+  private readonly shas = new Map<string, string>();
+  private connecting: Promise<void> | undefined;
+
+  constructor(
+    private readonly url: string,
+    options: RedisStateOptions = {},
+  ) {
+    this.prefix = options.prefix ?? "ara";
+    this.timeoutMs = options.commandTimeoutMs ?? 2000;
+    this.client = new RedisClient(url, { enableOfflineQueue: false, connectionTimeout: this.timeoutMs, autoReconnect: true, maxRetries: 5 });
+  }
+
+  private where(): string {
+    const u = new URL(this.url);
+    return `${u.hostname}:${u.port || 6379}`;
+  }
+
+  private ensureConnected(): Promise<void> {
+    if (this.client.connected) return Promise.resolve();
+    this.connecting ??= this.client.connect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  /** One command, bounded in time; connection trouble becomes StateUnavailable. */
+  private async send(command: string, args: string[]): Promise<Reply> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StateUnavailable(`Redis at ${this.where()} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return (await Promise.race([this.ensureConnected().then(() => this.client.send(command, args)), timeout])) as Reply;
+    } catch (e) {
+      if (e instanceof StateError) throw e;
+      const code = (e as { code?: string }).code ?? "";
+      if (code === "ERR_REDIS_SERVER_ERROR") throw new StateError("STATE_CORRUPT", `Redis refused ${command}: ${(e as Error).message}`, { cause: e });
+      throw new StateUnavailable(`Redis at ${this.where()} is unreachable (${code || (e as Error).message}); check that it runs and the --state URL`, { cause: e });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async script(source: string, keys: string[], args: (string | number)[]): Promise<Reply[]> {
+    let sha = this.shas.get(source);
+    if (!sha) this.shas.set(source, (sha = new Bun.CryptoHasher("sha1").update(source).digest("hex")));
+    const rest = [String(keys.length), ...keys, ...args.map(String)];
+    try {
+      return (await this.send("EVALSHA", [sha, ...rest])) as Reply[];
+    } catch (e) {
+      // NOSCRIPT is the protocol's error code (first word of the reply): load it once by EVAL
+      const cause = e instanceof StateError ? (e.cause as Error | undefined) : undefined;
+      if (e instanceof StateError && e.code === "STATE_CORRUPT" && cause?.message?.startsWith("NOSCRIPT")) return (await this.send("EVAL", [source, ...rest])) as Reply[];
+      throw e;
+    }
+  }
+
+  private key(tenant: string, ...parts: string[]): string {
+    return `${this.prefix}:{${enc(tenant)}}:${parts.join(":")}`;
+  }
+  private counterKey = (tenant: string, c: CounterRef) => this.key(tenant, "ctr", enc(counterKey(c)));
+  private windowKey = (tenant: string, s: Subject, start: number) => this.key(tenant, "rl", enc(`${s.kind}:${s.id}`), String(start));
+  private denyKey = (tenant: string, kind: RevocationKind, value: string) => this.key(tenant, "deny", kind, enc(value));
+
+  // ---- budgets
+
+  async reserve(person: Person, estimate: Estimate, options: { now?: number; ttlMs?: number } = {}): Promise<ReserveResult> {
+    const now = options.now ?? Date.now();
+    const budgets = await this.listBudgets(person.tenant);
+    const counters = countersFor(person, now);
+    const index = new Map(counters.map((c, i) => [counterKey(c), i]));
+    const hard = counters.map(() => ({ usd: -1, tok: -1 }));
+    const applying = budgets.flatMap((budget) => {
+      const ref = budgetCounter(budget, person, now);
+      if (!ref) return [];
+      const i = index.get(counterKey(ref)) as number;
+      const h = hard[i] as { usd: number; tok: number };
+      if (!budget.soft && budget.unit === "usd") h.usd = h.usd < 0 ? budget.limit : Math.min(h.usd, budget.limit);
+      if (!budget.soft && budget.unit === "tokens") h.tok = h.tok < 0 ? budget.limit : Math.min(h.tok, budget.limit);
+      return [{ budget, ref, i }];
+    });
+    const id = crypto.randomUUID();
+    const expiresAt = now + (options.ttlMs ?? RESERVATION_TTL_MS);
+    const out = (await this.script(
+      RESERVE,
+      [this.key(person.tenant, "resexp"), this.key(person.tenant, "res", id), ...counters.map((c) => this.counterKey(person.tenant, c))],
+      [now, expiresAt, estimate.microUsd, estimate.tokens, this.key(person.tenant, "res", ""), id, COUNTER_TTL_MS, ...hard.flatMap((h) => [h.usd, h.tok])],
+    )) as number[];
+    const value = (i: number): CounterValue => ({ microUsd: out[2 + 2 * i] as number, tokens: out[3 + 2 * i] as number });
+    if (out[0] !== 1) {
+      const statuses = applying.map((a) => budgetStatus(a.budget, value(a.i), a.ref.periodKey));
+      const refused = applying.find((a) => !a.budget.soft && !fits(a.budget, value(a.i), estimate)) ?? applying[0];
+      if (!refused) throw new StateError("STATE_CORRUPT", "Redis refused a reservation no budget explains");
+      return { ok: false, refusedBy: budgetStatus(refused.budget, value(refused.i), refused.ref.periodKey), statuses };
+    }
+    const statuses = applying.map((a) => budgetStatus(a.budget, { microUsd: value(a.i).microUsd + estimate.microUsd, tokens: value(a.i).tokens + estimate.tokens }, a.ref.periodKey));
+    return { ok: true, reservation: { id, tenant: person.tenant, estimate, counters, expiresAt }, statuses, warnings: statuses.filter((s) => s.budget.soft && s.used > s.budget.limit) };
+  }
+
+  async settle(reservation: Reservation, record: UsageRecord): Promise<void> {
+    await this.writeUsage(record, reservation.id);
+  }
+
+  async recordUsage(record: UsageRecord): Promise<void> {
+    await this.writeUsage(record, undefined);
+  }
+
+  private async writeUsage(r: UsageRecord, reservationId: string | undefined): Promise<void> {
+    checkRecord(r);
+    const t = r.tenant;
+    const day = dayKey(r.time);
+    const groups = r.groups.length ? [...new Set(r.groups)] : [""];
+    const agg = [["user", r.sub], ["model", r.model], ["day", day], ...groups.map((g) => ["group", g])].map(([dim, v]) => this.key(t, "agg", day, dim as string, enc(v as string)));
+    const resId = reservationId ?? `none-${r.requestId}`;
+    await this.script(
+      SETTLE,
+      [this.key(t, "resexp"), this.key(t, "res", resId), this.key(t, "seen", enc(r.requestId)), this.key(t, "ledger"), this.key(t, "aggidx", day), ...agg, ...recordCounters(r).map((c) => this.counterKey(t, c))],
+      [
+        resId, SEEN_TTL_MS, agg.length, r.costMicroUsd ?? 0, tokensOf(r), JSON.stringify(r), COUNTER_TTL_MS, r.displayName,
+        r.inputTokens, r.outputTokens, r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd ?? 0, r.costMicroUsd === null ? 1 : 0,
+      ],
+    );
+  }
+
+  async release(reservation: Reservation): Promise<void> {
+    await this.script(RELEASE, [this.key(reservation.tenant, "resexp"), this.key(reservation.tenant, "res", reservation.id)], [reservation.id, Date.now(), this.key(reservation.tenant, "res", "")]);
+  }
+
+  async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
+    // purge expired reservations first, as reserve does, so the figures are the same
+    await this.script(RELEASE, [this.key(person.tenant, "resexp"), this.key(person.tenant, "res", "-")], ["-", now, this.key(person.tenant, "res", "")]);
+    const budgets = await this.listBudgets(person.tenant);
+    return Promise.all(
+      budgets.flatMap((budget) => {
+        const ref = budgetCounter(budget, person, now);
+        if (!ref) return [];
+        return [this.send("HMGET", [this.counterKey(person.tenant, ref), "usd", "tok"]).then((v) => budgetStatus(budget, { microUsd: Number((v as Reply[])[0] ?? 0), tokens: Number((v as Reply[])[1] ?? 0) }, ref.periodKey))];
+      }),
+    );
+  }
+
+  // ---- ledger
+
+  async usageReport(q: UsageQuery): Promise<UsageRow[]> {
+    checkQuery(q);
+    const days = daysBetween(q.since, q.until);
+    const rows = new Map<string, UsageRow & { latest?: string }>();
+    await Promise.all(
+      days.map(async (day) => {
+        let keys: string[];
+        if (q.sub) keys = [this.key(q.tenant, "agg", day, "user", enc(q.sub))];
+        else {
+          const prefix = this.key(q.tenant, "agg", day, q.by === "day" ? "day" : q.by, "");
+          keys = ((await this.send("SMEMBERS", [this.key(q.tenant, "aggidx", day)])) as string[]).filter((k) => k.startsWith(prefix));
+        }
+        for (const k of keys) {
+          const flat = (await this.send("HGETALL", [k])) as Reply;
+          const h = (Array.isArray(flat) ? Object.fromEntries(flat.flatMap((_, i) => (i % 2 ? [] : [[flat[i], flat[i + 1]]]))) : (flat ?? {})) as Record<string, string | number>;
+          if (h.n === undefined) continue;
+          const key = q.by === "day" ? day : decodeURIComponent(k.slice(k.lastIndexOf(":") + 1));
+          const row = rows.get(key) ?? { key, requests: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheCreation5mInputTokens: 0, cacheCreation1hInputTokens: 0, cacheReadInputTokens: 0, webSearchRequests: 0, costMicroUsd: 0, unpricedRequests: 0 };
+          row.requests += Number(h.n);
+          row.inputTokens += Number(h.in);
+          row.outputTokens += Number(h.out);
+          row.cacheCreationInputTokens += Number(h.cw);
+          row.cacheCreation5mInputTokens += Number(h.cw5);
+          row.cacheCreation1hInputTokens += Number(h.cw1);
+          row.cacheReadInputTokens += Number(h.cr);
+          row.webSearchRequests += Number(h.ws);
+          row.costMicroUsd += Number(h.cost);
+          row.unpricedRequests += Number(h.unpriced);
+          if (q.by === "user" && (row.latest === undefined || day >= row.latest)) [row.latest, row.displayName] = [day, String(h.name)];
+          rows.set(key, row);
+        }
+      }),
+    );
+    return [...rows.values()].map(({ latest: _, ...row }) => row).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  // ---- rate limits
+
+  private async windowsOf(person: Person, defaults: RateDefaults | undefined): Promise<WindowSpec[]> {
+    return windowsFor(person, await this.listLimits(person.tenant), defaults);
+  }
+
+  async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
+    const now = options.now ?? Date.now();
+    const specs = await this.windowsOf(person, options.defaults);
+    if (specs.length === 0) return { allowed: true, windows: [] };
+    const start = windowStart(now);
+    const fraction = (now - start) / WINDOW_MS;
+    const out = (await this.script(
+      ADMIT,
+      specs.flatMap((s) => [this.windowKey(person.tenant, s.subject, start), this.windowKey(person.tenant, s.subject, start - WINDOW_MS)]),
+      [String(fraction), tokens, 3 * WINDOW_MS, ...specs.flatMap((s) => [s.rpm ?? -1, s.tpm ?? -1])],
+    )) as number[];
+    const counts: WindowCounts[] = specs.map((_, i) => ({ prevRequests: out[1 + 4 * i] as number, currRequests: out[2 + 4 * i] as number, prevTokens: out[3 + 4 * i] as number, currTokens: out[4 + 4 * i] as number }));
+    const allowed = out[0] === 1;
+    if (allowed !== specs.every((s, i) => admits(s, counts[i] as WindowCounts, fraction))) throw new StateError("STATE_CORRUPT", "the Redis rate-limit script and the gateway disagree; redeploy one version");
+    return describeWindows(specs, counts, now, tokens, allowed);
+  }
+
+  async chargeTokens(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<void> {
+    const start = windowStart(options.now ?? Date.now());
+    const specs = (await this.windowsOf(person, options.defaults)).filter((s) => s.tpm !== undefined);
+    await Promise.all(specs.map((s) => this.send("HINCRBY", [this.windowKey(person.tenant, s.subject, start), "tok", String(tokens)])));
+  }
+
+  // ---- denylist
+
+  async revoke(revocation: Revocation): Promise<void> {
+    const r = checkRevocation(revocation);
+    const member = `${r.kind}:${enc(r.value)}`;
+    await this.send("SET", [this.denyKey(r.tenant, r.kind, r.value), JSON.stringify(r), "PXAT", String(Math.max(r.until, Date.now() + 1))]);
+    await this.send("ZADD", [this.key(r.tenant, "denyidx"), String(r.until), member]);
+    await this.send("ZREMRANGEBYSCORE", [this.key(r.tenant, "denyidx"), "-inf", String(Date.now())]);
+  }
+
+  async restore(tenant: string, kind: RevocationKind, value: string): Promise<boolean> {
+    const v = revocationValue(kind, value);
+    await this.send("ZREM", [this.key(tenant, "denyidx"), `${kind}:${enc(v)}`]);
+    return Number(await this.send("DEL", [this.denyKey(tenant, kind, v)])) > 0;
+  }
+
+  async isRevoked(tenant: string, identity: TokenIdentity, now = Date.now()): Promise<Revocation | null> {
+    const keys = identityKeys(identity);
+    if (keys.length === 0) return null;
+    const values = (await this.send("MGET", keys.map(([k, v]) => this.denyKey(tenant, k, v)))) as (string | null)[];
+    for (const v of values) {
+      if (v === null) continue;
+      const r = JSON.parse(v) as Revocation;
+      if (r.until > now) return r;
+    }
+    return null;
+  }
+
+  async listRevocations(tenant: string, now = Date.now()): Promise<Revocation[]> {
+    const members = (await this.send("ZRANGEBYSCORE", [this.key(tenant, "denyidx"), `(${now}`, "+inf"])) as string[];
+    if (members.length === 0) return [];
+    const values = (await this.send("MGET", members.map((m) => this.key(tenant, "deny", m)))) as (string | null)[];
+    return values.flatMap((v) => (v ? [JSON.parse(v) as Revocation] : [])).sort((a, b) => a.at - b.at);
+  }
+
+  // ---- settings
+
+  private async hashValues<T>(key: string): Promise<T[]> {
+    const flat = (await this.send("HVALS", [key])) as string[];
+    return flat.map((v) => JSON.parse(v) as T);
+  }
+
+  async setBudget(budget: Budget): Promise<void> {
+    const b = checkBudget(budget);
+    await this.send("HSET", [this.key(b.tenant, "budgets"), `${b.subject.kind}:${enc(b.subject.id)}:${b.period}:${b.unit}`, JSON.stringify(b)]);
+  }
+
+  async clearBudget(tenant: string, subject: Subject, period: Period, unit?: BudgetUnit): Promise<number> {
+    const s = checkSubject(subject);
+    const fields = (unit ? [unit] : ["usd", "tokens"]).map((u) => `${s.kind}:${enc(s.id)}:${period}:${u}`);
+    return Number(await this.send("HDEL", [this.key(tenant, "budgets"), ...fields]));
+  }
+
+  listBudgets(tenant: string): Promise<Budget[]> {
+    return this.hashValues<Budget>(this.key(tenant, "budgets"));
+  }
+
+  async setLimit(limit: RateLimit): Promise<void> {
+    const l = checkLimit(limit);
+    await this.send("HSET", [this.key(l.tenant, "limits"), `${l.subject.kind}:${enc(l.subject.id)}`, JSON.stringify(l)]);
+  }
+
+  async clearLimit(tenant: string, subject: Subject): Promise<boolean> {
+    const s = checkSubject(subject);
+    return Number(await this.send("HDEL", [this.key(tenant, "limits"), `${s.kind}:${enc(s.id)}`])) > 0;
+  }
+
+  listLimits(tenant: string): Promise<RateLimit[]> {
+    return this.hashValues<RateLimit>(this.key(tenant, "limits"));
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.send("PING", [])) === "PONG";
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * Gateway state in SQLite (bun:sqlite): the embedded default for one host. WAL lets readers
+ * run beside the writer; every read-modify-write runs in a BEGIN IMMEDIATE transaction, so the
+ * worker processes of one host sharing the file take turns (busy_timeout waits for the lock)
+ * and never both pass a budget check. synchronous=NORMAL: a committed write survives the
+ * process being killed; only an OS crash may lose the last transactions.
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import {
+  budgetCounter, budgetStatus, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, counterKey, countersFor, type CounterValue,
+  admits, describeWindows, fits, identityKeys, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, dayKey,
+} from "./common.ts";
+import {
+  type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
+  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type SubjectKind,
+} from "./types.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS usage (
+  tenant TEXT NOT NULL, request_id TEXT NOT NULL, upstream_request_id TEXT, time INTEGER NOT NULL, day TEXT NOT NULL,
+  sub TEXT NOT NULL, display_name TEXT NOT NULL, groups TEXT NOT NULL, model TEXT NOT NULL,
+  input INTEGER NOT NULL, output INTEGER NOT NULL, cache_write INTEGER NOT NULL, cache_write_5m INTEGER NOT NULL, cache_write_1h INTEGER NOT NULL,
+  cache_read INTEGER NOT NULL, web_search INTEGER NOT NULL, cost_micro INTEGER,
+  PRIMARY KEY (tenant, request_id)
+);
+CREATE INDEX IF NOT EXISTS usage_day ON usage (tenant, day);
+CREATE TABLE IF NOT EXISTS counters (tenant TEXT NOT NULL, key TEXT NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, expires INTEGER NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, counters TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reservations_expiry ON reservations (tenant, expires);
+CREATE TABLE IF NOT EXISTS windows (tenant TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key, start)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS revocations (tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, until INTEGER NOT NULL, at INTEGER NOT NULL, by TEXT, reason TEXT, PRIMARY KEY (tenant, kind, value)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS budgets (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, period TEXT NOT NULL, unit TEXT NOT NULL, lim INTEGER NOT NULL, soft INTEGER NOT NULL, PRIMARY KEY (tenant, kind, id, period, unit)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS limits (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, rpm INTEGER, tpm INTEGER, PRIMARY KEY (tenant, kind, id)) WITHOUT ROWID;
+`;
+
+interface RevocationRow { tenant: string; kind: RevocationKind; value: string; until: number; at: number; by: string | null; reason: string | null }
+interface BudgetRow { tenant: string; kind: SubjectKind; id: string; period: Period; unit: BudgetUnit; lim: number; soft: number }
+interface LimitRow { tenant: string; kind: SubjectKind; id: string; rpm: number | null; tpm: number | null }
+
+const toRevocation = (r: RevocationRow): Revocation => ({ tenant: r.tenant, kind: r.kind, value: r.value, until: r.until, at: r.at, ...(r.by ? { by: r.by } : {}), ...(r.reason ? { reason: r.reason } : {}) });
+const toBudget = (r: BudgetRow): Budget => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, period: r.period, unit: r.unit, limit: r.lim, soft: r.soft === 1 });
+const toLimit = (r: LimitRow): RateLimit => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, ...(r.rpm !== null ? { rpm: r.rpm } : {}), ...(r.tpm !== null ? { tpm: r.tpm } : {}) });
+
+export class SqliteState implements GatewayState {
+  private readonly db: Database;
+
+  /** `path` is a file (created with its directory) or ":memory:". */
+  constructor(path: string) {
+    try {
+      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      this.db = new Database(path, { create: true, strict: true });
+      this.db.exec("PRAGMA busy_timeout = 10000");
+      this.db.exec("PRAGMA journal_mode = WAL");
+      this.db.exec("PRAGMA synchronous = NORMAL");
+      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+    } catch (e) {
+      throw new StateError("STATE_UNAVAILABLE", `cannot open the state database ${path}: ${(e as Error).message}; check the path and its permissions`, { cause: e });
+    }
+  }
+
+  /** Runs fn in a BEGIN IMMEDIATE transaction; SQLite failures become typed errors. */
+  private tx<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      if (e instanceof StateError) throw e;
+      const busy = (e as { code?: string }).code?.startsWith("SQLITE_BUSY");
+      throw new StateError(busy ? "STATE_UNAVAILABLE" : "STATE_CORRUPT", `state database: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  // ---- counters and reservations
+
+  private counter(tenant: string, c: CounterRef): CounterValue {
+    const row = this.db.query<{ usd: number; tokens: number }, [string, string]>("SELECT usd, tokens FROM counters WHERE tenant = ? AND key = ?").get(tenant, counterKey(c));
+    return { microUsd: row?.usd ?? 0, tokens: row?.tokens ?? 0 };
+  }
+
+  private add(tenant: string, counters: CounterRef[], usd: number, tokens: number): void {
+    const q = this.db.query("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4");
+    for (const c of counters) q.run(tenant, counterKey(c), usd, tokens);
+  }
+
+  /** Gives back the estimates of reservations past their expiry (a replica that died never settled them). */
+  private purgeExpired(tenant: string, now: number): void {
+    const expired = this.db.query<{ id: string; usd: number; tokens: number; counters: string }, [string, number]>("SELECT id, usd, tokens, counters FROM reservations WHERE tenant = ? AND expires <= ?").all(tenant, now);
+    for (const r of expired) {
+      this.add(tenant, JSON.parse(r.counters) as CounterRef[], -r.usd, -r.tokens);
+      this.db.query("DELETE FROM reservations WHERE id = ?").run(r.id);
+    }
+  }
+
+  /** Removes a live reservation and its estimate; false if it was gone already. */
+  private drop(reservation: Reservation): boolean {
+    const row = this.db.query<{ usd: number; tokens: number }, [string]>("DELETE FROM reservations WHERE id = ? RETURNING usd, tokens").get(reservation.id);
+    if (!row) return false;
+    this.add(reservation.tenant, reservation.counters, -row.usd, -row.tokens);
+    return true;
+  }
+
+  private statuses(person: Person, budgets: Budget[], now: number): { budget: Budget; ref: CounterRef; value: CounterValue }[] {
+    return budgets.flatMap((budget) => {
+      const ref = budgetCounter(budget, person, now);
+      return ref ? [{ budget, ref, value: this.counter(person.tenant, ref) }] : [];
+    });
+  }
+
+  async reserve(person: Person, estimate: Estimate, options: { now?: number; ttlMs?: number } = {}): Promise<ReserveResult> {
+    const now = options.now ?? Date.now();
+    return this.tx(() => {
+      this.purgeExpired(person.tenant, now);
+      const checks = this.statuses(person, this.budgetsOf(person.tenant), now);
+      const refused = checks.find((c) => !c.budget.soft && !fits(c.budget, c.value, estimate));
+      if (refused) return { ok: false, refusedBy: budgetStatus(refused.budget, refused.value, refused.ref.periodKey), statuses: checks.map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey)) };
+      const reservation: Reservation = { id: crypto.randomUUID(), tenant: person.tenant, estimate, counters: countersFor(person, now), expiresAt: now + (options.ttlMs ?? RESERVATION_TTL_MS) };
+      this.add(person.tenant, reservation.counters, estimate.microUsd, estimate.tokens);
+      this.db.query("INSERT INTO reservations (id, tenant, expires, usd, tokens, counters) VALUES (?, ?, ?, ?, ?, ?)").run(reservation.id, person.tenant, reservation.expiresAt, estimate.microUsd, estimate.tokens, JSON.stringify(reservation.counters));
+      const statuses = checks.map((c) => budgetStatus(c.budget, { microUsd: c.value.microUsd + estimate.microUsd, tokens: c.value.tokens + estimate.tokens }, c.ref.periodKey));
+      return { ok: true, reservation, statuses, warnings: statuses.filter((s) => s.budget.soft && s.used > s.budget.limit) };
+    });
+  }
+
+  async settle(reservation: Reservation, record: UsageRecord): Promise<void> {
+    checkRecord(record);
+    this.tx(() => {
+      if (!this.insertUsage(record)) {
+        this.drop(reservation);
+        return;
+      }
+      const live = this.drop(reservation);
+      this.add(record.tenant, live ? reservation.counters : recordCounters(record), record.costMicroUsd ?? 0, tokensOf(record));
+    });
+  }
+
+  async release(reservation: Reservation): Promise<void> {
+    this.tx(() => void this.drop(reservation));
+  }
+
+  async recordUsage(record: UsageRecord): Promise<void> {
+    checkRecord(record);
+    this.tx(() => {
+      if (this.insertUsage(record)) this.add(record.tenant, recordCounters(record), record.costMicroUsd ?? 0, tokensOf(record));
+    });
+  }
+
+  async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
+    return this.tx(() => {
+      this.purgeExpired(person.tenant, now);
+      return this.statuses(person, this.budgetsOf(person.tenant), now).map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey));
+    });
+  }
+
+  // ---- ledger
+
+  /** False if the request id was recorded already (a retried write). */
+  private insertUsage(r: UsageRecord): boolean {
+    const result = this.db
+      .query(
+        `INSERT OR IGNORE INTO usage (tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(r.tenant, r.requestId, r.upstreamRequestId ?? null, r.time, dayKey(r.time), r.sub, r.displayName, JSON.stringify([...r.groups]), r.model, r.inputTokens, r.outputTokens, r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd);
+    return result.changes === 1;
+  }
+
+  async usageReport(q: UsageQuery): Promise<UsageRow[]> {
+    checkQuery(q);
+    const key = { user: "u.sub", model: "u.model", day: "u.day", group: "g.value" }[q.by];
+    const from = q.by === "group" ? `usage u, json_each(CASE WHEN u.groups = '[]' THEN '[""]' ELSE u.groups END) g` : "usage u";
+    const rows = this.db
+      .query<Record<string, number | string>, (string | number)[]>(
+        `SELECT ${key} AS key, ${q.by === "user" ? "u.display_name AS display_name, max(u.time) AS latest," : ""} count(*) AS requests,
+          sum(u.input) AS input, sum(u.output) AS output, sum(u.cache_write) AS cw, sum(u.cache_write_5m) AS cw5, sum(u.cache_write_1h) AS cw1, sum(u.cache_read) AS cr,
+          sum(u.web_search) AS ws, coalesce(sum(u.cost_micro), 0) AS cost, sum(u.cost_micro IS NULL) AS unpriced
+         FROM ${from} WHERE u.tenant = ? AND u.day BETWEEN ? AND ? ${q.sub ? "AND u.sub = ?" : ""} GROUP BY 1 ORDER BY 1`,
+      )
+      .all(...[q.tenant, q.since, q.until, ...(q.sub ? [q.sub] : [])]);
+    return rows.map((r) => ({
+      key: String(r.key),
+      ...(q.by === "user" ? { displayName: String(r.display_name) } : {}),
+      requests: Number(r.requests),
+      inputTokens: Number(r.input),
+      outputTokens: Number(r.output),
+      cacheCreationInputTokens: Number(r.cw),
+      cacheCreation5mInputTokens: Number(r.cw5),
+      cacheCreation1hInputTokens: Number(r.cw1),
+      cacheReadInputTokens: Number(r.cr),
+      webSearchRequests: Number(r.ws),
+      costMicroUsd: Number(r.cost),
+      unpricedRequests: Number(r.unpriced),
+    }));
+  }
+
+  // ---- rate limits
+
+  private windowCounts(tenant: string, key: string, now: number): WindowCounts {
+    const start = windowStart(now);
+    const rows = this.db.query<{ start: number; requests: number; tokens: number }, [string, string, number, number]>("SELECT start, requests, tokens FROM windows WHERE tenant = ? AND key = ? AND start IN (?, ?)").all(tenant, key, start, start - WINDOW_MS);
+    const curr = rows.find((r) => r.start === start);
+    const prev = rows.find((r) => r.start !== start);
+    return { prevRequests: prev?.requests ?? 0, currRequests: curr?.requests ?? 0, prevTokens: prev?.tokens ?? 0, currTokens: curr?.tokens ?? 0 };
+  }
+
+  private bump(tenant: string, key: string, now: number, requests: number, tokens: number): void {
+    this.db.query("INSERT INTO windows (tenant, key, start, requests, tokens) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET requests = requests + ?4, tokens = tokens + ?5").run(tenant, key, windowStart(now), requests, tokens);
+  }
+
+  async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
+    const now = options.now ?? Date.now();
+    return this.tx(() => {
+      const specs = windowsFor(person, this.limitsOf(person.tenant), options.defaults);
+      const keys = specs.map((s) => `${s.subject.kind}:${s.subject.id}`);
+      const counts = keys.map((k) => this.windowCounts(person.tenant, k, now));
+      const fraction = (now - windowStart(now)) / WINDOW_MS;
+      const allowed = specs.every((s, i) => admits(s, counts[i] as WindowCounts, fraction));
+      if (allowed) for (const k of keys) this.bump(person.tenant, k, now, 1, tokens);
+      this.db.query("DELETE FROM windows WHERE tenant = ? AND start < ?").run(person.tenant, windowStart(now) - WINDOW_MS);
+      return describeWindows(specs, counts, now, tokens, allowed);
+    });
+  }
+
+  async chargeTokens(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<void> {
+    const now = options.now ?? Date.now();
+    this.tx(() => {
+      for (const s of windowsFor(person, this.limitsOf(person.tenant), options.defaults)) if (s.tpm !== undefined) this.bump(person.tenant, `${s.subject.kind}:${s.subject.id}`, now, 0, tokens);
+    });
+  }
+
+  // ---- denylist
+
+  async revoke(revocation: Revocation): Promise<void> {
+    const r = checkRevocation(revocation);
+    this.tx(() => {
+      this.db.query("DELETE FROM revocations WHERE until <= ?").run(Date.now());
+      this.db.query("INSERT OR REPLACE INTO revocations (tenant, kind, value, until, at, by, reason) VALUES (?, ?, ?, ?, ?, ?, ?)").run(r.tenant, r.kind, r.value, r.until, r.at, r.by ?? null, r.reason ?? null);
+    });
+  }
+
+  async restore(tenant: string, kind: RevocationKind, value: string): Promise<boolean> {
+    return this.tx(() => this.db.query("DELETE FROM revocations WHERE tenant = ? AND kind = ? AND value = ?").run(tenant, kind, revocationValue(kind, value)).changes > 0);
+  }
+
+  async isRevoked(tenant: string, identity: TokenIdentity, now = Date.now()): Promise<Revocation | null> {
+    const keys = identityKeys(identity);
+    if (keys.length === 0) return null;
+    const where = keys.map(() => "(kind = ? AND value = ?)").join(" OR ");
+    const row = this.db.query<RevocationRow, (string | number)[]>(`SELECT * FROM revocations WHERE tenant = ? AND until > ? AND (${where}) LIMIT 1`).get(tenant, now, ...keys.flat());
+    return row ? toRevocation(row) : null;
+  }
+
+  async listRevocations(tenant: string, now = Date.now()): Promise<Revocation[]> {
+    return this.db.query<RevocationRow, [string, number]>("SELECT * FROM revocations WHERE tenant = ? AND until > ? ORDER BY at").all(tenant, now).map(toRevocation);
+  }
+
+  // ---- settings
+
+  private budgetsOf(tenant: string): Budget[] {
+    return this.db.query<BudgetRow, [string]>("SELECT * FROM budgets WHERE tenant = ?").all(tenant).map(toBudget);
+  }
+
+  private limitsOf(tenant: string): RateLimit[] {
+    return this.db.query<LimitRow, [string]>("SELECT * FROM limits WHERE tenant = ?").all(tenant).map(toLimit);
+  }
+
+  async setBudget(budget: Budget): Promise<void> {
+    const b = checkBudget(budget);
+    this.tx(() => this.db.query("INSERT OR REPLACE INTO budgets (tenant, kind, id, period, unit, lim, soft) VALUES (?, ?, ?, ?, ?, ?, ?)").run(b.tenant, b.subject.kind, b.subject.id, b.period, b.unit, b.limit, b.soft ? 1 : 0));
+  }
+
+  async clearBudget(tenant: string, subject: Subject, period: Period, unit?: BudgetUnit): Promise<number> {
+    const s = checkSubject(subject);
+    return this.tx(() => this.db.query(`DELETE FROM budgets WHERE tenant = ? AND kind = ? AND id = ? AND period = ? ${unit ? "AND unit = ?" : ""}`).run(tenant, s.kind, s.id, period, ...(unit ? [unit] : [])).changes);
+  }
+
+  async listBudgets(tenant: string): Promise<Budget[]> {
+    return this.budgetsOf(tenant);
+  }
+
+  async setLimit(limit: RateLimit): Promise<void> {
+    const l = checkLimit(limit);
+    this.tx(() => this.db.query("INSERT OR REPLACE INTO limits (tenant, kind, id, rpm, tpm) VALUES (?, ?, ?, ?, ?)").run(l.tenant, l.subject.kind, l.subject.id, l.rpm ?? null, l.tpm ?? null));
+  }
+
+  async clearLimit(tenant: string, subject: Subject): Promise<boolean> {
+    const s = checkSubject(subject);
+    return this.tx(() => this.db.query("DELETE FROM limits WHERE tenant = ? AND kind = ? AND id = ?").run(tenant, s.kind, s.id).changes > 0);
+  }
+
+  async listLimits(tenant: string): Promise<RateLimit[]> {
+    return this.limitsOf(tenant);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      this.db.query("SELECT 1").get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
