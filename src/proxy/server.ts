@@ -90,22 +90,46 @@ class BodyTooLarge extends Error {
   readonly code = "body_too_large";
 }
 
-/** Passes a body through while counting; errors it once it grows past `limit` bytes. */
-function limitBody(body: ReadableStream<Uint8Array>, limit: number): { stream: ReadableStream<Uint8Array>; exceeded(): boolean } {
+type ChunkedBody = { kind: "whole"; body: Uint8Array<ArrayBuffer> } | { kind: "stream"; stream: ReadableStream<Uint8Array>; exceeded(): boolean } | { kind: "too_large" };
+
+/**
+ * A body without Content-Length, bounded by `limit`: up to `buffered` bytes are read first (so a
+ * small body, or one that is already too large, never reaches the upstream); the rest streams
+ * on, counted, and errors the upstream request once it grows past the limit.
+ */
+async function readChunkedBody(body: ReadableStream<Uint8Array>, limit: number, buffered: number): Promise<ChunkedBody> {
+  const reader = body.getReader();
+  const head: Uint8Array[] = [];
   let total = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return { kind: "whole", body: new Uint8Array(Buffer.concat(head)) };
+    total += value.byteLength;
+    if (total > limit) {
+      void reader.cancel().catch(() => {});
+      return { kind: "too_large" };
+    }
+    head.push(value);
+    if (total > buffered) break;
+  }
   let exceeded = false;
-  const stream = body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        total += chunk.byteLength;
-        if (total > limit) {
-          exceeded = true;
-          controller.error(new BodyTooLarge(`request body over ${limit} bytes`));
-        } else controller.enqueue(chunk);
-      },
-    }),
-  );
-  return { stream, exceeded: () => exceeded };
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const first = head.shift();
+      if (first) return controller.enqueue(first);
+      const { value, done } = await reader.read();
+      if (done) return controller.close();
+      total += value.byteLength;
+      if (total > limit) {
+        exceeded = true;
+        void reader.cancel().catch(() => {});
+        return controller.error(new BodyTooLarge(`request body over ${limit} bytes`));
+      }
+      controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return { kind: "stream", stream, exceeded: () => exceeded };
 }
 
 function stdoutLogger(): (line: LogLine) => void {
@@ -240,9 +264,11 @@ export function startProxy(options: ProxyOptions) {
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
     const lengthHeader = request.headers.get("content-length");
     const length = Number(lengthHeader ?? NaN);
-    // A declared length is checked before this (Bun enforces it); a chunked body is counted as it streams.
-    const limited = hasBody && lengthHeader === null && request.body ? limitBody(request.body, maxBodyBytes) : undefined;
-    const body = !hasBody ? undefined : length <= BUFFERED_BODY_LIMIT ? await request.arrayBuffer() : (limited?.stream ?? request.body);
+    // A declared length was checked before this (and Bun holds the client to it); a chunked body is counted.
+    const chunked = hasBody && lengthHeader === null && request.body ? await readChunkedBody(request.body, maxBodyBytes, BUFFERED_BODY_LIMIT) : undefined;
+    if (chunked?.kind === "too_large") return tooLarge(request, started, tenant.slug, route);
+    const limited = chunked?.kind === "stream" ? chunked : undefined;
+    const body = !hasBody ? undefined : chunked ? (chunked.kind === "whole" ? chunked.body : limited?.stream) : length <= BUFFERED_BODY_LIMIT ? await request.arrayBuffer() : request.body;
     const base: Omit<LogLine, "status" | "duration_ms"> = { time: new Date(started).toISOString(), tenant: tenant.slug, method: request.method, route, sub: user.sub, username: user.username };
 
     const release = holdOpen(request);
