@@ -10,11 +10,22 @@ import { joinPath } from "../paths.ts";
 export const SCOPES = ["user", "project", "local"] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** Where each scope's settings live (Claude Code honours CLAUDE_CONFIG_DIR for the user scope). */
-export function settingsPath(scope: Scope, env: Record<string, string | undefined> = process.env, cwd = process.cwd()): string {
-  if (scope === "user") return joinPath(env.CLAUDE_CONFIG_DIR || joinPath(env.HOME || env.USERPROFILE || "", ".claude"), "settings.json");
-  return joinPath(cwd, ".claude", scope === "project" ? "settings.json" : "settings.local.json");
+/**
+ * The directory of a scope's settings (Claude Code honours CLAUDE_CONFIG_DIR for the user scope),
+ * without trailing separators: a trailing slash would make lstat follow a symlinked directory.
+ */
+export function settingsDir(scope: Scope, env: Record<string, string | undefined> = process.env, cwd = process.cwd()): string {
+  const dir = scope === "user" ? env.CLAUDE_CONFIG_DIR || joinPath(env.HOME || env.USERPROFILE || "", ".claude") : joinPath(cwd, ".claude");
+  return dir.replace(/(?<=.)[\\/]+$/, "");
 }
+
+/** Where each scope's settings live. */
+export function settingsPath(scope: Scope, env: Record<string, string | undefined> = process.env, cwd = process.cwd()): string {
+  return joinPath(settingsDir(scope, env, cwd), scope === "local" ? "settings.local.json" : "settings.json");
+}
+
+/** The backup `setup claude` writes before it changes a settings file. */
+export const backupPath = (path: string): string => `${path}.agent-runner-auth.bak`;
 
 export interface ManagedSettings {
   baseUrl: string;

@@ -18,8 +18,13 @@ export function sessionPorts(
     store,
     now: Date.now,
     lock: async () => {
-      const { acquireLock } = await import("../lock.ts");
-      return acquireLock(ctx.profileName, { timeoutMs: options.lockTimeoutMs, onWait: () => ctx.verbose("another process is refreshing or signing in: waiting") });
+      const { acquireLock, longWaitMessage } = await import("../lock.ts");
+      return acquireLock(ctx.profileName, {
+        timeoutMs: options.lockTimeoutMs,
+        onWait: () => ctx.verbose("another process is refreshing or signing in: waiting"),
+        // A short wait (a refresh under contention) stays quiet; a long one says whom it waits for.
+        onLongWait: (wait) => ctx.say(`agent-runner-auth: ${longWaitMessage(wait)}`),
+      });
     },
     refresh: async (refreshToken) => {
       ctx.verbose(`refreshing at ${profile.endpoints.token}`);

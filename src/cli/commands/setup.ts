@@ -1,12 +1,13 @@
 /**
  * `setup claude`: points Claude Code at this profile's tenant with this binary as apiKeyHelper.
  * Merges into the settings file (other keys and formatting kept), writes a backup first, writes
- * atomically, changes nothing when nothing changes, refuses a file that is not valid JSON.
+ * atomically, changes nothing when nothing changes, refuses a file that is not valid JSON, and
+ * never reads or writes through a symlinked settings file or directory.
  */
 import type { CommandContext } from "./context.ts";
 import { requireProfile } from "../config.ts";
 import { CliError, ExitCode, usageError } from "../errors.ts";
-import { applyManagedSettings, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsPath, SettingsParseError, SCOPES, type Scope } from "../claude/settings.ts";
+import { applyManagedSettings, backupPath, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsDir, settingsPath, SettingsParseError, SCOPES, type Scope } from "../claude/settings.ts";
 import { selfCommand } from "../self.ts";
 
 export const CONFLICTING_ENV = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"] as const;
@@ -15,11 +16,23 @@ export function tenantBaseUrl(tenant: string): string {
   return `${tenant.replace(/\/+$/, "")}/anthropic/v1`;
 }
 
-async function readText(path: string): Promise<string | null> {
+/**
+ * Reads the settings file, refusing a symlinked file or directory: a cloned repository could point
+ * .claude/settings.json at a secret, which would then be merged and written into the repository.
+ */
+async function readSettings(dir: string, path: string): Promise<{ text: string; mode: number } | null> {
+  const { readRegularFile, refuseSymlink, UnsafePathError } = await import("../fs-atomic.ts");
   try {
-    return await Bun.file(path).text();
+    refuseSymlink(dir);
+    return readRegularFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    if (e instanceof UnsafePathError) {
+      throw new CliError(
+        ExitCode.config,
+        `refusing to use ${e.path}: it ${e.code === "symlink" ? "is a symbolic link" : "is not a regular file"}, and setup does not read or write through one (it could lead to a file that is not a settings file); nothing was changed`,
+        "Replace it with a regular file or directory (or edit the file it points to yourself), then run this again.",
+      );
+    }
     throw new CliError(ExitCode.config, `cannot read ${path}: ${(e as Error).message}`);
   }
 }
@@ -30,7 +43,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   const scope = (ctx.args.values.scope ?? "user") as Scope;
   if (!SCOPES.includes(scope)) throw usageError(`--scope must be user, project or local, got "${scope}"`);
   const path = settingsPath(scope);
-  const before = (await readText(path)) ?? "";
+  const current = await readSettings(settingsDir(scope), path);
+  const before = current?.text ?? "";
 
   let after: string;
   try {
@@ -73,18 +87,17 @@ export async function run(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const { writeFileAtomic } = await import("../fs-atomic.ts");
-  const { statSync } = await import("node:fs");
-  let mode = 0o600;
+  // The backup and the new file keep the original's mode exactly (a new file is private).
+  const mode = current?.mode ?? 0o600;
   try {
-    mode = statSync(path).mode & 0o777;
-  } catch {}
-  try {
-    if (before !== "") writeFileAtomic(`${path}.agent-runner-auth.bak`, before, { mode, dirMode: 0o755 });
+    // Written like the file itself (temporary file + rename): a symlink planted at the backup's
+    // name is replaced, never written through.
+    if (before !== "") writeFileAtomic(backupPath(path), before, { mode, dirMode: 0o755 });
     writeFileAtomic(path, after, { mode, dirMode: 0o755 });
   } catch (e) {
     throw new CliError(ExitCode.config, `cannot write ${path}: ${(e as Error).message}`);
   }
   ctx.say(ctx.args.flags.remove ? `Removed the agent-runner settings from ${path}.` : `Claude Code (${scope} settings, ${path}) now uses profile "${ctx.profileName}".`);
-  if (before !== "") ctx.say(`The previous version is in ${path}.agent-runner-auth.bak.`);
+  if (before !== "") ctx.say(`The previous version is in ${backupPath(path)}.`);
   return 0;
 }
