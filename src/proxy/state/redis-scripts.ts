@@ -54,7 +54,8 @@ for i = 3, #KEYS do
   ctrs[#ctrs + 1] = KEYS[i]
 end
 redis.call('HSET', KEYS[2], 'usd', usd, 'tok', tok, 'ctrs', table.concat(ctrs, '\\n'))
-redis.call('PEXPIREAT', KEYS[2], tonumber(ARGV[2]) + 86400000)
+-- by the real clock, a day past its TTL: only a safety net behind the purge
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) - tonumber(ARGV[1]) + 86400000)
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[6])
 return out
 `;

@@ -1,0 +1,301 @@
+/**
+ * One contract, two real stores: SQLite in a temporary file and a real redis-server. Separate
+ * `bun` processes race each other for budget and rate-limit checks.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dayKey, RESERVATION_TTL_MS, WINDOW_MS } from "./common.ts";
+import { RedisState } from "./redis.ts";
+import { SqliteState } from "./sqlite.ts";
+import { startTestRedis, type TestRedis } from "./testing/redis-server.ts";
+import { type GatewayState, type Person, StateError, type UsageRecord } from "./types.ts";
+
+let redis: TestRedis;
+const dir = mkdtempSync(join(tmpdir(), "ara-state-contract-"));
+const dbFile = join(dir, "state.db");
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  await redis?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let tenantSeq = 0;
+const newTenant = () => `t${++tenantSeq}-${crypto.randomUUID().slice(0, 6)}`;
+
+const person = (tenant: string, sub: string, extra: Partial<Person> = {}): Person => ({ tenant, sub, displayName: `${sub}@example.com`, email: `${sub}@Example.com`, username: sub, groups: [], ...extra });
+
+const T0 = Date.parse("2026-11-10T10:00:00Z");
+const DAY = 86_400_000;
+let reqSeq = 0;
+function record(p: Person, fields: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    requestId: `req_${++reqSeq}`, time: T0, tenant: p.tenant, sub: p.sub, displayName: p.displayName, groups: p.groups, model: "claude-sonnet-4-5",
+    inputTokens: 10, outputTokens: 100, cacheCreationInputTokens: 1000, cacheCreation5mInputTokens: 400, cacheCreation1hInputTokens: 600, cacheReadInputTokens: 20000, webSearchRequests: 0,
+    costMicroUsd: 12_345, ...fields,
+  };
+}
+
+async function runWorkers(url: string, op: "reserve" | "admit", job: Record<string, unknown>, processes = 2): Promise<number[]> {
+  const startAt = Date.now() + 1200; // every process connected before the race
+  const procs = Array.from({ length: processes }, () =>
+    Bun.spawn([process.execPath, join(import.meta.dir, "contract-worker.ts"), url, op, JSON.stringify({ ...job, startAt })], { stdout: "pipe", stderr: "pipe" }),
+  );
+  return Promise.all(
+    procs.map(async (p) => {
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      if (code !== 0) throw new Error(`worker failed (${code}): ${err}`);
+      return (JSON.parse(out) as { accepted: number }).accepted;
+    }),
+  );
+}
+
+const backends: { name: string; open(): GatewayState; url(): string }[] = [
+  { name: "sqlite", open: () => new SqliteState(dbFile), url: () => `sqlite:${dbFile}` },
+  { name: "redis", open: () => new RedisState(redis.url), url: () => redis.url },
+];
+
+for (const backend of backends) {
+  describe(`GatewayState contract: ${backend.name}`, () => {
+    let state: GatewayState;
+    beforeAll(() => {
+      state = backend.open();
+    });
+    afterAll(async () => {
+      await state.close();
+    });
+
+    test("ledger totals equal what was recorded, cache tokens included, by user, group, model and day", async () => {
+      const tenant = newTenant();
+      const alice = person(tenant, "alice", { groups: ["eng", "ml"] });
+      const bob = person(tenant, "bob", { groups: ["eng"] });
+      const carol = person(tenant, "carol");
+      const records = [
+        record(alice), record(alice, { model: "claude-opus-4-6", time: T0 + DAY, costMicroUsd: 50_000 }), record(bob, { time: T0 + 2 * DAY }),
+        record(bob, { model: "claude-stub", costMicroUsd: null }), record(carol, { webSearchRequests: 2 }), record(alice, { time: T0 + 40 * DAY }),
+      ];
+      for (const r of records) await state.recordUsage(r);
+      await state.recordUsage(records[0] as UsageRecord); // a retried write is not counted twice
+      const range = { tenant, since: "2026-11-01", until: "2026-11-30" };
+      const inRange = records.slice(0, 5);
+      const sum = (rs: UsageRecord[], f: keyof UsageRecord) => rs.reduce((a, r) => a + Number(r[f] ?? 0), 0);
+
+      const byUser = await state.usageReport({ ...range, by: "user" });
+      expect(byUser.map((r) => r.key)).toEqual(["alice", "bob", "carol"]);
+      const a = byUser[0]!;
+      expect(a).toMatchObject({ displayName: "alice@example.com", requests: 2, inputTokens: 20, outputTokens: 200, cacheCreationInputTokens: 2000, cacheCreation5mInputTokens: 800, cacheCreation1hInputTokens: 1200, cacheReadInputTokens: 40000, costMicroUsd: 62_345, unpricedRequests: 0 });
+      expect(byUser[1]).toMatchObject({ requests: 2, costMicroUsd: 12_345, unpricedRequests: 1 });
+      for (const f of ["inputTokens", "outputTokens", "cacheCreationInputTokens", "cacheReadInputTokens", "webSearchRequests"] as const) {
+        expect(byUser.reduce((s, r) => s + r[f], 0)).toBe(sum(inRange, f));
+      }
+      expect(byUser.reduce((s, r) => s + r.costMicroUsd, 0)).toBe(sum(inRange, "costMicroUsd"));
+
+      const byGroup = await state.usageReport({ ...range, by: "group" });
+      expect(byGroup.map((r) => [r.key, r.requests])).toEqual([["", 1], ["eng", 4], ["ml", 2]]);
+      const byModel = await state.usageReport({ ...range, by: "model" });
+      expect(byModel.map((r) => [r.key, r.requests])).toEqual([["claude-opus-4-6", 1], ["claude-sonnet-4-5", 3], ["claude-stub", 1]]);
+      const byDay = await state.usageReport({ ...range, by: "day" });
+      expect(byDay.map((r) => [r.key, r.requests])).toEqual([["2026-11-10", 3], ["2026-11-11", 1], ["2026-11-12", 1]]);
+      expect(byDay.reduce((s, r) => s + r.cacheReadInputTokens, 0)).toBe(sum(inRange, "cacheReadInputTokens"));
+
+      const oneDay = await state.usageReport({ tenant, since: "2026-11-11", until: "2026-11-11", by: "user" });
+      expect(oneDay.map((r) => [r.key, r.requests])).toEqual([["alice", 1]]);
+      const december = await state.usageReport({ tenant, since: "2026-12-01", until: "2026-12-31", by: "user" });
+      expect(december.map((r) => [r.key, r.requests])).toEqual([["alice", 1]]);
+      const mine = await state.usageReport({ ...range, by: "day", sub: "alice" });
+      expect(mine.map((r) => [r.key, r.requests])).toEqual([["2026-11-10", 1], ["2026-11-11", 1]]);
+      expect(await state.usageReport({ ...range, tenant: newTenant(), by: "user" })).toEqual([]);
+      await expect(state.usageReport({ ...range, since: "yesterday", by: "user" })).rejects.toBeInstanceOf(StateError);
+    });
+
+    test("a hard budget refuses what does not fit; settle moves the estimate to the real spend; release gives it back", async () => {
+      const tenant = newTenant();
+      const alice = person(tenant, "sub-alice", { username: "alice", email: "Alice@Example.com", groups: ["eng"] });
+      // named by email, as an admin would: applies to the person whose token carries it
+      await state.setBudget({ tenant, subject: { kind: "user", id: "alice@example.com" }, period: "day", unit: "usd", limit: 1_000_000, soft: false });
+      const est = { microUsd: 400_000, tokens: 5000 };
+      const r1 = await state.reserve(alice, est, { now: T0 });
+      const r2 = await state.reserve(alice, est, { now: T0 });
+      const r3 = await state.reserve(alice, est, { now: T0 });
+      expect([r1.ok, r2.ok, r3.ok]).toEqual([true, true, false]);
+      if (!r3.ok) {
+        expect(r3.refusedBy).toMatchObject({ used: 800_000, remaining: 200_000, resetsAt: Date.parse("2026-11-11T00:00:00Z") });
+        expect(r3.refusedBy.budget.subject).toEqual({ kind: "user", id: "alice@example.com" });
+      }
+      if (!r1.ok || !r2.ok) throw new Error("unreachable");
+      await state.settle(r1.reservation, record(alice, { costMicroUsd: 100_000 }));
+      await state.release(r2.reservation);
+      await state.release(r2.reservation); // twice is harmless
+      expect((await state.budgetStatus(alice, T0))[0]).toMatchObject({ used: 100_000, remaining: 900_000 });
+      const big = await state.reserve(alice, { microUsd: 900_000, tokens: 1 }, { now: T0 });
+      expect(big.ok).toBe(true);
+      // the next day starts afresh
+      expect((await state.reserve(alice, { microUsd: 1_000_000, tokens: 1 }, { now: T0 + DAY })).ok).toBe(true);
+      // someone else is not bound by alice's budget
+      expect((await state.reserve(person(tenant, "bob"), { microUsd: 5_000_000, tokens: 1 }, { now: T0 })).ok).toBe(true);
+    });
+
+    test("group and token budgets; soft budgets warn and never refuse", async () => {
+      const tenant = newTenant();
+      const a = person(tenant, "a", { groups: ["eng"] });
+      const b = person(tenant, "b", { groups: ["eng"] });
+      await state.setBudget({ tenant, subject: { kind: "group", id: "eng" }, period: "month", unit: "tokens", limit: 10_000, soft: false });
+      await state.setBudget({ tenant, subject: { kind: "user", id: "b" }, period: "day", unit: "usd", limit: 10, soft: true });
+      const est = { microUsd: 100, tokens: 4_000 };
+      expect((await state.reserve(a, est, { now: T0 })).ok).toBe(true);
+      const rb = await state.reserve(b, est, { now: T0 + 60_000 }); // unsettled reservations live 15 min
+      expect(rb.ok).toBe(true);
+      if (rb.ok) expect(rb.warnings.map((w) => w.budget.subject)).toEqual([{ kind: "user", id: "b" }]);
+      const refused = await state.reserve(b, est, { now: T0 + 120_000 });
+      expect(refused.ok).toBe(false);
+      if (!refused.ok) expect(refused.refusedBy).toMatchObject({ used: 8_000, remaining: 2_000, resetsAt: Date.parse("2026-12-01T00:00:00Z") });
+      expect(await state.clearBudget(tenant, { kind: "group", id: "eng" }, "month")).toBe(1);
+      expect((await state.reserve(b, est, { now: T0 + 120_000 })).ok).toBe(true);
+    });
+
+    test("a reservation nobody settles expires on its own; settling after expiry charges the real spend once", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "crashy");
+      await state.setBudget({ tenant, subject: { kind: "user", id: "crashy" }, period: "day", unit: "usd", limit: 1000, soft: false });
+      const r = await state.reserve(p, { microUsd: 1000, tokens: 1 }, { now: T0, ttlMs: 60_000 });
+      expect(r.ok).toBe(true);
+      expect((await state.reserve(p, { microUsd: 1, tokens: 1 }, { now: T0 + 59_000 })).ok).toBe(false);
+      expect((await state.budgetStatus(p, T0 + 61_000))[0]).toMatchObject({ used: 0 });
+      if (!r.ok) throw new Error("unreachable");
+      await state.settle(r.reservation, record(p, { costMicroUsd: 300 }));
+      expect((await state.budgetStatus(p, T0 + 61_000))[0]).toMatchObject({ used: 300 });
+      expect(RESERVATION_TTL_MS).toBe(15 * 60_000);
+    });
+
+    test("no overshoot: 50 concurrent reservations from 2 OS processes against a budget worth 10", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "racer", { groups: ["eng"] });
+      const estimate = { microUsd: 250_000, tokens: 9_000 };
+      await state.setBudget({ tenant, subject: { kind: "user", id: "racer" }, period: "month", unit: "usd", limit: 10 * estimate.microUsd, soft: false });
+      const started = performance.now();
+      const accepted = await runWorkers(backend.url(), "reserve", { person: p, count: 25, estimate });
+      const total = accepted.reduce((a, b) => a + b, 0);
+      console.error(`${backend.name}: 2 processes x 25 reservations -> accepted ${accepted.join(" + ")} = ${total} (budget 10) in ${(performance.now() - started).toFixed(0)} ms incl. start-up`);
+      expect(total).toBe(10);
+      expect((await state.budgetStatus(p))[0]).toMatchObject({ used: 10 * estimate.microUsd, remaining: 0 });
+    });
+
+    test("rate limits: requests per minute, with remaining, reset and retry-after", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "rl", { groups: ["eng"] });
+      await state.setLimit({ tenant, subject: { kind: "user", id: "rl@example.com" }, rpm: 3 });
+      const now = T0 + 15_000; // a quarter into the window
+      const decisions = [];
+      for (let i = 0; i < 4; i++) decisions.push(await state.admit(p, 100, { now }));
+      expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
+      expect(decisions.map((d) => d.windows[0]?.remaining)).toEqual([2, 1, 0, 0]);
+      const refused = decisions[3]!;
+      expect(refused.refusedBy).toMatchObject({ kind: "requests", limit: 3, subject: { kind: "user", id: "rl" }, resetAt: T0 + WINDOW_MS });
+      // in the next window the 3 earlier requests weigh (1 - f): one more fits once f >= 1/3
+      expect(refused.retryAfterMs).toBe(45_000 + 20_000);
+      expect((await state.admit(p, 0, { now: T0 + WINDOW_MS + 10_000 })).allowed).toBe(false);
+      expect((await state.admit(p, 0, { now: T0 + WINDOW_MS + 21_000 })).allowed).toBe(true);
+      // another person has their own window; no limit at all means always allowed
+      expect((await state.admit(person(tenant, "other"), 0, { now })).windows).toEqual([]);
+    });
+
+    test("tokens per minute, configured defaults per person and per tenant", async () => {
+      const tenant = newTenant();
+      const a = person(tenant, "a");
+      const b = person(tenant, "b");
+      const defaults = { perPerson: { tpm: 1000 }, perTenant: { rpm: 5 } };
+      const now = T0;
+      expect((await state.admit(a, 600, { now, defaults })).allowed).toBe(true);
+      expect((await state.admit(a, 600, { now, defaults })).allowed).toBe(true); // 600 < 1000: admitted, now over
+      const over = await state.admit(a, 1, { now, defaults });
+      expect(over).toMatchObject({ allowed: false, refusedBy: { kind: "tokens", limit: 1000 } });
+      await state.chargeTokens(b, 2000, { now, defaults });
+      expect((await state.admit(b, 0, { now, defaults })).allowed).toBe(false);
+      for (let i = 0; i < 3; i++) await state.admit(person(tenant, `c${i}`), 0, { now, defaults });
+      const tenantFull = await state.admit(person(tenant, "d"), 0, { now, defaults });
+      expect(tenantFull).toMatchObject({ allowed: false, refusedBy: { kind: "requests", subject: { kind: "tenant", id: "*" } } });
+    });
+
+    test("rate limit shared by 2 OS processes: exactly the limit is admitted", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "burst");
+      await state.setLimit({ tenant, subject: { kind: "user", id: "burst" }, rpm: 20 });
+      const accepted = await runWorkers(backend.url(), "admit", { person: p, count: 15, now: T0 + 1000 });
+      expect(accepted.reduce((a, b) => a + b, 0)).toBe(20);
+    });
+
+    test("denylist: by sub, username, email (any case) or session; restore; entries expire", async () => {
+      const tenant = newTenant();
+      const now = Date.now();
+      const at = now;
+      await state.revoke({ tenant, kind: "email", value: "Leaver@Example.com", until: now + 3_600_000, at, by: "admin" });
+      await state.revoke({ tenant, kind: "origin_jti", value: "jti-1", until: now + 3_600_000, at });
+      await state.revoke({ tenant, kind: "username", value: "brief", until: now + 300, at });
+      expect(await state.isRevoked(tenant, { sub: "s1", email: "leaver@example.com" })).toMatchObject({ kind: "email", value: "leaver@example.com", by: "admin" });
+      expect(await state.isRevoked(tenant, { sub: "s2", origin_jti: "jti-1" })).toMatchObject({ kind: "origin_jti" });
+      expect(await state.isRevoked(tenant, { sub: "s2", origin_jti: "jti-2" })).toBeNull();
+      expect(await state.isRevoked(newTenant(), { email: "leaver@example.com" })).toBeNull();
+      expect(await state.isRevoked(tenant, { username: "brief" })).not.toBeNull();
+      await Bun.sleep(400);
+      expect(await state.isRevoked(tenant, { username: "brief" })).toBeNull();
+      expect((await state.listRevocations(tenant)).map((r) => r.kind).sort()).toEqual(["email", "origin_jti"]);
+      expect(await state.restore(tenant, "email", "LEAVER@example.com")).toBe(true);
+      expect(await state.isRevoked(tenant, { email: "leaver@example.com" })).toBeNull();
+      expect(await state.restore(tenant, "email", "nobody@example.com")).toBe(false);
+    });
+
+    test("budget and limit settings: set replaces, list, clear; bad input is a typed error", async () => {
+      const tenant = newTenant();
+      await state.setBudget({ tenant, subject: { kind: "group", id: "eng" }, period: "month", unit: "usd", limit: 5, soft: false });
+      await state.setBudget({ tenant, subject: { kind: "group", id: "eng" }, period: "month", unit: "usd", limit: 7, soft: true });
+      await state.setBudget({ tenant, subject: { kind: "user", id: "Bob@Example.com" }, period: "day", unit: "tokens", limit: 9, soft: false });
+      const budgets = await state.listBudgets(tenant);
+      expect(budgets.length).toBe(2);
+      expect(budgets.find((b) => b.subject.kind === "group")).toMatchObject({ limit: 7, soft: true });
+      expect(budgets.find((b) => b.subject.kind === "user")?.subject.id).toBe("bob@example.com");
+      await state.setLimit({ tenant, subject: { kind: "tenant", id: "anything" }, rpm: 100, tpm: 1000 });
+      expect(await state.listLimits(tenant)).toEqual([{ tenant, subject: { kind: "tenant", id: "*" }, rpm: 100, tpm: 1000 }]);
+      expect(await state.clearLimit(tenant, { kind: "tenant", id: "*" })).toBe(true);
+      expect(await state.clearLimit(tenant, { kind: "tenant", id: "*" })).toBe(false);
+      const err = await state.setBudget({ tenant, subject: { kind: "user", id: "x" }, period: "day", unit: "usd", limit: 1.5, soft: false }).catch((e) => e);
+      expect(err).toBeInstanceOf(StateError);
+      expect((err as StateError).code).toBe("STATE_INPUT");
+    });
+
+    test("reserve throughput (one process, sequential)", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "fast", { groups: ["eng"] });
+      await state.setBudget({ tenant, subject: { kind: "user", id: "fast" }, period: "month", unit: "usd", limit: 1e15, soft: false });
+      const n = 2000;
+      const started = performance.now();
+      for (let i = 0; i < n; i++) {
+        const r = await state.reserve(p, { microUsd: 10, tokens: 10 });
+        if (r.ok) await state.settle(r.reservation, record(p, { time: Date.now(), costMicroUsd: 5 }));
+      }
+      const perSec = (n / (performance.now() - started)) * 1000;
+      console.error(`${backend.name}: ${perSec.toFixed(0)} reserve+settle pairs/s sequential`);
+      expect((await state.budgetStatus(p))[0]?.used).toBe(n * 5);
+      expect(dayKey(Date.now())).toMatch(/^\d{4}-/);
+    });
+  });
+}
+
+test("sqlite: what was recorded survives closing and reopening the file", async () => {
+  const file = join(dir, "restart.db");
+  const tenant = newTenant();
+  const p = person(tenant, "durable");
+  let s = new SqliteState(file);
+  await s.recordUsage(record(p));
+  await s.revoke({ tenant, kind: "sub", value: "durable", until: Date.now() + 60_000, at: Date.now() });
+  await s.setBudget({ tenant, subject: { kind: "user", id: "durable" }, period: "month", unit: "usd", limit: 50_000, soft: false });
+  await s.close();
+  s = new SqliteState(file);
+  expect((await s.usageReport({ tenant, since: "2026-11-01", until: "2026-11-30", by: "user" }))[0]).toMatchObject({ requests: 1, cacheReadInputTokens: 20000 });
+  expect(await s.isRevoked(tenant, { sub: "durable" })).not.toBeNull();
+  expect((await s.budgetStatus(p, T0))[0]).toMatchObject({ used: 12_345 });
+  await s.close();
+});
