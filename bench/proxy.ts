@@ -119,7 +119,7 @@ try {
   const upstreamKeyFile = join(mkdtempSync(join(tmpdir(), "ara-bench-")), "key");
   writeFileSync(upstreamKeyFile, UPSTREAM_KEY, { mode: 0o600 });
   const proxyPort = 20000 + Math.floor(Math.random() * 20000);
-  const proxyArgs = [join(ROOT, "src", "proxy", "main.ts"), "--issuer", tenant.issuer, "--client-id", tenant.client_id, "--upstream", stubUrl, "--upstream-key-file", upstreamKeyFile, "--port", String(proxyPort), "--host", "127.0.0.1"];
+  const proxyArgs = [join(ROOT, "src", "proxy", "main.ts"), "--issuer", tenant.issuer, "--client-id", tenant.client_id, "--upstream", stubUrl, "--upstream-key-file", upstreamKeyFile, "--port", String(proxyPort), "--host", "127.0.0.1", "--metrics-port", "off"];
   // Its per-request log lines go to /dev/null here, but they are still produced.
   children.push(spawn(BUN, proxyArgs, { stdio: "ignore" }));
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
