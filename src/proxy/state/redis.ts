@@ -60,7 +60,7 @@ export class RedisState implements GatewayState {
   private async send(command: string, args: string[]): Promise<Reply> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StateUnavailable(`Redis at ${this.where()} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(() => reject(new StateUnavailable(`Redis at ${this.where()} is unreachable: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
       return (await Promise.race([this.ensureConnected().then(() => this.client.send(command, args)), timeout])) as Reply;

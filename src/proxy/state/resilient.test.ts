@@ -1,0 +1,107 @@
+/** Fail-open and fail-closed with a real redis-server stopped and started mid-run. */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { openState } from "./open.ts";
+import { ResilientState } from "./resilient.ts";
+import { startTestRedis, type TestRedis } from "./testing/redis-server.ts";
+import { type Person, StateError, StateUnavailable, type UsageRecord } from "./types.ts";
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startTestRedis({ persistent: true }); // what was written before the stop must be there after
+});
+afterAll(async () => {
+  await redis?.dispose();
+});
+
+const alice: Person = { tenant: "acme", sub: "alice", displayName: "alice@example.com", groups: ["eng"] };
+let seq = 0;
+const rec = (): UsageRecord => ({
+  requestId: `r${++seq}`, time: Date.parse("2026-11-20T12:00:00Z"), tenant: "acme", sub: "alice", displayName: "alice@example.com", groups: ["eng"], model: "claude-haiku-4-5",
+  inputTokens: 1, outputTokens: 2, cacheCreationInputTokens: 3, cacheCreation5mInputTokens: 3, cacheCreation1hInputTokens: 0, cacheReadInputTokens: 4, webSearchRequests: 0, costMicroUsd: 7,
+});
+const report = (s: ResilientState) => s.usageReport({ tenant: "acme", since: "2026-11-20", until: "2026-11-20", by: "user" });
+
+test("fail-open: serves while Redis is down, queues usage and revocations, writes them when it is back", async () => {
+  const events: string[] = [];
+  const state = openState(redis.url, {
+    onRedisDown: "open",
+    hooks: { degraded: (e) => events.push(`degraded:${e.op}:${e.error.code}`), recovered: (e) => events.push(`recovered:${e.flushed}`) },
+    redis: { commandTimeoutMs: 500 },
+  }) as ResilientState;
+  await state.recordUsage(rec());
+  await redis.stop();
+
+  const r = await state.reserve(alice, { microUsd: 1, tokens: 1 });
+  expect(r.ok).toBe(true);
+  expect(state.ready()).toBe(true);
+  if (r.ok) await state.settle(r.reservation, rec());
+  await state.recordUsage(rec());
+  await state.revoke({ tenant: "acme", kind: "origin_jti", value: "jti-during-outage", until: Date.now() + 3_600_000, at: Date.now() });
+  expect((await state.admit(alice, 0)).allowed).toBe(true);
+  expect(await state.isRevoked("acme", { origin_jti: "jti-during-outage" })).not.toBeNull(); // seen locally at once
+  expect(state.queued).toBe(3);
+  expect(events).toEqual(["degraded:reserve:STATE_UNAVAILABLE"]);
+  const adminError = await report(state).catch((e) => e);
+  expect(adminError).toBeInstanceOf(StateUnavailable);
+
+  await redis.start();
+  await state.tryRecover();
+  expect(events).toEqual(["degraded:reserve:STATE_UNAVAILABLE", "recovered:3"]);
+  expect(state.queued).toBe(0);
+  const rows = await report(state);
+  expect(rows[0]).toMatchObject({ key: "alice", requests: 3, cacheReadInputTokens: 12, costMicroUsd: 21 });
+  expect(await state.isRevoked("acme", { origin_jti: "jti-during-outage" })).not.toBeNull();
+  // a second flush of the same records would not double-count (idempotent by request id)
+  await state.close();
+});
+
+test("fail-closed: typed StateUnavailable and not ready while Redis is down; serves again once it is back", async () => {
+  const state = openState(redis.url, { redis: { commandTimeoutMs: 500 } }) as ResilientState;
+  expect((await state.reserve(alice, { microUsd: 1, tokens: 1 })).ok).toBe(true);
+  await redis.stop();
+  const error = await state.reserve(alice, { microUsd: 1, tokens: 1 }).catch((e) => e);
+  expect(error).toBeInstanceOf(StateUnavailable);
+  expect((error as StateError).code).toBe("STATE_UNAVAILABLE");
+  expect((error as StateError).message).toContain("unreachable");
+  expect(state.ready()).toBe(false);
+  await expect(state.recordUsage(rec())).rejects.toBeInstanceOf(StateUnavailable);
+  await expect(state.isRevoked("acme", { sub: "alice" })).rejects.toBeInstanceOf(StateUnavailable);
+  await redis.start();
+  await state.tryRecover();
+  expect(state.ready()).toBe(true);
+  expect((await state.admit(alice, 0)).allowed).toBe(true);
+  await state.close();
+});
+
+test("a hung Redis (SIGSTOP) is unavailable after the command bound, not a hang", async () => {
+  const state = openState(redis.url, { redis: { commandTimeoutMs: 300 } });
+  expect(await state.ping()).toBe(true);
+  const pid = Number((await Bun.$`pgrep -f "redis-server 127.0.0.1:${redis.port}"`.text()).trim().split("\n")[0]);
+  expect(pid).toBeGreaterThan(0);
+  process.kill(pid, "SIGSTOP");
+  try {
+    const started = performance.now();
+    const error = await state.isRevoked("acme", { sub: "alice" }).catch((e) => e);
+    expect(error).toBeInstanceOf(StateUnavailable);
+    expect(performance.now() - started).toBeLessThan(1500);
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+  await state.close();
+});
+
+test("openState: URLs it accepts and clear errors for the rest, without echoing a password", () => {
+  expect(openState("sqlite::memory:").ready()).toBe(true);
+  for (const bad of ["postgres://x", "sqlite:", "redis://:s3cret@host:6379/zero"]) {
+    const e = (() => {
+      try {
+        openState(bad);
+      } catch (error) {
+        return error as StateError;
+      }
+    })();
+    expect(e).toBeInstanceOf(StateError);
+    expect(e?.code).toBe("STATE_URL");
+    expect(e?.message).not.toContain("s3cret");
+  }
+});
