@@ -3,6 +3,8 @@
  * `/v1/messages` (JSON or a realistic SSE stream: message_start, ping, content blocks,
  * message_delta with usage, message_stop), `/v1/messages/count_tokens` and `/v1/models`,
  * records what it received for tests, and can be told to fail, stall or break mid-stream.
+ * Usage is reported as the real API does (cache writes with the 5 m / 1 h split, cache reads,
+ * server tool use, service tier), computed from the request alone so tests can assert totals.
  */
 
 export type StubBehaviour =
@@ -33,16 +35,51 @@ function sse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-function messageEvents(model: string, text: string, inputTokens: number): string[] {
+export interface StubUsage {
+  input_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+  server_tool_use?: { web_search_requests: number };
+  service_tier: "standard";
+}
+
+/**
+ * The prompt's usage, from the request body alone: a quarter token per byte; with a
+ * `cache_control` breakpoint, 80% of it is read from the cache and 10% written (to the 1-hour
+ * cache if any breakpoint asks `"ttl":"1h"`, else the 5-minute one); a web search tool counts one search.
+ */
+export function stubUsage(body: string): StubUsage {
+  const total = Math.max(1, Math.round(body.length / 4));
+  const cached = body.includes('"cache_control"');
+  const read = cached ? Math.floor(total * 0.8) : 0;
+  const written = cached ? Math.floor(total * 0.1) : 0;
+  const oneHour = cached && /"ttl"\s*:\s*"1h"/.test(body);
+  return {
+    input_tokens: total - read - written,
+    cache_creation_input_tokens: written,
+    cache_read_input_tokens: read,
+    cache_creation: { ephemeral_5m_input_tokens: oneHour ? 0 : written, ephemeral_1h_input_tokens: oneHour ? written : 0 },
+    ...(/"type"\s*:\s*"web_search_/.test(body) ? { server_tool_use: { web_search_requests: 1 } } : {}),
+    service_tier: "standard",
+  };
+}
+
+/** The answer's word count is its output tokens. */
+export const stubOutputTokens = (text: string) => text.split(/(?<= )/).length;
+
+function messageEvents(model: string, text: string, usage: StubUsage): string[] {
   const id = `msg_stub_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
   const words = text.split(/(?<= )/);
+  const { cache_creation: _, service_tier: __, ...cumulative } = usage;
   return [
-    sse("message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }),
+    sse("message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, server_tool_use: undefined, output_tokens: 1 } } }),
     sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
     sse("ping", { type: "ping" }),
     ...words.map((w) => sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: w } })),
     sse("content_block_stop", { type: "content_block_stop", index: 0 }),
-    sse("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: words.length } }),
+    // as the API does: the final delta repeats the cumulative figures
+    sse("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { ...cumulative, output_tokens: words.length } }),
     sse("message_stop", { type: "message_stop" }),
   ];
 }
@@ -99,11 +136,11 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
       return error(400, "invalid_request_error", "request body is not valid JSON");
     }
     const model = parsed.model ?? "claude-stub";
-    const inputTokens = Math.max(1, Math.round(body.length / 4));
+    const usage = stubUsage(body);
     if (behaviour.mode === "stall") await sleep(behaviour.ms);
     if (!parsed.stream) {
       return Response.json(
-        { id: "msg_stub", type: "message", role: "assistant", model, content: [{ type: "text", text: ANSWER }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: ANSWER.split(" ").length } },
+        { id: "msg_stub", type: "message", role: "assistant", model, content: [{ type: "text", text: ANSWER }], stop_reason: "end_turn", stop_sequence: null, usage: { ...usage, output_tokens: stubOutputTokens(ANSWER) } },
         { headers: commonHeaders() },
       );
     }
@@ -111,7 +148,7 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
     const text = slow?.events ? Array.from({ length: slow.events }, (_, i) => `w${i} `).join("") : ANSWER;
     // A reset is only a reset once some events went out: pace them so the headers flush first.
     const delay = slow?.eventDelayMs ?? (behaviour.mode === "normal" ? (behaviour.eventDelayMs ?? 0) : behaviour.mode === "reset-mid-stream" ? 20 : 0);
-    return stream(delay, messageEvents(model, text, inputTokens), behaviour.mode === "reset-mid-stream");
+    return stream(delay, messageEvents(model, text, usage), behaviour.mode === "reset-mid-stream");
   }
 
   const server = Bun.serve({
