@@ -81,10 +81,11 @@ export function effectiveTimeoutMs(callerMs: number, env: Record<string, string 
   return ms;
 }
 
-/** "45 s", "6 min", "1 min 30 s": for humans. */
+/** "45 s", "1 min 30 s", and whole minutes from 2 min on ("6 min"): for humans. */
 export function formatWait(ms: number): string {
   const s = Math.max(0, Math.ceil(ms / 1000));
   if (s < 60) return `${s} s`;
+  if (s >= 120) return `${Math.round(s / 60)} min`;
   return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
