@@ -29,7 +29,9 @@ async function readSettings(dir: string, path: string): Promise<{ text: string; 
     if (e instanceof UnsafePathError) {
       throw new CliError(
         ExitCode.config,
-        `refusing to use ${e.path}: it ${e.code === "symlink" ? "is a symbolic link" : "is not a regular file"}, and setup does not read or write through one (it could lead to a file that is not a settings file); nothing was changed`,
+        e.code === "symlink"
+          ? `refusing to use ${e.path}: it is a symbolic link, and setup never reads or writes through one (a link in a cloned repository could point at a secret); nothing was changed`
+          : `refusing to use ${e.path}: it is not a regular file; nothing was changed`,
         "Replace it with a regular file or directory (or edit the file it points to yourself), then run this again.",
       );
     }
