@@ -63,13 +63,16 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function report(error: unknown): number {
+  // Last resort: a message may quote the IdP or the tenant; no control sequence reaches the
+  // terminal even if a boundary missed it. Loaded here only: never on the cached token path.
+  const { sanitizeLines } = require("./terminal-text.ts") as typeof import("./terminal-text.ts");
   if (error instanceof CliError) {
-    say(`agent-runner-auth: ${error.message}`);
-    if (error.hint) say(error.hint);
+    say(`agent-runner-auth: ${sanitizeLines(error.message)}`);
+    if (error.hint) say(sanitizeLines(error.hint));
     return error.exitCode;
   }
   // A bug, not a user error: still one line, and the stack only on request.
-  say(`agent-runner-auth: internal error: ${(error as Error)?.message ?? String(error)}`);
+  say(`agent-runner-auth: internal error: ${sanitizeLines(String((error as Error)?.message ?? error))}`);
   if (process.env.AGENT_RUNNER_AUTH_DEBUG) say(String((error as Error)?.stack));
   say("Please report this at https://github.com/copebit/agent-runner-auth/issues (run with AGENT_RUNNER_AUTH_DEBUG=1 for details).");
   return 70;

@@ -8,6 +8,8 @@
  * One module builds and parses it so that the IdP, the proxy and the CLI agree.
  */
 
+import { checkEndpointUrl, checkRedirectUri, EndpointPolicyError } from "./endpoint-policy.ts";
+
 export const DISCOVERY_PATH = "/.well-known/oauth-protected-resource/anthropic";
 export const RESOURCE_PATH = "/anthropic";
 
@@ -56,6 +58,9 @@ export function discoveryUrlFor(tenantUrl: string): string {
 
 export class DiscoveryFormatError extends Error {}
 
+/** A well-formed document naming a URL the CLI must not use (endpoint-policy.ts). */
+export class DiscoveryPolicyError extends DiscoveryFormatError {}
+
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === "string");
 }
@@ -82,6 +87,13 @@ export function parseTenantDiscovery(json: unknown, tenantUrl: string): TenantDi
   if (!isStringArray(c.scopes)) fail(`"agent_runner_auth.scopes" must be a string array`);
   for (const key of ["refresh_token_lifetime_seconds", "access_token_lifetime_seconds"] as const) {
     if (c[key] !== undefined && (typeof c[key] !== "number" || !(Number(c[key]) > 0))) fail(`"agent_runner_auth.${key}" must be a positive number`);
+  }
+  try {
+    (servers as string[]).forEach((server, i) => checkEndpointUrl(`"authorization_servers[${i}]"`, server));
+    (c.redirect_uris as string[]).forEach((uri, i) => checkRedirectUri(`"agent_runner_auth.redirect_uris[${i}]"`, uri));
+  } catch (e) {
+    if (e instanceof EndpointPolicyError) throw new DiscoveryPolicyError(`tenant discovery document: ${e.message}`);
+    throw e;
   }
   return doc as unknown as TenantDiscovery;
 }

@@ -5,7 +5,7 @@
  */
 import type { CommandContext } from "./context.ts";
 import { openProfileStore } from "./context.ts";
-import { commandFor, readProfile, type Profile } from "../config.ts";
+import { commandFor, profilePath, readProfile, type Profile } from "../config.ts";
 import { sessionPorts } from "./session-ports.ts";
 import { CliError } from "../errors.ts";
 import { VERSION, COMMIT } from "../version.ts";
@@ -15,7 +15,9 @@ import { getToken } from "../session/session.ts";
 import { parseSettings, settingsPath, SCOPES, isOurHelper, helperCommand, type Scope } from "../claude/settings.ts";
 import { selfCommand } from "../self.ts";
 import { CONFLICTING_ENV, tenantBaseUrl } from "./setup.ts";
-import { requestOptions } from "../oauth/client.ts";
+import { checkProfile, guardedFetch } from "../oauth/client.ts";
+import { checkEndpointUrl } from "../../shared/endpoint-policy.ts";
+import { jsonForTerminal, sanitizeForTerminal } from "../terminal-text.ts";
 
 export type Verdict = "pass" | "warn" | "fail" | "skip";
 
@@ -47,11 +49,15 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   add({ name: "binary", verdict: "pass", detail: `agent-runner-auth ${VERSION} (${COMMIT}) at ${selfCommand().join(" ")}` });
 
   let profile: Profile | null = null;
+  /** A profile whose URLs break the endpoint policy: nothing is sent to them. */
+  let unsafe = false;
   try {
     profile = await readProfile(ctx.profileName);
+    if (profile) checkProfile(profile, profilePath(ctx.profileName));
     if (profile) add({ name: "profile", verdict: "pass", detail: `"${ctx.profileName}": tenant ${profile.tenant ?? "(none)"}, issuer ${profile.issuer}, store ${profile.store}` });
     else add({ name: "profile", verdict: "fail", detail: `no profile "${ctx.profileName}"`, fix: commandFor("login <tenant URL>", ctx.profileName) });
   } catch (e) {
+    unsafe = profile !== null; // read, but refused by the endpoint policy
     add({ name: "profile", verdict: "fail", detail: message(e), fix: e instanceof CliError ? e.hint : undefined });
   }
 
@@ -82,10 +88,10 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
     }
   } else add({ name: "session", verdict: "skip", detail: "no usable store" });
 
-  if (profile) {
+  if (profile && !unsafe) {
     const url = `${profile.issuer}/.well-known/openid-configuration`;
     try {
-      const [response, ms] = await timed(() => fetch(url, requestOptions(url)));
+      const [response, ms] = await timed(() => guardedFetch(url));
       const serverDate = Date.parse(response.headers.get("date") ?? "");
       const skew = Number.isFinite(serverDate) ? Math.round((Date.now() - serverDate) / 1000) : null;
       const skewText = skew === null ? "clock skew unknown (no Date header)" : `clock skew ${skew >= 0 ? "+" : ""}${skew} s`;
@@ -94,13 +100,14 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
     } catch (e) {
       add({ name: "identity provider", verdict: "fail", detail: `cannot reach ${url}: ${message(e)}`, fix: "Check your network, VPN, HTTPS_PROXY and NODE_EXTRA_CA_CERTS" });
     }
-  } else add({ name: "identity provider", verdict: "skip", detail: "no profile" });
+  } else add({ name: "identity provider", verdict: "skip", detail: unsafe ? "the profile is refused (see above)" : "no profile" });
 
-  if (profile?.tenant && store && sessionUsable) {
+  if (profile?.tenant && store && sessionUsable && !unsafe) {
     const url = `${tenantBaseUrl(profile.tenant)}/v1/models`;
     try {
+      checkEndpointUrl("the proxy URL", url); // before the token is read (or refreshed), not only before it is sent
       const token = await getToken(sessionPorts(ctx, profile, store, { login: { unavailable: "doctor never opens a browser" }, warn: () => {}, lockTimeoutMs: 30_000 }), 60_000);
-      const [response, ms] = await timed(() => fetch(url, { ...requestOptions(url), headers: { authorization: `Bearer ${token}`, "anthropic-version": "2023-06-01" } }));
+      const [response, ms] = await timed(() => guardedFetch(url, { headers: { authorization: `Bearer ${token}`, "anthropic-version": "2023-06-01" } }));
       if (response.ok) add({ name: "proxy", verdict: "pass", detail: `${profile.tenant} accepts the token (GET /v1/models: ${response.status}, ${ms} ms)` });
       else {
         const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
@@ -109,7 +116,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
     } catch (e) {
       add({ name: "proxy", verdict: "fail", detail: message(e), fix: e instanceof CliError ? e.hint : undefined });
     }
-  } else add({ name: "proxy", verdict: "skip", detail: profile && !profile.tenant ? "the profile has no tenant URL" : "no usable session" });
+  } else add({ name: "proxy", verdict: "skip", detail: unsafe ? "the profile is refused (see above)" : profile && !profile.tenant ? "the profile has no tenant URL" : "no usable session" });
 
   // Claude Code's settings: the effective values, local over project over user.
   const effective: { helper?: unknown; baseUrl?: unknown; ttl?: unknown; from: Partial<Record<"helper" | "baseUrl" | "ttl", Scope>> } = { from: {} };
@@ -162,14 +169,15 @@ export async function run(ctx: CommandContext): Promise<number> {
   const checks = await runChecks(ctx);
   const ok = checks.every((c) => c.verdict !== "fail");
   if (ctx.args.flags.json) {
-    console.log(JSON.stringify({ ok, profile: ctx.profileName, checks }, null, 2));
+    console.log(jsonForTerminal({ ok, profile: ctx.profileName, checks }));
   } else {
     const colour = process.stderr.isTTY && !process.env.NO_COLOR;
     const width = Math.max(...checks.map((c) => c.name.length));
     for (const c of checks) {
       const mark = colour ? `\x1b[${COLOUR[c.verdict]}m${SYMBOL[c.verdict]}\x1b[0m` : SYMBOL[c.verdict];
-      ctx.say(`${mark} ${c.name.padEnd(width)}  ${c.detail}`);
-      if (c.fix && c.verdict !== "pass") ctx.say(`  ${" ".repeat(width)}  fix: ${c.fix}`);
+      // Details quote the IdP, the proxy and settings files: shown, never obeyed (only our colours are).
+      ctx.say(`${mark} ${c.name.padEnd(width)}  ${sanitizeForTerminal(c.detail)}`);
+      if (c.fix && c.verdict !== "pass") ctx.say(`  ${" ".repeat(width)}  fix: ${sanitizeForTerminal(c.fix)}`);
     }
     ctx.say(ok ? "All checks passed." : `${checks.filter((c) => c.verdict === "fail").length} check(s) failed.`);
   }

@@ -1,12 +1,14 @@
 /** `login`: configure the profile (tenant discovery or explicit issuer) and sign in. */
 import type { CommandContext } from "./context.ts";
 import { openProfileStore, resolveStoreKind } from "./context.ts";
-import { readProfile, refreshLifetimeMs, writeProfile, type Profile } from "../config.ts";
+import { profilePath, readProfile, refreshLifetimeMs, writeProfile, type Profile } from "../config.ts";
 import { parseDuration } from "../args.ts";
 import { usageError } from "../errors.ts";
 import { systemBrowser } from "../browser.ts";
 import { interactiveLogin } from "../oauth/login.ts";
-import { discoverEndpoints, fetchTenantDiscovery } from "../oauth/client.ts";
+import { ASK_ADMIN, checkProfile, discoverEndpoints, fetchTenantDiscovery } from "../oauth/client.ts";
+import { checkEndpointUrl, checkRedirectUri, checkTenantUrl, EndpointPolicyError } from "../../shared/endpoint-policy.ts";
+import { sanitizeForTerminal } from "../terminal-text.ts";
 import { acquireLock } from "../lock.ts";
 import { clearSession, saveTokens } from "../session/session.ts";
 import { openStore } from "../store/open.ts";
@@ -19,16 +21,23 @@ export const DEFAULT_LOGIN_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_REDIRECT_URIS = ["http://localhost:53682/callback", "http://localhost:53683/callback", "http://localhost:53684/callback"];
 export const DEFAULT_SCOPES = ["openid", "email", "profile"];
 
-function checkUrl(option: string, value: string): string {
+/** A URL from the command line, checked by the endpoint policy (exit 2 when refused). */
+function checkUrl(option: string, value: string, check: (what: string, value: string) => URL = checkTenantUrl): string {
   let url: URL;
   try {
-    url = new URL(value);
-  } catch {
-    throw usageError(`${option} is not a URL: "${value}"`, "Give the full address, for example https://acme.proxy.example.com");
+    url = check(option, value);
+  } catch (e) {
+    if (e instanceof EndpointPolicyError) throw usageError(sanitizeForTerminal(e.message), check === checkRedirectUri ? "Register a loopback redirect URI such as http://localhost:53682/callback." : "Give the full https:// address, for example https://acme.proxy.example.com");
+    throw e;
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw usageError(`${option} must be an https:// URL, got "${value}"`);
-  if (url.search || url.hash) throw usageError(`${option} must not carry a query or fragment: "${value}"`);
   return url.href.replace(/\/+$/, "");
+}
+
+/** An issuer: an endpoint without query (OpenID Connect Discovery section 2). */
+function checkIssuer(what: string, value: string): URL {
+  const url = checkEndpointUrl(what, value);
+  if (url.search) throw new EndpointPolicyError(what, "must not carry a query");
+  return url;
 }
 
 /** Builds the profile from the arguments: tenant discovery, explicit issuer, or the saved one. */
@@ -48,8 +57,8 @@ async function resolveProfile(ctx: CommandContext, saved: Profile | null): Promi
     const discovery = await fetchTenantDiscovery(tenant);
     const issuer = discovery.authorization_servers[0];
     const client = discovery.agent_runner_auth;
-    ctx.verbose(`issuer ${issuer}, client ${client.client_id}`);
-    return {
+    ctx.verbose(sanitizeForTerminal(`issuer ${issuer}, client ${client.client_id}`));
+    return checked({
       tenant,
       issuer,
       clientId: client.client_id,
@@ -59,35 +68,47 @@ async function resolveProfile(ctx: CommandContext, saved: Profile | null): Promi
       endpoints: await discoverEndpoints(issuer),
       ...(client.access_token_lifetime_seconds ? { accessTokenLifetimeSeconds: client.access_token_lifetime_seconds } : {}),
       ...(client.refresh_token_lifetime_seconds ? { refreshTokenLifetimeSeconds: client.refresh_token_lifetime_seconds } : {}),
-    };
+    });
   }
   if (issuerArg && clientId) {
-    const issuer = checkUrl("--issuer", issuerArg);
+    const issuer = checkUrl("--issuer", issuerArg, checkIssuer);
     const redirectUris = args.lists["redirect-uri"] ?? DEFAULT_REDIRECT_URIS;
-    for (const uri of redirectUris) checkUrl("--redirect-uri", uri);
-    return {
+    for (const uri of redirectUris) checkUrl("--redirect-uri", uri, checkRedirectUri);
+    return checked({
       issuer,
       clientId,
       redirectUris,
       scopes: args.values.scope ? args.values.scope.split(/\s+/).filter(Boolean) : DEFAULT_SCOPES,
       store,
       endpoints: await discoverEndpoints(issuer),
-    };
+    });
   }
-  if (saved) return { ...saved, store };
+  if (saved) {
+    checkProfile(saved, profilePath(ctx.profileName)); // a hand-edited file: nothing opened or sent
+    return { ...saved, store };
+  }
   throw usageError("no tenant configured yet", "Run: agent-runner-auth login https://<your-slug>.proxy.<domain>");
+}
+
+/** The whole profile, from discovery and OpenID metadata, passes the endpoint policy (exit 5). */
+function checked(profile: Profile): Profile {
+  checkProfile(profile, "the tenant's configuration", ASK_ADMIN);
+  return profile;
 }
 
 /** The browser login with this command's options (also the login port of `token`). */
 export function browserLogin(ctx: CommandContext, profile: Profile): () => Promise<TokenSet> {
-  return () =>
-    interactiveLogin({
+  return () => {
+    // `token` logs in with the saved profile: checked before a listener starts or a browser opens.
+    checkProfile(profile, profilePath(ctx.profileName));
+    return interactiveLogin({
       profile,
       browser: ctx.args.flags["no-browser"] ? null : systemBrowser,
       timeoutMs: loginTimeoutMs(ctx),
       say: ctx.say,
       port: ctx.args.values.port !== undefined ? parsePort(ctx.args.values.port) : undefined,
     });
+  };
 }
 
 export function loginTimeoutMs(ctx: CommandContext): number {
@@ -125,7 +146,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       }
     }
     const user = displayUser(jwtClaims(tokens.idToken));
-    ctx.say(`Logged in${user ? ` as ${user}` : ""} to ${profile.tenant ?? profile.issuer} (profile "${ctx.profileName}", ${store.description}).`);
+    ctx.say(sanitizeForTerminal(`Logged in${user ? ` as ${user}` : ""} to ${profile.tenant ?? profile.issuer} (profile "${ctx.profileName}", ${store.description}).`));
     return 0;
   } finally {
     held.release();

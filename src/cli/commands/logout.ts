@@ -7,6 +7,7 @@ import { clearSession } from "../session/session.ts";
 import { revokeRefreshToken } from "../oauth/client.ts";
 import { acquireLock } from "../lock.ts";
 import { LOCK_TIMEOUT_MS } from "./token.ts";
+import { sanitizeForTerminal } from "../terminal-text.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
   const profile = await requireProfile(ctx.profileName);
@@ -19,11 +20,11 @@ export async function run(ctx: CommandContext): Promise<number> {
         await revokeRefreshToken(profile, refresh.token);
         ctx.verbose("refresh token revoked at the identity provider");
       } catch (e) {
-        ctx.say(`agent-runner-auth: warning: could not revoke the session at the identity provider (${(e as Error).message}); deleting the local tokens anyway`);
+        ctx.say(`agent-runner-auth: warning: could not revoke the session at the identity provider (${sanitizeForTerminal((e as Error).message)}); deleting the local tokens anyway`);
       }
     }
     await clearSession(store);
-    ctx.say(refresh ? `Logged out of ${profile.tenant ?? profile.issuer} (profile "${ctx.profileName}").` : `No session stored for profile "${ctx.profileName}"; nothing to revoke.`);
+    ctx.say(refresh ? `Logged out of ${sanitizeForTerminal(profile.tenant ?? profile.issuer)} (profile "${ctx.profileName}").` : `No session stored for profile "${ctx.profileName}"; nothing to revoke.`);
     return 0;
   } finally {
     held.release();

@@ -3,6 +3,7 @@ import type { CommandContext } from "./context.ts";
 import { openProfileStore, resolveStoreKind } from "./context.ts";
 import { commandFor, requireProfile } from "../config.ts";
 import { decodeAccess, decodeRefresh, displayUser, jwtClaims } from "../session/records.ts";
+import { jsonForTerminal, sanitizeForTerminal } from "../terminal-text.ts";
 
 export interface StatusReport {
   profile: string;
@@ -57,9 +58,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   };
 
   if (ctx.args.flags.json) {
-    console.log(JSON.stringify(report, null, 2));
+    console.log(jsonForTerminal(report));
   } else {
-    const line = (label: string, value: string) => ctx.say(`  ${label.padEnd(15)}${value}`);
+    // Names, emails and groups come from the ID token, URLs from a file: shown, never obeyed.
+    const line = (label: string, value: string) => ctx.say(`  ${label.padEnd(15)}${sanitizeForTerminal(value)}`);
     ctx.say(`Profile "${report.profile}": ${report.logged_in ? "logged in" : "not logged in"}`);
     line("Tenant", report.tenant ?? "(none: explicit issuer)");
     line("Issuer", report.issuer);

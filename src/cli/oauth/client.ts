@@ -7,7 +7,10 @@ import * as oauth from "oauth4webapi";
 import { CliError, ExitCode } from "../errors.ts";
 import type { Endpoints, Profile } from "../config.ts";
 import type { TokenSet } from "../session/records.ts";
-import { discoveryUrlFor, parseTenantDiscovery, DiscoveryFormatError, type TenantDiscovery } from "../../shared/tenant-discovery.ts";
+import { discoveryUrlFor, parseTenantDiscovery, DiscoveryFormatError, DiscoveryPolicyError, type TenantDiscovery } from "../../shared/tenant-discovery.ts";
+import { checkEndpointUrl, checkProfileUrls, checkRedirectUri, checkTenantUrl, EndpointPolicyError, isLoopbackHost } from "../../shared/endpoint-policy.ts";
+import { boundedCustomFetch, boundedFetch, ResponseTooLarge } from "./bounded-fetch.ts";
+import { sanitizeForTerminal } from "../terminal-text.ts";
 
 /**
  * Total time for one request to the IdP: bounded, so a hung IdP never hangs Claude Code.
@@ -23,16 +26,42 @@ export class RefreshRejected extends Error {
   }
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+type FetchLike = (url: string, options: RequestInit) => Promise<Response>;
 
-/** Plain http is allowed only to this machine (the local tenant); everything else needs TLS. */
-export function requestOptions(url: string): { signal: AbortSignal; [oauth.allowInsecureRequests]?: boolean; headers: Record<string, string> } {
-  const { protocol, hostname } = new URL(url);
+/**
+ * Options for every request to the IdP or the tenant: the URL passes the endpoint policy first
+ * (http(s) only, plain http only to this machine), and the response is read through the bounded
+ * fetch (size cap, one deadline for the whole exchange).
+ */
+export function requestOptions(url: string): { signal: AbortSignal; [oauth.allowInsecureRequests]?: boolean; [oauth.customFetch]: FetchLike; headers: Record<string, string> } {
+  const { protocol, hostname } = checkEndpointUrl("the request URL", url);
   return {
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     headers: { "user-agent": `agent-runner-auth/${process.env.AGENT_RUNNER_AUTH_VERSION ?? "dev"}` },
-    ...(protocol === "http:" && LOOPBACK.has(hostname) ? { [oauth.allowInsecureRequests]: true } : {}),
+    [oauth.customFetch]: boundedCustomFetch({ timeoutMs: REQUEST_TIMEOUT_MS }),
+    ...(protocol === "http:" && isLoopbackHost(hostname) ? { [oauth.allowInsecureRequests]: true } : {}),
   };
+}
+
+/** A GET (or any request) to the IdP or the tenant with the same policy and bounds as the OAuth requests. */
+export function guardedFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const { [oauth.customFetch]: _, [oauth.allowInsecureRequests]: __, ...options } = requestOptions(url);
+  return boundedFetch(url, { ...options, ...init, headers: { ...options.headers, ...(init.headers as Record<string, string> | undefined) } }, { timeoutMs: REQUEST_TIMEOUT_MS });
+}
+
+const FIX_PROFILE = "Fix the profile file, or run 'agent-runner-auth login <tenant URL>' again to rewrite it.";
+
+/**
+ * Refuses a profile whose URLs break the endpoint policy (a hand-edited or old profile file),
+ * before anything is sent or opened. `source` names the file when the caller knows it.
+ */
+export function checkProfile(profile: Profile, source = "the saved profile", hint = FIX_PROFILE): void {
+  try {
+    checkProfileUrls(profile);
+  } catch (e) {
+    if (e instanceof EndpointPolicyError) throw new CliError(ExitCode.config, sanitizeForTerminal(`${source}: ${e.message}`), hint);
+    throw e;
+  }
 }
 
 function authorizationServer(profile: Pick<Profile, "issuer" | "endpoints">): oauth.AuthorizationServer {
@@ -58,11 +87,18 @@ function client(profile: Pick<Profile, "clientId">, response?: Response): oauth.
 
 /** Maps any failure of a request to the IdP to a CliError with a cause the user can act on. */
 export function idpFailure(action: string, url: string, error: unknown): CliError {
-  const host = new URL(url).host;
+  const host = sanitizeForTerminal(URL.canParse(url) ? new URL(url).host : url);
   if (error instanceof CliError) return error;
+  if (error instanceof EndpointPolicyError) {
+    return new CliError(ExitCode.config, `refusing to ${action}: ${sanitizeForTerminal(error.message)}`, FIX_PROFILE);
+  }
+  if (error instanceof ResponseTooLarge) {
+    return new CliError(ExitCode.idpUnavailable, `the server at ${host} sent too large a response (over ${Math.round(error.limitBytes / 1024)} KiB) when asked to ${action}`, "The identity provider or tenant is misbehaving; tell your administrator.");
+  }
   if (error instanceof oauth.ResponseBodyError) {
+    // error and error_description are the IdP's words: shown, but never as terminal controls.
     const description = error.error_description ? `: ${error.error_description}` : "";
-    return new CliError(ExitCode.idpUnavailable, `the identity provider refused to ${action} (${error.status} ${error.error}${description})`);
+    return new CliError(ExitCode.idpUnavailable, sanitizeForTerminal(`the identity provider refused to ${action} (${error.status} ${error.error}${description})`));
   }
   const e = error as Error & { code?: string; cause?: unknown };
   if (e?.name === "TimeoutError" || e?.name === "AbortError") {
@@ -73,19 +109,19 @@ export function idpFailure(action: string, url: string, error: unknown): CliErro
     if (e.code === oauth.RESPONSE_IS_NOT_CONFORM && typeof response === "number") {
       return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} answered HTTP ${response} (${action})`, response >= 500 || response === 429 ? "It may be overloaded or down; try again in a minute." : undefined);
     }
-    return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} sent an invalid response (${action}): ${e.message}`);
+    return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} sent an invalid response (${action}): ${sanitizeForTerminal(e.message)}`);
   }
   if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|SSL|TLS/i.test(`${e?.message} ${e?.code}`)) {
     return new CliError(
       ExitCode.idpUnavailable,
-      `the TLS certificate of ${host} is not trusted (${action}): ${e?.message}`,
+      `the TLS certificate of ${host} is not trusted (${action}): ${sanitizeForTerminal(e?.message)}`,
       "If your company inspects TLS with its own CA, point NODE_EXTRA_CA_CERTS (or SSL_CERT_FILE) at that CA's certificate.",
     );
   }
   if (e?.code === "ConnectionRefused" || e?.code === "ECONNREFUSED" || /Unable to connect|ECONNREFUSED|ConnectionRefused|getaddrinfo|ENOTFOUND|FailedToOpenSocket/i.test(String(e?.message) + String(e?.code))) {
     return new CliError(ExitCode.idpUnavailable, `cannot reach the identity provider at ${host} (${action})`, "Check your network, VPN or HTTPS_PROXY settings and try again.");
   }
-  return new CliError(ExitCode.idpUnavailable, `request to the identity provider at ${host} failed (${action}): ${e?.message ?? String(error)}`);
+  return new CliError(ExitCode.idpUnavailable, `request to the identity provider at ${host} failed (${action}): ${sanitizeForTerminal(e?.message ?? String(error))}`);
 }
 
 function toTokenSet(response: oauth.TokenEndpointResponse): TokenSet {
@@ -113,6 +149,7 @@ async function withRetryAfter(send: () => Promise<Response>): Promise<Response> 
 }
 
 export async function refreshTokens(profile: Profile, refreshToken: string): Promise<TokenSet> {
+  checkProfile(profile);
   const as = authorizationServer(profile);
   try {
     const response = await withRetryAfter(() =>
@@ -133,6 +170,7 @@ export interface CodeExchange {
 }
 
 export async function exchangeCode(profile: Profile, exchange: CodeExchange): Promise<TokenSet> {
+  checkProfile(profile);
   const as = authorizationServer(profile);
   try {
     const response = await oauth.authorizationCodeGrantRequest(
@@ -156,6 +194,7 @@ export async function exchangeCode(profile: Profile, exchange: CodeExchange): Pr
 /** Revokes a refresh token (Cognito also invalidates the access tokens issued from it). */
 export async function revokeRefreshToken(profile: Profile, refreshToken: string): Promise<void> {
   if (!profile.endpoints.revocation) throw new CliError(ExitCode.idpUnavailable, "the identity provider has no revocation endpoint");
+  checkProfile(profile);
   const as = authorizationServer(profile);
   try {
     const response = await oauth.revocationRequest(as, client(profile), oauth.None(), refreshToken, {
@@ -171,33 +210,48 @@ export async function revokeRefreshToken(profile: Profile, refreshToken: string)
 async function getJson(url: string, what: string): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(url, { ...requestOptions(url), redirect: "manual" });
+    response = await guardedFetch(url, { redirect: "manual" });
   } catch (e) {
     throw idpFailure(`read the ${what}`, url, e);
   }
   if (response.status !== 200) {
-    throw new CliError(ExitCode.idpUnavailable, `${url} answered HTTP ${response.status} instead of the ${what}`, "Check the tenant URL (it is the https://<slug>.proxy.<domain> address your administrator gave you).");
+    throw new CliError(ExitCode.idpUnavailable, `${sanitizeForTerminal(url)} answered HTTP ${response.status} instead of the ${what}`, "Check the tenant URL (it is the https://<slug>.proxy.<domain> address your administrator gave you).");
   }
   try {
     return await response.json();
   } catch {
-    throw new CliError(ExitCode.idpUnavailable, `${url} did not return JSON (${what})`);
+    throw new CliError(ExitCode.idpUnavailable, `${sanitizeForTerminal(url)} did not return JSON (${what})`);
   }
 }
 
+/** Runs a policy check, turning its refusal into a CliError with the given exit code. */
+function withPolicy<T>(code: ExitCode, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof EndpointPolicyError) throw new CliError(code, sanitizeForTerminal(e.message));
+    throw e;
+  }
+}
+
+export const ASK_ADMIN = "The tenant's configuration is unsafe or wrong; tell your administrator (nothing was opened or sent).";
+
 export async function fetchTenantDiscovery(tenantUrl: string): Promise<TenantDiscovery> {
+  withPolicy(ExitCode.usage, () => checkTenantUrl("the tenant URL", tenantUrl));
   const url = discoveryUrlFor(tenantUrl);
   try {
     return parseTenantDiscovery(await getJson(url, "tenant discovery document"), tenantUrl);
   } catch (e) {
-    if (e instanceof DiscoveryFormatError) throw new CliError(ExitCode.idpUnavailable, `${url}: ${e.message}`);
+    // A URL the CLI must not use is a bad configuration (5); other format errors stay 3.
+    if (e instanceof DiscoveryPolicyError) throw new CliError(ExitCode.config, sanitizeForTerminal(`${url}: ${e.message}`), ASK_ADMIN);
+    if (e instanceof DiscoveryFormatError) throw new CliError(ExitCode.idpUnavailable, sanitizeForTerminal(`${url}: ${e.message}`));
     throw e;
   }
 }
 
 /** OpenID Provider discovery of the issuer (Cognito serves it under the issuer path). */
 export async function discoverEndpoints(issuer: string): Promise<Endpoints> {
-  const issuerUrl = new URL(issuer);
+  const issuerUrl = withPolicy(ExitCode.config, () => checkEndpointUrl("the issuer", issuer));
   let as: oauth.AuthorizationServer;
   try {
     const response = await oauth.discoveryRequest(issuerUrl, { algorithm: "oidc", ...requestOptions(issuer) });
@@ -206,7 +260,15 @@ export async function discoverEndpoints(issuer: string): Promise<Endpoints> {
     throw idpFailure("read the OpenID configuration", issuer, e);
   }
   if (!as.authorization_endpoint || !as.token_endpoint) {
-    throw new CliError(ExitCode.idpUnavailable, `the OpenID configuration of ${issuer} lacks the authorization or token endpoint`);
+    throw new CliError(ExitCode.idpUnavailable, `the OpenID configuration of ${sanitizeForTerminal(issuer)} lacks the authorization or token endpoint`);
+  }
+  try {
+    for (const key of ["authorization_endpoint", "token_endpoint", "revocation_endpoint", "userinfo_endpoint", "end_session_endpoint", "jwks_uri"] as const) {
+      if (as[key] !== undefined) checkEndpointUrl(`"${key}"`, as[key]);
+    }
+  } catch (e) {
+    if (e instanceof EndpointPolicyError) throw new CliError(ExitCode.config, `the OpenID configuration of ${sanitizeForTerminal(issuer)}: ${sanitizeForTerminal(e.message)}`, ASK_ADMIN);
+    throw e;
   }
   return {
     authorization: as.authorization_endpoint,
@@ -219,6 +281,9 @@ export async function discoverEndpoints(issuer: string): Promise<Endpoints> {
 
 /** PKCE S256 always (Cognito does not advertise it: never detect it from discovery). */
 export async function newAuthorizationRequest(profile: Profile, redirectUri: string) {
+  // The last gate before the browser: never open javascript:, file:, data: or a remote redirect.
+  checkProfile(profile);
+  withPolicy(ExitCode.config, () => checkRedirectUri("the redirect URI", redirectUri));
   const codeVerifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   const nonce = oauth.generateRandomNonce();
@@ -243,12 +308,12 @@ export function validateCallback(profile: Profile, callbackUrl: URL, expectedSta
     return oauth.validateAuthResponse(authorizationServer(profile), client(profile), callbackUrl, expectedState);
   } catch (e) {
     if (e instanceof oauth.AuthorizationResponseError) {
-      throw new CliError(ExitCode.authRequired, `the identity provider returned an error: ${e.error}${e.error_description ? ` (${e.error_description})` : ""}`);
+      throw new CliError(ExitCode.authRequired, sanitizeForTerminal(`the identity provider returned an error: ${e.error}${e.error_description ? ` (${e.error_description})` : ""}`));
     }
     const message = (e as Error).message;
     if (/state/i.test(message)) {
       throw new CliError(ExitCode.authRequired, "the sign-in callback carried the wrong state (a stale or forged browser tab)", "Run the login again and finish it in the browser tab it opens.");
     }
-    throw new CliError(ExitCode.authRequired, `invalid sign-in callback: ${message}`);
+    throw new CliError(ExitCode.authRequired, `invalid sign-in callback: ${sanitizeForTerminal(message)}`);
   }
 }

@@ -1,0 +1,93 @@
+/**
+ * Every response the CLI reads from the IdP, the tenant or the proxy is read through here: at most
+ * `maxBytes` of body, and the whole exchange (connect, headers, body) within `timeoutMs`. A hostile
+ * or broken server that sends 64 MB, or trickles a body that never ends, costs a bounded amount of
+ * memory and time and ends in a typed error the caller maps to a clear message. The body is read
+ * to the end here and handed on as an ordinary buffered Response (what oauth4webapi expects from
+ * its customFetch).
+ */
+
+/** Enough for any discovery document, OpenID metadata, JWKS, token or error response. */
+export const MAX_RESPONSE_BYTES = 256 * 1024;
+
+export class ResponseTooLarge extends Error {
+  override readonly name = "ResponseTooLarge";
+  readonly code = "response_too_large";
+  constructor(
+    readonly url: string,
+    readonly limitBytes: number,
+  ) {
+    super(`the response from ${new URL(url).host} is larger than ${Math.round(limitBytes / 1024)} KiB`);
+  }
+}
+
+export interface Bounds {
+  maxBytes?: number;
+  timeoutMs: number;
+}
+
+function timeoutError(signal: AbortSignal): Error {
+  const reason = signal.reason as unknown;
+  if (reason instanceof Error) return reason;
+  const e = new Error("The operation timed out.");
+  e.name = "TimeoutError";
+  return e;
+}
+
+/** Reads a body to the end, refusing it past `maxBytes`; stops waiting when `signal` aborts. */
+async function readCapped(body: ReadableStream<Uint8Array>, url: string, maxBytes: number, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(timeoutError(signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {}); // observed below; never an unhandled rejection
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), aborted]);
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) throw new ResponseTooLarge(url, maxBytes);
+      chunks.push(value);
+    }
+  } catch (e) {
+    void reader.cancel().catch(() => {});
+    throw e;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return all;
+}
+
+const NO_BODY = new Set([101, 204, 205, 304]);
+
+/** fetch with the body read in full under a size cap and one deadline for the whole exchange. */
+export async function boundedFetch(url: string | URL, init: RequestInit, bounds: Bounds): Promise<Response> {
+  const href = String(url);
+  const maxBytes = bounds.maxBytes ?? MAX_RESPONSE_BYTES;
+  const deadline = AbortSignal.timeout(bounds.timeoutMs);
+  const signal = init.signal ? AbortSignal.any([deadline, init.signal]) : deadline;
+  const response = await fetch(href, { ...init, signal });
+  const declared = Number(response.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    void response.body?.cancel().catch(() => {});
+    throw new ResponseTooLarge(href, maxBytes);
+  }
+  const body = response.body && !NO_BODY.has(response.status) ? await readCapped(response.body, href, maxBytes, signal) : null;
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/** The same, shaped as oauth4webapi's customFetch. */
+export function boundedCustomFetch(bounds: Bounds): (url: string, options: RequestInit) => Promise<Response> {
+  return (url, options) => boundedFetch(url, options, bounds);
+}
