@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
-import { startProxy } from "./server.ts";
+import { startProxy } from "./http/server.ts";
 
 function fail(message: string): never {
   console.error(`agent-runner-proxy: ${message}`);

@@ -1,7 +1,7 @@
 /** The stub reports usage the way the real API does, and the proxy's scanner reads all of it. */
 import { afterAll, expect, test } from "bun:test";
 import { costOf } from "../proxy/accounting/pricing.ts";
-import { UsageScanner } from "../proxy/usage.ts";
+import { UsageScanner } from "../proxy/accounting/usage.ts";
 import { startStubUpstream, stubOutputTokens, stubUsage } from "./stub-upstream.ts";
 
 const stub = startStubUpstream({ apiKey: "k" });

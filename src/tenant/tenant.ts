@@ -7,7 +7,7 @@ import { createIdp, type Idp, type TenantUser } from "./idp.ts";
 import { randomBytes } from "node:crypto";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
-import { startProxy, type LogLine } from "../proxy/server.ts";
+import { startProxy, type LogLine } from "../proxy/http/server.ts";
 import type { TenantConfig } from "../proxy/config.ts";
 
 export const DEFAULT_USERS: TenantUser[] = [

@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { startProxy, type LogLine, type RunningProxy } from "../../src/proxy/server.ts";
+import { startProxy, type LogLine, type RunningProxy } from "../../src/proxy/http/server.ts";
 import type { ProxyConfig, TenantConfig } from "../../src/proxy/config.ts";
 import { startForge, type Forge } from "../support/forge.ts";
 import { BUN, ROOT } from "../support/tenant.ts";

@@ -16,8 +16,8 @@ import { parseTenantDiscovery, DiscoveryFormatError, buildTenantDiscovery } from
 import { readProfile, type Profile } from "../../src/cli/config.ts";
 import { parseArgs } from "../../src/cli/args.ts";
 import { COMMANDS } from "../../src/cli/commands/registry.ts";
-import { verifyAccessToken, TokenRejected } from "../../src/proxy/verify.ts";
-import { IssuerKeys } from "../../src/proxy/jwks.ts";
+import { verifyAccessToken, TokenRejected } from "../../src/proxy/auth/verify.ts";
+import { IssuerKeys } from "../../src/proxy/auth/jwks.ts";
 import { startForge, type Forge } from "../support/forge.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);

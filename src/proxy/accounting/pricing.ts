@@ -3,7 +3,7 @@
  * dated; a tenant's configuration may override any model or add its own. Sums are kept in
  * integer micro-dollars so thousands of small requests add up exactly.
  */
-import { cacheWrites, type Usage } from "../usage.ts";
+import { cacheWrites, type Usage } from "./usage.ts";
 import defaultTable from "./pricing.default.json" with { type: "json" };
 
 export interface Rates {

@@ -5,14 +5,14 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "bun";
-import { anthropicError, type AnthropicErrorType } from "./anthropic-errors.ts";
-import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "./config.ts";
+import { anthropicError, type AnthropicErrorType } from "./errors.ts";
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
 import { decideRoute, validHost } from "./routes.ts";
-import { IssuerKeys } from "./jwks.ts";
+import { IssuerKeys } from "../auth/jwks.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { extractToken, TokenRejected, VerifiedTokenCache, verifyAccessToken, type AccessPolicy, type VerifiedUser } from "./verify.ts";
-import { relay, UsageScanner, type RelayOutcome } from "./usage.ts";
-import { buildTenantDiscovery, DISCOVERY_PATH } from "../shared/tenant-discovery.ts";
+import { extractToken, TokenRejected, VerifiedTokenCache, verifyAccessToken, type AccessPolicy, type VerifiedUser } from "../auth/verify.ts";
+import { relay, UsageScanner, type RelayOutcome } from "../accounting/usage.ts";
+import { buildTenantDiscovery, DISCOVERY_PATH } from "../../shared/tenant-discovery.ts";
 
 /** Request headers never forwarded: the client's credentials, and hop-by-hop headers. */
 const DROP_REQUEST = new Set([

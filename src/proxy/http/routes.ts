@@ -12,7 +12,7 @@
  * workspace, so every user could read every other user's data: they stay closed until they are
  * scoped per user.
  */
-import { RESOURCE_PATH } from "../shared/tenant-discovery.ts";
+import { RESOURCE_PATH } from "../../shared/tenant-discovery.ts";
 
 /** Route labels for metrics and logs (bounded cardinality). */
 export type ApiRoute = "messages" | "count_tokens" | "models";
