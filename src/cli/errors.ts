@@ -13,7 +13,10 @@ export const ExitCode = {
   idpUnavailable: 3,
   /** The secret store (keychain, pass, file) is unavailable, locked or failed. */
   storeUnavailable: 4,
-  /** A configuration or settings file is unreadable or invalid. */
+  /**
+   * A configuration or settings file is unreadable or invalid, or a configuration (profile file,
+   * tenant discovery document, OpenID metadata) names a URL the endpoint policy refuses.
+   */
   config: 5,
   /** Interrupted (Ctrl-C). */
   interrupted: 130,
