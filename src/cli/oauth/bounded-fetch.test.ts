@@ -44,7 +44,7 @@ test("too large: refused by Content-Length, or while streaming without reading o
   const e = await boundedFetch(url("/stream"), {}, { timeoutMs: 5000, maxBytes: 64 * 1024 }).catch((x) => x);
   expect(e).toBeInstanceOf(ResponseTooLarge);
   expect((e as Error).message).toContain("larger than 64 KiB");
-  expect(streamed).toBeLessThan(4 * 1024 * 1024);
+  expect(streamed).toBeLessThan(16 * 1024 * 1024); // an endless stream: what the server got to write (socket buffers included)
 });
 
 test("a body that never ends: TimeoutError at the deadline", async () => {
