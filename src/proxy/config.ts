@@ -6,6 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
+import { parsePriceTable, type PriceTableOverride } from "./accounting/pricing.ts";
+import type { RateDefaults } from "./state/types.ts";
 
 export interface TenantConfig {
   slug: string;
@@ -20,6 +22,12 @@ export interface TenantConfig {
   cli: CliClientConfig;
   /** Public base URL (https://<slug>.proxy.<domain>); default: derived from the request. */
   publicUrl?: string;
+  /** Members of these `cognito:groups` may use the admin API (default: the proxy's `--admin-group`). */
+  adminGroups?: string[];
+  /** Over the dated default price table: models, aliases, server tools. */
+  prices?: PriceTableOverride;
+  /** Rate limits where no admin-set limit applies. */
+  rateLimits?: RateDefaults;
 }
 
 export interface ProxyConfig {
@@ -120,7 +128,38 @@ export function parseTenant(slug: string, raw: unknown, env = process.env): Tena
       ...(typeof cli.access_token_lifetime_seconds === "number" ? { access_token_lifetime_seconds: cli.access_token_lifetime_seconds } : {}),
     },
     ...(t.publicUrl !== undefined ? { publicUrl: str(t.publicUrl, `${where}.publicUrl`).replace(/\/+$/, "") } : {}),
+    ...(t.adminGroups !== undefined ? { adminGroups: strings(t.adminGroups, `${where}.adminGroups`, true) } : {}),
+    ...(t.prices !== undefined ? { prices: parsePricesOrFail(t.prices, `${where}.prices`) } : {}),
+    ...(t.rateLimits !== undefined ? { rateLimits: parseRateDefaults(t.rateLimits, `${where}.rateLimits`) } : {}),
   };
+}
+
+function parsePricesOrFail(raw: unknown, where: string): PriceTableOverride {
+  try {
+    return parsePriceTable(raw, where, true);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+}
+
+/** `{ "perPerson": { "rpm": 60, "tpm": 400000 }, "perTenant": { "rpm": 2000 } }`. */
+export function parseRateDefaults(raw: unknown, where: string): RateDefaults {
+  if (typeof raw !== "object" || raw === null) throw new ConfigError(`${where} must be an object with perPerson and/or perTenant`);
+  const out: RateDefaults = {};
+  for (const scope of ["perPerson", "perTenant"] as const) {
+    const v = (raw as Record<string, unknown>)[scope];
+    if (v === undefined) continue;
+    if (typeof v !== "object" || v === null) throw new ConfigError(`${where}.${scope} must be an object with rpm and/or tpm`);
+    const limits: { rpm?: number; tpm?: number } = {};
+    for (const k of ["rpm", "tpm"] as const) {
+      const n = (v as Record<string, unknown>)[k];
+      if (n === undefined) continue;
+      if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${where}.${scope}.${k} must be a positive whole number`);
+      limits[k] = n;
+    }
+    out[scope] = limits;
+  }
+  return out;
 }
 
 const SLUG = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

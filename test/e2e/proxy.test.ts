@@ -361,7 +361,7 @@ describe("operations", () => {
     const metrics = await (await fetch(`${proxy.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/proxy_requests_total\{tenant="acme",route="messages",status="200"\} \d+/);
     expect(metrics).toMatch(/proxy_token_verification_failures_total\{tenant="acme",reason="signature"\} \d+/);
-    expect(metrics).toMatch(/proxy_model_tokens_total\{tenant="acme",direction="output"\} \d+/);
+    expect(metrics).toMatch(/proxy_model_tokens_total\{tenant="acme",model="unknown",kind="output"\} \d+/);
     expect(metrics).toContain("proxy_upstream_ttfb_seconds_bucket");
     expect(JSON.stringify(logs)).not.toContain(token);
     expect(JSON.stringify(logs)).not.toContain(UPSTREAM_KEY);

@@ -69,6 +69,11 @@ export class IssuerKeys {
   async get(kid: string): Promise<VerifyKey | undefined> {
     const key = this.keys.get(kid);
     if (key) return key;
+    // a fetch under way (the first one at start, typically) may bring it: wait for it
+    if (this.inflight) {
+      await this.inflight.catch(() => undefined);
+      if (this.keys.has(kid)) return this.keys.get(kid);
+    }
     if (this.now() - this.lastFetch >= UNKNOWN_KID_REFETCH_INTERVAL_MS) {
       await this.refresh().catch(() => undefined);
       return this.keys.get(kid);

@@ -21,7 +21,8 @@ export type RejectReason =
   | "not_yet_valid"
   | "token_use"
   | "client_id"
-  | "group";
+  | "group"
+  | "revoked";
 
 export class TokenRejected extends Error {
   constructor(
@@ -44,6 +45,11 @@ export interface VerifiedUser {
   clientId: string;
   groups: string[];
   exp: number;
+  /** When the token (or a pre-token-generation trigger) carries it. */
+  email?: string;
+  /** Cognito's session id: every access token refreshed from one sign-in shares it. */
+  originJti?: string;
+  jti?: string;
 }
 
 /** Bearer first, then x-api-key (Claude Code sends its helper's value as both). */
@@ -103,6 +109,9 @@ export async function verifyAccessToken(token: string | null, policy: AccessPoli
     clientId,
     groups,
     exp: payload.exp,
+    ...(typeof payload.email === "string" && payload.email !== "" ? { email: payload.email } : {}),
+    ...(typeof payload.origin_jti === "string" && payload.origin_jti !== "" ? { originJti: payload.origin_jti } : {}),
+    ...(typeof payload.jti === "string" && payload.jti !== "" ? { jti: payload.jti } : {}),
   };
 }
 

@@ -19,7 +19,17 @@ export function createMetrics() {
     registers: [registry],
   });
   const verificationFailures = new Counter({ name: "proxy_token_verification_failures_total", help: "Rejected credentials by reason", labelNames: ["tenant", "reason"], registers: [registry] });
-  const tokens = new Counter({ name: "proxy_model_tokens_total", help: "Model tokens by tenant and direction, read from the upstream's usage", labelNames: ["tenant", "direction"], registers: [registry] });
+  const tokens = new Counter({
+    name: "proxy_model_tokens_total",
+    help: "Model tokens read from the upstream's usage, by tenant, model (the price table's key, or \"unknown\") and kind (input, output, cache_write_5m, cache_write_1h, cache_read)",
+    labelNames: ["tenant", "model", "kind"],
+    registers: [registry],
+  });
+  const cost = new Counter({ name: "proxy_cost_usd_total", help: "Cost of the requests served, in USD, by tenant and model (priced models only)", labelNames: ["tenant", "model"], registers: [registry] });
+  const unpriced = new Counter({ name: "proxy_unpriced_requests_total", help: "Requests whose model has no price (tokens counted, cost unknown)", labelNames: ["tenant", "model"], registers: [registry] });
+  const refusals = new Counter({ name: "proxy_limit_refusals_total", help: "Requests refused by a budget or rate limit, by reason", labelNames: ["tenant", "reason"], registers: [registry] });
+  const stateEvents = new Counter({ name: "proxy_state_events_total", help: "State store events: degraded (unreachable), recovered, dropped (fail-open queue full), write_failed", labelNames: ["event", "policy"], registers: [registry] });
+  const stateDegraded = new Gauge({ name: "proxy_state_degraded", help: "1 while the state store is unreachable", registers: [registry] });
   const inflight = new Gauge({ name: "proxy_requests_in_flight", help: "Requests being handled (until their response headers are sent)", registers: [registry] });
   const jwksRefreshes = new Counter({ name: "proxy_jwks_refreshes_total", help: "JWKS fetches by tenant and outcome", labelNames: ["tenant", "outcome"], registers: [registry] });
   // prom-client hashes the label object on every call; on the request path, keep the children.
@@ -36,6 +46,11 @@ export function createMetrics() {
     registry,
     verificationFailures,
     tokens,
+    cost,
+    unpriced,
+    refusals,
+    stateEvents,
+    stateDegraded,
     inflight,
     jwksRefreshes,
     request(tenant: string, route: string, status: number): void {
@@ -43,6 +58,12 @@ export function createMetrics() {
     },
     duration(tenant: string, route: string, seconds: number): void {
       child(`d\0${tenant}\0${route}`, () => duration.labels(tenant, route)).observe(seconds);
+    },
+    /** Token kinds and cost of one request; `model` must be bounded (a price-table key or "unknown"). */
+    usage(tenant: string, model: string, kinds: Record<string, number>, costUsd: number | null): void {
+      for (const [kind, n] of Object.entries(kinds)) if (n > 0) child(`k\0${tenant}\0${model}\0${kind}`, () => tokens.labels(tenant, model, kind)).inc(n);
+      if (costUsd === null) child(`u\0${tenant}\0${model}`, () => unpriced.labels(tenant, model)).inc();
+      else if (costUsd > 0) child(`c\0${tenant}\0${model}`, () => cost.labels(tenant, model)).inc(costUsd);
     },
     upstreamTtfb(tenant: string, route: string, seconds: number): void {
       child(`t\0${tenant}\0${route}`, () => upstreamTtfb.labels(tenant, route)).observe(seconds);

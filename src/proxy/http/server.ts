@@ -1,49 +1,31 @@
 /**
- * The tenant proxy: verifies the Cognito access token on every request and forwards
- * `/anthropic/*` to the Anthropic API with the tenant's key, streaming both ways.
- * Stateless: run as many replicas as you like behind any load balancer.
+ * The tenant proxy's HTTP runtime: one listener for the tenants' traffic, one for metrics,
+ * per-tenant runtimes (keys, policy, verified-token cache, prices, limits), the state store, and
+ * the dispatch of a request to its handler: probes, discovery, the gateway's own endpoints
+ * (admin/api.ts), or the API request path (request-path.ts). Replicas share the state store
+ * (`--state redis://…`); one host's processes may share a SQLite file.
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "bun";
-import { anthropicError, type AnthropicErrorType } from "./errors.ts";
-import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
-import { decideRoute, validHost } from "./routes.ts";
+import { DEFAULT_PRICES, mergePriceTables } from "../accounting/pricing.ts";
+import { serveGateway, GATEWAY_PREFIX, LOGOUT_PATH, ME_USAGE_PATH } from "../admin/api.ts";
+import { DenylistCheck } from "../auth/denylist.ts";
 import { IssuerKeys } from "../auth/jwks.ts";
-import { createMetrics, type Metrics } from "./metrics.ts";
-import { extractToken, TokenRejected, VerifiedTokenCache, verifyAccessToken, type AccessPolicy, type VerifiedUser } from "../auth/verify.ts";
-import { relay, UsageScanner, type RelayOutcome } from "../accounting/usage.ts";
+import { CLOCK_SKEW_SECONDS, type TokenRejected, VerifiedTokenCache } from "../auth/verify.ts";
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
+import { DEFAULT_STATE_URL, type OpenedState, openState } from "../state/open.ts";
+import type { FailurePolicy } from "../state/resilient.ts";
+import { StateUnavailable } from "../state/types.ts";
 import { buildTenantDiscovery, DISCOVERY_PATH } from "../../shared/tenant-discovery.ts";
+import type { ProxyContext, TenantRuntime } from "./context.ts";
+import { anthropicError } from "./errors.ts";
+import { logEvent, stdoutLogger, type LogLine } from "./log.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { serveApi } from "./request-path.ts";
+import { decideRoute, validHost } from "./routes.ts";
 
-/** Request headers never forwarded: the client's credentials, and hop-by-hop headers. */
-const DROP_REQUEST = new Set([
-  "host", "authorization", "x-api-key", "cookie", "connection", "keep-alive", "proxy-authorization",
-  "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "accept-encoding",
-  "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
-]);
-/** Response headers not relayed (hop-by-hop; the body is re-framed by this server). */
-const DROP_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "trailer", "upgrade"]);
-
-export interface LogLine {
-  time: string;
-  tenant: string | null;
-  method: string;
-  route: string;
-  status: number;
-  duration_ms: number;
-  upstream_ttfb_ms?: number;
-  sub?: string;
-  username?: string;
-  model?: string;
-  input_tokens?: number;
-  output_tokens?: number;
-  upstream_request_id?: string | null;
-  reject_reason?: string;
-  /** The proxy's own request id, on answers the proxy gives itself (rejections). */
-  request_id?: string;
-  completed?: boolean;
-  /** How an unfinished response ended: the client went away, or the upstream failed. */
-  outcome?: "cancelled" | "failed";
-}
+export type { LogLine } from "./log.ts";
+export { upstreamPath } from "./routes.ts";
 
 export interface ProxyOptions {
   config: ProxyConfig;
@@ -58,24 +40,23 @@ export interface ProxyOptions {
   publicHost?: string;
   /** Serve `/metrics` on this separate listener (default hostname 127.0.0.1); absent: no metrics endpoint. */
   metrics?: { port: number; hostname?: string };
+  /** The state store: a `--state` URL (default `sqlite::memory:`) or an opened store (then not closed by shutdown). */
+  state?: string | OpenedState;
+  /** With Redis unreachable: "closed" (default: 503 and /readyz false) or "open" (serve, write counts later). */
+  stateFailure?: FailurePolicy;
+  /** Admin groups for tenants whose configuration names none. */
+  adminGroups?: string[];
+  /** The admin key for automation (read from `--admin-key-file`). */
+  adminKey?: string;
+  /** How long a denylist answer is reused (default 1000 ms; revocations take effect within it). */
+  revocationCacheMs?: number;
 }
 
-interface TenantRuntime {
-  config: TenantConfig;
-  keys: IssuerKeys;
-  policy: AccessPolicy;
-  verified: VerifiedTokenCache;
-  discoveryJson: Map<string, string>;
-}
-
-/** Request bodies up to this size are read whole (faster upstream); larger ones stream. */
-const BUFFERED_BODY_LIMIT = 1 << 20;
+const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
 
 function newRequestId(): string {
   return `req_proxy_${randomBytes(12).toString("hex")}`;
 }
-
-export { upstreamPath } from "./routes.ts";
 
 /** Splits `request.url` into path and search without a URL parse (Bun gives a relative URL for an odd Host). */
 function splitTarget(url: string): { path: string; search: string } {
@@ -85,66 +66,29 @@ function splitTarget(url: string): { path: string; search: string } {
   return queryStart === -1 ? { path: url.slice(pathStart), search: "" } : { path: url.slice(pathStart, queryStart), search: url.slice(queryStart) };
 }
 
-/** Thrown into a chunked request body that grows past the limit (recognised by class). */
-class BodyTooLarge extends Error {
-  readonly code = "body_too_large";
-}
-
-type ChunkedBody = { kind: "whole"; body: Uint8Array<ArrayBuffer> } | { kind: "stream"; stream: ReadableStream<Uint8Array>; exceeded(): boolean } | { kind: "too_large" };
-
-/**
- * A body without Content-Length, bounded by `limit`: up to `buffered` bytes are read first (so a
- * small body, or one that is already too large, never reaches the upstream); the rest streams
- * on, counted, and errors the upstream request once it grows past the limit.
- */
-async function readChunkedBody(body: ReadableStream<Uint8Array>, limit: number, buffered: number): Promise<ChunkedBody> {
-  const reader = body.getReader();
-  const head: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return { kind: "whole", body: new Uint8Array(Buffer.concat(head)) };
-    total += value.byteLength;
-    if (total > limit) {
-      void reader.cancel().catch(() => {});
-      return { kind: "too_large" };
-    }
-    head.push(value);
-    if (total > buffered) break;
-  }
-  let exceeded = false;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const first = head.shift();
-      if (first) return controller.enqueue(first);
-      const { value, done } = await reader.read();
-      if (done) return controller.close();
-      total += value.byteLength;
-      if (total > limit) {
-        exceeded = true;
-        void reader.cancel().catch(() => {});
-        return controller.error(new BodyTooLarge(`request body over ${limit} bytes`));
-      }
-      controller.enqueue(value);
+function openConfiguredState(options: ProxyOptions, metrics: Metrics): { state: OpenedState; owned: boolean } {
+  if (typeof options.state === "object") return { state: options.state, owned: false };
+  const policy = options.stateFailure ?? "closed";
+  const state = openState(options.state ?? DEFAULT_STATE_URL, {
+    onRedisDown: policy,
+    hooks: {
+      degraded: (e) => {
+        metrics.stateEvents.inc({ event: "degraded", policy: e.policy });
+        metrics.stateDegraded.set(1);
+        logEvent("error", `state store unreachable (${e.op}): ${e.error.message}; ${e.policy === "open" ? "serving without shared limits, counts kept to write later" : "refusing requests until it is back"}`, { policy: e.policy });
+      },
+      recovered: (e) => {
+        metrics.stateEvents.inc({ event: "recovered", policy });
+        metrics.stateDegraded.set(0);
+        logEvent("info", `state store back after ${e.downMs} ms; ${e.flushed} queued writes written`, { flushed: e.flushed, down_ms: e.downMs });
+      },
+      dropped: (e) => {
+        metrics.stateEvents.inc({ event: "dropped", policy });
+        logEvent("error", `state store still down: fail-open queue full, oldest ${e.kind} dropped`);
+      },
     },
-    cancel: (reason) => reader.cancel(reason),
   });
-  return { kind: "stream", stream, exceeded: () => exceeded };
-}
-
-function stdoutLogger(): (line: LogLine) => void {
-  const writer = Bun.stdout.writer();
-  let scheduled = false;
-  return (line) => {
-    writer.write(JSON.stringify(line) + "\n");
-    if (!scheduled) {
-      scheduled = true;
-      setTimeout(() => {
-        scheduled = false;
-        void writer.flush();
-      }, 20);
-    }
-  };
+  return { state, owned: true };
 }
 
 export function startProxy(options: ProxyOptions) {
@@ -153,36 +97,40 @@ export function startProxy(options: ProxyOptions) {
   const idleTimeout = config.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
   const metrics: Metrics = createMetrics();
   const log = options.log ?? stdoutLogger();
-  const upstreamFetch = options.fetch ?? fetch;
-  const runtimes = new Map<TenantConfig, TenantRuntime>();
+  const { state, owned: ownsState } = openConfiguredState(options, metrics);
   const allTenants = config.single ? [config.single] : [...config.tenants.values()];
-  const keysByIssuer = new Map<string, IssuerKeys>();
-  const cachesByIssuer = new Map<string, VerifiedTokenCache[]>();
-  for (const tenant of allTenants) {
-    const verified = new VerifiedTokenCache();
-    const caches = cachesByIssuer.get(tenant.jwksUri) ?? [];
-    caches.push(verified);
-    cachesByIssuer.set(tenant.jwksUri, caches);
-    let keys = keysByIssuer.get(tenant.jwksUri);
-    if (!keys) {
-      keys = new IssuerKeys(tenant.jwksUri, {
-        onRefresh: (ok) => metrics.jwksRefreshes.inc({ tenant: tenant.slug, outcome: ok ? "ok" : "error" }),
-        onKeysChanged: () => {
-          for (const cache of cachesByIssuer.get(tenant.jwksUri) ?? []) cache.clear();
-        },
+  const { runtimes, keysByIssuer } = buildRuntimes(allTenants, options, metrics);
+  const longestLifetime = Math.max(...allTenants.map((t) => t.cli.access_token_lifetime_seconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS));
+
+  const ctx: ProxyContext = {
+    state,
+    denylist: new DenylistCheck(state, options.revocationCacheMs ?? 1000),
+    metrics,
+    log,
+    forwardDeps: { fetch: options.fetch ?? fetch, newRequestId, holdOpen },
+    maxBodyBytes,
+    ...(options.adminKey !== undefined ? { adminKey: options.adminKey } : {}),
+    revocationTtlMs: (longestLifetime + CLOCK_SKEW_SECONDS) * 1000,
+    newRequestId,
+    rejected(request, started, tenant, route, status, type, reason, message, headers = {}) {
+      const requestId = newRequestId();
+      metrics.request(tenant ?? "unknown", route, status);
+      log({ time: new Date(started).toISOString(), tenant, method: request.method, route, status, duration_ms: Date.now() - started, reject_reason: reason, request_id: requestId });
+      return anthropicError(status, type, message, requestId, headers);
+    },
+    unauthorized(request, started, runtime, base, route, rejected: TokenRejected) {
+      const slug = runtime.config.slug;
+      metrics.verificationFailures.inc({ tenant: slug, reason: rejected.reason });
+      if (rejected.reason === "group") return ctx.rejected(request, started, slug, route, 403, "permission_error", rejected.reason, rejected.message);
+      return ctx.rejected(request, started, slug, route, 401, "authentication_error", rejected.reason, rejected.message, {
+        "www-authenticate": `Bearer error="invalid_token", error_description="${rejected.message.replace(/["\\]/g, "'")}", resource_metadata="${base}${DISCOVERY_PATH}"`,
       });
-      keysByIssuer.set(tenant.jwksUri, keys);
-      keys.startBackgroundRefresh();
-      void keys.refresh().catch((e) => console.error(JSON.stringify({ time: new Date().toISOString(), level: "warn", tenant: tenant.slug, message: `JWKS not loaded yet: ${(e as Error).message}` })));
-    }
-    runtimes.set(tenant, {
-      config: tenant,
-      keys,
-      policy: { issuer: tenant.issuer, clientIds: new Set(tenant.clientIds), requiredGroups: tenant.requiredGroups },
-      verified,
-      discoveryJson: new Map(),
-    });
-  }
+    },
+    tooLarge(request, started, tenant, route) {
+      // The rest of the body is not read: close the connection rather than drain it.
+      return ctx.rejected(request, started, tenant, route, 413, "request_too_large", "body_too_large", `the request body is larger than this proxy accepts (${maxBodyBytes} bytes)`, { connection: "close" });
+    },
+  };
 
   /**
    * The tenant's public base URL: configured, or built from the (already validated) Host, or from
@@ -204,34 +152,15 @@ export function startProxy(options: ProxyOptions) {
     return publicHost ? `${proto}://${publicHost}` : null;
   }
 
-  /** An answer the proxy gives itself, refusing the request: logged with its reason, counted, with a request-id. */
-  function rejected(request: Request, started: number, tenant: string | null, route: string, status: number, type: AnthropicErrorType, reason: string, message: string, headers: Record<string, string> = {}): Response {
-    const requestId = newRequestId();
-    metrics.request(tenant ?? "unknown", route, status);
-    log({ time: new Date(started).toISOString(), tenant, method: request.method, route, status, duration_ms: Date.now() - started, reject_reason: reason, request_id: requestId });
-    return anthropicError(status, type, message, requestId, headers);
-  }
-
-  function tooLarge(request: Request, started: number, tenant: string, route: string): Response {
-    // The rest of the body is not read: close the connection rather than drain it.
-    return rejected(request, started, tenant, route, 413, "request_too_large", "body_too_large", `the request body is larger than this proxy accepts (${maxBodyBytes} bytes)`, { connection: "close" });
-  }
-
   function discovery(runtime: TenantRuntime, base: string): Response {
     let body = runtime.discoveryJson.get(base);
     if (!body) {
-      body = JSON.stringify(buildTenantDiscovery(base, runtime.config.issuer, runtime.config.cli, `agent-runner tenant ${runtime.config.slug}`));
+      const doc = buildTenantDiscovery(base, runtime.config.issuer, runtime.config.cli, `agent-runner tenant ${runtime.config.slug}`);
+      // the gateway's own endpoints, so the CLI finds logout and usage without configuration
+      body = JSON.stringify({ ...doc, agent_runner_auth: { ...doc.agent_runner_auth, logout_endpoint: `${base}${LOGOUT_PATH}`, usage_endpoint: `${base}${ME_USAGE_PATH}` } });
       if (runtime.discoveryJson.size < 16) runtime.discoveryJson.set(base, body);
     }
     return new Response(body, { headers: { "content-type": "application/json", "cache-control": "public, max-age=300" } });
-  }
-
-  function unauthorized(base: string, rejected: TokenRejected, requestId: string): Response {
-    const metadata = `${base}${DISCOVERY_PATH}`;
-    if (rejected.reason === "group") return anthropicError(403, "permission_error", rejected.message, requestId);
-    return anthropicError(401, "authentication_error", rejected.message, requestId, {
-      "www-authenticate": `Bearer error="invalid_token", error_description="${rejected.message.replace(/["\\]/g, "'")}", resource_metadata="${metadata}"`,
-    });
   }
 
   /**
@@ -253,146 +182,34 @@ export function startProxy(options: ProxyOptions) {
     };
   }
 
-  async function forward(runtime: TenantRuntime, request: Request, target: { route: string; upstreamPath: string; search: string }, user: VerifiedUser, started: number): Promise<Response> {
-    const tenant = runtime.config;
-    const { route } = target;
-    // Clone natively, then drop: cheaper than copying header by header in JS.
-    const headers = new Headers(request.headers);
-    for (const name of DROP_REQUEST) headers.delete(name);
-    headers.set("x-api-key", tenant.upstreamApiKey);
-    headers.set("accept-encoding", "identity"); // SSE must not be compressed (nor buffered by a decoder)
-    const hasBody = request.method !== "GET" && request.method !== "HEAD";
-    const lengthHeader = request.headers.get("content-length");
-    const length = Number(lengthHeader ?? NaN);
-    // A declared length was checked before this (and Bun holds the client to it); a chunked body is counted.
-    const chunked = hasBody && lengthHeader === null && request.body ? await readChunkedBody(request.body, maxBodyBytes, BUFFERED_BODY_LIMIT) : undefined;
-    if (chunked?.kind === "too_large") return tooLarge(request, started, tenant.slug, route);
-    const limited = chunked?.kind === "stream" ? chunked : undefined;
-    const body = !hasBody ? undefined : chunked ? (chunked.kind === "whole" ? chunked.body : limited?.stream) : length <= BUFFERED_BODY_LIMIT ? await request.arrayBuffer() : request.body;
-    const base: Omit<LogLine, "status" | "duration_ms"> = { time: new Date(started).toISOString(), tenant: tenant.slug, method: request.method, route, sub: user.sub, username: user.username };
-
-    const release = holdOpen(request);
-    let upstream: Response;
-    try {
-      upstream = await upstreamFetch(tenant.upstream + target.upstreamPath + target.search, {
-        method: request.method,
-        headers,
-        body,
-        // No total timeout (long generations are normal); a client that goes away aborts upstream.
-        signal: request.signal,
-        redirect: "manual",
-        // @ts-expect-error Bun-specific: request bodies stream without buffering; no client timeout.
-        duplex: "half",
-        timeout: false,
-      });
-    } catch (e) {
-      release();
-      if (limited?.exceeded()) return tooLarge(request, started, tenant.slug, route);
-      const requestId = newRequestId();
-      const aborted = request.signal.aborted;
-      const status = aborted ? 499 : 502;
-      metrics.request(tenant.slug, route, status);
-      log({ ...base, status, duration_ms: Date.now() - started, completed: false });
-      return anthropicError(502, "api_error", `the tenant proxy could not reach the Anthropic API: ${(e as Error).message}`, requestId);
-    }
-    const ttfb = Date.now() - started;
-    metrics.upstreamTtfb(tenant.slug, route, ttfb / 1000);
-    const responseHeaders = new Headers(upstream.headers);
-    for (const name of DROP_RESPONSE) responseHeaders.delete(name);
-    if (responseHeaders.get("content-type")?.includes("text/event-stream")) {
-      responseHeaders.set("cache-control", "no-cache");
-      responseHeaders.set("x-accel-buffering", "no"); // tell any nginx in front not to buffer
-    }
-    const upstreamRequestId = upstream.headers.get("request-id");
-    const scanner = new UsageScanner(upstream.headers.get("content-type"));
-    const done = (outcome: RelayOutcome) => {
-      release();
-      const usage = scanner.finish();
-      const duration = Date.now() - started;
-      metrics.request(tenant.slug, route, upstream.status);
-      metrics.duration(tenant.slug, route, duration / 1000);
-      if (usage.inputTokens) metrics.tokens.inc({ tenant: tenant.slug, direction: "input" }, usage.inputTokens);
-      if (usage.outputTokens) metrics.tokens.inc({ tenant: tenant.slug, direction: "output" }, usage.outputTokens);
-      log({
-        ...base,
-        status: upstream.status,
-        duration_ms: duration,
-        upstream_ttfb_ms: ttfb,
-        model: usage.model,
-        input_tokens: usage.inputTokens,
-        output_tokens: usage.outputTokens,
-        upstream_request_id: upstreamRequestId,
-        completed: outcome === "completed",
-        ...(outcome !== "completed" ? { outcome } : {}),
-      });
-    };
-    if (!upstream.body || request.method === "HEAD") {
-      done("completed");
-      return new Response(null, { status: upstream.status, headers: responseHeaders });
-    }
-    if (!responseHeaders.get("content-type")?.includes("text/event-stream")) {
-      // A JSON answer is complete only when whole; read it at once (cheaper than relaying chunks).
-      let whole: ArrayBuffer;
-      try {
-        whole = await upstream.arrayBuffer();
-      } catch (e) {
-        done("failed");
-        return anthropicError(502, "api_error", `the Anthropic API connection failed mid-response: ${(e as Error).message}`, newRequestId());
-      }
-      scanner.push(new Uint8Array(whole));
-      done("completed");
-      return new Response(whole, { status: upstream.status, headers: responseHeaders });
-    }
-    const stream = relay(upstream.body, (chunk) => scanner.push(chunk), done);
-    return new Response(stream, { status: upstream.status, headers: responseHeaders });
-  }
-
-  async function handle(request: Request): Promise<Response> {
-    const started = Date.now();
+  async function handle(request: Request, started: number): Promise<Response> {
     const { path, search } = splitTarget(request.url);
 
     // Open to anyone, so they say nothing about tenants (which JWKS failed is in the warn log).
     if (path === "/healthz") return new Response("ok\n");
     if (path === "/readyz") {
-      const ready = [...keysByIssuer.values()].every((k) => k.loaded);
-      return ready ? new Response("ready\n") : new Response("not ready: signing keys not loaded yet\n", { status: 503 });
+      if (![...keysByIssuer.values()].every((k) => k.loaded)) return new Response("not ready: signing keys not loaded yet\n", { status: 503 });
+      return state.ready() ? new Response("ready\n") : new Response("not ready: the state store is unreachable\n", { status: 503 });
     }
 
     const host = validHost(request.headers.get("host"));
-    if (!host) return rejected(request, started, null, "other", 400, "invalid_request_error", "bad_host", "the Host header must be a host name or address with an optional port from 1 to 65535");
+    if (!host) return ctx.rejected(request, started, null, "other", 400, "invalid_request_error", "bad_host", "the Host header must be a host name or address with an optional port from 1 to 65535");
     const tenantConfig = tenantForHost(config, host);
     const runtime = tenantConfig && runtimes.get(tenantConfig);
-    if (!runtime) return rejected(request, started, null, "other", 404, "not_found_error", "unknown_tenant", `no agent-runner tenant is served at ${host}`);
+    if (!runtime) return ctx.rejected(request, started, null, "other", 404, "not_found_error", "unknown_tenant", `no agent-runner tenant is served at ${host}`);
     const slug = runtime.config.slug;
     const base = publicUrl(runtime, request, host);
-    if (!base) return rejected(request, started, slug, "other", 400, "invalid_request_error", "bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https");
+    if (!base) return ctx.rejected(request, started, slug, "other", 400, "invalid_request_error", "bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https");
     if (path === DISCOVERY_PATH) return discovery(runtime, base);
+    if (path.startsWith(GATEWAY_PREFIX)) return serveGateway(ctx, runtime, request, path, search, started, base);
 
     const decision = decideRoute(request.method, path, search);
     if (decision.kind === "reject") {
-      return rejected(request, started, slug, "other", decision.status, decision.status === 400 ? "invalid_request_error" : "not_found_error", decision.reason, decision.message);
+      return ctx.rejected(request, started, slug, "other", decision.status, decision.status === 400 ? "invalid_request_error" : "not_found_error", decision.reason, decision.message);
     }
     if (decision.kind === "probe") return new Response(null, { status: 200 });
-    if (Number(request.headers.get("content-length") ?? 0) > maxBodyBytes) return tooLarge(request, started, slug, decision.route);
-
-    let user: VerifiedUser | undefined;
-    try {
-      const token = extractToken(request.headers);
-      user = token ? runtime.verified.get(token) : undefined;
-      if (!user) {
-        user = await verifyAccessToken(token, runtime.policy, runtime.keys);
-        runtime.verified.set(token as string, user);
-      }
-    } catch (e) {
-      if (!(e instanceof TokenRejected)) throw e;
-      const requestId = newRequestId();
-      const response = unauthorized(base, e, requestId);
-      metrics.verificationFailures.inc({ tenant: slug, reason: e.reason });
-      metrics.request(slug, decision.route, response.status);
-      log({ time: new Date(started).toISOString(), tenant: slug, method: request.method, route: decision.route, status: response.status, duration_ms: Date.now() - started, reject_reason: e.reason });
-      return response;
-    }
-    return forward(runtime, request, decision, user, started);
+    if (Number(request.headers.get("content-length") ?? 0) > maxBodyBytes) return ctx.tooLarge(request, started, slug, decision.route);
+    return serveApi(ctx, runtime, request, decision, started, base);
   }
 
   async function serveMetrics(request: Request): Promise<Response> {
@@ -411,9 +228,14 @@ export function startProxy(options: ProxyOptions) {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(request) {
       metrics.inflight.inc();
+      const started = Date.now();
       try {
-        return await handle(request);
+        return await handle(request, started);
       } catch (e) {
+        if (e instanceof StateUnavailable) {
+          // fail-closed: budgets, limits and revocations cannot be checked, so nothing is served
+          return ctx.rejected(request, started, null, "other", 503, "overloaded_error", "state_unavailable", "the gateway cannot reach its state store (budgets, limits, revocations); retry shortly", { "retry-after": "2" });
+        }
         return anthropicError(500, "api_error", `internal proxy error: ${(e as Error).message}`, newRequestId());
       } finally {
         metrics.inflight.dec();
@@ -432,6 +254,7 @@ export function startProxy(options: ProxyOptions) {
     server,
     url: `${options.tls ? "https" : "http"}://${options.publicHost ?? (server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname)}:${server.port}`,
     metrics,
+    state,
     /** Where `/metrics` is served, when a metrics listener was asked for. */
     metricsUrl: metricsServer ? `http://${metricsServer.hostname}:${metricsServer.port}` : undefined,
     ready: () => Promise.all([...keysByIssuer.values()].map((k) => k.refresh())).then(() => undefined),
@@ -441,8 +264,47 @@ export function startProxy(options: ProxyOptions) {
       const graceful = server.stop(false);
       await Promise.race([graceful, new Promise((r) => setTimeout(r, graceMs))]);
       await Promise.all([server.stop(true), metricsServer?.stop(true)]);
+      // settles of the last streams run just after their end: let them reach the store
+      await new Promise((r) => setTimeout(r, 50));
+      if (ownsState) await state.close();
     },
   };
+}
+
+/** One runtime per tenant; tenants of one issuer share its keys, and a key change clears their caches. */
+function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: Metrics) {
+  const runtimes = new Map<TenantConfig, TenantRuntime>();
+  const keysByIssuer = new Map<string, IssuerKeys>();
+  const cachesByIssuer = new Map<string, VerifiedTokenCache[]>();
+  for (const tenant of tenants) {
+    const verified = new VerifiedTokenCache();
+    const caches = cachesByIssuer.get(tenant.jwksUri) ?? [];
+    caches.push(verified);
+    cachesByIssuer.set(tenant.jwksUri, caches);
+    let keys = keysByIssuer.get(tenant.jwksUri);
+    if (!keys) {
+      keys = new IssuerKeys(tenant.jwksUri, {
+        onRefresh: (ok) => metrics.jwksRefreshes.inc({ tenant: tenant.slug, outcome: ok ? "ok" : "error" }),
+        onKeysChanged: () => {
+          for (const cache of cachesByIssuer.get(tenant.jwksUri) ?? []) cache.clear();
+        },
+      });
+      keysByIssuer.set(tenant.jwksUri, keys);
+      keys.startBackgroundRefresh();
+      void keys.refresh().catch((e) => logEvent("warn", `JWKS not loaded yet: ${(e as Error).message}`, { tenant: tenant.slug }));
+    }
+    runtimes.set(tenant, {
+      config: tenant,
+      keys,
+      policy: { issuer: tenant.issuer, clientIds: new Set(tenant.clientIds), requiredGroups: tenant.requiredGroups },
+      verified,
+      discoveryJson: new Map(),
+      prices: mergePriceTables(DEFAULT_PRICES, tenant.prices),
+      rateDefaults: tenant.rateLimits ?? {},
+      adminGroups: tenant.adminGroups ?? options.adminGroups ?? [],
+    });
+  }
+  return { runtimes, keysByIssuer };
 }
 
 export type RunningProxy = ReturnType<typeof startProxy>;

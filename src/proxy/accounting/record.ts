@@ -1,0 +1,39 @@
+/** The usage read from a response, priced and attributed: one ledger record, one log line's figures. */
+import type { Person, TokenCounts, UsageRecord } from "../state/types.ts";
+import { costOf, type Cost, type PriceTable } from "./pricing.ts";
+import type { Usage } from "./usage.ts";
+
+export function tokenCounts(usage: Usage): TokenCounts {
+  return {
+    inputTokens: usage.inputTokens ?? 0,
+    outputTokens: usage.outputTokens ?? 0,
+    cacheCreationInputTokens: usage.cacheCreationInputTokens ?? 0,
+    cacheCreation5mInputTokens: usage.cacheCreation5mInputTokens ?? 0,
+    cacheCreation1hInputTokens: usage.cacheCreation1hInputTokens ?? 0,
+    cacheReadInputTokens: usage.cacheReadInputTokens ?? 0,
+    webSearchRequests: usage.serverToolUse?.web_search_requests ?? 0,
+  };
+}
+
+/** Whether the response reported any use at all (an error before the model ran reports none). */
+export const hasUsage = (usage: Usage) => usage.inputTokens !== undefined || usage.outputTokens !== undefined || usage.cacheReadInputTokens !== undefined || usage.cacheCreationInputTokens !== undefined;
+
+export function usageRecord(requestId: string, upstreamRequestId: string | null, time: number, person: Person, usage: Usage, requestedModel: string | undefined, table: PriceTable): { record: UsageRecord; cost: Cost } {
+  const model = usage.model ?? requestedModel ?? "unknown";
+  const cost = costOf(usage, model, table);
+  return {
+    cost,
+    record: {
+      requestId,
+      ...(upstreamRequestId ? { upstreamRequestId } : {}),
+      time,
+      tenant: person.tenant,
+      sub: person.sub,
+      displayName: person.displayName,
+      groups: person.groups,
+      model,
+      costMicroUsd: cost.microUsd,
+      ...tokenCounts(usage),
+    },
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * The gateway's own endpoints, outside `/anthropic/`:
+ *   POST /_gateway/v1/logout             the caller's own session denylisted until its token expires
+ *   GET  /_gateway/v1/me/usage           the caller's use today and this month, and their budgets
+ *   /_gateway/admin/v1/usage|budgets|limits|revocations   admins only (admin/auth.ts)
+ * Shapes are documented in docs/proxy.md. Bad input is 400 `invalid_request_error`.
+ */
+import { authenticate } from "../auth/authenticate.ts";
+import { identityOf, personOf, sessionOf } from "../auth/person.ts";
+import { CLOCK_SKEW_SECONDS, TokenRejected } from "../auth/verify.ts";
+import type { ProxyContext, TenantRuntime } from "../http/context.ts";
+import { dayKey, monthKey } from "../state/common.ts";
+import { type Budget, type BudgetStatus, type Period, type RateLimit, type Revocation, type RevocationKind, StateError, type Subject, type UsageDimension } from "../state/types.ts";
+import { authorizeAdmin } from "./auth.ts";
+import { usageCsv, usageFigures, usageJson } from "./report.ts";
+
+export const GATEWAY_PREFIX = "/_gateway/";
+export const LOGOUT_PATH = "/_gateway/v1/logout";
+export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
+export const ADMIN_PREFIX = "/_gateway/admin/v1/";
+const MAX_ADMIN_BODY = 64 * 1024;
+
+class BadInput extends Error {
+  readonly code = "bad_input";
+}
+
+const json = (value: unknown, status = 200) => new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", "cache-control": "no-store" } });
+const iso = (t: number) => new Date(t).toISOString();
+
+export async function serveGateway(ctx: ProxyContext, runtime: TenantRuntime, request: Request, path: string, search: string, started: number, base: string): Promise<Response> {
+  const slug = runtime.config.slug;
+  const notFound = () => ctx.rejected(request, started, slug, "gateway", 404, "not_found_error", "not_allowed", "not found: see docs/proxy.md for the gateway's endpoints");
+  const badMethod = (allowed: string) => ctx.rejected(request, started, slug, "gateway", 405, "invalid_request_error", "bad_method", `use ${allowed} here`, { allow: allowed });
+  try {
+    if (path === LOGOUT_PATH) return request.method === "POST" ? await logout(ctx, runtime, request, started, base) : badMethod("POST");
+    if (path === ME_USAGE_PATH) return request.method === "GET" ? await meUsage(ctx, runtime, request, started, base) : badMethod("GET");
+    if (!path.startsWith(ADMIN_PREFIX)) return notFound();
+    const resource = path.slice(ADMIN_PREFIX.length);
+    if (!["usage", "budgets", "limits", "revocations"].includes(resource)) return notFound();
+    const caller = await authorizeAdmin(ctx, runtime, request, started, base, "admin");
+    if (caller instanceof Response) return caller;
+    const query = new URLSearchParams(search);
+    const answer = await admin(ctx, runtime, request, resource, query, caller.name);
+    ctx.log({ time: iso(started), tenant: slug, method: request.method, route: `admin_${resource}`, status: answer.status, duration_ms: Date.now() - started, username: caller.name });
+    return answer;
+  } catch (e) {
+    if (e instanceof BadInput || (e instanceof StateError && e.code === "STATE_INPUT")) return ctx.rejected(request, started, slug, "gateway", 400, "invalid_request_error", "bad_input", e.message);
+    throw e;
+  }
+}
+
+async function logout(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string): Promise<Response> {
+  let user;
+  try {
+    user = await authenticate(runtime, request.headers);
+  } catch (e) {
+    if (!(e instanceof TokenRejected)) throw e;
+    return ctx.unauthorized(request, started, runtime, base, "logout", e);
+  }
+  const session = sessionOf(user);
+  if (!session) throw new BadInput("this access token names no session (origin_jti or jti): nothing to sign out");
+  // until the token (and every token refreshed in this session so far) has expired
+  const until = Math.max((user.exp + CLOCK_SKEW_SECONDS) * 1000, Date.now() + 1000);
+  await ctx.state.revoke({ tenant: runtime.config.slug, kind: "origin_jti", value: session, until, at: Date.now(), by: "logout" });
+  ctx.denylist.forget();
+  ctx.log({ time: iso(started), tenant: runtime.config.slug, method: "POST", route: "logout", status: 200, duration_ms: Date.now() - started, sub: user.sub, username: user.username });
+  return json({ revoked: "session", until: iso(until) });
+}
+
+function budgetJson(s: BudgetStatus) {
+  const b = s.budget;
+  const scale = b.unit === "usd" ? 1e6 : 1;
+  return { ...subjectJson(b.subject), period: b.period, unit: b.unit, soft: b.soft, limit: b.limit / scale, used: s.used / scale, remaining: s.remaining / scale, resets_at: iso(s.resetsAt) };
+}
+
+async function meUsage(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string): Promise<Response> {
+  let user;
+  try {
+    user = await authenticate(runtime, request.headers);
+  } catch (e) {
+    if (!(e instanceof TokenRejected)) throw e;
+    return ctx.unauthorized(request, started, runtime, base, "me_usage", e);
+  }
+  const slug = runtime.config.slug;
+  if (await ctx.denylist.revoked(slug, identityOf(user))) return ctx.unauthorized(request, started, runtime, base, "me_usage", new TokenRejected("revoked", "this access token was revoked: sign in again"));
+  const person = personOf(slug, user);
+  const now = Date.now();
+  const today = dayKey(now);
+  const month = monthKey(now);
+  const [day, monthRows, budgets] = await Promise.all([
+    ctx.state.usageReport({ tenant: slug, since: today, until: today, by: "user", sub: user.sub }),
+    ctx.state.usageReport({ tenant: slug, since: `${month}-01`, until: today, by: "user", sub: user.sub }),
+    ctx.state.budgetStatus(person, now),
+  ]);
+  return json({ user: person.displayName, sub: person.sub, groups: person.groups, today: { day: today, ...usageFigures(day[0]) }, month: { month, ...usageFigures(monthRows[0]) }, budgets: budgets.map(budgetJson) });
+}
+
+// ---- admin ----
+
+function subjectJson(s: Subject): Record<string, string | true> {
+  return s.kind === "tenant" ? { tenant: true } : { [s.kind]: s.id };
+}
+
+/** Exactly one of `user`, `group`, `tenant` (from a JSON body or the query). */
+function subjectFrom(get: (name: string) => unknown): Subject {
+  const given = (["user", "group", "tenant"] as const).filter((k) => get(k) !== undefined && get(k) !== null && get(k) !== false);
+  if (given.length !== 1) throw new BadInput("name exactly one of user (username, email or sub), group, or tenant");
+  const kind = given[0] as Subject["kind"];
+  if (kind === "tenant") return { kind, id: "*" };
+  const id = get(kind);
+  if (typeof id !== "string" || id === "" || id.length > 256) throw new BadInput(`${kind} must be a non-empty name`);
+  return { kind, id };
+}
+
+function period(v: unknown): Period {
+  if (v !== "day" && v !== "month") throw new BadInput("period is day or month");
+  return v;
+}
+
+async function readJson(request: Request): Promise<Record<string, unknown>> {
+  const length = Number(request.headers.get("content-length") ?? NaN);
+  if (length > MAX_ADMIN_BODY) throw new BadInput(`the body is over ${MAX_ADMIN_BODY} bytes`);
+  const text = await request.text();
+  if (text.length > MAX_ADMIN_BODY) throw new BadInput(`the body is over ${MAX_ADMIN_BODY} bytes`);
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw new BadInput("the body must be a JSON object");
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const userKind = (u: string): RevocationKind => (u.includes("@") ? "email" : /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(u) ? "sub" : "username");
+
+function revocationJson(r: Revocation) {
+  return { kind: r.kind, value: r.value, at: iso(r.at), until: iso(r.until), ...(r.by ? { by: r.by } : {}), ...(r.reason ? { reason: r.reason } : {}) };
+}
+
+function revocationTarget(get: (name: string) => unknown): { kind: RevocationKind; value: string } {
+  const user = get("user");
+  const session = get("session");
+  if ((user === undefined) === (session === undefined)) throw new BadInput("name exactly one of user (username, email or sub) or session (an origin_jti)");
+  const value = user ?? session;
+  if (typeof value !== "string" || value === "" || value.length > 256) throw new BadInput("user or session must be a non-empty string");
+  const kind = get("kind");
+  if (user !== undefined && kind !== undefined) {
+    if (kind !== "sub" && kind !== "username" && kind !== "email") throw new BadInput("kind is sub, username or email");
+    return { kind, value };
+  }
+  return { kind: session !== undefined ? "origin_jti" : userKind(value), value };
+}
+
+async function admin(ctx: ProxyContext, runtime: TenantRuntime, request: Request, resource: string, query: URLSearchParams, by: string): Promise<Response> {
+  const tenant = runtime.config.slug;
+  const q = (name: string) => query.get(name) ?? undefined;
+  const method = request.method;
+  if (resource === "usage") {
+    if (method !== "GET") throw new BadInput("use GET for the usage report");
+    const now = Date.now();
+    const since = q("since") ?? `${monthKey(now)}-01`;
+    const until = q("until") ?? dayKey(now);
+    if (!DAY.test(since) || !DAY.test(until)) throw new BadInput("since and until are days, YYYY-MM-DD");
+    const dimension = (q("by") ?? "user") as UsageDimension;
+    const rows = usageJson(dimension, await ctx.state.usageReport({ tenant, since, until, by: dimension }));
+    const csv = q("format") === "csv" || (q("format") === undefined && (request.headers.get("accept") ?? "").includes("text/csv"));
+    if (q("format") !== undefined && q("format") !== "csv" && q("format") !== "json") throw new BadInput("format is json or csv");
+    return csv ? new Response(usageCsv(dimension, rows), { headers: { "content-type": "text/csv; charset=utf-8", "cache-control": "no-store" } }) : json(rows);
+  }
+  if (resource === "budgets") {
+    if (method === "GET") return json((await ctx.state.listBudgets(tenant)).map((b) => ({ ...subjectJson(b.subject), period: b.period, unit: b.unit, limit: b.unit === "usd" ? b.limit / 1e6 : b.limit, soft: b.soft })));
+    if (method === "PUT" || method === "POST") {
+      const body = await readJson(request);
+      const usd = body.usd;
+      const tokens = body.tokens;
+      if ((usd === undefined) === (tokens === undefined)) throw new BadInput("give exactly one of usd or tokens");
+      const amount = usd ?? tokens;
+      if (typeof amount !== "number" || !Number.isFinite(amount) || amount < 0) throw new BadInput("usd or tokens must be a non-negative number");
+      const budget: Budget = { tenant, subject: subjectFrom((k) => body[k]), period: period(body.period), unit: usd !== undefined ? "usd" : "tokens", limit: usd !== undefined ? Math.round(amount * 1e6) : Math.floor(amount), soft: body.soft === true };
+      await ctx.state.setBudget(budget);
+      return json({ ...subjectJson(budget.subject), period: budget.period, unit: budget.unit, limit: amount, soft: budget.soft });
+    }
+    if (method === "DELETE") {
+      const unit = q("unit");
+      if (unit !== undefined && unit !== "usd" && unit !== "tokens") throw new BadInput("unit is usd or tokens");
+      return json({ cleared: await ctx.state.clearBudget(tenant, subjectFrom(q), period(q("period")), unit) });
+    }
+  }
+  if (resource === "limits") {
+    if (method === "GET") return json((await ctx.state.listLimits(tenant)).map((l) => ({ ...subjectJson(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) })));
+    if (method === "PUT" || method === "POST") {
+      const body = await readJson(request);
+      const limit: RateLimit = { tenant, subject: subjectFrom((k) => body[k]), ...(body.rpm !== undefined ? { rpm: body.rpm as number } : {}), ...(body.tpm !== undefined ? { tpm: body.tpm as number } : {}) };
+      await ctx.state.setLimit(limit);
+      return json({ ...subjectJson(limit.subject), ...(limit.rpm !== undefined ? { rpm: limit.rpm } : {}), ...(limit.tpm !== undefined ? { tpm: limit.tpm } : {}) });
+    }
+    if (method === "DELETE") return json({ cleared: (await ctx.state.clearLimit(tenant, subjectFrom(q))) ? 1 : 0 });
+  }
+  if (resource === "revocations") {
+    if (method === "GET") return json((await ctx.state.listRevocations(tenant)).map(revocationJson));
+    if (method === "POST" || method === "PUT") {
+      const body = await readJson(request);
+      const target = revocationTarget((k) => body[k]);
+      const now = Date.now();
+      const revocation: Revocation = { tenant, ...target, at: now, until: now + ctx.revocationTtlMs, by, ...(typeof body.reason === "string" ? { reason: body.reason.slice(0, 500) } : {}) };
+      await ctx.state.revoke(revocation);
+      ctx.denylist.forget();
+      return json(revocationJson({ ...revocation, value: target.kind === "email" ? target.value.toLowerCase() : target.value }));
+    }
+    if (method === "DELETE") {
+      const target = revocationTarget(q);
+      const restored = await ctx.state.restore(tenant, target.kind, target.value);
+      ctx.denylist.forget();
+      return json({ restored, kind: target.kind, value: target.value });
+    }
+  }
+  throw new BadInput(`${method} is not supported on ${resource}`);
+}

@@ -1,0 +1,22 @@
+import { expect, test } from "bun:test";
+import type { Revocation, TokenIdentity } from "../state/types.ts";
+import { DenylistCheck } from "./denylist.ts";
+
+test("answers are kept for the TTL only, per identity; forget() drops them", async () => {
+  let now = 1_000_000;
+  let revoked: Revocation | null = null;
+  let reads = 0;
+  const check = new DenylistCheck({ isRevoked: async () => (reads++, revoked) }, 1000, () => now);
+  const alice: TokenIdentity = { sub: "a", origin_jti: "s1" };
+  expect(await check.revoked("t", alice)).toBeNull();
+  revoked = { tenant: "t", kind: "sub", value: "a", until: now + 3600_000, at: now };
+  now += 999;
+  expect(await check.revoked("t", alice)).toBeNull(); // cached
+  expect(await check.revoked("t", { sub: "b" })).not.toBeNull(); // another identity reads the store
+  now += 1;
+  expect((await check.revoked("t", alice))?.kind).toBe("sub");
+  revoked = null;
+  check.forget();
+  expect(await check.revoked("t", alice)).toBeNull();
+  expect(reads).toBe(4);
+});

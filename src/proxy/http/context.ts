@@ -1,0 +1,39 @@
+/** What the request handlers share: one per proxy instance, and one runtime per tenant. */
+import type { PriceTable } from "../accounting/pricing.ts";
+import type { TenantAuth } from "../auth/authenticate.ts";
+import type { DenylistCheck } from "../auth/denylist.ts";
+import type { TokenRejected } from "../auth/verify.ts";
+import type { TenantConfig } from "../config.ts";
+import type { GatewayState, RateDefaults } from "../state/types.ts";
+import type { AnthropicErrorType } from "./errors.ts";
+import type { ForwardDeps } from "./forward.ts";
+import type { LogLine } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+
+export interface TenantRuntime extends TenantAuth {
+  config: TenantConfig;
+  discoveryJson: Map<string, string>;
+  prices: PriceTable;
+  rateDefaults: RateDefaults;
+  /** Members of these `cognito:groups` may use the admin API. */
+  adminGroups: readonly string[];
+}
+
+export interface ProxyContext {
+  state: GatewayState;
+  denylist: DenylistCheck;
+  metrics: Metrics;
+  log: (line: LogLine) => void;
+  forwardDeps: ForwardDeps;
+  maxBodyBytes: number;
+  /** The admin key (from `--admin-key-file`), when one is configured. */
+  adminKey?: string;
+  /** The longest access-token lifetime: how long a revocation by user is kept. */
+  revocationTtlMs: number;
+  newRequestId(): string;
+  /** An answer the proxy gives itself, refusing the request: logged with its reason, counted, with a request-id. */
+  rejected(request: Request, started: number, tenant: string | null, route: string, status: number, type: AnthropicErrorType, reason: string, message: string, headers?: Record<string, string>): Response;
+  /** 401 with the RFC 9728 challenge, or 403 for a missing group; logged and counted. */
+  unauthorized(request: Request, started: number, runtime: TenantRuntime, base: string, route: string, rejected: TokenRejected): Response;
+  tooLarge(request: Request, started: number, tenant: string, route: string): Response;
+}

@@ -1,0 +1,158 @@
+/**
+ * The request path of `/anthropic/*`, in order:
+ *   verify the token → check the denylist → read the body → rate limits (admit) →
+ *   budgets (reserve the estimate) → forward → settle to the real usage (or release).
+ * Each step's rules live in their own module (auth/, limits/, accounting/, state/); this file
+ * only says what happens when. A StateUnavailable thrown by any step reaches the server's
+ * handler, which answers 503 `overloaded_error` (fail-closed; fail-open is the state wrapper's).
+ */
+import { estimateOf, requestFacts } from "../accounting/estimate.ts";
+import { resolveModel } from "../accounting/pricing.ts";
+import { hasUsage, usageRecord } from "../accounting/record.ts";
+import { cacheWrites } from "../accounting/usage.ts";
+import { authenticate } from "../auth/authenticate.ts";
+import { identityOf, personOf } from "../auth/person.ts";
+import { TokenRejected, type VerifiedUser } from "../auth/verify.ts";
+import { BUDGET_WARNING_HEADER, budgetRefusal, budgetWarning, rateLimitRefusal, type Refusal } from "../limits/responses.ts";
+import { tokensOf } from "../state/common.ts";
+import type { Estimate, Person, Reservation, Revocation } from "../state/types.ts";
+import type { ApiRoute } from "./routes.ts";
+import { readRequestBody } from "./body.ts";
+import type { ProxyContext, TenantRuntime } from "./context.ts";
+import { forward, type ForwardEnd } from "./forward.ts";
+import type { LogLine } from "./log.ts";
+
+export interface ApiTarget {
+  route: ApiRoute;
+  upstreamPath: string;
+  search: string;
+}
+
+/** What the settle step needs of a metered request. */
+interface Metered {
+  person: Person;
+  estimate: Estimate;
+  reservation: Reservation;
+  requestedModel: string | undefined;
+  budgetWarning: string | undefined;
+}
+
+export async function serveApi(ctx: ProxyContext, runtime: TenantRuntime, request: Request, target: ApiTarget, started: number, base: string): Promise<Response> {
+  const slug = runtime.config.slug;
+  const { route } = target;
+
+  // 1. who is asking
+  let user: VerifiedUser;
+  try {
+    user = await authenticate(runtime, request.headers);
+  } catch (e) {
+    if (!(e instanceof TokenRejected)) throw e;
+    return ctx.unauthorized(request, started, runtime, base, route, e);
+  }
+  // 2. still allowed (offboarding, logout)
+  const revoked = await ctx.denylist.revoked(slug, identityOf(user));
+  if (revoked) return revokedAnswer(ctx, request, started, runtime, base, route, revoked);
+  const person = personOf(slug, user);
+
+  const body = await readRequestBody(request, ctx.maxBodyBytes);
+  if (body.kind === "too_large") return ctx.tooLarge(request, started, slug, route);
+
+  // count_tokens and models are not use: no limits, nothing to settle
+  const tooLarge = () => ctx.tooLarge(request, started, slug, route);
+  if (route !== "messages") return forward(ctx.forwardDeps, runtime.config, request, target, body, started, (end) => finish(ctx, runtime, request, route, person, started, ctx.newRequestId(), end), tooLarge);
+
+  // 3. rate limits, then 4. budgets, on an estimate from max_tokens and the body's size
+  const facts = requestFacts(body.kind === "whole" ? body.body : undefined, body.kind === "stream" ? body.bytes : 0);
+  const estimate = estimateOf(facts, runtime.prices);
+  const admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults });
+  if (!admitted.allowed) return refuse(ctx, request, started, slug, route, rateLimitRefusal(admitted));
+  const reserved = await ctx.state.reserve(person, estimate);
+  if (!reserved.ok) return refuse(ctx, request, started, slug, route, budgetRefusal(reserved.refusedBy, estimate, Date.now()));
+  const warning = budgetWarning(reserved.warnings);
+  const metered: Metered = { person, estimate, reservation: reserved.reservation, requestedModel: facts.model, budgetWarning: warning };
+
+  // 5. forward, and 6. settle when the answer is over
+  const requestId = ctx.newRequestId();
+  return forward(ctx.forwardDeps, runtime.config, request, target, body, started, (end) => finish(ctx, runtime, request, route, person, started, requestId, end, metered), tooLarge, warning ? { [BUDGET_WARNING_HEADER]: warning } : undefined);
+}
+
+function refuse(ctx: ProxyContext, request: Request, started: number, slug: string, route: string, refusal: Refusal): Response {
+  ctx.metrics.refusals.inc({ tenant: slug, reason: refusal.reason });
+  return ctx.rejected(request, started, slug, route, refusal.status, refusal.type, refusal.reason, refusal.message, refusal.headers);
+}
+
+function revokedAnswer(ctx: ProxyContext, request: Request, started: number, runtime: TenantRuntime, base: string, route: string, revoked: Revocation): Response {
+  const what = revoked.kind === "origin_jti" ? "this session was signed out" : "access for this user was revoked by an administrator";
+  return ctx.unauthorized(request, started, runtime, base, route, new TokenRejected("revoked", `${what}: sign in again with 'agent-runner-auth login' (or ask your administrator)`));
+}
+
+/** Settles (or releases) the reservation, counts the usage, writes the log line. */
+function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, route: ApiRoute, person: Person, started: number, requestId: string, end: ForwardEnd, metered?: Metered): void {
+  const slug = runtime.config.slug;
+  if (end.outcome === "body_too_large") {
+    // answered and logged as a 413; nothing reached the model
+    if (metered) void ctx.state.release(metered.reservation).catch(() => {});
+    return;
+  }
+  const duration = Date.now() - started;
+  ctx.metrics.request(slug, route, end.status);
+  ctx.metrics.duration(slug, route, duration / 1000);
+  if (end.ttfbMs !== undefined) ctx.metrics.upstreamTtfb(slug, route, end.ttfbMs / 1000);
+  const line: LogLine = {
+    time: new Date(started).toISOString(),
+    tenant: slug,
+    method: request.method,
+    route,
+    status: end.status,
+    duration_ms: duration,
+    ...(end.ttfbMs !== undefined ? { upstream_ttfb_ms: end.ttfbMs } : {}),
+    sub: person.sub,
+    ...(person.username ? { username: person.username } : {}),
+    display_name: person.displayName,
+    groups: person.groups,
+    request_id: requestId,
+    upstream_request_id: end.upstreamRequestId,
+    completed: end.outcome === "completed",
+    ...(end.outcome === "cancelled" || end.outcome === "failed" ? { outcome: end.outcome } : {}),
+    ...(metered?.budgetWarning ? { budget_warning: metered.budgetWarning } : {}),
+  };
+  if (!metered || !hasUsage(end.usage)) {
+    // nothing was used (an error before the model ran, or no usage to read): give the estimate back
+    if (end.usage.model) line.model = end.usage.model;
+    if (metered) void ctx.state.release(metered.reservation).catch((e) => writeFailed(ctx, line, e));
+    ctx.log(line);
+    return;
+  }
+  const { record, cost } = usageRecord(requestId, end.upstreamRequestId, started, person, end.usage, metered.requestedModel, runtime.prices);
+  const writes = cacheWrites(end.usage);
+  ctx.metrics.usage(slug, resolveModel(record.model, runtime.prices) ?? "unknown", {
+    input: record.inputTokens,
+    output: record.outputTokens,
+    cache_write_5m: writes.fiveMinute,
+    cache_write_1h: writes.oneHour,
+    cache_read: record.cacheReadInputTokens,
+  }, cost.usd);
+  Object.assign(line, {
+    model: record.model,
+    input_tokens: record.inputTokens,
+    output_tokens: record.outputTokens,
+    cache_creation_input_tokens: record.cacheCreationInputTokens,
+    cache_creation_5m_input_tokens: writes.fiveMinute,
+    cache_creation_1h_input_tokens: writes.oneHour,
+    cache_read_input_tokens: record.cacheReadInputTokens,
+    ...(record.webSearchRequests ? { web_search_requests: record.webSearchRequests } : {}),
+    ...(cost.usd === null ? { cost_unknown: true } : { cost_usd: cost.usd }),
+  } satisfies Partial<LogLine>);
+  const delta = tokensOf(record) - metered.estimate.tokens;
+  void ctx.state
+    .settle(metered.reservation, record)
+    .then(() => (delta !== 0 ? ctx.state.chargeTokens(person, delta, { defaults: runtime.rateDefaults }) : undefined))
+    .catch((e) => writeFailed(ctx, line, e));
+  ctx.log(line);
+}
+
+/** The answer is sent; a store that fails now loses nothing traceable: the log line carries the usage. */
+function writeFailed(ctx: ProxyContext, line: LogLine, e: unknown): void {
+  ctx.metrics.stateEvents.inc({ event: "write_failed", policy: "" });
+  ctx.log({ ...line, state_error: (e as Error).message });
+}
