@@ -8,10 +8,15 @@
  *   --port (PORT, default 8080), --host (default 0.0.0.0), --trust-forwarded-headers
  *   --metrics-port (…_METRICS_PORT, default 9464; 0 or "off" disables), --metrics-host (…_METRICS_HOST, default 127.0.0.1)
  *   --max-body-bytes (…_MAX_BODY_BYTES, default 32 MiB), --idle-timeout (…_IDLE_TIMEOUT, seconds, default 120)
+ *   --state URL (…_STATE, default sqlite::memory:), --state-failure open|closed (…_STATE_FAILURE, default closed)
+ *   --admin-group G (repeatable; …_ADMIN_GROUPS), --admin-key-file FILE (…_ADMIN_KEY_FILE)
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
 import { startProxy } from "./http/server.ts";
+import { DEFAULT_STATE_URL } from "./state/open.ts";
+import { StateError } from "./state/types.ts";
 
 function fail(message: string): never {
   console.error(`agent-runner-proxy: ${message}`);
@@ -40,6 +45,10 @@ try {
       "metrics-host": { type: "string" },
       "max-body-bytes": { type: "string" },
       "idle-timeout": { type: "string" },
+      state: { type: "string" },
+      "state-failure": { type: "string" },
+      "admin-group": { type: "string", multiple: true },
+      "admin-key-file": { type: "string" },
     },
   }));
 } catch (e) {
@@ -87,10 +96,34 @@ const metricsPortText = values["metrics-port"] ?? env.AGENT_RUNNER_PROXY_METRICS
 const metricsPort = metricsPortText === "off" ? 0 : Number(metricsPortText);
 if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) fail(`--metrics-port must be a port number, or 0 or "off" for no metrics listener`);
 const metricsHost = values["metrics-host"] ?? env.AGENT_RUNNER_PROXY_METRICS_HOST ?? "127.0.0.1";
+const stateUrl = values.state ?? env.AGENT_RUNNER_PROXY_STATE ?? DEFAULT_STATE_URL;
+const stateFailure = values["state-failure"] ?? env.AGENT_RUNNER_PROXY_STATE_FAILURE ?? "closed";
+if (stateFailure !== "open" && stateFailure !== "closed") fail(`--state-failure must be open or closed, got ${JSON.stringify(stateFailure)}`);
+const adminGroups = values["admin-group"] ?? (env.AGENT_RUNNER_PROXY_ADMIN_GROUPS ? env.AGENT_RUNNER_PROXY_ADMIN_GROUPS.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
+const adminKeyFile = values["admin-key-file"] ?? env.AGENT_RUNNER_PROXY_ADMIN_KEY_FILE;
+let adminKey: string | undefined;
+if (adminKeyFile) {
+  try {
+    adminKey = readFileSync(adminKeyFile, "utf8").trim();
+  } catch (e) {
+    fail(`cannot read the admin key file ${adminKeyFile}: ${(e as Error).message}`);
+  }
+  if (adminKey.length < 32 || /\s/.test(adminKey)) fail(`the admin key in ${adminKeyFile} must be at least 32 characters without spaces (e.g. openssl rand -hex 32)`);
+}
 let proxy;
 try {
-  proxy = startProxy({ config, port, hostname: values.host ?? "0.0.0.0", ...(metricsPort > 0 ? { metrics: { port: metricsPort, hostname: metricsHost } } : {}) });
+  proxy = startProxy({
+    config,
+    port,
+    hostname: values.host ?? "0.0.0.0",
+    ...(metricsPort > 0 ? { metrics: { port: metricsPort, hostname: metricsHost } } : {}),
+    state: stateUrl,
+    stateFailure,
+    ...(adminGroups ? { adminGroups } : {}),
+    ...(adminKey !== undefined ? { adminKey } : {}),
+  });
 } catch (e) {
+  if (e instanceof StateError) fail(e.message);
   fail(`cannot listen (port ${port}, metrics ${metricsPort > 0 ? `${metricsHost}:${metricsPort}` : "off"}): ${(e as Error).message}; choose free ports with --port and --metrics-port`);
 }
 console.error(JSON.stringify({ time: new Date().toISOString(), level: "info", message: `listening on ${proxy.url}`, metrics: proxy.metricsUrl ?? "off", tenants: config.single ? [config.single.slug] : [...config.tenants.keys()] }));

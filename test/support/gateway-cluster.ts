@@ -1,0 +1,95 @@
+/**
+ * Real proxy processes (`bun src/proxy/main.ts`) for the gateway suites: single-tenant flags,
+ * tokens from a forge issuer, the stub upstream, a `--state` URL they share, an admin group and
+ * an admin key file. Each process is started, killed (SIGTERM or SIGKILL) and restarted on
+ * its own port.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { BUN, ROOT } from "./tenant.ts";
+
+export const UPSTREAM_KEY = "sk-ant-test-gateway-upstream";
+export const ADMIN_KEY = "adminkey-0123456789abcdef0123456789abcdef";
+export const ADMIN_GROUP = "gateway-admins";
+
+export interface ProxyProcess {
+  url: string;
+  child: ChildProcess;
+  stderr(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function gatewayDir(): { dir: string; adminKeyFile: string; upstreamKeyFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), "ara-gateway-"));
+  const adminKeyFile = join(dir, "admin-key");
+  const upstreamKeyFile = join(dir, "upstream-key");
+  writeFileSync(adminKeyFile, ADMIN_KEY + "\n", { mode: 0o600 });
+  writeFileSync(upstreamKeyFile, UPSTREAM_KEY, { mode: 0o600 });
+  return { dir, adminKeyFile, upstreamKeyFile };
+}
+
+export async function startProxyProcess(o: { issuer: string; upstream: string; state: string; failure?: "open" | "closed"; adminKeyFile: string; upstreamKeyFile: string; port?: number }): Promise<ProxyProcess> {
+  const args = [
+    join(ROOT, "src/proxy/main.ts"), "--issuer", o.issuer, "--client-id", "agent-runner-cli", "--upstream", o.upstream, "--upstream-key-file", o.upstreamKeyFile,
+    "--host", "127.0.0.1", "--port", String(o.port ?? 0), "--metrics-port", "off", "--state", o.state, "--state-failure", o.failure ?? "closed",
+    "--admin-group", ADMIN_GROUP, "--admin-key-file", o.adminKeyFile, "--shutdown-grace", "2",
+  ];
+  const child = spawn(BUN, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+  let stderr = "";
+  const rl = createInterface({ input: child.stderr! });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const url = await new Promise<string>((resolve, reject) => {
+    rl.on("line", (line) => {
+      stderr += line + "\n";
+      const m = /listening on (http:\/\/[^"\s]+)/.exec(line);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`proxy exited with ${code}: ${stderr}`)));
+    timer = setTimeout(() => reject(new Error(`proxy did not start: ${stderr}`)), 15_000);
+  }).finally(() => clearTimeout(timer));
+  // ready once the JWKS is loaded
+  for (let i = 0; i < 100 && (await fetch(`${url}/readyz`)).status !== 200; i++) await Bun.sleep(50);
+  return {
+    url,
+    child,
+    stderr: () => stderr,
+    stop: (signal = "SIGTERM") =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
+
+export interface Ask {
+  token: string;
+  body?: Record<string, unknown>;
+}
+
+export function messageBody(extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 16, messages: [{ role: "user", content: [{ type: "text", text: "hello gateway ".repeat(20), cache_control: { type: "ephemeral" } }] }], ...extra });
+}
+
+export function post(url: string, token: string, body: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${url}/anthropic/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "anthropic-version": "2023-06-01" }, body, ...init });
+}
+
+export function admin(url: string, path: string, credential: string | null, init: RequestInit = {}): Promise<Response> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (credential !== null) headers.authorization = `Bearer ${credential}`;
+  return fetch(`${url}/_gateway/admin/v1/${path}`, { ...init, headers });
+}
+
+/** Polls until `check` is true; returns the time it took (ms), or throws after `limitMs`. */
+export async function within(limitMs: number, check: () => Promise<boolean>): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < limitMs + 1000) {
+    if (await check()) return performance.now() - start;
+    await Bun.sleep(25);
+  }
+  throw new Error(`not true within ${limitMs + 1000} ms`);
+}
