@@ -6,7 +6,10 @@
  * - splits chunks, so modules of other commands (login, OAuth, child_process...) are loaded only
  *   when they run;
  * - binds @napi-rs/keyring straight to the target's native addon package, skipping the loader's
- *   run-time platform probing (it reads files to tell glibc from musl: ~2 ms per call).
+ *   run-time platform probing (it reads files to tell glibc from musl: ~2 ms per call);
+ * - embeds JSC bytecode when building for the machine it runs on: the modules the cached `token`
+ *   path runs are not parsed at each start (-2 ms, docs/benchmarks.md). Not for other targets:
+ *   cross-compiled bytecode has crashed on launch in Bun releases (oven-sh/bun#18416, #24144).
  */
 import { $, type BunPlugin } from "bun";
 import { mkdirSync } from "node:fs";
@@ -21,7 +24,8 @@ const ADDONS: Record<string, string> = {
 };
 
 const target = process.argv.find((a) => a.startsWith("--target="))?.slice("--target=".length);
-const platform = target ? target.replace(/^bun-/, "").replace(/-(baseline|modern)$/, "") : `${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`;
+const hostPlatform = `${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`;
+const platform = target ? target.replace(/^bun-/, "").replace(/-(baseline|modern)$/, "") : hostPlatform;
 const addon = ADDONS[platform];
 if (!addon) {
   console.error(`build: no keyring addon known for ${platform}`);
@@ -50,6 +54,8 @@ const result = await Bun.build({
   compile: target ? { target: target as Bun.Build.CompileTarget, outfile } : { outfile },
   minify: true,
   splitting: true,
+  format: "esm",
+  bytecode: platform === hostPlatform,
   sourcemap: "none",
   plugins: [directKeyringAddon],
   define: { BUILD_COMMIT: JSON.stringify(commit) },

@@ -1,7 +1,7 @@
 /**
  * The `token` cached path's keychain read on Linux: a minimal D-Bus client that speaks only the
  * Secret Service calls a lookup needs (EXTERNAL auth, Hello, OpenSession "plain", SearchItems,
- * GetSecrets) over the session bus's unix socket, pipelined into two round trips.
+ * GetSecrets) over the session bus's unix socket, pipelined into three round trips.
  *
  * Why not a library: keyring-rs (through @napi-rs/keyring) costs ~1 ms to load and ~6.5 ms per
  * read (a DH key exchange and a connection set-up); libsecret through bun:ffi pays for loading
@@ -70,7 +70,7 @@ export function busSocketPath(address: string | undefined): string | null {
 
 // --- marshalling (little-endian, the only byte order we send) -------------------------------
 
-class Writer {
+export class Writer {
   private bytes = new Uint8Array(256);
   private view = new DataView(this.bytes.buffer);
   length = 0;
@@ -128,7 +128,7 @@ class Writer {
   }
 }
 
-interface Call {
+export interface Call {
   path: string;
   iface: string;
   member: string;
@@ -137,35 +137,47 @@ interface Call {
   body?: (w: Writer) => void;
 }
 
-export function marshalCall(serial: number, call: Call): Uint8Array {
-  const body = new Writer();
-  call.body?.(body);
+/** A header field: its code (1 path, 2 interface, 3 member, 4 error name, 5 reply serial, 6 destination, 8 signature) and value. */
+export type HeaderField = [code: number, type: "o" | "s" | "g" | "u", value: string | number];
+
+/** One message (type 1 call, 2 return, 3 error), little-endian. */
+export function marshalMessage(type: number, serial: number, fields: HeaderField[], body?: { signature: string; write: (w: Writer) => void }): Uint8Array {
+  const content = new Writer();
+  body?.write(content);
   const w = new Writer();
   w.byte(0x6c); // 'l'
-  w.byte(1); // METHOD_CALL
-  w.byte(0); // flags: reply expected, auto-start allowed (like libdbus)
+  w.byte(type);
+  w.byte(type === 1 ? 0 : 1); // calls expect a reply and may auto-start the service (like libdbus)
   w.byte(1); // protocol version
-  w.u32(body.length);
+  w.u32(content.length);
   w.u32(serial);
-  const field = (code: number, sig: string, write: () => void) => {
-    w.align(8);
-    w.byte(code);
-    w.signature(sig);
-    write();
-  };
+  const all: HeaderField[] = body ? [...fields, [8, "g", body.signature]] : fields;
   w.array(8, () => {
-    field(1, "o", () => w.string(call.path));
-    field(2, "s", () => w.string(call.iface));
-    field(3, "s", () => w.string(call.member));
-    field(6, "s", () => w.string(call.destination));
-    if (call.signature) field(8, "g", () => w.signature(call.signature!));
+    for (const [code, sig, value] of all) {
+      w.align(8);
+      w.byte(code);
+      w.signature(sig);
+      if (sig === "u") w.u32(Number(value));
+      else if (sig === "g") w.signature(String(value));
+      else w.string(String(value));
+    }
   });
   w.align(8);
-  w.raw(body.done());
+  w.raw(content.done());
   return w.done();
 }
 
-class Reader {
+export function marshalCall(serial: number, call: Call): Uint8Array {
+  const fields: HeaderField[] = [
+    [1, "o", call.path],
+    [2, "s", call.iface],
+    [3, "s", call.member],
+    [6, "s", call.destination],
+  ];
+  return marshalMessage(1, serial, fields, call.signature && call.body ? { signature: call.signature, write: call.body } : undefined);
+}
+
+export class Reader {
   private view: DataView;
   constructor(
     private readonly bytes: Uint8Array,
@@ -229,6 +241,8 @@ class Reader {
 
 export interface Message {
   type: number;
+  serial: number;
+  member?: string;
   replySerial?: number;
   errorName?: string;
   signature: string;
@@ -251,12 +265,13 @@ export function messageLength(buffer: Uint8Array): number {
 export function parseMessage(bytes: Uint8Array): Message {
   const le = bytes[0] === 0x6c;
   const r = new Reader(bytes, 12, le);
-  const message: Message = { type: bytes[1]!, signature: "", body: r };
+  const message: Message = { type: bytes[1]!, serial: new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, le), signature: "", body: r };
   r.array(8, () => {
     r.align(8);
     const code = r.byte();
     const value = r.basicVariant();
-    if (code === 4) message.errorName = String(value);
+    if (code === 3) message.member = String(value);
+    else if (code === 4) message.errorName = String(value);
     else if (code === 5) message.replySerial = Number(value);
     else if (code === 8) message.signature = String(value);
   });
@@ -283,6 +298,7 @@ class BusConnection implements SecretLookup {
   private readonly pending = new Map<number, Pending>();
   private failure: Error | undefined;
   private session: Promise<string> | undefined;
+  private outbox: Uint8Array[] = [];
 
   constructor(private readonly socketPath: string) {}
 
@@ -325,8 +341,27 @@ class BusConnection implements SecretLookup {
     }
   }
 
+  /**
+   * Connects and greets the bus and the Secret Service in one write; resolves once the service
+   * has answered. gnome-keyring registers a caller asynchronously when its first message
+   * arrives: a session opened in that very first message can find no caller and crash the
+   * daemon (gnome-keyring 42.1: "plain_negotiate: assertion 'session' failed", SIGTRAP, and
+   * D-Bus restarts it locked; seen about once in 500 reads, under hyperfine). So the first
+   * message is a Ping, and the session is opened only after its answer, like keyring-rs and
+   * libsecret, whose first service call also waits on an earlier reply.
+   */
   private open(): Promise<void> {
-    this.opened ??= Bun.connect({
+    if (this.opened) return this.opened;
+    // EXTERNAL auth (the kernel vouches for our uid), pipelined with BEGIN and the first calls.
+    const uid = encoder.encode(String(process.getuid?.() ?? -1));
+    const hex = Array.from(uid, (b) => b.toString(16).padStart(2, "0")).join("");
+    this.outbox.push(encoder.encode(`\0AUTH EXTERNAL ${hex}\r\nBEGIN\r\n`));
+    this.call({ path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "Hello", destination: "org.freedesktop.DBus" }).catch(() => {});
+    const greeted = this.call({ path: SERVICE_PATH, iface: "org.freedesktop.DBus.Peer", member: "Ping", destination: SERVICE });
+    greeted.catch(() => {});
+    const greeting = this.outbox;
+    this.outbox = []; // what lookup queues now waits for the answer
+    this.opened = Bun.connect({
       unix: this.socketPath,
       socket: {
         data: (_socket, chunk) => this.receive(chunk),
@@ -335,13 +370,10 @@ class BusConnection implements SecretLookup {
         connectError: (_socket, e) => this.fail(new FastReadDeclined("cannot connect to D-Bus", { cause: e })),
       },
     }).then(
-      (socket) => {
+      async (socket) => {
         this.socket = socket;
-        // EXTERNAL auth (the kernel vouches for our uid), pipelined with BEGIN and Hello.
-        const uid = encoder.encode(String(process.getuid?.() ?? -1));
-        const hex = Array.from(uid, (b) => b.toString(16).padStart(2, "0")).join("");
-        this.send(encoder.encode(`\0AUTH EXTERNAL ${hex}\r\nBEGIN\r\n`));
-        void this.call({ path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "Hello", destination: "org.freedesktop.DBus" }).catch(() => {});
+        this.write(greeting);
+        await greeted;
       },
       (e) => {
         throw new FastReadDeclined("cannot connect to D-Bus", { cause: e });
@@ -350,7 +382,20 @@ class BusConnection implements SecretLookup {
     return this.opened;
   }
 
-  private send(data: Uint8Array) {
+  /** Sends what is queued, in one write (one wake-up of the bus daemon). */
+  private flush() {
+    const queued = this.outbox;
+    this.outbox = [];
+    this.write(queued);
+  }
+
+  private write(parts: Uint8Array[]) {
+    const data = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+    let at = 0;
+    for (const b of parts) {
+      data.set(b, at);
+      at += b.length;
+    }
     if (!this.socket || this.socket.write(data) !== data.length) throw new FastReadDeclined("D-Bus write did not complete");
   }
 
@@ -358,7 +403,7 @@ class BusConnection implements SecretLookup {
     if (this.failure) return Promise.reject(this.failure);
     const serial = ++this.serial;
     const reply = new Promise<Message>((resolve, reject) => this.pending.set(serial, { resolve, reject }));
-    this.send(marshalCall(serial, call));
+    this.outbox.push(marshalCall(serial, call));
     return reply;
   }
 
@@ -374,8 +419,8 @@ class BusConnection implements SecretLookup {
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      await this.open();
-      // Both calls go out at once: the search does not need the session.
+      const opened = this.open();
+      // Marshalled while the greeting is answered, then sent together (the search needs no session).
       this.session ??= this.service("OpenSession", "sv", (w) => {
         w.string("plain");
         w.signature("s");
@@ -390,15 +435,22 @@ class BusConnection implements SecretLookup {
           }
         }),
       );
+      // Marked handled now: if the connection fails first, they reject before being awaited.
+      this.session.catch(() => {});
+      search.catch(() => {});
+      await opened;
+      this.flush();
       const [session, found] = await Promise.all([this.session, search.then(readSearch)]);
       if (found.locked.length > 0) throw new FastReadDeclined("a matching item is locked");
       if (found.unlocked.length === 0) return null;
       if (found.unlocked.length > 1) throw new FastReadDeclined("several items match");
       const item = found.unlocked[0]!;
-      const reply = await this.service("GetSecrets", "aoo", (w) => {
+      const secrets = this.service("GetSecrets", "aoo", (w) => {
         w.array(4, () => w.string(item));
         w.string(session);
       });
+      this.flush();
+      const reply = await secrets;
       return readSecret(reply, item);
     } finally {
       signal.removeEventListener("abort", onAbort);
