@@ -3,14 +3,17 @@
  * built binary: URLs the CLI must not open, listen on or send to (issue 10 points 9 and 10), text
  * full of terminal escape sequences (point 11), and responses that are huge or never end (point 12).
  *
- * The server listens on all addresses: http://127.0.0.1:<port> is the (allowed) local tenant,
- * http://<this machine's LAN address>:<port> stands for a remote host reached over plain http,
- * so the test can prove nothing at all was sent there.
+ * The server listens on loopback: http://127.0.0.1:<port> is the (allowed) local tenant, and
+ * http://tenant.remote.test:<port> stands for a remote host reached over plain http. Every CLI
+ * process gets HTTP_PROXY pointing at a trap on loopback (loopback itself exempt through
+ * NO_PROXY), so any request to the "remote" name would arrive at the trap: the test proves
+ * nothing at all was sent there without any traffic leaving loopback.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { networkInterfaces, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { baseEnv, isolatedHome, runCli } from "../support/cli.ts";
 import { BUN, ROOT } from "../support/tenant.ts";
 
@@ -23,10 +26,8 @@ function expectInert(text: string) {
   expect(text).not.toMatch(/^agent-runner-auth: Run: curl/m); // no forged line of ours
 }
 
-/** A non-loopback IPv4 address of this machine (the "remote host" on plain http). */
-const LAN = Object.values(networkInterfaces())
-  .flat()
-  .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+/** The "remote host" on plain http: reachable only through the test's HTTP_PROXY (this server). */
+const LAN = "tenant.remote.test";
 
 interface Scenario {
   discovery?: (base: Record<string, unknown>) => unknown;
@@ -36,7 +37,6 @@ interface Scenario {
   discoveryResponse?: () => Response;
 }
 
-const requests: { host: string; path: string; authorization: string | null }[] = [];
 let sentBytes = 0;
 let server: ReturnType<typeof Bun.serve>;
 let port = 0;
@@ -97,7 +97,6 @@ function tokens(name: string, nonce: string, claims: Record<string, unknown> = {
 
 function route(request: Request): Response | Promise<Response> {
   const url = new URL(request.url);
-  requests.push({ host: url.hostname, path: url.pathname, authorization: request.headers.get("authorization") });
   let m = /^\/\.well-known\/oauth-protected-resource\/anthropic\/t\/([\w-]+)$/.exec(url.pathname);
   if (m) {
     const name = m[1]!;
@@ -137,18 +136,35 @@ function route(request: Request): Response | Promise<Response> {
   return new Response("not found", { status: 404 });
 }
 
-beforeAll(() => {
-  server = Bun.serve({ hostname: "0.0.0.0", port: 0, fetch: route, idleTimeout: 0 });
+/** The HTTP proxy every CLI process is given: each request line that reaches it was sent off loopback. */
+const trapped: string[] = [];
+let trap: Server;
+let trapPort = 0;
+
+beforeAll(async () => {
+  trap = createServer((socket) => {
+    socket.once("data", (data) => {
+      trapped.push(data.toString("latin1").split("\r\n")[0] ?? "");
+      socket.end("HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => trap.listen(0, "127.0.0.1", resolve));
+  trapPort = (trap.address() as AddressInfo).port;
+  server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: route, idleTimeout: 0 });
   port = server.port as number;
 });
-afterAll(() => server.stop(true));
+afterAll(() => {
+  server.stop(true);
+  trap.close();
+});
 
 const BROWSER = `${BUN} ${join(ROOT, "test", "support", "hostile-tenant-browser.ts")}`;
 
 /** A fresh home; `marker` records every URL handed to the browser. */
 function env(extra: Record<string, string> = {}) {
   const marker = join(mkdtempSync(join(tmpdir(), "ara-hostile-")), "browser-opened");
-  return { marker, env: baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", BROWSER, HOSTILE_BROWSER_MARKER: marker, ...extra }) };
+  return { marker, env: baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", BROWSER, HOSTILE_BROWSER_MARKER: marker, HTTP_PROXY: `http://127.0.0.1:${trapPort}`, NO_PROXY: "127.0.0.1,localhost", ...extra }) };
 }
 
 function login(name: string, e: Record<string, string>, ...extra: string[]) {
@@ -173,11 +189,17 @@ describe("point 10: endpoints are http(s) only, and https off loopback", () => {
     });
   }
 
+  test("the trap works: a plain http request to the remote name from a child process reaches it", async () => {
+    const { env: e } = env();
+    const child = Bun.spawn([BUN, "-e", `await fetch(${JSON.stringify(remote("/probe"))}).catch(() => {})`], { env: e, stdout: "ignore", stderr: "ignore" });
+    await child.exited;
+    expect(trapped.some((line) => line.includes(`${LAN}:${port}/probe`))).toBe(true);
+  });
+
   test("plain http to a non-loopback token endpoint or issuer is refused, and nothing is sent there", async () => {
-    expect(LAN).toBeDefined();
     scenarios.set("http-token", { metadata: (b) => ({ ...b, token_endpoint: remote("/idp/http-token/token") }) });
     scenarios.set("http-issuer", { discovery: (b) => ({ ...b, authorization_servers: [remote("/idp/http-issuer")] }) });
-    requests.length = 0;
+    trapped.length = 0;
     const token = env();
     const outToken = await login("http-token", token.env);
     expect(outToken.stderr).toContain(`"token_endpoint" must use https:// (plain http:// is allowed only to this machine)`);
@@ -194,7 +216,7 @@ describe("point 10: endpoints are http(s) only, and https off loopback", () => {
     expect(outTenant.code).toBe(2);
     const outJs = await runCli(["login", "--issuer", "javascript:alert(1)", "--client-id", "c"], tenant.env);
     expect(outJs.code).toBe(2);
-    expect(requests.filter((r) => r.host === LAN)).toEqual([]);
+    expect(trapped).toEqual([]);
   });
 
   test("a hand-edited profile pointing at plain http off loopback: doctor sends no token, login opens nothing", async () => {
@@ -214,7 +236,7 @@ describe("point 10: endpoints are http(s) only, and https off loopback", () => {
     mkdirSync(tokens, { recursive: true, mode: 0o700 });
     writeFileSync(join(tokens, "access.json"), JSON.stringify({ token: "secret-access-token", expiresAt: Date.now() + 3_600_000, lifetimeMs: 3_600_000 }), { mode: 0o600 });
     writeFileSync(join(tokens, "refresh.json"), JSON.stringify({ token: "secret-refresh-token", issuedAt: Date.now() }), { mode: 0o600 });
-    requests.length = 0;
+    trapped.length = 0;
     const doctor = await runCli(["doctor", "--json"], e);
     const report = JSON.parse(doctor.stdout) as { checks: { name: string; verdict: string; detail: string }[] };
     expect(report.checks.find((c) => c.name === "profile")).toMatchObject({ verdict: "fail" });
@@ -225,7 +247,7 @@ describe("point 10: endpoints are http(s) only, and https off loopback", () => {
     expect(relogin.code).toBe(5);
     const logout = await runCli(["logout"], e); // still deletes locally, never revokes over plain http
     expect(logout.code).toBe(0);
-    expect(requests.filter((r) => r.host === LAN)).toEqual([]);
+    expect(trapped).toEqual([]);
     expect(existsSync(marker)).toBe(false);
   });
 });
@@ -234,7 +256,7 @@ describe("point 9: redirect URIs are loopback only", () => {
   for (const [label, uri] of [
     ["0.0.0.0", "http://0.0.0.0:41234/callback"],
     ["a remote host over https", "https://evil.example.com/callback"],
-    ["this machine's LAN address", `http://${LAN}:41234/callback`],
+    ["a remote host over plain http", `http://${LAN}:41234/callback`],
     ["localhost without a port", "http://localhost/callback"],
     ["userinfo", "http://evil.example.com@localhost:41234/callback"],
     ["a fragment", "http://localhost:41234/callback#x"],
