@@ -1,14 +1,18 @@
 /**
- * The real Secret Service (gnome-keyring on a private D-Bus) through @napi-rs/keyring in the
- * built binary: the default store, separate entries per token, and the clear errors for a locked
- * keyring and a missing D-Bus (exit 4, never a stack trace, never "invalid token").
+ * The real Secret Service (gnome-keyring on a private D-Bus) in the built binary: writes through
+ * @napi-rs/keyring, reads through the direct D-Bus path (secret-service-fast.ts) with keyring-rs
+ * behind it for whatever that path declines; the default store, separate entries per token, and
+ * the clear errors for a locked keyring and a missing D-Bus (exit 4, never a stack trace, never
+ * "invalid token"). dbus-monitor tells the two read paths apart: the direct one opens "plain"
+ * sessions, keyring-rs Diffie-Hellman ones.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
-import { secretToolLookup, startSecretService, type SecretService } from "../support/keyring.ts";
+import { monitorBus, secretToolLookup, secretToolStore, startSecretService, type SecretService } from "../support/keyring.ts";
 
 let tenant: TenantProcess;
 beforeAll(async () => {
@@ -51,6 +55,30 @@ describe("unlocked gnome-keyring", () => {
     expect(logout.code).toBe(0);
     expect(secretToolLookup(service.env, { service: "agent-runner-auth", username: "default:refresh" })).toBeNull();
   });
+
+  test("token reads what keyring-rs wrote over the direct path (no keyring-rs), and what secret-tool wrote", async () => {
+    const e = env(home, service.env);
+    expect((await runCli(["login", tenant.tenant, "--profile", "direct"], e)).code).toBe(0);
+    const access = { service: "agent-runner-auth", username: "direct:access" };
+    const monitor = await monitorBus(service.env);
+    const token = await runCli(["token", "--profile", "direct"], e);
+    const traffic = await monitor.stop();
+    expect(token.code).toBe(0);
+    expect(JSON.parse(secretToolLookup(service.env, access)!).token).toBe(token.stdout.trim());
+    // one plain session, one search, one read: keyring-rs (a DH session) was not asked
+    expect(traffic.sessions).toEqual(["plain"]);
+    expect(traffic.calls).toEqual(["OpenSession", "SearchItems", "GetSecrets"]);
+
+    // the same entry rewritten by another libsecret client (secret-tool): still found and read
+    const stored = secretToolLookup(service.env, access)!;
+    expect(spawnSync("secret-tool", ["clear", ...Object.entries(access).flat()], { env: { ...process.env, ...service.env } }).status).toBe(0);
+    secretToolStore(service.env, access, stored);
+    const again = await runCli(["token", "--profile", "direct"], e);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(token.stdout);
+    expect((await runCli(["logout", "--profile", "direct"], e)).code).toBe(0);
+    expect(secretToolLookup(service.env, access)).toBeNull(); // keyring-rs deletes what secret-tool wrote
+  });
 });
 
 describe("values split across entries (Windows' item limit, injected small here)", () => {
@@ -60,9 +88,14 @@ describe("values split across entries (Windows' item limit, injected small here)
     try {
       const e = env(home, { ...service.env, AGENT_RUNNER_AUTH_KEYCHAIN_MAX_ITEM_BYTES: "300" });
       expect((await runCli(["login", tenant.tenant], e)).code).toBe(0);
+      const monitor = await monitorBus(service.env);
       const token = await runCli(["token"], e);
+      const traffic = await monitor.stop();
       expect(token.code).toBe(0);
       expect(token.stdout.trim().length).toBeGreaterThan(600);
+      // the manifest and every chunk keyring-rs wrote, read over one direct connection
+      expect(traffic.sessions).toEqual(["plain"]);
+      expect(traffic.calls.filter((c) => c === "GetSecrets").length).toBeGreaterThanOrEqual(4);
       // the head entry is a manifest, the token lives in chunks
       expect(secretToolLookup(service.env, { service: "agent-runner-auth", username: "default:access" })).toStartWith("agent-runner-auth:chunked:v1:");
       const status = await runCli(["status", "--json"], e);
@@ -85,6 +118,29 @@ describe("failures are clear messages with exit 4", () => {
       expect(login.stderr).toContain("keyring is locked");
       expect(login.stderr).toContain("--store pass or --store file");
       expect(login.stderr).not.toMatch(/invalid token|    at /);
+    } finally {
+      service.stop();
+    }
+  });
+
+  test("a keyring locked after login: token says it is locked (exit 4), the direct path handing over to keyring-rs", async () => {
+    const home = isolatedHome();
+    let service = startSecretService(home, { unlocked: true });
+    try {
+      expect((await runCli(["login", tenant.tenant], env(home, service.env))).code).toBe(0);
+      service.stop();
+      service = startSecretService(home, { unlocked: false }); // same keyring file, locked
+      const monitor = await monitorBus(service.env);
+      const token = await runCli(["token"], env(home, service.env));
+      const traffic = await monitor.stop();
+      expect(token.code).toBe(4);
+      expect(token.stdout).toBe("");
+      expect(token.stderr).toContain("keyring is locked");
+      expect(token.stderr).not.toMatch(/not logged in|invalid token|    at /);
+      expect(traffic.sessions[0]).toBe("plain");
+      expect(traffic.sessions.slice(1).length).toBeGreaterThan(0);
+      expect(traffic.sessions.slice(1).every((s) => s.startsWith("dh-"))).toBe(true); // then keyring-rs
+      expect(traffic.calls).not.toContain("GetSecrets");
     } finally {
       service.stop();
     }
@@ -131,5 +187,9 @@ describe("failures are clear messages with exit 4", () => {
     expect(token.code).toBe(4);
     expect(token.stdout).toBe("");
     expect(token.stderr).not.toContain("not logged in");
+    expect(token.stderr).toContain("no D-Bus session bus");
+    const unset = await runCli(["token"], { ...e, DBUS_SESSION_BUS_ADDRESS: "" });
+    expect(unset.code).toBe(4);
+    expect(unset.stderr).toContain("no D-Bus session bus");
   });
 });

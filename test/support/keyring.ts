@@ -50,3 +50,53 @@ export function secretToolLookup(env: Record<string, string>, attributes: Record
   const result = spawnSync("secret-tool", ["lookup", ...Object.entries(attributes).flat()], { env: { ...process.env, ...env }, encoding: "utf8" });
   return result.status === 0 ? result.stdout : null;
 }
+
+export interface BusMonitor {
+  /** Stops dbus-monitor and returns what it saw. */
+  stop(): Promise<BusTraffic>;
+}
+
+export interface BusTraffic {
+  /** The algorithm of each Secret Service OpenSession ("plain", or keyring-rs's "dh-ietf1024-..."). */
+  sessions: string[];
+  /** Secret Service method names, in order. */
+  calls: string[];
+}
+
+/**
+ * Watches the private bus with dbus-monitor (a real eavesdropper, as any process of the same
+ * user could be), to tell which client read the keychain: the direct path opens "plain"
+ * sessions, keyring-rs Diffie-Hellman ones.
+ */
+export async function monitorBus(env: Record<string, string>): Promise<BusMonitor> {
+  const child = Bun.spawn(["dbus-monitor", "--monitor"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "ignore" });
+  const decoder = new TextDecoder();
+  let text = "";
+  const reader = child.stdout.getReader();
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      text += decoder.decode(value);
+    }
+  })();
+  const ready = Date.now() + 5000;
+  while (!text.includes("NameAcquired") && Date.now() < ready) await Bun.sleep(20);
+  if (!text.includes("NameAcquired")) throw new Error("dbus-monitor did not start");
+  return {
+    stop: async () => {
+      await Bun.sleep(200); // let the last messages reach the monitor
+      child.kill();
+      await pump.catch(() => {});
+      const calls = [...text.matchAll(/^method call .*interface=org\.freedesktop\.Secret\.\w+; member=(\w+)$/gm)].map((m) => m[1]!);
+      const sessions = [...text.matchAll(/member=OpenSession\n\s+string "([^"]*)"/g)].map((m) => m[1]!);
+      return { sessions, calls };
+    },
+  };
+}
+
+/** Stores a value the way any libsecret client would (secret-tool), under keyring-rs's attributes. */
+export function secretToolStore(env: Record<string, string>, attributes: Record<string, string>, value: string): void {
+  const result = spawnSync("secret-tool", ["store", "--label", "stored by secret-tool", ...Object.entries(attributes).flat()], { env: { ...process.env, ...env }, input: value, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`secret-tool store failed: ${result.stderr}`);
+}
