@@ -242,6 +242,10 @@ describe("point 10: endpoints are http(s) only, and https off loopback", () => {
     expect(report.checks.find((c) => c.name === "profile")).toMatchObject({ verdict: "fail" });
     expect(report.checks.find((c) => c.name === "profile")!.detail).toContain("the tenant URL must use https://");
     expect(doctor.code).toBe(1);
+    const setup = await runCli(["setup", "claude"], e);
+    expect(setup.stderr).toContain("must use https://");
+    expect(setup.code).toBe(5);
+    expect(existsSync(join(e.HOME!, ".claude", "settings.json"))).toBe(false);
     const relogin = await runCli(["login", "--timeout", "5s"], e);
     expect(relogin.stderr).toContain("must use https://");
     expect(relogin.code).toBe(5);

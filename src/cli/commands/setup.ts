@@ -57,6 +57,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       if (!profile.tenant) {
         throw new CliError(ExitCode.config, `profile "${ctx.profileName}" has no tenant URL (it was set up with --issuer)`, "Log in with the tenant URL: agent-runner-auth login https://<slug>.proxy.<domain>");
       }
+      // Claude Code would send every token to this URL: never plain http off this machine.
+      const { checkProfile } = await import("../oauth/client.ts");
+      checkProfile(profile, `profile "${ctx.profileName}"`);
       after = applyManagedSettings(before, {
         baseUrl: tenantBaseUrl(profile.tenant),
         ttlMs: helperTtlMs(profile.accessTokenLifetimeSeconds),
