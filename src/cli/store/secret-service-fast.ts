@@ -49,21 +49,23 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** The socket path of the first `unix:path=` or `unix:abstract=` address, or null. */
 export function busSocketPath(address: string | undefined): string | null {
   if (!address) return null;
+  // Plain loops here and below: JSC compiles builtins such as Array.prototype.map on first use,
+  // which costs the cold `token` path more than the work itself.
   for (const one of address.split(";")) {
-    const [transport, rest] = [one.slice(0, one.indexOf(":")), one.slice(one.indexOf(":") + 1)];
-    if (transport !== "unix") continue;
-    const keys = new Map(rest.split(",").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const));
-    let value: string;
+    if (!one.startsWith("unix:")) continue;
+    let path: string | undefined;
+    let abstract: string | undefined;
+    for (const kv of one.slice("unix:".length).split(",")) {
+      const eq = kv.indexOf("=");
+      if (kv.slice(0, eq) === "path") path = kv.slice(eq + 1);
+      else if (kv.slice(0, eq) === "abstract") abstract = kv.slice(eq + 1);
+    }
     try {
-      const path = keys.get("path");
-      const abstract = keys.get("abstract");
-      if (path) value = decodeURIComponent(path);
-      else if (abstract) value = `\0${decodeURIComponent(abstract)}`;
-      else continue;
+      if (path) return decodeURIComponent(path);
+      if (abstract) return `\0${decodeURIComponent(abstract)}`;
     } catch {
       continue;
     }
-    return value;
   }
   return null;
 }
@@ -82,10 +84,10 @@ export class Writer {
     this.bytes = bigger;
     this.view = new DataView(bigger.buffer);
   }
+  /** Padding bytes are already zero: the buffer only grows, and new buffers are zeroed. */
   align(n: number) {
     const pad = (n - (this.length % n)) % n;
     this.room(pad);
-    this.bytes.fill(0, this.length, this.length + pad);
     this.length += pad;
   }
   byte(v: number) {
@@ -124,7 +126,7 @@ export class Writer {
     this.view.setUint32(at, this.length - start, true);
   }
   done(): Uint8Array {
-    return this.bytes.slice(0, this.length);
+    return this.bytes.subarray(0, this.length);
   }
 }
 
@@ -153,7 +155,8 @@ export function marshalMessage(type: number, serial: number, fields: HeaderField
   w.u32(serial);
   const all: HeaderField[] = body ? [...fields, [8, "g", body.signature]] : fields;
   w.array(8, () => {
-    for (const [code, sig, value] of all) {
+    for (let i = 0; i < all.length; i++) {
+      const [code, sig, value] = all[i]!;
       w.align(8);
       w.byte(code);
       w.signature(sig);
@@ -353,8 +356,9 @@ class BusConnection implements SecretLookup {
   private open(): Promise<void> {
     if (this.opened) return this.opened;
     // EXTERNAL auth (the kernel vouches for our uid), pipelined with BEGIN and the first calls.
-    const uid = encoder.encode(String(process.getuid?.() ?? -1));
-    const hex = Array.from(uid, (b) => b.toString(16).padStart(2, "0")).join("");
+    const uid = String(process.getuid?.() ?? -1);
+    let hex = ""; // the uid's ASCII digits in hex: "1000" -> "31303030"
+    for (let i = 0; i < uid.length; i++) hex += uid.charCodeAt(i).toString(16);
     this.outbox.push(encoder.encode(`\0AUTH EXTERNAL ${hex}\r\nBEGIN\r\n`));
     this.call({ path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "Hello", destination: "org.freedesktop.DBus" }).catch(() => {});
     const greeted = this.call({ path: SERVICE_PATH, iface: "org.freedesktop.DBus.Peer", member: "Ping", destination: SERVICE });
@@ -390,12 +394,10 @@ class BusConnection implements SecretLookup {
   }
 
   private write(parts: Uint8Array[]) {
-    const data = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
-    let at = 0;
-    for (const b of parts) {
-      data.set(b, at);
-      at += b.length;
-    }
+    let size = 0;
+    for (let i = 0; i < parts.length; i++) size += parts[i]!.length;
+    const data = new Uint8Array(size);
+    for (let i = 0, at = 0; i < parts.length; at += parts[i]!.length, i++) data.set(parts[i]!, at);
     if (!this.socket || this.socket.write(data) !== data.length) throw new FastReadDeclined("D-Bus write did not complete");
   }
 
@@ -428,10 +430,10 @@ class BusConnection implements SecretLookup {
       }).then(readOpenSession);
       const search = this.service("SearchItems", "a{ss}", (w) =>
         w.array(8, () => {
-          for (const [k, v] of Object.entries(attributes)) {
+          for (const k in attributes) {
             w.align(8);
             w.string(k);
-            w.string(v);
+            w.string(attributes[k]!);
           }
         }),
       );
@@ -440,7 +442,8 @@ class BusConnection implements SecretLookup {
       search.catch(() => {});
       await opened;
       this.flush();
-      const [session, found] = await Promise.all([this.session, search.then(readSearch)]);
+      const found = readSearch(await search);
+      const session = await this.session;
       if (found.locked.length > 0) throw new FastReadDeclined("a matching item is locked");
       if (found.unlocked.length === 0) return null;
       if (found.unlocked.length > 1) throw new FastReadDeclined("several items match");
