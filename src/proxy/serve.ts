@@ -10,6 +10,7 @@
  *   --max-body-bytes (…_MAX_BODY_BYTES, default 32 MiB), --idle-timeout (…_IDLE_TIMEOUT, seconds, default 120)
  *   --state URL (…_STATE, default sqlite::memory:), --state-failure open|closed (…_STATE_FAILURE, default closed)
  *   --admin-group G (repeatable; …_ADMIN_GROUPS), --admin-key-file FILE (…_ADMIN_KEY_FILE)
+ *   --reuse-port (SO_REUSEPORT; set by the --workers supervisor in main.ts)
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -49,6 +50,7 @@ try {
       "state-failure": { type: "string" },
       "admin-group": { type: "string", multiple: true },
       "admin-key-file": { type: "string" },
+      "reuse-port": { type: "boolean" },
     },
   }));
 } catch (e) {
@@ -121,6 +123,8 @@ try {
     stateFailure,
     ...(adminGroups ? { adminGroups } : {}),
     ...(adminKey !== undefined ? { adminKey } : {}),
+    // set by the --workers supervisor (main.ts, workers.ts) so its workers share the port
+    reusePort: values["reuse-port"] === true,
   });
 } catch (e) {
   if (e instanceof StateError) fail(e.message);

@@ -50,6 +50,8 @@ export interface ProxyOptions {
   adminKey?: string;
   /** How long a denylist answer is reused (default 1000 ms; revocations take effect within it). */
   revocationCacheMs?: number;
+  /** Share the port with other processes (SO_REUSEPORT): the workers of `--workers N` (src/proxy/workers.ts). */
+  reusePort?: boolean;
 }
 
 const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
@@ -220,6 +222,7 @@ export function startProxy(options: ProxyOptions) {
   const server: Server<undefined> = Bun.serve({
     port: options.port,
     hostname: options.hostname ?? "0.0.0.0",
+    reusePort: options.reusePort ?? false,
     ...(options.tls ? { tls: options.tls } : {}),
     // Idle keep-alive connections are closed after this; requests upstream lift it (holdOpen).
     idleTimeout,
