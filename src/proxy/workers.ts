@@ -14,6 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
+import { openState } from "./state/open.ts";
+import { StateError } from "./state/types.ts";
 
 /** Exit codes of the supervisor (docs/deploy.md): 2 bad options or a worker refused its configuration; 1 crash loop. */
 export const EXIT_USAGE = 2;
@@ -211,6 +213,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
     stateUrl = `sqlite:${join(tempDir, "state.db")}`;
     log("warn", `no --state: the ${count} workers share a temporary SQLite file, removed at exit; set --state sqlite:/var/lib/agent-runner/state.db (or Redis) to keep usage across restarts`);
   }
+  if (stateUrl.startsWith("sqlite:")) await prepareSqlite(stateUrl);
   const metricsPorts = Array.from({ length: count }, () => (plan.metrics ? freePort("127.0.0.1") : 0));
   const workers: (Worker | undefined)[] = new Array(count);
   const policy = new RestartPolicy();
@@ -379,6 +382,21 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
   await metricsServer?.stop(true);
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   process.exit(exitCode || code);
+}
+
+/**
+ * Creates the SQLite file (schema, WAL mode) once before the workers start: N processes creating
+ * it at the same moment fail with "database is locked" (switching to WAL does not wait on the
+ * busy timeout, measured), while opening a file already in WAL mode concurrently is safe.
+ */
+async function prepareSqlite(url: string): Promise<void> {
+  try {
+    await openState(url).close();
+  } catch (e) {
+    if (!(e instanceof StateError)) throw e;
+    log("error", e.message);
+    process.exit(EXIT_USAGE);
+  }
 }
 
 /** A worker's JSON log line gets its index; other text passes unchanged. */

@@ -1,0 +1,101 @@
+import { describe, expect, test } from "bun:test";
+import { extractWorkersFlag, mergeExpositions, parseWorkerCount, planWorkers, RestartPolicy, WorkersError } from "./workers.ts";
+
+describe("--workers", () => {
+  test("auto or absent is the number of cores; bad values are refused with the flag named", () => {
+    expect(parseWorkerCount(undefined, 8)).toBe(8);
+    expect(parseWorkerCount("auto", 2)).toBe(2);
+    expect(parseWorkerCount("3", 2)).toBe(3);
+    for (const bad of ["0", "-1", "1.5", "many", "257", ""]) expect(() => parseWorkerCount(bad, 2)).toThrow(WorkersError);
+    expect(() => parseWorkerCount("x", 2)).toThrow("--workers must be a whole number from 1 to 256");
+  });
+
+  test("the flag is taken out of the server's arguments in both spellings", () => {
+    expect(extractWorkersFlag(["--port", "1", "--workers", "4", "--x"])).toEqual({ value: "4", rest: ["--port", "1", "--x"] });
+    expect(extractWorkersFlag(["--workers=2"])).toEqual({ value: "2", rest: [] });
+    expect(extractWorkersFlag(["--issuer", "i"])).toEqual({ value: undefined, rest: ["--issuer", "i"] });
+  });
+});
+
+describe("planWorkers", () => {
+  test("port, host, metrics and state are removed (set per worker); the rest is passed on; flags win over the environment", () => {
+    const plan = planWorkers(["--issuer", "https://i", "--port=8081", "--host", "127.0.0.1", "--metrics-port", "9500", "--state", "redis://r:6379/0", "--client-id", "c", "--shutdown-grace", "7"], { PORT: "9999", AGENT_RUNNER_PROXY_METRICS_HOST: "0.0.0.0" });
+    expect(plan).toEqual({ args: ["--issuer", "https://i", "--client-id", "c", "--shutdown-grace", "7"], host: "127.0.0.1", port: 8081, metrics: { host: "0.0.0.0", port: 9500 }, state: "redis://r:6379/0", graceMs: 7000 });
+  });
+
+  test("defaults: 0.0.0.0:8080, metrics on 127.0.0.1:9464, no state (a shared temporary file), 30 s grace; metrics off", () => {
+    expect(planWorkers([], {})).toEqual({ args: [], host: "0.0.0.0", port: 8080, metrics: { host: "127.0.0.1", port: 9464 }, state: null, graceMs: 30_000 });
+    expect(planWorkers(["--metrics-port", "off"], {}).metrics).toBeNull();
+    expect(planWorkers([], { AGENT_RUNNER_PROXY_METRICS_PORT: "0" }).metrics).toBeNull();
+  });
+
+  test("an in-memory state would not be shared by the workers: refused", () => {
+    expect(() => planWorkers(["--state", "sqlite::memory:"], {})).toThrow("would give each worker its own budgets and limits");
+    expect(() => planWorkers(["--port", "http"], {})).toThrow("--port must be a port number");
+  });
+});
+
+describe("mergeExpositions", () => {
+  const worker = (n: number) =>
+    [
+      "# HELP proxy_requests_total Requests",
+      "# TYPE proxy_requests_total counter",
+      `proxy_requests_total{tenant="a",route="messages",status="200"} ${n}`,
+      "",
+      "# HELP proxy_requests_in_flight In flight",
+      "# TYPE proxy_requests_in_flight gauge",
+      `proxy_requests_in_flight ${n - 1}`,
+      "# HELP d Duration",
+      "# TYPE d histogram",
+      `d_bucket{le="0.1",tenant="a"} ${n}`,
+      `d_bucket{le="+Inf",tenant="a"} ${n}`,
+      `d_sum{tenant="a"} 0.5`,
+      `d_count{tenant="a"} ${n}`,
+      "",
+    ].join("\n");
+
+  test("each family once, every worker's samples labelled, in family order", () => {
+    expect(mergeExpositions([{ worker: 0, text: worker(3) }, { worker: 1, text: worker(5) }])).toBe(
+      [
+        "# HELP proxy_requests_total Requests",
+        "# TYPE proxy_requests_total counter",
+        'proxy_requests_total{worker="0",tenant="a",route="messages",status="200"} 3',
+        'proxy_requests_total{worker="1",tenant="a",route="messages",status="200"} 5',
+        "# HELP proxy_requests_in_flight In flight",
+        "# TYPE proxy_requests_in_flight gauge",
+        'proxy_requests_in_flight{worker="0"} 2',
+        'proxy_requests_in_flight{worker="1"} 4',
+        "# HELP d Duration",
+        "# TYPE d histogram",
+        'd_bucket{worker="0",le="0.1",tenant="a"} 3',
+        'd_bucket{worker="0",le="+Inf",tenant="a"} 3',
+        'd_sum{worker="0",tenant="a"} 0.5',
+        'd_count{worker="0",tenant="a"} 3',
+        'd_bucket{worker="1",le="0.1",tenant="a"} 5',
+        'd_bucket{worker="1",le="+Inf",tenant="a"} 5',
+        'd_sum{worker="1",tenant="a"} 0.5',
+        'd_count{worker="1",tenant="a"} 5',
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("a worker that could not be read adds nothing; empty label sets stay valid", () => {
+    expect(mergeExpositions([{ worker: 0, text: "" }, { worker: 1, text: "# TYPE x gauge\nx{} 1\n" }])).toBe('# TYPE x gauge\nx{worker="1"} 1\n');
+  });
+});
+
+describe("RestartPolicy", () => {
+  test("doubling backoff for a worker that dies young, reset once it lived; a crash loop gives up", () => {
+    const p = new RestartPolicy({ healthyAfterMs: 10_000, firstDelayMs: 250, maxDelayMs: 1000, maxQuickFailures: 4 });
+    expect(p.onExit(0, 50)).toEqual({ restart: true, delayMs: 250 });
+    expect(p.onExit(0, 50)).toEqual({ restart: true, delayMs: 500 });
+    expect(p.onExit(1, 50)).toEqual({ restart: true, delayMs: 250 }); // per worker
+    expect(p.onExit(0, 50)).toEqual({ restart: true, delayMs: 1000 });
+    expect(p.onExit(0, 60_000)).toEqual({ restart: true, delayMs: 250 }); // it had been healthy
+    expect(p.onExit(0, 10)).toEqual({ restart: true, delayMs: 500 });
+    expect(p.onExit(0, 10)).toEqual({ restart: true, delayMs: 1000 });
+    expect(p.onExit(0, 10)).toEqual({ restart: true, delayMs: 1000 });
+    expect(p.onExit(0, 10)).toEqual({ restart: false });
+  });
+});
