@@ -177,8 +177,12 @@ export class RestartPolicy {
   }
 }
 
+function logLine(level: "info" | "warn" | "error", message: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ time: new Date().toISOString(), level, message, ...extra });
+}
+
 function log(level: "info" | "warn" | "error", message: string, extra: Record<string, unknown> = {}): void {
-  console.error(JSON.stringify({ time: new Date().toISOString(), level, message, ...extra }));
+  console.error(logLine(level, message, extra));
 }
 
 /** A free TCP port on `host`, found by binding port 0 (released at once; the worker binds it next). */
@@ -206,12 +210,16 @@ export interface SupervisorDeps {
 /** Runs until SIGTERM/SIGINT (exit 0 once the workers have drained) or a crash loop (exit 1). */
 export async function runSupervisor(count: number, plan: WorkerPlan, deps: SupervisorDeps): Promise<never> {
   const port = plan.port === 0 ? freePort(plan.host) : plan.port;
+  let announced = false;
+  // Start-up lines (the workers', this warning) wait until the supervisor's "listening on" line is out.
+  const held: string[] = [];
+  const emit = (line: string) => (announced ? process.stderr.write(line + "\n") : held.length < 500 && held.push(line));
   let stateUrl = plan.state;
   let tempDir: string | undefined;
   if (stateUrl === null) {
     tempDir = mkdtempSync(join(tmpdir(), "agent-runner-proxy-"));
     stateUrl = `sqlite:${join(tempDir, "state.db")}`;
-    log("warn", `no --state: the ${count} workers share a temporary SQLite file, removed at exit; set --state sqlite:/var/lib/agent-runner/state.db (or Redis) to keep usage across restarts`);
+    emit(logLine("warn", `no --state: the ${count} workers share a temporary SQLite file, removed at exit; set --state sqlite:/var/lib/agent-runner/state.db (or Redis) to keep usage across restarts`));
   }
   if (stateUrl.startsWith("sqlite:")) await prepareSqlite(stateUrl);
   const metricsPorts = Array.from({ length: count }, () => (plan.metrics ? freePort("127.0.0.1") : 0));
@@ -219,10 +227,6 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
   const policy = new RestartPolicy();
   let restarts = 0;
   let stopping = false;
-  let announced = false;
-  // Workers' start-up lines wait until the supervisor's own "listening on" line is out.
-  const held: string[] = [];
-  const emit = (line: string) => (announced ? process.stderr.write(line + "\n") : held.length < 500 && held.push(line));
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
