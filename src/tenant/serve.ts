@@ -3,7 +3,7 @@
  * process, all on 127.0.0.1. Prints one JSON line on stdout when ready; runs until SIGINT/SIGTERM.
  */
 import { parseArgs } from "node:util";
-import { startTenant, DEFAULT_USERS } from "./tenant.ts";
+import { adminUser, startTenant, DEFAULT_USERS } from "./tenant.ts";
 import type { TenantUser } from "./idp.ts";
 
 const USAGE = `Usage: npm run tenant -- [options]
@@ -22,6 +22,15 @@ Options:
   --slug <name>               tenant slug (default "acme")
   --required-group <name>     proxy admits only users in this Cognito group (repeatable)
   --tls-cert <pem> --tls-key <pem>  serve the IdP and the proxy over HTTPS as https://localhost
+  --replicas <n>              proxy processes, each on its own port (--port, --port+1, ...; or free
+                              ports), sharing --state; their URLs are in "proxies" (default 1, in-process)
+  --state <url>               the proxy's state: sqlite:/path/state.db or redis://host:6379/0
+                              (default: in memory for 1 replica, a temporary SQLite file for several)
+  --upstream <url>            forward to this upstream (another stub, https://api.anthropic.com)
+                              instead of the local stub; needs --upstream-key-env
+  --upstream-key-env <name>   the environment variable holding that upstream's key
+  --admin-group <name>        Cognito group whose members may use the proxy's admin API; with the
+                              default users, adds user "admin" (password admin-password-1) in it
   -h, --help                  show this help
 `;
 
@@ -58,6 +67,11 @@ try {
       "required-group": { type: "string", multiple: true },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
+      replicas: { type: "string" },
+      state: { type: "string" },
+      upstream: { type: "string" },
+      "upstream-key-env": { type: "string" },
+      "admin-group": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -70,13 +84,43 @@ if (values.help) {
   process.exit(0);
 }
 
+// parsed options, typed (the functions below do not see `values` narrowed)
+const opts = values;
+
+function upstreamOption(): { upstream?: { url: string; apiKey: string } } {
+  const url = opts.upstream;
+  const keyEnv = opts["upstream-key-env"];
+  if (url === undefined && keyEnv === undefined) return {};
+  if (url === undefined || keyEnv === undefined) fail("--upstream and --upstream-key-env go together");
+  if (!/^https?:\/\/[^/]/.test(url)) fail(`--upstream must be an http(s) URL, got "${url}"`);
+  const apiKey = process.env[keyEnv];
+  if (!apiKey) fail(`--upstream-key-env ${keyEnv}: that environment variable is not set (it holds the upstream's key)`);
+  return { upstream: { url, apiKey } };
+}
+
+function stateOption(): { state?: string } {
+  const state = opts.state;
+  if (state === undefined) return {};
+  if (!/^(sqlite:|redis:\/\/|rediss:\/\/)/.test(state)) fail(`--state must be sqlite:/path/state.db, sqlite::memory: or redis://host:6379/0, got "${state}"`);
+  if (state === "sqlite::memory:" && Number(opts.replicas ?? 1) > 1) fail("--state sqlite::memory: cannot be shared by several replicas; give a file or a Redis URL");
+  return { state };
+}
+
+const adminGroup = opts["admin-group"];
+if (adminGroup !== undefined && !/^[\w.@+-]{1,128}$/.test(adminGroup)) fail(`--admin-group must be a Cognito group name, got "${adminGroup}"`);
+const users = opts.user ? opts.user.map(parseUser) : adminGroup ? [...DEFAULT_USERS, adminUser(adminGroup)] : DEFAULT_USERS;
+
 const tenant = await startTenant({
   port: positiveInt("port", values.port, 0, true),
   idpPort: positiveInt("idp-port", values["idp-port"], 0, true),
   accessTokenTtl: positiveInt("access-token-ttl", values["access-token-ttl"], 3600),
   refreshTokenTtl: positiveInt("refresh-token-ttl", values["refresh-token-ttl"], 30 * 24 * 3600),
   rotateRefreshTokens: values["rotate-refresh-tokens"] ?? false,
-  users: values.user ? values.user.map(parseUser) : DEFAULT_USERS,
+  users,
+  replicas: positiveInt("replicas", values.replicas, 1),
+  ...stateOption(),
+  ...upstreamOption(),
+  ...(adminGroup ? { adminGroup } : {}),
   redirectPorts: values["redirect-port"]?.map((p) => positiveInt("redirect-port", p, 0)),
   slug: values.slug,
   requiredGroups: values["required-group"],

@@ -1,18 +1,33 @@
-/** Starts the local tenant's parts on 127.0.0.1 and describes them. */
+/**
+ * Starts the local tenant's parts on 127.0.0.1 and describes them: the IdP, the stub upstream
+ * (or another upstream given), and the proxy, in this process or as `replicas` processes
+ * (replica.ts) sharing one state store.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { createServer as createTlsServer } from "node:https";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { createIdp, type Idp, type TenantUser } from "./idp.ts";
 import { randomBytes } from "node:crypto";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
 import { startProxy, type LogLine } from "../proxy/http/server.ts";
 import type { TenantConfig } from "../proxy/config.ts";
+import { openState } from "../proxy/state/open.ts";
+import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
+import { REPLICA_KEY_ENV, REPLICA_SPEC_ENV, type ReplicaSpec } from "./replica.ts";
 
 export const DEFAULT_USERS: TenantUser[] = [
   { username: "demo", password: "demo-password-1", email: "demo@example.invalid", groups: ["developers"] },
 ];
+/** Added to the default users with `--admin-group G`: a member of G (the proxy's admin API). */
+export function adminUser(group: string): TenantUser {
+  return { username: "admin", password: "admin-password-1", email: "admin@example.invalid", groups: ["developers", group] };
+}
 export const DEFAULT_REDIRECT_PORTS = [53682, 53683, 53684];
 export const POOL_ID = "local_AgentRunner";
 export const CLIENT_ID = "agent-runner-cli";
@@ -31,6 +46,14 @@ export interface TenantOptions {
   log?: (line: LogLine) => void;
   /** Serve the IdP and the proxy over TLS with this certificate (for https://localhost). */
   tls?: { certFile: string; keyFile: string };
+  /** Proxy processes, each on its own port (default 1: the proxy runs in this process). */
+  replicas?: number;
+  /** The proxy's `--state` URL; default `sqlite::memory:` for one replica, a SQLite file in a temporary directory for several. */
+  state?: string;
+  /** Another upstream (a stub, the real API) instead of the local stub, with its key. */
+  upstream?: { url: string; apiKey: string };
+  /** Members of this Cognito group may use the proxy's admin API. */
+  adminGroup?: string;
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -38,12 +61,18 @@ export interface TenantInfo {
   tenant: string;
   issuer: string;
   client_id: string;
-  users: { username: string; password: string }[];
+  users: { username: string; password: string; groups: string[] }[];
   admin: string;
-  /** The stub Anthropic upstream, for calling it directly (benchmarks). */
+  /** The upstream the proxy forwards to (the stub unless `--upstream`), for calling it directly (benchmarks). */
   upstream: string;
-  /** The proxy's Prometheus metrics: a separate loopback listener, never the tenant URL. */
+  /** The first proxy's Prometheus metrics: a separate loopback listener, never the tenant URL. */
   metrics: string;
+  /** Every proxy replica's tenant URL (`tenant` is the first). */
+  proxies: string[];
+  /** The state store the replicas share. */
+  state: string;
+  /** The proxy's admin group, when one was given. */
+  admin_group?: string;
 }
 
 export interface RunningTenant {
@@ -85,48 +114,123 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   };
   idpServer.on("request", (req, res) => idp.handle(req, res));
 
-  // The tenant's real Anthropic key never leaves this process: the proxy adds it upstream.
-  const upstreamKey = `sk-ant-local-${randomBytes(16).toString("hex")}`;
-  const upstream = startStubUpstream({ apiKey: upstreamKey });
+  // The tenant's real Anthropic key never leaves this process (and its replicas): the proxy adds it upstream.
+  const upstreamKey = options.upstream?.apiKey ?? `sk-ant-local-${randomBytes(16).toString("hex")}`;
+  const stub = options.upstream ? undefined : startStubUpstream({ apiKey: upstreamKey });
+  const upstreamUrl = options.upstream?.url.replace(/\/+$/, "") ?? (stub as { url: string }).url;
   const tenantConfig: TenantConfig = {
     slug: options.slug ?? "acme",
     issuer: idp.issuer,
     jwksUri: `${idp.issuer}/.well-known/jwks.json`,
     clientIds: [CLIENT_ID],
     requiredGroups: options.requiredGroups ?? [],
-    upstream: upstream.url,
+    upstream: upstreamUrl,
     upstreamApiKey: upstreamKey,
     cli: client,
   };
+  const adminGroups = options.adminGroup ? [options.adminGroup] : [];
+  const replicas = options.replicas ?? 1;
+  const tempDir = replicas > 1 && !options.state ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
+  const state = options.state ?? (tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
+  const stopIdp = () =>
+    new Promise<void>((resolve) => {
+      idpServer.close(() => resolve());
+      idpServer.closeAllConnections();
+    });
+
+  let proxies: { url: string; metrics: string; stop(): Promise<void> }[];
+  try {
+    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls)] : await replicaProcesses(tenantConfig, options, state, adminGroups, replicas);
+  } catch (e) {
+    stub?.stop();
+    await stopIdp();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw e;
+  }
+  const first = proxies[0] as (typeof proxies)[number];
+
+  return {
+    info: {
+      tenant: first.url,
+      issuer: idp.issuer,
+      client_id: CLIENT_ID,
+      users: options.users.map(({ username, password, groups }) => ({ username, password, groups: groups ?? [] })),
+      admin: `${origin}/_admin`,
+      upstream: upstreamUrl,
+      metrics: first.metrics,
+      proxies: proxies.map((p) => p.url),
+      state: state.replace(/\/\/[^@/]*@/, "//***@"),
+      ...(options.adminGroup ? { admin_group: options.adminGroup } : {}),
+    },
+    idp,
+    stop: async () => {
+      await Promise.all(proxies.map((p) => p.stop()));
+      stub?.stop();
+      await stopIdp();
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined) {
   const proxy = startProxy({
     config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
     port: options.port,
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },
+    state,
+    adminGroups,
     ...(tls ? { tls: { cert: tls.cert.toString(), key: tls.key.toString() }, publicHost: "localhost" } : {}),
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
   await proxy.ready();
-  const tenantUrl = proxy.url;
+  return { url: proxy.url, metrics: `${proxy.metricsUrl}/metrics`, stop: () => proxy.shutdown(2000) };
+}
 
-  return {
-    info: {
-      tenant: tenantUrl,
-      issuer: idp.issuer,
-      client_id: CLIENT_ID,
-      users: options.users.map(({ username, password }) => ({ username, password })),
-      admin: `${origin}/_admin`,
-      upstream: upstream.url,
-      metrics: `${proxy.metricsUrl}/metrics`,
-    },
-    idp,
-    stop: async () => {
-      await proxy.shutdown(2000);
-      upstream.stop();
-      await new Promise<void>((resolve) => {
-        idpServer.close(() => resolve());
-        idpServer.closeAllConnections();
-      });
-    },
+/** `replicas` proxy processes (replica.ts) on ports `port`, `port+1`, … (or free ports for 0), sharing `state`. */
+async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], replicas: number) {
+  // Create a SQLite file once: several processes switching a new file to WAL at once fail "database is locked".
+  if (state.startsWith("sqlite:")) await openState(state).close();
+  const { upstreamApiKey, ...config } = tenantConfig;
+  const started = await Promise.allSettled(
+    Array.from({ length: replicas }, (_, i) => {
+      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, ...(options.tls ? { tls: options.tls } : {}) };
+      return startReplica(spec, upstreamApiKey);
+    }),
+  );
+  const ok = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.all(ok.map((p) => p.stop()));
+    throw failed.reason;
+  }
+  return ok;
+}
+
+function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url: string; metrics: string; stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dir, "replica.ts")], {
+    // stdin: the replica stops when it closes, so a killed tenant leaves no proxy behind
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, [REPLICA_SPEC_ENV]: JSON.stringify(spec), [REPLICA_KEY_ENV]: upstreamApiKey, BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_UPSTREAM_CONNECTIONS },
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
   };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`proxy replica on port ${spec.port} did not start within 15 s`));
+    }, 15_000);
+    createInterface({ input: child.stdout! }).once("line", (line) => {
+      clearTimeout(timer);
+      const ready = JSON.parse(line) as { url: string; metrics: string };
+      resolve({ ...ready, stop });
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`proxy replica on port ${spec.port} exited with ${code} (see its error above)`));
+    });
+  });
 }

@@ -13,7 +13,14 @@ export interface TenantProcess {
   client_id: string;
   upstream?: string;
   admin: string;
-  users: { username: string; password: string }[];
+  users: { username: string; password: string; groups: string[] }[];
+  /** Every proxy replica's tenant URL (`--replicas N`; `tenant` is the first). */
+  proxies: string[];
+  /** The proxy's Prometheus metrics URL (the first replica's). */
+  metrics: string;
+  /** The proxies' state store URL (password hidden). */
+  state: string;
+  admin_group?: string;
   redirectPorts: number[];
   stats(): Promise<IdpStats>;
   faults(faults: TokenFault[]): Promise<void>;

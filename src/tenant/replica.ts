@@ -1,0 +1,56 @@
+/**
+ * One proxy replica of the local tenant (`--replicas N`), as its own process: the same
+ * `startProxy` the single-replica tenant runs in-process, with the tenant's full configuration
+ * (discovery's redirect URIs and lifetimes included, which the proxy's single-tenant flags do not
+ * carry). Started by tenant.ts with the specification in ARA_TENANT_REPLICA (no secrets) and the
+ * upstream key in ARA_TENANT_REPLICA_KEY; prints `{"url","metrics"}` on stdout once listening;
+ * stops, letting streams finish, on SIGTERM/SIGINT or when the tenant goes away (stdin closes).
+ */
+import { readFileSync } from "node:fs";
+import type { TenantConfig } from "../proxy/config.ts";
+import { startProxy } from "../proxy/http/server.ts";
+
+export interface ReplicaSpec {
+  config: Omit<TenantConfig, "upstreamApiKey">;
+  port: number;
+  state: string;
+  adminGroups: string[];
+  tls?: { certFile: string; keyFile: string };
+}
+
+export const REPLICA_SPEC_ENV = "ARA_TENANT_REPLICA";
+export const REPLICA_KEY_ENV = "ARA_TENANT_REPLICA_KEY";
+
+if (import.meta.main) {
+  const spec = JSON.parse(process.env[REPLICA_SPEC_ENV] ?? "null") as ReplicaSpec | null;
+  const key = process.env[REPLICA_KEY_ENV];
+  if (!spec || !key) {
+    process.stderr.write(`tenant replica: started without ${REPLICA_SPEC_ENV} and ${REPLICA_KEY_ENV} (tenant.ts starts replicas)\n`);
+    process.exit(2);
+  }
+  delete process.env[REPLICA_KEY_ENV];
+  const tenant: TenantConfig = { ...spec.config, upstreamApiKey: key };
+  const tls = spec.tls ? { cert: readFileSync(spec.tls.certFile, "utf8"), key: readFileSync(spec.tls.keyFile, "utf8") } : undefined;
+  const proxy = startProxy({
+    config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    port: spec.port,
+    hostname: "127.0.0.1",
+    metrics: { port: 0, hostname: "127.0.0.1" },
+    state: spec.state,
+    adminGroups: spec.adminGroups,
+    ...(tls ? { tls, publicHost: "localhost" } : {}),
+    log: (line) => process.stderr.write(JSON.stringify(line) + "\n"),
+  });
+  await proxy.ready();
+  process.stdout.write(JSON.stringify({ url: proxy.url, metrics: `${proxy.metricsUrl}/metrics` }) + "\n");
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void proxy.shutdown(2000).then(() => process.exit(0));
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.stdin.on("end", stop);
+  process.stdin.resume();
+}
