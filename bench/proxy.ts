@@ -1,14 +1,17 @@
 /**
- * Proxy benchmark, all in one run on this machine:
- *  - wrk against the stub upstream directly, through the tenant proxy (JWT verification on every
- *    request), and through nginx as a plain reverse proxy (no auth) in front of the same stub:
- *    requests/s at 64 connections, and latency p50/p99 at 1 connection (added latency = proxy - direct);
- *  - time to first SSE event for a streamed answer, through the proxy vs direct;
- *  - 1,000 concurrent open streams through the proxy.
- * Each server is its own process. Prints a Markdown report and writes bench/results/proxy.md.
+ * Proxy benchmark, all in one run on this machine, each server its own process(es), one target
+ * at a time (the others stopped):
+ *  - wrk against the stub upstream directly, through the tenant proxy with 1 process and with N
+ *    worker processes (`--workers N`, N = cores, sharing the port and a SQLite state file), and
+ *    through nginx with 1 and N `worker_processes` as a plain reverse proxy in front of the same
+ *    stub: requests/s at 64 connections, p50/p99 at 16 connections (moderate load) and at 1;
+ *  - the experiment (bench/relay-experiment.ts, not wired into the proxy): a ten-line `fetch`
+ *    pass-through and a pooled keep-alive HTTP/1.1 relay on `Bun.connect`, both 1 process;
+ *  - time to first SSE event, and 1,000 concurrent open streams through the N-worker proxy.
+ * Prints a Markdown report and writes bench/results/proxy.md.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -106,6 +109,29 @@ async function concurrentStreams(url: string, token: string, count: number): Pro
   return { ok, failed: count - ok, seconds: (performance.now() - started) / 1000, errors };
 }
 
+const WORKERS = Number(process.env.BENCH_WORKERS ?? cpus().length);
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+interface Row {
+  name: string;
+  hi: WrkResult;
+  mid: WrkResult;
+  lo: WrkResult;
+}
+
+/** The three wrk runs of one target (after a warm-up). */
+function measure(name: string, url: string, env: Record<string, string>): Row {
+  wrk(url, 8, env);
+  return { name, hi: wrk(url, 64, env), mid: wrk(url, 16, env), lo: wrk(url, 1, env) };
+}
+
 const tenant = await startTenant();
 try {
   // A real token from the local IdP, through the CLI.
@@ -116,20 +142,26 @@ try {
   if (!token) throw new Error("could not get a token");
 
   const stubUrl = await startProcess(BUN, [join(ROOT, "bench", "stub-server.ts")], { STUB_API_KEY: UPSTREAM_KEY });
-  const upstreamKeyFile = join(mkdtempSync(join(tmpdir(), "ara-bench-")), "key");
+  const dir = mkdtempSync(join(tmpdir(), "ara-bench-"));
+  const upstreamKeyFile = join(dir, "key");
   writeFileSync(upstreamKeyFile, UPSTREAM_KEY, { mode: 0o600 });
-  const proxyPort = 20000 + Math.floor(Math.random() * 20000);
-  const proxyArgs = [join(ROOT, "src", "proxy", "main.ts"), "--issuer", tenant.issuer, "--client-id", tenant.client_id, "--upstream", stubUrl, "--upstream-key-file", upstreamKeyFile, "--port", String(proxyPort), "--host", "127.0.0.1", "--metrics-port", "off"];
-  // Its per-request log lines go to /dev/null here, but they are still produced.
-  children.push(spawn(BUN, proxyArgs, { stdio: "ignore" }));
-  const proxyUrl = `http://127.0.0.1:${proxyPort}`;
-  await waitFor(`${proxyUrl}/readyz`);
+  const basePort = 20000 + Math.floor(Math.random() * 10000);
 
-  async function startNginx(workers: number, nginxPort: number): Promise<string> {
-  const nginxDir = mkdtempSync(join(tmpdir(), "ara-nginx-"));
-  writeFileSync(
-    join(nginxDir, "nginx.conf"),
-    `daemon off; worker_processes ${workers}; pid ${nginxDir}/nginx.pid; error_log ${nginxDir}/error.log;
+  async function startProxy(workers: number, port: number, state: string): Promise<{ url: string; child: ChildProcess }> {
+    const args = [join(ROOT, "src", "proxy", "main.ts"), "--workers", String(workers), "--issuer", tenant.issuer, "--client-id", tenant.client_id, "--upstream", stubUrl, "--upstream-key-file", upstreamKeyFile, "--port", String(port), "--host", "127.0.0.1", "--metrics-port", "off", "--state", state];
+    // Its per-request log lines go to /dev/null here, but they are still produced.
+    const child = spawn(BUN, args, { stdio: "ignore" });
+    children.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(`${url}/readyz`);
+    return { url, child };
+  }
+
+  async function startNginx(workers: number, nginxPort: number): Promise<{ url: string; child: ChildProcess }> {
+    const nginxDir = mkdtempSync(join(tmpdir(), "ara-nginx-"));
+    writeFileSync(
+      join(nginxDir, "nginx.conf"),
+      `daemon off; worker_processes ${workers}; pid ${nginxDir}/nginx.pid; error_log ${nginxDir}/error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -141,55 +173,78 @@ http {
   }
 }
 `,
-  );
-  children.push(spawn("nginx", ["-c", join(nginxDir, "nginx.conf"), "-p", nginxDir], { stdio: "ignore" }));
-  const nginxUrl = `http://127.0.0.1:${nginxPort}`;
-  await waitFor(`${nginxUrl}/v1/models`);
-  return nginxUrl;
+    );
+    const child = spawn("nginx", ["-c", join(nginxDir, "nginx.conf"), "-p", nginxDir], { stdio: "ignore" });
+    children.push(child);
+    const url = `http://127.0.0.1:${nginxPort}`;
+    await waitFor(`${url}/v1/models`);
+    return { url, child };
   }
-  const nginxUrl = await startNginx(1, proxyPort + 1);
 
-  const viaProxy = `${proxyUrl}/anthropic/v1/v1/messages`;
-  const direct = `${stubUrl}/v1/messages`;
-  const viaNginx = `${nginxUrl}/v1/messages`;
+  async function startExperiment(mode: "fetch" | "relay", port: number): Promise<{ url: string; child: ChildProcess }> {
+    const child = spawn(BUN, [join(ROOT, "bench", "relay-experiment.ts")], { stdio: "ignore", env: { ...process.env, RELAY_MODE: mode, RELAY_PORT: String(port), RELAY_UPSTREAM: stubUrl } });
+    children.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(`${url}/healthz`);
+    return { url, child };
+  }
 
   const asUser = { BENCH_TOKEN: token };
   const asUpstream = { BENCH_UPSTREAM_KEY: UPSTREAM_KEY };
+  const rows: Row[] = [];
+  const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const loadBefore = load();
 
-  // warm up every path
-  for (const [url, e] of [[direct, asUpstream], [viaProxy, asUser], [viaNginx, asUpstream]] as const) wrk(url, 8, { ...e });
+  rows.push(measure("stub upstream, direct", `${stubUrl}/v1/messages`, asUpstream));
+  let target = await startProxy(1, basePort, "sqlite::memory:");
+  rows.push(measure("tenant proxy, 1 process (state in memory)", `${target.url}/anthropic/v1/v1/messages`, asUser));
+  await stopChild(target.child);
+  target = await startNginx(1, basePort + 1);
+  rows.push(measure("nginx, 1 worker", `${target.url}/v1/messages`, asUpstream));
+  await stopChild(target.child);
+  target = await startProxy(WORKERS, basePort + 2, `sqlite:${join(dir, "state.db")}`);
+  const workersUrl = target.url;
+  rows.push(measure(`tenant proxy, --workers ${WORKERS} (shared SQLite state)`, `${target.url}/anthropic/v1/v1/messages`, asUser));
+  const workersChild = target.child;
+  target = await startNginx(WORKERS, basePort + 3);
+  // the N-worker proxy stays up (idle) for the stream runs below
+  rows.push(measure(`nginx, ${WORKERS} workers`, `${target.url}/v1/messages`, asUpstream));
+  await stopChild(target.child);
+  target = await startExperiment("fetch", basePort + 4);
+  rows.push(measure("experiment: 10-line fetch pass-through, 1 process, no auth", `${target.url}/v1/messages`, asUpstream));
+  await stopChild(target.child);
+  target = await startExperiment("relay", basePort + 5);
+  rows.push(measure("experiment: Bun.connect keep-alive relay, 1 process, no auth", `${target.url}/v1/messages`, asUpstream));
+  await stopChild(target.child);
 
-  const rows: [string, WrkResult, WrkResult][] = [];
-  rows.push(["stub upstream, direct", wrk(direct, 64, asUpstream), wrk(direct, 1, asUpstream)]);
-  rows.push(["tenant proxy (JWT verified per request)", wrk(viaProxy, 64, asUser), wrk(viaProxy, 1, asUser)]);
-  rows.push(["nginx, 1 worker, plain reverse proxy", wrk(viaNginx, 64, asUpstream), wrk(viaNginx, 1, asUpstream)]);
-
-
-  const ttfeDirect = await timeToFirstEvent(direct, { "x-api-key": UPSTREAM_KEY }, 300);
+  const viaProxy = `${workersUrl}/anthropic/v1/v1/messages`;
+  const ttfeDirect = await timeToFirstEvent(`${stubUrl}/v1/messages`, { "x-api-key": UPSTREAM_KEY }, 300);
   const ttfeProxy = await timeToFirstEvent(viaProxy, { authorization: `Bearer ${token}` }, 300);
-
   await fetch(`${stubUrl}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 500, events: 6 }) });
   const streams = await concurrentStreams(viaProxy, token, 1000);
   await fetch(`${stubUrl}/_stub/reset`, { method: "POST" });
+  await stopChild(workersChild);
 
-  const [d, p] = [rows[0]!, rows[1]!];
+  const [d, p1, n1, pN, nN] = rows as [Row, Row, Row, Row, Row];
+  const ms = (n: number, digits = 2) => `${n.toFixed(digits)} ms`;
   const report = [
-    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model ?? "?"} (${cpus().length} vCPU); wrk, ${DURATION} per run, load generator on the same machine. Non-streamed POST /v1/messages.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model ?? "?"} (${cpus().length} vCPU, load average before: ${loadBefore}); wrk (2 threads), ${DURATION} per run, the load generator, the stub and the target on the same cores. Non-streamed POST /v1/messages, one target running at a time.`,
     "",
-    "| target | req/s (64 conn) | p50 (64 conn) | p99 (64 conn) | p50 (1 conn) | p99 (1 conn) | errors |",
-    "|---|---:|---:|---:|---:|---:|---|",
-    ...rows.map(([name, hi, lo]) => `| ${name} | ${hi.rps.toFixed(0)} | ${hi.p50.toFixed(2)} ms | ${hi.p99.toFixed(2)} ms | ${lo.p50.toFixed(3)} ms | ${lo.p99.toFixed(3)} ms | ${[hi.errors, lo.errors].filter((e) => e !== "none").join("; ") || "none"} |`),
+    "| target | req/s (64 conn) | p50 / p99 (64 conn) | p50 / p99 (16 conn) | p50 / p99 (1 conn) | errors |",
+    "|---|---:|---:|---:|---:|---|",
+    ...rows.map(({ name, hi, mid, lo }) => `| ${name} | ${hi.rps.toFixed(0)} | ${ms(hi.p50)} / ${ms(hi.p99)} | ${ms(mid.p50)} / ${ms(mid.p99)} | ${ms(lo.p50, 3)} / ${ms(lo.p99, 3)} | ${[hi.errors, mid.errors, lo.errors].filter((e) => e !== "none").join("; ") || "none"} |`),
     "",
-    `Added latency of the proxy at 1 connection: p50 **${(p[2].p50 - d[2].p50).toFixed(3)} ms**, p99 ${(p[2].p99 - d[2].p99).toFixed(3)} ms. Throughput vs nginx (1 worker, like the proxy's 1 process): **${(p[1].rps / rows[2]![1].rps).toFixed(2)}×**.`,
+    `Throughput vs nginx with the same number of workers: 1 vs 1 **${(p1.hi.rps / n1.hi.rps).toFixed(2)}×**, ${WORKERS} vs ${WORKERS} **${(pN.hi.rps / nN.hi.rps).toFixed(2)}×**.`,
+    `Added latency p50 (proxy - direct): at 16 connections ${ms(p1.mid.p50 - d.mid.p50, 3)} (1 process), ${ms(pN.mid.p50 - d.mid.p50, 3)} (${WORKERS} workers); at 1 connection ${ms(p1.lo.p50 - d.lo.p50, 3)} / ${ms(pN.lo.p50 - d.lo.p50, 3)}.`,
     "",
-    `Time to first SSE event (300 sequential streamed requests): direct p50 ${pct(ttfeDirect, 50).toFixed(2)} ms / p99 ${pct(ttfeDirect, 99).toFixed(2)} ms; through the proxy p50 ${pct(ttfeProxy, 50).toFixed(2)} ms / p99 ${pct(ttfeProxy, 99).toFixed(2)} ms.`,
+    `Time to first SSE event (300 sequential streamed requests, ${WORKERS}-worker proxy): direct p50 ${pct(ttfeDirect, 50).toFixed(2)} ms / p99 ${pct(ttfeDirect, 99).toFixed(2)} ms; through the proxy p50 ${pct(ttfeProxy, 50).toFixed(2)} ms / p99 ${pct(ttfeProxy, 99).toFixed(2)} ms.`,
     "",
-    `1,000 concurrent streams through the proxy (each 3 s long): ${streams.ok} completed, ${streams.failed} failed, in ${streams.seconds.toFixed(1)} s${streams.errors.length ? ` (${streams.errors.join("; ")})` : ""}.`,
+    `1,000 concurrent streams through the ${WORKERS}-worker proxy (each 3 s long): ${streams.ok} completed, ${streams.failed} failed, in ${streams.seconds.toFixed(1)} s${streams.errors.length ? ` (${streams.errors.join("; ")})` : ""}.`,
   ].join("\n");
   console.log(report);
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
   writeFileSync(join(ROOT, "bench", "results", "proxy.md"), report + "\n");
 } finally {
-  for (const c of children) c.kill("SIGTERM");
+  await Promise.all(children.map(stopChild));
   await tenant.stop();
 }
