@@ -1,0 +1,351 @@
+/**
+ * `agent-runner-auth admin …` and `usage` as data and pure functions, for whatever command layer
+ * runs them: option tables (the OptionSpec shape of args.ts, so --help and the man page render
+ * them), parsing of the parsed arguments into a typed request (usage errors, exit 2, before any
+ * network), running a request against an AdminClient, and rendering its outcome.
+ *
+ * Forms (issue 13 §5; more options welcome):
+ *   admin usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day] [--json|--csv]
+ *   admin budget set (--user U | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]
+ *   admin budget clear (--user U | --group G | --tenant) --period day|month [--unit usd|tokens]
+ *   admin budget list
+ *   admin limit set (--user U | --group G | --tenant) [--rpm N] [--tpm N]
+ *   admin limit clear (--user U | --group G | --tenant)
+ *   admin limit list
+ *   admin revoke (--user U [--kind sub|username|email] | --session ORIGIN_JTI) [--reason TEXT]
+ *   admin restore (--user U [--kind …] | --session ORIGIN_JTI)
+ *   admin revocations
+ *   usage [--json | --status-line]
+ * Every admin command also takes --admin-key-file FILE and --json.
+ */
+import type { OptionSpec, ParsedArgs } from "../args.ts";
+import { usageError } from "../errors.ts";
+import type { AdminClient, BudgetSelector, BudgetSetting, LimitSetting, RevocationTarget, UsageQuery, UsageReport } from "./client.ts";
+import type { Budget, MyUsage, RateLimit, Revocation, Subject, UsageDimension } from "./shapes.ts";
+import { cell, csvForOutput, formatUsd, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
+
+/** The shape of commands/registry.ts's CommandSpec (structurally), plus where it sits under `admin`. */
+export interface GatewayCommandSpec {
+  /** Words after the program name: ["admin", "budget", "set"]. */
+  path: string[];
+  name: string;
+  summary: string;
+  usage: string;
+  description: string;
+  options: OptionSpec[];
+}
+
+export const ADMIN_KEY_FILE_OPTION: OptionSpec = {
+  name: "admin-key-file",
+  kind: "value",
+  valueName: "FILE",
+  description: "authenticate with the admin key in FILE (automation) instead of your own sign-in; the key is never taken from the command line",
+};
+const JSON_OPTION: OptionSpec = { name: "json", kind: "flag", description: "print JSON on stdout" };
+const SUBJECT_OPTIONS: OptionSpec[] = [
+  { name: "user", kind: "value", valueName: "U", description: "a person: username, email or sub" },
+  { name: "group", kind: "value", valueName: "G", description: "a Cognito group" },
+  { name: "tenant", kind: "flag", description: "the whole tenant" },
+];
+const PERIOD_OPTION: OptionSpec = { name: "period", kind: "value", valueName: "day|month", description: "the budget's period (UTC days, calendar months)" };
+const TARGET_OPTIONS: OptionSpec[] = [
+  { name: "user", kind: "value", valueName: "U", description: "a person: username, email or sub (by email if it has @, by sub if a UUID, else by username)" },
+  { name: "kind", kind: "value", valueName: "sub|username|email", description: "what --user names, when the guess above is wrong" },
+  { name: "session", kind: "value", valueName: "ORIGIN_JTI", description: "one sign-in (the origin_jti claim of its tokens)" },
+];
+const ADMIN = (rest: string) => `agent-runner-auth admin ${rest} [--admin-key-file FILE] [options]`;
+const ADMIN_AUTH = "Authenticated by your own sign-in when you are in one of the tenant's admin groups, or by --admin-key-file.";
+
+export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
+  {
+    path: ["admin", "usage"],
+    name: "admin usage",
+    summary: "usage and cost per person, group, model or day",
+    usage: ADMIN("usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day] [--json|--csv]"),
+    description: `Reads the gateway's usage ledger: requests, input, output, cache write and cache read tokens, and cost in USD. Dates are UTC days, both inclusive; default from the 1st of this month to today. A table on a terminal, JSON rows with --json, CSV (for a spreadsheet) with --csv. ${ADMIN_AUTH}`,
+    options: [
+      { name: "since", kind: "value", valueName: "YYYY-MM-DD", description: "first day (default: the 1st of this month)" },
+      { name: "until", kind: "value", valueName: "YYYY-MM-DD", description: "last day (default: today, UTC)" },
+      { name: "by", kind: "value", valueName: "user|group|model|day", description: "one row per person (default), group, model or day" },
+      JSON_OPTION,
+      { name: "csv", kind: "flag", description: "print CSV on stdout" },
+      ADMIN_KEY_FILE_OPTION,
+    ],
+  },
+  {
+    path: ["admin", "budget", "set"],
+    name: "admin budget set",
+    summary: "set a daily or monthly budget in USD or tokens",
+    usage: ADMIN("budget set (--user U | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]"),
+    description: `A hard budget refuses requests once used up (Claude Code shows which budget and when it resets); a soft one only warns. Setting a budget again replaces it. ${ADMIN_AUTH}`,
+    options: [...SUBJECT_OPTIONS, PERIOD_OPTION, { name: "usd", kind: "value", valueName: "N", description: "the budget in US dollars" }, { name: "tokens", kind: "value", valueName: "N", description: "the budget in tokens (all kinds)" }, { name: "soft", kind: "flag", description: "warn, never refuse" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION],
+  },
+  {
+    path: ["admin", "budget", "clear"],
+    name: "admin budget clear",
+    summary: "remove a budget",
+    usage: ADMIN("budget clear (--user U | --group G | --tenant) --period day|month [--unit usd|tokens]"),
+    description: `Removes the budget of that subject and period (both units unless --unit). ${ADMIN_AUTH}`,
+    options: [...SUBJECT_OPTIONS, PERIOD_OPTION, { name: "unit", kind: "value", valueName: "usd|tokens", description: "only the budget in this unit" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION],
+  },
+  { path: ["admin", "budget", "list"], name: "admin budget list", summary: "list the budgets", usage: ADMIN("budget list"), description: `Every budget of the tenant. ${ADMIN_AUTH}`, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION] },
+  {
+    path: ["admin", "limit", "set"],
+    name: "admin limit set",
+    summary: "set requests and tokens per minute",
+    usage: ADMIN("limit set (--user U | --group G | --tenant) [--rpm N] [--tpm N]"),
+    description: `Over the limit, requests get 429 with retry-after, and Claude Code waits and retries. ${ADMIN_AUTH}`,
+    options: [...SUBJECT_OPTIONS, { name: "rpm", kind: "value", valueName: "N", description: "requests per minute" }, { name: "tpm", kind: "value", valueName: "N", description: "tokens per minute" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION],
+  },
+  { path: ["admin", "limit", "clear"], name: "admin limit clear", summary: "remove a rate limit (the tenant's defaults apply again)", usage: ADMIN("limit clear (--user U | --group G | --tenant)"), description: ADMIN_AUTH, options: [...SUBJECT_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION] },
+  { path: ["admin", "limit", "list"], name: "admin limit list", summary: "list the rate limits", usage: ADMIN("limit list"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION] },
+  {
+    path: ["admin", "revoke"],
+    name: "admin revoke",
+    summary: "cut off a person or one sign-in at the gateway within seconds",
+    usage: ADMIN("revoke (--user U | --session ORIGIN_JTI) [--reason TEXT]"),
+    description: `Every replica refuses their access tokens (401) within about a second, until the longest token lifetime has passed. Disable the person in Cognito too, so no new tokens are issued. ${ADMIN_AUTH}`,
+    options: [...TARGET_OPTIONS, { name: "reason", kind: "value", valueName: "TEXT", description: "kept with the revocation (at most 500 characters)" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION],
+  },
+  { path: ["admin", "restore"], name: "admin restore", summary: "undo a revocation", usage: ADMIN("restore (--user U | --session ORIGIN_JTI)"), description: ADMIN_AUTH, options: [...TARGET_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION] },
+  { path: ["admin", "revocations"], name: "admin revocations", summary: "list the revocations in force", usage: ADMIN("revocations"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION] },
+  {
+    path: ["usage"],
+    name: "usage",
+    summary: "your use of the gateway today and this month, and what is left of your budgets",
+    usage: "agent-runner-auth usage [--json | --status-line] [options]",
+    description:
+      "Asks the tenant's gateway for your own figures (your sign-in is enough). --status-line prints one short line for Claude Code's statusLine setting, from a cache refreshed at most once a minute; it never fails and never opens a browser.",
+    options: [JSON_OPTION, { name: "status-line", kind: "flag", description: "one line for Claude Code's statusLine (cached, never fails)" }],
+  },
+];
+
+export function gatewayCommand(path: string[]): GatewayCommandSpec | undefined {
+  return GATEWAY_COMMANDS.find((c) => c.path.length === path.length && c.path.every((w, i) => w === path[i]));
+}
+
+// ---- parsing (pure; usage errors, exit 2) ----
+
+export type AdminRequest =
+  | { op: "usage"; query: UsageQuery; output: "table" | "json" | "csv" }
+  | { op: "budget-set"; budget: BudgetSetting; json: boolean }
+  | { op: "budget-clear"; selector: BudgetSelector; json: boolean }
+  | { op: "budget-list"; json: boolean }
+  | { op: "limit-set"; limit: LimitSetting; json: boolean }
+  | { op: "limit-clear"; subject: Subject; json: boolean }
+  | { op: "limit-list"; json: boolean }
+  | { op: "revoke"; target: RevocationTarget; json: boolean }
+  | { op: "restore"; target: RevocationTarget; json: boolean }
+  | { op: "revocations"; json: boolean };
+
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A real calendar day written YYYY-MM-DD (2026-02-30 is refused, not rolled over). */
+export function parseDay(option: string, text: string): string {
+  const m = DAY.exec(text);
+  const date = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+  if (!date || date.toISOString().slice(0, 10) !== text) throw usageError(`--${option} must be a day written YYYY-MM-DD, got "${cell(text)}"`);
+  return text;
+}
+
+/** A name from the command line: non-empty, at most 256 characters, no control characters. */
+function name(option: string, text: string): string {
+  if (text.trim() === "" || text.length > 256 || /[\u0000-\u001f\u007f-\u009f]/.test(text)) throw usageError(`--${option} must be a name of 1 to 256 printable characters, got "${cell(text)}"`);
+  return text;
+}
+
+function wholeNumber(option: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw usageError(`--${option} must be a whole number, got "${cell(text)}"`);
+  return n;
+}
+
+function dollars(option: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d{1,6})?$/.test(text) || !Number.isFinite(n) || n > 1e9) throw usageError(`--${option} must be an amount in US dollars like 5 or 12.50, got "${cell(text)}"`);
+  return n;
+}
+
+function subjectOf(args: ParsedArgs): Subject {
+  const given = [args.values.user !== undefined, args.values.group !== undefined, args.flags.tenant === true].filter(Boolean).length;
+  if (given !== 1) throw usageError("name exactly one of --user U, --group G or --tenant");
+  if (args.values.user !== undefined) return { user: name("user", args.values.user) };
+  if (args.values.group !== undefined) return { group: name("group", args.values.group) };
+  return { tenant: true };
+}
+
+function periodOf(args: ParsedArgs): "day" | "month" {
+  const p = args.values.period;
+  if (p !== "day" && p !== "month") throw usageError(p === undefined ? "--period day|month is required" : `--period must be day or month, got "${cell(p)}"`);
+  return p;
+}
+
+function targetOf(args: ParsedArgs, withReason: boolean): RevocationTarget {
+  const { user, session, kind, reason } = args.values;
+  if ((user === undefined) === (session === undefined)) throw usageError("name exactly one of --user U or --session ORIGIN_JTI");
+  if (kind !== undefined && (session !== undefined || (kind !== "sub" && kind !== "username" && kind !== "email"))) throw usageError("--kind is sub, username or email, and goes with --user");
+  if (reason !== undefined && (!withReason || reason.length > 500)) throw usageError("--reason is at most 500 characters, and only for revoke");
+  const extra = withReason && reason !== undefined ? { reason: name("reason", reason) } : {};
+  if (session !== undefined) {
+    if (!/^[\x21-\x7e]{1,256}$/.test(session)) throw usageError(`--session must be an origin_jti (printable, no spaces), got "${cell(session)}"`);
+    return { session, ...extra };
+  }
+  return { user: name("user", user as string), ...(kind ? { kind: kind as "sub" | "username" | "email" } : {}), ...extra };
+}
+
+/** Turns parsed arguments of `admin <path…>` into a request; `path` is what follows `admin`. */
+export function parseAdminCommand(path: string[], args: ParsedArgs): AdminRequest {
+  const json = args.flags.json === true;
+  const key = path.join(" ");
+  switch (key) {
+    case "usage": {
+      if (args.flags.json && args.flags.csv) throw usageError("choose one of --json or --csv");
+      const by = args.values.by ?? "user";
+      if (!["user", "group", "model", "day"].includes(by)) throw usageError(`--by must be user, group, model or day, got "${cell(by)}"`);
+      const since = args.values.since !== undefined ? parseDay("since", args.values.since) : undefined;
+      const until = args.values.until !== undefined ? parseDay("until", args.values.until) : undefined;
+      if (since && until && since > until) throw usageError(`--since ${since} is after --until ${until}`);
+      const output = args.flags.csv ? "csv" : json ? "json" : "table";
+      return { op: "usage", output, query: { ...(since ? { since } : {}), ...(until ? { until } : {}), by: by as UsageDimension, format: output === "csv" ? "csv" : "json" } };
+    }
+    case "budget set": {
+      const { usd, tokens } = args.values;
+      if ((usd === undefined) === (tokens === undefined)) throw usageError("give exactly one of --usd N or --tokens N");
+      const amount = usd !== undefined ? { usd: dollars("usd", usd) } : { tokens: wholeNumber("tokens", tokens as string) };
+      return { op: "budget-set", json, budget: { subject: subjectOf(args), period: periodOf(args), soft: args.flags.soft === true, ...amount } };
+    }
+    case "budget clear": {
+      const unit = args.values.unit;
+      if (unit !== undefined && unit !== "usd" && unit !== "tokens") throw usageError(`--unit must be usd or tokens, got "${cell(unit)}"`);
+      return { op: "budget-clear", json, selector: { subject: subjectOf(args), period: periodOf(args), ...(unit ? { unit } : {}) } };
+    }
+    case "budget list":
+      return { op: "budget-list", json };
+    case "limit set": {
+      const rpm = args.values.rpm !== undefined ? wholeNumber("rpm", args.values.rpm) : undefined;
+      const tpm = args.values.tpm !== undefined ? wholeNumber("tpm", args.values.tpm) : undefined;
+      if (rpm === undefined && tpm === undefined) throw usageError("give --rpm N, --tpm N or both");
+      return { op: "limit-set", json, limit: { subject: subjectOf(args), ...(rpm !== undefined ? { rpm } : {}), ...(tpm !== undefined ? { tpm } : {}) } };
+    }
+    case "limit clear":
+      return { op: "limit-clear", json, subject: subjectOf(args) };
+    case "limit list":
+      return { op: "limit-list", json };
+    case "revoke":
+      return { op: "revoke", json, target: targetOf(args, true) };
+    case "restore":
+      return { op: "restore", json, target: targetOf(args, false) };
+    case "revocations":
+      return { op: "revocations", json };
+    default:
+      throw usageError(`unknown command 'admin ${cell(key)}'`, "See: agent-runner-auth admin --help");
+  }
+}
+
+export type UsageCommandRequest = { output: "view" | "json" | "status-line" };
+
+export function parseUsageCommand(args: ParsedArgs): UsageCommandRequest {
+  if (args.flags.json && args.flags["status-line"]) throw usageError("choose one of --json or --status-line");
+  return { output: args.flags["status-line"] ? "status-line" : args.flags.json ? "json" : "view" };
+}
+
+// ---- running and rendering ----
+
+export type AdminOutcome =
+  | { op: "usage"; report: UsageReport }
+  | { op: "budget-set"; budget: Budget }
+  | { op: "budget-clear" | "limit-clear"; cleared: number }
+  | { op: "budget-list"; budgets: Budget[] }
+  | { op: "limit-set"; limit: RateLimit }
+  | { op: "limit-list"; limits: RateLimit[] }
+  | { op: "revoke"; revocation: Revocation }
+  | { op: "restore"; restored: boolean; kind: string; value: string }
+  | { op: "revocations"; revocations: Revocation[] };
+
+export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<AdminOutcome> {
+  switch (r.op) {
+    case "usage":
+      return { op: "usage", report: await client.usage(r.query) };
+    case "budget-set":
+      return { op: "budget-set", budget: await client.setBudget(r.budget) };
+    case "budget-clear":
+      return { op: "budget-clear", cleared: (await client.clearBudget(r.selector)).cleared };
+    case "budget-list":
+      return { op: "budget-list", budgets: await client.listBudgets() };
+    case "limit-set":
+      return { op: "limit-set", limit: await client.setLimit(r.limit) };
+    case "limit-clear":
+      return { op: "limit-clear", cleared: (await client.clearLimit(r.subject)).cleared };
+    case "limit-list":
+      return { op: "limit-list", limits: await client.listLimits() };
+    case "revoke":
+      return { op: "revoke", revocation: await client.revoke(r.target) };
+    case "restore":
+      return { op: "restore", ...(await client.restore(r.target)) };
+    case "revocations":
+      return { op: "revocations", revocations: await client.listRevocations() };
+  }
+}
+
+/** What to print: `stdout` is the data (table, JSON, CSV); `stderr` a confirmation for a person. */
+export interface Rendered {
+  stdout: string;
+  stderr: string;
+}
+
+const subjectText = (s: Subject) => ("user" in s ? `user ${cell(s.user)}` : "group" in s ? `group ${cell(s.group)}` : "the tenant");
+const budgetAmount = (b: Budget) => (b.unit === "usd" ? formatUsd(b.limit) : `${b.limit} tokens`);
+const subjectJson = (s: Subject) => ("user" in s ? { user: s.user } : "group" in s ? { group: s.group } : { tenant: true });
+const budgetJson = (b: Budget) => ({ ...subjectJson(b.subject), period: b.period, unit: b.unit, limit: b.limit, soft: b.soft });
+const limitJson = (l: RateLimit) => ({ ...subjectJson(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) });
+
+function revocationRows(list: Revocation[]): string {
+  if (list.length === 0) return "No revocations in force.\n";
+  return renderTable(["KIND", "VALUE", "SINCE", "UNTIL", "BY", "REASON"], list.map((r) => [r.kind, cell(r.value), whenUtc(r.at), whenUtc(r.until), cell(r.by ?? ""), cell(r.reason ?? "")]), [false, false, false, false, false, false]);
+}
+
+export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
+  const json = r.op === "usage" ? r.output === "json" : r.json;
+  const out = (stdout: string, stderr = ""): Rendered => ({ stdout, stderr });
+  switch (outcome.op) {
+    case "usage": {
+      const report = outcome.report;
+      if (report.format === "csv") return out(csvForOutput(report.csv));
+      if (json) return out(jsonOutput(report.rows.map(({ key, ...rest }) => ({ [report.by]: key, ...rest }))));
+      return out(renderUsageReport(report.rows, report.by));
+    }
+    case "budget-set": {
+      const b = outcome.budget;
+      return json ? out(jsonOutput(budgetJson(b))) : out("", `Budget set: ${subjectText(b.subject)}, ${b.period === "day" ? "daily" : "monthly"}, ${budgetAmount(b)}${b.soft ? " (soft: warns, never refuses)" : ""}.\n`);
+    }
+    case "budget-clear":
+    case "limit-clear": {
+      const what = outcome.op === "budget-clear" ? "budget" : "rate limit";
+      return json ? out(jsonOutput({ cleared: outcome.cleared })) : out("", outcome.cleared > 0 ? `Cleared ${outcome.cleared} ${what}${outcome.cleared === 1 ? "" : "s"}.\n` : `No such ${what}: nothing cleared.\n`);
+    }
+    case "budget-list":
+      if (json) return out(jsonOutput(outcome.budgets.map(budgetJson)));
+      return out(outcome.budgets.length === 0 ? "No budgets.\n" : renderTable(["SUBJECT", "PERIOD", "LIMIT", "KIND"], outcome.budgets.map((b) => [subjectText(b.subject), b.period, budgetAmount(b), b.soft ? "soft" : "hard"]), [false, false, true, false]));
+    case "limit-set": {
+      const l = outcome.limit;
+      const parts = [l.rpm !== undefined ? `${l.rpm} requests/min` : "", l.tpm !== undefined ? `${l.tpm} tokens/min` : ""].filter(Boolean).join(", ");
+      return json ? out(jsonOutput(limitJson(l))) : out("", `Rate limit set: ${subjectText(l.subject)}, ${parts}.\n`);
+    }
+    case "limit-list":
+      if (json) return out(jsonOutput(outcome.limits.map(limitJson)));
+      return out(outcome.limits.length === 0 ? "No rate limits set (the tenant's defaults apply).\n" : renderTable(["SUBJECT", "RPM", "TPM"], outcome.limits.map((l) => [subjectText(l.subject), l.rpm !== undefined ? String(l.rpm) : "-", l.tpm !== undefined ? String(l.tpm) : "-"]), [false, true, true]));
+    case "revoke": {
+      const v = outcome.revocation;
+      return json ? out(jsonOutput(v)) : out("", `Revoked ${v.kind} ${cell(v.value)} until ${whenUtc(v.until)}: every replica refuses their tokens within seconds.\n`);
+    }
+    case "restore":
+      return json ? out(jsonOutput({ restored: outcome.restored, kind: outcome.kind, value: outcome.value })) : out("", outcome.restored ? `Restored ${cell(outcome.kind)} ${cell(outcome.value)}.\n` : `No revocation of ${cell(outcome.kind)} ${cell(outcome.value)} was in force.\n`);
+    case "revocations":
+      return json ? out(jsonOutput(outcome.revocations)) : out(revocationRows(outcome.revocations));
+  }
+}
+
+/** `usage` (not --status-line): the view for a person, or the gateway's document as JSON. */
+export function renderUsageCommand(u: MyUsage, output: "view" | "json"): string {
+  return output === "json" ? jsonOutput(u) : renderMyUsage(u);
+}

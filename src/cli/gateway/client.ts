@@ -1,0 +1,254 @@
+/**
+ * A typed client for the tenant gateway's own endpoints (docs/proxy.md, "Endpoints outside
+ * /anthropic/"): logout, the caller's usage, and the admin API. Every request goes through a
+ * size- and time-bounded transport (bounded-fetch by default), to a URL the endpoint policy
+ * accepts (https off loopback), without following redirects (a redirect could carry the bearer
+ * elsewhere); every failure is a GatewayError with a code.
+ */
+import { boundedFetch, type Bounds } from "../oauth/bounded-fetch.ts";
+import { checkEndpointUrl, checkTenantUrl } from "../../shared/endpoint-policy.ts";
+import type { AdminKey } from "./admin-key.ts";
+import { type CredentialKind, failureFromError, failureFromResponse, type FailureContext, GatewayError } from "./errors.ts";
+import {
+  type Budget, type BudgetUnit, type LogoutAnswer, type MyUsage, type Period, type RateLimit, type Revocation, type RevocationKind, ShapeError, type Subject, type UsageDimension, type UsageReportRow,
+  parseBudget, parseBudgets, parseCleared, parseLimit, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocation, parseRevocations, parseUsageReport,
+} from "./shapes.ts";
+
+export const LOGOUT_PATH = "/_gateway/v1/logout";
+export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
+export const ADMIN_PATH = "/_gateway/admin/v1/";
+
+/** fetch with bounds: what the client needs from the network (boundedFetch, or a fake in tests). */
+export type GatewayHttp = (url: string, init: RequestInit, bounds: Bounds) => Promise<Response>;
+
+/** Returns the person's current access token (the session's `token` logic; never a browser). */
+export type AccessTokenProvider = () => Promise<string>;
+
+export type AdminCredential = { kind: "token"; accessToken: AccessTokenProvider } | { kind: "admin_key"; key: AdminKey };
+
+/** Endpoints the tenant announced in its discovery document (`logout_endpoint`, `usage_endpoint`). */
+export interface GatewayEndpoints {
+  logout?: string;
+  usage?: string;
+}
+
+export interface GatewayClientOptions {
+  /** The profile's tenant URL (https://<slug>.proxy.<domain>). */
+  tenantUrl: string;
+  endpoints?: GatewayEndpoints;
+  http?: GatewayHttp;
+  /** Per request, connect to last byte (default 15 s). */
+  timeoutMs?: number;
+  /** What a 401 tells the person to run (default "agent-runner-auth login"). */
+  loginCommand?: string;
+}
+
+export const DEFAULT_TIMEOUT_MS = 15_000;
+/** Self-service answers and small admin answers. */
+const SMALL_BYTES = 256 * 1024;
+/** Lists of budgets, limits, revocations. */
+const LIST_BYTES = 4 * 1024 * 1024;
+/** A usage report: thousands of people over a year by day still fits. */
+const REPORT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The gateway's URLs for a tenant. An announced endpoint is used only on the tenant's own
+ * origin: the access token is for this proxy and must not be sent anywhere else.
+ */
+export function gatewayUrls(tenantUrl: string, endpoints: GatewayEndpoints = {}): { logout: string; usage: string; admin: (resource: string) => string } {
+  const tenant = checkTenantUrl("the tenant URL", tenantUrl);
+  const base = tenant.href.replace(/\/+$/, "");
+  const sameOrigin = (value: string | undefined, what: string): string | undefined => {
+    if (value === undefined || !URL.canParse(value)) return undefined;
+    const url = checkEndpointUrl(what, value);
+    return url.origin === tenant.origin ? url.href : undefined;
+  };
+  return {
+    logout: sameOrigin(endpoints.logout, "the logout endpoint") ?? `${base}${LOGOUT_PATH}`,
+    usage: sameOrigin(endpoints.usage, "the usage endpoint") ?? `${base}${ME_USAGE_PATH}`,
+    admin: (resource) => `${base}${ADMIN_PATH}${resource}`,
+  };
+}
+
+/** `logout_endpoint` and `usage_endpoint` from an (already parsed) discovery document, if present. */
+export function endpointsFromDiscovery(doc: unknown): GatewayEndpoints {
+  const ext = (doc as { agent_runner_auth?: Record<string, unknown> } | null)?.agent_runner_auth;
+  const pick = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  const logout = pick(ext?.logout_endpoint);
+  const usage = pick(ext?.usage_endpoint);
+  return { ...(logout ? { logout } : {}), ...(usage ? { usage } : {}) };
+}
+
+export interface UsageQuery {
+  since?: string;
+  until?: string;
+  by?: UsageDimension;
+  format: "json" | "csv";
+}
+
+export type UsageReport = { format: "json"; by: UsageDimension; rows: UsageReportRow[] } | { format: "csv"; by: UsageDimension; csv: string };
+
+export type BudgetSetting = { subject: Subject; period: Period; soft: boolean } & ({ usd: number } | { tokens: number });
+export interface BudgetSelector {
+  subject: Subject;
+  period: Period;
+  unit?: BudgetUnit;
+}
+export type LimitSetting = { subject: Subject; rpm?: number; tpm?: number };
+export type RevocationTarget = ({ user: string; kind?: Exclude<RevocationKind, "origin_jti"> } | { session: string }) & { reason?: string };
+
+export interface AdminClient {
+  usage(query: UsageQuery): Promise<UsageReport>;
+  listBudgets(): Promise<Budget[]>;
+  setBudget(budget: BudgetSetting): Promise<Budget>;
+  clearBudget(selector: BudgetSelector): Promise<{ cleared: number }>;
+  listLimits(): Promise<RateLimit[]>;
+  setLimit(limit: LimitSetting): Promise<RateLimit>;
+  clearLimit(subject: Subject): Promise<{ cleared: number }>;
+  listRevocations(): Promise<Revocation[]>;
+  revoke(target: RevocationTarget): Promise<Revocation>;
+  restore(target: RevocationTarget): Promise<{ restored: boolean; kind: string; value: string }>;
+}
+
+export interface GatewayClient {
+  readonly urls: ReturnType<typeof gatewayUrls>;
+  /** POST logout with the session's own access token: the gateway denylists that sign-in. */
+  logoutSession(accessToken: string, options?: { timeoutMs?: number }): Promise<LogoutAnswer>;
+  /** The caller's use today and this month, and their budgets. */
+  myUsage(accessToken: string, options?: { timeoutMs?: number }): Promise<MyUsage>;
+  admin(credential: AdminCredential): AdminClient;
+}
+
+interface Call {
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  url: string;
+  action: string;
+  bearer: string;
+  credential: CredentialKind;
+  admin: boolean;
+  body?: unknown;
+  accept?: string;
+  maxBytes: number;
+  timeoutMs?: number;
+}
+
+function subjectQuery(subject: Subject): Record<string, string> {
+  return "user" in subject ? { user: subject.user } : "group" in subject ? { group: subject.group } : { tenant: "1" };
+}
+
+function subjectBody(subject: Subject): Record<string, string | true> {
+  return "user" in subject ? { user: subject.user } : "group" in subject ? { group: subject.group } : { tenant: true };
+}
+
+function withQuery(url: string, query: Record<string, string | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, v);
+  const text = params.toString();
+  return text ? `${url}?${text}` : url;
+}
+
+export function createGatewayClient(options: GatewayClientOptions): GatewayClient {
+  const http = options.http ?? boundedFetch;
+  const defaultTimeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const loginCommand = options.loginCommand ?? "agent-runner-auth login";
+  let urls: ReturnType<typeof gatewayUrls>;
+  try {
+    urls = gatewayUrls(options.tenantUrl, options.endpoints);
+  } catch (e) {
+    throw failureFromError(e, { action: "use the gateway", url: options.tenantUrl, credential: "token", admin: false, loginCommand, timeoutMs: defaultTimeout });
+  }
+
+  /** One exchange; resolves to the answer's text on 2xx, else throws a GatewayError. */
+  async function exchange(call: Call): Promise<{ text: string; contentType: string }> {
+    const timeoutMs = call.timeoutMs ?? defaultTimeout;
+    const context: FailureContext = { action: call.action, url: call.url, credential: call.credential, admin: call.admin, loginCommand, timeoutMs };
+    let response: Response;
+    let text: string;
+    try {
+      checkEndpointUrl("the gateway endpoint", call.url); // again just before sending: https off loopback
+      const headers: Record<string, string> = { authorization: `Bearer ${call.bearer}`, accept: call.accept ?? "application/json" };
+      if (call.body !== undefined) headers["content-type"] = "application/json";
+      response = await http(call.url, { method: call.method, headers, redirect: "manual", ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}) }, { maxBytes: call.maxBytes, timeoutMs });
+      text = await response.text();
+    } catch (e) {
+      throw failureFromError(e, context);
+    }
+    if (response.status >= 300 && response.status < 400) {
+      throw new GatewayError("bad_response", `the gateway answered a redirect (HTTP ${response.status}) when asked to ${call.action}; not followed, so your credential stays with the tenant`, "Check the tenant URL in the profile (agent-runner-auth status).", { status: response.status });
+    }
+    if (response.status < 200 || response.status >= 300) throw failureFromResponse(response, text, context);
+    return { text, contentType: response.headers.get("content-type") ?? "" };
+  }
+
+  async function json<T>(call: Call, parse: (value: unknown) => T): Promise<T> {
+    const { text } = await exchange(call);
+    try {
+      return parse(JSON.parse(text) as unknown);
+    } catch (e) {
+      const why = e instanceof ShapeError ? e.message : "not JSON";
+      throw new GatewayError("bad_response", `the gateway's answer when asked to ${call.action} is not what this version expects (${why})`, "The proxy may be of another version; tell the tenant's operator.", { cause: e });
+    }
+  }
+
+  function admin(credential: AdminCredential): AdminClient {
+    const bearer = async () => (credential.kind === "token" ? credential.accessToken() : credential.key.reveal());
+    const call = async (method: Call["method"], resource: string, action: string, extra: Partial<Call> = {}): Promise<Call> => ({
+      method,
+      url: urls.admin(resource),
+      action,
+      bearer: await bearer(),
+      credential: credential.kind,
+      admin: true,
+      maxBytes: SMALL_BYTES,
+      ...extra,
+    });
+    return {
+      async usage(query) {
+        const by = query.by ?? "user";
+        const url = withQuery(urls.admin("usage"), { since: query.since, until: query.until, by, format: query.format });
+        const c = await call("GET", "usage", "read the usage report", { url, maxBytes: REPORT_BYTES, ...(query.format === "csv" ? { accept: "text/csv" } : {}) });
+        if (query.format === "csv") {
+          const { text, contentType } = await exchange(c);
+          if (!contentType.startsWith("text/csv")) throw new GatewayError("bad_response", `the gateway answered ${contentType || "no content type"} instead of CSV for the usage report`);
+          return { format: "csv", by, csv: text };
+        }
+        return { format: "json", by, rows: await json(c, (v) => parseUsageReport(v, by)) };
+      },
+      listBudgets: async () => json(await call("GET", "budgets", "list the budgets", { maxBytes: LIST_BYTES }), parseBudgets),
+      async setBudget(b) {
+        const amount = "usd" in b ? { usd: b.usd } : { tokens: b.tokens };
+        return json(await call("PUT", "budgets", "set a budget", { body: { ...subjectBody(b.subject), period: b.period, ...amount, soft: b.soft } }), (v) => parseBudget(v));
+      },
+      async clearBudget(s) {
+        const url = withQuery(urls.admin("budgets"), { ...subjectQuery(s.subject), period: s.period, unit: s.unit });
+        return json(await call("DELETE", "budgets", "clear a budget", { url }), parseCleared);
+      },
+      listLimits: async () => json(await call("GET", "limits", "list the rate limits", { maxBytes: LIST_BYTES }), parseLimits),
+      async setLimit(l) {
+        const body = { ...subjectBody(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) };
+        return json(await call("PUT", "limits", "set a rate limit", { body }), (v) => parseLimit(v));
+      },
+      async clearLimit(subject) {
+        return json(await call("DELETE", "limits", "clear a rate limit", { url: withQuery(urls.admin("limits"), subjectQuery(subject)) }), parseCleared);
+      },
+      listRevocations: async () => json(await call("GET", "revocations", "list the revocations", { maxBytes: LIST_BYTES }), parseRevocations),
+      async revoke(t) {
+        const body = "session" in t ? { session: t.session } : { user: t.user, ...(t.kind ? { kind: t.kind } : {}) };
+        return json(await call("POST", "revocations", "revoke access", { body: { ...body, ...(t.reason ? { reason: t.reason } : {}) } }), (v) => parseRevocation(v));
+      },
+      async restore(t) {
+        const query = "session" in t ? { session: t.session } : { user: t.user, kind: t.kind };
+        return json(await call("DELETE", "revocations", "restore access", { url: withQuery(urls.admin("revocations"), query) }), parseRestored);
+      },
+    };
+  }
+
+  return {
+    urls,
+    logoutSession: (accessToken, o = {}) =>
+      json({ method: "POST", url: urls.logout, action: "end the session at the gateway", bearer: accessToken, credential: "token", admin: false, maxBytes: SMALL_BYTES, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, parseLogout),
+    myUsage: (accessToken, o = {}) =>
+      json({ method: "GET", url: urls.usage, action: "read your usage", bearer: accessToken, credential: "token", admin: false, maxBytes: SMALL_BYTES, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, parseMyUsage),
+    admin,
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * The gateway's JSON answers (docs/proxy.md, "Endpoints outside /anthropic/") checked before use:
+ * a proxy of another version or a hostile one gets a clear `bad_response`, never a crash or an
+ * `undefined` on the screen. Strings stay untrusted: rendering sanitises them.
+ */
+
+export class ShapeError extends Error {
+  override readonly name = "ShapeError";
+  readonly code = "bad_shape";
+}
+
+type Obj = Record<string, unknown>;
+
+function obj(value: unknown, where: string): Obj {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ShapeError(`${where} is not an object`);
+  return value as Obj;
+}
+
+function arr(value: unknown, where: string): unknown[] {
+  if (!Array.isArray(value)) throw new ShapeError(`${where} is not an array`);
+  return value;
+}
+
+function num(o: Obj, key: string, where: string, fallback?: number): number {
+  const v = o[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new ShapeError(`${where}.${key} is not a number`);
+  return v;
+}
+
+function str(o: Obj, key: string, where: string): string {
+  const v = o[key];
+  if (typeof v !== "string") throw new ShapeError(`${where}.${key} is not a string`);
+  return v;
+}
+
+function optStr(o: Obj, key: string, where: string): string | undefined {
+  return o[key] === undefined ? undefined : str(o, key, where);
+}
+
+export interface UsageFigures {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_creation_5m_input_tokens: number;
+  cache_creation_1h_input_tokens: number;
+  cache_read_input_tokens: number;
+  web_search_requests: number;
+  cost_usd: number;
+  unpriced_requests: number;
+}
+
+export function usageFigures(value: unknown, where: string): UsageFigures {
+  const o = obj(value, where);
+  return {
+    requests: num(o, "requests", where),
+    input_tokens: num(o, "input_tokens", where),
+    output_tokens: num(o, "output_tokens", where),
+    cache_creation_input_tokens: num(o, "cache_creation_input_tokens", where),
+    cache_creation_5m_input_tokens: num(o, "cache_creation_5m_input_tokens", where, 0),
+    cache_creation_1h_input_tokens: num(o, "cache_creation_1h_input_tokens", where, 0),
+    cache_read_input_tokens: num(o, "cache_read_input_tokens", where),
+    web_search_requests: num(o, "web_search_requests", where, 0),
+    cost_usd: num(o, "cost_usd", where),
+    unpriced_requests: num(o, "unpriced_requests", where, 0),
+  };
+}
+
+/** Whom a budget or a limit applies to. `user` is a username, email or sub. */
+export type Subject = { user: string } | { group: string } | { tenant: true };
+
+function subject(o: Obj, where: string): Subject {
+  if (typeof o.user === "string") return { user: o.user };
+  if (typeof o.group === "string") return { group: o.group };
+  if (o.tenant === true) return { tenant: true };
+  throw new ShapeError(`${where} names no user, group or tenant`);
+}
+
+export type Period = "day" | "month";
+export type BudgetUnit = "usd" | "tokens";
+
+function period(o: Obj, where: string): Period {
+  const p = o.period;
+  if (p !== "day" && p !== "month") throw new ShapeError(`${where}.period is not day or month`);
+  return p;
+}
+
+function unit(o: Obj, where: string): BudgetUnit {
+  const u = o.unit;
+  if (u !== "usd" && u !== "tokens") throw new ShapeError(`${where}.unit is not usd or tokens`);
+  return u;
+}
+
+export interface BudgetStatus {
+  subject: Subject;
+  period: Period;
+  unit: BudgetUnit;
+  soft: boolean;
+  limit: number;
+  used: number;
+  remaining: number;
+  resets_at: string;
+}
+
+export interface MyUsage {
+  user: string;
+  sub: string;
+  groups: string[];
+  today: UsageFigures & { day: string };
+  month: UsageFigures & { month: string };
+  budgets: BudgetStatus[];
+}
+
+export function parseMyUsage(value: unknown): MyUsage {
+  const o = obj(value, "usage");
+  const today = obj(o.today, "usage.today");
+  const month = obj(o.month, "usage.month");
+  return {
+    user: str(o, "user", "usage"),
+    sub: str(o, "sub", "usage"),
+    groups: arr(o.groups, "usage.groups").map((g, i) => {
+      if (typeof g !== "string") throw new ShapeError(`usage.groups[${i}] is not a string`);
+      return g;
+    }),
+    today: { day: str(today, "day", "usage.today"), ...usageFigures(today, "usage.today") },
+    month: { month: str(month, "month", "usage.month"), ...usageFigures(month, "usage.month") },
+    budgets: arr(o.budgets, "usage.budgets").map((b, i) => {
+      const where = `usage.budgets[${i}]`;
+      const x = obj(b, where);
+      return { subject: subject(x, where), period: period(x, where), unit: unit(x, where), soft: x.soft === true, limit: num(x, "limit", where), used: num(x, "used", where), remaining: num(x, "remaining", where), resets_at: str(x, "resets_at", where) };
+    }),
+  };
+}
+
+export type UsageDimension = "user" | "group" | "model" | "day";
+
+/** One row of the admin usage report: `key` is the user's display name, the group, model or day. */
+export interface UsageReportRow extends UsageFigures {
+  key: string;
+  /** by=user only. */
+  sub?: string;
+}
+
+export function parseUsageReport(value: unknown, by: UsageDimension): UsageReportRow[] {
+  return arr(value, "usage report").map((r, i) => {
+    const where = `usage report[${i}]`;
+    const o = obj(r, where);
+    const sub = by === "user" ? optStr(o, "sub", where) : undefined;
+    return { key: str(o, by, where), ...(sub !== undefined ? { sub } : {}), ...usageFigures(o, where) };
+  });
+}
+
+export interface LogoutAnswer {
+  revoked: string;
+  until: string;
+}
+
+export function parseLogout(value: unknown): LogoutAnswer {
+  const o = obj(value, "logout");
+  return { revoked: str(o, "revoked", "logout"), until: str(o, "until", "logout") };
+}
+
+export interface Budget {
+  subject: Subject;
+  period: Period;
+  unit: BudgetUnit;
+  limit: number;
+  soft: boolean;
+}
+
+export function parseBudget(value: unknown, where = "budget"): Budget {
+  const o = obj(value, where);
+  return { subject: subject(o, where), period: period(o, where), unit: unit(o, where), limit: num(o, "limit", where), soft: o.soft === true };
+}
+
+export const parseBudgets = (value: unknown): Budget[] => arr(value, "budgets").map((b, i) => parseBudget(b, `budgets[${i}]`));
+
+export interface RateLimit {
+  subject: Subject;
+  rpm?: number;
+  tpm?: number;
+}
+
+export function parseLimit(value: unknown, where = "limit"): RateLimit {
+  const o = obj(value, where);
+  return { subject: subject(o, where), ...(o.rpm !== undefined ? { rpm: num(o, "rpm", where) } : {}), ...(o.tpm !== undefined ? { tpm: num(o, "tpm", where) } : {}) };
+}
+
+export const parseLimits = (value: unknown): RateLimit[] => arr(value, "limits").map((l, i) => parseLimit(l, `limits[${i}]`));
+
+export type RevocationKind = "sub" | "username" | "email" | "origin_jti";
+
+export interface Revocation {
+  kind: RevocationKind;
+  value: string;
+  at: string;
+  until: string;
+  by?: string;
+  reason?: string;
+}
+
+export function parseRevocation(value: unknown, where = "revocation"): Revocation {
+  const o = obj(value, where);
+  const kind = o.kind;
+  if (kind !== "sub" && kind !== "username" && kind !== "email" && kind !== "origin_jti") throw new ShapeError(`${where}.kind is not sub, username, email or origin_jti`);
+  const by = optStr(o, "by", where);
+  const reason = optStr(o, "reason", where);
+  return { kind, value: str(o, "value", where), at: str(o, "at", where), until: str(o, "until", where), ...(by !== undefined ? { by } : {}), ...(reason !== undefined ? { reason } : {}) };
+}
+
+export const parseRevocations = (value: unknown): Revocation[] => arr(value, "revocations").map((r, i) => parseRevocation(r, `revocations[${i}]`));
+
+export function parseCleared(value: unknown): { cleared: number } {
+  return { cleared: num(obj(value, "answer"), "cleared", "answer") };
+}
+
+export function parseRestored(value: unknown): { restored: boolean; kind: string; value: string } {
+  const o = obj(value, "answer");
+  if (typeof o.restored !== "boolean") throw new ShapeError("answer.restored is not a boolean");
+  return { restored: o.restored, kind: str(o, "kind", "answer"), value: str(o, "value", "answer") };
+}
