@@ -59,9 +59,9 @@ export function gatewayUrls(tenantUrl: string, endpoints: GatewayEndpoints = {})
   const tenant = checkTenantUrl("the tenant URL", tenantUrl);
   const base = tenant.href.replace(/\/+$/, "");
   const sameOrigin = (value: string | undefined, what: string): string | undefined => {
-    if (value === undefined || !URL.canParse(value)) return undefined;
-    const url = checkEndpointUrl(what, value);
-    return url.origin === tenant.origin ? url.href : undefined;
+    // another origin (or no URL at all) is ignored, not an error: the tenant's own path still works
+    if (value === undefined || !URL.canParse(value) || new URL(value).origin !== tenant.origin) return undefined;
+    return checkEndpointUrl(what, value).href;
   };
   return {
     logout: sameOrigin(endpoints.logout, "the logout endpoint") ?? `${base}${LOGOUT_PATH}`,
