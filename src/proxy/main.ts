@@ -2,13 +2,16 @@
  * `bun src/proxy/main.ts [--workers N] …`: runs the tenant proxy (options in serve.ts).
  * - `--workers N` (AGENT_RUNNER_PROXY_WORKERS; default the number of cores): N > 1 runs the
  *   supervisor (workers.ts), which starts N worker processes sharing the port.
- * - `--workers 1`: no supervisor; this entry only makes sure Bun's fetch may hold enough upstream
- *   connections (shared/fetch-concurrency.ts) before loading the server.
+ * - `--workers 1`: no supervisor. Bun's fetch may hold enough upstream connections only when
+ *   BUN_CONFIG_MAX_HTTP_REQUESTS is set at start (shared/fetch-concurrency.ts): without it, this
+ *   entry re-runs itself with it set, as a worker, so that the server drains and exits when this
+ *   process goes away, even by SIGKILL (a plain re-run would be orphaned, still serving).
  * - A worker (AGENT_RUNNER_PROXY_WORKER set) runs the server, tells the supervisor once it
  *   listens, and drains and exits when the supervisor goes away (its stdin closes).
  */
 import { availableParallelism } from "node:os";
-import { ensureFetchConcurrency } from "../shared/fetch-concurrency.ts";
+import { spawn } from "node:child_process";
+import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
 import { EXIT_USAGE, extractWorkersFlag, parseWorkerCount, planWorkers, runSupervisor, WORKER_ENV, WorkersError } from "./workers.ts";
 
 const { value, rest } = extractWorkersFlag(process.argv.slice(2));
@@ -33,7 +36,15 @@ if (process.env[WORKER_ENV] !== undefined) {
     console.error(`agent-runner-proxy: ${e.message}`);
     process.exit(EXIT_USAGE);
   }
-  // the re-run below (fetch concurrency) must not start a supervisor: it no longer sees --workers
-  process.env.AGENT_RUNNER_PROXY_WORKERS = "1";
-  if (ensureFetchConcurrency()) await import("./serve.ts");
+  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) await import("./serve.ts");
+  else reRunWithFetchConcurrency();
+}
+
+function reRunWithFetchConcurrency(): void {
+  const child = spawn(process.execPath, [import.meta.path, ...rest], {
+    stdio: ["pipe", "inherit", "inherit"],
+    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_UPSTREAM_CONNECTIONS, [WORKER_ENV]: "0" },
+  });
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => child.kill(signal));
+  child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
 }

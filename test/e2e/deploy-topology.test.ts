@@ -47,7 +47,11 @@ async function startReplica(): Promise<(typeof proxies)[number]> {
     "--upstream-key-file", files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(metricsPort),
     "--state", redis.url, "--state-failure", "closed", "--trust-forwarded-headers", "--idle-timeout", String(IDLE_TIMEOUT),
     "--admin-key-file", files.adminKeyFile, "--shutdown-grace", "5",
-  ], { stdio: ["ignore", "ignore", "pipe"] });
+  ], {
+    stdio: ["ignore", "ignore", "pipe"],
+    // set, so main.ts serves in this very process (no re-run): a SIGKILL below hits the server itself
+    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65535" },
+  });
   children.push(child);
   let stderr = "";
   const line = await new Promise<string>((resolve, reject) => {
@@ -167,6 +171,8 @@ describe("two replicas + Redis behind haproxy", () => {
     const token = await forge.sign({ sub: "sub-failover", username: "failover" });
     proxies[0]!.child.kill("SIGKILL");
     await new Promise((r) => proxies[0]!.child.once("exit", r));
+    // really gone: its port refuses connections
+    await expect(fetch(`${proxies[0]!.url}/healthz`)).rejects.toThrow();
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await post(lb, token, messageBody(), { keepalive: false } as RequestInit)).status);
     expect(statuses.every((s) => s === 200)).toBe(true);

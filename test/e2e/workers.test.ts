@@ -165,6 +165,20 @@ describe("--workers", () => {
     await expect(fresh(`${s.url}/healthz`)).rejects.toThrow();
   }, 30_000);
 
+  test("--workers 1 without BUN_CONFIG_MAX_HTTP_REQUESTS: the server re-run by the entry drains and exits when the entry is SIGKILLed", async () => {
+    const env: Record<string, string | undefined> = { ...process.env };
+    delete env.BUN_CONFIG_MAX_HTTP_REQUESTS;
+    const child = spawn(BUN, [join(ROOT, "src/proxy/main.ts"), "--workers", "1", "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", stub.url, "--upstream-key-file", files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "off"], { stdio: ["ignore", "ignore", "pipe"], env });
+    const line = await new Promise<string>((resolve) => createInterface({ input: child.stderr! }).on("line", (l) => l.includes("listening on") && resolve(l)));
+    const url = String(JSON.parse(line).message).replace("listening on ", "");
+    const [server] = Bun.spawnSync(["pgrep", "-P", String(child.pid)]).stdout.toString().split("\n").filter(Boolean).map(Number);
+    expect(server).toBeGreaterThan(0);
+    expect((await fresh(`${url}/healthz`)).status).toBe(200);
+    child.kill("SIGKILL");
+    await within(5000, async () => { try { process.kill(server!, 0); return false; } catch { return true; } });
+    await expect(fresh(`${url}/healthz`)).rejects.toThrow();
+  }, 30_000);
+
   test("a worker that keeps dying young is a crash loop: the supervisor stops and exits 1; a refused configuration exits 2", async () => {
     const s = await startSupervisor(2);
     // every worker killed as soon as it is back: each keeps dying within seconds of starting
