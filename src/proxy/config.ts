@@ -49,8 +49,8 @@ export interface ProxyConfig {
 /** The Anthropic API accepts Messages requests up to 32 MB. */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 120;
-/** Bun's largest idle timeout; 0 (never) is not offered. */
-export const MAX_IDLE_TIMEOUT_SECONDS = 960;
+/** Bun.serve's largest idle timeout (it throws above 255); 0 (never) is not offered. */
+export const MAX_IDLE_TIMEOUT_SECONDS = 255;
 
 /** `--max-body-bytes` / `maxBodyBytes`: a positive integer number of bytes. */
 export function parseMaxBodyBytes(value: unknown, where: string): number {
@@ -59,7 +59,7 @@ export function parseMaxBodyBytes(value: unknown, where: string): number {
   return n;
 }
 
-/** `--idle-timeout` / `idleTimeoutSeconds`: whole seconds, 1 to 960 (never unlimited). */
+/** `--idle-timeout` / `idleTimeoutSeconds`: whole seconds, 1 to 255 (never unlimited). */
 export function parseIdleTimeout(value: unknown, where: string): number {
   const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_IDLE_TIMEOUT_SECONDS) {
