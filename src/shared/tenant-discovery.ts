@@ -24,6 +24,12 @@ export interface CliClientConfig {
   refresh_token_lifetime_seconds?: number;
   /** Access token lifetime, so `setup claude` can size Claude Code's helper TTL. */
   access_token_lifetime_seconds?: number;
+  /** The app client's registered sign-out URLs (loopback), for the pool's `/logout?logout_uri=`. */
+  logout_uris?: string[];
+  /** Default `identity_provider` for /oauth2/authorize: send everyone straight to the company IdP. */
+  identity_provider?: string;
+  /** Default `idp_identifier` (e.g. an email domain) for /oauth2/authorize. */
+  idp_identifier?: string;
 }
 
 export interface TenantDiscovery {
@@ -88,7 +94,13 @@ export function parseTenantDiscovery(json: unknown, tenantUrl: string): TenantDi
   for (const key of ["refresh_token_lifetime_seconds", "access_token_lifetime_seconds"] as const) {
     if (c[key] !== undefined && (typeof c[key] !== "number" || !(Number(c[key]) > 0))) fail(`"agent_runner_auth.${key}" must be a positive number`);
   }
+  if (c.logout_uris !== undefined && !isStringArray(c.logout_uris)) fail(`"agent_runner_auth.logout_uris" must be a string array`);
+  for (const key of ["identity_provider", "idp_identifier"] as const) {
+    // Shown to the user and sent in a URL: short, printable, no controls.
+    if (c[key] !== undefined && (typeof c[key] !== "string" || !/^[^\p{Cc}\p{Cf}]{1,128}$/u.test(c[key] as string))) fail(`"agent_runner_auth.${key}" must be a short printable string`);
+  }
   try {
+    ((c.logout_uris ?? []) as string[]).forEach((uri, i) => checkRedirectUri(`"agent_runner_auth.logout_uris[${i}]"`, uri));
     (servers as string[]).forEach((server, i) => checkEndpointUrl(`"authorization_servers[${i}]"`, server));
     (c.redirect_uris as string[]).forEach((uri, i) => checkRedirectUri(`"agent_runner_auth.redirect_uris[${i}]"`, uri));
   } catch (e) {

@@ -29,6 +29,8 @@ Options:
   --upstream <url>            forward to this upstream (another stub, https://api.anthropic.com)
                               instead of the local stub; needs --upstream-key-env
   --upstream-key-env <name>   the environment variable holding that upstream's key
+  --identity-provider <name>  announce this identity_provider (e.g. ExampleCorp) as the sign-in default
+  --idp-identifier <id>       announce this idp_identifier (e.g. example.com) as the sign-in default
   --admin-group <name>        Cognito group whose members may use the proxy's admin API; with the
                               default users, adds user "admin" (password admin-password-1) in it
   -h, --help                  show this help
@@ -72,6 +74,8 @@ try {
       upstream: { type: "string" },
       "upstream-key-env": { type: "string" },
       "admin-group": { type: "string" },
+      "identity-provider": { type: "string" },
+      "idp-identifier": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -121,6 +125,10 @@ const tenant = await startTenant({
   ...stateOption(),
   ...upstreamOption(),
   ...(adminGroup ? { adminGroup } : {}),
+  signInDefaults: {
+    ...(values["identity-provider"] ? { identity_provider: values["identity-provider"] } : {}),
+    ...(values["idp-identifier"] ? { idp_identifier: values["idp-identifier"] } : {}),
+  },
   redirectPorts: values["redirect-port"]?.map((p) => positiveInt("redirect-port", p, 0)),
   slug: values.slug,
   requiredGroups: values["required-group"],

@@ -38,6 +38,8 @@ export interface TenantOptions {
   accessTokenTtl: number;
   refreshTokenTtl: number;
   rotateRefreshTokens: boolean;
+  /** Sign-in defaults the discovery document announces (`identity_provider`, `idp_identifier`). */
+  signInDefaults?: Pick<CliClientConfig, "identity_provider" | "idp_identifier">;
   users: TenantUser[];
   redirectPorts?: number[];
   slug?: string;
@@ -111,6 +113,8 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     scopes: idp.scopes,
     refresh_token_lifetime_seconds: options.refreshTokenTtl,
     access_token_lifetime_seconds: options.accessTokenTtl,
+    logout_uris: idp.logoutUris,
+    ...options.signInDefaults,
   };
   idpServer.on("request", (req, res) => idp.handle(req, res));
 

@@ -12,6 +12,7 @@ import { createInterface, type Interface } from "node:readline";
 import { join } from "node:path";
 import { ROOT, startTenant, type TenantProcess } from "../support/tenant.ts";
 import { authorizeUrl, CookieJarBrowser, exchangeCode, refreshWorks, revoke, usernameValue } from "../support/idp-session-client.ts";
+import { discoveryUrlFor, parseTenantDiscovery } from "../../src/shared/tenant-discovery.ts";
 import { EMAIL_SIGN_IN_USER, EXAMPLE_CORP } from "../../src/tenant/idp.ts";
 
 let tenant: TenantProcess;
@@ -174,11 +175,29 @@ describe("hosted login", () => {
     expect(silent.url.pathname).toBe("/callback");
   });
 
-  test("discovery announces the logout endpoint at the pool", async () => {
+  test("discovery announces the logout endpoint at the pool, and the tenant document the loopback logout URIs", async () => {
     const doc = (await (await fetch(`${tenant.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(doc.end_session_endpoint).toBe(`${tenant.issuer}/logout`);
+    const client = await tenantClient(tenant);
+    expect(client.logout_uris).toEqual(tenant.redirectPorts.map((p) => `http://localhost:${p}/logged-out`));
+    expect(client.identity_provider).toBeUndefined();
+  });
+
+  test("--identity-provider and --idp-identifier are announced as sign-in defaults", async () => {
+    const federated = await startTenant(["--identity-provider", "ExampleCorp", "--idp-identifier", "example.com"]);
+    try {
+      expect(await tenantClient(federated)).toMatchObject({ identity_provider: "ExampleCorp", idp_identifier: "example.com" });
+    } finally {
+      await federated.stop();
+    }
   });
 });
+
+/** The tenant discovery document's client section, parsed the way the CLI parses it. */
+async function tenantClient(t: TenantProcess) {
+  const response = await fetch(discoveryUrlFor(t.tenant));
+  return parseTenantDiscovery(await response.json(), t.tenant).agent_runner_auth;
+}
 
 describe("real Chromium, one browser session", () => {
   let listener: Server;
