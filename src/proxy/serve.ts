@@ -9,6 +9,7 @@
  *   --metrics-port (…_METRICS_PORT, default 9464; 0 or "off" disables), --metrics-host (…_METRICS_HOST, default 127.0.0.1)
  *   --max-body-bytes (…_MAX_BODY_BYTES, default 32 MiB), --idle-timeout (…_IDLE_TIMEOUT, seconds, default 120)
  *   --state URL (…_STATE, default sqlite::memory:), --state-failure open|closed (…_STATE_FAILURE, default closed)
+ *   --spool-dir DIR (…_SPOOL_DIR; default beside the SQLite file, or $XDG_STATE_HOME or /var/lib/agent-runner for Redis)
  *   --admin-group G (repeatable; …_ADMIN_GROUPS), --admin-key-file FILE (…_ADMIN_KEY_FILE)
  *   --reuse-port (SO_REUSEPORT; set by the --workers supervisor in main.ts)
  */
@@ -48,6 +49,7 @@ try {
       "idle-timeout": { type: "string" },
       state: { type: "string" },
       "state-failure": { type: "string" },
+      "spool-dir": { type: "string" },
       "admin-group": { type: "string", multiple: true },
       "admin-key-file": { type: "string" },
       "reuse-port": { type: "boolean" },
@@ -101,6 +103,7 @@ const metricsHost = values["metrics-host"] ?? env.AGENT_RUNNER_PROXY_METRICS_HOS
 const stateUrl = values.state ?? env.AGENT_RUNNER_PROXY_STATE ?? DEFAULT_STATE_URL;
 const stateFailure = values["state-failure"] ?? env.AGENT_RUNNER_PROXY_STATE_FAILURE ?? "closed";
 if (stateFailure !== "open" && stateFailure !== "closed") fail(`--state-failure must be open or closed, got ${JSON.stringify(stateFailure)}`);
+const spoolDir = values["spool-dir"] ?? env.AGENT_RUNNER_PROXY_SPOOL_DIR;
 const adminGroups = values["admin-group"] ?? (env.AGENT_RUNNER_PROXY_ADMIN_GROUPS ? env.AGENT_RUNNER_PROXY_ADMIN_GROUPS.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
 const adminKeyFile = values["admin-key-file"] ?? env.AGENT_RUNNER_PROXY_ADMIN_KEY_FILE;
 let adminKey: string | undefined;
@@ -121,6 +124,7 @@ try {
     ...(metricsPort > 0 ? { metrics: { port: metricsPort, hostname: metricsHost } } : {}),
     state: stateUrl,
     stateFailure,
+    ...(spoolDir ? { spoolDir } : {}),
     ...(adminGroups ? { adminGroups } : {}),
     ...(adminKey !== undefined ? { adminKey } : {}),
     // set by the --workers supervisor (main.ts, workers.ts) so its workers share the port

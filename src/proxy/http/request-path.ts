@@ -5,6 +5,7 @@
  * Each step's rules live in their own module (auth/, limits/, accounting/, state/); this file
  * only says what happens when. A StateUnavailable thrown by any step reaches the server's
  * handler, which answers 503 `overloaded_error` (fail-closed; fail-open is the state wrapper's).
+ * Settle runs after the answer was sent: the state wrapper spools it when the store is down.
  */
 import { estimateOf, requestFacts } from "../accounting/estimate.ts";
 import { resolveModel } from "../accounting/pricing.ts";
@@ -144,14 +145,16 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
     ...(cost.usd === null ? { cost_unknown: true } : { cost_usd: cost.usd }),
   } satisfies Partial<LogLine>);
   const delta = tokensOf(record) - metered.estimate.tokens;
-  void ctx.state
-    .settle(metered.reservation, record)
-    .then(() => (delta !== 0 ? ctx.state.chargeTokens(person, delta, { defaults: runtime.rateDefaults }) : undefined))
-    .catch((e) => writeFailed(ctx, line, e));
+  // the store, or the spool when the store is down (state/resilient.ts): either way it is kept
+  void ctx.state.settle(metered.reservation, record).then(
+    // the per-minute window's correction is best effort: a window lasts a minute
+    () => (delta !== 0 ? ctx.state.chargeTokens(person, delta, { defaults: runtime.rateDefaults }).catch(() => {}) : undefined),
+    (e) => writeFailed(ctx, line, e),
+  );
   ctx.log(line);
 }
 
-/** The answer is sent; a store that fails now loses nothing traceable: the log line carries the usage. */
+/** Neither the store nor the spool took the write (or there is no spool): the log line carries the usage. */
 function writeFailed(ctx: ProxyContext, line: LogLine, e: unknown): void {
   ctx.metrics.stateEvents.inc({ event: "write_failed", policy: "" });
   ctx.log({ ...line, state_error: (e as Error).message });

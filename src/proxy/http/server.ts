@@ -15,6 +15,7 @@ import { CLOCK_SKEW_SECONDS, type TokenRejected, VerifiedTokenCache } from "../a
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
 import { DEFAULT_STATE_URL, type OpenedState, openState } from "../state/open.ts";
 import type { FailurePolicy } from "../state/resilient.ts";
+import { observeSpool } from "../state/spool-observers.ts";
 import { StateUnavailable } from "../state/types.ts";
 import { buildTenantDiscovery, DISCOVERY_PATH } from "../../shared/tenant-discovery.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
@@ -44,6 +45,8 @@ export interface ProxyOptions {
   state?: string | OpenedState;
   /** With Redis unreachable: "closed" (default: 503 and /readyz false) or "open" (serve, write counts later). */
   stateFailure?: FailurePolicy;
+  /** `--spool-dir`: where writes the store could not take are kept (default beside the SQLite file, or under $XDG_STATE_HOME / /var/lib/agent-runner for Redis). */
+  spoolDir?: string;
   /** Admin groups for tenants whose configuration names none. */
   adminGroups?: string[];
   /** The admin key for automation (read from `--admin-key-file`). */
@@ -71,9 +74,13 @@ function splitTarget(url: string): { path: string; search: string } {
 function openConfiguredState(options: ProxyOptions, metrics: Metrics): { state: OpenedState; owned: boolean } {
   if (typeof options.state === "object") return { state: options.state, owned: false };
   const policy = options.stateFailure ?? "closed";
+  let opened: OpenedState | undefined;
+  const spool = observeSpool(metrics.registry, () => (opened as { queued?: number } | undefined)?.queued ?? 0);
   const state = openState(options.state ?? DEFAULT_STATE_URL, {
     onRedisDown: policy,
+    spool: { ...(options.spoolDir !== undefined ? { dir: options.spoolDir } : {}), hooks: spool.spool, onUnavailable: (message) => logEvent("warn", message) },
     hooks: {
+      ...spool.resilience,
       degraded: (e) => {
         metrics.stateEvents.inc({ event: "degraded", policy: e.policy });
         metrics.stateDegraded.set(1);
@@ -90,6 +97,7 @@ function openConfiguredState(options: ProxyOptions, metrics: Metrics): { state: 
       },
     },
   });
+  opened = state;
   return { state, owned: true };
 }
 

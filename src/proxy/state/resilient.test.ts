@@ -1,5 +1,8 @@
 /** Fail-open and fail-closed with a real redis-server stopped and started mid-run. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { openState } from "./open.ts";
 import { ResilientState } from "./resilient.ts";
 import { startTestRedis, type TestRedis } from "./testing/redis-server.ts";
@@ -71,6 +74,39 @@ test("fail-closed: typed StateUnavailable and not ready while Redis is down; ser
   expect(state.ready()).toBe(true);
   expect((await state.admit(alice, 0)).allowed).toBe(true);
   await state.close();
+});
+
+test("fail-closed with a spool: usage of answers already sent is spooled (fsync'd) instead of lost, revocations still refused; replayed once Redis is back", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ara-spool-"));
+  const events: string[] = [];
+  const state = openState(redis.url, {
+    redis: { commandTimeoutMs: 500 },
+    hooks: { spooled: (e) => events.push(`spooled:${e.kind}:${e.first}`), replayed: (e) => events.push(`replayed:${e.count}:${e.drained}`) },
+    spool: { dir, probeMs: 100_000 },
+  }) as ResilientState;
+  try {
+    const before = (await report(state))[0]?.requests ?? 0;
+    const r = await state.reserve(alice, { microUsd: 1, tokens: 1 });
+    await redis.stop();
+    if (r.ok) await state.settle(r.reservation, rec()); // resolves: kept on disk
+    await state.recordUsage(rec());
+    await expect(state.revoke({ tenant: "acme", kind: "sub", value: "x", until: Date.now() + 60_000, at: Date.now() })).rejects.toBeInstanceOf(StateUnavailable);
+    expect(state.ready()).toBe(false);
+    expect(state.queued).toBe(2);
+    const files = readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith(".jsonl"));
+    expect(files).toHaveLength(1);
+    expect(events).toEqual(["spooled:settle:true", "spooled:record:false"]);
+
+    await redis.start();
+    await state.tryRecover();
+    expect(state.queued).toBe(0);
+    expect(events.at(-1)).toBe("replayed:2:true");
+    expect((await report(state))[0]?.requests).toBe(before + 2);
+    expect(readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith(".jsonl"))).toHaveLength(0);
+  } finally {
+    await state.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a hung Redis (SIGSTOP) is unavailable after the command bound, not a hang", async () => {

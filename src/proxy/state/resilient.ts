@@ -1,12 +1,18 @@
 /**
- * What the gateway does when Redis is unreachable, as the operator chose:
+ * What the gateway does when its state store is unreachable, as the operator chose:
  * - fail-closed: every call throws StateUnavailable (the HTTP layer answers 503
- *   overloaded_error; `ready()` is false so /readyz takes the replica out);
+ *   overloaded_error; `ready()` is false so /readyz takes the replica out), except the usage
+ *   of answers already sent (settle, record, release): those go to the spool;
  * - fail-open: requests are served from a local in-memory store (budgets and limits are not
- *   enforced, revocations made elsewhere are not seen), usage records and revocations are kept
- *   in a local queue and written, in order, once Redis answers again. A hook reports each change.
- * Admin reads and settings always go to Redis: an admin is told it is down, not shown stale data.
+ *   enforced, revocations made elsewhere are not seen); usage records and revocations go to the
+ *   spool and are applied locally.
+ * The spool (spool.ts) is a local fsync'd file, replayed in order when the store answers again
+ * (probed every `probeMs`), at start-up (what a killed predecessor left) and every `scanMs`
+ * (what a dead sibling worker left). Without a spool (an in-memory store), fail-open keeps the
+ * queue in memory as before. A hook reports each change.
+ * Admin reads and settings always go to the store: an admin is told it is down, not shown stale data.
  */
+import { Spool, type SpooledWrite } from "./spool.ts";
 import { SqliteState } from "./sqlite.ts";
 import {
   type Budget, type BudgetStatus, type BudgetUnit, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit, type Reservation,
@@ -20,16 +26,21 @@ export interface ResilienceHooks {
   degraded?(event: { op: string; policy: FailurePolicy; error: StateUnavailable }): void;
   /** The store is back; `flushed` queued writes were written. */
   recovered?(event: { flushed: number; downMs: number }): void;
-  /** The queue was full and the oldest write was dropped (fail-open only). */
+  /** The queue was full and the oldest write was dropped (fail-open without a spool only). */
   dropped?(event: { kind: QueuedWrite["kind"] }): void;
+  /** A write went to the spool; `first`: the spool was empty before it (spooling starts). */
+  spooled?(event: { kind: QueuedWrite["kind"]; first: boolean; depth: number }): void;
+  /** Spooled writes were applied to the store; `drained`: nothing is left. */
+  replayed?(event: { count: number; drained: boolean; depth: number }): void;
+  /** The store refused a spooled write (not for being down): skipped so the rest can go. */
+  replayRejected?(event: { kind: QueuedWrite["kind"]; error: Error }): void;
+  /** The spool could not keep a write either (disk full, unwritable): it is lost to the ledger. */
+  spoolFailed?(event: { kind: QueuedWrite["kind"]; error: Error }): void;
 }
 
-type QueuedWrite =
-  | { kind: "settle"; reservation: Reservation; record: UsageRecord }
-  | { kind: "record"; record: UsageRecord }
-  | { kind: "release"; reservation: Reservation }
-  | { kind: "revoke"; revocation: Revocation }
-  | { kind: "restore"; tenant: string; revocationKind: RevocationKind; value: string };
+type QueuedWrite = SpooledWrite;
+/** Writes made after the answer was sent: kept (spooled) under either policy. */
+const USAGE_WRITES = new Set<QueuedWrite["kind"]>(["settle", "record", "release"]);
 
 export interface ResilientOptions {
   policy: FailurePolicy;
@@ -38,8 +49,12 @@ export interface ResilientOptions {
   fallback?: GatewayState;
   /** How often a down store is probed. Default 1000 ms. */
   probeMs?: number;
-  /** Queued writes kept at most (fail-open). Default 100,000. */
+  /** Queued writes kept at most (fail-open without a spool). Default 100,000. */
   maxQueue?: number;
+  /** Where failed writes are kept durably; without one, fail-open queues in memory and fail-closed loses them (the caller logs them). */
+  spool?: Spool;
+  /** How often, while the store is up, the spool is checked for files of dead processes. Default 15,000 ms. */
+  scanMs?: number;
 }
 
 export class ResilientState implements GatewayState {
@@ -48,12 +63,52 @@ export class ResilientState implements GatewayState {
   private downSince: number | undefined;
   private probe: ReturnType<typeof setInterval> | undefined;
   private flushing: Promise<void> | undefined;
+  private readonly scan: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly primary: GatewayState,
     private readonly options: ResilientOptions,
   ) {
     this.fallback = options.fallback ?? new SqliteState(":memory:");
+    if (options.spool) {
+      // what a killed predecessor or a dead sibling worker left: at start, then now and then
+      void this.drainSpool();
+      this.scan = setInterval(() => void this.drainSpool(), options.scanMs ?? 15_000);
+      this.scan.unref?.();
+    }
+  }
+
+  /** While the store is up: replays the spool (own leftovers and orphans); a failure marks it down. */
+  drainSpool(): Promise<void> {
+    if (this.downSince !== undefined) return this.tryRecover();
+    this.flushing ??= (async () => {
+      try {
+        const spool = this.options.spool as Spool;
+        const result = await spool.replay((w) => this.replayOne(w));
+        this.reportReplay(result.replayed);
+        if (result.error instanceof StateUnavailable) this.markDown("replay", result.error);
+        else if (result.error !== undefined) throw result.error;
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  /** A spooled write the store refuses for a reason other than being down (bad data) would block the rest: reported and skipped. */
+  private async replayOne(w: QueuedWrite): Promise<void> {
+    try {
+      await this.apply(w);
+    } catch (e) {
+      if (e instanceof StateUnavailable) throw e;
+      this.options.hooks?.replayRejected?.({ kind: w.kind, error: e as Error });
+    }
+  }
+
+  private reportReplay(count: number): void {
+    if (count === 0) return;
+    const depth = this.options.spool?.depth ?? 0;
+    this.options.hooks?.replayed?.({ count, drained: depth === 0, depth });
   }
 
   /** For /readyz: false while the store is down under fail-closed. */
@@ -65,8 +120,9 @@ export class ResilientState implements GatewayState {
     return this.downSince !== undefined;
   }
 
+  /** Writes waiting for the store: in the spool, or in memory without one. */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + (this.options.spool?.depth ?? 0);
   }
 
   private markDown(op: string, error: StateUnavailable): void {
@@ -83,6 +139,19 @@ export class ResilientState implements GatewayState {
       try {
         if (this.downSince === undefined || !(await this.primary.ping())) return;
         let flushed = 0;
+        const spool = this.options.spool;
+        if (spool) {
+          // until nothing is left: writes spooled while replaying are replayed too
+          do {
+            const result = await spool.replay((w) => this.replayOne(w));
+            flushed += result.replayed;
+            if (result.error !== undefined) {
+              this.reportReplay(result.replayed);
+              throw result.error;
+            }
+          } while (spool.holding);
+          this.reportReplay(flushed);
+        }
         while (this.queue.length > 0) {
           await this.apply(this.queue[0] as QueuedWrite); // throws while still down: the rest stays queued
           this.queue.shift();
@@ -101,7 +170,7 @@ export class ResilientState implements GatewayState {
     return this.flushing;
   }
 
-  private apply(w: QueuedWrite): Promise<unknown> {
+  private async apply(w: QueuedWrite): Promise<unknown> {
     switch (w.kind) {
       case "settle":
         return this.primary.settle(w.reservation, w.record);
@@ -141,14 +210,33 @@ export class ResilientState implements GatewayState {
       } catch (e) {
         if (!(e instanceof StateUnavailable)) throw e;
         this.markDown(op, e);
-        if (this.options.policy === "closed") throw e;
+        if (this.options.policy === "closed" && !(this.options.spool && USAGE_WRITES.has(w.kind))) throw e;
       }
-    } else if (this.options.policy === "closed") {
-      throw new StateUnavailable("the gateway state store is unreachable; the write was not made");
     }
-    if (this.queue.length >= (this.options.maxQueue ?? 100_000)) this.options.hooks?.dropped?.({ kind: (this.queue.shift() as QueuedWrite).kind });
-    this.queue.push(w);
+    const spool = this.options.spool;
+    if (this.options.policy === "closed") {
+      // the answer was sent: its usage must not be lost; anything else is refused
+      if (!spool || !USAGE_WRITES.has(w.kind)) throw new StateUnavailable(`the gateway state store is unreachable (since ${new Date(this.downSince as number).toISOString()}); the write was not made`);
+      await this.toSpool(spool, w);
+      return;
+    }
+    if (spool) await this.toSpool(spool, w);
+    else {
+      if (this.queue.length >= (this.options.maxQueue ?? 100_000)) this.options.hooks?.dropped?.({ kind: (this.queue.shift() as QueuedWrite).kind });
+      this.queue.push(w);
+    }
     await this.applyLocally(w);
+  }
+
+  private async toSpool(spool: Spool, w: QueuedWrite): Promise<void> {
+    const first = !spool.holding;
+    try {
+      await spool.append(w);
+    } catch (e) {
+      this.options.hooks?.spoolFailed?.({ kind: w.kind, error: e as Error });
+      throw e;
+    }
+    this.options.hooks?.spooled?.({ kind: w.kind, first, depth: spool.depth });
   }
 
   private async applyLocally(w: QueuedWrite): Promise<void> {
@@ -220,7 +308,11 @@ export class ResilientState implements GatewayState {
   }
   async close(): Promise<void> {
     clearInterval(this.probe);
+    clearInterval(this.scan);
+    while (this.flushing) await this.flushing.catch(() => {});
     await this.tryRecover();
+    // what is still spooled stays on disk for the next process
+    await this.options.spool?.close();
     await Promise.all([this.primary.close(), this.fallback.close()]);
   }
 }

@@ -14,7 +14,7 @@ import {
 } from "./common.ts";
 import {
   type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
-  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type SubjectKind,
+  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type SubjectKind,
 } from "./types.ts";
 
 const SCHEMA = `
@@ -66,8 +66,9 @@ export class SqliteState implements GatewayState {
       return this.db.transaction(fn).immediate();
     } catch (e) {
       if (e instanceof StateError) throw e;
-      const busy = (e as { code?: string }).code?.startsWith("SQLITE_BUSY");
-      throw new StateError(busy ? "STATE_UNAVAILABLE" : "STATE_CORRUPT", `state database: ${(e as Error).message}`, { cause: e });
+      // busy past busy_timeout: unavailable for now (503, usage spooled), not corrupt
+      if ((e as { code?: string }).code?.startsWith("SQLITE_BUSY")) throw new StateUnavailable(`state database busy: ${(e as Error).message}`, { cause: e });
+      throw new StateError("STATE_CORRUPT", `state database: ${(e as Error).message}`, { cause: e });
     }
   }
 

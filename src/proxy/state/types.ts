@@ -210,7 +210,7 @@ export interface GatewayState {
   close(): Promise<void>;
 }
 
-export type StateErrorCode = "STATE_UNAVAILABLE" | "STATE_CORRUPT" | "STATE_URL" | "STATE_INPUT";
+export type StateErrorCode = "STATE_UNAVAILABLE" | "STATE_CORRUPT" | "STATE_URL" | "STATE_INPUT" | "STATE_SPOOL";
 
 export class StateError extends Error {
   constructor(
