@@ -2,7 +2,7 @@
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderManPage } from "../manpage.ts";
-import { bash, fish, powershell, zsh } from "../../src/cli/commands/completion.ts";
+import { bash, fish, powershell, zsh } from "../../src/cli/commands/completion/completion.ts";
 import { archiveName, binaryName, releaseDate, run, TARGETS, type ReleaseContext, type ReleaseMeta, type Target } from "./context.ts";
 
 /** The generated files every archive carries beside the binary, by relative path. */

@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { renderManPage } from "../manpage.ts";
-import { bash, fish, zsh } from "../../src/cli/commands/completion.ts";
+import { bash, fish, zsh } from "../../src/cli/commands/completion/completion.ts";
 import { MAINTAINER, releaseDate, REPO, run, type ReleaseContext, type ReleaseMeta, type Target } from "./context.ts";
 
 export const DEB_DIRS = ["DEBIAN", "usr/bin", "usr/share/man/man1", "usr/share/doc/agent-runner-auth", "usr/share/bash-completion/completions", "usr/share/zsh/vendor-completions", "usr/share/fish/vendor_completions.d"];

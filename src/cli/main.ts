@@ -1,31 +1,34 @@
 /**
  * Entry point of the `agent-runner-auth` binary: parses the command line, loads only the
- * command that runs (the `token` path's start-up time is a feature), and turns every failure
- * into one message on stderr and a documented exit code.
+ * command that runs (the `token` path's start-up time is a feature), builds its context in the
+ * one factory (factory.ts), and turns every failure into one message on stderr and the exit code
+ * of the one table (errors.ts), here and nowhere else.
  */
 import { parseArgs } from "./args.ts";
-import { CliError, ExitCode, usageError } from "./errors.ts";
+import { CliError, ExitCode, exitCodeOf, InterruptedError, usageError } from "./errors.ts";
 import { findCommand, renderCommandHelp, renderMainHelp } from "./commands/registry.ts";
-import type { CommandContext } from "./commands/context.ts";
+import type { CommandContext, Env } from "./commands/context.ts";
+import type { ParsedArgs } from "./args.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
-type CommandModule = { run(ctx: CommandContext): Promise<number> };
+/** Any command module (commands/context.ts's CommandModule<O>, with O erased). */
+interface LoadedCommand {
+  parseOptions(args: ParsedArgs, env: Env): unknown;
+  run(ctx: CommandContext, options: never): Promise<number>;
+}
 
-const loaders: Record<string, () => Promise<CommandModule>> = {
-  token: () => import("./commands/token.ts"),
-  login: () => import("./commands/login.ts"),
-  status: () => import("./commands/status.ts"),
-  logout: () => import("./commands/logout.ts"),
-  "move-store": () => import("./commands/move-store.ts"),
-  setup: () => import("./commands/setup.ts"),
-  doctor: () => import("./commands/doctor.ts"),
-  completion: () => import("./commands/completion.ts"),
+const loaders: Record<string, () => Promise<LoadedCommand>> = {
+  token: () => import("./commands/token/token.ts"),
+  login: () => import("./commands/login/login.ts"),
+  status: () => import("./commands/status/status.ts"),
+  logout: () => import("./commands/logout/logout.ts"),
+  "move-store": () => import("./commands/move-store/move-store.ts"),
+  setup: () => import("./commands/setup/setup.ts"),
+  doctor: () => import("./commands/doctor/doctor.ts"),
+  completion: () => import("./commands/completion/completion.ts"),
 };
 
-/**
- * Status output: plain text on stderr, written synchronously (ordered with the exit). Not
- * console.error, which colours its output on a terminal; node:fs only loads when something is said.
- */
+/** stderr before the factory is loaded (help, version, errors): synchronous, plain. */
 const say = (line: string) => {
   (require("node:fs") as typeof import("node:fs")).writeSync(2, line + "\n");
 };
@@ -50,18 +53,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!spec.takesArguments && args.positionals.length > 0) throw usageError(`'${name}' takes no arguments, got "${args.positionals[0]}"`);
-  const { resolveProfileName, resolveStoreKind } = await import("./commands/context.ts");
-  resolveStoreKind(args, null); // rejects a bad --store or AGENT_RUNNER_AUTH_STORE before any work
-  const verbose = Boolean(args.flags.verbose);
-  const ctx: CommandContext = {
-    args,
-    profileName: resolveProfileName(args),
-    say,
-    verbose: verbose ? (line) => say(`agent-runner-auth: ${line}`) : () => {},
-  };
-  return (await load()).run(ctx);
+  const { resolveProfileName, resolveStoreKind, storeFlag } = await import("./commands/context.ts");
+  resolveStoreKind(storeFlag(args), process.env, null); // rejects a bad --store or AGENT_RUNNER_AUTH_STORE before any work
+  const profileName = resolveProfileName(args.values.profile, process.env);
+  const command = await load();
+  const options = command.parseOptions(args, process.env) as never; // this module's own options type
+  const { createContext } = await import("./factory.ts");
+  return command.run(createContext({ profileName, verbose: Boolean(args.flags.verbose) }), options);
 }
 
+/** The one place a failure becomes a message and an exit code. */
 function report(error: unknown): number {
   // Last resort: a message may quote the IdP or the tenant; no control sequence reaches the
   // terminal even if a boundary missed it. Loaded here only: never on the cached token path.
@@ -69,18 +70,18 @@ function report(error: unknown): number {
   if (error instanceof CliError) {
     say(`agent-runner-auth: ${sanitizeLines(error.message)}`);
     if (error.hint) say(sanitizeLines(error.hint));
-    return error.exitCode;
+    if (process.env.AGENT_RUNNER_AUTH_DEBUG && error.cause !== undefined) say(`cause: ${sanitizeLines(String((error.cause as Error)?.stack ?? error.cause))}`);
+    return exitCodeOf(error);
   }
   // A bug, not a user error: still one line, and the stack only on request.
   say(`agent-runner-auth: internal error: ${sanitizeLines(String((error as Error)?.message ?? error))}`);
   if (process.env.AGENT_RUNNER_AUTH_DEBUG) say(String((error as Error)?.stack));
   say("Please report this at https://github.com/copebit/agent-runner-auth/issues (run with AGENT_RUNNER_AUTH_DEBUG=1 for details).");
-  return 70;
+  return exitCodeOf(error);
 }
 
 process.on("SIGINT", () => {
-  say("agent-runner-auth: interrupted");
-  process.exit(ExitCode.interrupted);
+  process.exit(report(new InterruptedError()));
 });
 
 let code: number;

@@ -8,6 +8,14 @@ import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from 
 import { joinPath } from "../paths.ts";
 
 export const SCOPES = ["user", "project", "local"] as const;
+
+/** Environment variables that override an apiKeyHelper in Claude Code (setup warns, doctor fails). */
+export const CONFLICTING_ENV = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"] as const;
+
+/** Claude Code's ANTHROPIC_BASE_URL for a tenant. */
+export function tenantBaseUrl(tenant: string): string {
+  return `${tenant.replace(/\/+$/, "")}/anthropic/v1`;
+}
 export type Scope = (typeof SCOPES)[number];
 
 /**

@@ -1,44 +1,104 @@
-/** What every command needs: its parsed arguments, the profile, the store, and stderr output. */
+/**
+ * What every command is given: its side effects behind narrow ports, built once by the factory
+ * (src/cli/factory.ts) for the real process and filled with fakes by the unit tests. Commands
+ * never call console.log, read process.env or Date.now() themselves.
+ */
 import type { ParsedArgs } from "../args.ts";
-import { DEFAULT_PROFILE, validateProfileName, type Profile } from "../config.ts";
+import { DEFAULT_PROFILE, validateProfileName, type Endpoints, type Profile } from "../config.ts";
 import { usageError } from "../errors.ts";
 import { isStoreKind, type SecretStore, type StoreKind } from "../store/types.ts";
-import { openStore } from "../store/open.ts";
+import type { HeldLock, LongWait } from "../lock.ts";
+import type { BrowserOpener } from "../browser.ts";
+import type { TokenSet } from "../session/records.ts";
+import type { AttemptRecords } from "../session/login-cooldown.ts";
+import type { LoginOptions } from "../oauth/login.ts";
+import type { TenantDiscovery } from "../../shared/tenant-discovery.ts";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Profile files (config.ts on disk; a map in tests). */
+export interface ProfilePort {
+  read(name: string): Promise<Profile | null>;
+  /** The profile, or an auth-required error naming the login command. */
+  require(name: string): Promise<Profile>;
+  write(name: string, profile: Profile): Promise<void>;
+  path(name: string): string;
+}
+
+/** Everything that talks to the IdP or the tenant (oauth/client.ts and oauth/login.ts). */
+export interface OAuthPort {
+  fetchTenantDiscovery(tenantUrl: string): Promise<TenantDiscovery>;
+  discoverEndpoints(issuer: string): Promise<Endpoints>;
+  /** Throws RefreshRejected when the refresh token is dead, another CliError otherwise. */
+  refreshTokens(profile: Profile, refreshToken: string): Promise<TokenSet>;
+  revokeRefreshToken(profile: Profile, refreshToken: string): Promise<void>;
+  /** The interactive authorization code flow (loopback listener + browser). */
+  signIn(options: LoginOptions): Promise<TokenSet>;
+  /** A bounded GET (or any request) under the endpoint policy. */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+}
+
+export interface TerminalPort {
+  /** Why an automatic browser login is impossible here ($CI, no terminal, no display), or null. */
+  interactiveLoginBlocker(): string | null;
+  /** Whether stderr is a terminal (colour). */
+  stderrIsTerminal(): boolean;
+}
+
+export interface LockRequest {
+  timeoutMs: number;
+  onWait?: () => void;
+  onLongWait?: (wait: LongWait) => void;
+}
 
 export interface CommandContext {
-  args: ParsedArgs;
   profileName: string;
+  /** The command's result on stdout (a token, JSON, a diff, a script): whole lines. */
+  stdout(text: string): void;
   /** A status line on stderr. */
   say(line: string): void;
   /** A step, on stderr with --verbose only. Never pass a secret. */
   verbose(line: string): void;
+  env: Env;
+  cwd: string;
+  now(): number;
+  profiles: ProfilePort;
+  /**
+   * Opens the profile's store of that kind; `quiet` leaves out the plaintext-store notice,
+   * `humanPresent` skips the terminal check (a person is known to be there: the longer timeout).
+   */
+  openStore(kind: StoreKind, options?: { quiet?: boolean; humanPresent?: boolean }): Promise<SecretStore>;
+  /** Takes the profile lock (single flight of refresh and login across processes). */
+  lock(request: LockRequest): Promise<HeldLock>;
+  oauth: OAuthPort;
+  browser: BrowserOpener;
+  terminal: TerminalPort;
+  /** Records of automatic login attempts (the cool-down). */
+  attempts: AttemptRecords;
+  /** How to run this binary again (absolute). */
+  self(): string[];
 }
 
-export function resolveProfileName(args: ParsedArgs): string {
-  return validateProfileName(args.values.profile ?? (process.env.AGENT_RUNNER_PROFILE || DEFAULT_PROFILE));
+/** A command module: typed options from the parsed arguments, then the run. */
+export interface CommandModule<O = unknown> {
+  parseOptions(args: ParsedArgs, env: Env): O;
+  run(ctx: CommandContext, options: O): Promise<number>;
+}
+
+export function resolveProfileName(flag: string | undefined, env: Env): string {
+  return validateProfileName(flag ?? (env.AGENT_RUNNER_PROFILE || DEFAULT_PROFILE));
+}
+
+/** A valid --store value (a usage error otherwise). */
+export function storeFlag(args: ParsedArgs): StoreKind | undefined {
+  const value = args.values.store;
+  if (value !== undefined && !isStoreKind(value)) throw usageError(`--store must be keychain, pass or file, got "${value}"`);
+  return value;
 }
 
 /** --store, else the profile's remembered choice, else $AGENT_RUNNER_AUTH_STORE, else keychain. */
-export function resolveStoreKind(args: ParsedArgs, profile: Profile | null): StoreKind {
-  const fromFlag = args.values.store;
-  const fromEnv = process.env.AGENT_RUNNER_AUTH_STORE || undefined;
-  for (const [value, source] of [
-    [fromFlag, "--store"],
-    [fromEnv, "AGENT_RUNNER_AUTH_STORE"],
-  ] as const) {
-    if (value !== undefined && !isStoreKind(value)) throw usageError(`${source} must be keychain, pass or file, got "${value}"`);
-  }
-  return (fromFlag ?? profile?.store ?? fromEnv ?? "keychain") as StoreKind;
-}
-
-export async function openProfileStore(ctx: CommandContext, kind: StoreKind): Promise<SecretStore> {
-  const store = await openStore(kind, ctx.profileName, { humanPresent: terminalCheck });
-  if (kind === "file") ctx.say(`agent-runner-auth: using the file store: ${store.description}`);
-  ctx.verbose(`store: ${store.description}`);
-  return store;
-}
-
-/** Loaded on demand: environment.ts needs node:fs, which the cached token path avoids. */
-function terminalCheck(): boolean {
-  return (require("../environment.ts") as typeof import("../environment.ts")).hasControllingTerminal();
+export function resolveStoreKind(flag: StoreKind | undefined, env: Env, profile: Profile | null): StoreKind {
+  const fromEnv = env.AGENT_RUNNER_AUTH_STORE || undefined;
+  if (fromEnv !== undefined && !isStoreKind(fromEnv)) throw usageError(`AGENT_RUNNER_AUTH_STORE must be keychain, pass or file, got "${fromEnv}"`);
+  return flag ?? profile?.store ?? fromEnv ?? "keychain";
 }

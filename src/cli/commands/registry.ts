@@ -3,6 +3,7 @@
  * are all rendered from this table, so they cannot disagree.
  */
 import type { OptionSpec } from "../args.ts";
+import { EXIT_CODES } from "../errors.ts";
 
 export interface CommandSpec {
   name: string;
@@ -138,16 +139,7 @@ export function renderCommandHelp(spec: CommandSpec): string {
     .join("\n")}\n`;
 }
 
-export const EXIT_CODES: [number, string][] = [
-  [0, "success"],
-  [1, "authentication needed or failed (not logged in, session expired, login cancelled or timed out)"],
-  [2, "usage error (unknown command or option, bad value)"],
-  [3, "the identity provider or tenant is unreachable or answered with an error"],
-  [4, "the secret store is unavailable (no D-Bus or keyring, locked keyring, pass/gpg failure)"],
-  [5, "a configuration file is invalid or cannot be written"],
-  [70, "internal error (a bug: please report it)"],
-  [130, "interrupted"],
-];
+export { EXIT_CODES };
 
 export function renderMainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

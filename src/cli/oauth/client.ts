@@ -4,7 +4,8 @@
  * nothing above it sees a protocol exception.
  */
 import * as oauth from "oauth4webapi";
-import { CliError, ExitCode } from "../errors.ts";
+import { CliError, ExitCode, RefreshRejected } from "../errors.ts";
+import { COMMIT, VERSION } from "../version.ts";
 import type { Endpoints, Profile } from "../config.ts";
 import type { TokenSet } from "../session/records.ts";
 import { discoveryUrlFor, parseTenantDiscovery, DiscoveryFormatError, DiscoveryPolicyError, type TenantDiscovery } from "../../shared/tenant-discovery.ts";
@@ -18,11 +19,17 @@ import { sanitizeForTerminal } from "../terminal-text.ts";
  */
 export const REQUEST_TIMEOUT_MS = Number(process.env.AGENT_RUNNER_AUTH_HTTP_TIMEOUT_MS) > 0 ? Number(process.env.AGENT_RUNNER_AUTH_HTTP_TIMEOUT_MS) : 15_000;
 
-/** The refresh token is expired or revoked (`invalid_grant`): only then is it discarded. */
-export class RefreshRejected extends Error {
-  override readonly name = "RefreshRejected";
-  constructor(readonly oauthError: string) {
-    super(`the identity provider rejected the refresh token (${oauthError})`);
+export { RefreshRejected };
+
+/** What the IdP and the tenant see in their logs: the build's version and commit, and the platform. */
+export const USER_AGENT = `agent-runner-auth/${VERSION} (${COMMIT}; ${process.platform} ${process.arch})`;
+
+/** The callback's state is not this login's: a stale or forged browser tab. */
+export class CallbackStateMismatch extends CliError {
+  override readonly name: string = "CallbackStateMismatch";
+  readonly code = "callback-state-mismatch";
+  constructor(cause: unknown) {
+    super("auth-required", "the sign-in callback carried the wrong state (a stale or forged browser tab)", "Run the login again and finish it in the browser tab it opens.", { cause });
   }
 }
 
@@ -37,7 +44,7 @@ export function requestOptions(url: string): { signal: AbortSignal; [oauth.allow
   const { protocol, hostname } = checkEndpointUrl("the request URL", url);
   return {
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    headers: { "user-agent": `agent-runner-auth/${process.env.AGENT_RUNNER_AUTH_VERSION ?? "dev"}` },
+    headers: { "user-agent": USER_AGENT },
     [oauth.customFetch]: boundedCustomFetch({ timeoutMs: REQUEST_TIMEOUT_MS }),
     ...(protocol === "http:" && isLoopbackHost(hostname) ? { [oauth.allowInsecureRequests]: true } : {}),
   };
@@ -101,28 +108,44 @@ export function idpFailure(action: string, url: string, error: unknown): CliErro
     return new CliError(ExitCode.idpUnavailable, sanitizeForTerminal(`the identity provider refused to ${action} (${error.status} ${error.error}${description})`));
   }
   const e = error as Error & { code?: string; cause?: unknown };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") {
-    return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s (${action})`, "Check your network or VPN and try again.");
+  if (isTimeout(error)) {
+    return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s (${action})`, "Check your network or VPN and try again.", { cause: error });
   }
   if (error instanceof oauth.OperationProcessingError) {
     const response = (e.cause as { status?: number } | undefined)?.status;
     if (e.code === oauth.RESPONSE_IS_NOT_CONFORM && typeof response === "number") {
-      return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} answered HTTP ${response} (${action})`, response >= 500 || response === 429 ? "It may be overloaded or down; try again in a minute." : undefined);
+      return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} answered HTTP ${response} (${action})`, response >= 500 || response === 429 ? "It may be overloaded or down; try again in a minute." : undefined, { cause: error });
     }
-    return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} sent an invalid response (${action}): ${sanitizeForTerminal(e.message)}`);
+    return new CliError(ExitCode.idpUnavailable, `the identity provider at ${host} sent an invalid response (${action}): ${sanitizeForTerminal(e.message)}`, undefined, { cause: error });
   }
-  if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|SSL|TLS/i.test(`${e?.message} ${e?.code}`)) {
+  const code = typeof e?.code === "string" ? e.code : "";
+  if (isTlsFailure(code)) {
     return new CliError(
       ExitCode.idpUnavailable,
       `the TLS certificate of ${host} is not trusted (${action}): ${sanitizeForTerminal(e?.message)}`,
       "If your company inspects TLS with its own CA, point NODE_EXTRA_CA_CERTS (or SSL_CERT_FILE) at that CA's certificate.",
+      { cause: error },
     );
   }
-  if (e?.code === "ConnectionRefused" || e?.code === "ECONNREFUSED" || /Unable to connect|ECONNREFUSED|ConnectionRefused|getaddrinfo|ENOTFOUND|FailedToOpenSocket/i.test(String(e?.message) + String(e?.code))) {
-    return new CliError(ExitCode.idpUnavailable, `cannot reach the identity provider at ${host} (${action})`, "Check your network, VPN or HTTPS_PROXY settings and try again.");
+  if (UNREACHABLE_CODES.has(code)) {
+    return new CliError(ExitCode.idpUnavailable, `cannot reach the identity provider at ${host} (${action})`, "Check your network, VPN or HTTPS_PROXY settings and try again.", { cause: error });
   }
-  return new CliError(ExitCode.idpUnavailable, `request to the identity provider at ${host} failed (${action}): ${sanitizeForTerminal(e?.message ?? String(error))}`);
+  return new CliError(ExitCode.idpUnavailable, `request to the identity provider at ${host} failed (${action}): ${sanitizeForTerminal(e?.message ?? String(error))}`, undefined, { cause: error });
 }
+
+/** AbortSignal.timeout's DOMException, or the bounded fetch's deadline (a TimeoutError). */
+function isTimeout(error: unknown): boolean {
+  const name = error instanceof DOMException || error instanceof Error ? error.name : undefined;
+  return name === "TimeoutError" || name === "AbortError";
+}
+
+/** Bun's (and Node's) error codes for an untrusted or invalid server certificate. */
+function isTlsFailure(code: string): boolean {
+  return /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_(VERIFY|GET_ISSUER)|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|HOSTNAME_MISMATCH)/.test(code);
+}
+
+/** Error codes of a connection that never came up (refused, no route, DNS). */
+const UNREACHABLE_CODES = new Set(["ConnectionRefused", "ECONNREFUSED", "FailedToOpenSocket", "ENOTFOUND", "EAI_AGAIN", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ConnectionClosed", "DNSException"]);
 
 function toTokenSet(response: oauth.TokenEndpointResponse): TokenSet {
   const expiresIn = response.expires_in;
@@ -157,7 +180,7 @@ export async function refreshTokens(profile: Profile, refreshToken: string): Pro
     );
     return toTokenSet(await oauth.processRefreshTokenResponse(as, client(profile, response), response));
   } catch (e) {
-    if (e instanceof oauth.ResponseBodyError && e.error === "invalid_grant") throw new RefreshRejected(e.error);
+    if (e instanceof oauth.ResponseBodyError && e.error === "invalid_grant") throw new RefreshRejected(e.error, { cause: e });
     throw idpFailure("refresh the session", profile.endpoints.token, e);
   }
 }
@@ -310,10 +333,10 @@ export function validateCallback(profile: Profile, callbackUrl: URL, expectedSta
     if (e instanceof oauth.AuthorizationResponseError) {
       throw new CliError(ExitCode.authRequired, sanitizeForTerminal(`the identity provider returned an error: ${e.error}${e.error_description ? ` (${e.error_description})` : ""}`));
     }
-    const message = (e as Error).message;
-    if (/state/i.test(message)) {
-      throw new CliError(ExitCode.authRequired, "the sign-in callback carried the wrong state (a stale or forged browser tab)", "Run the login again and finish it in the browser tab it opens.");
+    // oauth4webapi checks iss, then state: a state that differs from this login's is the stale tab.
+    if (e instanceof oauth.OperationProcessingError && e.code === oauth.INVALID_RESPONSE && callbackUrl.searchParams.get("state") !== expectedState) {
+      throw new CallbackStateMismatch(e);
     }
-    throw new CliError(ExitCode.authRequired, `invalid sign-in callback: ${sanitizeForTerminal(message)}`);
+    throw new CliError(ExitCode.authRequired, `invalid sign-in callback: ${sanitizeForTerminal((e as Error).message)}`, undefined, { cause: e });
   }
 }

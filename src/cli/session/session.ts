@@ -7,7 +7,7 @@
  *   non-interactive otherwise: CliError "not logged in", exit 1
  * Refresh and login run under the profile lock, so concurrent callers share one of each.
  */
-import { CliError, ExitCode } from "../errors.ts";
+import { AuthRequiredError } from "../errors.ts";
 import type { SecretStore } from "../store/types.ts";
 import { decodeAccess, decodeRefresh, encodeRecord, isFresh, type AccessRecord, type RefreshRecord, type TokenSet } from "./records.ts";
 
@@ -112,6 +112,6 @@ export async function getToken(ports: TokenPorts, validityMs: number, firstRead?
   }
 }
 
-function notLoggedIn(ports: TokenPorts, blocker: string, why: string): CliError {
-  return new CliError(ExitCode.authRequired, `${why}, and a browser login is not possible here (${blocker})`, `Run: ${ports.loginCommand}`);
+function notLoggedIn(ports: TokenPorts, blocker: string, why: string): AuthRequiredError {
+  return new AuthRequiredError(`${why}, and a browser login is not possible here (${blocker})`, `Run: ${ports.loginCommand}`);
 }

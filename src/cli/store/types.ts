@@ -25,9 +25,12 @@ export function isStoreKind(value: string): value is StoreKind {
  * error, and fail only on write): run before a login, so a user never signs in for nothing.
  */
 export async function probeStore(store: SecretStore): Promise<void> {
-  const value = `probe-${Date.now()}`;
+  const value = `probe-${Date.now()}-${Math.random().toString(36).slice(2)}`;
   await store.set("probe", value);
   const read = await store.get("probe");
   await store.delete("probe");
-  if (read !== value) throw new Error(`the ${store.kind} store returned a different value than was written`);
+  if (read !== value) {
+    const { StoreUnavailableError } = await import("../errors.ts");
+    throw new StoreUnavailableError(`the ${store.kind} store returned a different value than was written`, "Check the store (is the keyring unlocked? does pass/gpg work?), or choose another with --store.");
+  }
 }

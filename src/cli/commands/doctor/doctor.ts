@@ -3,21 +3,27 @@
  * its fix. Never opens a browser and never spends model tokens (the proxy check is a GET of
  * /v1/models). Exit 0 only when every check passes (warnings allowed); --json for scripts.
  */
-import type { CommandContext } from "./context.ts";
-import { openProfileStore } from "./context.ts";
-import { commandFor, profilePath, readProfile, type Profile } from "../config.ts";
-import { sessionPorts } from "./session-ports.ts";
-import { CliError } from "../errors.ts";
-import { VERSION, COMMIT } from "../version.ts";
-import { probeStore, type SecretStore } from "../store/types.ts";
-import { decodeAccess, decodeRefresh } from "../session/records.ts";
-import { getToken } from "../session/session.ts";
-import { parseSettings, settingsPath, SCOPES, isOurHelper, helperCommand, type Scope } from "../claude/settings.ts";
-import { selfCommand } from "../self.ts";
-import { CONFLICTING_ENV, tenantBaseUrl } from "./setup.ts";
-import { checkProfile, guardedFetch } from "../oauth/client.ts";
-import { checkEndpointUrl } from "../../shared/endpoint-policy.ts";
-import { jsonForTerminal, sanitizeForTerminal } from "../terminal-text.ts";
+import type { ParsedArgs } from "../../args.ts";
+import type { CommandContext, Env } from "../context.ts";
+import { commandFor, type Profile } from "../../config.ts";
+import { sessionPorts } from "../../session/ports.ts";
+import { CliError } from "../../errors.ts";
+import { VERSION, COMMIT } from "../../version.ts";
+import { probeStore, type SecretStore } from "../../store/types.ts";
+import { decodeAccess, decodeRefresh } from "../../session/records.ts";
+import { getToken } from "../../session/session.ts";
+import { CONFLICTING_ENV, parseSettings, settingsPath, SCOPES, isOurHelper, helperCommand, tenantBaseUrl, type Scope } from "../../claude/settings.ts";
+import { checkProfile } from "../../oauth/client.ts";
+import { checkEndpointUrl } from "../../../shared/endpoint-policy.ts";
+import { jsonForTerminal, sanitizeForTerminal } from "../../terminal-text.ts";
+
+export interface DoctorOptions {
+  json: boolean;
+}
+
+export function parseOptions(args: ParsedArgs, _env: Env): DoctorOptions {
+  return { json: Boolean(args.flags.json) };
+}
 
 export type Verdict = "pass" | "warn" | "fail" | "skip";
 
@@ -31,10 +37,10 @@ export interface Check {
 const SYMBOL: Record<Verdict, string> = { pass: "✓", warn: "!", fail: "✗", skip: "-" };
 const COLOUR: Record<Verdict, string> = { pass: "32", warn: "33", fail: "31", skip: "90" };
 
-async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
-  const started = performance.now();
+async function timed<T>(now: () => number, run: () => Promise<T>): Promise<[T, number]> {
+  const started = now();
   const value = await run();
-  return [value, Math.round(performance.now() - started)];
+  return [value, Math.round(now() - started)];
 }
 
 function message(e: unknown): string {
@@ -46,14 +52,14 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   const add = (check: Check) => checks.push(check);
   const login = commandFor("login", ctx.profileName);
 
-  add({ name: "binary", verdict: "pass", detail: `agent-runner-auth ${VERSION} (${COMMIT}) at ${selfCommand().join(" ")}` });
+  add({ name: "binary", verdict: "pass", detail: `agent-runner-auth ${VERSION} (${COMMIT}) at ${ctx.self().join(" ")}` });
 
   let profile: Profile | null = null;
   /** A profile whose URLs break the endpoint policy: nothing is sent to them. */
   let unsafe = false;
   try {
-    profile = await readProfile(ctx.profileName);
-    if (profile) checkProfile(profile, profilePath(ctx.profileName));
+    profile = await ctx.profiles.read(ctx.profileName);
+    if (profile) checkProfile(profile, ctx.profiles.path(ctx.profileName));
     if (profile) add({ name: "profile", verdict: "pass", detail: `"${ctx.profileName}": tenant ${profile.tenant ?? "(none)"}, issuer ${profile.issuer}, store ${profile.store}` });
     else add({ name: "profile", verdict: "fail", detail: `no profile "${ctx.profileName}"`, fix: commandFor("login <tenant URL>", ctx.profileName) });
   } catch (e) {
@@ -64,8 +70,8 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   let store: SecretStore | null = null;
   if (profile) {
     try {
-      store = await openProfileStore({ ...ctx, say: () => {} }, profile.store);
-      const [, ms] = await timed(() => probeStore(store!));
+      store = await ctx.openStore(profile.store, { quiet: true });
+      const [, ms] = await timed(ctx.now, () => probeStore(store!));
       add({ name: "store", verdict: "pass", detail: `${store.description}: write, read and delete work (${ms} ms)` });
     } catch (e) {
       store = null;
@@ -76,7 +82,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   let sessionUsable = false;
   if (store) {
     try {
-      const now = Date.now();
+      const now = ctx.now();
       const access = decodeAccess(await store.get("access"));
       const refresh = decodeRefresh(await store.get("refresh"));
       const accessText = access ? (access.expiresAt > now ? `access token valid for ${Math.round((access.expiresAt - now) / 60_000)} min` : "access token expired") : "no access token";
@@ -91,9 +97,9 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   if (profile && !unsafe) {
     const url = `${profile.issuer}/.well-known/openid-configuration`;
     try {
-      const [response, ms] = await timed(() => guardedFetch(url));
+      const [response, ms] = await timed(ctx.now, () => ctx.oauth.fetch(url));
       const serverDate = Date.parse(response.headers.get("date") ?? "");
-      const skew = Number.isFinite(serverDate) ? Math.round((Date.now() - serverDate) / 1000) : null;
+      const skew = Number.isFinite(serverDate) ? Math.round((ctx.now() - serverDate) / 1000) : null;
       const skewText = skew === null ? "clock skew unknown (no Date header)" : `clock skew ${skew >= 0 ? "+" : ""}${skew} s`;
       if (!response.ok) add({ name: "identity provider", verdict: "fail", detail: `${url} answered HTTP ${response.status}` });
       else add({ name: "identity provider", verdict: skew !== null && Math.abs(skew) > 300 ? "warn" : "pass", detail: `reachable (${ms} ms), ${skewText}`, ...(skew !== null && Math.abs(skew) > 300 ? { fix: "Sync this machine's clock (timedatectl set-ntp true); tokens still work, but other tools may not" } : {}) });
@@ -107,7 +113,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
     try {
       checkEndpointUrl("the proxy URL", url); // before the token is read (or refreshed), not only before it is sent
       const token = await getToken(sessionPorts(ctx, profile, store, { login: { unavailable: "doctor never opens a browser" }, warn: () => {}, lockTimeoutMs: 30_000 }), 60_000);
-      const [response, ms] = await timed(() => guardedFetch(url, { headers: { authorization: `Bearer ${token}`, "anthropic-version": "2023-06-01" } }));
+      const [response, ms] = await timed(ctx.now, () => ctx.oauth.fetch(url, { headers: { authorization: `Bearer ${token}`, "anthropic-version": "2023-06-01" } }));
       if (response.ok) add({ name: "proxy", verdict: "pass", detail: `${profile.tenant} accepts the token (GET /v1/models: ${response.status}, ${ms} ms)` });
       else {
         const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
@@ -121,7 +127,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   // Claude Code's settings: the effective values, local over project over user.
   const effective: { helper?: unknown; baseUrl?: unknown; ttl?: unknown; from: Partial<Record<"helper" | "baseUrl" | "ttl", Scope>> } = { from: {} };
   for (const scope of SCOPES) {
-    const path = settingsPath(scope);
+    const path = settingsPath(scope, ctx.env, ctx.cwd);
     let text: string;
     try {
       text = await Bun.file(path).text();
@@ -142,7 +148,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
     }
   }
   const setupFix = commandFor("setup claude", ctx.profileName);
-  const expectedHelper = helperCommand(selfCommand(), ctx.profileName);
+  const expectedHelper = helperCommand(ctx.self(), ctx.profileName);
   if (!profile?.tenant) add({ name: "claude settings", verdict: "skip", detail: "no tenant URL to compare with" });
   else if (effective.baseUrl !== tenantBaseUrl(profile.tenant)) {
     add({ name: "claude settings", verdict: "fail", detail: effective.baseUrl ? `ANTHROPIC_BASE_URL is ${JSON.stringify(effective.baseUrl)} (${effective.from.baseUrl} settings), not this tenant` : "Claude Code is not configured for this tenant (no ANTHROPIC_BASE_URL)", fix: setupFix });
@@ -152,7 +158,7 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
     add({ name: "claude settings", verdict: "warn", detail: `apiKeyHelper is ${JSON.stringify(effective.helper)}, expected ${JSON.stringify(expectedHelper)} (another copy or profile?)`, fix: setupFix });
   } else add({ name: "claude settings", verdict: "pass", detail: `${effective.from.baseUrl} settings point at ${tenantBaseUrl(profile.tenant)} with this binary as apiKeyHelper` });
 
-  const conflicts = CONFLICTING_ENV.filter((name) => process.env[name]);
+  const conflicts = CONFLICTING_ENV.filter((name) => ctx.env[name]);
   add(conflicts.length === 0 ? { name: "environment", verdict: "pass", detail: "neither ANTHROPIC_API_KEY nor ANTHROPIC_AUTH_TOKEN is set" } : { name: "environment", verdict: "fail", detail: `${conflicts.join(" and ")} ${conflicts.length > 1 ? "are" : "is"} set and override${conflicts.length > 1 ? "" : "s"} the apiKeyHelper`, fix: `unset ${conflicts.join(" ")} (and remove ${conflicts.length > 1 ? "them" : "it"} from your shell profile)` });
 
   const lifetimeS = profile?.accessTokenLifetimeSeconds;
@@ -165,13 +171,13 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   return checks;
 }
 
-export async function run(ctx: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext, options: DoctorOptions): Promise<number> {
   const checks = await runChecks(ctx);
   const ok = checks.every((c) => c.verdict !== "fail");
-  if (ctx.args.flags.json) {
-    console.log(jsonForTerminal({ ok, profile: ctx.profileName, checks }));
+  if (options.json) {
+    ctx.stdout(jsonForTerminal({ ok, profile: ctx.profileName, checks }));
   } else {
-    const colour = process.stderr.isTTY && !process.env.NO_COLOR;
+    const colour = ctx.terminal.stderrIsTerminal() && !ctx.env.NO_COLOR;
     const width = Math.max(...checks.map((c) => c.name.length));
     for (const c of checks) {
       const mark = colour ? `\x1b[${COLOUR[c.verdict]}m${SYMBOL[c.verdict]}\x1b[0m` : SYMBOL[c.verdict];

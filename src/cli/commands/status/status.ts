@@ -1,9 +1,20 @@
 /** `status`: who is signed in where, and until when. Exit 0 only with a usable session. */
-import type { CommandContext } from "./context.ts";
-import { openProfileStore, resolveStoreKind } from "./context.ts";
-import { commandFor, requireProfile } from "../config.ts";
-import { decodeAccess, decodeRefresh, displayUser, jwtClaims } from "../session/records.ts";
-import { jsonForTerminal, sanitizeForTerminal } from "../terminal-text.ts";
+import type { ParsedArgs } from "../../args.ts";
+import type { CommandContext, Env } from "../context.ts";
+import { resolveStoreKind, storeFlag } from "../context.ts";
+import { commandFor } from "../../config.ts";
+import { decodeAccess, decodeRefresh, displayUser, jwtClaims } from "../../session/records.ts";
+import { jsonForTerminal, sanitizeForTerminal } from "../../terminal-text.ts";
+import type { StoreKind } from "../../store/types.ts";
+
+export interface StatusOptions {
+  store: StoreKind | undefined;
+  json: boolean;
+}
+
+export function parseOptions(args: ParsedArgs, _env: Env): StatusOptions {
+  return { store: storeFlag(args), json: Boolean(args.flags.json) };
+}
 
 export interface StatusReport {
   profile: string;
@@ -30,10 +41,10 @@ function inWords(ms: number): string {
   return ms >= 0 ? `in ${text}` : `${text} ago`;
 }
 
-export async function run(ctx: CommandContext): Promise<number> {
-  const profile = await requireProfile(ctx.profileName);
-  const store = await openProfileStore(ctx, resolveStoreKind(ctx.args, profile));
-  const now = Date.now();
+export async function run(ctx: CommandContext, options: StatusOptions): Promise<number> {
+  const profile = await ctx.profiles.require(ctx.profileName);
+  const store = await ctx.openStore(resolveStoreKind(options.store, ctx.env, profile));
+  const now = ctx.now();
   const access = decodeAccess(await store.get("access"));
   const refresh = decodeRefresh(await store.get("refresh"));
   const claims = jwtClaims(await store.get("id"));
@@ -57,8 +68,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     logged_in: accessValid || refreshUsable,
   };
 
-  if (ctx.args.flags.json) {
-    console.log(jsonForTerminal(report));
+  if (options.json) {
+    ctx.stdout(jsonForTerminal(report));
   } else {
     // Names, emails and groups come from the ID token, URLs from a file: shown, never obeyed.
     const line = (label: string, value: string) => ctx.say(`  ${label.padEnd(15)}${sanitizeForTerminal(value)}`);

@@ -6,7 +6,7 @@
  *
  * The record is a small JSON file in the private state directory, written atomically.
  */
-import { stateDir, joinPath } from "./paths.ts";
+import { stateDir, joinPath } from "../paths.ts";
 
 export const LOGIN_COOLDOWN_MS = 10 * 60_000;
 
@@ -17,34 +17,43 @@ export interface LoginAttempt {
   reason?: string;
 }
 
+/** Where attempts are recorded: a file per profile (fileAttempts), a map in tests. */
+export interface AttemptRecords {
+  read(profile: string): Promise<LoginAttempt | null>;
+  /** Best effort: failing to record must not fail the login itself. */
+  write(profile: string, attempt: LoginAttempt): Promise<void>;
+  clear(profile: string): Promise<void>;
+}
+
 function recordPath(profile: string): string {
   return joinPath(stateDir(), `${profile}.login-attempt.json`);
 }
 
-export async function readAttempt(profile: string): Promise<LoginAttempt | null> {
-  try {
-    const value = (await Bun.file(recordPath(profile)).json()) as LoginAttempt;
-    return typeof value?.startedAt === "number" ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-async function write(profile: string, attempt: LoginAttempt): Promise<void> {
-  const { writeFileAtomic } = await import("./fs-atomic.ts");
-  try {
-    writeFileAtomic(recordPath(profile), JSON.stringify(attempt), { mode: 0o600 });
-  } catch {
-    // best effort: failing to record must not fail the login itself
-  }
-}
-
-export async function clearAttempt(profile: string): Promise<void> {
-  const { unlinkSync } = await import("node:fs");
-  try {
-    unlinkSync(recordPath(profile));
-  } catch {}
-}
+/** The records as small JSON files in the private state directory, written atomically. */
+export const fileAttempts: AttemptRecords = {
+  async read(profile) {
+    try {
+      const value = (await Bun.file(recordPath(profile)).json()) as LoginAttempt;
+      return typeof value?.startedAt === "number" ? value : null;
+    } catch {
+      return null;
+    }
+  },
+  async write(profile, attempt) {
+    const { writeFileAtomic } = await import("../fs-atomic.ts");
+    try {
+      writeFileAtomic(recordPath(profile), JSON.stringify(attempt), { mode: 0o600 });
+    } catch {
+      // best effort: failing to record must not fail the login itself
+    }
+  },
+  async clear(profile) {
+    const { unlinkSync } = await import("node:fs");
+    try {
+      unlinkSync(recordPath(profile));
+    } catch {}
+  },
+};
 
 /**
  * Why an automatic browser launch must wait, or null when it may go ahead. An attempt that
@@ -62,15 +71,15 @@ export function cooldownBlocker(attempt: LoginAttempt | null, now: number, login
 }
 
 /** Runs an automatic login, recording its start and, if it fails, its end. */
-export async function recordedLogin<T>(profile: string, now: () => number, login: () => Promise<T>): Promise<T> {
+export async function recordedLogin<T>(records: AttemptRecords, profile: string, now: () => number, login: () => Promise<T>): Promise<T> {
   const startedAt = now();
-  await write(profile, { startedAt });
+  await records.write(profile, { startedAt });
   try {
     const result = await login();
-    await clearAttempt(profile);
+    await records.clear(profile);
     return result;
   } catch (e) {
-    await write(profile, { startedAt, failedAt: now(), reason: (e as Error).message.slice(0, 200) });
+    await records.write(profile, { startedAt, failedAt: now(), reason: String((e as Error)?.message ?? e).slice(0, 200) });
     throw e;
   }
 }

@@ -4,16 +4,23 @@
  * atomically, changes nothing when nothing changes, refuses a file that is not valid JSON, and
  * never reads or writes through a symlinked settings file or directory.
  */
-import type { CommandContext } from "./context.ts";
-import { requireProfile } from "../config.ts";
-import { CliError, ExitCode, usageError } from "../errors.ts";
-import { applyManagedSettings, backupPath, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsDir, settingsPath, SettingsParseError, SCOPES, type Scope } from "../claude/settings.ts";
-import { selfCommand } from "../self.ts";
+import type { ParsedArgs } from "../../args.ts";
+import type { CommandContext, Env } from "../context.ts";
+import { ConfigError, usageError } from "../../errors.ts";
+import { applyManagedSettings, backupPath, CONFLICTING_ENV, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsDir, settingsPath, SettingsParseError, SCOPES, tenantBaseUrl, type Scope } from "../../claude/settings.ts";
 
-export const CONFLICTING_ENV = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"] as const;
+export interface SetupOptions {
+  scope: Scope;
+  dryRun: boolean;
+  remove: boolean;
+}
 
-export function tenantBaseUrl(tenant: string): string {
-  return `${tenant.replace(/\/+$/, "")}/anthropic/v1`;
+export function parseOptions(args: ParsedArgs, _env: Env): SetupOptions {
+  const [target, ...extra] = args.positionals;
+  if (target !== "claude" || extra.length > 0) throw usageError("usage: agent-runner-auth setup claude [--scope user|project|local] [--dry-run] [--remove]");
+  const scope = (args.values.scope ?? "user") as Scope;
+  if (!SCOPES.includes(scope)) throw usageError(`--scope must be user, project or local, got "${scope}"`);
+  return { scope, dryRun: Boolean(args.flags["dry-run"]), remove: Boolean(args.flags.remove) };
 }
 
 /**
@@ -21,60 +28,57 @@ export function tenantBaseUrl(tenant: string): string {
  * .claude/settings.json at a secret, which would then be merged and written into the repository.
  */
 async function readSettings(dir: string, path: string): Promise<{ text: string; mode: number } | null> {
-  const { readRegularFile, refuseSymlink, UnsafePathError } = await import("../fs-atomic.ts");
+  const { readRegularFile, refuseSymlink, UnsafePathError } = await import("../../fs-atomic.ts");
   try {
     refuseSymlink(dir);
     return readRegularFile(path);
   } catch (e) {
     if (e instanceof UnsafePathError) {
-      throw new CliError(
-        ExitCode.config,
+      throw new ConfigError(
         e.code === "symlink"
           ? `refusing to use ${e.path}: it is a symbolic link, and setup never reads or writes through one (a link in a cloned repository could point at a secret); nothing was changed`
           : `refusing to use ${e.path}: it is not a regular file; nothing was changed`,
         "Replace it with a regular file or directory (or edit the file it points to yourself), then run this again.",
+        { cause: e },
       );
     }
-    throw new CliError(ExitCode.config, `cannot read ${path}: ${(e as Error).message}`);
+    throw new ConfigError(`cannot read ${path}: ${(e as Error).message}`, undefined, { cause: e });
   }
 }
 
-export async function run(ctx: CommandContext): Promise<number> {
-  const [target, ...extra] = ctx.args.positionals;
-  if (target !== "claude" || extra.length > 0) throw usageError("usage: agent-runner-auth setup claude [--scope user|project|local] [--dry-run] [--remove]");
-  const scope = (ctx.args.values.scope ?? "user") as Scope;
-  if (!SCOPES.includes(scope)) throw usageError(`--scope must be user, project or local, got "${scope}"`);
-  const path = settingsPath(scope);
-  const current = await readSettings(settingsDir(scope), path);
+export async function run(ctx: CommandContext, options: SetupOptions): Promise<number> {
+  const { scope } = options;
+  const path = settingsPath(scope, ctx.env, ctx.cwd);
+  const current = await readSettings(settingsDir(scope, ctx.env, ctx.cwd), path);
   const before = current?.text ?? "";
 
   let after: string;
   try {
-    if (ctx.args.flags.remove) {
+    if (options.remove) {
       after = removeManagedSettings(before);
     } else {
-      const profile = await requireProfile(ctx.profileName);
+      const profile = await ctx.profiles.require(ctx.profileName);
       if (!profile.tenant) {
-        throw new CliError(ExitCode.config, `profile "${ctx.profileName}" has no tenant URL (it was set up with --issuer)`, "Log in with the tenant URL: agent-runner-auth login https://<slug>.proxy.<domain>");
+        throw new ConfigError(`profile "${ctx.profileName}" has no tenant URL (it was set up with --issuer)`, "Log in with the tenant URL: agent-runner-auth login https://<slug>.proxy.<domain>");
       }
       // Claude Code would send every token to this URL: never plain http off this machine.
-      const { checkProfile } = await import("../oauth/client.ts");
+      const { checkProfile } = await import("../../oauth/client.ts");
       checkProfile(profile, `profile "${ctx.profileName}"`);
       after = applyManagedSettings(before, {
         baseUrl: tenantBaseUrl(profile.tenant),
         ttlMs: helperTtlMs(profile.accessTokenLifetimeSeconds),
-        helper: helperCommand(selfCommand(), ctx.profileName),
+        helper: helperCommand(ctx.self(), ctx.profileName),
       });
     }
   } catch (e) {
     if (e instanceof SettingsParseError) {
-      throw new CliError(ExitCode.config, `${path} is not valid JSON (${e.message}); it was left untouched`, "Fix the file (or move it away), then run this again.");
+      throw new ConfigError(`${path} is not valid JSON (${e.message}); it was left untouched`, "Fix the file (or move it away), then run this again.", { cause: e });
     }
     throw e;
   }
 
   for (const name of CONFLICTING_ENV) {
-    if (process.env[name]) ctx.say(`agent-runner-auth: warning: ${name} is set in your environment and overrides the apiKeyHelper in Claude Code. Run: unset ${name} (and remove it from your shell profile).`);
+    if (ctx.env[name]) ctx.say(`agent-runner-auth: warning: ${name} is set in your environment and overrides the apiKeyHelper in Claude Code. Run: unset ${name} (and remove it from your shell profile).`);
   }
   const settings = parseSettings(after);
   const settingsEnv = (settings.env ?? {}) as Record<string, unknown>;
@@ -86,12 +90,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.say(`${path} is already up to date.`);
     return 0;
   }
-  if (ctx.args.flags["dry-run"]) {
+  if (options.dryRun) {
     const { createTwoFilesPatch } = await import("diff");
-    process.stdout.write(createTwoFilesPatch(path, path, before, after, "current", "after setup"));
+    ctx.stdout(createTwoFilesPatch(path, path, before, after, "current", "after setup"));
     return 0;
   }
-  const { writeFileAtomic } = await import("../fs-atomic.ts");
+  const { writeFileAtomic } = await import("../../fs-atomic.ts");
   // The backup and the new file keep the original's mode exactly (a new file is private).
   const mode = current?.mode ?? 0o600;
   try {
@@ -100,9 +104,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     if (before !== "") writeFileAtomic(backupPath(path), before, { mode, dirMode: 0o755 });
     writeFileAtomic(path, after, { mode, dirMode: 0o755 });
   } catch (e) {
-    throw new CliError(ExitCode.config, `cannot write ${path}: ${(e as Error).message}`);
+    throw new ConfigError(`cannot write ${path}: ${(e as Error).message}`, undefined, { cause: e });
   }
-  ctx.say(ctx.args.flags.remove ? `Removed the agent-runner settings from ${path}.` : `Claude Code (${scope} settings, ${path}) now uses profile "${ctx.profileName}".`);
+  ctx.say(options.remove ? `Removed the agent-runner settings from ${path}.` : `Claude Code (${scope} settings, ${path}) now uses profile "${ctx.profileName}".`);
   if (before !== "") ctx.say(`The previous version is in ${backupPath(path)}.`);
   return 0;
 }

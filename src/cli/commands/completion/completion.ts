@@ -1,7 +1,8 @@
 /** `completion bash|zsh|fish|powershell`: shell completion scripts, generated from the option tables. */
-import type { CommandContext } from "./context.ts";
-import { COMMANDS } from "./registry.ts";
-import { usageError } from "../errors.ts";
+import type { ParsedArgs } from "../../args.ts";
+import type { CommandContext, Env } from "../context.ts";
+import { COMMANDS } from "../registry.ts";
+import { usageError } from "../../errors.ts";
 
 const NAME = "agent-runner-auth";
 const flagsOf = (name: string) => (COMMANDS.find((c) => c.name === name)?.options ?? []).map((o) => `--${o.name}`);
@@ -91,10 +92,18 @@ ${table}
 
 const SHELLS: Record<string, () => string> = { bash, zsh, fish, powershell };
 
-export async function run(ctx: CommandContext): Promise<number> {
-  const [shell, ...rest] = ctx.args.positionals;
-  const render = shell ? SHELLS[shell] : undefined;
+export interface CompletionOptions {
+  render: () => string;
+}
+
+export function parseOptions(args: ParsedArgs, _env: Env): CompletionOptions {
+  const [shell, ...rest] = args.positionals;
+  const render = shell && Object.hasOwn(SHELLS, shell) ? SHELLS[shell] : undefined;
   if (!render || rest.length > 0) throw usageError("usage: agent-runner-auth completion bash|zsh|fish|powershell", "For example: agent-runner-auth completion bash > ~/.local/share/bash-completion/completions/agent-runner-auth");
-  process.stdout.write(render());
+  return { render };
+}
+
+export async function run(ctx: CommandContext, options: CompletionOptions): Promise<number> {
+  ctx.stdout(options.render());
   return 0;
 }

@@ -1,0 +1,152 @@
+/** `login`: configure the profile (tenant discovery or explicit issuer) and sign in. */
+import type { ParsedArgs } from "../../args.ts";
+import { parseDuration } from "../../args.ts";
+import type { CommandContext, Env } from "../context.ts";
+import { resolveStoreKind, storeFlag } from "../context.ts";
+import { refreshLifetimeMs, type Profile } from "../../config.ts";
+import { usageError } from "../../errors.ts";
+import { ASK_ADMIN, checkProfile } from "../../oauth/client.ts";
+import { checkEndpointUrl, checkRedirectUri, checkTenantUrl, EndpointPolicyError } from "../../../shared/endpoint-policy.ts";
+import { sanitizeForTerminal } from "../../terminal-text.ts";
+import { clearSession, saveTokens } from "../../session/session.ts";
+import { probeStore, type StoreKind } from "../../store/types.ts";
+import { browserLogin, LOCK_TIMEOUT_MS, type LoginSettings } from "../../session/interactive-login.ts";
+import { displayUser, jwtClaims } from "../../session/records.ts";
+
+export const DEFAULT_REDIRECT_URIS = ["http://localhost:53682/callback", "http://localhost:53683/callback", "http://localhost:53684/callback"];
+export const DEFAULT_SCOPES = ["openid", "email", "profile"];
+
+export interface LoginOptions extends LoginSettings {
+  store: StoreKind | undefined;
+  tenant: string | undefined;
+  issuer: string | undefined;
+  clientId: string | undefined;
+  redirectUris: string[] | undefined;
+  scopes: string[] | undefined;
+}
+
+/** A URL from the command line, checked by the endpoint policy (exit 2 when refused). */
+function checkUrl(option: string, value: string, check: (what: string, value: string) => URL = checkTenantUrl): string {
+  let url: URL;
+  try {
+    url = check(option, value);
+  } catch (e) {
+    if (e instanceof EndpointPolicyError) throw usageError(sanitizeForTerminal(e.message), check === checkRedirectUri ? "Register a loopback redirect URI such as http://localhost:53682/callback." : "Give the full https:// address, for example https://acme.proxy.example.com");
+    throw e;
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+/** An issuer: an endpoint without query (OpenID Connect Discovery section 2). */
+function checkIssuer(what: string, value: string): URL {
+  const url = checkEndpointUrl(what, value);
+  if (url.search) throw new EndpointPolicyError(what, "must not carry a query");
+  return url;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw usageError(`--port must be a port number, got "${text}"`);
+  return port;
+}
+
+export function parseOptions(args: ParsedArgs, _env: Env): LoginOptions {
+  const port = args.values.port !== undefined ? parsePort(args.values.port) : undefined;
+  const timeoutMs = args.values.timeout !== undefined ? parseDuration("timeout", args.values.timeout) : undefined;
+  const store = storeFlag(args);
+  if (args.positionals.length > 1) throw usageError(`login takes one TENANT_URL, got ${args.positionals.length} arguments`);
+  const tenant = args.positionals[0] || undefined;
+  const issuer = args.values.issuer || undefined;
+  const clientId = args.values["client-id"] || undefined;
+  if (tenant && (issuer || clientId)) throw usageError("give either TENANT_URL or --issuer with --client-id, not both");
+  if (Boolean(issuer) !== Boolean(clientId)) throw usageError("--issuer and --client-id go together");
+  return {
+    store,
+    tenant,
+    issuer,
+    clientId,
+    redirectUris: args.lists["redirect-uri"],
+    scopes: args.values.scope ? args.values.scope.split(/\s+/).filter(Boolean) : undefined,
+    noBrowser: Boolean(args.flags["no-browser"]),
+    timeoutMs,
+    ...(port !== undefined ? { port } : {}),
+  };
+}
+
+/** Builds the profile from the options: tenant discovery, explicit issuer, or the saved one. */
+async function resolveProfile(ctx: CommandContext, options: LoginOptions, saved: Profile | null): Promise<Profile> {
+  const store = resolveStoreKind(options.store, ctx.env, saved);
+  if (options.tenant) {
+    const tenant = checkUrl("TENANT_URL", options.tenant);
+    ctx.verbose(`reading the tenant discovery document of ${tenant}`);
+    const discovery = await ctx.oauth.fetchTenantDiscovery(tenant);
+    const issuer = discovery.authorization_servers[0];
+    const client = discovery.agent_runner_auth;
+    ctx.verbose(sanitizeForTerminal(`issuer ${issuer}, client ${client.client_id}`));
+    return checked({
+      tenant,
+      issuer,
+      clientId: client.client_id,
+      redirectUris: client.redirect_uris,
+      scopes: client.scopes.length > 0 ? client.scopes : DEFAULT_SCOPES,
+      store,
+      endpoints: await ctx.oauth.discoverEndpoints(issuer),
+      ...(client.access_token_lifetime_seconds ? { accessTokenLifetimeSeconds: client.access_token_lifetime_seconds } : {}),
+      ...(client.refresh_token_lifetime_seconds ? { refreshTokenLifetimeSeconds: client.refresh_token_lifetime_seconds } : {}),
+    });
+  }
+  if (options.issuer && options.clientId) {
+    const issuer = checkUrl("--issuer", options.issuer, checkIssuer);
+    const redirectUris = options.redirectUris ?? DEFAULT_REDIRECT_URIS;
+    for (const uri of redirectUris) checkUrl("--redirect-uri", uri, checkRedirectUri);
+    return checked({
+      issuer,
+      clientId: options.clientId,
+      redirectUris,
+      scopes: options.scopes ?? DEFAULT_SCOPES,
+      store,
+      endpoints: await ctx.oauth.discoverEndpoints(issuer),
+    });
+  }
+  if (saved) {
+    checkProfile(saved, ctx.profiles.path(ctx.profileName)); // a hand-edited file: nothing opened or sent
+    return { ...saved, store };
+  }
+  throw usageError("no tenant configured yet", "Run: agent-runner-auth login https://<your-slug>.proxy.<domain>");
+}
+
+/** The whole profile, from discovery and OpenID metadata, passes the endpoint policy (exit 5). */
+function checked(profile: Profile): Profile {
+  checkProfile(profile, "the tenant's configuration", ASK_ADMIN);
+  return profile;
+}
+
+export async function run(ctx: CommandContext, options: LoginOptions): Promise<number> {
+  const saved = await ctx.profiles.read(ctx.profileName);
+  const profile = await resolveProfile(ctx, options, saved);
+  const store = await ctx.openStore(profile.store);
+  await probeStore(store); // fail on an unusable store before the user signs in, not after
+
+  const held = await ctx.lock({ timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.say("Another sign-in for this profile is in progress; waiting for it...") });
+  try {
+    const tokens = await browserLogin(ctx, profile, options)();
+    await ctx.attempts.clear(ctx.profileName); // an explicit login ends any automatic cool-down
+    // A new tenant or client invalidates the old session; same-tenant re-login simply replaces it.
+    await saveTokens(store, tokens, ctx.now(), refreshLifetimeMs(profile));
+    await ctx.profiles.write(ctx.profileName, profile);
+    if (saved && saved.store !== profile.store) {
+      // Moving stores: the new copy is written; only now is the old one removed.
+      try {
+        await clearSession(await ctx.openStore(saved.store, { humanPresent: true }));
+        ctx.say(`Moved the session from the ${saved.store} store to the ${profile.store} store.`);
+      } catch (e) {
+        ctx.say(`agent-runner-auth: warning: could not delete the old tokens from the ${saved.store} store: ${(e as Error).message}`);
+      }
+    }
+    const user = displayUser(jwtClaims(tokens.idToken));
+    ctx.say(sanitizeForTerminal(`Logged in${user ? ` as ${user}` : ""} to ${profile.tenant ?? profile.issuer} (profile "${ctx.profileName}", ${store.description}).`));
+    return 0;
+  } finally {
+    held.release();
+  }
+}

@@ -1,0 +1,39 @@
+/** `logout`: revoke at the IdP, then delete locally; offline it still deletes, and warns. */
+import type { ParsedArgs } from "../../args.ts";
+import type { CommandContext, Env } from "../context.ts";
+import { resolveStoreKind, storeFlag } from "../context.ts";
+import { decodeRefresh } from "../../session/records.ts";
+import { clearSession } from "../../session/session.ts";
+import { LOCK_TIMEOUT_MS } from "../../session/interactive-login.ts";
+import { sanitizeForTerminal } from "../../terminal-text.ts";
+import type { StoreKind } from "../../store/types.ts";
+
+export interface LogoutOptions {
+  store: StoreKind | undefined;
+}
+
+export function parseOptions(args: ParsedArgs, _env: Env): LogoutOptions {
+  return { store: storeFlag(args) };
+}
+
+export async function run(ctx: CommandContext, options: LogoutOptions): Promise<number> {
+  const profile = await ctx.profiles.require(ctx.profileName);
+  const store = await ctx.openStore(resolveStoreKind(options.store, ctx.env, profile));
+  const held = await ctx.lock({ timeoutMs: LOCK_TIMEOUT_MS });
+  try {
+    const refresh = decodeRefresh(await store.get("refresh"));
+    if (refresh) {
+      try {
+        await ctx.oauth.revokeRefreshToken(profile, refresh.token);
+        ctx.verbose("refresh token revoked at the identity provider");
+      } catch (e) {
+        ctx.say(`agent-runner-auth: warning: could not revoke the session at the identity provider (${sanitizeForTerminal((e as Error).message)}); deleting the local tokens anyway`);
+      }
+    }
+    await clearSession(store);
+    ctx.say(refresh ? `Logged out of ${sanitizeForTerminal(profile.tenant ?? profile.issuer)} (profile "${ctx.profileName}").` : `No session stored for profile "${ctx.profileName}"; nothing to revoke.`);
+    return 0;
+  } finally {
+    held.release();
+  }
+}

@@ -1,0 +1,36 @@
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exitCodeOf } from "../../errors.ts";
+import { fakeContext } from "../fake-context.ts";
+import { run } from "./setup.ts";
+
+const home = mkdtempSync(join(tmpdir(), "ara-setup-unit-"));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+const settings = join(home, ".claude", "settings.json");
+
+test("--dry-run prints the change as a diff on stdout and writes nothing", async () => {
+  mkdirSync(join(home, ".claude"), { recursive: true });
+  writeFileSync(settings, '{\n  "theme": "dark"\n}\n');
+  const fake = fakeContext({ env: { HOME: home } });
+  expect(await run(fake.ctx, { scope: "user", dryRun: true, remove: false })).toBe(0);
+  const diff = fake.stdout.join("");
+  expect(diff).toContain(`--- ${settings}\tcurrent`);
+  expect(diff).toContain('+    "ANTHROPIC_BASE_URL": "https://acme.proxy.example.com/anthropic/v1"');
+  expect(diff).toContain('+  "apiKeyHelper": "/opt/agent-runner-auth token"');
+  expect(readFileSync(settings, "utf8")).toBe('{\n  "theme": "dark"\n}\n');
+  expect(existsSync(`${settings}.agent-runner-auth.bak`)).toBe(false);
+});
+
+test("an API key in the environment is warned about; invalid JSON is exit 5 and left untouched", async () => {
+  writeFileSync(settings, "{ not json");
+  const fake = fakeContext({ env: { HOME: home, ANTHROPIC_API_KEY: "sk-x" } });
+  const error = await run(fake.ctx, { scope: "user", dryRun: false, remove: false }).catch((e: unknown) => e);
+  expect(exitCodeOf(error)).toBe(5);
+  expect((error as Error).message).toContain("is not valid JSON");
+  expect(readFileSync(settings, "utf8")).toBe("{ not json");
+  writeFileSync(settings, "{}");
+  await run(fake.ctx, { scope: "user", dryRun: true, remove: false });
+  expect(fake.stderr[0]).toContain("warning: ANTHROPIC_API_KEY is set in your environment");
+});

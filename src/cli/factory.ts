@@ -1,0 +1,68 @@
+/**
+ * The one place the real side effects are wired (gh's cmdutil.Factory): stdout/stderr, the
+ * environment, the clock, profile files, the secret stores, the profile lock, the IdP, the
+ * browser and the terminal. Each adaptor loads its module only when called, so the `token`
+ * command's cached path loads nothing it does not use (see scripts/build.ts, docs/benchmarks.md).
+ */
+import type { CommandContext, OAuthPort } from "./commands/context.ts";
+import { profilePath, readProfile, requireProfile, writeProfile } from "./config.ts";
+import { openStore } from "./store/open.ts";
+
+/**
+ * Status output: plain text on stderr, written synchronously (ordered with the exit). Not
+ * console.error, which colours its output on a terminal; node:fs only loads when something is said.
+ */
+export const say = (line: string): void => {
+  (require("node:fs") as typeof import("node:fs")).writeSync(2, line + "\n");
+};
+
+const oauth: OAuthPort = {
+  fetchTenantDiscovery: async (url) => (await import("./oauth/client.ts")).fetchTenantDiscovery(url),
+  discoverEndpoints: async (issuer) => (await import("./oauth/client.ts")).discoverEndpoints(issuer),
+  refreshTokens: async (profile, token) => (await import("./oauth/client.ts")).refreshTokens(profile, token),
+  revokeRefreshToken: async (profile, token) => (await import("./oauth/client.ts")).revokeRefreshToken(profile, token),
+  signIn: async (options) => (await import("./oauth/login.ts")).interactiveLogin(options),
+  fetch: async (url, init) => (await import("./oauth/client.ts")).guardedFetch(url, init),
+};
+
+/** Loaded on demand: environment.ts needs node:fs, which the cached token path avoids. */
+const environment = () => require("./environment.ts") as typeof import("./environment.ts");
+
+export function createContext(options: { profileName: string; verbose: boolean }): CommandContext {
+  const { profileName } = options;
+  const ctx: CommandContext = {
+    profileName,
+    // console.log: native in Bun, no node:fs on the cached token path. Output is whole lines.
+    stdout: (text) => console.log(text.endsWith("\n") ? text.slice(0, -1) : text),
+    say,
+    verbose: options.verbose ? (line) => say(`agent-runner-auth: ${line}`) : () => {},
+    env: process.env,
+    cwd: process.cwd(),
+    now: Date.now,
+    profiles: { read: readProfile, require: requireProfile, write: writeProfile, path: profilePath },
+    async openStore(kind, { quiet = false, humanPresent } = {}) {
+      const store = await openStore(kind, profileName, { humanPresent: humanPresent ? () => true : () => environment().hasControllingTerminal() });
+      if (humanPresent) return store;
+      if (kind === "file" && !quiet) say(`agent-runner-auth: using the file store: ${store.description}`);
+      ctx.verbose(`store: ${store.description}`);
+      return store;
+    },
+    async lock(request) {
+      const { acquireLock } = await import("./lock.ts");
+      return acquireLock(profileName, request);
+    },
+    oauth,
+    browser: { open: async (url) => (await import("./browser.ts")).systemBrowser.open(url) },
+    terminal: {
+      interactiveLoginBlocker: () => environment().interactiveLoginBlocker(),
+      stderrIsTerminal: () => Boolean(process.stderr.isTTY),
+    },
+    attempts: {
+      read: async (profile) => (await import("./session/login-cooldown.ts")).fileAttempts.read(profile),
+      write: async (profile, attempt) => (await import("./session/login-cooldown.ts")).fileAttempts.write(profile, attempt),
+      clear: async (profile) => (await import("./session/login-cooldown.ts")).fileAttempts.clear(profile),
+    },
+    self: () => (require("./self.ts") as typeof import("./self.ts")).selfCommand(),
+  };
+  return ctx;
+}
