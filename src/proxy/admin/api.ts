@@ -57,6 +57,8 @@ async function logout(ctx: ProxyContext, runtime: TenantRuntime, request: Reques
     if (!(e instanceof TokenRejected)) throw e;
     return ctx.unauthorized(request, started, runtime, base, "logout", e);
   }
+  // a session already signed out (or a person revoked) gets the 401 the API gives it
+  if (await ctx.denylist.revoked(runtime.config.slug, identityOf(user))) return ctx.unauthorized(request, started, runtime, base, "logout", new TokenRejected("revoked", "this access token was already revoked: sign in again"));
   const session = sessionOf(user);
   if (!session) throw new BadInput("this access token names no session (origin_jti or jti): nothing to sign out");
   // until the token (and every token refreshed in this session so far) has expired

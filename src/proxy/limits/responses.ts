@@ -22,6 +22,11 @@ export function subjectLabel(s: Subject, you?: string): string {
   return you ? "your" : `user ${s.id}'s`;
 }
 
+/** Who a window limits, as the object of "for": you, group eng, the tenant. */
+function whom(s: Subject): string {
+  return s.kind === "tenant" ? "the tenant" : s.kind === "group" ? `group ${s.id}` : "you";
+}
+
 function amount(unit: "usd" | "tokens", n: number): string {
   return unit === "usd" ? `$${(n / 1e6).toFixed(2)}` : `${n} tokens`;
 }
@@ -54,7 +59,7 @@ export function rateLimitRefusal(decision: RateDecision): Refusal {
     status: 429,
     type: "rate_limit_error",
     reason: "rate_limited",
-    message: `the gateway's rate limit of ${w.limit} ${w.kind === "requests" ? "requests" : "tokens"} per minute for ${subjectLabel(w.subject, "you").replace(/'s$/, "")} is reached; retry in ${seconds} s`,
+    message: `the gateway's rate limit of ${w.limit} ${w.kind === "requests" ? "requests" : "tokens"} per minute for ${whom(w.subject)} is reached; retry in ${seconds} s`,
     headers: { ...rateLimitHeaders(decision), "retry-after": String(seconds) },
   };
 }

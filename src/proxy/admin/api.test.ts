@@ -1,0 +1,140 @@
+/**
+ * The gateway's own endpoints through the real dispatch (an in-process proxy, real token
+ * verification against a forge issuer, real in-memory SQLite state): routing, methods, bad input
+ * answered 400 in the API's error shape, unknown paths 404, never anonymous, logout.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startForge, type Forge } from "../../../test/support/forge.ts";
+import type { TenantConfig } from "../config.ts";
+import { type RunningProxy, startProxy } from "../http/server.ts";
+
+const ADMIN_KEY = "adminkey-unit-0123456789abcdef0123456789abcdef";
+let forge: Forge;
+let proxy: RunningProxy;
+let adminToken: string;
+
+beforeAll(async () => {
+  forge = await startForge();
+  const tenant: TenantConfig = { slug: "acme", issuer: forge.issuer, jwksUri: forge.jwksUri, clientIds: ["agent-runner-cli"], requiredGroups: [], upstream: "http://127.0.0.1:9", upstreamApiKey: "sk-unused", cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] }, adminGroups: ["gateway-admins"] };
+  proxy = startProxy({ config: { tenants: new Map(), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", log: () => {}, adminKey: ADMIN_KEY, state: "sqlite::memory:" });
+  await proxy.ready();
+  adminToken = await forge.sign({ sub: "sub-admin", username: "ada", "cognito:groups": ["gateway-admins"] });
+});
+afterAll(async () => {
+  await proxy?.shutdown(100);
+  forge?.stop();
+});
+
+const call = (path: string, init: RequestInit & { credential?: string | null } = {}) => {
+  const { credential = ADMIN_KEY, ...rest } = init;
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (credential !== null) headers.authorization = `Bearer ${credential}`;
+  return fetch(`${proxy.url}${path}`, { ...rest, headers });
+};
+const adminCall = (resource: string, init: RequestInit & { credential?: string | null } = {}) => call(`/_gateway/admin/v1/${resource}`, init);
+
+/** The API's error shape, with its request-id header; returns the message. */
+async function anthropicError(response: Response, status: number, type: string): Promise<string> {
+  expect(response.status).toBe(status);
+  const body = (await response.json()) as { type: string; error: { type: string; message: string }; request_id: string };
+  expect(body.type).toBe("error");
+  expect(body.error.type).toBe(type);
+  expect(body.request_id).toBeString();
+  expect(response.headers.get("request-id")).toBe(body.request_id);
+  return body.error.message;
+}
+
+describe("never anonymous", () => {
+  test("no credential, a wrong key, a token outside the admin groups: 401, 401, 403 naming the groups", async () => {
+    for (const resource of ["usage", "budgets", "limits", "revocations"]) {
+      const none = await adminCall(resource, { credential: null });
+      expect(none.headers.get("www-authenticate")).toContain("Bearer");
+      await anthropicError(none, 401, "authentication_error");
+      await anthropicError(await adminCall(resource, { credential: "not-the-admin-key-0123456789abcdef" }), 401, "authentication_error");
+    }
+    const member = await forge.sign({ sub: "sub-dev", username: "dev", "cognito:groups": ["developers"] });
+    expect(await anthropicError(await adminCall("budgets", { credential: member }), 403, "permission_error")).toContain("gateway-admins");
+  });
+
+  test("an admin's token in the admin group and the admin key are both accepted", async () => {
+    expect((await adminCall("budgets", { credential: adminToken })).status).toBe(200);
+    expect((await adminCall("limits")).status).toBe(200);
+  });
+});
+
+describe("routing and methods", () => {
+  test("unknown paths under /_gateway/ are 404 not_found_error, whoever asks", async () => {
+    for (const path of ["/_gateway/admin/v1/nope", "/_gateway/admin/v1/", "/_gateway/admin/v2/usage", "/_gateway/v1/me", "/_gateway/admin/v1/budgets/extra"]) {
+      await anthropicError(await call(path), 404, "not_found_error");
+      await anthropicError(await call(path, { credential: null }), 404, "not_found_error");
+    }
+  });
+
+  test("logout and me/usage take one method each: 405 with Allow", async () => {
+    const logout = await call("/_gateway/v1/logout", { method: "GET" });
+    expect(logout.headers.get("allow")).toBe("POST");
+    await anthropicError(logout, 405, "invalid_request_error");
+    const me = await call("/_gateway/v1/me/usage", { method: "POST" });
+    expect(me.headers.get("allow")).toBe("GET");
+    await anthropicError(me, 405, "invalid_request_error");
+  });
+
+  test("a method a resource does not take is 400 naming it", async () => {
+    expect(await anthropicError(await adminCall("usage", { method: "POST", body: "{}" }), 400, "invalid_request_error")).toContain("GET");
+    expect(await anthropicError(await adminCall("budgets", { method: "PATCH", body: "{}" }), 400, "invalid_request_error")).toContain("PATCH is not supported on budgets");
+  });
+
+  test("budgets, limits and revocations round trip (JSON shapes of docs/proxy.md)", async () => {
+    expect(await (await adminCall("budgets", { method: "PUT", body: JSON.stringify({ group: "eng", period: "month", usd: 12.5, soft: true }) })).json()).toEqual({ group: "eng", period: "month", unit: "usd", limit: 12.5, soft: true });
+    expect(await (await adminCall("budgets")).json()).toContainEqual({ group: "eng", period: "month", unit: "usd", limit: 12.5, soft: true });
+    expect(await (await adminCall("budgets?group=eng&period=month", { method: "DELETE" })).json()).toEqual({ cleared: 1 });
+    expect(await (await adminCall("limits", { method: "PUT", body: JSON.stringify({ tenant: true, rpm: 100 }) })).json()).toEqual({ tenant: true, rpm: 100 });
+    expect(await (await adminCall("limits?tenant=1", { method: "DELETE" })).json()).toEqual({ cleared: 1 });
+    expect(await (await adminCall("revocations", { method: "POST", body: JSON.stringify({ user: "Bob@Example.com", reason: "left" }) })).json()).toMatchObject({ kind: "email", value: "bob@example.com", by: "admin-key", reason: "left" });
+    expect(await (await adminCall("revocations?user=Bob@Example.com", { method: "DELETE" })).json()).toMatchObject({ restored: true, kind: "email" });
+    const csv = await adminCall("usage?format=csv");
+    expect(csv.headers.get("content-type")).toStartWith("text/csv");
+  });
+});
+
+describe("bad input is 400 invalid_request_error saying what to fix", () => {
+  const cases: [string, string, RequestInit, string][] = [
+    ["not JSON", "budgets", { method: "PUT", body: "{nope" }, "JSON object"],
+    ["a JSON array", "limits", { method: "PUT", body: "[]" }, "JSON object"],
+    ["no subject", "budgets", { method: "PUT", body: JSON.stringify({ period: "day", usd: 1 }) }, "exactly one of user"],
+    ["two subjects", "limits", { method: "PUT", body: JSON.stringify({ user: "a", group: "b", rpm: 1 }) }, "exactly one of user"],
+    ["usd and tokens", "budgets", { method: "PUT", body: JSON.stringify({ user: "a", period: "day", usd: 1, tokens: 5 }) }, "exactly one of usd or tokens"],
+    ["a negative amount", "budgets", { method: "PUT", body: JSON.stringify({ user: "a", period: "day", usd: -1 }) }, "non-negative"],
+    ["a bad period", "budgets", { method: "PUT", body: JSON.stringify({ user: "a", period: "week", usd: 1 }) }, "period is day or month"],
+    ["a bad unit", "budgets?user=a&period=day&unit=eur", { method: "DELETE" }, "unit is usd or tokens"],
+    ["a bad day", "usage?since=yesterday", {}, "YYYY-MM-DD"],
+    ["a bad format", "usage?format=xml", {}, "format is json or csv"],
+    ["user and session", "revocations", { method: "POST", body: JSON.stringify({ user: "a", session: "j" }) }, "exactly one of user"],
+    ["a bad kind", "revocations", { method: "POST", body: JSON.stringify({ user: "a", kind: "phone" }) }, "kind is sub, username or email"],
+    ["a body over 64 KiB", "budgets", { method: "PUT", body: JSON.stringify({ user: "a", period: "day", usd: 1, pad: "x".repeat(70_000) }) }, "bytes"],
+  ];
+  for (const [name, resource, init, says] of cases) {
+    test(name, async () => {
+      expect(await anthropicError(await adminCall(resource, init), 400, "invalid_request_error")).toContain(says);
+    });
+  }
+});
+
+describe("logout", () => {
+  test("denylists the session: 200 once, then 401 for the same token on logout and on the API", async () => {
+    const token = await forge.sign({ sub: "sub-lou", username: "lou", origin_jti: "session-lou-1" });
+    const first = await call("/_gateway/v1/logout", { method: "POST", credential: token });
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ revoked: "session" });
+    await anthropicError(await call("/_gateway/v1/logout", { method: "POST", credential: token }), 401, "authentication_error");
+    await anthropicError(await call("/_gateway/v1/me/usage", { credential: token }), 401, "authentication_error");
+    // another session of the same person is untouched
+    const other = await forge.sign({ sub: "sub-lou", username: "lou", origin_jti: "session-lou-2" });
+    expect((await call("/_gateway/v1/me/usage", { credential: other })).status).toBe(200);
+  });
+
+  test("no or a bad token: 401", async () => {
+    await anthropicError(await call("/_gateway/v1/logout", { method: "POST", credential: null }), 401, "authentication_error");
+    await anthropicError(await call("/_gateway/v1/logout", { method: "POST", credential: await forge.sign({ token_use: "id" }) }), 401, "authentication_error");
+  });
+});
