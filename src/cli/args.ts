@@ -1,6 +1,8 @@
 /**
  * A small argument parser driven by each command's option table (the same table renders
- * `--help` and the man page). Kept local so the `token` path loads nothing it does not need.
+ * `--help` and the man page). Kept local so the `token` path loads nothing it does not need:
+ * node:util's parseArgs (with tokens, to keep these messages) was measured slower on the cached
+ * token path (hyperfine, file store, 100 runs: median 7.83 vs 7.19 ms, min 7.30 vs 6.76 ms).
  */
 import { usageError } from "./errors.ts";
 
