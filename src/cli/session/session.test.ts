@@ -1,9 +1,9 @@
 /** The token use case over fakes: the seed's behaviour table, single-flight, and no lost tokens. */
 import { describe, expect, test } from "bun:test";
-import { getToken, saveTokens, type TokenPorts } from "../../src/cli/session/session.ts";
-import { CliError } from "../../src/cli/errors.ts";
-import type { SecretName, SecretStore } from "../../src/cli/store/types.ts";
-import type { TokenSet } from "../../src/cli/session/records.ts";
+import { getToken, saveTokens, type TokenPorts } from "./session.ts";
+import { CliError } from "../errors.ts";
+import type { SecretName, SecretStore } from "../store/types.ts";
+import type { TokenSet } from "./records.ts";
 
 class MemoryStore implements SecretStore {
   readonly kind = "file" as const;

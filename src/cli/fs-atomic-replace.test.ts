@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../src/cli/fs-atomic.ts";
+import { writeFileAtomic } from "./fs-atomic.ts";
 
 test("a write replaces the file whole, mode 0600, in a 0700 directory", () => {
   const dir = join(mkdtempSync(join(tmpdir(), "ara-atomic-")), "sub");

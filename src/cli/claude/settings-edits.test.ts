@@ -1,6 +1,6 @@
 /** Claude Code settings edits: merge, idempotence, formatting kept, refusal of bad JSON, quoting. */
 import { describe, expect, test } from "bun:test";
-import { applyManagedSettings, cmdQuote, helperCommand, helperTtlMs, isOurHelper, parseSettings, removeManagedSettings, settingsPath, shQuote } from "../../src/cli/claude/settings.ts";
+import { applyManagedSettings, cmdQuote, helperCommand, helperTtlMs, isOurHelper, parseSettings, removeManagedSettings, settingsPath, shQuote } from "./settings.ts";
 
 const managed = { baseUrl: "https://acme.proxy.example.com/anthropic/v1", ttlMs: 3_300_000, helper: "/usr/local/bin/agent-runner-auth token" };
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { decodeAccess, decodeRefresh, isFresh, jwtClaims, requiredValidityMs } from "../../src/cli/session/records.ts";
-import { requestedValidityMs, HELPER_TTL_MARGIN_MS, DEFAULT_MIN_VALIDITY_MS } from "../../src/cli/commands/token/token.ts";
+import { decodeAccess, decodeRefresh, isFresh, jwtClaims, requiredValidityMs } from "./records.ts";
+import { requestedValidityMs, HELPER_TTL_MARGIN_MS, DEFAULT_MIN_VALIDITY_MS } from "../commands/token/token.ts";
 
 describe("freshness", () => {
   test("the requested validity applies, capped just under the token's lifetime", () => {

@@ -1,6 +1,6 @@
 /** Splitting values over a keychain's item limit (Windows: 2,560 bytes), with the limit injected. */
 import { describe, expect, test } from "bun:test";
-import { deleteChunked, readChunked, writeChunked, type RawSecrets } from "../../src/cli/store/chunked.ts";
+import { deleteChunked, readChunked, writeChunked, type RawSecrets } from "./chunked.ts";
 
 class FakeRaw implements RawSecrets {
   items = new Map<string, Uint8Array>();
