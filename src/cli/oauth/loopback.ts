@@ -84,14 +84,14 @@ function bindHosts(redirectHost: string): string[] {
   return [];
 }
 
+/** Bun.serve's listen errors carry the errno name as `code` (checked on Bun 1.4.5). */
 function isAddressInUse(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e?.code === "EADDRINUSE" || /in use|EADDRINUSE/i.test(String(e?.message));
+  return (error as { code?: string })?.code === "EADDRINUSE";
 }
 
 function isAddressUnavailable(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e?.code === "EADDRNOTAVAIL" || e?.code === "EAFNOSUPPORT" || /not available|EADDRNOTAVAIL|EAFNOSUPPORT/i.test(String(e?.message));
+  const code = (error as { code?: string })?.code;
+  return code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT";
 }
 
 const HTML = { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "referrer-policy": "no-referrer", "x-frame-options": "DENY" };

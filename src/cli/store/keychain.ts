@@ -79,6 +79,11 @@ export function keychainError(operation: string, error: unknown, timeoutMs: numb
   return classified.message.includes(raw) ? classified : new CliError(classified.exitCode, classified.message, `${classified.hint ?? ""}\n(keychain: ${raw.split("\n")[0]})`.trim());
 }
 
+/**
+ * The one place where an error is told apart by its text, on purpose: keyring-rs (through
+ * @napi-rs/keyring) reports every platform failure as a plain Error whose message is all there
+ * is (no code). This adaptor turns those strings into typed errors; nothing above it looks at text.
+ */
 function classifyKeychainError(operation: string, error: unknown, timeoutMs: number): CliError {
   const raw = error instanceof Error ? error.message : String(error);
   const others = "Choose another store with --store pass or --store file (plaintext, explicit), or set AGENT_RUNNER_AUTH_STORE.";
