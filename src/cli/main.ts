@@ -6,14 +6,15 @@
  */
 import { parseArgs } from "./args.ts";
 import { CliError, ExitCode, exitCodeOf, InterruptedError, usageError } from "./errors.ts";
-import { findCommand, renderCommandHelp, renderMainHelp } from "./commands/registry.ts";
+import { renderCommandHelp, renderGroupHelp, renderMainHelp, resolveCommand } from "./commands/registry.ts";
 import type { CommandContext, Env } from "./commands/context.ts";
 import type { ParsedArgs } from "./args.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
 /** Any command module (commands/context.ts's CommandModule<O>, with O erased). */
 interface LoadedCommand {
-  parseOptions(args: ParsedArgs, env: Env): unknown;
+  /** `path`: the command's words, for a module that serves a group (["admin", "budget", "set"]). */
+  parseOptions(args: ParsedArgs, env: Env, path: string[]): unknown;
   run(ctx: CommandContext, options: never): Promise<number>;
 }
 
@@ -26,6 +27,10 @@ const loaders: Record<string, () => Promise<LoadedCommand>> = {
   setup: () => import("./commands/setup/setup.ts"),
   doctor: () => import("./commands/doctor/doctor.ts"),
   completion: () => import("./commands/completion/completion.ts"),
+  admin: () => import("./commands/admin/admin.ts"),
+  usage: () => import("./commands/usage/usage.ts"),
+  exec: () => import("./commands/exec/exec.ts"),
+  env: () => import("./commands/env/env.ts"),
 };
 
 /** stderr before the factory is loaded (help, version, errors): synchronous, plain. */
@@ -36,28 +41,39 @@ const say = (line: string) => {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    const topic = name === "help" && rest[0] ? findCommand(rest[0]) : undefined;
-    process.stdout.write(topic ? renderCommandHelp(topic) : renderMainHelp());
+    const topic = name === "help" ? resolveCommand(rest) : undefined;
+    process.stdout.write(topic ? ("spec" in topic ? renderCommandHelp(topic.spec) : renderGroupHelp(topic.group)) : renderMainHelp());
     return name === undefined ? ExitCode.usage : 0;
   }
   if (name === "--version" || name === "-V" || name === "version") {
     console.log(`agent-runner-auth ${VERSION} (${COMMIT})`);
     return 0;
   }
-  const spec = findCommand(name);
-  const load = loaders[name];
+  const resolved = resolveCommand(argv);
+  if (resolved && "group" in resolved) {
+    // `admin`, `admin --help`, `admin budget`: the group's commands; anything else is unknown
+    const [next] = resolved.rest;
+    if (next === undefined || next === "--help" || next === "-h") {
+      process.stdout.write(renderGroupHelp(resolved.group));
+      return next === undefined ? ExitCode.usage : 0;
+    }
+    throw usageError(`unknown command "${resolved.group.name} ${next}"`, `Run 'agent-runner-auth ${resolved.group.name} --help' for its commands.`);
+  }
+  const spec = resolved?.spec;
+  const path = spec?.name.split(" ") ?? [name];
+  const load = loaders[path[0]!];
   if (!spec || !load) throw usageError(`unknown command "${name}"`, "Run 'agent-runner-auth --help' for the list of commands.");
-  const args = parseArgs(rest, spec.options, name);
+  const args = parseArgs(resolved.rest, spec.options, spec.name);
   if (args.flags.help) {
     process.stdout.write(renderCommandHelp(spec));
     return 0;
   }
-  if (!spec.takesArguments && args.positionals.length > 0) throw usageError(`'${name}' takes no arguments, got "${args.positionals[0]}"`);
+  if (!spec.takesArguments && args.positionals.length > 0) throw usageError(`'${spec.name}' takes no arguments, got "${args.positionals[0]}"`);
   const { resolveProfileName, resolveStoreKind, storeFlag } = await import("./commands/context.ts");
   resolveStoreKind(storeFlag(args), process.env, null); // rejects a bad --store or AGENT_RUNNER_AUTH_STORE before any work
   const profileName = resolveProfileName(args.values.profile, process.env);
   const command = await load();
-  const options = command.parseOptions(args, process.env) as never; // this module's own options type
+  const options = command.parseOptions(args, process.env, path) as never; // this module's own options type
   const { createContext } = await import("./factory.ts");
   return command.run(createContext({ profileName, verbose: Boolean(args.flags.verbose) }), options);
 }

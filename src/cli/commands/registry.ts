@@ -4,6 +4,7 @@
  */
 import type { OptionSpec } from "../args.ts";
 import { EXIT_CODES } from "../errors.ts";
+import { GATEWAY_COMMANDS } from "../gateway/command-specs.ts";
 
 export interface CommandSpec {
   name: string;
@@ -28,6 +29,12 @@ export const STORE_OPTION: OptionSpec = {
   description: "secret store (default: the profile's, else $AGENT_RUNNER_AUTH_STORE, else keychain); file is plaintext",
 };
 export const VERBOSE_OPTION: OptionSpec = { name: "verbose", kind: "flag", short: "v", description: "log each step to stderr (never secrets)" };
+export const CA_FILE_OPTION: OptionSpec = {
+  name: "ca-file",
+  kind: "value",
+  valueName: "PATH",
+  description: "also trust the CA certificates in this PEM file, for every request (a TLS-inspecting proxy; default: $AGENT_RUNNER_AUTH_CA_FILE)",
+};
 export const HELP_OPTION: OptionSpec = { name: "help", kind: "flag", short: "h", description: "show this help" };
 
 export const COMMANDS: CommandSpec[] = [
@@ -78,14 +85,16 @@ export const COMMANDS: CommandSpec[] = [
     name: "setup",
     takesArguments: true,
     summary: "configure Claude Code to use this tenant and this binary as its apiKeyHelper",
-    usage: "agent-runner-auth setup claude [options]",
+    usage: "agent-runner-auth setup claude|claude-desktop [options]",
     description:
-      "Writes env.ANTHROPIC_BASE_URL (<tenant>/anthropic/v1), env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS (just under the access token's lifetime) and apiKeyHelper (this binary's absolute path and `token`) into Claude Code's settings. Other keys and the file's formatting are kept, a backup is written first (<file>.agent-runner-auth.bak), and running it twice changes nothing. A settings file that is not valid JSON is left untouched.",
+      "Writes env.ANTHROPIC_BASE_URL (<tenant>/anthropic/v1), env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS (just under the access token's lifetime) and apiKeyHelper (this binary's absolute path and `token`) into Claude Code's settings. Other keys and the file's formatting are kept, a backup is written first (<file>.agent-runner-auth.bak), and running it twice changes nothing. A settings file that is not valid JSON is left untouched. 'setup claude --mcp-server NAME' instead adds a headersHelper (`token --format headers`) to that http/sse MCP server in .mcp.json (--scope project; the default when ./.mcp.json exists) or ~/.claude.json (--scope user). 'setup claude-desktop' writes Claude Desktop's configuration library entry (macOS, Windows) and its helper alias; --mdm macos|windows prints the administrator's .mobileconfig or .reg instead (no secret in it).",
     options: [
       PROFILE_OPTION,
       { name: "scope", kind: "value", valueName: "user|project|local", description: "~/.claude/settings.json (default), .claude/settings.json or .claude/settings.local.json" },
       { name: "dry-run", kind: "flag", description: "print the change as a diff on stdout, write nothing" },
       { name: "remove", kind: "flag", description: "take the agent-runner settings out again" },
+      { name: "mcp-server", kind: "value", valueName: "NAME", description: "setup claude: add (or with --remove, remove) the headersHelper on this MCP server instead" },
+      { name: "mdm", kind: "value", valueName: "macos|windows", description: "setup claude-desktop: print the admin's .mobileconfig or .reg on stdout, write nothing" },
       VERBOSE_OPTION,
       HELP_OPTION,
     ],
@@ -95,7 +104,38 @@ export const COMMANDS: CommandSpec[] = [
     summary: "check the whole chain (store, session, IdP, proxy, Claude Code settings) and explain fixes",
     usage: "agent-runner-auth doctor [options]",
     description: "Each check prints a verdict and, when it fails, the fix. Never opens a browser and spends no model tokens. Exits 0 only when no check fails.",
-    options: [PROFILE_OPTION, { name: "json", kind: "flag", description: "print {ok, profile, checks: [{name, verdict, detail, fix}]} on stdout" }, VERBOSE_OPTION, HELP_OPTION],
+    options: [
+      PROFILE_OPTION,
+      { name: "json", kind: "flag", description: "print {ok, profile, checks: [{name, verdict, detail, fix}]} on stdout" },
+      { name: "deep", kind: "flag", description: "also send a one-token streamed request (spends one output token) and check it arrives in pieces" },
+      CA_FILE_OPTION,
+      VERBOSE_OPTION,
+      HELP_OPTION,
+    ],
+  },
+  {
+    name: "exec",
+    takesArguments: true,
+    summary: "run a command with ANTHROPIC_BASE_URL and a fresh ANTHROPIC_AUTH_TOKEN",
+    usage: "agent-runner-auth exec [options] -- CMD [ARGS...]",
+    description:
+      "Gets a token like 'token' does, then runs CMD with ANTHROPIC_BASE_URL (<tenant>/anthropic/v1) and ANTHROPIC_AUTH_TOKEN set and ANTHROPIC_API_KEY removed, stdio inherited. Prints nothing on stdout itself; stderr says how long the token lives (it is not refreshed inside CMD). Exits with CMD's status, 128+N when signal N ended it, 127 when CMD is not found, 126 when it cannot run. SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to CMD.",
+    options: [PROFILE_OPTION, STORE_OPTION, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION],
+  },
+  {
+    name: "env",
+    summary: "print ANTHROPIC_BASE_URL and a fresh ANTHROPIC_AUTH_TOKEN as lines to eval",
+    usage: "agent-runner-auth env [options]",
+    description:
+      "The variables 'exec' sets, for a shell: eval \"$(agent-runner-auth env)\", agent-runner-auth env --shell fish | source, agent-runner-auth env --shell powershell | Invoke-Expression. Every value is quoted for that shell; ANTHROPIC_API_KEY is unset. stderr says how long the token lives.",
+    options: [
+      PROFILE_OPTION,
+      STORE_OPTION,
+      { name: "shell", kind: "value", valueName: "sh|bash|zsh|fish|powershell", description: "the shell's syntax (default: from $SHELL; PowerShell on Windows)" },
+      CA_FILE_OPTION,
+      VERBOSE_OPTION,
+      HELP_OPTION,
+    ],
   },
   {
     name: "completion",
@@ -120,10 +160,74 @@ export const COMMANDS: CommandSpec[] = [
     description: "Revokes the refresh token (which also invalidates its access tokens), then deletes the stored tokens. Offline, it deletes them and warns.",
     options: [PROFILE_OPTION, STORE_OPTION, VERBOSE_OPTION, HELP_OPTION],
   },
+  // `admin …` and `usage` (issue 13): their tables live beside their use cases
+  ...GATEWAY_COMMANDS.map(({ path: _path, ...spec }): CommandSpec => ({ ...spec, options: [...spec.options, PROFILE_OPTION, STORE_OPTION, VERBOSE_OPTION, HELP_OPTION] })),
 ];
 
 export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name);
+}
+
+/** A word that only groups commands (`admin`, `admin budget`): its --help lists them. */
+export interface CommandGroup {
+  name: string;
+  summary: string;
+  description: string;
+}
+
+export const COMMAND_GROUPS: CommandGroup[] = [
+  {
+    name: "admin",
+    summary: "administer the tenant's gateway: usage report, budgets, rate limits, revocations",
+    description: "For members of the tenant's admin group (your own sign-in is enough) or automation with --admin-key-file.",
+  },
+  { name: "admin budget", summary: "set, clear or list budgets", description: "Daily or monthly, in USD or tokens, per person, group or the whole tenant." },
+  { name: "admin limit", summary: "set, clear or list rate limits", description: "Requests and tokens per minute, per person, group or the whole tenant." },
+];
+
+/**
+ * The command (or group) named by the first words of argv: the longest name that matches, so
+ * `admin budget set --user x` is the command "admin budget set" with ["--user", "x"] left.
+ */
+export function resolveCommand(argv: string[]): { spec: CommandSpec; rest: string[] } | { group: CommandGroup; rest: string[] } | undefined {
+  for (let n = Math.min(argv.length, 3); n >= 1; n--) {
+    const name = argv.slice(0, n).join(" ");
+    const spec = findCommand(name);
+    if (spec) return { spec, rest: argv.slice(n) };
+    const group = COMMAND_GROUPS.find((g) => g.name === name);
+    if (group) return { group, rest: argv.slice(n) };
+  }
+  return undefined;
+}
+
+/** The commands directly under a group: "admin usage", and "admin budget" (a group) once. */
+export function groupMembers(group: string): { name: string; summary: string }[] {
+  const prefix = `${group} `;
+  const seen = new Set<string>();
+  const members: { name: string; summary: string }[] = [];
+  for (const c of COMMANDS) {
+    if (!c.name.startsWith(prefix)) continue;
+    const next = c.name.slice(prefix.length).split(" ")[0]!;
+    const child = COMMAND_GROUPS.find((g) => g.name === `${prefix}${next}`);
+    if (seen.has(next)) continue;
+    seen.add(next);
+    members.push(child ? { name: child.name, summary: child.summary } : { name: c.name, summary: c.summary });
+  }
+  return members;
+}
+
+export function renderGroupHelp(group: CommandGroup): string {
+  const members = groupMembers(group.name);
+  const width = Math.max(...members.map((m) => m.name.length)) + 2;
+  return `Usage: agent-runner-auth ${group.name} <command> [options]
+
+${group.summary[0]?.toUpperCase()}${group.summary.slice(1)}. ${group.description}
+
+Commands:
+${members.map((m) => `  ${m.name.padEnd(width)}${m.summary}`).join("\n")}
+
+Run 'agent-runner-auth ${group.name} <command> --help' for a command's options.
+`;
 }
 
 function optionLine(o: OptionSpec): [string, string] {
@@ -142,13 +246,14 @@ export function renderCommandHelp(spec: CommandSpec): string {
 export { EXIT_CODES };
 
 export function renderMainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const topLevel = [...COMMANDS.filter((c) => !c.name.includes(" ")), ...COMMAND_GROUPS.filter((g) => !g.name.includes(" ")).map((g) => ({ name: `${g.name} <command>`, summary: g.summary }))];
+  const width = Math.max(...topLevel.map((c) => c.name.length)) + 2;
   return `agent-runner-auth: sign in to an agent-runner tenant and hand Claude Code a valid token.
 
 Usage: agent-runner-auth <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
+${topLevel.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
 
 Run 'agent-runner-auth <command> --help' for a command's options.
 Global options: --help, --version.

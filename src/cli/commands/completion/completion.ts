@@ -9,7 +9,7 @@ const flagsOf = (name: string) => (COMMANDS.find((c) => c.name === name)?.option
 const VALUES: Record<string, string[]> = { store: ["keychain", "pass", "file"], scope: ["user", "project", "local"] };
 
 export function bash(): string {
-  const cases = COMMANDS.map((c) => `    ${c.name}) opts="${flagsOf(c.name).join(" ")}${c.name === "setup" ? " claude" : c.name === "completion" ? " bash zsh fish powershell" : c.name === "move-store" ? " keychain pass file" : ""}" ;;`).join("\n");
+  const cases = COMMANDS.map((c) => `    ${c.name}) opts="${flagsOf(c.name).join(" ")}${c.name === "setup" ? " claude claude-desktop" : c.name === "completion" ? " bash zsh fish powershell" : c.name === "move-store" ? " keychain pass file" : ""}" ;;`).join("\n");
   return `# bash completion for ${NAME}
 _${NAME.replaceAll("-", "_")}() {
   local cur prev cmd opts
