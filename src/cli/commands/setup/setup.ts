@@ -7,20 +7,36 @@
 import type { ParsedArgs } from "../../args.ts";
 import type { CommandContext, Env } from "../context.ts";
 import { ConfigError, usageError } from "../../errors.ts";
+import { runDesktop, type DesktopFiles, type DesktopOptions } from "./claude-desktop.ts";
+import { runMcpServer, type McpFiles } from "./mcp-server.ts";
 import { applyManagedSettings, backupPath, CONFLICTING_ENV, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsDir, settingsPath, SettingsParseError, SCOPES, tenantBaseUrl, type Scope } from "../../claude/settings.ts";
 
 export interface SetupOptions {
   scope: Scope;
   dryRun: boolean;
   remove: boolean;
+  /** `setup claude --mcp-server NAME`: only that server's headersHelper (mcp-server.ts); scope as given. */
+  mcpServer?: { name: string; scope: Scope | undefined };
+  /** `setup claude-desktop` (claude-desktop.ts). */
+  desktop?: DesktopOptions;
 }
 
 export function parseOptions(args: ParsedArgs, _env: Env): SetupOptions {
   const [target, ...extra] = args.positionals;
-  if (target !== "claude" || extra.length > 0) throw usageError("usage: agent-runner-auth setup claude [--scope user|project|local] [--dry-run] [--remove]");
+  if ((target !== "claude" && target !== "claude-desktop") || extra.length > 0) throw usageError("usage: agent-runner-auth setup claude [--scope user|project|local] [--dry-run] [--remove] [--mcp-server NAME], or setup claude-desktop [--dry-run] [--remove] [--mdm macos|windows]");
   const scope = (args.values.scope ?? "user") as Scope;
   if (!SCOPES.includes(scope)) throw usageError(`--scope must be user, project or local, got "${scope}"`);
-  return { scope, dryRun: Boolean(args.flags["dry-run"]), remove: Boolean(args.flags.remove) };
+  const base = { scope, dryRun: Boolean(args.flags["dry-run"]), remove: Boolean(args.flags.remove) };
+  const mdm = args.values.mdm;
+  if (target === "claude-desktop") {
+    if (args.values["mcp-server"] !== undefined) throw usageError("--mcp-server goes with setup claude");
+    if (mdm !== undefined && mdm !== "macos" && mdm !== "windows") throw usageError(`--mdm must be macos or windows, got "${mdm}"`);
+    return { ...base, desktop: { dryRun: base.dryRun, remove: base.remove, mdm, userScope: args.values.scope === "user" } };
+  }
+  if (mdm !== undefined) throw usageError("--mdm goes with setup claude-desktop");
+  const mcpServer = args.values["mcp-server"];
+  if (mcpServer !== undefined && mcpServer.trim() === "") throw usageError("--mcp-server needs a server name");
+  return { ...base, ...(mcpServer !== undefined ? { mcpServer: { name: mcpServer, scope: args.values.scope as Scope | undefined } } : {}) };
 }
 
 /**
@@ -46,7 +62,22 @@ async function readSettings(dir: string, path: string): Promise<{ text: string; 
   }
 }
 
-export async function run(ctx: CommandContext, options: SetupOptions): Promise<number> {
+/** The file-system side of the Desktop and MCP parts (real adaptors by default; fakes in tests). */
+export interface SetupPorts {
+  desktop?: DesktopFiles;
+  mcp?: McpFiles;
+  exists?: (path: string) => boolean;
+  platform?: NodeJS.Platform;
+}
+
+export async function run(ctx: CommandContext, options: SetupOptions, ports: SetupPorts = {}): Promise<number> {
+  const platform = ports.platform ?? process.platform;
+  if (options.desktop) return runDesktop(ctx, options.desktop, ports.desktop ?? (await import("./desktop-files.ts")).nodeDesktopFiles, platform);
+  if (options.mcpServer !== undefined) {
+    const exists = ports.exists ?? (await import("../../surfaces/ports.ts")).nodeExists;
+    const { name, scope } = options.mcpServer;
+    return runMcpServer(ctx, { server: name, scope, dryRun: options.dryRun, remove: options.remove }, ports.mcp ?? (await import("./desktop-files.ts")).nodeMcpFiles, exists, platform);
+  }
   const { scope } = options;
   const path = settingsPath(scope, ctx.env, ctx.cwd);
   const current = await readSettings(settingsDir(scope, ctx.env, ctx.cwd), path);
