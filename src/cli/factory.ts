@@ -52,6 +52,10 @@ export function createContext(options: { profileName: string; verbose: boolean }
       return acquireLock(profileName, request);
     },
     oauth,
+    // a getter: nothing of the gateway's is loaded on the cached token path
+    get gateway() {
+      return (require("./gateway/ports.ts") as typeof import("./gateway/ports.ts")).nodeGatewayPort();
+    },
     browser: { open: async (url) => (await import("./browser.ts")).systemBrowser.open(url) },
     terminal: {
       interactiveLoginBlocker: () => environment().interactiveLoginBlocker(),

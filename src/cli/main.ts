@@ -59,10 +59,10 @@ async function main(argv: string[]): Promise<number> {
     }
     throw usageError(`unknown command "${resolved.group.name} ${next}"`, `Run 'agent-runner-auth ${resolved.group.name} --help' for its commands.`);
   }
-  const spec = resolved?.spec;
-  const path = spec?.name.split(" ") ?? [name];
-  const load = loaders[path[0]!];
-  if (!spec || !load) throw usageError(`unknown command "${name}"`, "Run 'agent-runner-auth --help' for the list of commands.");
+  const path = resolved?.spec.name.split(" ") ?? [];
+  const load = loaders[path[0] ?? ""];
+  if (!resolved || !load) throw usageError(`unknown command "${name}"`, "Run 'agent-runner-auth --help' for the list of commands.");
+  const { spec } = resolved;
   const args = parseArgs(resolved.rest, spec.options, spec.name);
   if (args.flags.help) {
     process.stdout.write(renderCommandHelp(spec));

@@ -13,6 +13,7 @@ import type { TokenSet } from "../session/records.ts";
 import type { AttemptRecords } from "../session/login-cooldown.ts";
 import type { LoginOptions } from "../oauth/login.ts";
 import type { TenantDiscovery } from "../../shared/tenant-discovery.ts";
+import type { GatewayPort } from "../gateway/ports.ts";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -71,6 +72,8 @@ export interface CommandContext {
   /** Takes the profile lock (single flight of refresh and login across processes). */
   lock(request: LockRequest): Promise<HeldLock>;
   oauth: OAuthPort;
+  /** The tenant gateway's own endpoints (logout, usage, admin API): transport, status-line cache, admin key file. */
+  gateway: GatewayPort;
   browser: BrowserOpener;
   terminal: TerminalPort;
   /** Records of automatic login attempts (the cool-down). */

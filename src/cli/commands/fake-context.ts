@@ -8,6 +8,7 @@ import type { Profile } from "../config.ts";
 import type { SecretName, SecretStore, StoreKind } from "../store/types.ts";
 import type { LoginAttempt } from "../session/login-cooldown.ts";
 import type { CommandContext, OAuthPort } from "./context.ts";
+import { memoryGatewayPort, type GatewayPort } from "../gateway/ports.ts";
 
 export class MemoryStore implements SecretStore {
   readonly values = new Map<SecretName, string>();
@@ -55,7 +56,7 @@ function unexpected(name: string): never {
   throw new Error(`unexpected call to oauth.${name}`);
 }
 
-export function fakeContext(options: { profile?: Profile | null; env?: Record<string, string>; oauth?: Partial<OAuthPort>; blocker?: string | null; cwd?: string } = {}): Fake {
+export function fakeContext(options: { profile?: Profile | null; env?: Record<string, string>; oauth?: Partial<OAuthPort>; blocker?: string | null; cwd?: string; gateway?: GatewayPort } = {}): Fake {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const calls: string[] = [];
@@ -100,6 +101,7 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
       return { release: () => {} };
     },
     oauth,
+    gateway: options.gateway ?? memoryGatewayPort(),
     browser: { open: async () => true },
     terminal: { interactiveLoginBlocker: () => (options.blocker === undefined ? "$CI is set" : options.blocker), stderrIsTerminal: () => false },
     attempts: {

@@ -116,7 +116,7 @@ export function failureFromResponse(response: Response, body: string, c: Failure
     return c.admin
       ? new GatewayError(
           "not_admin",
-          `you are not in an admin group of the tenant at ${host}, so you cannot ${c.action}${theirWords}`,
+          `you are not in the admin group of the tenant at ${host}, so you cannot ${c.action}${theirWords}`,
           `Ask an administrator to add you to that group, then sign in again (${c.loginCommand}) so your token carries it; automation can use --admin-key-file.`,
           opts,
         )

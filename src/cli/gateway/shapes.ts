@@ -133,6 +133,12 @@ export function parseMyUsage(value: unknown): MyUsage {
   };
 }
 
+/** The gateway's own form of a MyUsage (budget subjects flat), so parseMyUsage reads it back (the status-line cache). */
+export function myUsageToWire(u: MyUsage): unknown {
+  const flat = (s: Subject) => ("user" in s ? { user: s.user } : "group" in s ? { group: s.group } : { tenant: true });
+  return { ...u, budgets: u.budgets.map(({ subject, ...rest }) => ({ ...flat(subject), ...rest })) };
+}
+
 export type UsageDimension = "user" | "group" | "model" | "day";
 
 /** One row of the admin usage report: `key` is the user's display name, the group, model or day. */

@@ -29,6 +29,15 @@ function harness(answers: (MyUsage | Error)[]) {
 }
 
 describe("status line cache", () => {
+  test("a cached answer with budgets is read back (their subjects round-trip through the file)", async () => {
+    const withBudget: MyUsage = { ...usage(0.5), budgets: [{ subject: { user: "a" }, period: "day", unit: "usd", soft: false, limit: 5, used: 0.5, remaining: 4.5, resets_at: "2026-11-30T00:00:00.000Z" }] };
+    const h = harness([withBudget]);
+    const first = await statusLineText(h.deps);
+    expect(first).toBe("$0.5000 today · $2.00 this month · $4.50 of $5.00 left today");
+    expect(await statusLineText(h.deps)).toBe(first);
+    expect(h.fetches()).toBe(1);
+  });
+
   test("first render asks the gateway; renders within the TTL ask nothing", async () => {
     const h = harness([usage(0.5), usage(0.75)]);
     expect(await statusLineText(h.deps)).toBe("$0.5000 today · $2.00 this month");

@@ -14,7 +14,7 @@
  */
 import type { GatewayErrorCode } from "./errors.ts";
 import { GatewayError } from "./errors.ts";
-import { parseMyUsage, type MyUsage } from "./shapes.ts";
+import { myUsageToWire, parseMyUsage, type MyUsage } from "./shapes.ts";
 import { statusLineFor } from "./usage-view.ts";
 
 /** The cache file, as the command layer opens it (private file in the state dir, written atomically). */
@@ -91,7 +91,7 @@ function render(doc: CacheDoc, now: number, o: Required<Pick<StatusLineDeps, "tt
 
 async function save(cache: StatusLineCacheFile, doc: CacheDoc): Promise<void> {
   try {
-    await cache.write(JSON.stringify(doc));
+    await cache.write(JSON.stringify(doc.usage ? { ...doc, usage: myUsageToWire(doc.usage) } : doc));
   } catch {
     // an unwritable cache costs a request per render, never the line itself
   }

@@ -1,9 +1,13 @@
-/** `logout`: revoke at the IdP, then delete locally; offline it still deletes, and warns. */
+/**
+ * `logout`: end the session at the tenant's gateway (its access tokens are refused from then on),
+ * revoke the refresh token at the IdP, then delete locally; offline it still deletes, and warns.
+ */
 import type { ParsedArgs } from "../../args.ts";
 import type { CommandContext, Env } from "../context.ts";
 import { resolveStoreKind, storeFlag } from "../context.ts";
 import { decodeRefresh } from "../../session/records.ts";
-import { clearSession } from "../../session/session.ts";
+import { clearSession, readAccess } from "../../session/session.ts";
+import { describeEndSession, endSessionAtGateway } from "../../gateway/logout.ts";
 import { LOCK_TIMEOUT_MS } from "../../session/interactive-login.ts";
 import { sanitizeForTerminal } from "../../terminal-text.ts";
 import type { StoreKind } from "../../store/types.ts";
@@ -22,6 +26,12 @@ export async function run(ctx: CommandContext, options: LogoutOptions): Promise<
   const held = await ctx.lock({ timeoutMs: LOCK_TIMEOUT_MS });
   try {
     const refresh = decodeRefresh(await store.get("refresh"));
+    // First, while the access token is still ours to present: the gateway denylists this sign-in
+    // on every replica, so a copy of the token stops working too. Never fails the local logout.
+    const access = await readAccess(store);
+    const ended = await endSessionAtGateway({ tenantUrl: profile.tenant, accessToken: access?.token }, { http: ctx.gateway.http, now: ctx.now });
+    const said = describeEndSession(ended);
+    if (said) ctx.say(`agent-runner-auth: ${said}`);
     if (refresh) {
       try {
         await ctx.oauth.revokeRefreshToken(profile, refresh.token);

@@ -1,0 +1,114 @@
+/**
+ * The option tables of `admin …` and `usage` (issue 13 §5), as data only: commands/registry.ts
+ * includes them in every command's --help, the man page and the completions, so this module must
+ * stay free of run-time imports (the registry is loaded on the `token` path).
+ */
+import type { OptionSpec } from "../args.ts";
+
+/** The shape of commands/registry.ts's CommandSpec (structurally), plus where it sits under `admin`. */
+export interface GatewayCommandSpec {
+  /** Words after the program name: ["admin", "budget", "set"]. */
+  path: string[];
+  name: string;
+  summary: string;
+  usage: string;
+  description: string;
+  options: OptionSpec[];
+}
+
+export const ADMIN_KEY_FILE_OPTION: OptionSpec = {
+  name: "admin-key-file",
+  kind: "value",
+  valueName: "FILE",
+  description: "authenticate with the admin key in FILE (automation) instead of your own sign-in; the key is never taken from the command line",
+};
+/** For automation without a profile: where to send the admin key (only with --admin-key-file). */
+export const TENANT_URL_OPTION: OptionSpec = {
+  name: "tenant-url",
+  kind: "value",
+  valueName: "URL",
+  description: "the tenant (https://<slug>.proxy.<domain>) when using --admin-key-file without a profile (default: the profile's)",
+};
+const JSON_OPTION: OptionSpec = { name: "json", kind: "flag", description: "print JSON on stdout" };
+const SUBJECT_OPTIONS: OptionSpec[] = [
+  { name: "user", kind: "value", valueName: "U", description: "a person: username, email or sub" },
+  { name: "group", kind: "value", valueName: "G", description: "a Cognito group" },
+  { name: "tenant", kind: "flag", description: "the whole tenant" },
+];
+const PERIOD_OPTION: OptionSpec = { name: "period", kind: "value", valueName: "day|month", description: "the budget's period (UTC days, calendar months)" };
+const TARGET_OPTIONS: OptionSpec[] = [
+  { name: "user", kind: "value", valueName: "U", description: "a person: username, email or sub (by email if it has @, by sub if a UUID, else by username)" },
+  { name: "kind", kind: "value", valueName: "sub|username|email", description: "what --user names, when the guess above is wrong" },
+  { name: "session", kind: "value", valueName: "ORIGIN_JTI", description: "one sign-in (the origin_jti claim of its tokens)" },
+];
+const ADMIN = (rest: string) => `agent-runner-auth admin ${rest} [--admin-key-file FILE] [options]`;
+const ADMIN_AUTH = "Authenticated by your own sign-in when you are in one of the tenant's admin groups, or by --admin-key-file.";
+
+export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
+  {
+    path: ["admin", "usage"],
+    name: "admin usage",
+    summary: "usage and cost per person, group, model or day",
+    usage: ADMIN("usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day] [--json|--csv]"),
+    description: `Reads the gateway's usage ledger: requests, input, output, cache write and cache read tokens, and cost in USD. Dates are UTC days, both inclusive; default from the 1st of this month to today. A table on a terminal, JSON rows with --json, CSV (for a spreadsheet) with --csv. ${ADMIN_AUTH}`,
+    options: [
+      { name: "since", kind: "value", valueName: "YYYY-MM-DD", description: "first day (default: the 1st of this month)" },
+      { name: "until", kind: "value", valueName: "YYYY-MM-DD", description: "last day (default: today, UTC)" },
+      { name: "by", kind: "value", valueName: "user|group|model|day", description: "one row per person (default), group, model or day" },
+      JSON_OPTION,
+      { name: "csv", kind: "flag", description: "print CSV on stdout" },
+      ADMIN_KEY_FILE_OPTION,
+      TENANT_URL_OPTION,
+    ],
+  },
+  {
+    path: ["admin", "budget", "set"],
+    name: "admin budget set",
+    summary: "set a daily or monthly budget in USD or tokens",
+    usage: ADMIN("budget set (--user U | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]"),
+    description: `A hard budget refuses requests once used up (Claude Code shows which budget and when it resets); a soft one only warns. Setting a budget again replaces it. ${ADMIN_AUTH}`,
+    options: [...SUBJECT_OPTIONS, PERIOD_OPTION, { name: "usd", kind: "value", valueName: "N", description: "the budget in US dollars" }, { name: "tokens", kind: "value", valueName: "N", description: "the budget in tokens (all kinds)" }, { name: "soft", kind: "flag", description: "warn, never refuse" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
+  },
+  {
+    path: ["admin", "budget", "clear"],
+    name: "admin budget clear",
+    summary: "remove a budget",
+    usage: ADMIN("budget clear (--user U | --group G | --tenant) --period day|month [--unit usd|tokens]"),
+    description: `Removes the budget of that subject and period (both units unless --unit). ${ADMIN_AUTH}`,
+    options: [...SUBJECT_OPTIONS, PERIOD_OPTION, { name: "unit", kind: "value", valueName: "usd|tokens", description: "only the budget in this unit" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
+  },
+  { path: ["admin", "budget", "list"], name: "admin budget list", summary: "list the budgets", usage: ADMIN("budget list"), description: `Every budget of the tenant. ${ADMIN_AUTH}`, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
+  {
+    path: ["admin", "limit", "set"],
+    name: "admin limit set",
+    summary: "set requests and tokens per minute",
+    usage: ADMIN("limit set (--user U | --group G | --tenant) [--rpm N] [--tpm N]"),
+    description: `Over the limit, requests get 429 with retry-after, and Claude Code waits and retries. ${ADMIN_AUTH}`,
+    options: [...SUBJECT_OPTIONS, { name: "rpm", kind: "value", valueName: "N", description: "requests per minute" }, { name: "tpm", kind: "value", valueName: "N", description: "tokens per minute" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
+  },
+  { path: ["admin", "limit", "clear"], name: "admin limit clear", summary: "remove a rate limit (the tenant's defaults apply again)", usage: ADMIN("limit clear (--user U | --group G | --tenant)"), description: ADMIN_AUTH, options: [...SUBJECT_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
+  { path: ["admin", "limit", "list"], name: "admin limit list", summary: "list the rate limits", usage: ADMIN("limit list"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
+  {
+    path: ["admin", "revoke"],
+    name: "admin revoke",
+    summary: "cut off a person or one sign-in at the gateway within seconds",
+    usage: ADMIN("revoke (--user U | --session ORIGIN_JTI) [--reason TEXT]"),
+    description: `Every replica refuses their access tokens (401) within about a second, until the longest token lifetime has passed. Disable the person in Cognito too, so no new tokens are issued. ${ADMIN_AUTH}`,
+    options: [...TARGET_OPTIONS, { name: "reason", kind: "value", valueName: "TEXT", description: "kept with the revocation (at most 500 characters)" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
+  },
+  { path: ["admin", "restore"], name: "admin restore", summary: "undo a revocation", usage: ADMIN("restore (--user U | --session ORIGIN_JTI)"), description: ADMIN_AUTH, options: [...TARGET_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
+  { path: ["admin", "revocations"], name: "admin revocations", summary: "list the revocations in force", usage: ADMIN("revocations"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
+  {
+    path: ["usage"],
+    name: "usage",
+    summary: "your use of the gateway today and this month, and what is left of your budgets",
+    usage: "agent-runner-auth usage [--json | --status-line] [options]",
+    description:
+      "Asks the tenant's gateway for your own figures (your sign-in is enough). --status-line prints one short line for Claude Code's statusLine setting, from a cache refreshed at most once a minute; it never fails and never opens a browser.",
+    options: [JSON_OPTION, { name: "status-line", kind: "flag", description: "one line for Claude Code's statusLine (cached, never fails)" }],
+  },
+];
+
+export function gatewayCommand(path: string[]): GatewayCommandSpec | undefined {
+  return GATEWAY_COMMANDS.find((c) => c.path.length === path.length && c.path.every((w, i) => w === path[i]));
+}
