@@ -27,6 +27,19 @@ export interface Profile {
   endpoints: Endpoints;
   accessTokenLifetimeSeconds?: number;
   refreshTokenLifetimeSeconds?: number;
+  /** The app client's registered sign-out URLs (loopback), for the pool's `/logout?logout_uri=`. */
+  logoutUris?: string[];
+  /** Cognito `identity_provider` sent on every sign-in (straight to the company IdP). */
+  identityProvider?: string;
+  /** Cognito `idp_identifier` sent on every sign-in. */
+  idpIdentifier?: string;
+  /** Pre-fills the user name on the sign-in page (`login_hint`). */
+  loginHint?: string;
+  /**
+   * Set by `logout` when the hosted sign-in page's session may have survived (no browser to end
+   * it): the next sign-in sends `prompt=login` so the previous person is not signed in silently.
+   */
+  loggedOut?: boolean;
 }
 
 export const DEFAULT_PROFILE = "default";
@@ -41,6 +54,8 @@ export function refreshLifetimeMs(profile: Pick<Profile, "refreshTokenLifetimeSe
   return profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined;
 }
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** identity_provider, idp_identifier, login_hint: sent in a URL and shown, so short and printable. */
+export const SIGN_IN_HINT = /^[^\p{Cc}\p{Cf}]{1,256}$/u;
 
 export function profilePath(name: string): string {
   return joinPath(configDir(), "profiles", `${name}.json`);
@@ -69,6 +84,12 @@ function checkProfile(path: string, p: unknown): Profile {
   if (!Array.isArray(p.scopes) || !p.scopes.every((u) => typeof u === "string")) throw bad(`"scopes" must be a string array`);
   if (typeof p.store !== "string" || !isStoreKind(p.store)) throw bad(`"store" must be keychain, pass or file`);
   if (!isRecord(p.endpoints) || typeof p.endpoints.token !== "string" || typeof p.endpoints.authorization !== "string") throw bad(`"endpoints" must name the authorization and token endpoints`);
+  if (p.logoutUris !== undefined && (!Array.isArray(p.logoutUris) || !p.logoutUris.every((u) => typeof u === "string"))) throw bad(`"logoutUris" must be a string array`);
+  for (const key of ["identityProvider", "idpIdentifier", "loginHint"] as const) {
+    const v = p[key];
+    if (v !== undefined && (typeof v !== "string" || !SIGN_IN_HINT.test(v))) throw bad(`"${key}" must be a short printable string`);
+  }
+  if (p.loggedOut !== undefined && typeof p.loggedOut !== "boolean") throw bad(`"loggedOut" must be true or false`);
   return p as unknown as Profile;
 }
 

@@ -28,10 +28,22 @@ const oauth: OAuthPort = {
 /** Loaded on demand: environment.ts needs node:fs, which the cached token path avoids. */
 const environment = () => require("./environment.ts") as typeof import("./environment.ts");
 
-export function createContext(options: { profileName: string; verbose: boolean }): CommandContext {
+/** Loaded on demand: the surfaces' file adaptors need node:fs. */
+const surfacesPorts = () => require("./surfaces/ports.ts") as typeof import("./surfaces/ports.ts");
+
+export function createContext(options: { profileName: string; profileReason?: string; verbose: boolean }): CommandContext {
   const { profileName } = options;
   const ctx: CommandContext = {
     profileName,
+    profileReason: options.profileReason ?? `profile "${profileName}"`,
+    platform: process.platform,
+    get home() {
+      return (require("node:os") as typeof import("node:os")).homedir();
+    },
+    files: {
+      readText: (path, o) => surfacesPorts().nodeReadText(path, o),
+      exists: (path) => surfacesPorts().nodeExists(path),
+    },
     // console.log: native in Bun, no node:fs on the cached token path. Output is whole lines.
     stdout: (text) => console.log(text.endsWith("\n") ? text.slice(0, -1) : text),
     say,
@@ -60,6 +72,18 @@ export function createContext(options: { profileName: string; verbose: boolean }
     terminal: {
       interactiveLoginBlocker: () => environment().interactiveLoginBlocker(),
       stderrIsTerminal: () => Boolean(process.stderr.isTTY),
+      facts: () => ({ hasTerminal: environment().hasControllingTerminal(), hasDisplay: environment().hasDisplay(), isCI: environment().isCI() }),
+      ask: async (question) => {
+        if (!environment().hasControllingTerminal()) return null;
+        const { terminalLines } = await import("./oauth/paste.ts");
+        const abort = new AbortController();
+        try {
+          for await (const line of terminalLines(question, abort.signal)) return line;
+          return null;
+        } finally {
+          abort.abort();
+        }
+      },
     },
     attempts: {
       read: async (profile) => (await import("./session/login-cooldown.ts")).fileAttempts.read(profile),

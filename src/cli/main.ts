@@ -38,7 +38,21 @@ const say = (line: string) => {
   (require("node:fs") as typeof import("node:fs")).writeSync(2, line + "\n");
 };
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * Claude Desktop runs its credential helper with no arguments: a link to this binary named
+ * `agent-runner-auth-desktop-helper[.P]` is `token --format desktop [--profile P]` (its own
+ * arguments ignored). A substring test first, so other runs load nothing for it.
+ */
+async function helperAliasArgv(argv: string[]): Promise<string[]> {
+  if (!process.argv0.includes("-desktop-helper")) return argv;
+  const { parseHelperAlias } = await import("./surfaces/desktop-config.ts");
+  const alias = parseHelperAlias(process.argv0, process.platform);
+  if (!alias) return argv;
+  return ["token", "--format", "desktop", ...(alias.profile === "default" ? [] : ["--profile", alias.profile])];
+}
+
+async function main(original: string[]): Promise<number> {
+  const argv = await helperAliasArgv(original);
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     const topic = name === "help" ? resolveCommand(rest) : undefined;
@@ -69,13 +83,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!spec.takesArguments && args.positionals.length > 0) throw usageError(`'${spec.name}' takes no arguments, got "${args.positionals[0]}"`);
-  const { resolveProfileName, resolveStoreKind, storeFlag } = await import("./commands/context.ts");
+  const { chooseProfileHere, resolveStoreKind, storeFlag } = await import("./commands/context.ts");
   resolveStoreKind(storeFlag(args), process.env, null); // rejects a bad --store or AGENT_RUNNER_AUTH_STORE before any work
-  const profileName = resolveProfileName(args.values.profile, process.env);
+  const profile = await chooseProfileHere(args.values.profile, process.env, process.cwd());
   const command = await load();
   const options = command.parseOptions(args, process.env, path) as never; // this module's own options type
   const { createContext } = await import("./factory.ts");
-  return command.run(createContext({ profileName, verbose: Boolean(args.flags.verbose) }), options);
+  return command.run(createContext({ profileName: profile.name, profileReason: profile.reason, verbose: Boolean(args.flags.verbose) }), options);
 }
 
 /** The one place a failure becomes a message and an exit code. */

@@ -44,6 +44,17 @@ export interface TerminalPort {
   interactiveLoginBlocker(): string | null;
   /** Whether stderr is a terminal (colour). */
   stderrIsTerminal(): boolean;
+  /** What surfaces/helper-context.ts decides from (a controlling terminal, a display, $CI). */
+  facts(): { hasTerminal: boolean; hasDisplay: boolean; isCI: boolean };
+  /** Asks one question on the controlling terminal; null without one or without an answer. */
+  ask(question: string): Promise<string | null>;
+}
+
+/** Reading files a command looks at but does not own (settings, directory profiles). */
+export interface FilesPort {
+  /** surfaces/ports.ts ReadText: null when absent; `trusted: false` never follows a symlink. */
+  readText(path: string, options: { trusted: boolean }): string | null;
+  exists(path: string): boolean;
 }
 
 export interface LockRequest {
@@ -54,6 +65,12 @@ export interface LockRequest {
 
 export interface CommandContext {
   profileName: string;
+  /** Why this profile applies here (for `status`): "profile "x" (from /repo/.agent-runner-auth)". */
+  profileReason: string;
+  platform: NodeJS.Platform;
+  /** The user's home directory. */
+  home: string;
+  files: FilesPort;
   /** The command's result on stdout (a token, JSON, a diff, a script): whole lines. */
   stdout(text: string): void;
   /** A status line on stderr. */
@@ -90,6 +107,44 @@ export interface CommandModule<O = unknown> {
 
 export function resolveProfileName(flag: string | undefined, env: Env): string {
   return validateProfileName(flag ?? (env.AGENT_RUNNER_PROFILE || DEFAULT_PROFILE));
+}
+
+/**
+ * The profile that applies here and why (issue 11, section 4): --profile > AGENT_RUNNER_PROFILE >
+ * the nearest `.agent-runner-auth` / `.claude/settings*.json` env entry up to the repository root
+ * > "default". With a flag or the variable nothing is read or loaded (the cached `token` path).
+ */
+export async function chooseProfileHere(flag: string | undefined, env: Env, cwd: string): Promise<{ name: string; reason: string }> {
+  if (flag !== undefined) return { name: validateProfileName(flag), reason: `profile "${flag}" (from --profile)` };
+  if (env.AGENT_RUNNER_PROFILE) return { name: validateProfileName(env.AGENT_RUNNER_PROFILE), reason: `profile "${env.AGENT_RUNNER_PROFILE}" (from AGENT_RUNNER_PROFILE)` };
+  const defaultChoice = { name: DEFAULT_PROFILE, reason: `profile "${DEFAULT_PROFILE}" (no --profile, AGENT_RUNNER_PROFILE or .agent-runner-auth here)` };
+  // The usual case (no candidate file up to the repository root) costs a few lstat calls and
+  // loads nothing else; the walk that reads and checks the files runs only when one is there.
+  if (!directoryCandidateNear(cwd)) return defaultChoice;
+  const { findDirectoryProfile } = await import("../surfaces/directory-profile.ts");
+  const { nodeReadText, nodeExists } = await import("../surfaces/ports.ts");
+  const found = await findDirectoryProfile(cwd, process.platform, nodeReadText, nodeExists);
+  if (found) return { name: found.profile, reason: `profile "${found.profile}" (from ${found.path})` };
+  return defaultChoice;
+}
+
+/** Whether `.agent-runner-auth` or `.claude/settings(.local).json` exists from cwd up to the repository root. */
+function directoryCandidateNear(cwd: string): boolean {
+  const { lstatSync } = require("node:fs") as typeof import("node:fs");
+  const { dirname, join, resolve } = require("node:path") as typeof import("node:path");
+  const present = (path: string) => {
+    try {
+      return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+    } catch {
+      return true; // ENOTDIR, EACCES...: the real walk says what is wrong
+    }
+  };
+  for (let dir = resolve(cwd); ; ) {
+    if (present(join(dir, ".agent-runner-auth")) || present(join(dir, ".claude", "settings.local.json")) || present(join(dir, ".claude", "settings.json"))) return true;
+    const parent = dirname(dir);
+    if (parent === dir || present(join(dir, ".git"))) return false;
+    dir = parent;
+  }
 }
 
 /** A valid --store value (a usage error otherwise). */

@@ -56,7 +56,7 @@ function unexpected(name: string): never {
   throw new Error(`unexpected call to oauth.${name}`);
 }
 
-export function fakeContext(options: { profile?: Profile | null; env?: Record<string, string>; oauth?: Partial<OAuthPort>; blocker?: string | null; cwd?: string; gateway?: GatewayPort } = {}): Fake {
+export function fakeContext(options: { profile?: Profile | null; env?: Record<string, string>; oauth?: Partial<OAuthPort>; blocker?: string | null; cwd?: string; gateway?: GatewayPort; files?: Record<string, string> } = {}): Fake {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const calls: string[] = [];
@@ -79,6 +79,10 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
   const fake: Fake = { ctx: undefined as unknown as CommandContext, stdout, stderr, stores, profiles, attempts, calls, locks: 0 };
   fake.ctx = {
     profileName: "default",
+    profileReason: 'profile "default" (no --profile, AGENT_RUNNER_PROFILE or .agent-runner-auth here)',
+    platform: "linux",
+    home: "/home/test",
+    files: { readText: (path) => options.files?.[path] ?? null, exists: (path) => options.files?.[path] !== undefined },
     stdout: (text) => stdout.push(text),
     say: (line) => stderr.push(line),
     verbose: () => {},
@@ -103,7 +107,12 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
     oauth,
     gateway: options.gateway ?? memoryGatewayPort(),
     browser: { open: async () => true },
-    terminal: { interactiveLoginBlocker: () => (options.blocker === undefined ? "$CI is set" : options.blocker), stderrIsTerminal: () => false },
+    terminal: {
+      interactiveLoginBlocker: () => (options.blocker === undefined ? "$CI is set" : options.blocker),
+      stderrIsTerminal: () => false,
+      facts: () => ({ hasTerminal: false, hasDisplay: false, isCI: options.blocker === undefined }),
+      ask: async () => null,
+    },
     attempts: {
       read: async (p) => attempts.get(p) ?? null,
       write: async (p, a) => void attempts.set(p, a),

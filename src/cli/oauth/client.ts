@@ -303,7 +303,7 @@ export async function discoverEndpoints(issuer: string): Promise<Endpoints> {
 }
 
 /** PKCE S256 always (Cognito does not advertise it: never detect it from discovery). */
-export async function newAuthorizationRequest(profile: Profile, redirectUri: string) {
+export async function newAuthorizationRequest(profile: Profile, redirectUri: string, extra: Readonly<Record<string, string>> = {}) {
   // The last gate before the browser: never open javascript:, file:, data: or a remote redirect.
   checkProfile(profile);
   withPolicy(ExitCode.config, () => checkRedirectUri("the redirect URI", redirectUri));
@@ -319,6 +319,8 @@ export async function newAuthorizationRequest(profile: Profile, redirectUri: str
   url.searchParams.set("nonce", nonce);
   url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(codeVerifier));
   url.searchParams.set("code_challenge_method", "S256");
+  // identity_provider, idp_identifier, login_hint, prompt (authorize-params.ts): never the above.
+  for (const [name, value] of Object.entries(extra)) if (!url.searchParams.has(name)) url.searchParams.set(name, value);
   return { url, codeVerifier, state, nonce };
 }
 

@@ -21,6 +21,8 @@ export interface LoginOptions {
   say: (line: string) => void;
   /** Restricts the registered redirect URIs to this port (--port). */
   port?: number;
+  /** identity_provider, idp_identifier, login_hint, prompt (authorize-params.ts). */
+  authorizeParams?: Readonly<Record<string, string>>;
 }
 
 export async function interactiveLogin(options: LoginOptions): Promise<TokenSet> {
@@ -68,7 +70,7 @@ export async function interactiveLogin(options: LoginOptions): Promise<TokenSet>
   const pasteAbort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    request = await newAuthorizationRequest(profile, redirectUri);
+    request = await newAuthorizationRequest(profile, redirectUri, options.authorizeParams);
     if (options.browser && listener) {
       // Only the one-shot start address goes on the browser's command line (see loopback.ts).
       const start = listener.arm({ authorizationUrl: request.url, state: request.state, startPage: true });

@@ -20,6 +20,8 @@ export interface LoginSettings {
   timeoutMs?: number | undefined;
   /** Only this registered callback port (--port). */
   port?: number;
+  /** `login --switch-user`: show the sign-in form even if the hosted page remembers someone. */
+  switchUser?: boolean;
 }
 
 type LoginPorts = Pick<CommandContext, "profileName" | "profiles" | "oauth" | "browser" | "say">;
@@ -29,12 +31,14 @@ export function browserLogin(ports: LoginPorts, profile: Profile, settings: Logi
   return async () => {
     // `token` logs in with the saved profile: checked before a listener starts or a browser opens.
     const { checkProfile } = await import("../oauth/client.ts");
+    const { authorizeParams } = await import("../oauth/authorize-params.ts");
     checkProfile(profile, ports.profiles.path(ports.profileName));
     return ports.oauth.signIn({
       profile,
       browser: settings.noBrowser ? null : ports.browser,
       timeoutMs: settings.timeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS,
       say: ports.say,
+      authorizeParams: authorizeParams({ profile, ...(settings.switchUser ? { switchUser: true } : {}) }),
       ...(settings.port !== undefined ? { port: settings.port } : {}),
     });
   };
@@ -49,6 +53,12 @@ export function automaticLogin(ports: LoginPorts & Pick<CommandContext, "attempt
   return async () => {
     const coolingDown = cooldownBlocker(await ports.attempts.read(ports.profileName), ports.now(), settings.timeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS);
     if (coolingDown) throw new AuthRequiredError(`you are not logged in, and ${coolingDown}`, `Run: ${loginCommand}`);
-    return recordedLogin(ports.attempts, ports.profileName, ports.now, browserLogin(ports, profile, settings));
+    const tokens = await recordedLogin(ports.attempts, ports.profileName, ports.now, browserLogin(ports, profile, settings));
+    if (profile.loggedOut) {
+      // Someone signed in through the form: later sign-ins may use the hosted session again.
+      const { loggedOut: _, ...rest } = profile;
+      await ports.profiles.write(ports.profileName, rest);
+    }
+    return tokens;
   };
 }

@@ -80,8 +80,15 @@ export function jwtClaims(token: string | null | undefined): Record<string, unkn
 }
 
 /** The name to show for the signed-in user. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The name to show for the person: the Cognito user name, except in pools that sign in with
+ * email, where `username` is a UUID (the `sub`) and the ID token's `email` is what people know.
+ */
 export function displayUser(claims: Record<string, unknown> | null): string | undefined {
   if (!claims) return undefined;
   const name = claims["cognito:username"] ?? claims.username ?? claims.email ?? claims.sub;
+  if (typeof name === "string" && UUID.test(name) && typeof claims.email === "string" && claims.email !== "") return claims.email;
   return typeof name === "string" ? name : undefined;
 }

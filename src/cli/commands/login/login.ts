@@ -3,7 +3,7 @@ import type { ParsedArgs } from "../../args.ts";
 import { parseDuration } from "../../args.ts";
 import type { CommandContext, Env } from "../context.ts";
 import { resolveStoreKind, storeFlag } from "../context.ts";
-import { refreshLifetimeMs, type Profile } from "../../config.ts";
+import { refreshLifetimeMs, SIGN_IN_HINT, type Profile } from "../../config.ts";
 import { usageError } from "../../errors.ts";
 import { ASK_ADMIN, checkProfile } from "../../oauth/client.ts";
 import { checkEndpointUrl, checkRedirectUri, checkTenantUrl, EndpointPolicyError } from "../../../shared/endpoint-policy.ts";
@@ -23,6 +23,24 @@ export interface LoginOptions extends LoginSettings {
   clientId: string | undefined;
   redirectUris: string[] | undefined;
   scopes: string[] | undefined;
+  /** --identity-provider, --idp-identifier, --login-hint: saved in the profile. */
+  hints: Pick<Profile, "identityProvider" | "idpIdentifier" | "loginHint">;
+}
+
+function hint(option: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!SIGN_IN_HINT.test(value)) throw usageError(`--${option} must be 1 to 256 printable characters`);
+  return value;
+}
+
+/** Sign-in hints, first hit per member: the command line, the saved profile, the system config, the tenant. */
+function mergeHints(...sources: Hints[]): Pick<Profile, "identityProvider" | "idpIdentifier" | "loginHint"> {
+  const out: Pick<Profile, "identityProvider" | "idpIdentifier" | "loginHint"> = {};
+  for (const key of ["identityProvider", "idpIdentifier", "loginHint"] as const) {
+    const value = sources.map((s) => s?.[key]).find((v) => v !== undefined && v !== "");
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
 }
 
 /** A URL from the command line, checked by the endpoint policy (exit 2 when refused). */
@@ -68,33 +86,71 @@ export function parseOptions(args: ParsedArgs, _env: Env): LoginOptions {
     redirectUris: args.lists["redirect-uri"],
     scopes: args.values.scope ? args.values.scope.split(/\s+/).filter(Boolean) : undefined,
     noBrowser: Boolean(args.flags["no-browser"]),
+    switchUser: Boolean(args.flags["switch-user"]),
+    hints: mergeHints({
+      identityProvider: hint("identity-provider", args.values["identity-provider"]),
+      idpIdentifier: hint("idp-identifier", args.values["idp-identifier"]),
+      loginHint: hint("login-hint", args.values["login-hint"]),
+    }),
     timeoutMs,
     ...(port !== undefined ? { port } : {}),
   };
 }
 
+/** The profile of a tenant, from its discovery document. */
+type Hints = Partial<Pick<Profile, "identityProvider" | "idpIdentifier" | "loginHint">> | undefined;
+
+async function fromTenant(ctx: CommandContext, tenant: string, store: StoreKind, hints: Hints[]): Promise<Profile> {
+  ctx.verbose(`reading the tenant discovery document of ${tenant}`);
+  const discovery = await ctx.oauth.fetchTenantDiscovery(tenant);
+  const issuer = discovery.authorization_servers[0];
+  const client = discovery.agent_runner_auth;
+  ctx.verbose(sanitizeForTerminal(`issuer ${issuer}, client ${client.client_id}`));
+  return checked({
+    tenant,
+    issuer,
+    clientId: client.client_id,
+    redirectUris: client.redirect_uris,
+    scopes: client.scopes.length > 0 ? client.scopes : DEFAULT_SCOPES,
+    store,
+    endpoints: await ctx.oauth.discoverEndpoints(issuer),
+    ...(client.access_token_lifetime_seconds ? { accessTokenLifetimeSeconds: client.access_token_lifetime_seconds } : {}),
+    ...(client.refresh_token_lifetime_seconds ? { refreshTokenLifetimeSeconds: client.refresh_token_lifetime_seconds } : {}),
+    ...(client.logout_uris?.length ? { logoutUris: client.logout_uris } : {}),
+    ...mergeHints(...hints, { identityProvider: client.identity_provider, idpIdentifier: client.idp_identifier }),
+  });
+}
+
+/**
+ * Bare `login` (issue 11, section 0): the saved tenant, AGENT_RUNNER_TENANT, the system
+ * configuration, Claude Code's settings, a prompt at the terminal; the source said on stderr.
+ */
+async function fromTenantSources(ctx: CommandContext, options: LoginOptions, saved: Profile | null, store: StoreKind): Promise<Profile> {
+  const { resolveTenant } = await import("../../surfaces/tenant-source.ts");
+  const resolution = await resolveTenant({
+    env: ctx.env,
+    platform: ctx.platform,
+    cwd: ctx.cwd,
+    home: ctx.home,
+    profileName: ctx.profileName,
+    savedTenant: saved?.tenant,
+    readText: ctx.files.readText,
+    fetch: (url, init) => ctx.oauth.fetch(url, init),
+    prompt: () => ctx.terminal.ask("Tenant URL (https://<your-slug>.proxy.<domain>): "),
+  });
+  for (const note of resolution.notes) ctx.say(`agent-runner-auth: ${note}`);
+  ctx.say(resolution.sentence);
+  if (resolution.source === "profile" && saved) {
+    checkProfile(saved, ctx.profiles.path(ctx.profileName)); // a hand-edited file: nothing opened or sent
+    return { ...saved, store, ...mergeHints(options.hints, saved) };
+  }
+  return fromTenant(ctx, resolution.tenant, store, [options.hints, saved ?? undefined, resolution.system]);
+}
+
 /** Builds the profile from the options: tenant discovery, explicit issuer, or the saved one. */
 async function resolveProfile(ctx: CommandContext, options: LoginOptions, saved: Profile | null): Promise<Profile> {
   const store = resolveStoreKind(options.store, ctx.env, saved);
-  if (options.tenant) {
-    const tenant = checkUrl("TENANT_URL", options.tenant);
-    ctx.verbose(`reading the tenant discovery document of ${tenant}`);
-    const discovery = await ctx.oauth.fetchTenantDiscovery(tenant);
-    const issuer = discovery.authorization_servers[0];
-    const client = discovery.agent_runner_auth;
-    ctx.verbose(sanitizeForTerminal(`issuer ${issuer}, client ${client.client_id}`));
-    return checked({
-      tenant,
-      issuer,
-      clientId: client.client_id,
-      redirectUris: client.redirect_uris,
-      scopes: client.scopes.length > 0 ? client.scopes : DEFAULT_SCOPES,
-      store,
-      endpoints: await ctx.oauth.discoverEndpoints(issuer),
-      ...(client.access_token_lifetime_seconds ? { accessTokenLifetimeSeconds: client.access_token_lifetime_seconds } : {}),
-      ...(client.refresh_token_lifetime_seconds ? { refreshTokenLifetimeSeconds: client.refresh_token_lifetime_seconds } : {}),
-    });
-  }
+  if (options.tenant) return fromTenant(ctx, checkUrl("TENANT_URL", options.tenant), store, [options.hints, saved?.tenant ? saved : undefined]);
   if (options.issuer && options.clientId) {
     const issuer = checkUrl("--issuer", options.issuer, checkIssuer);
     const redirectUris = options.redirectUris ?? DEFAULT_REDIRECT_URIS;
@@ -106,13 +162,15 @@ async function resolveProfile(ctx: CommandContext, options: LoginOptions, saved:
       scopes: options.scopes ?? DEFAULT_SCOPES,
       store,
       endpoints: await ctx.oauth.discoverEndpoints(issuer),
+      ...mergeHints(options.hints),
     });
   }
-  if (saved) {
-    checkProfile(saved, ctx.profiles.path(ctx.profileName)); // a hand-edited file: nothing opened or sent
-    return { ...saved, store };
+  if (saved && !saved.tenant) {
+    // A profile made with --issuer: nothing to discover.
+    checkProfile(saved, ctx.profiles.path(ctx.profileName));
+    return { ...saved, store, ...mergeHints(options.hints, saved) };
   }
-  throw usageError("no tenant configured yet", "Run: agent-runner-auth login https://<your-slug>.proxy.<domain>");
+  return fromTenantSources(ctx, options, saved, store);
 }
 
 /** The whole profile, from discovery and OpenID metadata, passes the endpoint policy (exit 5). */
@@ -123,7 +181,8 @@ function checked(profile: Profile): Profile {
 
 export async function run(ctx: CommandContext, options: LoginOptions): Promise<number> {
   const saved = await ctx.profiles.read(ctx.profileName);
-  const profile = await resolveProfile(ctx, options, saved);
+  // After a logout the hosted page may still remember the last person: show its form (prompt=login).
+  const profile = { ...(await resolveProfile(ctx, options, saved)), ...(saved?.loggedOut ? { loggedOut: true } : {}) };
   const store = await ctx.openStore(profile.store);
   await probeStore(store); // fail on an unusable store before the user signs in, not after
 
@@ -133,7 +192,8 @@ export async function run(ctx: CommandContext, options: LoginOptions): Promise<n
     await ctx.attempts.clear(ctx.profileName); // an explicit login ends any automatic cool-down
     // A new tenant or client invalidates the old session; same-tenant re-login simply replaces it.
     await saveTokens(store, tokens, ctx.now(), refreshLifetimeMs(profile));
-    await ctx.profiles.write(ctx.profileName, profile);
+    const { loggedOut: _signedInNow, ...signedIn } = profile; // the form was shown: no prompt=login next time
+    await ctx.profiles.write(ctx.profileName, signedIn);
     if (saved && saved.store !== profile.store) {
       // Moving stores: the new copy is written; only now is the old one removed.
       try {

@@ -11,6 +11,7 @@ import { describeEndSession, endSessionAtGateway } from "../../gateway/logout.ts
 import { LOCK_TIMEOUT_MS } from "../../session/interactive-login.ts";
 import { sanitizeForTerminal } from "../../terminal-text.ts";
 import type { StoreKind } from "../../store/types.ts";
+import type { Profile } from "../../config.ts";
 
 export interface LogoutOptions {
   store: StoreKind | undefined;
@@ -42,8 +43,15 @@ export async function run(ctx: CommandContext, options: LogoutOptions): Promise<
     }
     await clearSession(store);
     ctx.say(refresh ? `Logged out of ${sanitizeForTerminal(profile.tenant ?? profile.issuer)} (profile "${ctx.profileName}").` : `No session stored for profile "${ctx.profileName}"; nothing to revoke.`);
+    if (refresh) await endHostedSignIn(ctx, profile);
     return 0;
   } finally {
     held.release();
   }
+}
+
+/** The pool's sign-in page remembers the person too: end that (session/browser-logout.ts). */
+async function endHostedSignIn(ctx: CommandContext, profile: Profile): Promise<void> {
+  const { endBrowserSession } = await import("../../session/browser-logout.ts");
+  await endBrowserSession(ctx, profile);
 }

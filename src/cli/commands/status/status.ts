@@ -18,6 +18,8 @@ export function parseOptions(args: ParsedArgs, _env: Env): StatusOptions {
 
 export interface StatusReport {
   profile: string;
+  /** Why this profile applies here (--profile, AGENT_RUNNER_PROFILE, a directory file, the default). */
+  profile_reason: string;
   tenant: string | null;
   issuer: string;
   client_id: string;
@@ -53,6 +55,7 @@ export async function run(ctx: CommandContext, options: StatusOptions): Promise<
   const groups = claims?.["cognito:groups"];
   const report: StatusReport = {
     profile: ctx.profileName,
+    profile_reason: ctx.profileReason,
     tenant: profile.tenant ?? null,
     issuer: profile.issuer,
     client_id: profile.clientId,
@@ -74,9 +77,10 @@ export async function run(ctx: CommandContext, options: StatusOptions): Promise<
     // Names, emails and groups come from the ID token, URLs from a file: shown, never obeyed.
     const line = (label: string, value: string) => ctx.say(`  ${label.padEnd(15)}${sanitizeForTerminal(value)}`);
     ctx.say(`Profile "${report.profile}": ${report.logged_in ? "logged in" : "not logged in"}`);
+    line("Applies here", report.profile_reason);
     line("Tenant", report.tenant ?? "(none: explicit issuer)");
     line("Issuer", report.issuer);
-    line("User", report.user ? `${report.user}${report.email ? ` <${report.email}>` : ""}` : "-");
+    line("User", report.user ? `${report.user}${report.email && report.email !== report.user ? ` <${report.email}>` : ""}` : "-");
     if (report.groups.length > 0) line("Groups", report.groups.join(", "));
     line("Access token", access ? `${accessValid ? "valid" : "expired"}, expires ${inWords(access.expiresAt - now)} (${report.access_token_expires_at})` : "none");
     line("Refresh token", refresh ? (refresh.expiresAt ? `expires ${inWords(refresh.expiresAt - now)} (${report.refresh_token_expires_at})` : "present (expiry not published by the tenant)") : "none");
