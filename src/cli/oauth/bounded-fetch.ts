@@ -91,3 +91,42 @@ export async function boundedFetch(url: string | URL, init: RequestInit, bounds:
 export function boundedCustomFetch(bounds: Bounds): (url: string, options: RequestInit) => Promise<Response> {
   return (url, options) => boundedFetch(url, options, bounds);
 }
+
+export interface TimedRead {
+  /** ms since the request was sent. */
+  atMs: number;
+  bytes: number;
+}
+
+/**
+ * A streamed response read under the same bounds, keeping when each piece arrived (`doctor
+ * --deep`: a buffering middlebox delivers a streamed answer in one piece at the end).
+ */
+export async function timedReads(url: string, init: RequestInit, bounds: Bounds, clock: () => number = () => performance.now()): Promise<{ status: number; headers: Headers; reads: TimedRead[]; text: string }> {
+  const maxBytes = bounds.maxBytes ?? MAX_RESPONSE_BYTES;
+  const signal = AbortSignal.timeout(bounds.timeoutMs);
+  const started = clock();
+  const response = await fetch(url, { ...init, signal });
+  const reads: TimedRead[] = [];
+  const decoder = new TextDecoder();
+  let text = "";
+  let size = 0;
+  if (response.body) {
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBytes) throw new ResponseTooLarge(url, maxBytes);
+        reads.push({ atMs: clock() - started, bytes: value.byteLength });
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch (e) {
+      void reader.cancel().catch(() => {});
+      if (signal.aborted) throw timeoutError(signal);
+      throw e;
+    }
+  }
+  return { status: response.status, headers: response.headers, reads, text };
+}

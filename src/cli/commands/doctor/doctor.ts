@@ -1,7 +1,8 @@
 /**
  * `doctor`: checks everything between Claude Code and the tenant and explains each failure with
  * its fix. Never opens a browser and never spends model tokens (the proxy check is a GET of
- * /v1/models). Exit 0 only when every check passes (warnings allowed); --json for scripts.
+ * /v1/models; count_tokens is free) unless --deep, which streams one output token. Exit 0 only
+ * when every check passes (warnings allowed); --json for scripts.
  */
 import type { ParsedArgs } from "../../args.ts";
 import type { CommandContext, Env } from "../context.ts";
@@ -16,13 +17,38 @@ import { CONFLICTING_ENV, parseSettings, settingsPath, SCOPES, isOurHelper, help
 import { checkProfile } from "../../oauth/client.ts";
 import { checkEndpointUrl } from "../../../shared/endpoint-policy.ts";
 import { jsonForTerminal, sanitizeForTerminal } from "../../terminal-text.ts";
+import { gatewayChecks, type StreamProbe } from "./gateway-checks.ts";
+import { desktopCheck, placeCheck, type SurfaceFacts } from "./surface-checks.ts";
 
 export interface DoctorOptions {
   json: boolean;
+  /** Also the one-token streamed request (gateway-checks.ts). */
+  deep?: boolean;
 }
 
 export function parseOptions(args: ParsedArgs, _env: Env): DoctorOptions {
-  return { json: Boolean(args.flags.json) };
+  return { json: Boolean(args.flags.json), deep: Boolean(args.flags.deep) };
+}
+
+/** The side effects of the gateway and surface checks (real adaptors by default; fakes in tests). */
+export interface DoctorPorts {
+  stream?: StreamProbe;
+  facts?: SurfaceFacts;
+}
+
+async function realFacts(): Promise<SurfaceFacts> {
+  const { nodeExists, nodeReadText } = await import("../../surfaces/ports.ts");
+  const { posix, win32 } = await import("node:path");
+  let osRelease: string | null = null;
+  try {
+    osRelease = nodeReadText("/proc/sys/kernel/osrelease", { trusted: true });
+  } catch {}
+  return { platform: process.platform, osRelease, exists: nodeExists, read: (path) => nodeReadText(path, { trusted: true }), join: (platform, ...parts) => (platform === "win32" ? win32 : posix).join(...parts) };
+}
+
+async function realStream(): Promise<StreamProbe> {
+  const { timedReads } = await import("../../oauth/bounded-fetch.ts");
+  return (url, init) => timedReads(url, init, { timeoutMs: 30_000, maxBytes: 64 * 1024 });
 }
 
 export type Verdict = "pass" | "warn" | "fail" | "skip";
@@ -47,7 +73,7 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export async function runChecks(ctx: CommandContext): Promise<Check[]> {
+export async function runChecks(ctx: CommandContext, options: { deep?: boolean } = {}, ports: DoctorPorts = {}): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (check: Check) => checks.push(check);
   const login = commandFor("login", ctx.profileName);
@@ -114,8 +140,12 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
       checkEndpointUrl("the proxy URL", url); // before the token is read (or refreshed), not only before it is sent
       const token = await getToken(sessionPorts(ctx, profile, store, { login: { unavailable: "doctor never opens a browser" }, warn: () => {}, lockTimeoutMs: 30_000 }), 60_000);
       const [response, ms] = await timed(ctx.now, () => ctx.oauth.fetch(url, { headers: { authorization: `Bearer ${token}`, "anthropic-version": "2023-06-01" } }));
-      if (response.ok) add({ name: "proxy", verdict: "pass", detail: `${profile.tenant} accepts the token (GET /v1/models: ${response.status}, ${ms} ms)` });
-      else {
+      if (response.ok) {
+        add({ name: "proxy", verdict: "pass", detail: `${profile.tenant} accepts the token (GET /v1/models: ${response.status}, ${ms} ms)` });
+        const models = (await response.json().catch(() => null)) as { data?: { id?: unknown }[] } | null;
+        const model = typeof models?.data?.[0]?.id === "string" ? models.data[0].id : "claude-sonnet-4-5";
+        for (const check of await gatewayChecks(ctx, tenantBaseUrl(profile.tenant), token, model, Boolean(options.deep), ports.stream ?? (await realStream()))) add(check);
+      } else {
         const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
         add({ name: "proxy", verdict: "fail", detail: `${url} answered ${response.status}: ${body?.error?.message ?? response.statusText}`, fix: response.status === 401 ? login : undefined });
       }
@@ -158,6 +188,11 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
     add({ name: "claude settings", verdict: "warn", detail: `apiKeyHelper is ${JSON.stringify(effective.helper)}, expected ${JSON.stringify(expectedHelper)} (another copy or profile?)`, fix: setupFix });
   } else add({ name: "claude settings", verdict: "pass", detail: `${effective.from.baseUrl} settings point at ${tenantBaseUrl(profile.tenant)} with this binary as apiKeyHelper` });
 
+  const facts = ports.facts ?? (await realFacts());
+  add(placeCheck(ctx, profile, facts));
+  const desktop = desktopCheck(ctx, profile, facts);
+  if (desktop) add(desktop);
+
   const conflicts = CONFLICTING_ENV.filter((name) => ctx.env[name]);
   add(conflicts.length === 0 ? { name: "environment", verdict: "pass", detail: "neither ANTHROPIC_API_KEY nor ANTHROPIC_AUTH_TOKEN is set" } : { name: "environment", verdict: "fail", detail: `${conflicts.join(" and ")} ${conflicts.length > 1 ? "are" : "is"} set and override${conflicts.length > 1 ? "" : "s"} the apiKeyHelper`, fix: `unset ${conflicts.join(" ")} (and remove ${conflicts.length > 1 ? "them" : "it"} from your shell profile)` });
 
@@ -171,8 +206,8 @@ export async function runChecks(ctx: CommandContext): Promise<Check[]> {
   return checks;
 }
 
-export async function run(ctx: CommandContext, options: DoctorOptions): Promise<number> {
-  const checks = await runChecks(ctx);
+export async function run(ctx: CommandContext, options: DoctorOptions, ports: DoctorPorts = {}): Promise<number> {
+  const checks = await runChecks(ctx, options, ports);
   const ok = checks.every((c) => c.verdict !== "fail");
   if (options.json) {
     ctx.stdout(jsonForTerminal({ ok, profile: ctx.profileName, checks }));

@@ -3,16 +3,15 @@
  * library entry, `_meta.json` and the helper alias (surfaces/desktop-config.ts plans, this file
  * reads, shows and writes), or the administrator's form on stdout (surfaces/desktop-mdm.ts).
  *
- * Test hook: AGENT_RUNNER_AUTH_DESKTOP_PLATFORM=darwin|win32 configures as on that platform
- * (library under $HOME), so Linux CI can run the real binary against a real file tree.
+ * Test hook: AGENT_RUNNER_AUTH_DESKTOP_PLATFORM (surfaces/desktop-place.ts).
  */
 import type { CommandContext } from "../context.ts";
 import { ConfigError } from "../../errors.ts";
 import type { Profile } from "../../config.ts";
 import { backupPath } from "../../claude/settings.ts";
-import { configDir } from "../../paths.ts";
-import type { Env, Platform } from "../../surfaces/ports.ts";
-import { desktopHelperTtlSec, desktopLibraryDir, helperAliasPlan, planDesktopConfig, planDesktopRemoval, type DesktopSettings, type FileChange, type HelperAliasPlan, type LibraryFiles } from "../../surfaces/desktop-config.ts";
+import type { Platform } from "../../surfaces/ports.ts";
+import { planDesktopConfig, planDesktopRemoval, type FileChange, type HelperAliasPlan } from "../../surfaces/desktop-config.ts";
+import { desktopPlace, desktopSettings, type DesktopPlaceFiles } from "../../surfaces/desktop-place.ts";
 
 export type MdmTarget = "macos" | "windows";
 
@@ -24,48 +23,15 @@ export interface DesktopOptions {
   userScope: boolean;
 }
 
-/** The platform to configure: the real one, or the documented test hook. */
-export function desktopPlatform(env: Env, actual: Platform): Platform {
-  const hook = env.AGENT_RUNNER_AUTH_DESKTOP_PLATFORM;
-  return hook === "darwin" || hook === "win32" ? hook : actual;
-}
-
-/** Where the library and the alias are, for this process (shared by `doctor`: see surfaces). */
-export interface DesktopPlace {
-  platform: Platform;
-  library: LibraryFiles;
-  alias: HelperAliasPlan;
-}
-
 /** The side effects of this command: the file system (real: desktop-files.ts; fakes in tests). */
-export interface DesktopFiles {
-  exists(path: string): boolean;
-  read(path: string): string | null;
+export interface DesktopFiles extends DesktopPlaceFiles {
   write(path: string, text: string, mode: number): void;
   remove(path: string): void;
   /** Makes `plan.path` an alias of `plan.target` (replacing our old one). */
   link(plan: HelperAliasPlan): void;
   /** Whether `plan.path` already is that alias. */
   isLinked(plan: HelperAliasPlan): boolean;
-  join(platform: Platform, ...parts: string[]): string;
   newId(): string;
-}
-
-export function desktopPlace(ctx: Pick<CommandContext, "env" | "self">, files: DesktopFiles, actual: Platform, profileName: string): DesktopPlace {
-  const platform = desktopPlatform(ctx.env, actual);
-  const home = ctx.env.HOME || ctx.env.USERPROFILE || "";
-  const dir = desktopLibraryDir(platform, ctx.env, home, files.exists);
-  const self = ctx.self();
-  if (self.length !== 1) throw new ConfigError("Claude Desktop runs its helper with no arguments, so it needs the installed binary, not a run from source", "Run setup claude-desktop with the installed agent-runner-auth binary.");
-  return {
-    platform,
-    library: { dir, read: (name) => files.read(files.join(platform, dir, name)), join: (name) => files.join(platform, dir, name) },
-    alias: helperAliasPlan(platform, configDir(), self[0]!, profileName),
-  };
-}
-
-export function desktopSettings(profile: Profile, helperPath: string): DesktopSettings {
-  return { tenant: profile.tenant!, helperPath, ttlSec: desktopHelperTtlSec(profile.accessTokenLifetimeSeconds) };
 }
 
 async function tenantProfile(ctx: CommandContext): Promise<Profile> {
