@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse as parsePlist } from "plist";
 import { BUN, startTenant, type TenantProcess } from "../support/tenant.ts";
 import { BINARY, baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
 
@@ -106,5 +107,103 @@ describe("env", () => {
       const real = spawnSync(run[0], run.slice(1), { input: shell === "fish" ? fish.stdout : ps.stdout, encoding: "utf8" });
       expect(real.stdout.trim()).toBe(token);
     }
+  }, 30_000);
+});
+
+describe("setup claude-desktop", () => {
+  const library = (env: Record<string, string>) => join(env.HOME!, "Library", "Application Support", "Claude-3p", "configLibrary");
+
+  test("on Linux: a clear refusal naming the platforms, exit 2", async () => {
+    const env = await loggedIn();
+    const out = await runCli(["setup", "claude-desktop"], env);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("Claude Desktop runs on macOS and Windows");
+  }, 30_000);
+
+  test("as on macOS (test hook): dry-run writes nothing; then the entry, _meta.json and the alias; the alias run as Desktop runs it prints {token}; doctor checks it", async () => {
+    const env = await loggedIn({ AGENT_RUNNER_AUTH_DESKTOP_PLATFORM: "darwin" });
+    const dry = await runCli(["setup", "claude-desktop", "--dry-run"], env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('+  "inferenceProvider": "gateway"');
+    expect(existsSync(library(env))).toBe(false);
+
+    // an existing configuration of the user's stays, and a backup of _meta.json is written
+    mkdirSync(library(env), { recursive: true });
+    const theirs = "11111111-2222-4333-8444-555555555555";
+    writeFileSync(join(library(env), "_meta.json"), JSON.stringify({ appliedId: theirs, entries: [{ id: theirs, name: "Their gateway" }] }));
+    writeFileSync(join(library(env), `${theirs}.json`), JSON.stringify({ inferenceProvider: "gateway", inferenceGatewayBaseUrl: "https://other.example/anthropic" }));
+    const out = await runCli(["setup", "claude-desktop"], env);
+    expect(out.code).toBe(0);
+    const meta = JSON.parse(readFileSync(join(library(env), "_meta.json"), "utf8"));
+    expect(meta.entries).toHaveLength(2);
+    const ours = meta.entries.find((e: { name: string }) => e.name === "agent-runner-auth");
+    expect(meta.appliedId).toBe(ours.id);
+    expect(existsSync(join(library(env), "_meta.json.agent-runner-auth.bak"))).toBe(true);
+    const entry = JSON.parse(readFileSync(join(library(env), `${ours.id}.json`), "utf8"));
+    expect(entry).toMatchObject({ inferenceProvider: "gateway", inferenceGatewayBaseUrl: `${tenant.tenant}/anthropic`, inferenceGatewayAuthScheme: "bearer", inferenceCredentialHelperTtlSec: 300 });
+    expect(entry.inferenceCredentialHelper).toEndWith("/desktop-helper/agent-runner-auth-desktop-helper");
+    expect(realpathSync(entry.inferenceCredentialHelper)).toBe(realpathSync(BINARY));
+    expect((await runCli(["setup", "claude-desktop"], env)).stderr).toContain("already up to date");
+
+    // Desktop's way: no arguments, CLAUDE_HELPER_CONTEXT, a timeout; stdout is one JSON object
+    const helper = await runCli([], { ...env, CLAUDE_HELPER_CONTEXT: "interactive" }, { binary: entry.inferenceCredentialHelper, timeoutMs: 20_000 });
+    expect(helper.code).toBe(0);
+    const answer = JSON.parse(helper.stdout);
+    expect(answer.token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const call = await fetch(`${entry.inferenceGatewayBaseUrl}/v1/models`, { headers: { authorization: `Bearer ${answer.token}`, "anthropic-version": "2023-06-01" } });
+    expect(call.status).toBe(200);
+
+    const doctor = await runCli(["doctor", "--json"], env);
+    const desktop = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "claude desktop");
+    expect(desktop).toMatchObject({ verdict: "pass" });
+
+    const removed = await runCli(["setup", "claude-desktop", "--remove"], env);
+    expect(removed.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(library(env), "_meta.json"), "utf8"))).toEqual({ appliedId: theirs, entries: [{ id: theirs, name: "Their gateway" }] });
+    expect(existsSync(entry.inferenceCredentialHelper)).toBe(false);
+    const after = JSON.parse((await runCli(["doctor", "--json"], env)).stdout).checks.find((c: { name: string }) => c.name === "claude desktop");
+    expect(after).toMatchObject({ verdict: "warn", detail: expect.stringContaining('no "agent-runner-auth" configuration') });
+  }, 60_000);
+
+  test("--mdm macos prints a .mobileconfig that parses as a plist, with no secret; --mdm windows a .reg", async () => {
+    const env = await loggedIn();
+    const out = await runCli(["setup", "claude-desktop", "--mdm", "macos"], env);
+    expect(out.code).toBe(0);
+    const plist = parsePlist(out.stdout) as { PayloadContent: Record<string, unknown>[] };
+    expect(plist.PayloadContent[0]).toMatchObject({ PayloadType: "com.anthropic.claudefordesktop", inferenceGatewayBaseUrl: `${tenant.tenant}/anthropic`, inferenceCredentialHelper: "/usr/local/bin/agent-runner-auth-desktop-helper" });
+    const token = (await runCli(["token"], env)).stdout.trim();
+    expect(token.length).toBeGreaterThan(20);
+    expect(out.stdout).not.toContain(token.split(".")[2]!);
+    const reg = await runCli(["setup", "claude-desktop", "--mdm", "windows"], env);
+    expect(reg.stdout).toStartWith("Windows Registry Editor Version 5.00");
+    expect(reg.stdout).toContain("[HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Claude]");
+  }, 30_000);
+});
+
+describe("setup claude --mcp-server", () => {
+  test("adds the headersHelper to an http server of the project's .mcp.json; the helper prints the Authorization header the proxy accepts; --remove takes it out", async () => {
+    const env = await loggedIn();
+    const project = mkdtempSync(join(tmpdir(), "ara-mcp-"));
+    const original = '{\n  "mcpServers": {\n    "docs": { "type": "http", "url": "https://mcp.example.com/mcp" },\n    "local": { "command": "node", "args": ["x.js"] }\n  }\n}\n';
+    writeFileSync(join(project, ".mcp.json"), original);
+    const out = spawnSync(BINARY, ["setup", "claude", "--mcp-server", "docs"], { env, cwd: project, encoding: "utf8" });
+    expect(out.status).toBe(0);
+    const config = JSON.parse(readFileSync(join(project, ".mcp.json"), "utf8"));
+    expect(config.mcpServers.docs.headersHelper).toBe(`${BINARY} token --format headers`);
+    expect(config.mcpServers.local).toEqual({ command: "node", args: ["x.js"] });
+    expect(readFileSync(join(project, ".mcp.json.agent-runner-auth.bak"), "utf8")).toBe(original);
+    // Claude Code runs the helper through a shell
+    const helper = spawnSync("sh", ["-c", config.mcpServers.docs.headersHelper], { env, encoding: "utf8" });
+    expect(helper.status).toBe(0);
+    const headers = JSON.parse(helper.stdout);
+    expect(Object.keys(headers)).toEqual(["Authorization"]);
+    const call = await fetch(`${tenant.tenant}/anthropic/v1/models`, { headers: { authorization: headers.Authorization, "anthropic-version": "2023-06-01" } });
+    expect(call.status).toBe(200);
+    const stdio = spawnSync(BINARY, ["setup", "claude", "--mcp-server", "local"], { env, cwd: project, encoding: "utf8" });
+    expect(stdio.status).toBe(2);
+    expect(stdio.stderr).toContain("only http and sse servers send headers");
+    const removed = spawnSync(BINARY, ["setup", "claude", "--mcp-server", "docs", "--remove"], { env, cwd: project, encoding: "utf8" });
+    expect(removed.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(project, ".mcp.json"), "utf8"))).toEqual(JSON.parse(original));
   }, 30_000);
 });
