@@ -5,6 +5,7 @@
  * from the client and is never logged.
  */
 import { readFileSync } from "node:fs";
+import { checkRedirectUri, EndpointPolicyError } from "../shared/endpoint-policy.ts";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { parsePriceTable, type PriceTableOverride } from "./accounting/pricing.ts";
 import type { RateDefaults } from "./state/types.ts";
@@ -83,6 +84,26 @@ function strings(value: unknown, where: string, allowEmpty = false): string[] {
   return value as string[];
 }
 
+/** The app client's sign-out URLs: loopback, as the CLI will require of the discovery document. */
+function logoutUris(value: unknown, where: string): string[] {
+  const uris = strings(value, where, true);
+  uris.forEach((uri, i) => {
+    try {
+      checkRedirectUri(`${where}[${i}]`, uri);
+    } catch (e) {
+      if (e instanceof EndpointPolicyError) throw new ConfigError(e.message);
+      throw e;
+    }
+  });
+  return uris;
+}
+
+/** Sent in a URL and shown to the user: short, printable, no control characters (the CLI's rule, shared/tenant-discovery.ts). */
+function printable(value: unknown, where: string): string {
+  if (typeof value !== "string" || !/^[^\p{Cc}\p{Cf}]{1,128}$/u.test(value)) throw new ConfigError(`${where} must be a printable string of 1 to 128 characters`);
+  return value;
+}
+
 /** The upstream key from exactly one of: a file, an environment variable, or the config itself. */
 export function resolveUpstreamKey(source: { upstreamApiKey?: unknown; upstreamApiKeyFile?: unknown; upstreamApiKeyEnv?: unknown }, where: string, env = process.env): string {
   const given = [source.upstreamApiKey, source.upstreamApiKeyFile, source.upstreamApiKeyEnv].filter((v) => v !== undefined);
@@ -126,6 +147,9 @@ export function parseTenant(slug: string, raw: unknown, env = process.env): Tena
       scopes: strings(cli.scopes ?? ["openid", "email", "profile"], `${where}.cli.scopes`),
       ...(typeof cli.refresh_token_lifetime_seconds === "number" ? { refresh_token_lifetime_seconds: cli.refresh_token_lifetime_seconds } : {}),
       ...(typeof cli.access_token_lifetime_seconds === "number" ? { access_token_lifetime_seconds: cli.access_token_lifetime_seconds } : {}),
+      ...(cli.logout_uris !== undefined ? { logout_uris: logoutUris(cli.logout_uris, `${where}.cli.logout_uris`) } : {}),
+      ...(cli.identity_provider !== undefined ? { identity_provider: printable(cli.identity_provider, `${where}.cli.identity_provider`) } : {}),
+      ...(cli.idp_identifier !== undefined ? { idp_identifier: printable(cli.idp_identifier, `${where}.cli.idp_identifier`) } : {}),
     },
     ...(t.publicUrl !== undefined ? { publicUrl: str(t.publicUrl, `${where}.publicUrl`).replace(/\/+$/, "") } : {}),
     ...(t.adminGroups !== undefined ? { adminGroups: strings(t.adminGroups, `${where}.adminGroups`, true) } : {}),

@@ -4,7 +4,9 @@ import type { TenantAuth } from "../auth/authenticate.ts";
 import type { DenylistCheck } from "../auth/denylist.ts";
 import type { TokenRejected } from "../auth/verify.ts";
 import type { TenantConfig } from "../config.ts";
+import type { PolicyCache } from "../limits/applicable.ts";
 import type { GatewayState, RateDefaults } from "../state/types.ts";
+import type { UsageBatcher } from "../state/usage-batcher.ts";
 import type { AnthropicErrorType } from "./errors.ts";
 import type { ForwardDeps } from "./forward.ts";
 import type { LogLine } from "./log.ts";
@@ -22,6 +24,10 @@ export interface TenantRuntime extends TenantAuth {
 export interface ProxyContext {
   state: GatewayState;
   denylist: DenylistCheck;
+  /** The tenants' budgets and limits, current with the store's policy version. */
+  policies: PolicyCache;
+  /** Usage writes (settle, record, release), sent to the store in batches. */
+  usageWrites: UsageBatcher;
   metrics: Metrics;
   log: (line: LogLine) => void;
   forwardDeps: ForwardDeps;

@@ -2,6 +2,8 @@
  * The request path of `/anthropic/*`, in order:
  *   verify the token → check the denylist → read the body → rate limits (admit) →
  *   budgets (reserve the estimate) → forward → settle to the real usage (or release).
+ * Admit and reserve run only when a limit or budget applies to the person (limits/applicable.ts);
+ * usage is always recorded, through the batcher (state/usage-batcher.ts).
  * Each step's rules live in their own module (auth/, limits/, accounting/, state/); this file
  * only says what happens when. A StateUnavailable thrown by any step reaches the server's
  * handler, which answers 503 `overloaded_error` (fail-closed; fail-open is the state wrapper's).
@@ -14,6 +16,7 @@ import { cacheWrites } from "../accounting/usage.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { identityOf, personOf } from "../auth/person.ts";
 import { TokenRejected, type VerifiedUser } from "../auth/verify.ts";
+import { applicable } from "../limits/applicable.ts";
 import { BUDGET_WARNING_HEADER, budgetRefusal, budgetWarning, rateLimitRefusal, type Refusal } from "../limits/responses.ts";
 import { tokensOf } from "../state/common.ts";
 import type { Estimate, Person, Reservation, Revocation } from "../state/types.ts";
@@ -33,7 +36,10 @@ export interface ApiTarget {
 interface Metered {
   person: Person;
   estimate: Estimate;
-  reservation: Reservation;
+  /** None when no budget applies to the person: the usage is recorded without one. */
+  reservation: Reservation | undefined;
+  /** Whether a tokens-per-minute window counted the estimate (and is corrected after). */
+  tokensPerMinute: boolean;
   requestedModel: string | undefined;
   budgetWarning: string | undefined;
 }
@@ -65,12 +71,20 @@ export async function serveApi(ctx: ProxyContext, runtime: TenantRuntime, reques
   // 3. rate limits, then 4. budgets, on an estimate from max_tokens and the body's size
   const facts = requestFacts(body.kind === "whole" ? body.body : undefined, body.kind === "stream" ? body.bytes : 0);
   const estimate = estimateOf(facts, runtime.prices);
-  const admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults });
-  if (!admitted.allowed) return refuse(ctx, request, started, slug, route, rateLimitRefusal(admitted));
-  const reserved = await ctx.state.reserve(person, estimate);
-  if (!reserved.ok) return refuse(ctx, request, started, slug, route, budgetRefusal(reserved.refusedBy, estimate, Date.now()));
-  const warning = budgetWarning(reserved.warnings);
-  const metered: Metered = { person, estimate, reservation: reserved.reservation, requestedModel: facts.model, budgetWarning: warning };
+  const applies = applicable(person, await ctx.policies.get(slug), runtime.rateDefaults, Date.now());
+  if (applies.admit) {
+    const admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults });
+    if (!admitted.allowed) return refuse(ctx, request, started, slug, route, rateLimitRefusal(admitted));
+  }
+  let reservation: Reservation | undefined;
+  let warning: string | undefined;
+  if (applies.reserve) {
+    const reserved = await ctx.state.reserve(person, estimate);
+    if (!reserved.ok) return refuse(ctx, request, started, slug, route, budgetRefusal(reserved.refusedBy, estimate, Date.now()));
+    reservation = reserved.reservation;
+    warning = budgetWarning(reserved.warnings);
+  }
+  const metered: Metered = { person, estimate, reservation, tokensPerMinute: applies.tokensPerMinute, requestedModel: facts.model, budgetWarning: warning };
 
   // 5. forward, and 6. settle when the answer is over
   const requestId = ctx.newRequestId();
@@ -92,7 +106,7 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
   const slug = runtime.config.slug;
   if (end.outcome === "body_too_large") {
     // answered and logged as a 413; nothing reached the model
-    if (metered) void ctx.state.release(metered.reservation).catch(() => {});
+    if (metered?.reservation) void ctx.usageWrites.write({ kind: "release", reservation: metered.reservation }).catch(() => {});
     return;
   }
   const duration = Date.now() - started;
@@ -120,7 +134,7 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
   if (!metered || !hasUsage(end.usage)) {
     // nothing was used (an error before the model ran, or no usage to read): give the estimate back
     if (end.usage.model) line.model = end.usage.model;
-    if (metered) void ctx.state.release(metered.reservation).catch((e) => writeFailed(ctx, line, e));
+    if (metered?.reservation) void ctx.usageWrites.write({ kind: "release", reservation: metered.reservation }).catch((e) => writeFailed(ctx, line, e));
     ctx.log(line);
     return;
   }
@@ -144,9 +158,9 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
     ...(record.webSearchRequests ? { web_search_requests: record.webSearchRequests } : {}),
     ...(cost.usd === null ? { cost_unknown: true } : { cost_usd: cost.usd }),
   } satisfies Partial<LogLine>);
-  const delta = tokensOf(record) - metered.estimate.tokens;
+  const delta = metered.tokensPerMinute ? tokensOf(record) - metered.estimate.tokens : 0;
   // the store, or the spool when the store is down (state/resilient.ts): either way it is kept
-  void ctx.state.settle(metered.reservation, record).then(
+  void ctx.usageWrites.write(metered.reservation ? { kind: "settle", reservation: metered.reservation, record } : { kind: "record", record }).then(
     // the per-minute window's correction is best effort: a window lasts a minute
     () => (delta !== 0 ? ctx.state.chargeTokens(person, delta, { defaults: runtime.rateDefaults }).catch(() => {}) : undefined),
     (e) => writeFailed(ctx, line, e),

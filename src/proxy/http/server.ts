@@ -13,7 +13,9 @@ import { DenylistCheck } from "../auth/denylist.ts";
 import { IssuerKeys } from "../auth/jwks.ts";
 import { CLOCK_SKEW_SECONDS, type TokenRejected, VerifiedTokenCache } from "../auth/verify.ts";
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
+import { PolicyCache } from "../limits/applicable.ts";
 import { DEFAULT_STATE_URL, type OpenedState, openState } from "../state/open.ts";
+import { UsageBatcher } from "../state/usage-batcher.ts";
 import type { FailurePolicy } from "../state/resilient.ts";
 import { observeSpool } from "../state/spool-observers.ts";
 import { StateUnavailable } from "../state/types.ts";
@@ -115,6 +117,8 @@ export function startProxy(options: ProxyOptions) {
   const ctx: ProxyContext = {
     state,
     denylist: new DenylistCheck(state, options.revocationCacheMs ?? 1000),
+    policies: new PolicyCache(state),
+    usageWrites: new UsageBatcher(state),
     metrics,
     log,
     forwardDeps: { fetch: options.fetch ?? fetch, newRequestId, holdOpen },
@@ -277,6 +281,7 @@ export function startProxy(options: ProxyOptions) {
       await Promise.all([server.stop(true), metricsServer?.stop(true)]);
       // settles of the last streams run just after their end: let them reach the store
       await new Promise((r) => setTimeout(r, 50));
+      await ctx.usageWrites.close();
       if (ownsState) await state.close();
     },
   };

@@ -13,7 +13,7 @@ import {
 import { ADMIT, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
 import {
   type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
-  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow,
+  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite,
 } from "./types.ts";
 
 const COUNTER_TTL_MS = 70 * 86_400_000;
@@ -131,14 +131,20 @@ export class RedisState implements GatewayState {
   }
 
   async settle(reservation: Reservation, record: UsageRecord): Promise<void> {
-    await this.writeUsage(record, reservation.id);
+    await this.writeRecord(record, reservation.id);
   }
 
   async recordUsage(record: UsageRecord): Promise<void> {
-    await this.writeUsage(record, undefined);
+    await this.writeRecord(record, undefined);
   }
 
-  private async writeUsage(r: UsageRecord, reservationId: string | undefined): Promise<void> {
+  /** Sent together: Bun's client pipelines commands issued in the same tick, so the lot costs about one round trip. */
+  async writeUsage(writes: readonly UsageWrite[]): Promise<void> {
+    for (const w of writes) if (w.kind !== "release") checkRecord(w.record);
+    await Promise.all(writes.map((w) => (w.kind === "release" ? this.release(w.reservation) : this.writeRecord(w.record, w.kind === "settle" ? w.reservation.id : undefined))));
+  }
+
+  private async writeRecord(r: UsageRecord, reservationId: string | undefined): Promise<void> {
     checkRecord(r);
     const t = r.tenant;
     const day = dayKey(r.time);
@@ -281,15 +287,27 @@ export class RedisState implements GatewayState {
     return flat.map((v) => JSON.parse(v) as T);
   }
 
+  /** After a settings change: every replica's cached copy of the settings is stale from now on. */
+  private async bumpPolicy(tenant: string): Promise<void> {
+    await this.send("INCR", [this.key(tenant, "policyver")]);
+  }
+
+  async policyVersion(tenant: string): Promise<string> {
+    return String((await this.send("GET", [this.key(tenant, "policyver")])) ?? "0");
+  }
+
   async setBudget(budget: Budget): Promise<void> {
     const b = checkBudget(budget);
     await this.send("HSET", [this.key(b.tenant, "budgets"), `${b.subject.kind}:${enc(b.subject.id)}:${b.period}:${b.unit}`, JSON.stringify(b)]);
+    await this.bumpPolicy(b.tenant);
   }
 
   async clearBudget(tenant: string, subject: Subject, period: Period, unit?: BudgetUnit): Promise<number> {
     const s = checkSubject(subject);
     const fields = (unit ? [unit] : ["usd", "tokens"]).map((u) => `${s.kind}:${enc(s.id)}:${period}:${u}`);
-    return Number(await this.send("HDEL", [this.key(tenant, "budgets"), ...fields]));
+    const cleared = Number(await this.send("HDEL", [this.key(tenant, "budgets"), ...fields]));
+    await this.bumpPolicy(tenant);
+    return cleared;
   }
 
   listBudgets(tenant: string): Promise<Budget[]> {
@@ -299,11 +317,14 @@ export class RedisState implements GatewayState {
   async setLimit(limit: RateLimit): Promise<void> {
     const l = checkLimit(limit);
     await this.send("HSET", [this.key(l.tenant, "limits"), `${l.subject.kind}:${enc(l.subject.id)}`, JSON.stringify(l)]);
+    await this.bumpPolicy(l.tenant);
   }
 
   async clearLimit(tenant: string, subject: Subject): Promise<boolean> {
     const s = checkSubject(subject);
-    return Number(await this.send("HDEL", [this.key(tenant, "limits"), `${s.kind}:${enc(s.id)}`])) > 0;
+    const cleared = Number(await this.send("HDEL", [this.key(tenant, "limits"), `${s.kind}:${enc(s.id)}`])) > 0;
+    await this.bumpPolicy(tenant);
+    return cleared;
   }
 
   listLimits(tenant: string): Promise<RateLimit[]> {

@@ -16,7 +16,7 @@ import { Spool, type SpooledWrite } from "./spool.ts";
 import { SqliteState } from "./sqlite.ts";
 import {
   type Budget, type BudgetStatus, type BudgetUnit, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit, type Reservation,
-  type ReserveResult, type Revocation, type RevocationKind, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow,
+  type ReserveResult, type Revocation, type RevocationKind, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite,
 } from "./types.ts";
 
 export type FailurePolicy = "open" | "closed";
@@ -259,6 +259,21 @@ export class ResilientState implements GatewayState {
   recordUsage(record: UsageRecord): Promise<void> {
     return this.write("record", { kind: "record", record });
   }
+  /** A batch to the store in one go; if the store is (or goes) down, each write takes the single-write path (spool or queue). */
+  async writeUsage(writes: readonly UsageWrite[]): Promise<void> {
+    if (this.downSince === undefined) {
+      try {
+        await this.primary.writeUsage(writes);
+        return;
+      } catch (e) {
+        if (!(e instanceof StateUnavailable)) throw e;
+        this.markDown("writeUsage", e);
+      }
+    }
+    const results = await Promise.allSettled(writes.map((w) => this.write(w.kind, w)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
   budgetStatus(person: Person, now?: number): Promise<BudgetStatus[]> {
     return this.serve("budgetStatus", (s) => s.budgetStatus(person, now));
   }
@@ -302,6 +317,9 @@ export class ResilientState implements GatewayState {
   }
   listLimits(tenant: string): Promise<RateLimit[]> {
     return this.primary.listLimits(tenant);
+  }
+  policyVersion(tenant: string): Promise<string> {
+    return this.serve("policyVersion", (s) => s.policyVersion(tenant));
   }
   ping(): Promise<boolean> {
     return this.primary.ping();

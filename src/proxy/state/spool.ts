@@ -17,12 +17,10 @@ import { mkdirSync, readdirSync, statSync, utimesSync, type Stats } from "node:f
 import { open, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { Reservation, Revocation, RevocationKind, UsageRecord } from "./types.ts";
+import type { Revocation, RevocationKind, UsageWrite } from "./types.ts";
 
 export type SpooledWrite =
-  | { kind: "settle"; reservation: Reservation; record: UsageRecord }
-  | { kind: "record"; record: UsageRecord }
-  | { kind: "release"; reservation: Reservation }
+  | UsageWrite
   | { kind: "revoke"; revocation: Revocation }
   | { kind: "restore"; tenant: string; revocationKind: RevocationKind; value: string };
 

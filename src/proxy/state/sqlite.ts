@@ -14,7 +14,7 @@ import {
 } from "./common.ts";
 import {
   type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
-  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type SubjectKind,
+  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite, type SubjectKind,
 } from "./types.ts";
 
 const SCHEMA = `
@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS windows (tenant TEXT NOT NULL, key TEXT NOT NULL, sta
 CREATE TABLE IF NOT EXISTS revocations (tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, until INTEGER NOT NULL, at INTEGER NOT NULL, by TEXT, reason TEXT, PRIMARY KEY (tenant, kind, value)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS budgets (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, period TEXT NOT NULL, unit TEXT NOT NULL, lim INTEGER NOT NULL, soft INTEGER NOT NULL, PRIMARY KEY (tenant, kind, id, period, unit)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS limits (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, rpm INTEGER, tpm INTEGER, PRIMARY KEY (tenant, kind, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS policy_versions (tenant TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 interface RevocationRow { tenant: string; kind: RevocationKind; value: string; until: number; at: number; by: string | null; reason: string | null }
@@ -124,26 +125,34 @@ export class SqliteState implements GatewayState {
   }
 
   async settle(reservation: Reservation, record: UsageRecord): Promise<void> {
-    checkRecord(record);
-    this.tx(() => {
-      if (!this.insertUsage(record)) {
-        this.drop(reservation);
-        return;
-      }
-      const live = this.drop(reservation);
-      this.add(record.tenant, live ? reservation.counters : recordCounters(record), record.costMicroUsd ?? 0, tokensOf(record));
-    });
+    return this.writeUsage([{ kind: "settle", reservation, record }]);
   }
 
   async release(reservation: Reservation): Promise<void> {
-    this.tx(() => void this.drop(reservation));
+    return this.writeUsage([{ kind: "release", reservation }]);
   }
 
   async recordUsage(record: UsageRecord): Promise<void> {
-    checkRecord(record);
+    return this.writeUsage([{ kind: "record", record }]);
+  }
+
+  /** One transaction for the lot: on a busy file, one wait for the write lock instead of one per record. */
+  async writeUsage(writes: readonly UsageWrite[]): Promise<void> {
+    for (const w of writes) if (w.kind !== "release") checkRecord(w.record);
     this.tx(() => {
-      if (this.insertUsage(record)) this.add(record.tenant, recordCounters(record), record.costMicroUsd ?? 0, tokensOf(record));
+      for (const w of writes) this.applyUsage(w);
     });
+  }
+
+  private applyUsage(w: UsageWrite): void {
+    if (w.kind === "release") return void this.drop(w.reservation);
+    const { record } = w;
+    if (!this.insertUsage(record)) {
+      if (w.kind === "settle") this.drop(w.reservation);
+      return;
+    }
+    const live = w.kind === "settle" && this.drop(w.reservation);
+    this.add(record.tenant, live ? w.reservation.counters : recordCounters(record), record.costMicroUsd ?? 0, tokensOf(record));
   }
 
   async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
@@ -265,14 +274,30 @@ export class SqliteState implements GatewayState {
     return this.db.query<LimitRow, [string]>("SELECT * FROM limits WHERE tenant = ?").all(tenant).map(toLimit);
   }
 
+  /** In the settings change's transaction: every process's cached copy of the settings is stale from now on. */
+  private bumpPolicy(tenant: string): void {
+    this.db.query("INSERT INTO policy_versions (tenant, v) VALUES (?1, 1) ON CONFLICT (tenant) DO UPDATE SET v = v + 1").run(tenant);
+  }
+
+  async policyVersion(tenant: string): Promise<string> {
+    const row = this.db.query<{ v: number }, [string]>("SELECT v FROM policy_versions WHERE tenant = ?").get(tenant);
+    return String(row?.v ?? 0);
+  }
+
   async setBudget(budget: Budget): Promise<void> {
     const b = checkBudget(budget);
-    this.tx(() => this.db.query("INSERT OR REPLACE INTO budgets (tenant, kind, id, period, unit, lim, soft) VALUES (?, ?, ?, ?, ?, ?, ?)").run(b.tenant, b.subject.kind, b.subject.id, b.period, b.unit, b.limit, b.soft ? 1 : 0));
+    this.tx(() => {
+      this.db.query("INSERT OR REPLACE INTO budgets (tenant, kind, id, period, unit, lim, soft) VALUES (?, ?, ?, ?, ?, ?, ?)").run(b.tenant, b.subject.kind, b.subject.id, b.period, b.unit, b.limit, b.soft ? 1 : 0);
+      this.bumpPolicy(b.tenant);
+    });
   }
 
   async clearBudget(tenant: string, subject: Subject, period: Period, unit?: BudgetUnit): Promise<number> {
     const s = checkSubject(subject);
-    return this.tx(() => this.db.query(`DELETE FROM budgets WHERE tenant = ? AND kind = ? AND id = ? AND period = ? ${unit ? "AND unit = ?" : ""}`).run(tenant, s.kind, s.id, period, ...(unit ? [unit] : [])).changes);
+    return this.tx(() => {
+      this.bumpPolicy(tenant);
+      return this.db.query(`DELETE FROM budgets WHERE tenant = ? AND kind = ? AND id = ? AND period = ? ${unit ? "AND unit = ?" : ""}`).run(tenant, s.kind, s.id, period, ...(unit ? [unit] : [])).changes;
+    });
   }
 
   async listBudgets(tenant: string): Promise<Budget[]> {
@@ -281,12 +306,18 @@ export class SqliteState implements GatewayState {
 
   async setLimit(limit: RateLimit): Promise<void> {
     const l = checkLimit(limit);
-    this.tx(() => this.db.query("INSERT OR REPLACE INTO limits (tenant, kind, id, rpm, tpm) VALUES (?, ?, ?, ?, ?)").run(l.tenant, l.subject.kind, l.subject.id, l.rpm ?? null, l.tpm ?? null));
+    this.tx(() => {
+      this.db.query("INSERT OR REPLACE INTO limits (tenant, kind, id, rpm, tpm) VALUES (?, ?, ?, ?, ?)").run(l.tenant, l.subject.kind, l.subject.id, l.rpm ?? null, l.tpm ?? null);
+      this.bumpPolicy(l.tenant);
+    });
   }
 
   async clearLimit(tenant: string, subject: Subject): Promise<boolean> {
     const s = checkSubject(subject);
-    return this.tx(() => this.db.query("DELETE FROM limits WHERE tenant = ? AND kind = ? AND id = ?").run(tenant, s.kind, s.id).changes > 0);
+    return this.tx(() => {
+      this.bumpPolicy(tenant);
+      return this.db.query("DELETE FROM limits WHERE tenant = ? AND kind = ? AND id = ?").run(tenant, s.kind, s.id).changes > 0;
+    });
   }
 
   async listLimits(tenant: string): Promise<RateLimit[]> {

@@ -266,6 +266,43 @@ for (const backend of backends) {
       expect((err as StateError).code).toBe("STATE_INPUT");
     });
 
+    test("a batch of usage writes (settle, record, release) has the effect of each; a repeated batch counts once", async () => {
+      const tenant = newTenant();
+      const dora = person(tenant, "dora", { groups: ["eng"] });
+      await state.setBudget({ tenant, subject: { kind: "user", id: "dora" }, period: "day", unit: "usd", limit: 10_000_000, soft: false });
+      const est = { microUsd: 1_000_000, tokens: 5000 };
+      const [r1, r2] = [await state.reserve(dora, est, { now: T0 }), await state.reserve(dora, est, { now: T0 })];
+      if (!r1.ok || !r2.ok) throw new Error("reservations refused");
+      const settled = record(dora, { costMicroUsd: 100_000 });
+      const recorded = record(dora, { costMicroUsd: 50_000 });
+      const batch = [{ kind: "settle", reservation: r1.reservation, record: settled }, { kind: "record", record: recorded }, { kind: "release", reservation: r2.reservation }] as const;
+      await state.writeUsage(batch);
+      await state.writeUsage(batch); // retried (a batch replayed from the spool): no double count
+      expect((await state.budgetStatus(dora, T0))[0]).toMatchObject({ used: 150_000 });
+      const [row] = await state.usageReport({ tenant, since: dayKey(T0), until: dayKey(T0), by: "user" });
+      expect(row).toMatchObject({ key: "dora", requests: 2, costMicroUsd: 150_000, cacheReadInputTokens: 40_000 });
+      const bad = await state.writeUsage([{ kind: "record", record: record(dora, { inputTokens: -1 }) }]).catch((e) => e);
+      expect((bad as StateError).code).toBe("STATE_INPUT");
+    });
+
+    test("the policy version changes with every budget or limit change, and only then", async () => {
+      const tenant = newTenant();
+      const seen = [await state.policyVersion(tenant)];
+      await state.recordUsage(record(person(tenant, "erin")));
+      expect(await state.policyVersion(tenant)).toBe(seen[0]);
+      await state.setBudget({ tenant, subject: { kind: "user", id: "erin" }, period: "day", unit: "usd", limit: 5, soft: false });
+      seen.push(await state.policyVersion(tenant));
+      await state.setLimit({ tenant, subject: { kind: "user", id: "erin" }, rpm: 5 });
+      seen.push(await state.policyVersion(tenant));
+      await state.clearLimit(tenant, { kind: "user", id: "erin" });
+      seen.push(await state.policyVersion(tenant));
+      await state.clearBudget(tenant, { kind: "user", id: "erin" }, "day");
+      seen.push(await state.policyVersion(tenant));
+      expect(new Set(seen).size).toBe(5);
+      // another tenant's version is its own
+      expect(await state.policyVersion(newTenant())).toBe(seen[0]);
+    });
+
     test("reserve throughput (one process, sequential)", async () => {
       const tenant = newTenant();
       const p = person(tenant, "fast", { groups: ["eng"] });

@@ -169,11 +169,23 @@ export interface TokenIdentity {
   origin_jti?: string;
 }
 
+/** A usage write made after the answer was sent: what the batcher groups and the spool keeps. */
+export type UsageWrite =
+  | { kind: "settle"; reservation: Reservation; record: UsageRecord }
+  | { kind: "record"; record: UsageRecord }
+  | { kind: "release"; reservation: Reservation };
+
 export interface GatewayState {
   // ledger
   /** Records a request's usage without a reservation (idempotent by requestId). */
   recordUsage(record: UsageRecord): Promise<void>;
   usageReport(query: UsageQuery): Promise<UsageRow[]>;
+  /**
+   * Applies several usage writes at once (one transaction, or one pipelined burst of scripts):
+   * the same effect as making them one by one, each idempotent. Rejects as a whole; the caller
+   * retries them one by one to find the one at fault.
+   */
+  writeUsage(writes: readonly UsageWrite[]): Promise<void>;
 
   // budgets: counters move only through reserve/settle/release/expiry
   /** Atomically checks every budget of the person (user, groups, tenant), and reserves the estimate on all of their counters if no hard budget would be exceeded. */
@@ -204,6 +216,8 @@ export interface GatewayState {
   setLimit(limit: RateLimit): Promise<void>;
   clearLimit(tenant: string, subject: Subject): Promise<boolean>;
   listLimits(tenant: string): Promise<RateLimit[]>;
+  /** Changes whenever the tenant's budgets or limits change (on any replica): a cached copy of them is current while this is unchanged. */
+  policyVersion(tenant: string): Promise<string>;
 
   /** Cheap round trip: false when the store cannot be reached. */
   ping(): Promise<boolean>;
