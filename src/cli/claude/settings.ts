@@ -1,6 +1,7 @@
 /**
  * Claude Code's settings files and the keys this CLI manages in them:
- *   env.ANTHROPIC_BASE_URL, env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS, apiKeyHelper.
+ *   env.ANTHROPIC_BASE_URL, env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS, apiKeyHelper, and on request
+ *   statusLine (`usage --status-line`).
  * Edits go through jsonc-parser, which changes only those members and keeps every other key and
  * the file's formatting as it was. Pure functions over text; the command does the file I/O.
  */
@@ -39,6 +40,8 @@ export interface ManagedSettings {
   baseUrl: string;
   ttlMs: number;
   helper: string;
+  /** `setup claude --status-line`: the command of Claude Code's statusLine (statusLineCommand). */
+  statusLine?: string;
 }
 
 export class SettingsParseError extends Error {}
@@ -80,6 +83,10 @@ export function applyManagedSettings(text: string, settings: ManagedSettings): s
   if (env.ANTHROPIC_BASE_URL !== settings.baseUrl) next = edit(next, ["env", "ANTHROPIC_BASE_URL"], settings.baseUrl);
   if (env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS !== String(settings.ttlMs)) next = edit(next, ["env", "CLAUDE_CODE_API_KEY_HELPER_TTL_MS"], String(settings.ttlMs));
   if (current.apiKeyHelper !== settings.helper) next = edit(next, ["apiKeyHelper"], settings.helper);
+  if (settings.statusLine !== undefined) {
+    const line = current.statusLine as { type?: unknown; command?: unknown } | undefined;
+    if (line?.type !== "command" || line.command !== settings.statusLine || Object.keys(line).length !== 2) next = edit(next, ["statusLine"], { type: "command", command: settings.statusLine });
+  }
   return next;
 }
 
@@ -88,11 +95,18 @@ export function isOurHelper(helper: unknown): boolean {
   return typeof helper === "string" && /agent-runner-auth(\.exe)?["']?\s+token\b/.test(helper);
 }
 
+/** Whether a statusLine value is ours (this CLI's `usage --status-line`). */
+export function isOurStatusLine(value: unknown): boolean {
+  const line = value as { type?: unknown; command?: unknown } | null | undefined;
+  return line?.type === "command" && typeof line.command === "string" && /agent-runner-auth(\.exe)?["']?\s+usage\s+--status-line\b/.test(line.command);
+}
+
 /** Takes our keys out again (only if they are ours); an env object we leave empty goes too. */
 export function removeManagedSettings(text: string): string {
   const current = parseSettings(text);
   let next = text;
   const env = current.env as Record<string, unknown> | undefined;
+  if (isOurStatusLine(current.statusLine)) next = edit(next, ["statusLine"], undefined);
   if (isOurHelper(current.apiKeyHelper)) {
     next = edit(next, ["apiKeyHelper"], undefined);
     for (const key of ["ANTHROPIC_BASE_URL", "CLAUDE_CODE_API_KEY_HELPER_TTL_MS"]) {
@@ -118,6 +132,12 @@ export function cmdQuote(word: string): string {
 export function helperCommand(commandWords: string[], profile: string, platform = process.platform): string {
   const quote = platform === "win32" ? cmdQuote : shQuote;
   return [...commandWords.map(quote), "token", ...(profile === "default" ? [] : ["--profile", quote(profile)])].join(" ");
+}
+
+/** The statusLine command: this binary's absolute path, `usage --status-line`, the profile. */
+export function statusLineCommand(commandWords: string[], profile: string, platform = process.platform): string {
+  const quote = platform === "win32" ? cmdQuote : shQuote;
+  return [...commandWords.map(quote), "usage", "--status-line", ...(profile === "default" ? [] : ["--profile", quote(profile)])].join(" ");
 }
 
 /** Claude Code's helper TTL: just under the access token's lifetime (the seed: 55 min for 1 h). */

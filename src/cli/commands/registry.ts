@@ -99,6 +99,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: "dry-run", kind: "flag", description: "print the change as a diff on stdout, write nothing" },
       { name: "remove", kind: "flag", description: "take the agent-runner settings out again" },
       { name: "mcp-server", kind: "value", valueName: "NAME", description: "setup claude: add (or with --remove, remove) the headersHelper on this MCP server instead" },
+      { name: "status-line", kind: "flag", description: "setup claude: also show your gateway usage in Claude Code's status line (statusLine: usage --status-line); --remove takes it out if it is ours" },
       { name: "mdm", kind: "value", valueName: "macos|windows", description: "setup claude-desktop: print the admin's .mobileconfig or .reg on stdout, write nothing" },
       VERBOSE_OPTION,
       HELP_OPTION,
@@ -160,9 +161,9 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "logout",
-    summary: "revoke the session at the IdP and delete the stored tokens",
+    summary: "end the session at the tenant's gateway and the IdP, and delete the stored tokens",
     usage: "agent-runner-auth logout [options]",
-    description: "Revokes the refresh token (which also invalidates its access tokens), then deletes the stored tokens. Offline, it deletes them and warns.",
+    description: "Presents the stored access token to the tenant gateway's logout endpoint, which refuses every access token of this sign-in on all replicas within about a second (a copied token included), then revokes the refresh token at the IdP, then deletes the stored tokens. If the gateway or the IdP cannot be reached, it warns (saying until when a copied access token still works) and deletes the tokens anyway.",
     options: [PROFILE_OPTION, STORE_OPTION, VERBOSE_OPTION, HELP_OPTION],
   },
   // `admin …` and `usage` (issue 13): their tables live beside their use cases

@@ -34,3 +34,25 @@ test("an API key in the environment is warned about; invalid JSON is exit 5 and 
   await run(fake.ctx, { scope: "user", dryRun: true, remove: false });
   expect(fake.stderr[0]).toContain("warning: ANTHROPIC_API_KEY is set in your environment");
 });
+
+test("--status-line adds Claude Code's statusLine (this binary's usage --status-line, the profile) with the file's formatting kept; --remove takes it out only if ours", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ara-setup-statusline-"));
+  const file = join(dir, ".claude", "settings.json");
+  mkdirSync(join(dir, ".claude"), { recursive: true });
+  writeFileSync(file, '{\n    "theme": "dark"\n}\n');
+  const fake = fakeContext({ env: { HOME: dir } });
+  expect(await run(fake.ctx, { scope: "user", dryRun: false, remove: false, statusLine: true })).toBe(0);
+  const text = readFileSync(file, "utf8");
+  expect(JSON.parse(text).statusLine).toEqual({ type: "command", command: "/opt/agent-runner-auth usage --status-line" });
+  expect(text).toContain('\n    "theme": "dark"');
+  // twice: nothing changes
+  expect(await run(fake.ctx, { scope: "user", dryRun: false, remove: false, statusLine: true })).toBe(0);
+  expect(readFileSync(file, "utf8")).toBe(text);
+  expect(await run(fake.ctx, { scope: "user", dryRun: false, remove: true })).toBe(0);
+  expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ theme: "dark" });
+  // someone else's status line stays
+  writeFileSync(file, '{\n  "statusLine": { "type": "command", "command": "~/bin/my-line" }\n}\n');
+  expect(await run(fake.ctx, { scope: "user", dryRun: false, remove: true })).toBe(0);
+  expect(JSON.parse(readFileSync(file, "utf8")).statusLine.command).toBe("~/bin/my-line");
+  rmSync(dir, { recursive: true, force: true });
+});

@@ -9,7 +9,7 @@ import type { CommandContext, Env } from "../context.ts";
 import { ConfigError, usageError } from "../../errors.ts";
 import { runDesktop, type DesktopFiles, type DesktopOptions } from "./claude-desktop.ts";
 import { runMcpServer, type McpFiles } from "./mcp-server.ts";
-import { applyManagedSettings, backupPath, CONFLICTING_ENV, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsDir, settingsPath, SettingsParseError, SCOPES, tenantBaseUrl, type Scope } from "../../claude/settings.ts";
+import { applyManagedSettings, backupPath, CONFLICTING_ENV, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsDir, settingsPath, SettingsParseError, SCOPES, statusLineCommand, tenantBaseUrl, type Scope } from "../../claude/settings.ts";
 
 export interface SetupOptions {
   scope: Scope;
@@ -17,6 +17,8 @@ export interface SetupOptions {
   remove: boolean;
   /** `setup claude --mcp-server NAME`: only that server's headersHelper (mcp-server.ts); scope as given. */
   mcpServer?: { name: string; scope: Scope | undefined };
+  /** `setup claude --status-line`: also Claude Code's statusLine (`usage --status-line`). */
+  statusLine?: boolean;
   /** `setup claude-desktop` (claude-desktop.ts). */
   desktop?: DesktopOptions;
 }
@@ -36,7 +38,8 @@ export function parseOptions(args: ParsedArgs, _env: Env): SetupOptions {
   if (mdm !== undefined) throw usageError("--mdm goes with setup claude-desktop");
   const mcpServer = args.values["mcp-server"];
   if (mcpServer !== undefined && mcpServer.trim() === "") throw usageError("--mcp-server needs a server name");
-  return { ...base, ...(mcpServer !== undefined ? { mcpServer: { name: mcpServer, scope: args.values.scope as Scope | undefined } } : {}) };
+  if (args.flags["status-line"] && mcpServer !== undefined) throw usageError("--status-line and --mcp-server are separate runs of setup claude");
+  return { ...base, ...(mcpServer !== undefined ? { mcpServer: { name: mcpServer, scope: args.values.scope as Scope | undefined } } : {}), ...(args.flags["status-line"] ? { statusLine: true } : {}) };
 }
 
 /**
@@ -99,6 +102,7 @@ export async function run(ctx: CommandContext, options: SetupOptions, ports: Set
         baseUrl: tenantBaseUrl(profile.tenant),
         ttlMs: helperTtlMs(profile.accessTokenLifetimeSeconds),
         helper: helperCommand(ctx.self(), ctx.profileName),
+        ...(options.statusLine ? { statusLine: statusLineCommand(ctx.self(), ctx.profileName) } : {}),
       });
     }
   } catch (e) {
