@@ -22,3 +22,19 @@ test("each shell's script names every command, on stdout", async () => {
 test("an unknown shell, none, or an inherited property name is a usage error", () => {
   for (const argv of [[], ["tcsh"], ["bash", "zsh"], ["constructor"], ["toString"]]) expect(() => options(argv)).toThrow("usage: agent-runner-auth completion");
 });
+
+test("bash: command groups complete word by word (admin -> budget -> set -> its options), checked by a real bash", () => {
+  const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+  const { bash } = require("./completion.ts") as typeof import("./completion.ts");
+  const script = `${bash()}
+t() { COMP_WORDS=("$@"); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )); _agent_runner_auth; echo "\${COMPREPLY[*]}"; }
+t agent-runner-auth ad
+t agent-runner-auth admin ""
+t agent-runner-auth admin budget ""
+t agent-runner-auth admin budget set --us
+t agent-runner-auth usage --st
+`;
+  const out = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+  expect(out.stderr).toBe("");
+  expect(out.stdout.split("\n").slice(0, 5)).toEqual(["admin", "usage budget limit revoke restore revocations", "set clear list", "--user --usd", "--status-line --store"]);
+});

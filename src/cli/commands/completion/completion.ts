@@ -1,88 +1,161 @@
 /** `completion bash|zsh|fish|powershell`: shell completion scripts, generated from the option tables. */
 import type { ParsedArgs } from "../../args.ts";
 import type { CommandContext, Env } from "../context.ts";
-import { COMMANDS } from "../registry.ts";
+import { COMMAND_GROUPS, COMMANDS } from "../registry.ts";
+import type { OptionSpec } from "../../args.ts";
 import { usageError } from "../../errors.ts";
 
 const NAME = "agent-runner-auth";
+const FN = `_${NAME.replaceAll("-", "_")}`;
 const flagsOf = (name: string) => (COMMANDS.find((c) => c.name === name)?.options ?? []).map((o) => `--${o.name}`);
-const VALUES: Record<string, string[]> = { store: ["keychain", "pass", "file"], scope: ["user", "project", "local"] };
+const VALUES: Record<string, string[]> = { store: ["keychain", "pass", "file"], scope: ["user", "project", "local"], by: ["user", "group", "model", "day"], period: ["day", "month"] };
+/** Positional words a command takes. */
+const POSITIONALS: Record<string, string[]> = { setup: ["claude", "claude-desktop"], completion: ["bash", "zsh", "fish", "powershell"], "move-store": ["keychain", "pass", "file"] };
+
+/** The words after the program name, up to the first option: "" at the top, "admin", "admin budget", "admin budget set"... */
+const TOP_LEVEL = [...new Set(COMMANDS.map((c) => c.name.split(" ")[0]!))];
+/** Each group's next words ("admin" -> usage budget limit ...), from the command names. */
+function groupChildren(): Map<string, string[]> {
+  const children = new Map<string, string[]>();
+  for (const c of COMMANDS) {
+    const words = c.name.split(" ");
+    for (let i = 1; i < words.length; i++) {
+      const prefix = words.slice(0, i).join(" ");
+      const list = children.get(prefix) ?? [];
+      if (!list.includes(words[i]!)) list.push(words[i]!);
+      children.set(prefix, list);
+    }
+  }
+  return children;
+}
+/** Commands, longest names first (a group's command before the group). */
+const byLength = () => [...COMMANDS].sort((a, b) => b.name.split(" ").length - a.name.split(" ").length);
+const description = (text: string) => text.replaceAll("'", "").replaceAll("]", ")").replaceAll("[", "(");
 
 export function bash(): string {
-  const cases = COMMANDS.map((c) => `    ${c.name}) opts="${flagsOf(c.name).join(" ")}${c.name === "setup" ? " claude claude-desktop" : c.name === "completion" ? " bash zsh fish powershell" : c.name === "move-store" ? " keychain pass file" : ""}" ;;`).join("\n");
+  const commandCases = byLength().map((c) => `    "${c.name}"|"${c.name} "*) opts="${[...flagsOf(c.name), ...(POSITIONALS[c.name] ?? [])].join(" ")}" ;;`);
+  const groupCases = [...groupChildren()].map(([group, words]) => `    "${group}") opts="${words.join(" ")}" ;;`);
   return `# bash completion for ${NAME}
-_${NAME.replaceAll("-", "_")}() {
-  local cur prev cmd opts
+${FN}() {
+  local cur prev cmdpath opts i w
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  cmd="\${COMP_WORDS[1]}"
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "${COMMANDS.map((c) => c.name).join(" ")} --help --version" -- "$cur") )
+    COMPREPLY=( $(compgen -W "${TOP_LEVEL.join(" ")} --help --version" -- "$cur") )
     return
   fi
   case "$prev" in
 ${Object.entries(VALUES).map(([k, v]) => `    --${k}) COMPREPLY=( $(compgen -W "${v.join(" ")}" -- "$cur") ); return ;;`).join("\n")}
   esac
-  case "$cmd" in
-${cases}
+  # the command's words ("admin budget set"), up to the first option
+  cmdpath=""
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    w="\${COMP_WORDS[i]}"
+    case "$w" in -*) break ;; esac
+    cmdpath="\${cmdpath:+$cmdpath }$w"
+  done
+  case "$cmdpath" in
+${[...groupCases, ...commandCases].join("\n")}
     *) opts="" ;;
   esac
   COMPREPLY=( $(compgen -W "$opts" -- "$cur") )
 }
-complete -F _${NAME.replaceAll("-", "_")} ${NAME}
+complete -F ${FN} ${NAME}
 `;
 }
 
 export function zsh(): string {
-  const commands = COMMANDS.map((c) => `    '${c.name}:${c.summary.replaceAll("'", "")}'`).join("\n");
-  const cases = COMMANDS.map(
-    (c) =>
-      `    ${c.name}) _arguments ${c.options.map((o) => `'--${o.name}${o.kind === "flag" ? "" : "=[" + o.description.replaceAll("'", "").replaceAll("]", ")").replaceAll("[", "(") + "]:" + (o.valueName ?? "value") + (VALUES[o.name] ? ":(" + VALUES[o.name]!.join(" ") + ")" : ":")}${o.kind === "flag" ? "[" + o.description.replaceAll("'", "").replaceAll("]", ")").replaceAll("[", "(") + "]" : ""}'`).join(" ")} ;;`,
-  );
+  const top = TOP_LEVEL.map((name) => {
+    const c = COMMANDS.find((x) => x.name === name);
+    const summary = c?.summary ?? COMMAND_GROUPS.find((g) => g.name === name)?.summary ?? "";
+    return `    '${name}:${summary.replaceAll("'", "")}'`;
+  });
+  const option = (o: OptionSpec) =>
+    `'--${o.name}${o.kind === "flag" ? `[${description(o.description)}]` : `=[${description(o.description)}]:${o.valueName ?? "value"}:${VALUES[o.name] ? `(${VALUES[o.name]!.join(" ")})` : ""}`}'`;
+  const commandCases = byLength().map((c) => `    "${c.name}"|"${c.name} "*) _arguments ${c.options.map(option).join(" ")} ;;`);
+  const groupCases = [...groupChildren()].map(([group, words]) => `    "${group}") _values 'command' ${words.join(" ")} ;;`);
   return `#compdef ${NAME}
-_${NAME.replaceAll("-", "_")}() {
-  local -a commands
+${FN}() {
+  local -a commands w
+  local x cmdpath
   commands=(
-${commands}
+${top.join("\n")}
   )
   if (( CURRENT == 2 )); then
     _describe 'command' commands
     return
   fi
-  case "$words[2]" in
-${cases.join("\n")}
+  # the command's words ("admin budget set"), up to the first option
+  w=()
+  for x in "\${(@)words[2,CURRENT-1]}"; do
+    [[ $x == -* ]] && break
+    w+=("$x")
+  done
+  cmdpath="\${(j: :)w}"
+  case "$cmdpath" in
+${[...groupCases, ...commandCases].join("\n")}
   esac
 }
-compdef _${NAME.replaceAll("-", "_")} ${NAME}
+compdef ${FN} ${NAME}
 `;
 }
 
 export function fish(): string {
-  const lines = [`# fish completion for ${NAME}`, `complete -c ${NAME} -f`];
+  const at = (pattern: string) => `'__${NAME.replaceAll("-", "_")}_path | string match -qr -- "${pattern}"'`;
+  const lines = [
+    `# fish completion for ${NAME}`,
+    `complete -c ${NAME} -f`,
+    `# the command's words ("admin budget set"), up to the first option`,
+    `function __${NAME.replaceAll("-", "_")}_path`,
+    `  set -l words (commandline -opc)`,
+    `  set -e words[1]`,
+    `  set -l out`,
+    `  for w in $words`,
+    `    string match -q -- '-*' $w; and break`,
+    `    set out $out $w`,
+    `  end`,
+    `  echo (string join ' ' $out)`,
+    `end`,
+  ];
+  for (const name of TOP_LEVEL) {
+    const summary = COMMANDS.find((x) => x.name === name)?.summary ?? COMMAND_GROUPS.find((g) => g.name === name)?.summary ?? "";
+    lines.push(`complete -c ${NAME} -n ${at("^$")} -a ${name} -d '${summary.replaceAll("'", "\\'")}'`);
+  }
+  for (const [group, words] of groupChildren()) lines.push(`complete -c ${NAME} -n ${at(`^${group}$`)} -a '${words.join(" ")}'`);
   for (const c of COMMANDS) {
-    lines.push(`complete -c ${NAME} -n __fish_use_subcommand -a ${c.name} -d '${c.summary.replaceAll("'", "\\'")}'`);
+    const here = at(`^${c.name}( |$)`);
+    if (POSITIONALS[c.name]) lines.push(`complete -c ${NAME} -n ${here} -a '${POSITIONALS[c.name]!.join(" ")}'`);
     for (const o of c.options) {
       const values = VALUES[o.name] ? ` -a '${VALUES[o.name]!.join(" ")}'` : "";
-      lines.push(`complete -c ${NAME} -n '__fish_seen_subcommand_from ${c.name}' -l ${o.name}${o.kind === "flag" ? "" : " -r"}${values} -d '${o.description.replaceAll("'", "\\'")}'`);
+      lines.push(`complete -c ${NAME} -n ${here} -l ${o.name}${o.kind === "flag" ? "" : " -r"}${values} -d '${o.description.replaceAll("'", "\\'")}'`);
     }
   }
   return lines.join("\n") + "\n";
 }
 
 export function powershell(): string {
-  const table = COMMANDS.map((c) => `    '${c.name}' = @(${flagsOf(c.name).map((f) => `'${f}'`).join(", ")})`).join("\n");
+  const table = [
+    ...COMMANDS.map((c) => `    '${c.name}' = @(${[...flagsOf(c.name), ...(POSITIONALS[c.name] ?? [])].map((f) => `'${f}'`).join(", ")})`),
+    ...[...groupChildren()].map(([group, words]) => `    '${group}' = @(${words.map((w) => `'${w}'`).join(", ")})`),
+  ].join("\n");
   return `# PowerShell completion for ${NAME}: add to your $PROFILE
 Register-ArgumentCompleter -Native -CommandName '${NAME}', '${NAME}.exe' -ScriptBlock {
   param($wordToComplete, $commandAst, $cursorPosition)
   $options = @{
 ${table}
   }
-  $words = $commandAst.CommandElements | ForEach-Object { $_.ToString() }
-  if ($words.Count -le 1 -or ($words.Count -eq 2 -and $wordToComplete -ne '')) {
-    $candidates = $options.Keys
-  } else {
-    $candidates = $options[$words[1]]
+  $topLevel = @(${TOP_LEVEL.map((n) => `'${n}'`).join(", ")})
+  $words = @($commandAst.CommandElements | ForEach-Object { $_.ToString() })
+  # the command's words ('admin budget set'), up to the first option, without the word being completed
+  $last = if ($wordToComplete -ne '') { $words.Count - 1 } else { $words.Count }
+  $path = @()
+  for ($i = 1; $i -lt $last; $i++) {
+    if ($words[$i] -like '-*') { break }
+    $path += $words[$i]
   }
+  $key = $path -join ' '
+  while ($key -ne '' -and -not $options.ContainsKey($key)) { $key = (($key -split ' ') | Select-Object -SkipLast 1) -join ' ' }
+  $candidates = if ($key -eq '') { $topLevel } else { $options[$key] }
   $candidates | Where-Object { $_ -like "$wordToComplete*" } | Sort-Object | ForEach-Object {
     [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_)
   }
