@@ -1,0 +1,121 @@
+/**
+ * `doctor` checks the gateway with the user's token (issue 11, sections 4 and 5), through the
+ * real binary and the real local tenant: the HEAD probe, 401 + WWW-Authenticate for a bad token,
+ * count_tokens, and `--deep`'s one-token stream, which must arrive in pieces. The "bad" network is
+ * a real nginx reverse proxy in front of the tenant's proxy with `proxy_buffering on` (the
+ * profile's tenant URL pointed at it after login), which collapses the
+ * stream into one piece; the direct connection is the good case. Also: SSH detection.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTenant, type TenantProcess } from "../support/tenant.ts";
+import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
+
+let tenant: TenantProcess;
+let nginx: ChildProcess;
+let nginxUrl: string;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  tenant = await startTenant();
+  // Events 120 ms apart, as a model's tokens are: a streaming path delivers them apart.
+  await fetch(`${tenant.upstream}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal", eventDelayMs: 120 }) });
+  const dir = mkdtempSync(join(tmpdir(), "ara-nginx-"));
+  const port = await freePort();
+  // A reverse proxy that buffers responses (proxy_buffering on, X-Accel-Buffering ignored, output
+  // postponed, and compressed: gzip holds small events until its buffer fills or the stream ends;
+  // proxy_buffering alone still passed these events on one by one), as a middlebox
+  // in front of a gateway can. (Bun's fetch does not send loopback requests through HTTP_PROXY.)
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass ${tenant.tenant}; proxy_http_version 1.1; proxy_buffering on; proxy_ignore_headers X-Accel-Buffering; proxy_buffers 8 64k; proxy_buffer_size 64k; proxy_busy_buffers_size 128k; postpone_output 65536; gzip on; gzip_types text/event-stream; gzip_min_length 1; gzip_proxied any; }
+  }
+}
+`,
+  );
+  nginx = spawn("nginx", ["-c", join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" });
+  nginxUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(nginxUrl);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+});
+afterAll(async () => {
+  nginx?.kill("SIGTERM");
+  await tenant.stop();
+});
+
+async function loggedIn() {
+  const user = tenant.users[0]!;
+  const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password) });
+  expect((await runCli(["login", tenant.tenant], env)).code).toBe(0);
+  return env;
+}
+
+type Check = { name: string; verdict: string; detail: string; fix?: string };
+const check = (stdout: string, name: string): Check | undefined => (JSON.parse(stdout).checks as Check[]).find((c) => c.name === name);
+
+test("direct: the probe, the bad-token 401, count_tokens and the --deep stream (in pieces) all pass", async () => {
+  const env = await loggedIn();
+  const out = await runCli(["doctor", "--deep", "--json"], env);
+  expect(check(out.stdout, "gateway probe")).toMatchObject({ verdict: "pass" });
+  expect(check(out.stdout, "gateway auth")).toMatchObject({ verdict: "pass", detail: expect.stringContaining("WWW-Authenticate: Bearer") });
+  expect(check(out.stdout, "count_tokens")).toMatchObject({ verdict: "pass" });
+  expect(check(out.stdout, "streaming")).toMatchObject({ verdict: "pass", detail: expect.stringMatching(/arrived in \d+ pieces/) });
+  const requests = (await (await fetch(`${tenant.upstream}/_stub/requests`)).json()) as { path: string; body: string }[];
+  const streamed = requests.filter((r) => r.path === "/v1/messages").map((r) => JSON.parse(r.body));
+  expect(streamed.at(-1)).toMatchObject({ max_tokens: 1, stream: true });
+}, 30_000);
+
+test("without --deep no model request is sent, and the stream check says how to run it", async () => {
+  const env = await loggedIn();
+  const before = ((await (await fetch(`${tenant.upstream}/_stub/requests`)).json()) as { path: string }[]).filter((r) => r.path === "/v1/messages").length;
+  const out = await runCli(["doctor", "--json"], env);
+  expect(check(out.stdout, "streaming")).toMatchObject({ verdict: "skip", detail: expect.stringContaining("doctor --deep") });
+  const after = ((await (await fetch(`${tenant.upstream}/_stub/requests`)).json()) as { path: string }[]).filter((r) => r.path === "/v1/messages").length;
+  expect(after).toBe(before);
+}, 30_000);
+
+test("through a buffering nginx: the stream arrives in one piece; doctor fails it with the fix, exit 1", async () => {
+  const env = await loggedIn();
+  const profileFile = join(env.XDG_CONFIG_HOME!, "agent-runner-auth", "profiles", "default.json");
+  const profile = JSON.parse(readFileSync(profileFile, "utf8"));
+  writeFileSync(profileFile, JSON.stringify({ ...profile, tenant: nginxUrl }));
+  const out = await runCli(["doctor", "--deep"], env);
+  expect(out.stderr).toContain(`tenant ${nginxUrl}`);
+  expect(out.code).toBe(1);
+  expect(out.stderr).toMatch(/✗ streaming +the streamed answer arrived in one piece/);
+  expect(out.stderr).toContain("fix: Turn off response buffering");
+  expect(out.stderr).toMatch(/✓ count_tokens/); // the rest works through it
+}, 30_000);
+
+test("in an SSH session doctor says which sign-in will work", async () => {
+  const env = await loggedIn();
+  const out = await runCli(["doctor"], { ...env, SSH_CONNECTION: "10.0.0.2 50000 10.0.0.1 22" });
+  // (this test machine may itself be a container: then that comes first, SSH is still named)
+  expect(out.stderr).toMatch(/! sign-in here +(ssh|container) \([^)]*SSH_CONNECTION is set\)/);
+  expect(out.stderr).toMatch(/fix: .*login --no-browser --port \d+/);
+}, 30_000);
