@@ -29,12 +29,6 @@ export const STORE_OPTION: OptionSpec = {
   description: "secret store (default: the profile's, else $AGENT_RUNNER_AUTH_STORE, else keychain); file is plaintext",
 };
 export const VERBOSE_OPTION: OptionSpec = { name: "verbose", kind: "flag", short: "v", description: "log each step to stderr (never secrets)" };
-export const CA_FILE_OPTION: OptionSpec = {
-  name: "ca-file",
-  kind: "value",
-  valueName: "PATH",
-  description: "also trust the CA certificates in this PEM file, for every request (a TLS-inspecting proxy; default: $AGENT_RUNNER_AUTH_CA_FILE)",
-};
 export const HELP_OPTION: OptionSpec = { name: "help", kind: "flag", short: "h", description: "show this help" };
 
 export const COMMANDS: CommandSpec[] = [
@@ -114,7 +108,6 @@ export const COMMANDS: CommandSpec[] = [
       PROFILE_OPTION,
       { name: "json", kind: "flag", description: "print {ok, profile, checks: [{name, verdict, detail, fix}]} on stdout" },
       { name: "deep", kind: "flag", description: "also send a one-token streamed request (spends one output token) and check it arrives in pieces" },
-      CA_FILE_OPTION,
       VERBOSE_OPTION,
       HELP_OPTION,
     ],
@@ -126,7 +119,7 @@ export const COMMANDS: CommandSpec[] = [
     usage: "agent-runner-auth exec [options] -- CMD [ARGS...]",
     description:
       "Gets a token like 'token' does, then runs CMD with ANTHROPIC_BASE_URL (<tenant>/anthropic/v1) and ANTHROPIC_AUTH_TOKEN set and ANTHROPIC_API_KEY removed, stdio inherited. Prints nothing on stdout itself; stderr says how long the token lives (it is not refreshed inside CMD). Exits with CMD's status, 128+N when signal N ended it, 127 when CMD is not found, 126 when it cannot run. SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to CMD.",
-    options: [PROFILE_OPTION, STORE_OPTION, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION],
+    options: [PROFILE_OPTION, STORE_OPTION, VERBOSE_OPTION, HELP_OPTION],
   },
   {
     name: "env",
@@ -138,7 +131,6 @@ export const COMMANDS: CommandSpec[] = [
       PROFILE_OPTION,
       STORE_OPTION,
       { name: "shell", kind: "value", valueName: "sh|bash|zsh|fish|powershell", description: "the shell's syntax (default: from $SHELL; PowerShell on Windows)" },
-      CA_FILE_OPTION,
       VERBOSE_OPTION,
       HELP_OPTION,
     ],
