@@ -22,6 +22,8 @@ afterAll(async () => {
   await tenant?.stop();
 });
 
+/** An isolated HOME whose members are known to be set. */
+const newHome = () => isolatedHome() as Record<"HOME" | "XDG_CONFIG_HOME", string> & Record<string, string>;
 const demo = () => scriptedBrowser("demo", "demo-password-1");
 
 function sessionBrowser(dir: string, username: string, password: string): Record<string, string> {
@@ -37,7 +39,7 @@ const browserLog = (dir: string) => readFileSync(join(dir, "browser.log"), "utf8
 
 describe("bare login finds the tenant and says where from", () => {
   test("AGENT_RUNNER_TENANT", async () => {
-    const env = baseEnv({ ...isolatedHome(), ...demo(), AGENT_RUNNER_TENANT: tenant.tenant, AGENT_RUNNER_AUTH_STORE: "file" });
+    const env = baseEnv({ ...newHome(), ...demo(), AGENT_RUNNER_TENANT: tenant.tenant, AGENT_RUNNER_AUTH_STORE: "file" });
     const r = await runCli(["login"], env);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`Using the tenant ${tenant.tenant} from AGENT_RUNNER_TENANT.`);
@@ -45,7 +47,7 @@ describe("bare login finds the tenant and says where from", () => {
   });
 
   test("the system configuration (its identityProvider sends the user to the company IdP: the federated user)", async () => {
-    const home = isolatedHome();
+    const home = newHome();
     const config = join(home.HOME, "system-config.json");
     writeFileSync(config, JSON.stringify({ tenant: tenant.tenant, identityProvider: "ExampleCorp" }));
     const env = baseEnv({ ...home, ...scriptedBrowser("alice@example.com", "alice-password-1"), AGENT_RUNNER_AUTH_SYSTEM_CONFIG: config, AGENT_RUNNER_AUTH_STORE: "file" });
@@ -58,7 +60,7 @@ describe("bare login finds the tenant and says where from", () => {
   });
 
   test("Claude Code's user settings (ANTHROPIC_BASE_URL confirmed by the tenant's RFC 9728 document)", async () => {
-    const home = isolatedHome();
+    const home = newHome();
     mkdirSync(join(home.HOME, ".claude"));
     writeFileSync(join(home.HOME, ".claude", "settings.json"), JSON.stringify({ env: { ANTHROPIC_BASE_URL: `${tenant.tenant}/anthropic/v1` } }));
     const r = await runCli(["login"], baseEnv({ ...home, ...demo(), AGENT_RUNNER_AUTH_SYSTEM_CONFIG: join(home.HOME, "none.json"), AGENT_RUNNER_AUTH_STORE: "file" }));
@@ -67,7 +69,7 @@ describe("bare login finds the tenant and says where from", () => {
   });
 
   test("a prompt at a terminal (pty)", async () => {
-    const env = baseEnv({ ...isolatedHome(), ...demo(), AGENT_RUNNER_AUTH_SYSTEM_CONFIG: "/nonexistent/config.json", AGENT_RUNNER_AUTH_STORE: "file" });
+    const env = baseEnv({ ...newHome(), ...demo(), AGENT_RUNNER_AUTH_SYSTEM_CONFIG: "/nonexistent/config.json", AGENT_RUNNER_AUTH_STORE: "file" });
     const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
     const child = spawn("script", ["-qec", `${quote(BINARY)} login`, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
@@ -85,7 +87,7 @@ describe("bare login finds the tenant and says where from", () => {
   });
 
   test("nothing anywhere, no terminal: today's error line, exit 2", async () => {
-    const r = await runCli(["login"], baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_SYSTEM_CONFIG: "/nonexistent/config.json" }));
+    const r = await runCli(["login"], baseEnv({ ...newHome(), AGENT_RUNNER_AUTH_SYSTEM_CONFIG: "/nonexistent/config.json" }));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("no tenant configured yet");
   });
@@ -93,7 +95,7 @@ describe("bare login finds the tenant and says where from", () => {
 
 describe("sign-in as real pools do it", () => {
   test("--idp-identifier and --login-hint reach the federated IdP; real Chromium signs in as the federated user", async () => {
-    const home = isolatedHome();
+    const home = newHome();
     const result = join(home.HOME, "chromium.json");
     const r = await runCli(["login", tenant.tenant, "--store", "file", "--idp-identifier", "example.com", "--login-hint", "alice@example.com"], baseEnv({ ...home, ...chromiumBrowser("alice@example.com", "alice-password-1", result) }), { timeoutMs: 60_000 });
     expect(r.code).toBe(0);
@@ -103,7 +105,7 @@ describe("sign-in as real pools do it", () => {
   }, 90_000);
 
   test("an email-as-username user (UUID username) is shown by email in login and status", async () => {
-    const home = isolatedHome();
+    const home = newHome();
     const r = await runCli(["login", tenant.tenant, "--store", "file"], baseEnv({ ...home, ...scriptedBrowser("erin@example.com", "erin-password-1") }));
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("Logged in as erin@example.com to");
@@ -113,7 +115,7 @@ describe("sign-in as real pools do it", () => {
   });
 
   test("real Chromium keeps the hosted session: a second login is silent (control); after a logout without a browser, and with --switch-user, the form is shown (prompt=login)", async () => {
-    const home = isolatedHome();
+    const home = newHome();
     const urls = join(home.HOME, "urls.txt");
     writeFileSync(urls, "");
     const recorder = join(home.HOME, "record-url.sh");
@@ -172,7 +174,7 @@ describe("sign-in as real pools do it", () => {
   }, 120_000);
 
   test("logout with a browser opens the pool's /logout (loopback logged-out page): the session is gone", async () => {
-    const home = isolatedHome();
+    const home = newHome();
     expect((await runCli(["login", tenant.tenant, "--store", "file"], baseEnv({ ...home, ...sessionBrowser(home.HOME, "demo", "demo-password-1") }))).code).toBe(0);
     const before = (await tenant.stats()).logouts;
     const out = await runCliWithTerminal(["logout"], baseEnv({ ...home, ...sessionBrowser(home.HOME, "x", "y") }));
@@ -186,7 +188,7 @@ describe("sign-in as real pools do it", () => {
 
 describe("per-directory profile", () => {
   test("a repository's .agent-runner-auth selects the profile; status says so; a flag wins", async () => {
-    const home = isolatedHome();
+    const home = newHome();
     const repo = mkdtempSync(join(tmpdir(), "ara-repo-"));
     mkdirSync(join(repo, ".git"));
     mkdirSync(join(repo, "src", "deep"), { recursive: true });
