@@ -2,13 +2,15 @@
  * A narrow proxy benchmark for one change at a time (bench/proxy.ts is the full, comparative one):
  * forge-signed token, the stub upstream, the proxy with `--state` $STATE (default sqlite::memory:)
  * and `--workers` $WORKERS (default 1), wrk at 64 and 16 connections for $DURATION (default 4s).
- * Usage: bun bench/gwperf-quick.ts [state URL ...]; PROFILE=dir adds --cpu-prof to the proxy.
+ * Usage: bun bench/gwperf-quick.ts [state URL ...] ("redis": a redis-server started for the run);
+ * PROFILE=dir adds --cpu-prof to the proxy.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { startTestRedis, type TestRedis } from "../src/proxy/state/testing/redis-server.ts";
 import { startForge } from "../test/support/forge.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -47,9 +49,11 @@ const stubUrl = await firstLine(stub);
 const dir = mkdtempSync(join(tmpdir(), "gwperf-"));
 writeFileSync(join(dir, "key"), KEY, { mode: 0o600 });
 const states = process.argv.slice(2).length ? process.argv.slice(2) : ["sqlite::memory:"];
+let redis: TestRedis | undefined;
 try {
   for (const [i, stateArg] of states.entries()) {
-    const state = stateArg.replace("$DIR", dir + "/" + i);
+    if (stateArg === "redis") redis ??= await startTestRedis();
+    const state = stateArg === "redis" ? (redis as TestRedis).url : stateArg.replace("$DIR", dir + "/" + i);
     const port = 21000 + Math.floor(Math.random() * 9000);
     const args = [...(process.env.PROFILE ? ["--cpu-prof", "--cpu-prof-dir", process.env.PROFILE] : []), join(ROOT, "src", "proxy", "main.ts"), "--workers", process.env.WORKERS ?? "1", "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", stubUrl, "--upstream-key-file", join(dir, "key"), "--port", String(port), "--host", "127.0.0.1", "--metrics-port", "off", "--state", state];
     const proxy = spawn(BUN, args, { stdio: ["pipe", "ignore", "inherit"], env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "512", ...(process.env.WORKERS && process.env.WORKERS !== "1" ? {} : { AGENT_RUNNER_PROXY_WORKER: "0" }) } });
@@ -69,4 +73,5 @@ try {
 } finally {
   for (const c of children) c.kill("SIGTERM");
   forge.stop();
+  await redis?.dispose();
 }

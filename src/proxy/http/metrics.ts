@@ -1,9 +1,38 @@
 /** Prometheus metrics (prom-client), one registry per proxy instance. */
 import { Counter, Histogram, Registry, Gauge } from "prom-client";
 
+/**
+ * Counts kept as plain numbers on the request path and added to prom-client's counters when
+ * metrics are read: a prom-client child still hashes its labels on every `inc`.
+ */
+class Tally {
+  private readonly pending = new Map<string, { labels: string[]; n: number }>();
+  add(key: string, labels: () => string[], n = 1): void {
+    const entry = this.pending.get(key);
+    if (entry) entry.n += n;
+    else this.pending.set(key, { labels: labels(), n });
+  }
+  flushInto(counter: Counter<string>): void {
+    for (const entry of this.pending.values()) {
+      if (entry.n !== 0) counter.labels(...entry.labels).inc(entry.n);
+      entry.n = 0;
+    }
+  }
+}
+
 export function createMetrics() {
   const registry = new Registry();
-  const requests = new Counter({ name: "proxy_requests_total", help: "Requests by tenant, route and status", labelNames: ["tenant", "route", "status"], registers: [registry] });
+  const requestTally = new Tally();
+  const tokenTally = new Tally();
+  const costTally = new Tally();
+  const unpricedTally = new Tally();
+  const requests: Counter<string> = new Counter({
+    name: "proxy_requests_total",
+    help: "Requests by tenant, route and status",
+    labelNames: ["tenant", "route", "status"],
+    registers: [registry],
+    collect: () => requestTally.flushInto(requests),
+  });
   const duration = new Histogram({
     name: "proxy_request_duration_seconds",
     help: "Time from request to the end of the response (streams included)",
@@ -19,14 +48,15 @@ export function createMetrics() {
     registers: [registry],
   });
   const verificationFailures = new Counter({ name: "proxy_token_verification_failures_total", help: "Rejected credentials by reason", labelNames: ["tenant", "reason"], registers: [registry] });
-  const tokens = new Counter({
+  const tokens: Counter<string> = new Counter({
+    collect: () => tokenTally.flushInto(tokens),
     name: "proxy_model_tokens_total",
     help: "Model tokens read from the upstream's usage, by tenant, model (the price table's key, or \"unknown\") and kind (input, output, cache_write_5m, cache_write_1h, cache_read)",
     labelNames: ["tenant", "model", "kind"],
     registers: [registry],
   });
-  const cost = new Counter({ name: "proxy_cost_usd_total", help: "Cost of the requests served, in USD, by tenant and model (priced models only)", labelNames: ["tenant", "model"], registers: [registry] });
-  const unpriced = new Counter({ name: "proxy_unpriced_requests_total", help: "Requests whose model has no price (tokens counted, cost unknown)", labelNames: ["tenant", "model"], registers: [registry] });
+  const cost: Counter<string> = new Counter({ name: "proxy_cost_usd_total", help: "Cost of the requests served, in USD, by tenant and model (priced models only)", labelNames: ["tenant", "model"], registers: [registry], collect: () => costTally.flushInto(cost) });
+  const unpriced: Counter<string> = new Counter({ name: "proxy_unpriced_requests_total", help: "Requests whose model has no price (tokens counted, cost unknown)", labelNames: ["tenant", "model"], registers: [registry], collect: () => unpricedTally.flushInto(unpriced) });
   const refusals = new Counter({ name: "proxy_limit_refusals_total", help: "Requests refused by a budget or rate limit, by reason", labelNames: ["tenant", "reason"], registers: [registry] });
   const stateEvents = new Counter({ name: "proxy_state_events_total", help: "State store events: degraded (unreachable), recovered, dropped (fail-open queue full), write_failed", labelNames: ["event", "policy"], registers: [registry] });
   const stateDegraded = new Gauge({ name: "proxy_state_degraded", help: "1 while the state store is unreachable", registers: [registry] });
@@ -54,16 +84,19 @@ export function createMetrics() {
     inflight,
     jwksRefreshes,
     request(tenant: string, route: string, status: number): void {
-      child(`r\0${tenant}\0${route}\0${status}`, () => requests.labels(tenant, route, String(status))).inc();
+      requestTally.add(`${tenant}\0${route}\0${status}`, () => [tenant, route, String(status)]);
     },
     duration(tenant: string, route: string, seconds: number): void {
       child(`d\0${tenant}\0${route}`, () => duration.labels(tenant, route)).observe(seconds);
     },
     /** Token kinds and cost of one request; `model` must be bounded (a price-table key or "unknown"). */
     usage(tenant: string, model: string, kinds: Record<string, number>, costUsd: number | null): void {
-      for (const [kind, n] of Object.entries(kinds)) if (n > 0) child(`k\0${tenant}\0${model}\0${kind}`, () => tokens.labels(tenant, model, kind)).inc(n);
-      if (costUsd === null) child(`u\0${tenant}\0${model}`, () => unpriced.labels(tenant, model)).inc();
-      else if (costUsd > 0) child(`c\0${tenant}\0${model}`, () => cost.labels(tenant, model)).inc(costUsd);
+      for (const kind in kinds) {
+        const n = kinds[kind] as number;
+        if (n > 0) tokenTally.add(`${tenant}\0${model}\0${kind}`, () => [tenant, model, kind], n);
+      }
+      if (costUsd === null) unpricedTally.add(`${tenant}\0${model}`, () => [tenant, model]);
+      else if (costUsd > 0) costTally.add(`${tenant}\0${model}`, () => [tenant, model], costUsd);
     },
     upstreamTtfb(tenant: string, route: string, seconds: number): void {
       child(`t\0${tenant}\0${route}`, () => upstreamTtfb.labels(tenant, route)).observe(seconds);

@@ -69,41 +69,56 @@ return live and 1 or 0
 `;
 
 /**
- * KEYS: resexp, reservation (or a never-used key), seen, ledger stream, day index, then
- * ARGV[3] aggregate keys, then the record's counters.
- * ARGV: resId, seenTtlMs, nAgg, usd, tok, ledger JSON, counterTtlMs, displayName,
- * in, out, cw, cw5, cw1, cr, ws, cost, unpriced.
- * Returns 1 if recorded, 0 for a request id seen before (its reservation is released all the same).
+ * Records usage, one or more records in one call (a batch of one tenant: its keys share a slot).
+ * Per record, in order: KEYS: resexp, reservation (or a never-used key), seen, ledger stream, day
+ * index, then nAgg aggregate keys, then the record's counters; ARGV: the number of its keys, the
+ * number of its args, then resId, seenTtlMs, nAgg, usd, tok, ledger JSON, counterTtlMs,
+ * displayName, in, out, cw, cw5, cw1, cr, ws, cost, unpriced.
+ * Returns per record 1 if recorded, 0 for a request id seen before (its reservation is released all the same).
  */
 export const SETTLE = `${PURGE}
-local fresh = redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2])
-local r = redis.call('HMGET', KEYS[2], 'usd', 'tok', 'ctrs')
-local ctrs = nil
-if r[1] then ctrs = r[3] end
-drop(KEYS[2])
-redis.call('ZREM', KEYS[1], ARGV[1])
-if not fresh then return 0 end
-local nAgg = tonumber(ARGV[3])
-local usd, tok = tonumber(ARGV[4]), tonumber(ARGV[5])
-local function charge(ck)
-  redis.call('HINCRBY', ck, 'usd', usd)
-  redis.call('HINCRBY', ck, 'tok', tok)
-  redis.call('PEXPIRE', ck, ARGV[7])
+local function settle(K, A)
+  local fresh = redis.call('SET', K[3], '1', 'NX', 'PX', A[2])
+  local r = redis.call('HMGET', K[2], 'usd', 'tok', 'ctrs')
+  local ctrs = nil
+  if r[1] then ctrs = r[3] end
+  drop(K[2])
+  redis.call('ZREM', K[1], A[1])
+  if not fresh then return 0 end
+  local nAgg = tonumber(A[3])
+  local usd, tok = tonumber(A[4]), tonumber(A[5])
+  local function charge(ck)
+    redis.call('HINCRBY', ck, 'usd', usd)
+    redis.call('HINCRBY', ck, 'tok', tok)
+    redis.call('PEXPIRE', ck, A[7])
+  end
+  if ctrs then
+    for ck in string.gmatch(ctrs, '[^\\n]+') do charge(ck) end
+  else
+    for i = 6 + nAgg, #K do charge(K[i]) end
+  end
+  redis.call('XADD', K[4], 'MAXLEN', '~', '5000000', '*', 'r', A[6])
+  local fields = {'in', 'out', 'cw', 'cw5', 'cw1', 'cr', 'ws', 'cost', 'unpriced'}
+  for i = 6, 5 + nAgg do
+    redis.call('HINCRBY', K[i], 'n', 1)
+    -- a field never incremented reads as 0 in the report: most records have no 1 h writes, web searches...
+    for j, f in ipairs(fields) do
+      if A[8 + j] ~= '0' then redis.call('HINCRBY', K[i], f, A[8 + j]) end
+    end
+    redis.call('HSET', K[i], 'name', A[8])
+    redis.call('SADD', K[5], K[i])
+  end
+  return 1
 end
-if ctrs then
-  for ck in string.gmatch(ctrs, '[^\\n]+') do charge(ck) end
-else
-  for i = 6 + nAgg, #KEYS do charge(KEYS[i]) end
+local out = {}
+local ki, ai = 1, 1
+while ai <= #ARGV do
+  local nk, na = tonumber(ARGV[ai]), tonumber(ARGV[ai + 1])
+  out[#out + 1] = settle({unpack(KEYS, ki, ki + nk - 1)}, {unpack(ARGV, ai + 2, ai + 1 + na)})
+  ki = ki + nk
+  ai = ai + 2 + na
 end
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', '5000000', '*', 'r', ARGV[6])
-local fields = {'in', 'out', 'cw', 'cw5', 'cw1', 'cr', 'ws', 'cost', 'unpriced'}
-for i = 6, 5 + nAgg do
-  redis.call('HINCRBY', KEYS[i], 'n', 1)
-  for j, f in ipairs(fields) do redis.call('HINCRBY', KEYS[i], f, ARGV[8 + j]) end
-  redis.call('HSET', KEYS[i], 'name', ARGV[8])
-  redis.call('SADD', KEYS[5], KEYS[i])
-end
-return 1
+return out
 `;
 
 /**

@@ -18,7 +18,16 @@ import {
 
 const COUNTER_TTL_MS = 70 * 86_400_000;
 const SEEN_TTL_MS = 40 * 86_400_000;
-const enc = encodeURIComponent;
+/** Keys repeat (tenants, people, models, days): their encoded parts are kept, up to a bound. */
+const encoded = new Map<string, string>();
+function enc(part: string): string {
+  let e = encoded.get(part);
+  if (e === undefined) {
+    if (encoded.size >= 10_000) encoded.clear();
+    encoded.set(part, (e = encodeURIComponent(part)));
+  }
+  return e;
+}
 
 export interface RedisStateOptions {
   /** Key prefix, default "ara". */
@@ -138,27 +147,48 @@ export class RedisState implements GatewayState {
     await this.writeRecord(record, undefined);
   }
 
-  /** Sent together: Bun's client pipelines commands issued in the same tick, so the lot costs about one round trip. */
+  /** The records of one tenant in one script call; releases beside them (Bun's client pipelines what is sent in one tick). */
   async writeUsage(writes: readonly UsageWrite[]): Promise<void> {
-    for (const w of writes) if (w.kind !== "release") checkRecord(w.record);
-    await Promise.all(writes.map((w) => (w.kind === "release" ? this.release(w.reservation) : this.writeRecord(w.record, w.kind === "settle" ? w.reservation.id : undefined))));
+    const byTenant = new Map<string, { record: UsageRecord; reservationId: string | undefined }[]>();
+    const sent: Promise<unknown>[] = [];
+    for (const w of writes) {
+      if (w.kind === "release") {
+        sent.push(this.release(w.reservation));
+        continue;
+      }
+      checkRecord(w.record);
+      const list = byTenant.get(w.record.tenant) ?? [];
+      list.push({ record: w.record, reservationId: w.kind === "settle" ? w.reservation.id : undefined });
+      byTenant.set(w.record.tenant, list);
+    }
+    for (const records of byTenant.values()) sent.push(this.writeRecords(records));
+    await Promise.all(sent);
   }
 
   private async writeRecord(r: UsageRecord, reservationId: string | undefined): Promise<void> {
     checkRecord(r);
-    const t = r.tenant;
-    const day = dayKey(r.time);
-    const groups = r.groups.length ? [...new Set(r.groups)] : [""];
-    const agg = [["user", r.sub], ["model", r.model], ["day", day], ...groups.map((g) => ["group", g])].map(([dim, v]) => this.key(t, "agg", day, dim as string, enc(v as string)));
-    const resId = reservationId ?? `none-${r.requestId}`;
-    await this.script(
-      SETTLE,
-      [this.key(t, "resexp"), this.key(t, "res", resId), this.key(t, "seen", enc(r.requestId)), this.key(t, "ledger"), this.key(t, "aggidx", day), ...agg, ...recordCounters(r).map((c) => this.counterKey(t, c))],
-      [
+    await this.writeRecords([{ record: r, reservationId }]);
+  }
+
+  /** Records of one tenant (their keys share one cluster slot): one SETTLE call. */
+  private async writeRecords(records: { record: UsageRecord; reservationId: string | undefined }[]): Promise<void> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const { record: r, reservationId } of records) {
+      const t = r.tenant;
+      const day = dayKey(r.time);
+      const groups = r.groups.length ? [...new Set(r.groups)] : [""];
+      const agg = [["user", r.sub], ["model", r.model], ["day", day], ...groups.map((g) => ["group", g])].map(([dim, v]) => this.key(t, "agg", day, dim as string, enc(v as string)));
+      const resId = reservationId ?? `none-${r.requestId}`;
+      const own = [this.key(t, "resexp"), this.key(t, "res", resId), this.key(t, "seen", enc(r.requestId)), this.key(t, "ledger"), this.key(t, "aggidx", day), ...agg, ...recordCounters(r).map((c) => this.counterKey(t, c))];
+      const ownArgs = [
         resId, SEEN_TTL_MS, agg.length, r.costMicroUsd ?? 0, tokensOf(r), JSON.stringify(r), COUNTER_TTL_MS, r.displayName,
         r.inputTokens, r.outputTokens, r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd ?? 0, r.costMicroUsd === null ? 1 : 0,
-      ],
-    );
+      ];
+      keys.push(...own);
+      args.push(own.length, ownArgs.length, ...ownArgs);
+    }
+    await this.script(SETTLE, keys, args);
   }
 
   async release(reservation: Reservation): Promise<void> {
@@ -198,16 +228,16 @@ export class RedisState implements GatewayState {
           if (h.n === undefined) continue;
           const key = q.by === "day" ? day : decodeURIComponent(k.slice(k.lastIndexOf(":") + 1));
           const row = rows.get(key) ?? { key, requests: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheCreation5mInputTokens: 0, cacheCreation1hInputTokens: 0, cacheReadInputTokens: 0, webSearchRequests: 0, costMicroUsd: 0, unpricedRequests: 0 };
-          row.requests += Number(h.n);
-          row.inputTokens += Number(h.in);
-          row.outputTokens += Number(h.out);
-          row.cacheCreationInputTokens += Number(h.cw);
-          row.cacheCreation5mInputTokens += Number(h.cw5);
-          row.cacheCreation1hInputTokens += Number(h.cw1);
-          row.cacheReadInputTokens += Number(h.cr);
-          row.webSearchRequests += Number(h.ws);
-          row.costMicroUsd += Number(h.cost);
-          row.unpricedRequests += Number(h.unpriced);
+          row.requests += Number(h.n ?? 0);
+          row.inputTokens += Number(h.in ?? 0);
+          row.outputTokens += Number(h.out ?? 0);
+          row.cacheCreationInputTokens += Number(h.cw ?? 0);
+          row.cacheCreation5mInputTokens += Number(h.cw5 ?? 0);
+          row.cacheCreation1hInputTokens += Number(h.cw1 ?? 0);
+          row.cacheReadInputTokens += Number(h.cr ?? 0);
+          row.webSearchRequests += Number(h.ws ?? 0);
+          row.costMicroUsd += Number(h.cost ?? 0);
+          row.unpricedRequests += Number(h.unpriced ?? 0);
           if (q.by === "user" && (row.latest === undefined || day >= row.latest)) [row.latest, row.displayName] = [day, String(h.name)];
           rows.set(key, row);
         }

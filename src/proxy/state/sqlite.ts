@@ -80,7 +80,19 @@ export class SqliteState implements GatewayState {
     return { microUsd: row?.usd ?? 0, tokens: row?.tokens ?? 0 };
   }
 
+  /** While a batch is written: counter changes summed per counter, written once at its end. */
+  private sums: Map<string, { tenant: string; key: string; usd: number; tokens: number }> | undefined;
+
   private add(tenant: string, counters: CounterRef[], usd: number, tokens: number): void {
+    if (this.sums) {
+      for (const c of counters) {
+        const key = counterKey(c);
+        const sum = this.sums.get(`${tenant}\0${key}`);
+        if (sum) [sum.usd, sum.tokens] = [sum.usd + usd, sum.tokens + tokens];
+        else this.sums.set(`${tenant}\0${key}`, { tenant, key, usd, tokens });
+      }
+      return;
+    }
     const q = this.db.query("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4");
     for (const c of counters) q.run(tenant, counterKey(c), usd, tokens);
   }
@@ -140,7 +152,15 @@ export class SqliteState implements GatewayState {
   async writeUsage(writes: readonly UsageWrite[]): Promise<void> {
     for (const w of writes) if (w.kind !== "release") checkRecord(w.record);
     this.tx(() => {
-      for (const w of writes) this.applyUsage(w);
+      // a person's records in one batch share their counters: one upsert per counter, not per record
+      const sums = (this.sums = new Map());
+      try {
+        for (const w of writes) this.applyUsage(w);
+      } finally {
+        this.sums = undefined;
+      }
+      const q = this.db.query("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4");
+      for (const c of sums.values()) q.run(c.tenant, c.key, c.usd, c.tokens);
     });
   }
 

@@ -287,9 +287,10 @@ for (const backend of backends) {
 
     test("the policy version changes with every budget or limit change, and only then", async () => {
       const tenant = newTenant();
-      const seen = [await state.policyVersion(tenant)];
+      const seen: string[] = [await state.policyVersion(tenant)];
+      const first = seen[0] as string;
       await state.recordUsage(record(person(tenant, "erin")));
-      expect(await state.policyVersion(tenant)).toBe(seen[0]);
+      expect(await state.policyVersion(tenant)).toBe(first);
       await state.setBudget({ tenant, subject: { kind: "user", id: "erin" }, period: "day", unit: "usd", limit: 5, soft: false });
       seen.push(await state.policyVersion(tenant));
       await state.setLimit({ tenant, subject: { kind: "user", id: "erin" }, rpm: 5 });
@@ -300,7 +301,7 @@ for (const backend of backends) {
       seen.push(await state.policyVersion(tenant));
       expect(new Set(seen).size).toBe(5);
       // another tenant's version is its own
-      expect(await state.policyVersion(newTenant())).toBe(seen[0]);
+      expect(await state.policyVersion(newTenant())).toBe(first);
     });
 
     test("reserve throughput (one process, sequential)", async () => {
