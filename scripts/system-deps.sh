@@ -2,7 +2,7 @@
 # Installs the system packages the real-part tests and benchmarks use, when missing: a real
 # Secret Service (gnome-keyring on D-Bus, secret-tool), pass with gpg, Chromium, util-linux's
 # `script` (a controlling terminal), faketime (clock skew), openssl, network namespaces, the release
-# tools (ruby, zip, apt-ftparchive, file, man), hyperfine, wrk, nginx, redis-server (gateway state tests) and haproxy (deploy topology test). On Debian as root it
+# tools (ruby, zip, apt-ftparchive, file, man), hyperfine, wrk, nginx, redis-server (gateway state tests), haproxy (deploy topology test) and mitmproxy (a TLS-intercepting proxy). On Debian as root it
 # installs them with apt-get; otherwise it names what is missing and fails.
 set -euo pipefail
 declare -A need=(
@@ -10,7 +10,7 @@ declare -A need=(
   [pass]=pass [gpg]=gnupg [chromium]=chromium [script]=bsdutils [faketime]=faketime [openssl]=openssl
   [hyperfine]=hyperfine [wrk]=wrk [nginx]=nginx-light [unshare]=util-linux [ip]=iproute2
   [ruby]=ruby [zip]=zip [unzip]=unzip [apt-ftparchive]=apt-utils [file]=file [man]=man-db [xz]=xz-utils
-  [redis-server]=redis-server [haproxy]=haproxy
+  [redis-server]=redis-server [haproxy]=haproxy [mitmdump]=mitmproxy
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done

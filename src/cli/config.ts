@@ -40,6 +40,8 @@ export interface Profile {
    * it): the next sign-in sends `prompt=login` so the previous person is not signed in silently.
    */
   loggedOut?: boolean;
+  /** The CA bundle given at login (--ca-file, $AGENT_RUNNER_AUTH_CA_FILE), trusted by later refreshes. */
+  caFile?: string;
 }
 
 export const DEFAULT_PROFILE = "default";
@@ -85,6 +87,7 @@ function checkProfile(path: string, p: unknown): Profile {
   if (typeof p.store !== "string" || !isStoreKind(p.store)) throw bad(`"store" must be keychain, pass or file`);
   if (!isRecord(p.endpoints) || typeof p.endpoints.token !== "string" || typeof p.endpoints.authorization !== "string") throw bad(`"endpoints" must name the authorization and token endpoints`);
   if (p.logoutUris !== undefined && (!Array.isArray(p.logoutUris) || !p.logoutUris.every((u) => typeof u === "string"))) throw bad(`"logoutUris" must be a string array`);
+  if (p.caFile !== undefined && (typeof p.caFile !== "string" || p.caFile === "")) throw bad(`"caFile" must be a file path`);
   for (const key of ["identityProvider", "idpIdentifier", "loginHint"] as const) {
     const v = p[key];
     if (v !== undefined && (typeof v !== "string" || !SIGN_IN_HINT.test(v))) throw bad(`"${key}" must be a short printable string`);

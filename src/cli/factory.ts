@@ -5,7 +5,7 @@
  * command's cached path loads nothing it does not use (see scripts/build.ts, docs/benchmarks.md).
  */
 import type { CommandContext, OAuthPort } from "./commands/context.ts";
-import { profilePath, readProfile, requireProfile, writeProfile } from "./config.ts";
+import { profilePath, readProfile, requireProfile, writeProfile, type Profile } from "./config.ts";
 import { openStore } from "./store/open.ts";
 
 /**
@@ -16,14 +16,6 @@ export const say = (line: string): void => {
   (require("node:fs") as typeof import("node:fs")).writeSync(2, line + "\n");
 };
 
-const oauth: OAuthPort = {
-  fetchTenantDiscovery: async (url) => (await import("./oauth/client.ts")).fetchTenantDiscovery(url),
-  discoverEndpoints: async (issuer) => (await import("./oauth/client.ts")).discoverEndpoints(issuer),
-  refreshTokens: async (profile, token) => (await import("./oauth/client.ts")).refreshTokens(profile, token),
-  revokeRefreshToken: async (profile, token) => (await import("./oauth/client.ts")).revokeRefreshToken(profile, token),
-  signIn: async (options) => (await import("./oauth/login.ts")).interactiveLogin(options),
-  fetch: async (url, init) => (await import("./oauth/client.ts")).guardedFetch(url, init),
-};
 
 /** Loaded on demand: environment.ts needs node:fs, which the cached token path avoids. */
 const environment = () => require("./environment.ts") as typeof import("./environment.ts");
@@ -31,8 +23,58 @@ const environment = () => require("./environment.ts") as typeof import("./enviro
 /** Loaded on demand: the surfaces' file adaptors need node:fs. */
 const surfacesPorts = () => require("./surfaces/ports.ts") as typeof import("./surfaces/ports.ts");
 
-export function createContext(options: { profileName: string; profileReason?: string; verbose: boolean }): CommandContext {
+/**
+ * The CA bundle every request trusts besides the system roots: --ca-file, else
+ * $AGENT_RUNNER_AUTH_CA_FILE, else the profile's (remembered at login, so `token`'s refresh uses
+ * it). Only a path is kept here; bounded-fetch reads the file on the first request.
+ */
+function caTrust(option: string | undefined, env: NodeJS.ProcessEnv) {
+  const explicit = option || env.AGENT_RUNNER_AUTH_CA_FILE || undefined;
+  let fromProfile: string | undefined;
+  return {
+    noteProfile<P extends Profile | null>(profile: P): P {
+      fromProfile = profile?.caFile;
+      return profile;
+    },
+    /** The profile to write: with the explicit bundle's absolute path, when there is one. */
+    remember(profile: Profile): Profile {
+      if (!explicit) return profile;
+      return { ...profile, caFile: (require("node:path") as typeof import("node:path")).resolve(explicit) };
+    },
+    /** Loads bounded-fetch (the caller is about to make a request anyway) and sets the bundle. */
+    apply(): void {
+      (require("./oauth/bounded-fetch.ts") as typeof import("./oauth/bounded-fetch.ts")).trustCaFile(explicit ?? fromProfile);
+    },
+    /** The same, and reads the bundle now: a bad file is a configuration error before any request. */
+    async applyAndCheck(): Promise<void> {
+      const fetchModule = await import("./oauth/bounded-fetch.ts");
+      fetchModule.trustCaFile(explicit ?? fromProfile);
+      fetchModule.tlsOptions();
+    },
+  };
+}
+
+function oauthPort(trust: ReturnType<typeof caTrust>): OAuthPort {
+  const client = async (_profileNoted?: Profile) => {
+    await trust.applyAndCheck();
+    return import("./oauth/client.ts");
+  };
+  return {
+    fetchTenantDiscovery: async (url) => (await client()).fetchTenantDiscovery(url),
+    discoverEndpoints: async (issuer) => (await client()).discoverEndpoints(issuer),
+    refreshTokens: async (profile, token) => (await client(trust.noteProfile(profile))).refreshTokens(profile, token),
+    revokeRefreshToken: async (profile, token) => (await client(trust.noteProfile(profile))).revokeRefreshToken(profile, token),
+    signIn: async (options) => {
+      await trust.applyAndCheck();
+      return (await import("./oauth/login.ts")).interactiveLogin(options);
+    },
+    fetch: async (url, init) => (await client()).guardedFetch(url, init),
+  };
+}
+
+export function createContext(options: { profileName: string; profileReason?: string; verbose: boolean; caFile?: string }): CommandContext {
   const { profileName } = options;
+  const trust = caTrust(options.caFile, process.env);
   const ctx: CommandContext = {
     profileName,
     profileReason: options.profileReason ?? `profile "${profileName}"`,
@@ -51,7 +93,12 @@ export function createContext(options: { profileName: string; profileReason?: st
     env: process.env,
     cwd: process.cwd(),
     now: Date.now,
-    profiles: { read: readProfile, require: requireProfile, write: writeProfile, path: profilePath },
+    profiles: {
+      read: async (name) => trust.noteProfile(await readProfile(name)),
+      require: async (name) => trust.noteProfile(await requireProfile(name)),
+      write: (name, profile) => writeProfile(name, trust.remember(profile)),
+      path: profilePath,
+    },
     async openStore(kind, { quiet = false, humanPresent } = {}) {
       const store = await openStore(kind, profileName, { humanPresent: humanPresent ? () => true : () => environment().hasControllingTerminal() });
       if (humanPresent) return store;
@@ -63,9 +110,10 @@ export function createContext(options: { profileName: string; profileReason?: st
       const { acquireLock } = await import("./lock.ts");
       return acquireLock(profileName, request);
     },
-    oauth,
+    oauth: oauthPort(trust),
     // a getter: nothing of the gateway's is loaded on the cached token path
     get gateway() {
+      trust.apply();
       return (require("./gateway/ports.ts") as typeof import("./gateway/ports.ts")).nodeGatewayPort();
     },
     browser: { open: async (url) => (await import("./browser.ts")).systemBrowser.open(url) },

@@ -89,7 +89,7 @@ async function main(original: string[]): Promise<number> {
   const command = await load();
   const options = command.parseOptions(args, process.env, path) as never; // this module's own options type
   const { createContext } = await import("./factory.ts");
-  return command.run(createContext({ profileName: profile.name, profileReason: profile.reason, verbose: Boolean(args.flags.verbose) }), options);
+  return command.run(createContext({ profileName: profile.name, profileReason: profile.reason, verbose: Boolean(args.flags.verbose), caFile: args.values["ca-file"] }), options);
 }
 
 /** The one place a failure becomes a message and an exit code. */

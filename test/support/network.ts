@@ -67,3 +67,51 @@ export async function occupyPorts(ports: number[]): Promise<() => void> {
     for (const s of servers) s.close();
   };
 }
+
+export interface InterceptingProxy {
+  url: string;
+  /** mitmproxy's own CA: the only thing that makes its re-signed certificates trusted. */
+  caFile: string;
+  /** The request lines mitmproxy decrypted and logged ("GET https://localhost:1234/path"). */
+  flows: () => string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A real TLS-intercepting proxy (mitmproxy's mitmdump), as a TLS-inspecting corporate network
+ * has: it answers CONNECT, re-signs the site with its own CA (generated in a fresh confdir) and
+ * logs each decrypted request. Upstream verification is off: the upstream is the local tenant.
+ */
+export async function startInterceptingProxy(): Promise<InterceptingProxy> {
+  const confdir = mkdtempSync(join(tmpdir(), "ara-mitm-"));
+  const port = await freePort();
+  const child = Bun.spawn(["mitmdump", "--listen-host", "127.0.0.1", "--listen-port", String(port), "--set", `confdir=${confdir}`, "--ssl-insecure", "--set", "flow_detail=1"], { stdout: "pipe", stderr: "pipe" });
+  let output = "";
+  const ready = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) output += decoder.decode(chunk, { stream: true });
+  })();
+  void ready;
+  const deadline = Date.now() + 20_000;
+  while (!output.includes("Proxy server listening")) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`mitmdump did not start: ${output}${await new Response(child.stderr).text()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    caFile: join(confdir, "mitmproxy-ca-cert.pem"),
+    flows: () => [...output.matchAll(/^\S+: ([A-Z]+ https:\/\/\S+)/gm)].map((m) => m[1]!),
+    async stop() {
+      child.kill();
+      await child.exited;
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

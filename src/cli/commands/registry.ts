@@ -29,6 +29,12 @@ export const STORE_OPTION: OptionSpec = {
   description: "secret store (default: the profile's, else $AGENT_RUNNER_AUTH_STORE, else keychain); file is plaintext",
 };
 export const VERBOSE_OPTION: OptionSpec = { name: "verbose", kind: "flag", short: "v", description: "log each step to stderr (never secrets)" };
+export const CA_FILE_OPTION: OptionSpec = {
+  name: "ca-file",
+  kind: "value",
+  valueName: "PATH",
+  description: "also trust the CA certificates in this PEM file, for every request (a TLS-inspecting proxy; default: $AGENT_RUNNER_AUTH_CA_FILE, else the one given at login)",
+};
 export const HELP_OPTION: OptionSpec = { name: "help", kind: "flag", short: "h", description: "show this help" };
 
 export const COMMANDS: CommandSpec[] = [
@@ -53,6 +59,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: "idp-identifier", kind: "value", valueName: "ID", description: "pick the federated IdP by an identifier such as an email domain (Cognito idp_identifier; saved)" },
       { name: "login-hint", kind: "value", valueName: "USER", description: "pre-fill the user name on the sign-in page (saved)" },
       { name: "switch-user", kind: "flag", description: "show the sign-in form even if the browser is still signed in as someone (prompt=login)" },
+      CA_FILE_OPTION,
       VERBOSE_OPTION,
       HELP_OPTION,
     ],
@@ -69,6 +76,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: "min-validity", kind: "value", valueName: "DURATION", description: "minimum remaining validity of a served token (default 5m)" },
       { name: "timeout", kind: "value", valueName: "DURATION", description: "give up on an automatic browser sign-in nobody finishes (default 5m)" },
       { name: "format", kind: "value", valueName: "bare|desktop|headers", description: "bare token (default), Claude Desktop's {\"token\", \"headers\"} JSON, or an MCP headersHelper's {\"Authorization\": \"Bearer ...\"}" },
+      CA_FILE_OPTION,
       VERBOSE_OPTION,
       HELP_OPTION,
     ],
@@ -78,7 +86,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "show the tenant, user and token expiry",
     usage: "agent-runner-auth status [options]",
     description: "Exits 0 when a usable session exists, 1 otherwise. Human output goes to stderr; --json prints a JSON object on stdout.",
-    options: [PROFILE_OPTION, STORE_OPTION, { name: "json", kind: "flag", description: "print JSON on stdout" }, VERBOSE_OPTION, HELP_OPTION],
+    options: [PROFILE_OPTION, STORE_OPTION, { name: "json", kind: "flag", description: "print JSON on stdout" }, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION],
   },
   {
     name: "setup",
@@ -93,6 +101,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: "dry-run", kind: "flag", description: "print the change as a diff on stdout, write nothing" },
       { name: "remove", kind: "flag", description: "take the agent-runner settings out again" },
       { name: "mcp-server", kind: "value", valueName: "NAME", description: "setup claude: add (or with --remove, remove) the headersHelper on this MCP server instead" },
+      { name: "base-url", kind: "value", valueName: "URL", description: "setup claude: the gateway's base URL (https://<slug>.proxy.<domain>/anthropic/v1), for a profile signed in with --issuer" },
       { name: "status-line", kind: "flag", description: "setup claude: also show your gateway usage in Claude Code's status line (statusLine: usage --status-line); --remove takes it out if it is ours" },
       { name: "mdm", kind: "value", valueName: "macos|windows", description: "setup claude-desktop: print the admin's .mobileconfig or .reg on stdout, write nothing" },
       VERBOSE_OPTION,
@@ -108,6 +117,7 @@ export const COMMANDS: CommandSpec[] = [
       PROFILE_OPTION,
       { name: "json", kind: "flag", description: "print {ok, profile, checks: [{name, verdict, detail, fix}]} on stdout" },
       { name: "deep", kind: "flag", description: "also send a one-token streamed request (spends one output token) and check it arrives in pieces" },
+      CA_FILE_OPTION,
       VERBOSE_OPTION,
       HELP_OPTION,
     ],
@@ -119,7 +129,7 @@ export const COMMANDS: CommandSpec[] = [
     usage: "agent-runner-auth exec [options] -- CMD [ARGS...]",
     description:
       "Gets a token like 'token' does, then runs CMD with ANTHROPIC_BASE_URL (<tenant>/anthropic/v1) and ANTHROPIC_AUTH_TOKEN set and ANTHROPIC_API_KEY removed, stdio inherited. Prints nothing on stdout itself; stderr says how long the token lives (it is not refreshed inside CMD). Exits with CMD's status, 128+N when signal N ended it, 127 when CMD is not found, 126 when it cannot run. SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to CMD.",
-    options: [PROFILE_OPTION, STORE_OPTION, VERBOSE_OPTION, HELP_OPTION],
+    options: [PROFILE_OPTION, STORE_OPTION, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION],
   },
   {
     name: "env",
@@ -131,6 +141,7 @@ export const COMMANDS: CommandSpec[] = [
       PROFILE_OPTION,
       STORE_OPTION,
       { name: "shell", kind: "value", valueName: "sh|bash|zsh|fish|powershell", description: "the shell's syntax (default: from $SHELL; PowerShell on Windows)" },
+      CA_FILE_OPTION,
       VERBOSE_OPTION,
       HELP_OPTION,
     ],
@@ -156,10 +167,10 @@ export const COMMANDS: CommandSpec[] = [
     summary: "end the session at the tenant's gateway and the IdP, and delete the stored tokens",
     usage: "agent-runner-auth logout [options]",
     description: "Presents the stored access token to the tenant gateway's logout endpoint, which refuses every access token of this sign-in on all replicas within about a second (a copied token included), then revokes the refresh token at the IdP, then deletes the stored tokens. If the gateway or the IdP cannot be reached, it warns (saying until when a copied access token still works) and deletes the tokens anyway.",
-    options: [PROFILE_OPTION, STORE_OPTION, VERBOSE_OPTION, HELP_OPTION],
+    options: [PROFILE_OPTION, STORE_OPTION, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION],
   },
   // `admin …` and `usage` (issue 13): their tables live beside their use cases
-  ...GATEWAY_COMMANDS.map(({ path: _path, ...spec }): CommandSpec => ({ ...spec, options: [...spec.options, PROFILE_OPTION, STORE_OPTION, VERBOSE_OPTION, HELP_OPTION] })),
+  ...GATEWAY_COMMANDS.map(({ path: _path, ...spec }): CommandSpec => ({ ...spec, options: [...spec.options, PROFILE_OPTION, STORE_OPTION, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION] })),
 ];
 
 export function findCommand(name: string): CommandSpec | undefined {

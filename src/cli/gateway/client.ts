@@ -5,7 +5,7 @@
  * accepts (https off loopback), without following redirects (a redirect could carry the bearer
  * elsewhere); every failure is a GatewayError with a code.
  */
-import { boundedFetch, type Bounds } from "../oauth/bounded-fetch.ts";
+import { boundedFetch, CaFileError, type Bounds } from "../oauth/bounded-fetch.ts";
 import { checkEndpointUrl, checkTenantUrl } from "../../shared/endpoint-policy.ts";
 import type { AdminKey } from "./admin-key.ts";
 import { type CredentialKind, failureFromError, failureFromResponse, type FailureContext, GatewayError } from "./errors.ts";
@@ -171,6 +171,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       response = await http(call.url, { method: call.method, headers, redirect: "manual", ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}) }, { maxBytes: call.maxBytes, timeoutMs });
       text = await response.text();
     } catch (e) {
+      if (e instanceof CaFileError) throw e; // the user's configuration, not the gateway's fault
       throw failureFromError(e, context);
     }
     if (response.status >= 300 && response.status < 400) {

@@ -149,7 +149,7 @@ export function failureFromError(error: unknown, c: FailureContext): GatewayErro
     return new GatewayError("timeout", `the gateway at ${host} did not answer within ${c.timeoutMs / 1000} s (${c.action})`, "Check your network or VPN and try again.", { cause: error });
   }
   if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|SSL|TLS/i.test(`${e?.message} ${e?.code}`)) {
-    return new GatewayError("unreachable", `the TLS certificate of ${host} is not trusted (${c.action}): ${sanitizeForTerminal(e?.message)}`, "If your company inspects TLS with its own CA, point NODE_EXTRA_CA_CERTS (or SSL_CERT_FILE) at that CA's certificate.", { cause: error });
+    return new GatewayError("unreachable", `the TLS certificate of ${host} is not trusted (${c.action}): ${sanitizeForTerminal(e?.message)}`, "A TLS-inspecting proxy? Pass --ca-file with your organisation's CA bundle (or point NODE_EXTRA_CA_CERTS or SSL_CERT_FILE at it).", { cause: error });
   }
   return new GatewayError("unreachable", `cannot reach the gateway at ${host} (${c.action}): ${sanitizeForTerminal(e?.message ?? String(error))}`, "Check your network, VPN or HTTPS_PROXY settings and try again.", { cause: error });
 }

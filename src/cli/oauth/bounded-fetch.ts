@@ -7,6 +7,8 @@
  * its customFetch).
  */
 
+import { ConfigError } from "../errors.ts";
+
 /** Enough for any discovery document, OpenID metadata, JWKS, token or error response. */
 export const MAX_RESPONSE_BYTES = 256 * 1024;
 
@@ -69,6 +71,60 @@ async function readCapped(body: ReadableStream<Uint8Array>, url: string, maxByte
   return all;
 }
 
+/**
+ * A custom CA bundle (`--ca-file`, $AGENT_RUNNER_AUTH_CA_FILE, or the profile's, remembered at
+ * login): a TLS-inspecting corporate proxy re-signs every site with its own CA. Bun's `tls.ca`
+ * replaces the default roots (as Node's does), so the bundle is added to node:tls's root
+ * certificates. Read once, on the first request: the cached `token` path never pays for it.
+ */
+const MAX_CA_FILE_BYTES = 4 * 1024 * 1024;
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
+
+export class CaFileError extends ConfigError {
+  override readonly name = "CaFileError";
+  readonly code = "ca_file";
+}
+
+let caFile: string | undefined;
+let trusted: string[] | undefined;
+
+/** Sets the CA bundle every later request trusts in addition to the system roots (undefined: none). */
+export function trustCaFile(path: string | undefined): void {
+  if (path === caFile) return;
+  caFile = path;
+  trusted = undefined;
+}
+
+/** The CA bundle in effect, if any (login remembers it in the profile). */
+export function caFileInEffect(): string | undefined {
+  return caFile;
+}
+
+const CA_HINT = "Pass --ca-file (or set AGENT_RUNNER_AUTH_CA_FILE) with the path of your organisation's CA bundle in PEM format.";
+
+function readCaFile(path: string): string[] {
+  const fs = require("node:fs") as typeof import("node:fs");
+  let text: string;
+  try {
+    if (fs.statSync(path).size > MAX_CA_FILE_BYTES) throw new CaFileError(`the CA file ${path} is larger than ${MAX_CA_FILE_BYTES / 1024 / 1024} MiB`, CA_HINT);
+    text = fs.readFileSync(path, "utf8");
+  } catch (e) {
+    if (e instanceof CaFileError) throw e;
+    const code = (e as { code?: string }).code ?? "unreadable";
+    throw new CaFileError(`cannot read the CA file ${path} (${code})`, CA_HINT, { cause: e });
+  }
+  const certificates = text.match(PEM_CERTIFICATE);
+  if (!certificates) throw new CaFileError(`the CA file ${path} holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`, CA_HINT);
+  return certificates;
+}
+
+/** fetch's `tls` option for the CA bundle in effect; {} without one (Bun's defaults apply). */
+export function tlsOptions(): { tls?: { ca: string[] } } {
+  if (caFile === undefined) return {};
+  trusted ??= [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ...readCaFile(caFile)];
+  return { tls: { ca: trusted } };
+}
+
 const NO_BODY = new Set([101, 204, 205, 304]);
 
 /** fetch with the body read in full under a size cap and one deadline for the whole exchange. */
@@ -77,7 +133,7 @@ export async function boundedFetch(url: string | URL, init: RequestInit, bounds:
   const maxBytes = bounds.maxBytes ?? MAX_RESPONSE_BYTES;
   const deadline = AbortSignal.timeout(bounds.timeoutMs);
   const signal = init.signal ? AbortSignal.any([deadline, init.signal]) : deadline;
-  const response = await fetch(href, { ...init, signal });
+  const response = await fetch(href, { ...init, ...tlsOptions(), signal });
   const declared = Number(response.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > maxBytes) {
     void response.body?.cancel().catch(() => {});
@@ -106,7 +162,7 @@ export async function timedReads(url: string, init: RequestInit, bounds: Bounds,
   const maxBytes = bounds.maxBytes ?? MAX_RESPONSE_BYTES;
   const signal = AbortSignal.timeout(bounds.timeoutMs);
   const started = clock();
-  const response = await fetch(url, { ...init, signal });
+  const response = await fetch(url, { ...init, ...tlsOptions(), signal });
   const reads: TimedRead[] = [];
   const decoder = new TextDecoder();
   let text = "";

@@ -123,7 +123,7 @@ export function idpFailure(action: string, url: string, error: unknown): CliErro
     return new CliError(
       ExitCode.idpUnavailable,
       `the TLS certificate of ${host} is not trusted (${action}): ${sanitizeForTerminal(e?.message)}`,
-      "If your company inspects TLS with its own CA, point NODE_EXTRA_CA_CERTS (or SSL_CERT_FILE) at that CA's certificate.",
+      "A TLS-inspecting proxy? Pass --ca-file with your organisation's CA bundle (or point NODE_EXTRA_CA_CERTS or SSL_CERT_FILE at it).",
       { cause: error },
     );
   }
