@@ -52,6 +52,25 @@ describe("setup claude", () => {
     expect(JSON.parse(readFileSync(settingsFile(env), "utf8"))).toEqual({ model: "opus", env: { DISABLE_TELEMETRY: "1" } });
   });
 
+  test("a profile signed in with --issuer: setup claude asks for --base-url (doctor says so too), then writes it", async () => {
+    const user = tenant.users[0]!;
+    const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password) });
+    const redirect = `http://localhost:${tenant.redirectPorts[0]}/callback`;
+    expect((await runCli(["login", "--issuer", tenant.issuer, "--client-id", "agent-runner-cli", "--redirect-uri", redirect], env)).code).toBe(0);
+    const refused = await runCli(["setup", "claude"], env);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain("setup claude --base-url https://<slug>.proxy.<domain>/anthropic/v1");
+    const before = await runCli(["doctor", "--json"], env);
+    const check = (JSON.parse(before.stdout) as { checks: { name: string; verdict: string; fix?: string }[] }).checks.find((c) => c.name === "claude settings");
+    expect(check).toMatchObject({ verdict: "fail" });
+    expect(check!.fix).toContain("--base-url");
+    const base = `${tenant.tenant}/anthropic/v1`;
+    expect((await runCli(["setup", "claude", "--base-url", base], env)).code).toBe(0);
+    expect(JSON.parse(readFileSync(settingsFile(env), "utf8")).env.ANTHROPIC_BASE_URL).toBe(base);
+    const after = await runCli(["doctor", "--json"], env);
+    expect((JSON.parse(after.stdout) as { checks: { name: string; verdict: string }[] }).checks.find((c) => c.name === "claude settings")).toMatchObject({ verdict: "pass" });
+  });
+
   test("a settings file that is not valid JSON is refused with its path and left untouched", async () => {
     const env = await loggedIn();
     mkdirSync(join(env.HOME!, ".claude"));

@@ -179,7 +179,14 @@ export async function runChecks(ctx: CommandContext, options: { deep?: boolean }
   }
   const setupFix = commandFor("setup claude", ctx.profileName);
   const expectedHelper = helperCommand(ctx.self(), ctx.profileName);
-  if (!profile?.tenant) add({ name: "claude settings", verdict: "skip", detail: "no tenant URL to compare with" });
+  if (!profile) add({ name: "claude settings", verdict: "skip", detail: "no profile to compare with" });
+  else if (!profile.tenant) {
+    // A profile made with --issuer: the gateway's address is whatever `setup claude --base-url` wrote.
+    const baseUrlFix = `${setupFix} --base-url https://<slug>.proxy.<domain>/anthropic/v1`;
+    if (typeof effective.baseUrl !== "string") add({ name: "claude settings", verdict: "fail", detail: "Claude Code is not configured for a gateway (no ANTHROPIC_BASE_URL), and this profile has no tenant URL to derive it from", fix: baseUrlFix });
+    else if (!isOurHelper(effective.helper)) add({ name: "claude settings", verdict: "fail", detail: effective.helper ? `apiKeyHelper is ${JSON.stringify(effective.helper)} (${effective.from.helper} settings), not this CLI` : "no apiKeyHelper", fix: baseUrlFix });
+    else add({ name: "claude settings", verdict: "pass", detail: `${effective.from.baseUrl} settings point at ${effective.baseUrl} (no tenant URL in this profile to compare with) with this binary as apiKeyHelper` });
+  }
   else if (effective.baseUrl !== tenantBaseUrl(profile.tenant)) {
     add({ name: "claude settings", verdict: "fail", detail: effective.baseUrl ? `ANTHROPIC_BASE_URL is ${JSON.stringify(effective.baseUrl)} (${effective.from.baseUrl} settings), not this tenant` : "Claude Code is not configured for this tenant (no ANTHROPIC_BASE_URL)", fix: setupFix });
   } else if (!isOurHelper(effective.helper)) {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exitCodeOf } from "../../errors.ts";
-import { fakeContext } from "../fake-context.ts";
+import { fakeContext, PROFILE } from "../fake-context.ts";
 import { run } from "./setup.ts";
 
 const home = mkdtempSync(join(tmpdir(), "ara-setup-unit-"));
@@ -54,5 +54,22 @@ test("--status-line adds Claude Code's statusLine (this binary's usage --status-
   writeFileSync(file, '{\n  "statusLine": { "type": "command", "command": "~/bin/my-line" }\n}\n');
   expect(await run(fake.ctx, { scope: "user", dryRun: false, remove: true })).toBe(0);
   expect(JSON.parse(readFileSync(file, "utf8")).statusLine.command).toBe("~/bin/my-line");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a profile made with --issuer (no tenant URL): --base-url gives the gateway's address; without it, exit 5 naming the option; plain http off loopback refused", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ara-setup-baseurl-"));
+  const file = join(dir, ".claude", "settings.json");
+  const { tenant: _tenant, ...issuerOnly } = PROFILE;
+  const fake = fakeContext({ env: { HOME: dir }, profile: issuerOnly });
+  const missing = await run(fake.ctx, { scope: "user", dryRun: false, remove: false }).catch((e: unknown) => e);
+  expect(exitCodeOf(missing)).toBe(5);
+  expect((missing as { hint?: string }).hint).toContain("setup claude --base-url https://");
+  expect(existsSync(file)).toBe(false);
+  const insecure = await run(fake.ctx, { scope: "user", dryRun: false, remove: false, baseUrl: "http://gateway.example.com/anthropic/v1" }).catch((e: unknown) => e);
+  expect(exitCodeOf(insecure)).toBe(2);
+  expect(existsSync(file)).toBe(false);
+  expect(await run(fake.ctx, { scope: "user", dryRun: false, remove: false, baseUrl: "https://gw.example.com/anthropic/v1/" })).toBe(0);
+  expect(JSON.parse(readFileSync(file, "utf8")).env.ANTHROPIC_BASE_URL).toBe("https://gw.example.com/anthropic/v1");
   rmSync(dir, { recursive: true, force: true });
 });

@@ -7,6 +7,8 @@
 import type { ParsedArgs } from "../../args.ts";
 import type { CommandContext, Env } from "../context.ts";
 import { ConfigError, usageError } from "../../errors.ts";
+import { commandFor } from "../../config.ts";
+import { sanitizeForTerminal } from "../../terminal-text.ts";
 import { runDesktop, type DesktopFiles, type DesktopOptions } from "./claude-desktop.ts";
 import { runMcpServer, type McpFiles } from "./mcp-server.ts";
 import { applyManagedSettings, backupPath, CONFLICTING_ENV, helperCommand, helperTtlMs, parseSettings, removeManagedSettings, settingsDir, settingsPath, SettingsParseError, SCOPES, statusLineCommand, tenantBaseUrl, type Scope } from "../../claude/settings.ts";
@@ -19,6 +21,8 @@ export interface SetupOptions {
   mcpServer?: { name: string; scope: Scope | undefined };
   /** `setup claude --status-line`: also Claude Code's statusLine (`usage --status-line`). */
   statusLine?: boolean;
+  /** `setup claude --base-url URL`: the gateway's base URL, for a profile made with --issuer (no tenant URL). */
+  baseUrl?: string;
   /** `setup claude-desktop` (claude-desktop.ts). */
   desktop?: DesktopOptions;
 }
@@ -39,7 +43,35 @@ export function parseOptions(args: ParsedArgs, _env: Env): SetupOptions {
   const mcpServer = args.values["mcp-server"];
   if (mcpServer !== undefined && mcpServer.trim() === "") throw usageError("--mcp-server needs a server name");
   if (args.flags["status-line"] && mcpServer !== undefined) throw usageError("--status-line and --mcp-server are separate runs of setup claude");
-  return { ...base, ...(mcpServer !== undefined ? { mcpServer: { name: mcpServer, scope: args.values.scope as Scope | undefined } } : {}), ...(args.flags["status-line"] ? { statusLine: true } : {}) };
+  const baseUrl = args.values["base-url"];
+  if (baseUrl !== undefined && mcpServer !== undefined) throw usageError("--base-url and --mcp-server are separate runs of setup claude");
+  return {
+    ...base,
+    ...(mcpServer !== undefined ? { mcpServer: { name: mcpServer, scope: args.values.scope as Scope | undefined } } : {}),
+    ...(args.flags["status-line"] ? { statusLine: true } : {}),
+    ...(baseUrl !== undefined ? { baseUrl } : {}),
+  };
+}
+
+/**
+ * The ANTHROPIC_BASE_URL to write: `--base-url` when given (a profile made with --issuer has no
+ * tenant URL to derive it from), else the tenant's `/anthropic/v1`. Under the endpoint policy.
+ */
+async function gatewayBaseUrl(ctx: CommandContext, tenant: string | undefined, given: string | undefined): Promise<string> {
+  if (given === undefined) {
+    if (tenant) return tenantBaseUrl(tenant);
+    throw new ConfigError(
+      `profile "${ctx.profileName}" has no tenant URL (it was set up with --issuer), so the gateway's address is not known`,
+      `Give it: ${commandFor("setup claude", ctx.profileName)} --base-url https://<slug>.proxy.<domain>/anthropic/v1`,
+    );
+  }
+  const { checkTenantUrl, EndpointPolicyError } = await import("../../../shared/endpoint-policy.ts");
+  try {
+    return checkTenantUrl("--base-url", given).href.replace(/\/+$/, "");
+  } catch (e) {
+    if (e instanceof EndpointPolicyError) throw usageError(sanitizeForTerminal(e.message), "Give the gateway's https:// address, for example https://acme.proxy.example.com/anthropic/v1");
+    throw e;
+  }
 }
 
 /**
@@ -92,14 +124,11 @@ export async function run(ctx: CommandContext, options: SetupOptions, ports: Set
       after = removeManagedSettings(before);
     } else {
       const profile = await ctx.profiles.require(ctx.profileName);
-      if (!profile.tenant) {
-        throw new ConfigError(`profile "${ctx.profileName}" has no tenant URL (it was set up with --issuer)`, "Log in with the tenant URL: agent-runner-auth login https://<slug>.proxy.<domain>");
-      }
       // Claude Code would send every token to this URL: never plain http off this machine.
       const { checkProfile } = await import("../../oauth/client.ts");
       checkProfile(profile, `profile "${ctx.profileName}"`);
       after = applyManagedSettings(before, {
-        baseUrl: tenantBaseUrl(profile.tenant),
+        baseUrl: await gatewayBaseUrl(ctx, profile.tenant, options.baseUrl),
         ttlMs: helperTtlMs(profile.accessTokenLifetimeSeconds),
         helper: helperCommand(ctx.self(), ctx.profileName),
         ...(options.statusLine ? { statusLine: statusLineCommand(ctx.self(), ctx.profileName) } : {}),
