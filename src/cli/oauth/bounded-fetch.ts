@@ -118,10 +118,22 @@ function readCaFile(path: string): string[] {
   return certificates;
 }
 
+/** NODE_EXTRA_CA_CERTS and SSL_CERT_FILE: Bun adds them to its default roots, which `tls.ca` replaces, so they are kept here. */
+function environmentCas(): string[] {
+  const files = [process.env.NODE_EXTRA_CA_CERTS, process.env.SSL_CERT_FILE].filter((f): f is string => Boolean(f));
+  return files.flatMap((file) => {
+    try {
+      return readCaFile(file);
+    } catch {
+      return []; // Bun already warned about its own setting; --ca-file is the one this CLI checks
+    }
+  });
+}
+
 /** fetch's `tls` option for the CA bundle in effect; {} without one (Bun's defaults apply). */
 export function tlsOptions(): { tls?: { ca: string[] } } {
   if (caFile === undefined) return {};
-  trusted ??= [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ...readCaFile(caFile)];
+  trusted ??= [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ...environmentCas(), ...readCaFile(caFile)];
   return { tls: { ca: trusted } };
 }
 
