@@ -12,6 +12,7 @@
  *   login.ts      the hosted sign-in page and the return from a federated IdP
  *   federation.ts the corporate IdP's own sign-in page
  *   logout.ts     Cognito's logout endpoint
+ *   userinfo.ts   Cognito's userInfo endpoint (accepts the pool's access tokens)
  *   admin.ts      the `/_admin/` control plane for tests (loopback only: the tenant binds 127.0.0.1)
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -24,6 +25,7 @@ import { guard, send } from "./idp/http.ts";
 import { handleLogin } from "./idp/login.ts";
 import { handleLogout } from "./idp/logout.ts";
 import { createProvider } from "./idp/provider.ts";
+import { handleUserInfo } from "./idp/userinfo.ts";
 
 export { subjectOf, EMAIL_SIGN_IN_USER, EXAMPLE_CORP, type TenantUser, type FederatedIdp, type CorporateUser } from "./idp/accounts.ts";
 export type { IdpStats, TokenFault } from "./idp/admin.ts";
@@ -85,6 +87,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     if (!path.startsWith(prefix + "/") && path !== prefix) return send(res, 404, "text/plain", "not found");
     if (path.startsWith(`${prefix}/login/`)) return guard(res, handleLogin(loginDeps, req, res, url));
     if (path === `${prefix}/logout`) return guard(res, handleLogout(logoutDeps, req, res, url));
+    if (path === `${prefix}/oauth2/userInfo`) return guard(res, handleUserInfo({ provider: current, issuer, accounts, signingKeys: () => signingKeys }, req, res));
     if (path === `${prefix}/oauth2/revoke` && req.method === "POST") stats.revocations++;
     if (path === `${prefix}/oauth2/token` && req.method === "POST") {
       stats.tokenRequests++;

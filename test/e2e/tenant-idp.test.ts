@@ -193,6 +193,44 @@ describe("hosted login", () => {
   });
 });
 
+describe("userInfo, as Cognito answers it", () => {
+  /** Signs in on the hosted page and returns the raw tokens (the shared helper decodes them). */
+  async function rawTokens(login: string, password: string) {
+    const browser = new CookieJarBrowser();
+    const auth = authorize();
+    const landed = await browser.submit(await browser.get(auth.url), { username: login, password });
+    const response = await fetch(`${tenant.issuer}/oauth2/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "authorization_code", client_id: tenant.client_id, code: landed.url.searchParams.get("code")!, redirect_uri: auth.redirectUri, code_verifier: auth.verifier }).toString(),
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as { access_token: string; id_token: string; refresh_token: string };
+  }
+  const userInfo = (token: string) => fetch(`${tenant.issuer}/oauth2/userInfo`, { headers: { authorization: `Bearer ${token}` } });
+
+  test("accepts the pool's access token and answers sub, username, email, email_verified", async () => {
+    const tokens = await rawTokens(EMAIL_SIGN_IN_USER.email!, EMAIL_SIGN_IN_USER.password);
+    const response = await userInfo(tokens.access_token);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ sub: EMAIL_SIGN_IN_USER.username, username: EMAIL_SIGN_IN_USER.username, email: "erin@example.com", email_verified: "true" });
+  });
+
+  test("refuses a tampered token, an ID token and a token from a revoked sign-in with 401 invalid_token", async () => {
+    const tokens = await rawTokens(demo().username, demo().password);
+    const [h, p, sig] = tokens.access_token.split(".");
+    const tampered = [h, p, sig!.slice(0, -4) + (sig!.endsWith("AAAA") ? "BBBB" : "AAAA")].join(".");
+    for (const bad of [tampered, tokens.id_token, "not-a-jwt"]) {
+      const response = await userInfo(bad);
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: string }).error).toBe("invalid_token");
+    }
+    expect((await userInfo(tokens.access_token)).status).toBe(200);
+    expect(await revoke(tenant.issuer, tenant.client_id, tokens.refresh_token)).toBe(200);
+    expect((await userInfo(tokens.access_token)).status).toBe(401);
+  });
+});
+
 /** The tenant discovery document's client section, parsed the way the CLI parses it. */
 async function tenantClient(t: TenantProcess) {
   const response = await fetch(discoveryUrlFor(t.tenant));
