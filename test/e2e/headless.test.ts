@@ -16,8 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => tenant.stop());
 
-async function headlessLogin(env: Record<string, string>, pastes: (redirect: string) => string[]) {
-  const child = spawn("script", ["-qec", `${BINARY} login ${tenant.tenant} --no-browser`, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
+async function headlessLogin(env: Record<string, string>, pastes: (redirect: string) => string[], flags = "--no-browser", complete?: (redirect: string) => Promise<void>) {
+  const child = spawn("script", ["-qec", `${BINARY} login ${tenant.tenant} ${flags}`, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
   let screen = "";
   child.stdout.on("data", (d) => (screen += d));
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
@@ -26,12 +26,13 @@ async function headlessLogin(env: Record<string, string>, pastes: (redirect: str
   expect(authorize).toBeDefined();
   const user = tenant.users[0]!;
   const redirect = await signInAndCaptureRedirect(authorize!, user.username, user.password);
+  await complete?.(redirect);
   for (const line of pastes(redirect)) {
     child.stdin.write(line + "\r");
     await new Promise((r) => setTimeout(r, 300));
   }
   const code = await exited;
-  return { code, screen };
+  return { code, screen, authorize: authorize! };
 }
 
 test("login --no-browser: paste the redirected address into the terminal", async () => {
@@ -57,4 +58,46 @@ test("a pasted address from another sign-in (wrong state) fails the login", asyn
   const { code, screen } = await headlessLogin(env, (redirect) => [redirect.replace(/state=[^&]+/, "state=forged")]);
   expect(screen).toContain("wrong state");
   expect(code).toBe(1);
+}, 30_000);
+
+/**
+ * Issue 11, section 4: in an SSH session with no display, a bare `login` opens no browser and
+ * shows one screen: the address, the ssh -L forward of the callback port it listens on, and the
+ * paste; then it waits for either.
+ */
+const sshEnv = () => baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", SSH_CONNECTION: "192.0.2.10 50522 192.0.2.20 22" });
+
+function expectSshScreen(screen: string, authorize: string) {
+  const port = new URL(new URL(authorize).searchParams.get("redirect_uri")!).port;
+  expect(tenant.redirectPorts.map(String)).toContain(port);
+  expect(screen).toContain(`ssh -L ${port}:localhost:${port} <this host>`);
+  expect(screen).toContain("paste here the address your browser ends on");
+  expect(screen).not.toMatch(/Opened your browser|Could not open a browser/);
+  // one screen: the address, the two ways, the wait, the prompt
+  const shown = screen.slice(screen.indexOf("Visit this URL"), screen.indexOf("Paste the address"));
+  expect(shown.trim().split(/\r?\n/).length).toBeLessThanOrEqual(6);
+}
+
+test("SSH, no display: bare login shows the forward and the paste on one screen; finished by paste", async () => {
+  const env = sshEnv();
+  const { code, screen, authorize } = await headlessLogin(env, (redirect) => [redirect], "");
+  expectSshScreen(screen, authorize);
+  expect(screen).toContain("Logged in as demo");
+  expect(code).toBe(0);
+  expect((await runCli(["token"], env)).code).toBe(0);
+}, 30_000);
+
+test("SSH, no display: finished by the forwarded callback (the browser reaching localhost:PORT), nothing pasted", async () => {
+  const env = sshEnv();
+  let page = "";
+  const { code, screen, authorize } = await headlessLogin(env, () => [], "", async (redirect) => {
+    const response = await fetch(redirect); // what the user's browser does through `ssh -L`
+    page = await response.text();
+    expect(response.status).toBe(200);
+  });
+  expectSshScreen(screen, authorize);
+  expect(page).toContain("You are signed in");
+  expect(screen).toContain("Logged in as demo");
+  expect(code).toBe(0);
+  expect((await runCli(["token"], env)).code).toBe(0);
 }, 30_000);

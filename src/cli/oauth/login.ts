@@ -23,6 +23,11 @@ export interface LoginOptions {
   port?: number;
   /** identity_provider, idp_identifier, login_hint, prompt (authorize-params.ts). */
   authorizeParams?: Readonly<Record<string, string>>;
+  /**
+   * Without a browser: how this place reaches the callback port actually listened on (null: none,
+   * paste only), shown under the address (surfaces/where-am-i.ts signInScreen).
+   */
+  headlessHelp?: (callbackPort: number | null) => string[];
 }
 
 export async function interactiveLogin(options: LoginOptions): Promise<TokenSet> {
@@ -82,7 +87,8 @@ export async function interactiveLogin(options: LoginOptions): Promise<TokenSet>
       listener?.arm({ authorizationUrl: request.url, state: request.state, startPage: false });
       options.say("Visit this URL to sign in, on this or any other machine:");
       options.say(`  ${request.url.href}`);
-      options.say("If the browser then fails to open a localhost address, copy that address from its address bar and paste it here.");
+      const help = options.headlessHelp?.(listener ? Number(new URL(redirectUri).port || 80) : null);
+      for (const line of help ?? ["If the browser then fails to open a localhost address, copy that address from its address bar and paste it here."]) options.say(line);
       void pasteFromTerminal(redirectUri, request.state, pasteAbort.signal, onCallback, options.say);
     }
     options.say(`Waiting for the sign-in to finish (up to ${Math.round(options.timeoutMs / 1000)} s)...`);

@@ -22,6 +22,8 @@ export interface LoginSettings {
   port?: number;
   /** `login --switch-user`: show the sign-in form even if the hosted page remembers someone. */
   switchUser?: boolean;
+  /** Lines under the address when no browser opens (oauth/login.ts headlessHelp). */
+  headlessHelp?: (callbackPort: number | null) => string[];
 }
 
 type LoginPorts = Pick<CommandContext, "profileName" | "profiles" | "oauth" | "browser" | "say">;
@@ -40,6 +42,7 @@ export function browserLogin(ports: LoginPorts, profile: Profile, settings: Logi
       say: ports.say,
       authorizeParams: authorizeParams({ profile, ...(settings.switchUser ? { switchUser: true } : {}) }),
       ...(settings.port !== undefined ? { port: settings.port } : {}),
+      ...(settings.headlessHelp ? { headlessHelp: settings.headlessHelp } : {}),
     });
   };
 }

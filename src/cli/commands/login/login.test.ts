@@ -59,3 +59,19 @@ test("usage errors before anything is sent (exit 2)", async () => {
   expect(exitCodeOf(error)).toBe(2);
   expect(fake.calls).toEqual([]);
 });
+
+test("no browser here (SSH, no display): signs in without one, and the screen names the callback port actually listened on", async () => {
+  const signIns: SignInOptions[] = [];
+  const fake = fakeContext({ env: { SSH_CONNECTION: "10.0.0.2 50000 10.0.0.1 22" }, oauth: { signIn: async (o) => (signIns.push(o), { accessToken: "acc", expiresIn: 3600, refreshToken: "ref" }) } });
+  fake.ctx.platform = "darwin"; // `open` over SSH would show the page on the remote Mac's screen
+  expect(await run(fake.ctx, options([]))).toBe(0);
+  expect(signIns[0]!.browser).toBeNull();
+  expect(signIns[0]!.headlessHelp!(53683).join("\n")).toContain("ssh -L 53683:localhost:53683");
+
+  const desktop = fakeContext({ env: { DISPLAY: ":0" }, oauth: { signIn: async (o) => (signIns.push(o), { accessToken: "acc", expiresIn: 3600, refreshToken: "ref" }) } });
+  await run(desktop.ctx, options([]));
+  expect(signIns[1]!.browser).not.toBeNull();
+  await run(desktop.ctx, options(["--no-browser"]));
+  expect(signIns[2]).toMatchObject({ browser: null });
+  expect(signIns[2]!.headlessHelp).toBeUndefined(); // asked for at a desktop: the plain paste flow
+});

@@ -3,7 +3,7 @@ import type { ParsedArgs } from "../../args.ts";
 import { parseDuration } from "../../args.ts";
 import type { CommandContext, Env } from "../context.ts";
 import { resolveStoreKind, storeFlag } from "../context.ts";
-import { refreshLifetimeMs, SIGN_IN_HINT, type Profile } from "../../config.ts";
+import { commandFor, refreshLifetimeMs, SIGN_IN_HINT, type Profile } from "../../config.ts";
 import { usageError } from "../../errors.ts";
 import { ASK_ADMIN, checkProfile } from "../../oauth/client.ts";
 import { checkEndpointUrl, checkRedirectUri, checkTenantUrl, EndpointPolicyError } from "../../../shared/endpoint-policy.ts";
@@ -12,6 +12,7 @@ import { clearSession, saveTokens } from "../../session/session.ts";
 import { probeStore, type StoreKind } from "../../store/types.ts";
 import { browserLogin, LOCK_TIMEOUT_MS, type LoginSettings } from "../../session/interactive-login.ts";
 import { displayUser, jwtClaims } from "../../session/records.ts";
+import { browserHere, detectPlace, signInScreen } from "../../surfaces/where-am-i.ts";
 
 export const DEFAULT_REDIRECT_URIS = ["http://localhost:53682/callback", "http://localhost:53683/callback", "http://localhost:53684/callback"];
 export const DEFAULT_SCOPES = ["openid", "email", "profile"];
@@ -179,6 +180,26 @@ function checked(profile: Profile): Profile {
   return profile;
 }
 
+/**
+ * Dev containers, Codespaces, SSH, a console without a display (issue 11, section 4): no browser
+ * is opened here; the one screen says how to reach the callback port from the user's own browser
+ * and that pasting the address works too, and the login waits for either.
+ */
+function whereToSignIn(ctx: CommandContext, profile: Profile, noBrowser: boolean): Pick<LoginSettings, "noBrowser" | "headlessHelp"> {
+  const place = detectPlace({
+    env: ctx.env,
+    platform: ctx.platform,
+    exists: (path) => ctx.files.exists(path),
+    osRelease: ctx.platform === "linux" ? ctx.files.readText("/proc/sys/kernel/osrelease", { trusted: true }) : null,
+    callbackPorts: profile.redirectUris.map((u) => (URL.canParse(u) ? Number(new URL(u).port) : 0)).filter((p) => p > 0),
+    loginCommand: commandFor("login", ctx.profileName),
+  });
+  const browser = browserHere(place, ctx.env, ctx.platform);
+  if (browser && noBrowser && place.kind === "local") return { noBrowser }; // asked for on a desktop: the plain paste flow
+  if (browser && !noBrowser) return { noBrowser };
+  return { noBrowser: true, headlessHelp: (port) => signInScreen(place, port) };
+}
+
 export async function run(ctx: CommandContext, options: LoginOptions): Promise<number> {
   const saved = await ctx.profiles.read(ctx.profileName);
   // After a logout the hosted page may still remember the last person: show its form (prompt=login).
@@ -188,7 +209,7 @@ export async function run(ctx: CommandContext, options: LoginOptions): Promise<n
 
   const held = await ctx.lock({ timeoutMs: LOCK_TIMEOUT_MS, onWait: () => ctx.say("Another sign-in for this profile is in progress; waiting for it...") });
   try {
-    const tokens = await browserLogin(ctx, profile, options)();
+    const tokens = await browserLogin(ctx, profile, { ...options, ...whereToSignIn(ctx, profile, options.noBrowser) })();
     await ctx.attempts.clear(ctx.profileName); // an explicit login ends any automatic cool-down
     // A new tenant or client invalidates the old session; same-tenant re-login simply replaces it.
     await saveTokens(store, tokens, ctx.now(), refreshLifetimeMs(profile));
