@@ -1,17 +1,25 @@
 /** The person a verified token speaks for, as the state layer counts them. */
 import type { Person, TokenIdentity } from "../state/types.ts";
-import type { VerifiedUser } from "./verify.ts";
+import { needsEmailLookup, resolvedEmail } from "./userinfo.ts";
+import { extractToken, type VerifiedUser } from "./verify.ts";
 
-export function personOf(tenant: string, user: VerifiedUser): Person {
+/** `resolvedEmail`: from userInfo (userinfo.ts) when the token has none (email-as-username pools). */
+export function personOf(tenant: string, user: VerifiedUser, resolvedEmail?: string): Person {
+  const email = user.email ?? resolvedEmail;
   return {
     tenant,
     sub: user.sub,
     username: user.username,
-    ...(user.email ? { email: user.email } : {}),
-    // email where the token gives one, else the username (which Cognito always sets)
-    displayName: user.email ?? user.username ?? user.sub,
+    ...(email ? { email } : {}),
+    // email where the token or userInfo gives one, else the username (which Cognito always sets)
+    displayName: email ?? user.username ?? user.sub,
     groups: user.groups,
   };
+}
+
+/** The person of a request: as personOf, with the email userInfo gave (looked up in the background, never awaited). */
+export function personOfRequest(tenant: string, issuer: string, user: VerifiedUser, headers: Headers): Person {
+  return personOf(tenant, user, needsEmailLookup(user) ? resolvedEmail(issuer, user, extractToken(headers)) : undefined);
 }
 
 /** The session a token belongs to: `origin_jti`, or its own `jti` for an IdP that has no sessions. */

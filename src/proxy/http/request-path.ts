@@ -14,7 +14,7 @@ import { resolveModel } from "../accounting/pricing.ts";
 import { hasUsage, usageRecord } from "../accounting/record.ts";
 import { cacheWrites } from "../accounting/usage.ts";
 import { authenticate } from "../auth/authenticate.ts";
-import { identityOf, personOf } from "../auth/person.ts";
+import { identityOf, personOfRequest } from "../auth/person.ts";
 import { TokenRejected, type VerifiedUser } from "../auth/verify.ts";
 import { applicable } from "../limits/applicable.ts";
 import { BUDGET_WARNING_HEADER, budgetRefusal, budgetWarning, rateLimitRefusal, type Refusal } from "../limits/responses.ts";
@@ -59,7 +59,7 @@ export async function serveApi(ctx: ProxyContext, runtime: TenantRuntime, reques
   // 2. still allowed (offboarding, logout)
   const revoked = await ctx.denylist.revoked(slug, identityOf(user));
   if (revoked) return revokedAnswer(ctx, request, started, runtime, base, route, revoked);
-  const person = personOf(slug, user);
+  const person = personOfRequest(slug, runtime.config.issuer, user, request.headers);
 
   const body = await readRequestBody(request, ctx.maxBodyBytes);
   if (body.kind === "too_large") return ctx.tooLarge(request, started, slug, route);
