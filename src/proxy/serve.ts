@@ -12,10 +12,12 @@
  *   --spool-dir DIR (…_SPOOL_DIR; default beside the SQLite file, or $XDG_STATE_HOME or /var/lib/agent-runner for Redis)
  *   --admin-group G (repeatable; …_ADMIN_GROUPS), --admin-key-file FILE (…_ADMIN_KEY_FILE)
  *   --reuse-port (SO_REUSEPORT; set by the --workers supervisor in main.ts)
+ *   --no-userinfo (…_USERINFO=off): do not look up the email of email-as-username users at userInfo
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
+import { configureEmailResolution } from "./auth/userinfo.ts";
 import { startProxy } from "./http/server.ts";
 import { DEFAULT_STATE_URL } from "./state/open.ts";
 import { StateError } from "./state/types.ts";
@@ -53,11 +55,13 @@ try {
       "admin-group": { type: "string", multiple: true },
       "admin-key-file": { type: "string" },
       "reuse-port": { type: "boolean" },
+      "no-userinfo": { type: "boolean" },
     },
   }));
 } catch (e) {
   fail((e as Error).message);
 }
+if (values["no-userinfo"]) configureEmailResolution(false);
 
 let config: ProxyConfig;
 try {
