@@ -131,6 +131,22 @@ describe("hosted login", () => {
     expect((await exchangeCode(tenant.issuer, tenant.client_id, auth, silent.url)).access.username).toBe("demo");
   });
 
+  test("prompt=login over a live session lets a DIFFERENT person sign in, as Cognito does", async () => {
+    const { browser } = await signIn();
+    const auth = authorize({ prompt: "login" });
+    const page = await browser.get(auth.url);
+    expect(page.html).toContain('id="signin"');
+    const landed = await browser.submit(page, { username: EMAIL_SIGN_IN_USER.email!, password: EMAIL_SIGN_IN_USER.password });
+    expect(landed.html).not.toContain("session not found");
+    expect(landed.url.pathname).toBe("/callback");
+    expect((await exchangeCode(tenant.issuer, tenant.client_id, auth, landed.url)).access.username).toBe(EMAIL_SIGN_IN_USER.username);
+    // the session now belongs to the new person: a silent authorize signs erin in, not demo
+    const next = authorize();
+    const silent = await browser.get(next.url);
+    expect(silent.url.pathname).toBe("/callback");
+    expect((await exchangeCode(tenant.issuer, tenant.client_id, next, silent.url)).access.username).toBe(EMAIL_SIGN_IN_USER.username);
+  });
+
   test("prompt=login shows the form despite a live session", async () => {
     const { browser } = await signIn();
     const page = await browser.get(authorize({ prompt: "login" }).url);

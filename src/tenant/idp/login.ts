@@ -67,6 +67,26 @@ async function finishFederated(deps: LoginDeps, req: IncomingMessage, res: Serve
   await finish(deps, req, res, account);
 }
 
-function finish(deps: LoginDeps, req: IncomingMessage, res: ServerResponse, account: Account): Promise<void> {
-  return deps.provider().interactionFinished(req, res, { login: { accountId: account.sub } }, { mergeWithLastSubmission: false });
+async function finish(deps: LoginDeps, req: IncomingMessage, res: ServerResponse, account: Account): Promise<void> {
+  const provider = deps.provider();
+  const returnTo = await provider.interactionResult(req, res, { login: { accountId: account.sub } }, { mergeWithLastSubmission: false });
+  await handOverSession(provider, (await provider.interactionDetails(req, res)).session, account.sub);
+  redirect(res, returnTo);
+}
+
+/**
+ * A different person signed in over a live hosted-login session (prompt=login): Cognito lets the
+ * new person in and the session becomes theirs. oidc-provider would instead send the browser
+ * through its own logout confirmation, which ends in "interaction session not found"; so the
+ * old person's sign-in and grants are taken off the session here, and the resume step finds a
+ * session without an account (same uid) and signs the new person in.
+ */
+async function handOverSession(provider: Provider, origin: { uid?: string; accountId?: string } | undefined, accountId: string): Promise<void> {
+  if (!origin?.uid || !origin.accountId || origin.accountId === accountId) return;
+  const session = await provider.Session.findByUid(origin.uid);
+  if (!session?.accountId) return;
+  session.accountId = undefined as never;
+  session.loginTs = undefined as never;
+  session.authorizations = {};
+  await session.persist();
 }
