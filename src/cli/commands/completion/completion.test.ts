@@ -38,3 +38,23 @@ t agent-runner-auth usage --st
   expect(out.stderr).toBe("");
   expect(out.stdout.split("\n").slice(0, 5)).toEqual(["admin", "usage budget limit revoke restore revocations", "set clear list", "--user --usd", "--status-line --store"]);
 });
+
+test("bash: a command's word first (setup -> claude claude-desktop), then its options; option values from the table", () => {
+  const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+  const { bash } = require("./completion.ts") as typeof import("./completion.ts");
+  const script = `${bash()}
+t() { COMP_WORDS=("$@"); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )); _agent_runner_auth; echo "\${COMPREPLY[*]}"; }
+t agent-runner-auth setup ""
+t agent-runner-auth setup --m
+t agent-runner-auth setup claude-desktop --m
+t agent-runner-auth setup claude-desktop --mdm ""
+t agent-runner-auth token --format ""
+t agent-runner-auth env --shell f
+t agent-runner-auth login --s
+t agent-runner-auth doctor --d
+t agent-runner-auth exec --p
+`;
+  const out = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+  expect(out.stderr).toBe("");
+  expect(out.stdout.split("\n").slice(0, 9)).toEqual(["claude claude-desktop", "--mcp-server --mdm", "--mcp-server --mdm", "macos windows", "bare desktop headers", "fish", "--store --scope --switch-user", "--deep", "--profile"]);
+});

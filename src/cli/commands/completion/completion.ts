@@ -8,7 +8,13 @@ import { usageError } from "../../errors.ts";
 const NAME = "agent-runner-auth";
 const FN = `_${NAME.replaceAll("-", "_")}`;
 const flagsOf = (name: string) => (COMMANDS.find((c) => c.name === name)?.options ?? []).map((o) => `--${o.name}`);
-const VALUES: Record<string, string[]> = { store: ["keychain", "pass", "file"], scope: ["user", "project", "local"], by: ["user", "group", "model", "day"], period: ["day", "month"] };
+/** An option's fixed values, from its value name ("bare|desktop|headers"), across every command. */
+const VALUES: Record<string, string[]> = Object.fromEntries(
+  COMMANDS.flatMap((c) => c.options)
+    .filter((o) => o.kind !== "flag" && /^[a-z][a-z-]*(\|[a-z][a-z-]*)+$/.test(o.valueName ?? ""))
+    .map((o) => [o.name, o.valueName!.split("|")] as const)
+    .reverse(), // the first command's wins
+);
 /** Positional words a command takes. */
 const POSITIONALS: Record<string, string[]> = { setup: ["claude", "claude-desktop"], completion: ["bash", "zsh", "fish", "powershell"], "move-store": ["keychain", "pass", "file"] };
 
@@ -33,7 +39,12 @@ const byLength = () => [...COMMANDS].sort((a, b) => b.name.split(" ").length - a
 const description = (text: string) => text.replaceAll("'", "").replaceAll("]", ")").replaceAll("[", "(");
 
 export function bash(): string {
-  const commandCases = byLength().map((c) => `    "${c.name}"|"${c.name} "*) opts="${[...flagsOf(c.name), ...(POSITIONALS[c.name] ?? [])].join(" ")}" ;;`);
+  // A command that takes a word (setup claude|claude-desktop) offers it first; options once "-" is typed or it is given.
+  const commandCases = byLength().map((c) =>
+    POSITIONALS[c.name]
+      ? `    "${c.name}") if [[ "$cur" == -* ]]; then opts="${flagsOf(c.name).join(" ")}"; else opts="${POSITIONALS[c.name]!.join(" ")}"; fi ;;\n    "${c.name} "*) opts="${flagsOf(c.name).join(" ")}" ;;`
+      : `    "${c.name}"|"${c.name} "*) opts="${flagsOf(c.name).join(" ")}" ;;`,
+  );
   const groupCases = [...groupChildren()].map(([group, words]) => `    "${group}") opts="${words.join(" ")}" ;;`);
   return `# bash completion for ${NAME}
 ${FN}() {
