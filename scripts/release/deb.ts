@@ -6,7 +6,7 @@ import { renderManPage } from "../manpage.ts";
 import { bash, fish, zsh } from "../../src/cli/commands/completion/completion.ts";
 import { MAINTAINER, releaseDate, REPO, run, type ReleaseContext, type ReleaseMeta, type Target } from "./context.ts";
 
-export const DEB_DIRS = ["DEBIAN", "usr/bin", "usr/share/man/man1", "usr/share/doc/agent-runner-auth", "usr/share/bash-completion/completions", "usr/share/zsh/vendor-completions", "usr/share/fish/vendor_completions.d"];
+export const DEB_DIRS = ["DEBIAN", "usr/bin", "usr/share/man/man1", "usr/share/doc/agent-runner-auth", "usr/share/doc/agent-runner-auth/examples", "usr/share/bash-completion/completions", "usr/share/zsh/vendor-completions", "usr/share/fish/vendor_completions.d"];
 
 export const debName = (version: string, arch: Target["arch"]): string => `agent-runner-auth_${version}_${arch}.deb`;
 
@@ -44,9 +44,18 @@ export function renderDebCopyright(license: string): string {
   return `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: agent-runner-auth\nSource: ${REPO}\n\nFiles: *\nCopyright: 2026 copebit AG and the agent-runner-auth contributors\nLicense: MIT\n ${body}\n`;
 }
 
-/** The generated files of the package tree, by path under its root (the binary is copied separately). */
-export function renderDebFiles(meta: Pick<ReleaseMeta, "sourceDateEpoch">, license: string): Record<string, string | Uint8Array> {
+/** Where the system configuration's empty example comes from (issue 11 §0: "the packages may ship an empty example"). */
+export const SYSTEM_CONFIG_EXAMPLE = "deploy/system-config.example.json";
+
+/**
+ * The generated files of the package tree, by path under its root (the binary is copied
+ * separately). The system configuration example goes to the doc examples, not /etc: installed
+ * as /etc/agent-runner-auth/config.json it would be a conffile dpkg asks about on every upgrade
+ * once an administrator has filled it in.
+ */
+export function renderDebFiles(meta: Pick<ReleaseMeta, "sourceDateEpoch">, license: string, systemConfigExample: string): Record<string, string | Uint8Array> {
   return {
+    "usr/share/doc/agent-runner-auth/examples/config.json": systemConfigExample,
     "usr/share/man/man1/agent-runner-auth.1.gz": gzipSync(renderManPage(releaseDate(meta)), { level: 9 }),
     "usr/share/bash-completion/completions/agent-runner-auth": bash(),
     "usr/share/zsh/vendor-completions/_agent-runner-auth": zsh(),
@@ -61,7 +70,7 @@ export function buildDeb(ctx: ReleaseContext, t: Target): string {
   for (const d of DEB_DIRS) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
   copyFileSync(join(ctx.root, "dist", t.bun, "agent-runner-auth"), join(root, "usr/bin/agent-runner-auth"));
   chmodSync(join(root, "usr/bin/agent-runner-auth"), 0o755);
-  for (const [path, content] of Object.entries(renderDebFiles(ctx, readFileSync(join(ctx.root, "LICENSE"), "utf8")))) writeFileSync(join(root, path), content);
+  for (const [path, content] of Object.entries(renderDebFiles(ctx, readFileSync(join(ctx.root, "LICENSE"), "utf8"), readFileSync(join(ctx.root, SYSTEM_CONFIG_EXAMPLE), "utf8")))) writeFileSync(join(root, path), content);
   const installedKb = Math.ceil(Number(run(ctx.root, "du", ["-sk", "--exclude=DEBIAN", root]).split("\t")[0]));
   writeFileSync(join(root, "DEBIAN", "control"), renderDebControl(ctx, t.arch, installedKb));
   const deb = join(ctx.out, debName(ctx.version, t.arch));

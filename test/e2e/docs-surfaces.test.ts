@@ -4,7 +4,7 @@
  */
 import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BINARY } from "../support/cli.ts";
@@ -56,4 +56,18 @@ test("man -l on the rendered page shows the new commands, options, variables and
     "CLAUDE_HELPER_CONTEXT",
     "/etc/agent-runner-auth/config.json",
   ]) expect(text).toContain(wanted);
+});
+
+test("the packaged system configuration example, installed as is, configures nothing: bare login stops with today's line", async () => {
+  const { baseEnv, isolatedHome, runCli } = await import("../support/cli.ts");
+  const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", AGENT_RUNNER_AUTH_SYSTEM_CONFIG: join(ROOT, "deploy", "system-config.example.json") });
+  const out = await runCli(["login"], env);
+  expect(out.stderr).toContain("no tenant configured yet");
+  expect(out.code).toBe(2);
+  // the same file filled in is read from that path and used (a tenant nobody serves: exit 3 after the sentence)
+  const filled = join(mkdtempSync(join(tmpdir(), "ara-syscfg-")), "config.json");
+  writeFileSync(filled, readFileSync(join(ROOT, "deploy", "system-config.example.json"), "utf8").replace(/^(\s*)\/\/ (")/gm, "$1$2").replace("https://acme.proxy.example.com", "https://acme.proxy.invalid"));
+  const used = await runCli(["login", "--timeout", "5s"], { ...env, AGENT_RUNNER_AUTH_SYSTEM_CONFIG: filled });
+  expect(used.stderr).toContain(`Using the tenant https://acme.proxy.invalid from ${filled} (installed by your administrator).`);
+  expect(used.code).toBe(3);
 });

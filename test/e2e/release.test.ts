@@ -91,7 +91,7 @@ describe("apt", () => {
     expect(info).toContain("Recommends: gnome-keyring | keepassxc | kwalletmanager");
     expect(info).toContain("Suggests: pass");
     const files = sh("dpkg-deb", ["-c", deb]).stdout;
-    for (const path of ["./usr/bin/agent-runner-auth", "./usr/share/man/man1/agent-runner-auth.1.gz", "./usr/share/bash-completion/completions/agent-runner-auth", "./usr/share/zsh/vendor-completions/_agent-runner-auth", "./usr/share/fish/vendor_completions.d/agent-runner-auth.fish", "./usr/share/doc/agent-runner-auth/copyright"]) {
+    for (const path of ["./usr/bin/agent-runner-auth", "./usr/share/man/man1/agent-runner-auth.1.gz", "./usr/share/bash-completion/completions/agent-runner-auth", "./usr/share/zsh/vendor-completions/_agent-runner-auth", "./usr/share/fish/vendor_completions.d/agent-runner-auth.fish", "./usr/share/doc/agent-runner-auth/copyright", "./usr/share/doc/agent-runner-auth/examples/config.json"]) {
       expect(files).toContain(path);
     }
     expect(files).toMatch(/-rwxr-xr-x root\/root .* \.\/usr\/bin\/agent-runner-auth/);
