@@ -7,7 +7,9 @@
  *    stub: requests/s at 64 connections, p50/p99 at 16 connections (moderate load) and at 1;
  *  - the experiment (bench/relay-experiment.ts, not wired into the proxy): a ten-line `fetch`
  *    pass-through and a pooled keep-alive HTTP/1.1 relay on `Bun.connect`, both 1 process;
- *  - time to first SSE event, and 1,000 concurrent open streams through the N-worker proxy.
+ *  - time to first SSE event, and 1,000 concurrent open streams through the N-worker proxy;
+ *  - the proxy by `--state` (in memory, SQLite file, a local redis-server; 1 and N workers),
+ *    shorter runs, to show what the state store costs.
  * Prints a Markdown report and writes bench/results/proxy.md.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -15,6 +17,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { startTestRedis } from "../src/proxy/state/testing/redis-server.ts";
 import { startTenant, ROOT, BUN } from "../test/support/tenant.ts";
 import { BINARY, baseEnv, isolatedHome, scriptedBrowser } from "../test/support/cli.ts";
 
@@ -57,9 +60,9 @@ function toMs(text: string): number {
   return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as "us" | "ms" | "s" | "m"];
 }
 
-function wrk(url: string, connections: number, env: Record<string, string>): WrkResult {
+function wrk(url: string, connections: number, env: Record<string, string>, duration = DURATION): WrkResult {
   const threads = Math.min(2, connections);
-  const r = spawnSync("wrk", ["-t", String(threads), "-c", String(connections), "-d", DURATION, "--latency", "-s", join(ROOT, "bench", "post.lua"), url], {
+  const r = spawnSync("wrk", ["-t", String(threads), "-c", String(connections), "-d", duration, "--latency", "-s", join(ROOT, "bench", "post.lua"), url], {
     env: { ...process.env, ...env },
     encoding: "utf8",
   });
@@ -225,6 +228,30 @@ http {
   await fetch(`${stubUrl}/_stub/reset`, { method: "POST" });
   await stopChild(workersChild);
 
+  // what the state store costs: the same proxy by --state, shorter runs
+  const redis = await startTestRedis();
+  const byState: { name: string; hi: WrkResult; mid: WrkResult }[] = [];
+  const STATE_DURATION = process.env.BENCH_STATE_DURATION ?? "4s";
+  const short = (url: string, c: number) => wrk(url, c, asUser, STATE_DURATION);
+  try {
+    const variants: [string, number, string][] = [
+      ["1 process, `sqlite::memory:`", 1, "sqlite::memory:"],
+      ["1 process, SQLite file (WAL)", 1, `sqlite:${join(dir, "state-1.db")}`],
+      ["1 process, Redis (local redis-server)", 1, redis.url],
+      [`${WORKERS} workers, one SQLite file`, WORKERS, `sqlite:${join(dir, "state-n.db")}`],
+      [`${WORKERS} workers, Redis`, WORKERS, redis.url],
+    ];
+    for (const [i, [name, workers, state]] of variants.entries()) {
+      target = await startProxy(workers, basePort + 10 + i, state);
+      const url = `${target.url}/anthropic/v1/v1/messages`;
+      short(url, 8);
+      byState.push({ name, hi: short(url, 64), mid: short(url, 16) });
+      await stopChild(target.child);
+    }
+  } finally {
+    await redis.dispose();
+  }
+
   const [d, p1, n1, pN, nN] = rows as [Row, Row, Row, Row, Row];
   const ms = (n: number, digits = 2) => `${n.toFixed(digits)} ms`;
   const report = [
@@ -240,6 +267,12 @@ http {
     `Time to first SSE event (300 sequential streamed requests, ${WORKERS}-worker proxy): direct p50 ${pct(ttfeDirect, 50).toFixed(2)} ms / p99 ${pct(ttfeDirect, 99).toFixed(2)} ms; through the proxy p50 ${pct(ttfeProxy, 50).toFixed(2)} ms / p99 ${pct(ttfeProxy, 99).toFixed(2)} ms.`,
     "",
     `1,000 concurrent streams through the ${WORKERS}-worker proxy (each 3 s long): ${streams.ok} completed, ${streams.failed} failed, in ${streams.seconds.toFixed(1)} s${streams.errors.length ? ` (${streams.errors.join("; ")})` : ""}.`,
+    "",
+    `The proxy by \`--state\` (same run, wrk ${STATE_DURATION} per figure; no budget or limit configured):`,
+    "",
+    "| proxy | req/s (64 conn) | p50 / p99 (64 conn) | req/s (16 conn) | p50 / p99 (16 conn) | errors |",
+    "|---|---:|---:|---:|---:|---|",
+    ...byState.map(({ name, hi, mid }) => `| ${name} | ${hi.rps.toFixed(0)} | ${ms(hi.p50)} / ${ms(hi.p99)} | ${mid.rps.toFixed(0)} | ${ms(mid.p50)} / ${ms(mid.p99)} | ${[hi.errors, mid.errors].filter((e) => e !== "none").join("; ") || "none"} |`),
   ].join("\n");
   console.log(report);
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });

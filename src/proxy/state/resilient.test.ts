@@ -109,6 +109,32 @@ test("fail-closed with a spool: usage of answers already sent is spooled (fsync'
   }
 });
 
+test("fail-closed with a spool: a batch of usage writes that finds Redis down is spooled write by write and replayed once, totals exact", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ara-spool-"));
+  const spooled: string[] = [];
+  const state = openState(redis.url, { redis: { commandTimeoutMs: 500 }, hooks: { spooled: (e) => spooled.push(e.kind) }, spool: { dir, probeMs: 100_000 } }) as ResilientState;
+  try {
+    const before = (await report(state))[0] ?? { requests: 0, costMicroUsd: 0 };
+    const r = await state.reserve(alice, { microUsd: 1000, tokens: 1 });
+    if (!r.ok) throw new Error("reservation refused");
+    const r2 = await state.reserve(alice, { microUsd: 1000, tokens: 1 });
+    if (!r2.ok) throw new Error("reservation refused");
+    await redis.stop();
+    // the first write of the outage is a batch: it fails as a whole, then each write takes the spool
+    await state.writeUsage([{ kind: "settle", reservation: r.reservation, record: rec() }, { kind: "record", record: rec() }, { kind: "release", reservation: r2.reservation }]);
+    expect(spooled.sort()).toEqual(["record", "release", "settle"]);
+    expect(state.queued).toBe(3);
+    await redis.start();
+    await state.tryRecover();
+    expect(state.queued).toBe(0);
+    expect((await report(state))[0]).toMatchObject({ requests: before.requests + 2, costMicroUsd: before.costMicroUsd + 14 });
+    expect((await state.budgetStatus(alice)).length).toBe(0);
+  } finally {
+    await state.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a hung Redis (SIGSTOP) is unavailable after the command bound, not a hang", async () => {
   const state = openState(redis.url, { redis: { commandTimeoutMs: 300 } });
   expect(await state.ping()).toBe(true);
