@@ -15,6 +15,7 @@ import { startProxy, type LogLine, type RunningProxy } from "../../src/proxy/htt
 import type { ProxyConfig, TenantConfig } from "../../src/proxy/config.ts";
 import { startForge, type Forge } from "../support/forge.ts";
 import { BUN, ROOT } from "../support/tenant.ts";
+import { randomPort } from "../support/ports.ts";
 
 const UPSTREAM_KEY = "sk-ant-security-test-key";
 const HOST = "acme.proxy.example.test";
@@ -388,7 +389,7 @@ describe("the proxy process (src/proxy/main.ts) and its flags", () => {
     expect(badBody.exitCode).toBe(2);
     expect(badBody.stderr.toString()).toContain("--max-body-bytes must be a positive whole number of bytes");
 
-    const metricsPort = 30000 + Math.floor(Math.random() * 20000);
+    const metricsPort = randomPort();
     const child = spawn(BUN, [join(ROOT, "src/proxy/main.ts"), ...common, "--metrics-port", String(metricsPort), "--max-body-bytes", "1000", "--idle-timeout", "30"], { stdio: ["ignore", "ignore", "pipe"] });
     try {
       const started = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: child.stderr! }).once("line", resolve)));

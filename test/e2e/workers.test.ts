@@ -12,6 +12,7 @@ import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
 import { gatewayDir, messageBody, post, UPSTREAM_KEY, within } from "../support/gateway-cluster.ts";
 import { startForge, type Forge } from "../support/forge.ts";
 import { BUN, ROOT } from "../support/tenant.ts";
+import { randomPort } from "../support/ports.ts";
 
 let forge: Forge;
 let stub: ReturnType<typeof startStubUpstream>;
@@ -36,7 +37,7 @@ interface Supervisor {
 }
 
 async function startSupervisor(workers: number, extra: string[] = []): Promise<Supervisor> {
-  const metricsPort = 20000 + Math.floor(Math.random() * 12000); // below the ephemeral range
+  const metricsPort = randomPort(); // below the ephemeral range
   const child = spawn(BUN, [
     join(ROOT, "src/proxy/main.ts"), "--workers", String(workers), "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", stub.url,
     "--upstream-key-file", files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(metricsPort), "--shutdown-grace", "10",

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import type { IdpStats, TokenFault } from "../../src/tenant/idp.ts";
+import { portBlock } from "./ports.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 export const BUN = process.execPath;
@@ -31,8 +32,7 @@ export interface TenantProcess {
 
 /** Random registered ports per tenant, so test files and a developer's own login never collide. */
 export function randomRedirectPorts(): number[] {
-  const base = 20000 + Math.floor(Math.random() * 20000);
-  return [base, base + 1, base + 2];
+  return portBlock(3);
 }
 
 export async function startTenant(args: string[] = [], extraEnv: Record<string, string> = {}): Promise<TenantProcess> {

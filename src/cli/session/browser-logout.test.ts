@@ -16,7 +16,7 @@ test("no browser here: the profile records the logout, so the next sign-in sends
 });
 
 test("a browser that reaches the loopback logged-out page: the hosted session is ended, nothing recorded", async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = 20000 + Math.floor(Math.random() * 12000) /* below the ephemeral range */;
   const fake = fakeContext({ blocker: null, profile: { ...PROFILE, logoutUris: [`http://localhost:${port}/logged-out`] } });
   const opened: string[] = [];
   fake.ctx.browser = {
@@ -35,7 +35,7 @@ test("a browser that reaches the loopback logged-out page: the hosted session is
 });
 
 test("a browser that never comes back: recorded after the wait", async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = 20000 + Math.floor(Math.random() * 12000) /* below the ephemeral range */;
   const fake = fakeContext({ blocker: null, profile: { ...PROFILE, logoutUris: [`http://localhost:${port}/logged-out`] } });
   fake.ctx.browser = { open: async () => true };
   await endBrowserSession(fake.ctx, fake.profiles.get("default")!, { waitMs: 200 });
