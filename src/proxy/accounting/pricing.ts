@@ -80,8 +80,21 @@ export function normaliseModelId(model: string): string {
     .replace(/-\d{8}$/, "");
 }
 
+/** Per table, the answers so far: a request resolves its model three times (estimate, cost, metrics) with six regexes each. */
+const resolved = new WeakMap<PriceTable, Map<string, string | undefined>>();
+
 /** The table key for a model id: exact id, then the id without decorations, then an alias. */
 export function resolveModel(model: string, table: PriceTable): string | undefined {
+  let known = resolved.get(table);
+  if (!known) resolved.set(table, (known = new Map()));
+  if (known.has(model)) return known.get(model);
+  const key = resolveUncached(model, table);
+  if (known.size >= 1000) known.clear(); // model ids come from clients: bounded
+  known.set(model, key);
+  return key;
+}
+
+function resolveUncached(model: string, table: PriceTable): string | undefined {
   if (Object.hasOwn(table.models, model)) return model;
   const base = normaliseModelId(model);
   if (Object.hasOwn(table.models, base)) return base;
