@@ -66,3 +66,12 @@ test("a symlink refusal from the reader stops the walk with that error", async (
   const f = fs({ "/r/.agent-runner-auth": link });
   await expect(findDirectoryProfile("/r", "linux", f.readText, f.exists)).rejects.toBe(link);
 });
+
+test("a symlinked Claude settings file is skipped, not fatal (a repository's link must not stop every command there)", async () => {
+  const link = new SurfacesError("unsafe_path", "refusing to read /r/.claude/settings.json: it is a symbolic link", "Replace it.");
+  const f = fs({ "/r/.claude/settings.json": link, "/.claude/settings.json": '{"env": {"AGENT_RUNNER_PROFILE": "outer"}}' });
+  expect(await findDirectoryProfile("/r", "linux", f.readText, f.exists)).toEqual({ profile: "outer", path: "/.claude/settings.json" });
+  // other read failures still stop with their message
+  const g = fs({ "/r/.claude/settings.json": new SurfacesError("unreadable_file", "cannot read /r/.claude/settings.json: EACCES", "Check the file's permissions.") });
+  expect(((await findDirectoryProfile("/r", "linux", g.readText, g.exists).catch((x: unknown) => x)) as SurfacesError).code).toBe("unreadable_file");
+});

@@ -53,6 +53,20 @@ async function profileFromSettings(text: string, path: string): Promise<string |
   return value;
 }
 
+/**
+ * Claude Code's settings file, or null when absent, or when it is a symlink or not a regular
+ * file: it is not ours, so it is skipped rather than fatal (a repository's odd settings file must
+ * not stop every command run there; `setup claude` refuses it with its own message).
+ */
+function readSettingsIfSafe(readText: ReadText, path: string): string | null {
+  try {
+    return readText(path, { trusted: false });
+  } catch (e) {
+    if (e instanceof SurfacesError && e.code === "unsafe_path") return null;
+    throw e;
+  }
+}
+
 /** The directory file or settings entry nearest to cwd, or null. */
 export async function findDirectoryProfile(cwd: string, platform: Platform, readText: ReadText, exists: Exists): Promise<{ profile: string; path: string } | null> {
   const p = platform === "win32" ? win32 : posix;
@@ -63,7 +77,7 @@ export async function findDirectoryProfile(cwd: string, platform: Platform, read
     if (text !== null) return { profile: parseDirectoryFile(text, file), path: file };
     for (const name of ["settings.local.json", "settings.json"]) {
       const settings = p.join(dir, ".claude", name);
-      const settingsText = readText(settings, { trusted: false });
+      const settingsText = readSettingsIfSafe(readText, settings);
       if (settingsText === null) continue;
       const profile = await profileFromSettings(settingsText, settings);
       if (profile) return { profile, path: settings };
