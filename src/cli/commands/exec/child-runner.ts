@@ -2,7 +2,7 @@
  * The real adaptor of `exec`'s ChildRunner: spawns the command with stdio inherited and applies
  * surfaces/exec-policy.ts (signals forwarded or ignored while it runs, its end as our exit code).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import { exitCodeFor, FORWARDED_SIGNALS, IGNORED_WHILE_CHILD_RUNS, spawnFailureExitCode } from "../../surfaces/exec-policy.ts";
 import type { ChildRunner } from "./exec.ts";
@@ -11,7 +11,11 @@ const SIGNAL_NUMBERS = constants.signals as unknown as Record<string, number>;
 
 export const spawnChild: ChildRunner = (command, args, env) =>
   new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: "inherit", env });
+    // The handlers go in BEFORE the child exists: a SIGTERM that arrives while it starts (measured
+    // under load: between spawn and the next line) must not kill us by default and orphan it.
+    // What arrives before the child exists is delivered to it as soon as it does.
+    let child: ChildProcess | undefined;
+    const early: NodeJS.Signals[] = [];
     // Ctrl-C / Ctrl-\ reach the child from the terminal: the default handlers (ours would exit
     // 130 at once) step aside until it ends.
     const saved = IGNORED_WHILE_CHILD_RUNS.map((s) => [s, process.listeners(s)] as const);
@@ -20,7 +24,7 @@ export const spawnChild: ChildRunner = (command, args, env) =>
       process.removeAllListeners(signal);
       process.on(signal, ignore);
     }
-    const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
+    const forward = (signal: NodeJS.Signals) => () => void (child ? child.kill(signal) : early.push(signal));
     const forwarders = FORWARDED_SIGNALS.map((s) => [s, forward(s)] as const);
     for (const [signal, handler] of forwarders) process.on(signal, handler);
     const restore = () => {
@@ -30,6 +34,8 @@ export const spawnChild: ChildRunner = (command, args, env) =>
         for (const l of listeners) process.on(signal, l as () => void);
       }
     };
+    child = spawn(command, args, { stdio: "inherit", env });
+    for (const signal of early) child.kill(signal);
     child.once("error", (e: NodeJS.ErrnoException) => {
       restore();
       resolve({ kind: "spawn-failed", errorCode: e.code, exitCode: spawnFailureExitCode(e.code) });
