@@ -5,9 +5,9 @@
  *   /_gateway/admin/v1/usage|budgets|limits|revocations   admins only (admin/auth.ts)
  * Shapes are documented in docs/proxy.md. Bad input is 400 `invalid_request_error`.
  */
-import { authenticate } from "../auth/authenticate.ts";
-import { identityOf, personOf, sessionOf } from "../auth/person.ts";
-import { CLOCK_SKEW_SECONDS, TokenRejected } from "../auth/verify.ts";
+import { personOf, sessionOf } from "../auth/person.ts";
+import { CLOCK_SKEW_SECONDS } from "../auth/verify.ts";
+import { activeUser } from "../http/active-user.ts";
 import type { ProxyContext, TenantRuntime } from "../http/context.ts";
 import { dayKey, monthKey } from "../state/common.ts";
 import { type Budget, type BudgetStatus, type Period, type RateLimit, type Revocation, type RevocationKind, StateError, type Subject, type UsageDimension } from "../state/types.ts";
@@ -50,15 +50,9 @@ export async function serveGateway(ctx: ProxyContext, runtime: TenantRuntime, re
 }
 
 async function logout(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string): Promise<Response> {
-  let user;
-  try {
-    user = await authenticate(runtime, request.headers);
-  } catch (e) {
-    if (!(e instanceof TokenRejected)) throw e;
-    return ctx.unauthorized(request, started, runtime, base, "logout", e);
-  }
   // a session already signed out (or a person revoked) gets the 401 the API gives it
-  if (await ctx.denylist.revoked(runtime.config.slug, identityOf(user))) return ctx.unauthorized(request, started, runtime, base, "logout", new TokenRejected("revoked", "this access token was already revoked: sign in again"));
+  const user = await activeUser(ctx, runtime, request, started, base, "logout");
+  if (user instanceof Response) return user;
   const session = sessionOf(user);
   if (!session) throw new BadInput("this access token names no session (origin_jti or jti): nothing to sign out");
   // until the token (and every token refreshed in this session so far) has expired
@@ -76,15 +70,9 @@ function budgetJson(s: BudgetStatus) {
 }
 
 async function meUsage(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string): Promise<Response> {
-  let user;
-  try {
-    user = await authenticate(runtime, request.headers);
-  } catch (e) {
-    if (!(e instanceof TokenRejected)) throw e;
-    return ctx.unauthorized(request, started, runtime, base, "me_usage", e);
-  }
+  const user = await activeUser(ctx, runtime, request, started, base, "me_usage");
+  if (user instanceof Response) return user;
   const slug = runtime.config.slug;
-  if (await ctx.denylist.revoked(slug, identityOf(user))) return ctx.unauthorized(request, started, runtime, base, "me_usage", new TokenRejected("revoked", "this access token was revoked: sign in again"));
   const person = personOf(slug, user);
   const now = Date.now();
   const today = dayKey(now);

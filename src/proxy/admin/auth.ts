@@ -5,9 +5,8 @@
  * a valid token outside the admin groups is 403.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { authenticate } from "../auth/authenticate.ts";
-import { identityOf } from "../auth/person.ts";
-import { extractToken, TokenRejected, type VerifiedUser } from "../auth/verify.ts";
+import { extractToken, type VerifiedUser } from "../auth/verify.ts";
+import { activeUser } from "../http/active-user.ts";
 import type { ProxyContext, TenantRuntime } from "../http/context.ts";
 
 export type AdminCaller = { kind: "user"; user: VerifiedUser; name: string } | { kind: "key"; name: "admin-key" };
@@ -27,15 +26,8 @@ export async function authorizeAdmin(ctx: ProxyContext, runtime: TenantRuntime, 
     if (ctx.adminKey !== undefined && sameKey(token, ctx.adminKey)) return { kind: "key", name: "admin-key" };
     return ctx.rejected(request, started, slug, route, 401, "authentication_error", "bad_admin_key", "the admin API needs an admin's access token ('agent-runner-auth token') or the admin key");
   }
-  let user: VerifiedUser;
-  try {
-    user = await authenticate(runtime, request.headers);
-  } catch (e) {
-    if (!(e instanceof TokenRejected)) throw e;
-    return ctx.unauthorized(request, started, runtime, base, route, e);
-  }
-  const revoked = await ctx.denylist.revoked(slug, identityOf(user));
-  if (revoked) return ctx.unauthorized(request, started, runtime, base, route, new TokenRejected("revoked", "this access token was revoked: sign in again"));
+  const user = await activeUser(ctx, runtime, request, started, base, route);
+  if (user instanceof Response) return user;
   if (!runtime.adminGroups.some((g) => user.groups.includes(g))) {
     const groups = runtime.adminGroups.length > 0 ? `one of the admin groups (${runtime.adminGroups.join(", ")})` : "an admin group, and this tenant has none configured (--admin-group)";
     return ctx.rejected(request, started, slug, route, 403, "permission_error", "not_admin", `the admin API is for members of ${groups}`);

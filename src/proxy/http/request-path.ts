@@ -13,14 +13,13 @@ import { estimateOf, requestFacts } from "../accounting/estimate.ts";
 import { resolveModel } from "../accounting/pricing.ts";
 import { hasUsage, usageRecord } from "../accounting/record.ts";
 import { cacheWrites } from "../accounting/usage.ts";
-import { authenticate } from "../auth/authenticate.ts";
-import { identityOf, personOfRequest } from "../auth/person.ts";
-import { TokenRejected, type VerifiedUser } from "../auth/verify.ts";
+import { personOfRequest } from "../auth/person.ts";
 import { applicable } from "../limits/applicable.ts";
 import { BUDGET_WARNING_HEADER, budgetRefusal, budgetWarning, rateLimitRefusal, type Refusal } from "../limits/responses.ts";
 import { tokensOf } from "../state/common.ts";
-import type { Estimate, Person, Reservation, Revocation } from "../state/types.ts";
+import type { Estimate, Person, Reservation } from "../state/types.ts";
 import type { ApiRoute } from "./routes.ts";
+import { activeUser } from "./active-user.ts";
 import { readRequestBody } from "./body.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { forward, type ForwardEnd } from "./forward.ts";
@@ -48,17 +47,9 @@ export async function serveApi(ctx: ProxyContext, runtime: TenantRuntime, reques
   const slug = runtime.config.slug;
   const { route } = target;
 
-  // 1. who is asking
-  let user: VerifiedUser;
-  try {
-    user = await authenticate(runtime, request.headers);
-  } catch (e) {
-    if (!(e instanceof TokenRejected)) throw e;
-    return ctx.unauthorized(request, started, runtime, base, route, e);
-  }
-  // 2. still allowed (offboarding, logout)
-  const revoked = await ctx.denylist.revoked(slug, identityOf(user));
-  if (revoked) return revokedAnswer(ctx, request, started, runtime, base, route, revoked);
+  // 1. who is asking, and 2. still allowed (offboarding, logout)
+  const user = await activeUser(ctx, runtime, request, started, base, route);
+  if (user instanceof Response) return user;
   const person = personOfRequest(slug, runtime.config.issuer, user, request.headers);
 
   const body = await readRequestBody(request, ctx.maxBodyBytes);
@@ -96,10 +87,6 @@ function refuse(ctx: ProxyContext, request: Request, started: number, slug: stri
   return ctx.rejected(request, started, slug, route, refusal.status, refusal.type, refusal.reason, refusal.message, refusal.headers);
 }
 
-function revokedAnswer(ctx: ProxyContext, request: Request, started: number, runtime: TenantRuntime, base: string, route: string, revoked: Revocation): Response {
-  const what = revoked.kind === "origin_jti" ? "this session was signed out" : "access for this user was revoked by an administrator";
-  return ctx.unauthorized(request, started, runtime, base, route, new TokenRejected("revoked", `${what}: sign in again with 'agent-runner-auth login' (or ask your administrator)`));
-}
 
 /** Settles (or releases) the reservation, counts the usage, writes the log line. */
 function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, route: ApiRoute, person: Person, started: number, requestId: string, end: ForwardEnd, metered?: Metered): void {
