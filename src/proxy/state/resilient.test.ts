@@ -48,7 +48,8 @@ test("fail-open: serves while Redis is down, queues usage and revocations, write
   expect(adminError).toBeInstanceOf(StateUnavailable);
 
   await redis.start();
-  await state.tryRecover();
+  // the client may need a moment to reconnect to the restarted server: probe as the timer does
+  for (const deadline = Date.now() + 5000; !events.some((e) => e.startsWith("recovered")) && Date.now() < deadline; await Bun.sleep(50)) await state.tryRecover();
   expect(events).toEqual(["degraded:reserve:STATE_UNAVAILABLE", "recovered:3"]);
   expect(state.queued).toBe(0);
   const rows = await report(state);
