@@ -8,6 +8,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { readCapped } from "../../shared/read-capped.ts";
 
 /** Enough for any discovery document, OpenID metadata, JWKS, token or error response. */
 export const MAX_RESPONSE_BYTES = 256 * 1024;
@@ -34,41 +35,6 @@ function timeoutError(signal: AbortSignal): Error {
   const e = new Error("The operation timed out.");
   e.name = "TimeoutError";
   return e;
-}
-
-/** Reads a body to the end, refusing it past `maxBytes`; stops waiting when `signal` aborts. */
-async function readCapped(body: ReadableStream<Uint8Array>, url: string, maxBytes: number, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let onAbort: () => void = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(timeoutError(signal));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => {}); // observed below; never an unhandled rejection
-  try {
-    for (;;) {
-      const { done, value } = await Promise.race([reader.read(), aborted]);
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) throw new ResponseTooLarge(url, maxBytes);
-      chunks.push(value);
-    }
-  } catch (e) {
-    void reader.cancel().catch(() => {});
-    throw e;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return all;
 }
 
 /**
@@ -151,7 +117,7 @@ export async function boundedFetch(url: string | URL, init: RequestInit, bounds:
     void response.body?.cancel().catch(() => {});
     throw new ResponseTooLarge(href, maxBytes);
   }
-  const body = response.body && !NO_BODY.has(response.status) ? await readCapped(response.body, href, maxBytes, signal) : null;
+  const body = response.body && !NO_BODY.has(response.status) ? await readCapped(response.body, maxBytes, { tooLarge: () => new ResponseTooLarge(href, maxBytes), signal, aborted: timeoutError }) : null;
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 

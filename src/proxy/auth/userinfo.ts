@@ -10,6 +10,7 @@
  */
 import { logEvent } from "../http/log.ts";
 import type { VerifiedUser } from "./verify.ts";
+import { readCapped } from "../../shared/read-capped.ts";
 
 export const USERINFO_TTL_MS = 60 * 60_000;
 export const USERINFO_FAILURE_TTL_MS = 60_000;
@@ -128,7 +129,8 @@ export class EmailResolver {
         await response.body?.cancel();
         throw new UserInfoError("http_status", `HTTP ${response.status} from ${url}`);
       }
-      text = await readCapped(response, this.options.maxBytes ?? USERINFO_MAX_BYTES, url);
+      const maxBytes = this.options.maxBytes ?? USERINFO_MAX_BYTES;
+      text = response.body ? new TextDecoder().decode(await readCapped(response.body, maxBytes, { tooLarge: () => new UserInfoError("too_large", `${url} answered more than ${maxBytes} bytes`) })) : "";
     } catch (e) {
       if (e instanceof UserInfoError) throw e;
       throw new UserInfoError("network", `${url}: ${(e as Error).name === "TimeoutError" ? "no answer in time" : (e as Error).message}`, { cause: e });
@@ -141,24 +143,6 @@ export class EmailResolver {
     }
     throw new UserInfoError("not_json", `${url} did not answer a JSON object`);
   }
-}
-
-async function readCapped(response: Response, maxBytes: number, url: string): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new UserInfoError("too_large", `${url} answered more than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 const logWarning = (message: string) => logEvent("warn", message);
