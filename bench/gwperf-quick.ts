@@ -6,6 +6,7 @@
  *   "bare"         the bare Bun fetch proxy (bench/bare-proxy.ts)
  *   "defaults"     the gateway with no flags but its tenant (what `agent-runner-proxy` picks itself)
  *   "--workers 1 --state sqlite::memory: …"   the gateway with these flags added
+ * Leading NAME=value words set the gateway's environment (ROOT=dir runs another checkout's gateway).
  * "$DIR" in a flag is replaced by a fresh directory; "redis" as a --state value starts a redis-server.
  * $PROFILE=dir adds --cpu-prof to the proxy process(es); $EMAIL_AS_USERNAME=1 signs tokens
  * like an email-as-username pool (UUID username, no email: the userInfo lookup applies).
@@ -137,7 +138,10 @@ try {
         const flags = words.filter((w) => w !== "defaults");
         if (flags.includes("redis")) redis ??= await startTestRedis();
         const resolved = flags.map((f) => (f === "redis" ? (redis as TestRedis).url : f.replace("$DIR", join(dir, `${round}-${i}`))));
-        const args = [join(ROOT, "src", "proxy", "main.ts"), "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", stubUrl, "--upstream-key-file", join(dir, "key"), "--port", String(port), "--host", "127.0.0.1", ...resolved];
+        // ROOT=dir (not passed on): run the gateway of another checkout, e.g. the code before a change
+        const root = extraEnv.ROOT ?? ROOT;
+        delete extraEnv.ROOT;
+        const args = [join(root, "src", "proxy", "main.ts"), "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", stubUrl, "--upstream-key-file", join(dir, "key"), "--port", String(port), "--host", "127.0.0.1", ...resolved];
         // stdout (one log line per request) to /dev/null, as bench/proxy.ts does; stderr shown
         // BUN_OPTIONS reaches the processes the gateway starts itself (its re-run, the workers)
         const profile = process.env.PROFILE ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.PROFILE}` } : {};

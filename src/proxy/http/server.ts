@@ -5,7 +5,6 @@
  * (admin/api.ts), or the API request path (request-path.ts). Replicas share the state store
  * (`--state redis://…`); one host's processes may share a SQLite file.
  */
-import { randomBytes } from "node:crypto";
 import type { Server } from "bun";
 import { DEFAULT_PRICES, mergePriceTables } from "../accounting/pricing.ts";
 import { serveGateway, GATEWAY_PREFIX, LOGOUT_PATH, ME_USAGE_PATH } from "../admin/api.ts";
@@ -24,6 +23,7 @@ import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { anthropicError } from "./errors.ts";
 import { logEvent, stdoutLogger, type LogLine } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { newRequestId } from "./request-id.ts";
 import { serveApi } from "./request-path.ts";
 import { decideRoute, validHost } from "./routes.ts";
 
@@ -61,14 +61,6 @@ export interface ProxyOptions {
 
 const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
 
-/** Random bytes drawn 256 ids at a time: one system call instead of one per request. */
-let idPool = Buffer.alloc(0);
-let idOffset = 0;
-function newRequestId(): string {
-  if (idOffset + 12 > idPool.length) [idPool, idOffset] = [randomBytes(12 * 256), 0];
-  idOffset += 12;
-  return `req_proxy_${idPool.toString("hex", idOffset - 12, idOffset)}`;
-}
 
 /** Splits `request.url` into path and search without a URL parse (Bun gives a relative URL for an odd Host). */
 function splitTarget(url: string): { path: string; search: string } {

@@ -44,8 +44,31 @@ const toRevocation = (r: RevocationRow): Revocation => ({ tenant: r.tenant, kind
 const toBudget = (r: BudgetRow): Budget => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, period: r.period, unit: r.unit, limit: r.lim, soft: r.soft === 1 });
 const toLimit = (r: LimitRow): RateLimit => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, ...(r.rpm !== null ? { rpm: r.rpm } : {}), ...(r.tpm !== null ? { tpm: r.tpm } : {}) });
 
+const DAY_MS = 86_400_000;
+const RECORD_PEOPLE_MAX = 10_000;
+
+interface RecordPerson {
+  day: string;
+  groupsJson: string;
+  counterKeys: readonly string[];
+}
+
+/** The statements every request runs, compiled once (`db.query` looks its cache up by the SQL text at each call). */
+function prepareHot(db: Database) {
+  return {
+    insertUsage: db.prepare<never, (string | number | null)[]>(
+      `INSERT OR IGNORE INTO usage (tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    addCounter: db.prepare<never, [string, string, number, number]>("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4"),
+    dropReservation: db.prepare<{ usd: number; tokens: number }, [string]>("DELETE FROM reservations WHERE id = ? RETURNING usd, tokens"),
+    policyVersion: db.prepare<{ v: number }, [string]>("SELECT v FROM policy_versions WHERE tenant = ?"),
+  };
+}
+
 export class SqliteState implements GatewayState {
   private readonly db: Database;
+  private readonly hot: ReturnType<typeof prepareHot>;
 
   /** `path` is a file (created with its directory) or ":memory:". */
   constructor(path: string) {
@@ -56,6 +79,7 @@ export class SqliteState implements GatewayState {
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec("PRAGMA synchronous = NORMAL");
       this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      this.hot = prepareHot(this.db);
     } catch (e) {
       throw new StateError("STATE_UNAVAILABLE", `cannot open the state database ${path}: ${(e as Error).message}; check the path and its permissions`, { cause: e });
     }
@@ -80,21 +104,25 @@ export class SqliteState implements GatewayState {
     return { microUsd: row?.usd ?? 0, tokens: row?.tokens ?? 0 };
   }
 
-  /** While a batch is written: counter changes summed per counter, written once at its end. */
-  private sums: Map<string, { tenant: string; key: string; usd: number; tokens: number }> | undefined;
+  /** While a batch is written: counter changes summed per tenant and counter key, written once at its end. */
+  private sums: Map<string, Map<string, { usd: number; tokens: number }>> | undefined;
 
-  private add(tenant: string, counters: CounterRef[], usd: number, tokens: number): void {
+  private add(tenant: string, counters: readonly CounterRef[], usd: number, tokens: number): void {
+    this.addKeys(tenant, counters.map(counterKey), usd, tokens);
+  }
+
+  private addKeys(tenant: string, keys: readonly string[], usd: number, tokens: number): void {
     if (this.sums) {
-      for (const c of counters) {
-        const key = counterKey(c);
-        const sum = this.sums.get(`${tenant}\0${key}`);
+      let byKey = this.sums.get(tenant);
+      if (!byKey) this.sums.set(tenant, (byKey = new Map()));
+      for (const key of keys) {
+        const sum = byKey.get(key);
         if (sum) [sum.usd, sum.tokens] = [sum.usd + usd, sum.tokens + tokens];
-        else this.sums.set(`${tenant}\0${key}`, { tenant, key, usd, tokens });
+        else byKey.set(key, { usd, tokens });
       }
       return;
     }
-    const q = this.db.query("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4");
-    for (const c of counters) q.run(tenant, counterKey(c), usd, tokens);
+    for (const key of keys) this.hot.addCounter.run(tenant, key, usd, tokens);
   }
 
   /** Gives back the estimates of reservations past their expiry (a replica that died never settled them). */
@@ -108,7 +136,7 @@ export class SqliteState implements GatewayState {
 
   /** Removes a live reservation and its estimate; false if it was gone already. */
   private drop(reservation: Reservation): boolean {
-    const row = this.db.query<{ usd: number; tokens: number }, [string]>("DELETE FROM reservations WHERE id = ? RETURNING usd, tokens").get(reservation.id);
+    const row = this.hot.dropReservation.get(reservation.id);
     if (!row) return false;
     this.add(reservation.tenant, reservation.counters, -row.usd, -row.tokens);
     return true;
@@ -159,20 +187,21 @@ export class SqliteState implements GatewayState {
       } finally {
         this.sums = undefined;
       }
-      const q = this.db.query("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4");
-      for (const c of sums.values()) q.run(c.tenant, c.key, c.usd, c.tokens);
+      for (const [tenant, byKey] of sums) for (const [key, c] of byKey) this.hot.addCounter.run(tenant, key, c.usd, c.tokens);
     });
   }
 
   private applyUsage(w: UsageWrite): void {
     if (w.kind === "release") return void this.drop(w.reservation);
     const { record } = w;
-    if (!this.insertUsage(record)) {
+    const person = this.recordPerson(record);
+    if (!this.insertUsage(record, person)) {
       if (w.kind === "settle") this.drop(w.reservation);
       return;
     }
     const live = w.kind === "settle" && this.drop(w.reservation);
-    this.add(record.tenant, live ? w.reservation.counters : recordCounters(record), record.costMicroUsd ?? 0, tokensOf(record));
+    if (live) this.add(record.tenant, w.reservation.counters, record.costMicroUsd ?? 0, tokensOf(record));
+    else this.addKeys(record.tenant, person.counterKeys, record.costMicroUsd ?? 0, tokensOf(record));
   }
 
   async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
@@ -185,14 +214,36 @@ export class SqliteState implements GatewayState {
   // ---- ledger
 
   /** False if the request id was recorded already (a retried write). */
-  private insertUsage(r: UsageRecord): boolean {
-    const result = this.db
-      .query(
-        `INSERT OR IGNORE INTO usage (tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(r.tenant, r.requestId, r.upstreamRequestId ?? null, r.time, dayKey(r.time), r.sub, r.displayName, JSON.stringify([...r.groups]), r.model, r.inputTokens, r.outputTokens, r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd);
+  private insertUsage(r: UsageRecord, person: RecordPerson): boolean {
+    const result = this.hot.insertUsage.run(
+      r.tenant, r.requestId, r.upstreamRequestId ?? null, r.time, person.day, r.sub, r.displayName, person.groupsJson, r.model, r.inputTokens, r.outputTokens,
+      r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd,
+    );
     return result.changes === 1;
+  }
+
+  /**
+   * What a record's columns and counters derive from its person and day, computed once per
+   * (tenant, sub, groups, day) and reused: a busy person's records differ only in their figures.
+   */
+  private readonly recordPeople = new Map<string, RecordPerson>();
+  /** The UTC day of the last record seen, so most records skip the date formatting. */
+  private lastDay = { start: 0, end: 0, key: "" };
+
+  private recordPerson(r: UsageRecord): RecordPerson {
+    let day = this.lastDay;
+    if (r.time < day.start || r.time >= day.end) {
+      const start = r.time - (((r.time % DAY_MS) + DAY_MS) % DAY_MS);
+      this.lastDay = day = { start, end: start + DAY_MS, key: dayKey(r.time) };
+    }
+    const id = `${r.tenant}\0${r.sub}\0${day.key}\0${r.groups.join("\0")}`;
+    let person = this.recordPeople.get(id);
+    if (!person) {
+      if (this.recordPeople.size >= RECORD_PEOPLE_MAX) this.recordPeople.clear();
+      person = { day: day.key, groupsJson: JSON.stringify([...r.groups]), counterKeys: recordCounters(r).map(counterKey) };
+      this.recordPeople.set(id, person);
+    }
+    return person;
   }
 
   async usageReport(q: UsageQuery): Promise<UsageRow[]> {
@@ -300,7 +351,7 @@ export class SqliteState implements GatewayState {
   }
 
   async policyVersion(tenant: string): Promise<string> {
-    const row = this.db.query<{ v: number }, [string]>("SELECT v FROM policy_versions WHERE tenant = ?").get(tenant);
+    const row = this.hot.policyVersion.get(tenant);
     return String(row?.v ?? 0);
   }
 
