@@ -12,6 +12,7 @@ import {
   budgetCounter, budgetStatus, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, counterKey, countersFor, type CounterValue,
   admits, describeWindows, fits, identityKeys, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, dayKey,
 } from "./common.ts";
+import { SqliteWriterThread } from "./sqlite-writer.ts";
 import {
   type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
   type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite, type SubjectKind,
@@ -66,20 +67,39 @@ function prepareHot(db: Database) {
   };
 }
 
+export interface SqliteOptions {
+  /**
+   * Where usage writes (settle, record, release) commit: "thread", a file's default, on a thread
+   * with its own connection (sqlite-writer.ts), so commits, WAL checkpoints and waits for another
+   * process's lock stay off the event loop; or "inline", on this connection (":memory:" always).
+   */
+  usageWrites?: "thread" | "inline";
+  /** How long a write waits for another connection's lock before StateUnavailable. Default 10 s. */
+  busyTimeoutMs?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
 export class SqliteState implements GatewayState {
   private readonly db: Database;
   private readonly hot: ReturnType<typeof prepareHot>;
+  private readonly writer: SqliteWriterThread | undefined;
 
   /** `path` is a file (created with its directory) or ":memory:". */
-  constructor(path: string) {
+  constructor(path: string, options: SqliteOptions = {}) {
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    const threaded = path !== ":memory:" && (options.usageWrites ?? "thread") === "thread";
     try {
       if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
       this.db = new Database(path, { create: true, strict: true });
-      this.db.exec("PRAGMA busy_timeout = 10000");
+      this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec("PRAGMA synchronous = NORMAL");
+      // the writer thread commits nearly everything, and checkpoints there (its connection keeps the default)
+      if (threaded) this.db.exec("PRAGMA wal_autocheckpoint = 0");
       this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
       this.hot = prepareHot(this.db);
+      this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs }) : undefined;
     } catch (e) {
       throw new StateError("STATE_UNAVAILABLE", `cannot open the state database ${path}: ${(e as Error).message}; check the path and its permissions`, { cause: e });
     }
@@ -176,9 +196,13 @@ export class SqliteState implements GatewayState {
     return this.writeUsage([{ kind: "record", record }]);
   }
 
-  /** One transaction for the lot: on a busy file, one wait for the write lock instead of one per record. */
+  /**
+   * One transaction for the lot (on a busy file, one wait for the write lock instead of one per
+   * record), on the writer thread for a file. Records are checked here, so a bad one fails at once.
+   */
   async writeUsage(writes: readonly UsageWrite[]): Promise<void> {
     for (const w of writes) if (w.kind !== "release") checkRecord(w.record);
+    if (this.writer) return this.writer.write(writes);
     this.tx(() => {
       // a person's records in one batch share their counters: one upsert per counter, not per record
       const sums = (this.sums = new Map());
@@ -404,7 +428,19 @@ export class SqliteState implements GatewayState {
     }
   }
 
+  /** Usage writes on their way to the writer thread (tests). */
+  get writesInFlight(): number {
+    return this.writer?.inFlight ?? 0;
+  }
+
+  /** For tests: the writer thread dies as on a crash. */
+  crashWriterForTests(): void {
+    this.writer?.crashForTests();
+  }
+
+  /** Waits for the usage writes in flight to commit, then closes. */
   async close(): Promise<void> {
+    await this.writer?.close();
     this.db.close();
   }
 }
