@@ -1,6 +1,6 @@
 /**
  * `bun src/proxy/main.ts [--workers N] …`: runs the tenant proxy (options in serve.ts).
- * - `--workers N` (AGENT_RUNNER_PROXY_WORKERS; default the number of cores): N > 1 runs the
+ * - `--workers N` (AGENT_RUNNER_PROXY_WORKERS; default three per four cores, workers.ts): N > 1 runs the
  *   supervisor (workers.ts), which starts N worker processes sharing the port.
  * - `--workers 1`: no supervisor. Bun's fetch may hold enough upstream connections only when
  *   BUN_CONFIG_MAX_HTTP_REQUESTS is set at start (shared/fetch-concurrency.ts): without it, this

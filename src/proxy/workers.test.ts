@@ -2,9 +2,11 @@ import { describe, expect, test } from "bun:test";
 import { extractWorkersFlag, mergeExpositions, parseWorkerCount, planWorkers, RestartPolicy, WorkersError } from "./workers.ts";
 
 describe("--workers", () => {
-  test("auto or absent is the number of cores; bad values are refused with the flag named", () => {
-    expect(parseWorkerCount(undefined, 8)).toBe(8);
-    expect(parseWorkerCount("auto", 2)).toBe(2);
+  test("auto or absent: three workers per four cores, at least one (one on a 2-core host); bad values are refused with the flag named", () => {
+    expect(parseWorkerCount(undefined, 8)).toBe(6);
+    expect(parseWorkerCount("auto", 2)).toBe(1);
+    expect(parseWorkerCount(undefined, 1)).toBe(1);
+    expect(parseWorkerCount(undefined, 4)).toBe(3);
     expect(parseWorkerCount("3", 2)).toBe(3);
     for (const bad of ["0", "-1", "1.5", "many", "257", ""]) expect(() => parseWorkerCount(bad, 2)).toThrow(WorkersError);
     expect(() => parseWorkerCount("x", 2)).toThrow("--workers must be a whole number from 1 to 256");

@@ -1,5 +1,5 @@
 /**
- * `--workers N`: one proxy process per core on a host. The supervisor (this module, run by
+ * `--workers N`: several proxy processes on a host (default three per four cores). The supervisor (this module, run by
  * main.ts) starts N workers (`main.ts --workers 1 --reuse-port …`) that all listen on the same
  * port (SO_REUSEPORT: the kernel spreads connections), restarts a worker that dies (backoff, a log
  * line), forwards SIGTERM/SIGINT so each worker drains its streams within the grace, and exits 1
@@ -34,9 +34,20 @@ export class WorkersError extends Error {
   }
 }
 
-/** `--workers N` / AGENT_RUNNER_PROXY_WORKERS: a whole number 1-256, or `auto` (the number of cores). */
+/**
+ * `auto`, the default: three workers per four cores, at least one (1 on 2 cores, 3 on 4, 6 on 8).
+ * A worker is more than one core's work at full load: its JavaScript thread, plus Bun's HTTP
+ * client thread and the SQLite writer thread, about a third of a core more (measured, by thread,
+ * docs/benchmarks.md). One worker per core made two workers fight over a 2-core host, with the
+ * state in a shared file instead of memory, and lost a third of the throughput.
+ */
+export function defaultWorkerCount(cores: number): number {
+  return Math.max(1, Math.floor((cores * 3) / 4));
+}
+
+/** `--workers N` / AGENT_RUNNER_PROXY_WORKERS: a whole number 1-256, or `auto` ({@link defaultWorkerCount}). */
 export function parseWorkerCount(text: string | undefined, cores: number): number {
-  if (text === undefined || text === "auto") return Math.max(1, cores);
+  if (text === undefined || text === "auto") return defaultWorkerCount(cores);
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new WorkersError("WORKERS_VALUE", `--workers must be a whole number from 1 to 256 or "auto", got ${JSON.stringify(text)}`);
   return n;
