@@ -19,7 +19,7 @@ export function personOf(tenant: string, user: VerifiedUser, resolvedEmail?: str
 
 /** The person of a request: as personOf, with the email userInfo gave (looked up in the background, never awaited). */
 export function personOfRequest(tenant: string, issuer: string, user: VerifiedUser, headers: Headers): Person {
-  return personOf(tenant, user, needsEmailLookup(user) ? resolvedEmail(issuer, user, extractToken(headers)) : undefined);
+  return personOf(tenant, user, needsEmailLookup(user) ? resolvedEmail(issuer, user, () => extractToken(headers)) : undefined);
 }
 
 /** The session a token belongs to: `origin_jti`, or its own `jti` for an IdP that has no sessions. */

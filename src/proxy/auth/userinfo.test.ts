@@ -39,6 +39,25 @@ describe("EmailResolver", () => {
     expect(idp.calls.filter((c) => c === USERINFO)).toHaveLength(1);
   });
 
+  test("once known, a request of that token reads no token and builds no key: its answer sits on the verified token's object until it expires", async () => {
+    let now = 0;
+    const idp = fakeIdp(() => Response.json({ email: "erin@example.com" }));
+    const resolver = new EmailResolver({ fetch: idp.fetchFn, now: () => now });
+    const verified = user();
+    let reads = 0;
+    const token = () => (reads++, "tok");
+    expect(resolver.emailFor(ISSUER, verified, token)).toBeUndefined();
+    expect(reads).toBe(1); // read to start the lookup
+    await resolver.settled();
+    for (let i = 0; i < 1000; i++) expect(resolver.emailFor(ISSUER, verified, token)).toBe("erin@example.com");
+    expect(reads).toBe(1);
+    expect(resolver.emailFor(ISSUER, user(), token)).toBe("erin@example.com"); // another token of the same person: from the cache
+    expect(reads).toBe(1);
+    now += USERINFO_TTL_MS + 1;
+    expect(resolver.emailFor(ISSUER, verified, token)).toBeUndefined(); // expired: looked up again
+    expect(reads).toBe(2);
+  });
+
   test("the answer expires after the TTL; the cache is bounded", async () => {
     let now = 0;
     const idp = fakeIdp(() => Response.json({ email: "erin@example.com" }));

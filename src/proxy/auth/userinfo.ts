@@ -6,7 +6,9 @@
  * cache or not at all, and starts a background fetch with the caller's access token; the next
  * request of that person shows the email. Answers are cached per issuer and `sub` (bounded
  * size, TTL); failures are cached briefly and logged once per issuer until a lookup works again.
- * Every fetch is bounded in time and size.
+ * Every fetch is bounded in time and size. Once known, the answer is also kept on the verified
+ * token's own object (the verified-token cache hands each request of a token the same one), so a
+ * request pays one WeakMap look-up for it: no key to build, no token to pull out of the headers.
  */
 import { logEvent } from "../http/log.ts";
 import type { VerifiedUser } from "./verify.ts";
@@ -49,14 +51,25 @@ interface Entry {
   expires: number;
 }
 
-/** Whether the proxy should look the email up: none in the token and a username that is a UUID. */
-export const needsEmailLookup = (user: VerifiedUser): boolean => !user.email && UUID.test(user.username);
+/** Whether the proxy should look the email up: none in the token and a username that is a UUID (tested once per verified token). */
+const lookupNeeded = new WeakMap<VerifiedUser, boolean>();
+export function needsEmailLookup(user: VerifiedUser): boolean {
+  if (user.email) return false;
+  let needed = lookupNeeded.get(user);
+  if (needed === undefined) lookupNeeded.set(user, (needed = UUID.test(user.username)));
+  return needed;
+}
+
+/** The access token, only read when a lookup has to start. */
+type TokenSource = string | null | (() => string | null);
 
 export class EmailResolver {
   private readonly cache = new Map<string, Entry>();
   private readonly endpoints = new Map<string, Entry>(); // issuer → userinfo_endpoint (in `email`)
   private readonly inflight = new Set<string>();
   private readonly failing = new Set<string>();
+  /** The cache's answer for a verified token's object, while it lasts. */
+  private readonly byUser = new WeakMap<VerifiedUser, Entry>();
 
   constructor(private readonly options: UserInfoOptions = {}) {}
 
@@ -65,11 +78,18 @@ export class EmailResolver {
   }
 
   /** The cached email, if any; otherwise starts a background lookup and answers undefined. */
-  emailFor(issuer: string, user: VerifiedUser, accessToken: string | null): string | undefined {
-    if (!accessToken || !needsEmailLookup(user)) return undefined;
+  emailFor(issuer: string, user: VerifiedUser, token: TokenSource): string | undefined {
+    const known = this.byUser.get(user);
+    if (known && known.expires > this.now()) return known.email;
+    if (!needsEmailLookup(user)) return undefined;
     const key = `${issuer}\n${user.sub}`;
     const hit = this.cache.get(key);
-    if (hit && hit.expires > this.now()) return hit.email;
+    if (hit && hit.expires > this.now()) {
+      this.byUser.set(user, hit);
+      return hit.email;
+    }
+    const accessToken = typeof token === "function" ? token() : token;
+    if (!accessToken) return undefined;
     if (!this.inflight.has(key)) {
       this.inflight.add(key);
       void this.lookUp(issuer, key, accessToken).finally(() => this.inflight.delete(key));
@@ -155,6 +175,6 @@ export function configureEmailResolution(enabled: boolean, options: UserInfoOpti
 }
 
 /** For the request path: the email to show for a person, from the cache, or undefined (never waits). */
-export function resolvedEmail(issuer: string, user: VerifiedUser, accessToken: string | null): string | undefined {
-  return shared?.emailFor(issuer, user, accessToken);
+export function resolvedEmail(issuer: string, user: VerifiedUser, token: TokenSource): string | undefined {
+  return shared?.emailFor(issuer, user, token);
 }
