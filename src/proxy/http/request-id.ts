@@ -10,15 +10,19 @@
  */
 import { randomBytes } from "node:crypto";
 
-const RANDOM_BYTES = 10;
+const RANDOM_DIGITS = 20;
 const POOLED = 256;
 
-/** Random bytes drawn 256 ids at a time: one system call instead of one per request. */
-let pool = Buffer.alloc(0);
+/** Random hex drawn 256 ids at a time: one system call and one conversion instead of one per request. */
+let pool = "";
 let offset = 0;
+/** The time part, formatted once per millisecond. */
+let lastMs = -1;
+let timePart = "";
 
 export function newRequestId(now = Date.now()): string {
-  if (offset + RANDOM_BYTES > pool.length) [pool, offset] = [randomBytes(RANDOM_BYTES * POOLED), 0];
-  offset += RANDOM_BYTES;
-  return `req_proxy_${now.toString(16).padStart(12, "0")}${pool.toString("hex", offset - RANDOM_BYTES, offset)}`;
+  if (offset + RANDOM_DIGITS > pool.length) [pool, offset] = [randomBytes((RANDOM_DIGITS / 2) * POOLED).toString("hex"), 0];
+  if (now !== lastMs) [lastMs, timePart] = [now, `req_proxy_${now.toString(16).padStart(12, "0")}`];
+  offset += RANDOM_DIGITS;
+  return timePart + pool.slice(offset - RANDOM_DIGITS, offset);
 }

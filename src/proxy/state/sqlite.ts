@@ -100,6 +100,7 @@ export class SqliteState implements GatewayState {
       this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
       this.hot = prepareHot(this.db);
       this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs }) : undefined;
+      this.privateVersions = path === ":memory:" ? new Map() : undefined;
     } catch (e) {
       throw new StateError("STATE_UNAVAILABLE", `cannot open the state database ${path}: ${(e as Error).message}; check the path and its permissions`, { cause: e });
     }
@@ -372,11 +373,22 @@ export class SqliteState implements GatewayState {
   /** In the settings change's transaction: every process's cached copy of the settings is stale from now on. */
   private bumpPolicy(tenant: string): void {
     this.db.query("INSERT INTO policy_versions (tenant, v) VALUES (?1, 1) ON CONFLICT (tenant) DO UPDATE SET v = v + 1").run(tenant);
+    // read again next time (also right if this transaction rolls back)
+    this.privateVersions?.delete(tenant);
   }
 
+  /**
+   * Read on every request. An in-memory database has no other connection, so its versions change
+   * only in bumpPolicy and are kept here; a file's are read each time (another process may change them).
+   */
+  private readonly privateVersions: Map<string, string> | undefined;
+
   async policyVersion(tenant: string): Promise<string> {
-    const row = this.hot.policyVersion.get(tenant);
-    return String(row?.v ?? 0);
+    const known = this.privateVersions?.get(tenant);
+    if (known !== undefined) return known;
+    const version = String(this.hot.policyVersion.get(tenant)?.v ?? 0);
+    this.privateVersions?.set(tenant, version);
+    return version;
   }
 
   async setBudget(budget: Budget): Promise<void> {
