@@ -62,6 +62,26 @@ test("a commit that waits for another connection's lock waits on the writer thre
   await state.close();
 });
 
+test("a stuck writer thread is not a queue that grows: once its oldest write has waited maxLagMs, new writes are refused as unavailable at once (the wrapper spools them)", async () => {
+  const path = newFile();
+  const state = new SqliteState(path, { busyTimeoutMs: 5000, maxLagMs: 200 });
+  await state.recordUsage(rec());
+  const lock = holdWriteLock(path);
+  const queued = state.recordUsage(rec());
+  await Bun.sleep(50);
+  const queuedToo = state.recordUsage(rec()); // within the lag: queued too
+  await Bun.sleep(250);
+  const started = performance.now();
+  expect(await state.recordUsage(rec()).catch((e: unknown) => e)).toBeInstanceOf(StateUnavailable);
+  expect(performance.now() - started).toBeLessThan(50);
+  lock.release();
+  await Promise.all([queued, queuedToo]);
+  expect(await requests(state)).toBe(3);
+  await state.recordUsage(rec()); // caught up: accepted again
+  expect(await requests(state)).toBe(4);
+  await state.close();
+});
+
 test("for contrast, an inline write (as before the thread, and as :memory: still is) stalls the event loop for the whole wait", async () => {
   const path = newFile();
   const state = new SqliteState(path, { usageWrites: "inline", busyTimeoutMs: 400 });

@@ -11,14 +11,21 @@
  * not committed is rejected, and the next write starts a new thread). The state wrapper spools
  * what was refused as unavailable (resilient.ts), so no record is lost on the way.
  * SIGKILL loses what was queued to the thread and not yet committed, as it loses a batch waiting
- * in the usage batcher (docs/proxy.md "Limits").
+ * in the usage batcher (docs/proxy.md "Limits"). So that this stays a matter of milliseconds
+ * while answers go on being sent, the queue is bounded in time: when the oldest write in flight
+ * has waited `maxLagMs` (another process holding the file's lock), new writes are refused as
+ * unavailable at once, and the wrapper spools them (fdatasync'd) instead of queueing them.
  */
 import { StateError, type StateErrorCode, StateUnavailable, type UsageWrite } from "./types.ts";
 
 export interface WriterOptions {
   /** How long the thread waits for another connection's write lock (PRAGMA busy_timeout). */
   busyTimeoutMs: number;
+  /** A write in flight this long means the thread is stuck: new writes are refused (spooled). Default 1000. */
+  maxLagMs?: number;
 }
+
+export const DEFAULT_MAX_LAG_MS = 1000;
 
 /** Messages to the thread. */
 export type WriterRequest = { type: "open"; path: string; busyTimeoutMs: number } | { type: "write"; id: number; writes: readonly UsageWrite[] } | { type: "close" };
@@ -26,6 +33,7 @@ export type WriterRequest = { type: "open"; path: string; busyTimeoutMs: number 
 export type WriterReply = { type: "done"; id: number; error?: { code: StateErrorCode; message: string } } | { type: "closed" };
 
 interface Waiting {
+  sentAt: number;
   resolve(): void;
   reject(e: unknown): void;
 }
@@ -44,14 +52,25 @@ export class SqliteWriterThread {
   /** Resolves when the batch has committed, in one transaction, on the thread. */
   write(writes: readonly UsageWrite[]): Promise<void> {
     if (this.closing) return Promise.reject(new StateUnavailable(`the state database ${this.path} is closing; the write was not made`));
+    const now = performance.now();
+    const lag = this.lagMs(now);
+    if (lag > (this.options.maxLagMs ?? DEFAULT_MAX_LAG_MS)) {
+      return Promise.reject(new StateUnavailable(`state database busy: its writer thread has been waiting ${Math.round(lag)} ms (another process holds the lock?); the write was not queued`));
+    }
     const worker = this.worker ?? this.start();
     const id = ++this.seq;
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { sentAt: now, resolve, reject });
       // the thread keeps the process alive only while it holds writes
       if (this.waiting.size === 1) worker.ref();
       worker.postMessage({ type: "write", id, writes } satisfies WriterRequest);
     });
+  }
+
+  /** How long the oldest write in flight has waited (the map keeps sending order). */
+  private lagMs(now: number): number {
+    for (const w of this.waiting.values()) return now - w.sentAt;
+    return 0;
   }
 
   /** Writes in flight (tests, shutdown). */

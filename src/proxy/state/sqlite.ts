@@ -76,6 +76,8 @@ export interface SqliteOptions {
   usageWrites?: "thread" | "inline";
   /** How long a write waits for another connection's lock before StateUnavailable. Default 10 s. */
   busyTimeoutMs?: number;
+  /** With the writer thread: how long its oldest write may wait before new ones are refused (spooled). Default 1 s. */
+  maxLagMs?: number;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -99,7 +101,7 @@ export class SqliteState implements GatewayState {
       if (threaded) this.db.exec("PRAGMA wal_autocheckpoint = 0");
       this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
       this.hot = prepareHot(this.db);
-      this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs }) : undefined;
+      this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs, ...(options.maxLagMs !== undefined ? { maxLagMs: options.maxLagMs } : {}) }) : undefined;
       this.privateVersions = path === ":memory:" ? new Map() : undefined;
     } catch (e) {
       throw new StateError("STATE_UNAVAILABLE", `cannot open the state database ${path}: ${(e as Error).message}; check the path and its permissions`, { cause: e });
