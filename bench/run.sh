@@ -4,7 +4,7 @@
 #   bash bench/run.sh cli        the CLI benchmark only
 #   bash bench/run.sh proxy      the proxy benchmark only (headline and every target, ~12 min)
 #   bash bench/run.sh headline   the gateway as shipped vs a bare Bun proxy vs nginx only (~3 min;
-#                                bench/results/proxy-headline.md); BENCH_ROUNDS=5 for more rounds
+#                                bench/results/proxy-headline.md); BENCH_SLICES=12 for more slices
 set -euo pipefail
 cd "$(dirname "$0")/.."
 part="${1:-all}"

@@ -263,11 +263,13 @@ export class SqliteState implements GatewayState {
       const start = r.time - (((r.time % DAY_MS) + DAY_MS) % DAY_MS);
       this.lastDay = day = { start, end: start + DAY_MS, key: dayKey(r.time) };
     }
-    const id = `${r.tenant}\0${r.sub}\0${day.key}\0${r.groups.join("\0")}`;
+    // JSON: no two (sub, groups) pairs share a key, whatever characters they hold
+    const groupsJson = JSON.stringify(r.groups);
+    const id = JSON.stringify([r.tenant, r.sub, day.key]) + groupsJson;
     let person = this.recordPeople.get(id);
     if (!person) {
       if (this.recordPeople.size >= RECORD_PEOPLE_MAX) this.recordPeople.clear();
-      person = { day: day.key, groupsJson: JSON.stringify([...r.groups]), counterKeys: recordCounters(r).map(counterKey) };
+      person = { day: day.key, groupsJson, counterKeys: recordCounters(r).map(counterKey) };
       this.recordPeople.set(id, person);
     }
     return person;
