@@ -1,6 +1,10 @@
 /** SqliteState's own shortcuts (the shared behaviour is in state.contract.test.ts). */
-import { expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SqliteState } from "./sqlite.ts";
+import type { Person, UsageRecord } from "./types.ts";
 
 test("in memory, the policy version is kept in the process (no query per request) and still changes with every settings change", async () => {
   const state = new SqliteState(":memory:");
@@ -18,3 +22,36 @@ test("in memory, the policy version is kept in the process (no query per request
   expect(await state.policyVersion("other")).toBe("0"); // per tenant
   await state.close();
 });
+
+const dir = mkdtempSync(join(tmpdir(), "ara-sqlite-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let seq = 0;
+const record = (over: Partial<UsageRecord> = {}): UsageRecord => ({
+  requestId: `req_${++seq}`, time: Date.parse("2026-12-04T12:00:00Z"), tenant: "acme", sub: "alice", displayName: "alice@example.com", groups: ["eng"], model: "claude-haiku-4-5",
+  inputTokens: 1, outputTokens: 2, cacheCreationInputTokens: 0, cacheCreation5mInputTokens: 0, cacheCreation1hInputTokens: 0, cacheReadInputTokens: 0, webSearchRequests: 0, costMicroUsd: 100, ...over,
+});
+const alice: Person = { tenant: "acme", sub: "alice", displayName: "alice@example.com", groups: ["eng"] };
+
+for (const where of ["in memory", "in a file (writer thread)"]) {
+  test(`${where}: records go in by the batch (many rows per INSERT); a batch holding records seen before (a replay) counts each record once`, async () => {
+    const state = new SqliteState(where === "in memory" ? ":memory:" : join(dir, `${++seq}.db`));
+    await state.setBudget({ tenant: "acme", subject: { kind: "tenant", id: "*" }, period: "day", unit: "usd", limit: 1_000_000_000, soft: false });
+    const now = Date.parse("2026-12-04T13:00:00Z");
+    const totals = async () => ({
+      requests: (await state.usageReport({ tenant: "acme", since: "2026-12-04", until: "2026-12-04", by: "user" }))[0]?.requests,
+      used: (await state.budgetStatus(alice, now))[0]?.used,
+    });
+    const first = Array.from({ length: 5 }, () => record());
+    await state.writeUsage(first.map((r) => ({ kind: "record", record: r })));
+    expect(await totals()).toEqual({ requests: 5, used: 500 });
+    const replayed = [first[1], ...Array.from({ length: 8 }, () => record()), first[3]] as UsageRecord[];
+    await state.writeUsage(replayed.map((r) => ({ kind: "record", record: r })));
+    expect(await totals()).toEqual({ requests: 13, used: 1300 });
+    // more than one statement's worth (32 rows), other groups in the same batch
+    await state.writeUsage(Array.from({ length: 40 }, (_, i) => ({ kind: "record" as const, record: record(i % 2 ? { groups: ["ml"] } : {}) })));
+    expect(await totals()).toEqual({ requests: 53, used: 5300 });
+    const byGroup = await state.usageReport({ tenant: "acme", since: "2026-12-04", until: "2026-12-04", by: "group" });
+    expect(byGroup.map((r) => [r.key, r.requests])).toEqual([["eng", 33], ["ml", 20]]);
+    await state.close();
+  });
+}

@@ -5,7 +5,7 @@
  * and never both pass a budget check. synchronous=NORMAL: a committed write survives the
  * process being killed; only an OS crash may lose the last transactions.
  */
-import { Database } from "bun:sqlite";
+import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import {
@@ -49,18 +49,33 @@ const DAY_MS = 86_400_000;
 const RECORD_PEOPLE_MAX = 10_000;
 
 interface RecordPerson {
+  tenant: string;
+  sub: string;
   day: string;
   groupsJson: string;
   counterKeys: readonly string[];
 }
 
+const USAGE_COLUMNS = "tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro";
+const USAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** Records inserted by one statement at most (17 values each). */
+const ROWS_PER_INSERT = 32;
+
+/** A record's values in the usage table's column order. */
+function usageValues(r: UsageRecord, person: RecordPerson, into: (string | number | null)[]): void {
+  into.push(
+    r.tenant, r.requestId, r.upstreamRequestId ?? null, r.time, person.day, r.sub, r.displayName, person.groupsJson, r.model, r.inputTokens, r.outputTokens,
+    r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd,
+  );
+}
+
 /** The statements every request runs, compiled once (`db.query` looks its cache up by the SQL text at each call). */
 function prepareHot(db: Database) {
   return {
-    insertUsage: db.prepare<never, (string | number | null)[]>(
-      `INSERT OR IGNORE INTO usage (tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
+    insertUsage: db.prepare<never, (string | number | null)[]>(`INSERT OR IGNORE INTO usage (${USAGE_COLUMNS}) VALUES ${USAGE_ROW}`),
+    savepoint: db.prepare("SAVEPOINT usage_rows"),
+    release: db.prepare("RELEASE usage_rows"),
+    rollback: db.prepare("ROLLBACK TO usage_rows"),
     addCounter: db.prepare<never, [string, string, number, number]>("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4"),
     dropReservation: db.prepare<{ usd: number; tokens: number }, [string]>("DELETE FROM reservations WHERE id = ? RETURNING usd, tokens"),
     policyVersion: db.prepare<{ v: number }, [string]>("SELECT v FROM policy_versions WHERE tenant = ?"),
@@ -210,7 +225,12 @@ export class SqliteState implements GatewayState {
       // a person's records in one batch share their counters: one upsert per counter, not per record
       const sums = (this.sums = new Map());
       try {
-        for (const w of writes) this.applyUsage(w);
+        const records: UsageRecord[] = [];
+        for (const w of writes) {
+          if (w.kind === "record") records.push(w.record);
+          else this.applyUsage(w);
+        }
+        this.insertRecords(records);
       } finally {
         this.sums = undefined;
       }
@@ -242,11 +262,49 @@ export class SqliteState implements GatewayState {
 
   /** False if the request id was recorded already (a retried write). */
   private insertUsage(r: UsageRecord, person: RecordPerson): boolean {
-    const result = this.hot.insertUsage.run(
-      r.tenant, r.requestId, r.upstreamRequestId ?? null, r.time, person.day, r.sub, r.displayName, person.groupsJson, r.model, r.inputTokens, r.outputTokens,
-      r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd,
-    );
-    return result.changes === 1;
+    const values: (string | number | null)[] = [];
+    usageValues(r, person, values);
+    return this.hot.insertUsage.run(...values).changes === 1;
+  }
+
+  /** Multi-row INSERTs by size, compiled on first use. */
+  private readonly insertRows = new Map<number, Statement<never, (string | number | null)[]>>();
+
+  /**
+   * Records without a reservation (the usual case), up to {@link ROWS_PER_INSERT} per statement:
+   * one call into SQLite instead of one per record. A statement that finds a request id recorded
+   * already (a replayed write) is rolled back and its records go one by one, so only the new
+   * ones count.
+   */
+  private insertRecords(records: readonly UsageRecord[]): void {
+    for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
+      const chunk = records.slice(i, i + ROWS_PER_INSERT);
+      const people = chunk.map((r) => this.recordPerson(r));
+      const inserted = chunk.length > 1 && this.insertAll(chunk, people);
+      chunk.forEach((r, j) => {
+        const person = people[j] as RecordPerson;
+        if (inserted || this.insertUsage(r, person)) this.addKeys(r.tenant, person.counterKeys, r.costMicroUsd ?? 0, tokensOf(r));
+      });
+    }
+  }
+
+  /** True if every record was new (then all are in); false (nothing in) if one was there already. */
+  private insertAll(chunk: readonly UsageRecord[], people: readonly RecordPerson[]): boolean {
+    let statement = this.insertRows.get(chunk.length);
+    if (!statement) {
+      statement = this.db.prepare(`INSERT OR IGNORE INTO usage (${USAGE_COLUMNS}) VALUES ${Array(chunk.length).fill(USAGE_ROW).join(", ")}`);
+      this.insertRows.set(chunk.length, statement);
+    }
+    const values: (string | number | null)[] = [];
+    chunk.forEach((r, j) => usageValues(r, people[j] as RecordPerson, values));
+    this.hot.savepoint.run();
+    if (statement.run(...values).changes === chunk.length) {
+      this.hot.release.run();
+      return true;
+    }
+    this.hot.rollback.run();
+    this.hot.release.run();
+    return false;
   }
 
   /**
@@ -254,6 +312,8 @@ export class SqliteState implements GatewayState {
    * (tenant, sub, groups, day) and reused: a busy person's records differ only in their figures.
    */
   private readonly recordPeople = new Map<string, RecordPerson>();
+  /** On the event loop a person's records share the verified token's groups array: its last answer is tried first. */
+  private readonly byGroups = new WeakMap<readonly string[], RecordPerson>();
   /** The UTC day of the last record seen, so most records skip the date formatting. */
   private lastDay = { start: 0, end: 0, key: "" };
 
@@ -263,15 +323,18 @@ export class SqliteState implements GatewayState {
       const start = r.time - (((r.time % DAY_MS) + DAY_MS) % DAY_MS);
       this.lastDay = day = { start, end: start + DAY_MS, key: dayKey(r.time) };
     }
+    const last = this.byGroups.get(r.groups);
+    if (last && last.sub === r.sub && last.tenant === r.tenant && last.day === day.key) return last;
     // JSON: no two (sub, groups) pairs share a key, whatever characters they hold
     const groupsJson = JSON.stringify(r.groups);
     const id = JSON.stringify([r.tenant, r.sub, day.key]) + groupsJson;
     let person = this.recordPeople.get(id);
     if (!person) {
       if (this.recordPeople.size >= RECORD_PEOPLE_MAX) this.recordPeople.clear();
-      person = { day: day.key, groupsJson, counterKeys: recordCounters(r).map(counterKey) };
+      person = { tenant: r.tenant, sub: r.sub, day: day.key, groupsJson, counterKeys: recordCounters(r).map(counterKey) };
       this.recordPeople.set(id, person);
     }
+    this.byGroups.set(r.groups, person);
     return person;
   }
 
