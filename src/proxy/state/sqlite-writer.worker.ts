@@ -3,7 +3,7 @@
  * one transaction per batch, in the order the batches arrive. Errors go back typed, by code.
  */
 import { SqliteState } from "./sqlite.ts";
-import { StateError } from "./types.ts";
+import { StateError, type UsageWrite } from "./types.ts";
 import type { WriterReply, WriterRequest } from "./sqlite-writer.ts";
 
 declare const self: Worker;
@@ -33,7 +33,7 @@ self.onmessage = async (event: MessageEvent<WriterRequest>) => {
   try {
     // opened at the first write (a failure is that write's, and the next one tries again);
     // synchronous inside: batches commit in the order they were sent
-    await open().writeUsage(message.writes);
+    await open().writeUsage(JSON.parse(message.writes) as UsageWrite[]);
     reply({ type: "done", id: message.id });
   } catch (e) {
     const error = e instanceof StateError ? e : new StateError("STATE_CORRUPT", `state database: ${(e as Error).message}`);
