@@ -5,7 +5,7 @@
  *                                  --upstream (…_UPSTREAM), --upstream-key-file (…_UPSTREAM_KEY_FILE) or
  *                                  --upstream-key-env NAME (…_UPSTREAM_KEY_ENV), --required-group (…_REQUIRED_GROUPS),
  *                                  --public-url (…_PUBLIC_URL), --slug (…_SLUG)
- *   --port (PORT, default 8080), --host (default 0.0.0.0), --trust-forwarded-headers
+ *   --port (PORT, default 8080), --host (…_HOST, default 0.0.0.0), --trust-forwarded-headers
  *   --metrics-port (…_METRICS_PORT, default 9464; 0 or "off" disables), --metrics-host (…_METRICS_HOST, default 127.0.0.1)
  *   --max-body-bytes (…_MAX_BODY_BYTES, default 32 MiB), --idle-timeout (…_IDLE_TIMEOUT, seconds, default 120)
  *   --state URL (…_STATE, default sqlite::memory:), --state-failure open|closed (…_STATE_FAILURE, default closed)
@@ -99,6 +99,7 @@ try {
 if (values["shutdown-grace"]) config.shutdownGraceMs = Number(values["shutdown-grace"]) * 1000;
 
 const port = Number(values.port ?? env.PORT ?? 8080);
+const host = values.host ?? env.AGENT_RUNNER_PROXY_HOST ?? "0.0.0.0";
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number`);
 const metricsPortText = values["metrics-port"] ?? env.AGENT_RUNNER_PROXY_METRICS_PORT ?? "9464";
 const metricsPort = metricsPortText === "off" ? 0 : Number(metricsPortText);
@@ -124,7 +125,7 @@ try {
   proxy = startProxy({
     config,
     port,
-    hostname: values.host ?? "0.0.0.0",
+    hostname: host,
     ...(metricsPort > 0 ? { metrics: { port: metricsPort, hostname: metricsHost } } : {}),
     state: stateUrl,
     stateFailure,
@@ -136,9 +137,21 @@ try {
   });
 } catch (e) {
   if (e instanceof StateError) fail(e.message);
-  fail(`cannot listen (port ${port}, metrics ${metricsPort > 0 ? `${metricsHost}:${metricsPort}` : "off"}): ${(e as Error).message}; choose free ports with --port and --metrics-port`);
+  fail(`cannot listen (${host}:${port}, metrics ${metricsPort > 0 ? `${metricsHost}:${metricsPort}` : "off"}): ${(e as Error).message}; choose free ports with --port (PORT) and --metrics-port (AGENT_RUNNER_PROXY_METRICS_PORT): replicas on one host each need their own`);
 }
-console.error(JSON.stringify({ time: new Date().toISOString(), level: "info", message: `listening on ${proxy.url}`, metrics: proxy.metricsUrl ?? "off", tenants: config.single ? [config.single.slug] : [...config.tenants.keys()] }));
+const { store, failure, spoolDir: spool } = proxy.stateInForce;
+console.error(
+  JSON.stringify({
+    time: new Date().toISOString(),
+    level: "info",
+    message: `listening on ${proxy.url}`,
+    metrics: proxy.metricsUrl ?? "off",
+    tenants: config.single ? [config.single.slug] : [...config.tenants.keys()],
+    state: store,
+    state_failure: failure,
+    spool_dir: spool,
+  }),
+);
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

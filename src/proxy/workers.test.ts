@@ -29,6 +29,12 @@ describe("planWorkers", () => {
     expect(planWorkers([], { AGENT_RUNNER_PROXY_METRICS_PORT: "0" }).metrics).toBeNull();
   });
 
+  test("every listen address can come from the environment alone (a replica per host, no flags): host, port, metrics, state", () => {
+    const env = { AGENT_RUNNER_PROXY_HOST: "127.0.0.1", PORT: "8082", AGENT_RUNNER_PROXY_METRICS_PORT: "9465", AGENT_RUNNER_PROXY_STATE: "redis://r:6379/0" };
+    expect(planWorkers([], env)).toEqual({ args: [], host: "127.0.0.1", port: 8082, metrics: { host: "127.0.0.1", port: 9465 }, state: "redis://r:6379/0", graceMs: 30_000 });
+    expect(planWorkers(["--host", "::1"], env).host).toBe("::1");
+  });
+
   test("an in-memory state would not be shared by the workers: refused", () => {
     expect(() => planWorkers(["--state", "sqlite::memory:"], {})).toThrow("would give each worker its own budgets and limits");
     expect(() => planWorkers(["--port", "http"], {})).toThrow("--port must be a port number");

@@ -84,7 +84,7 @@ export function planWorkers(args: string[], env: NodeJS.ProcessEnv): WorkerPlan 
     if (t.inlineValue === false) drop.add(t.index + 1);
   }
   const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
-  const host = str("host") ?? "0.0.0.0";
+  const host = str("host") ?? env.AGENT_RUNNER_PROXY_HOST ?? "0.0.0.0";
   const port = Number(str("port") ?? env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WorkersError("WORKERS_VALUE", "--port must be a port number");
   const metricsText = str("metrics-port") ?? env.AGENT_RUNNER_PROXY_METRICS_PORT ?? "9464";
@@ -361,7 +361,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
         })
       : undefined;
   } catch (e) {
-    log("error", `cannot listen for metrics on ${plan.metrics?.host}:${plan.metrics?.port}: ${(e as Error).message}; choose a free port with --metrics-port`);
+    log("error", `cannot listen for metrics on ${plan.metrics?.host}:${plan.metrics?.port}: ${(e as Error).message}; choose a free port with --metrics-port (AGENT_RUNNER_PROXY_METRICS_PORT): replicas on one host each need their own`);
     process.exit(EXIT_USAGE);
   }
 

@@ -29,6 +29,9 @@ Options:
   --upstream <url>            forward to this upstream (another stub, https://api.anthropic.com)
                               instead of the local stub; needs --upstream-key-env
   --upstream-key-env <name>   the environment variable holding that upstream's key
+  --stub-key-env <name>       the local stub's key from this environment variable (default: random);
+                              the JSON line names it as "upstream_key", for a gateway you run in front
+                              of the stub (never pass a key as an argument: argv is visible to all)
   --identity-provider <name>  announce this identity_provider (e.g. ExampleCorp) as the sign-in default
   --idp-identifier <id>       announce this idp_identifier (e.g. example.com) as the sign-in default
   --admin-group <name>        Cognito group whose members may use the proxy's admin API; with the
@@ -73,6 +76,7 @@ try {
       state: { type: "string" },
       upstream: { type: "string" },
       "upstream-key-env": { type: "string" },
+      "stub-key-env": { type: "string" },
       "admin-group": { type: "string" },
       "identity-provider": { type: "string" },
       "idp-identifier": { type: "string" },
@@ -102,6 +106,19 @@ function upstreamOption(): { upstream?: { url: string; apiKey: string } } {
   return { upstream: { url, apiKey } };
 }
 
+/** A key the stub compares with the x-api-key header: printable ASCII without spaces (a header value). */
+const STUB_KEY = /^[\x21-\x7e]{8,256}$/;
+
+function stubKeyOption(): { stubKey?: string } {
+  const keyEnv = opts["stub-key-env"];
+  if (keyEnv === undefined) return {};
+  if (opts.upstream !== undefined) fail("--stub-key-env sets the local stub's key; with --upstream there is no stub (its key comes from --upstream-key-env)");
+  const stubKey = process.env[keyEnv];
+  if (!stubKey) fail(`--stub-key-env ${keyEnv}: that environment variable is not set (it holds the stub's key)`);
+  if (!STUB_KEY.test(stubKey)) fail(`--stub-key-env ${keyEnv}: the key must be 8 to 256 printable ASCII characters without spaces`);
+  return { stubKey };
+}
+
 function stateOption(): { state?: string } {
   const state = opts.state;
   if (state === undefined) return {};
@@ -124,6 +141,7 @@ const tenant = await startTenant({
   replicas: positiveInt("replicas", values.replicas, 1),
   ...stateOption(),
   ...upstreamOption(),
+  ...stubKeyOption(),
   ...(adminGroup ? { adminGroup } : {}),
   signInDefaults: {
     ...(values["identity-provider"] ? { identity_provider: values["identity-provider"] } : {}),

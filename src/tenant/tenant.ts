@@ -17,7 +17,7 @@ import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
 import { startProxy, type LogLine } from "../proxy/http/server.ts";
 import type { TenantConfig } from "../proxy/config.ts";
-import { openState } from "../proxy/state/open.ts";
+import { openState, shownStateUrl } from "../proxy/state/open.ts";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
 import { REPLICA_KEY_ENV, REPLICA_SPEC_ENV, type ReplicaSpec } from "./replica.ts";
 
@@ -54,6 +54,8 @@ export interface TenantOptions {
   state?: string;
   /** Another upstream (a stub, the real API) instead of the local stub, with its key. */
   upstream?: { url: string; apiKey: string };
+  /** The local stub's key (default: random); not with `upstream`. */
+  stubKey?: string;
   /** Members of this Cognito group may use the proxy's admin API. */
   adminGroup?: string;
 }
@@ -67,6 +69,11 @@ export interface TenantInfo {
   admin: string;
   /** The upstream the proxy forwards to (the stub unless `--upstream`), for calling it directly (benchmarks). */
   upstream: string;
+  /**
+   * The local stub's key, for a gateway run in front of the stub (`--upstream-key-env`). Only the
+   * stub's: it guards nothing but this loopback stub; a real upstream's key (`--upstream`) is never printed.
+   */
+  upstream_key?: string;
   /** The first proxy's Prometheus metrics: a separate loopback listener, never the tenant URL. */
   metrics: string;
   /** Every proxy replica's tenant URL (`tenant` is the first). */
@@ -118,8 +125,10 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   };
   idpServer.on("request", (req, res) => idp.handle(req, res));
 
-  // The tenant's real Anthropic key never leaves this process (and its replicas): the proxy adds it upstream.
-  const upstreamKey = options.upstream?.apiKey ?? `sk-ant-local-${randomBytes(16).toString("hex")}`;
+  // A real upstream's key never leaves this process (and its replicas): the proxy adds it upstream.
+  // The stub's key is named in the JSON line (upstream_key), for a gateway deployed in front of the stub.
+  if (options.upstream && options.stubKey !== undefined) throw new Error("a stub key is for the local stub; with another upstream there is none");
+  const upstreamKey = options.upstream?.apiKey ?? options.stubKey ?? `sk-ant-local-${randomBytes(16).toString("hex")}`;
   const stub = options.upstream ? undefined : startStubUpstream({ apiKey: upstreamKey });
   const upstreamUrl = options.upstream?.url.replace(/\/+$/, "") ?? (stub as { url: string }).url;
   const tenantConfig: TenantConfig = {
@@ -161,9 +170,10 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       users: options.users.map(({ username, password, groups }) => ({ username, password, groups: groups ?? [] })),
       admin: `${origin}/_admin`,
       upstream: upstreamUrl,
+      ...(stub ? { upstream_key: upstreamKey } : {}),
       metrics: first.metrics,
       proxies: proxies.map((p) => p.url),
-      state: state.replace(/\/\/[^@/]*@/, "//***@"),
+      state: shownStateUrl(state),
       ...(options.adminGroup ? { admin_group: options.adminGroup } : {}),
     },
     idp,

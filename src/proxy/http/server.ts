@@ -14,7 +14,7 @@ import { IssuerKeys } from "../auth/jwks.ts";
 import { CLOCK_SKEW_SECONDS, type TokenRejected, VerifiedTokenCache } from "../auth/verify.ts";
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
 import { PolicyCache } from "../limits/applicable.ts";
-import { DEFAULT_STATE_URL, type OpenedState, openState } from "../state/open.ts";
+import { DEFAULT_STATE_URL, type OpenedState, openState, shownStateUrl } from "../state/open.ts";
 import { UsageBatcher } from "../state/usage-batcher.ts";
 import type { FailurePolicy } from "../state/resilient.ts";
 import { observeSpool } from "../state/spool-observers.ts";
@@ -106,6 +106,24 @@ function openConfiguredState(options: ProxyOptions, metrics: Metrics): { state: 
   });
   opened = state;
   return { state, owned: true };
+}
+
+/** The state store in force, for the start-up log line: no credentials, the failure policy that applies, the spool. */
+export interface StateInForce {
+  /** The `--state` URL without a password. */
+  store: string;
+  /** What a request meets while the store cannot answer; null for an in-memory store, which cannot be unreachable. */
+  failure: FailurePolicy | null;
+  /** Where writes the store could not take are kept; null without a spool. */
+  spoolDir: string | null;
+}
+
+function stateInForce(options: ProxyOptions, state: OpenedState): StateInForce {
+  const url = typeof options.state === "string" ? options.state : options.state ? "(given by the caller)" : DEFAULT_STATE_URL;
+  const remote = url.startsWith("redis://") || url.startsWith("rediss://");
+  // a SQLite file has nothing to serve from while it is busy: it refuses (open.ts), whatever --state-failure says
+  const failure: FailurePolicy | null = remote ? (options.stateFailure ?? "closed") : url === "sqlite::memory:" ? null : "closed";
+  return { store: shownStateUrl(url), failure, spoolDir: state.spoolDir ?? null };
 }
 
 export function startProxy(options: ProxyOptions) {
@@ -275,6 +293,7 @@ export function startProxy(options: ProxyOptions) {
     url: `${options.tls ? "https" : "http"}://${options.publicHost ?? (server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname)}:${server.port}`,
     metrics,
     state,
+    stateInForce: stateInForce(options, state),
     /** Where `/metrics` is served, when a metrics listener was asked for. */
     metricsUrl: metricsServer ? `http://${metricsServer.hostname}:${metricsServer.port}` : undefined,
     ready: () => Promise.all([...keysByIssuer.values()].map((k) => k.refresh())).then(() => undefined),

@@ -18,6 +18,8 @@ import { type GatewayState, StateError } from "./types.ts";
 export interface OpenedState extends GatewayState {
   /** For /readyz. */
   ready(): boolean;
+  /** The directory this store's failed writes are spooled to; absent when there is no spool. */
+  readonly spoolDir?: string;
 }
 
 export interface OpenStateOptions {
@@ -84,8 +86,9 @@ function resilience(policy: FailurePolicy, spool: Spool | undefined, options: Op
 
 export const DEFAULT_STATE_URL = "sqlite::memory:";
 
-/** The URL without a password, for messages. */
-const shown = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@");
+/** A state URL without its credentials, for messages and logs (greedy: a password may hold an unencoded `@`). */
+export const shownStateUrl = (url: string) => url.replace(/\/\/[^/]*@/, "//***@");
+const shown = shownStateUrl;
 
 export function openState(url: string, options: OpenStateOptions = {}): OpenedState {
   if (url.startsWith("sqlite:")) {

@@ -64,12 +64,15 @@ export class ResilientState implements GatewayState {
   private probe: ReturnType<typeof setInterval> | undefined;
   private flushing: Promise<void> | undefined;
   private readonly scan: ReturnType<typeof setInterval> | undefined;
+  /** Where failed writes are spooled (the spool's directory), for the start-up log line. */
+  readonly spoolDir: string | undefined;
 
   constructor(
     private readonly primary: GatewayState,
     private readonly options: ResilientOptions,
   ) {
     this.fallback = options.fallback ?? new SqliteState(":memory:");
+    this.spoolDir = options.spool?.dir;
     if (options.spool) {
       // what a killed predecessor or a dead sibling worker left: at start, then now and then
       void this.drainSpool();
