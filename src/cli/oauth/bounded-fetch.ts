@@ -136,11 +136,13 @@ export interface TimedRead {
  * A streamed response read under the same bounds, keeping when each piece arrived (`doctor
  * --deep`: a buffering middlebox delivers a streamed answer in one piece at the end).
  */
-export async function timedReads(url: string, init: RequestInit, bounds: Bounds, clock: () => number = () => performance.now()): Promise<{ status: number; headers: Headers; reads: TimedRead[]; text: string }> {
+export async function timedReads(url: string, init: RequestInit, bounds: Bounds, clock: () => number = () => performance.now()): Promise<{ status: number; headers: Headers; headersAtMs: number; reads: TimedRead[]; text: string }> {
   const maxBytes = bounds.maxBytes ?? MAX_RESPONSE_BYTES;
   const signal = AbortSignal.timeout(bounds.timeoutMs);
   const started = clock();
   const response = await fetch(url, { ...init, ...tlsOptions(), signal });
+  // a buffering middlebox usually holds the headers with the body; a direct stream sends them at once
+  const headersAtMs = clock() - started;
   const reads: TimedRead[] = [];
   const decoder = new TextDecoder();
   let text = "";
@@ -162,5 +164,5 @@ export async function timedReads(url: string, init: RequestInit, bounds: Bounds,
       throw e;
     }
   }
-  return { status: response.status, headers: response.headers, reads, text };
+  return { status: response.status, headers: response.headers, headersAtMs, reads, text };
 }

@@ -1,7 +1,8 @@
 /**
  * `doctor`'s checks of the gateway itself with the user's token (issue 11, section 5): the HEAD
  * probe Claude Code sends at start, a bad token answered 401 with WWW-Authenticate, count_tokens
- * (free), and with --deep a one-token streamed request that must arrive in pieces. Each result is
+ * (free), and with --deep a one-token streamed request that must not be held back on the way
+ * (streamingCheck: in pieces, or short and whole at once). Each result is
  * one line with its fix. Also where this runs (container, SSH: which sign-in works) and Claude
  * Desktop's configuration when there is a library.
  */
@@ -9,11 +10,27 @@ import type { CommandContext } from "../context.ts";
 import type { Check } from "./doctor.ts";
 import type { TimedRead } from "../../oauth/bounded-fetch.ts";
 
+/** What the streamed request showed: when its headers and each read of its body arrived (ms since it was sent). */
+export interface StreamResult {
+  status: number;
+  reads: TimedRead[];
+  text: string;
+  /** When the response headers arrived; unknown: taken to have come with the body. */
+  headersAtMs?: number;
+  headers?: Headers;
+}
+
 /** A streamed POST read piece by piece (bounded-fetch.ts's timedReads in the real process). */
-export type StreamProbe = (url: string, init: RequestInit) => Promise<{ status: number; reads: TimedRead[]; text: string }>;
+export type StreamProbe = (url: string, init: RequestInit) => Promise<StreamResult>;
 
 /** Reads closer than this belong to one piece (one network burst). */
 export const PIECE_GAP_MS = 20;
+
+/**
+ * A one-piece answer complete within this of the request was short: it comes at once whether or
+ * not anything buffers, and nobody waited for it. Later than this, one piece means it was held.
+ */
+export const SHORT_ANSWER_MS = 1000;
 
 /** How many pieces, bursts of reads separated by at least PIECE_GAP_MS, a stream arrived in. */
 export function pieces(reads: readonly TimedRead[]): number {
@@ -74,14 +91,49 @@ export async function gatewayChecks(ctx: Pick<CommandContext, "oauth" | "now">, 
   }
   try {
     const r = await stream(`${base}/v1/messages`, { method: "POST", headers: { ...VERSION_HEADER, ...bearer, "content-type": "application/json", accept: "text/event-stream" }, body: body({ max_tokens: 1, stream: true }) });
-    const n = pieces(r.reads);
-    const span = r.reads.length > 0 ? Math.round(r.reads.at(-1)!.atMs - r.reads[0]!.atMs) : 0;
-    if (r.status !== 200) checks.push({ name: "streaming", verdict: "fail", detail: `the streamed request answered ${errorText(r.status, r.text)}` });
-    else if (!r.text.includes("message_stop")) checks.push({ name: "streaming", verdict: "fail", detail: "the stream ended without message_stop (cut off on the way)", fix: "Check the timeouts of proxies between you and the gateway" });
-    else if (n < 2) checks.push({ name: "streaming", verdict: "fail", detail: `the streamed answer arrived in one piece (${r.reads.length} read(s) within ${span} ms): something between here and the gateway buffers responses, so Claude Code shows nothing until the end`, fix: "Turn off response buffering for the gateway in the proxy in front of it (nginx: proxy_buffering off), or bypass that proxy (NO_PROXY)" });
-    else checks.push({ name: "streaming", verdict: "pass", detail: `the one-token streamed answer arrived in ${n} pieces over ${span} ms` });
+    checks.push(streamingCheck(r));
   } catch (e) {
     checks.push({ name: "streaming", verdict: "fail", detail: (e as Error).message });
   }
   return checks;
+}
+
+const BUFFERING_FIX = "Turn off response buffering for the gateway in the proxy in front of it (nginx: proxy_buffering off), or bypass that proxy (NO_PROXY)";
+
+/**
+ * The verdict on `--deep`'s one-token stream. In pieces: it streams. In one piece, two causes
+ * look alike and are told apart by time: a short answer sent at once arrives whole soon after
+ * the request (nothing waited); small events held back by a buffer arrive whole, headers
+ * included, only at the end. A compressed event stream is named: compressing proxies hold events.
+ */
+export function streamingCheck(r: StreamResult): Check {
+  if (r.status !== 200) return { name: "streaming", verdict: "fail", detail: `the streamed request answered ${errorText(r.status, r.text)}` };
+  if (!r.text.includes("message_stop")) return { name: "streaming", verdict: "fail", detail: "the stream ended without message_stop (cut off on the way)", fix: "Check the timeouts of proxies between you and the gateway" };
+  const n = pieces(r.reads);
+  const first = r.reads[0]?.atMs ?? 0;
+  const whole = Math.round(r.reads.at(-1)?.atMs ?? 0);
+  if (n >= 2) return { name: "streaming", verdict: "pass", detail: `the one-token streamed answer arrived in ${n} pieces over ${Math.round((r.reads.at(-1)?.atMs ?? 0) - first)} ms` };
+  const encoding = r.headers?.get("content-encoding");
+  const compressed = encoding && encoding !== "identity" ? encoding : undefined;
+  if (whole < SHORT_ANSWER_MS) {
+    if (compressed) {
+      return { name: "streaming", verdict: "warn", detail: `the one-token answer was short (whole ${whole} ms after the request), so it cannot show buffering; but it came compressed (content-encoding: ${compressed}) by something on the way, and a proxy that compresses an event stream holds small events until its buffer fills`, fix: "Turn off compression for text/event-stream in the proxy in front of the gateway (nginx: gzip off), or bypass that proxy (NO_PROXY)" };
+    }
+    return { name: "streaming", verdict: "pass", detail: `the one-token answer was short: it arrived whole ${whole} ms after the request, in one piece as a short answer sent at once does (nothing was held back)` };
+  }
+  const headersWithBody = r.headersAtMs === undefined || first - r.headersAtMs < PIECE_GAP_MS;
+  if (headersWithBody || compressed) {
+    return {
+      name: "streaming",
+      verdict: "fail",
+      detail: `the streamed answer arrived in one piece, ${headersWithBody ? "headers and all, " : ""}only ${whole} ms after the request${compressed ? `, compressed (content-encoding: ${compressed})` : ""}: small events were held back on the way (something between here and the gateway buffers responses), so Claude Code shows nothing until the end`,
+      fix: BUFFERING_FIX,
+    };
+  }
+  return {
+    name: "streaming",
+    verdict: "warn",
+    detail: `the answer's headers came ${Math.round(r.headersAtMs ?? 0)} ms after the request but its events all at once at ${whole} ms: either the upstream sent this one-token answer in one go (nothing wrong) or something between here and the gateway holds the body back`,
+    fix: `If Claude Code shows answers only once they are complete: ${BUFFERING_FIX[0]!.toLowerCase()}${BUFFERING_FIX.slice(1)}`,
+  };
 }
