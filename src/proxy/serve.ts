@@ -5,7 +5,7 @@
  *                                  --upstream (…_UPSTREAM), --upstream-key-file (…_UPSTREAM_KEY_FILE) or
  *                                  --upstream-key-env NAME (…_UPSTREAM_KEY_ENV), --required-group (…_REQUIRED_GROUPS),
  *                                  --public-url (…_PUBLIC_URL), --slug (…_SLUG)
- *   --port (PORT, default 8080), --host (…_HOST, default 0.0.0.0), --trust-forwarded-headers
+ *   --port (PORT, default 8080), --host (…_HOST, default 0.0.0.0), --trust-forwarded-headers (…_TRUST_FORWARDED_HEADERS=true)
  *   --metrics-port (…_METRICS_PORT, default 9464; 0 or "off" disables), --metrics-host (…_METRICS_HOST, default 127.0.0.1)
  *   --max-body-bytes (…_MAX_BODY_BYTES, default 32 MiB), --idle-timeout (…_IDLE_TIMEOUT, seconds, default 120)
  *   --state URL (…_STATE, default sqlite::memory:), --state-failure open|closed (…_STATE_FAILURE, default closed)
@@ -61,7 +61,16 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-if (values["no-userinfo"]) configureEmailResolution(false);
+/** A yes/no variable: true/1/yes/on or false/0/no/off; anything else stops the proxy with the variable named. */
+function envSwitch(name: string, on: string[] = ["true", "1", "yes", "on"], off: string[] = ["false", "0", "no", "off"]): boolean | undefined {
+  const value = env[name];
+  if (value === undefined || value === "") return undefined;
+  if (on.includes(value.toLowerCase())) return true;
+  if (off.includes(value.toLowerCase())) return false;
+  fail(`${name} must be one of ${[...on, ...off].join(", ")}, got ${JSON.stringify(value)}`);
+}
+
+if (values["no-userinfo"] || envSwitch("AGENT_RUNNER_PROXY_USERINFO") === false) configureEmailResolution(false);
 
 let config: ProxyConfig;
 try {
@@ -85,7 +94,9 @@ try {
   if (e instanceof ConfigError) fail(e.message);
   throw e;
 }
-if (values["trust-forwarded-headers"]) config.trustForwardedHeaders = true;
+// the flag, else the variable, else the configuration file's trustForwardedHeaders
+const trustForwarded = values["trust-forwarded-headers"] ? true : envSwitch("AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS");
+if (trustForwarded !== undefined) config.trustForwardedHeaders = trustForwarded;
 try {
   // Flags and variables override the configuration file.
   const maxBody = values["max-body-bytes"] ?? env.AGENT_RUNNER_PROXY_MAX_BODY_BYTES;
