@@ -13,6 +13,8 @@ export interface TenantProcess {
   issuer: string;
   client_id: string;
   upstream?: string;
+  /** The stub's key (absent with `--upstream`: a real upstream's key is never printed). */
+  upstream_key?: string;
   admin: string;
   users: { username: string; password: string; groups: string[] }[];
   /** Every proxy replica's tenant URL (`--replicas N`; `tenant` is the first). */
