@@ -61,16 +61,7 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-/** A yes/no variable: true/1/yes/on or false/0/no/off; anything else stops the proxy with the variable named. */
-function envSwitch(name: string, on: string[] = ["true", "1", "yes", "on"], off: string[] = ["false", "0", "no", "off"]): boolean | undefined {
-  const value = env[name];
-  if (value === undefined || value === "") return undefined;
-  if (on.includes(value.toLowerCase())) return true;
-  if (off.includes(value.toLowerCase())) return false;
-  fail(`${name} must be one of ${[...on, ...off].join(", ")}, got ${JSON.stringify(value)}`);
-}
-
-if (values["no-userinfo"] || envSwitch("AGENT_RUNNER_PROXY_USERINFO") === false) configureEmailResolution(false);
+if (values["no-userinfo"]) configureEmailResolution(false);
 
 let config: ProxyConfig;
 try {
@@ -94,6 +85,15 @@ try {
   if (e instanceof ConfigError) fail(e.message);
   throw e;
 }
+/** A yes/no variable: true/1/yes/on or false/0/no/off, else the proxy stops with the variable named. */
+function envSwitch(name: string): boolean | undefined {
+  const value = env[name]?.toLowerCase();
+  if (value === undefined || value === "") return undefined;
+  if (["true", "1", "yes", "on"].includes(value)) return true;
+  if (["false", "0", "no", "off"].includes(value)) return false;
+  fail(`${name} must be true or false (also 1/0, yes/no, on/off), got ${JSON.stringify(env[name])}`);
+}
+
 // the flag, else the variable, else the configuration file's trustForwardedHeaders
 const trustForwarded = values["trust-forwarded-headers"] ? true : envSwitch("AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS");
 if (trustForwarded !== undefined) config.trustForwardedHeaders = trustForwarded;

@@ -165,6 +165,13 @@ describe("two replicas on one host from the variables alone", () => {
     expect(error.stderr).toContain("AGENT_RUNNER_PROXY_METRICS_PORT");
   }, 30_000);
 
+  test("AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS=true: the discovery document through haproxy names the public host it was asked for", async () => {
+    const doc = (await (await fetch(`${lb}/.well-known/oauth-protected-resource/anthropic`, { headers: { "x-forwarded-host": "acme.proxy.example.com" } })).json()) as { resource: string; authorization_servers: string[] };
+    // (haproxy sets X-Forwarded-Proto itself: http here, https behind its TLS bind)
+    expect(doc.resource).toBe("http://acme.proxy.example.com/anthropic");
+    expect(doc.authorization_servers).toEqual([tenant.issuer]);
+  });
+
   test("AGENT_RUNNER_PROXY_HOST=127.0.0.1: the replicas listen on loopback only (what haproxy reaches), and the stub answers through haproxy with the tenant's key", async () => {
     const r = replicas[0]!;
     // a worker's line names the address it listens on; no wildcard listener on the replica's port

@@ -3,8 +3,10 @@
  * same files — a redis-server, two proxy processes (the compose replicas' flags: Redis state,
  * fail-closed, trusted forwarded headers, the example's idle timeout) and haproxy started from
  * deploy/haproxy.cfg with its addresses templated through the environment. Requests, an SSE
- * stream and the admin report go through haproxy; `haproxy -c` validates the file; compose.yaml
- * is parsed to check it wires the same files, secrets and addresses.
+ * stream and the admin report go through haproxy; `haproxy -c` validates the file; with no
+ * replica up haproxy answers its own 503 in the Anthropic shape (deploy/haproxy-503.http);
+ * compose.yaml is parsed to check it wires the same files, secrets and addresses; deploy/secrets/
+ * is ignored by git; the replicas' start-up lines name their state store (no password).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -16,6 +18,7 @@ import { startTestRedis, type TestRedis } from "../../src/proxy/state/testing/re
 import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
 import { ADMIN_KEY, admin, gatewayDir, messageBody, post, UPSTREAM_KEY } from "../support/gateway-cluster.ts";
 import { startForge, type Forge } from "../support/forge.ts";
+import { portBlock } from "../support/ports.ts";
 import { BUN, ROOT } from "../support/tenant.ts";
 
 const HAPROXY_CFG = join(ROOT, "deploy/haproxy.cfg");
@@ -62,8 +65,12 @@ async function startReplica(): Promise<(typeof proxies)[number]> {
     child.once("exit", (code) => reject(new Error(`proxy exited with ${code}: ${stderr}`)));
   });
   const url = String(JSON.parse(line).message).replace("listening on ", "");
+  startLines.push(JSON.parse(line) as Record<string, unknown>);
   return { url, metrics: `http://127.0.0.1:${metricsPort}/metrics`, child };
 }
+
+/** Each replica's start-up line. */
+const startLines: Record<string, unknown>[] = [];
 
 function haproxyEnv(bind: string) {
   return { ...process.env, LB_BIND: bind, PROXY_1: new URL(proxies[0]!.url).host, PROXY_2: new URL(proxies[1]!.url).host };
@@ -120,9 +127,74 @@ describe("deploy/haproxy.cfg", () => {
     expect(seconds("client")).toBeGreaterThanOrEqual(600);
     expect(cfg).toMatch(/http-check send meth GET uri \/readyz/);
   });
+
+  test("with no replica up, haproxy's own 503 is JSON in the Anthropic error shape with retry-after, as a client reads the API's overload", async () => {
+    const [lbPort, dead1, dead2] = portBlock(3) as [number, number, number];
+    // started from another directory: the errorfile is found beside haproxy.cfg, not in the cwd
+    const alone = spawn("haproxy", ["-f", HAPROXY_CFG, "-db"], { cwd: "/", stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LB_BIND: `127.0.0.1:${lbPort}`, PROXY_1: `127.0.0.1:${dead1}`, PROXY_2: `127.0.0.1:${dead2}` } });
+    children.push(alone);
+    let response: Response | undefined;
+    for (let i = 0; i < 50 && !response; i++) response = await fetch(`http://127.0.0.1:${lbPort}/anthropic/v1/messages`, { method: "POST", body: "{}" }).catch(() => Bun.sleep(100).then(() => undefined));
+    expect(response!.status).toBe(503);
+    expect(response!.headers.get("content-type")).toBe("application/json");
+    expect(response!.headers.get("retry-after")).toBe("5");
+    const body = (await response!.json()) as { type: string; error: { type: string; message: string } };
+    expect(body).toEqual({ type: "error", error: { type: "overloaded_error", message: expect.stringContaining("retry") } });
+    alone.kill("SIGTERM");
+  }, 20_000);
+
+  test("the errorfile is a whole HTTP message: CRLF head, content-length equal to its JSON body", () => {
+    const raw = readFileSync(join(ROOT, "deploy/haproxy-503.http"), "latin1");
+    const [head, body] = [raw.slice(0, raw.indexOf("\r\n\r\n")), raw.slice(raw.indexOf("\r\n\r\n") + 4)];
+    expect(head.split("\r\n")[0]).toBe("HTTP/1.1 503 Service Unavailable");
+    expect(Number(/\r\ncontent-length: (\d+)/i.exec(head)![1])).toBe(Buffer.byteLength(body));
+    expect(JSON.parse(body).error.type).toBe("overloaded_error");
+    // retry-after covers a replica's way back: about 1 s to see the store, then rise x inter
+    const cfg = readFileSync(HAPROXY_CFG, "utf8");
+    const [, inter, rise] = /default-server inter (\d+)s fall \d+ rise (\d+)/.exec(cfg)!;
+    expect(Number(/\r\nretry-after: (\d+)/i.exec(head)![1])).toBeGreaterThanOrEqual(Number(inter) * Number(rise));
+    expect(cfg).toMatch(/^\s*errorfile 503 haproxy-503\.http$/m);
+    expect(cfg).toMatch(/^\s*default-path config$/m);
+  });
+});
+
+describe("deploy/secrets", () => {
+  test("is ignored by git: compose's secrets are never committed", () => {
+    const ignored = Bun.spawnSync(["git", "check-ignore", "deploy/secrets/anything"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    expect(ignored.exitCode).toBe(0);
+    // and only it: the recipe's own files are tracked
+    expect(Bun.spawnSync(["git", "check-ignore", "deploy/haproxy.cfg"], { cwd: ROOT }).exitCode).toBe(1);
+  });
 });
 
 describe("two replicas + Redis behind haproxy", () => {
+  test("each replica's start-up line says which state store, failure policy and spool directory are in force", () => {
+    expect(startLines).toHaveLength(2);
+    for (const line of startLines) {
+      expect(line).toMatchObject({ state: redis.url, state_failure: "closed" });
+      expect(String(line.spool_dir)).toMatch(/\/redis-[0-9a-f]{12}$/);
+    }
+  });
+
+  test("a Redis URL's password is never in the start-up line", async () => {
+    const child = spawn(BUN, [join(ROOT, "src/proxy/main.ts"), "--workers", "1", "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream-key-file", files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "off", "--state-failure", "open", "--spool-dir", join(files.dir, "spool-secret")], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65535", AGENT_RUNNER_PROXY_STATE: `${redis.url.replace("redis://", "redis://gateway:s3cr3t-p@ss@")}` },
+    });
+    children.push(child);
+    let stderr = "";
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stderr! }).on("line", (l) => {
+        stderr += l + "\n";
+        if (l.includes("listening on")) resolve(l);
+      });
+      child.once("exit", (code) => reject(new Error(`proxy exited with ${code}: ${stderr}`)));
+    });
+    child.kill("SIGTERM");
+    expect(JSON.parse(line)).toMatchObject({ state: `${redis.url.replace("redis://", "redis://***@")}`, state_failure: "open", spool_dir: expect.stringMatching(/spool-secret\/redis-[0-9a-f]{12}$/) });
+    expect(stderr).not.toContain("s3cr3t");
+  }, 20_000);
+
   test("requests are spread over both replicas, and the one ledger in Redis has them all", async () => {
     const token = await forge.sign({ sub: "sub-lb", username: "lb" });
     const before = [await servedBy(proxies[0]!.metrics), await servedBy(proxies[1]!.metrics)];
@@ -204,6 +276,8 @@ describe("deploy/compose.yaml", () => {
     }
     const lbService = compose.services.haproxy!;
     expect(lbService.volumes).toContain("./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro");
+    // every errorfile the cfg names is mounted beside it (default-path config)
+    for (const [, file] of readFileSync(HAPROXY_CFG, "utf8").matchAll(/^\s*errorfile \d+ (\S+)$/gm)) expect(lbService.volumes).toContain(`./${file}:/usr/local/etc/haproxy/${file}:ro`);
     expect(lbService.environment).toEqual({ LB_BIND: ":8080", PROXY_1: "proxy-1:8080", PROXY_2: "proxy-2:8080" });
     const cfg = readFileSync(HAPROXY_CFG, "utf8");
     for (const v of Object.keys(lbService.environment!)) expect(cfg).toContain(`"\${${v}}"`);
