@@ -377,15 +377,16 @@ describe("the proxy process (src/proxy/main.ts) and its flags", () => {
     const keyFile = join(dir, "key");
     writeFileSync(keyFile, UPSTREAM_KEY, { mode: 0o600 });
     const common = ["--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", recorder.url, "--upstream-key-file", keyFile, "--host", "127.0.0.1", "--port", "0"];
+    // the refusals below must not depend on the default metrics port 9464 being free on this machine
 
-    const bad = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--idle-timeout", "0"], { stderr: "pipe" });
+    const bad = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--metrics-port", "off", "--idle-timeout", "0"], { stderr: "pipe" });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr.toString()).toContain("--idle-timeout must be whole seconds from 1 to 255");
     // Above Bun's own limit: refused as a configuration error, not a misleading start-up failure.
-    const tooLong = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--idle-timeout", "310"], { stderr: "pipe" });
+    const tooLong = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--metrics-port", "off", "--idle-timeout", "310"], { stderr: "pipe" });
     expect(tooLong.exitCode).toBe(2);
     expect(tooLong.stderr.toString()).toContain("--idle-timeout must be whole seconds from 1 to 255");
-    const badBody = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--max-body-bytes", "lots"], { stderr: "pipe" });
+    const badBody = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--metrics-port", "off", "--max-body-bytes", "lots"], { stderr: "pipe" });
     expect(badBody.exitCode).toBe(2);
     expect(badBody.stderr.toString()).toContain("--max-body-bytes must be a positive whole number of bytes");
 
