@@ -110,8 +110,8 @@ try {
 if (values["shutdown-grace"]) config.shutdownGraceMs = Number(values["shutdown-grace"]) * 1000;
 
 const port = Number(values.port ?? env.PORT ?? 8080);
-const host = values.host ?? env.AGENT_RUNNER_PROXY_HOST ?? "0.0.0.0";
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number`);
+const host = values.host ?? env.AGENT_RUNNER_PROXY_HOST ?? "0.0.0.0";
 const metricsPortText = values["metrics-port"] ?? env.AGENT_RUNNER_PROXY_METRICS_PORT ?? "9464";
 const metricsPort = metricsPortText === "off" ? 0 : Number(metricsPortText);
 if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) fail(`--metrics-port must be a port number, or 0 or "off" for no metrics listener`);

@@ -88,12 +88,11 @@ export const DEFAULT_STATE_URL = "sqlite::memory:";
 
 /** A state URL without its credentials, for messages and logs (greedy: a password may hold an unencoded `@`). */
 export const shownStateUrl = (url: string) => url.replace(/\/\/[^/]*@/, "//***@");
-const shown = shownStateUrl;
 
 export function openState(url: string, options: OpenStateOptions = {}): OpenedState {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
-    if (!path) throw new StateError("STATE_URL", `--state ${shown(url)}: name a database file, e.g. sqlite:/var/lib/agent-runner/state.db, or sqlite::memory:`);
+    if (!path) throw new StateError("STATE_URL", `--state ${shownStateUrl(url)}: name a database file, e.g. sqlite:/var/lib/agent-runner/state.db, or sqlite::memory:`);
     const sqlite = new SqliteState(path);
     const spool = options.spool && path !== ":memory:" ? openSpool(`sqlite:${resolve(path)}`, path, options.spool) : undefined;
     if (!spool) return Object.assign(sqlite, { ready: () => true });
@@ -105,11 +104,11 @@ export function openState(url: string, options: OpenStateOptions = {}): OpenedSt
     try {
       parsed = new URL(url);
     } catch (e) {
-      throw new StateError("STATE_URL", `--state ${shown(url)}: not a valid Redis URL (redis://host:6379/0)`, { cause: e });
+      throw new StateError("STATE_URL", `--state ${shownStateUrl(url)}: not a valid Redis URL (redis://host:6379/0)`, { cause: e });
     }
-    if (parsed.pathname.length > 1 && !/^\/\d+$/.test(parsed.pathname)) throw new StateError("STATE_URL", `--state ${shown(url)}: the path must be a database number, e.g. /0`);
+    if (parsed.pathname.length > 1 && !/^\/\d+$/.test(parsed.pathname)) throw new StateError("STATE_URL", `--state ${shownStateUrl(url)}: the path must be a database number, e.g. /0`);
     const spool = options.spool ? openSpool(`redis://${parsed.host}${parsed.pathname.length > 1 ? parsed.pathname : "/0"}`, undefined, options.spool) : undefined;
     return new ResilientState(new RedisState(url, options.redis), resilience(options.onRedisDown ?? "closed", spool, options));
   }
-  throw new StateError("STATE_URL", `--state ${shown(url)}: use sqlite:/path/state.db, sqlite::memory: or redis://host:6379/0`);
+  throw new StateError("STATE_URL", `--state ${shownStateUrl(url)}: use sqlite:/path/state.db, sqlite::memory: or redis://host:6379/0`);
 }
