@@ -156,6 +156,19 @@ describe("deploy/haproxy.cfg", () => {
     expect(cfg).toMatch(/^\s*errorfile 503 haproxy-503\.http$/m);
     expect(cfg).toMatch(/^\s*default-path config$/m);
   });
+
+  test("haproxy's 502 and 504 are whole HTTP messages in the Anthropic error shape too", () => {
+    const cfg = readFileSync(HAPROXY_CFG, "utf8");
+    for (const [code, reason] of [[502, "Bad Gateway"], [504, "Gateway Timeout"]] as const) {
+      expect(cfg).toMatch(new RegExp(`^\\s*errorfile ${code} haproxy-${code}\\.http$`, "m"));
+      const raw = readFileSync(join(ROOT, `deploy/haproxy-${code}.http`), "latin1");
+      const [head, body] = [raw.slice(0, raw.indexOf("\r\n\r\n")), raw.slice(raw.indexOf("\r\n\r\n") + 4)];
+      expect(head.split("\r\n")[0]).toBe(`HTTP/1.1 ${code} ${reason}`);
+      expect(head).toMatch(/\r\ncontent-type: application\/json(\r\n|$)/);
+      expect(Number(/\r\ncontent-length: (\d+)/i.exec(head)![1])).toBe(Buffer.byteLength(body));
+      expect(JSON.parse(body)).toEqual({ type: "error", error: { type: "api_error", message: expect.any(String) } });
+    }
+  });
 });
 
 describe("deploy/secrets", () => {
