@@ -7,6 +7,10 @@
  * it, never on the message. The log line's `reject_reason` may be finer (which JWT check failed).
  */
 
+import { type GatewayReason, REASON_HEADER } from "../../shared/gateway-reasons.ts";
+
+export { REASON_HEADER };
+
 export type AnthropicErrorType =
   | "invalid_request_error"
   | "authentication_error"
@@ -16,9 +20,6 @@ export type AnthropicErrorType =
   | "rate_limit_error"
   | "api_error"
   | "overloaded_error";
-
-/** The response header naming why the gateway refused a request (a `RefusalCode`). */
-export const REASON_HEADER = "x-agent-runner-reason";
 
 /** Why the gateway refused; documented in docs/proxy.md ("Refusals"). Stable: clients read them. */
 export const REFUSALS = {
@@ -57,9 +58,9 @@ export const REFUSALS = {
   upstream_unreachable: { status: 502, type: "api_error" },
   upstream_failed: { status: 502, type: "api_error" },
   state_unavailable: { status: 503, type: "overloaded_error" },
-} as const satisfies Record<string, { status: number; type: AnthropicErrorType }>;
+} as const satisfies Record<GatewayReason, { status: number; type: AnthropicErrorType }>;
 
-export type RefusalCode = keyof typeof REFUSALS;
+export type RefusalCode = GatewayReason;
 
 /** A refusal the gateway gives itself: typed by `code`, answered through REFUSALS. */
 export class GatewayRefusal extends Error {

@@ -23,7 +23,7 @@ import type { GatewayRefusal } from "./errors.ts";
 import { readRequestBody } from "./body.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { forward, type ForwardEnd } from "./forward.ts";
-import type { LogLine } from "./log.ts";
+import { type LogLine, logEvent } from "./log.ts";
 
 export interface ApiTarget {
   route: ApiRoute;
@@ -115,6 +115,7 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
   }
   const duration = Date.now() - started;
   ctx.metrics.request(slug, route, end.status);
+  if (end.outcome === "upstream_auth") upstreamCredentialRefused(ctx, slug, end.upstreamStatus ?? 0);
   ctx.metrics.duration(slug, route, duration / 1000);
   if (end.ttfbMs !== undefined) ctx.metrics.upstreamTtfb(slug, route, end.ttfbMs / 1000);
   const line: LogLine = {
@@ -133,6 +134,7 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
     upstream_request_id: end.upstreamRequestId,
     completed: end.outcome === "completed",
     ...(end.outcome === "cancelled" || end.outcome === "failed" ? { outcome: end.outcome } : {}),
+    ...(end.outcome === "upstream_auth" ? { level: "warn" as const, reject_reason: "upstream_auth", upstream_status: end.upstreamStatus } : {}),
     ...(metered?.budgetWarning ? { budget_warning: metered.budgetWarning } : {}),
   };
   if (!metered || !hasUsage(end.usage)) {
@@ -170,6 +172,17 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
     (e) => writeFailed(ctx, line, e),
   );
   ctx.log(line);
+}
+
+const lastCredentialWarning = new Map<string, number>();
+
+/** The upstream refused the tenant's key: counted for alerts, and said on stderr at most once a minute per tenant with the fix. */
+function upstreamCredentialRefused(ctx: ProxyContext, slug: string, status: number): void {
+  ctx.metrics.upstreamAuthFailures.inc({ tenant: slug, status: String(status) });
+  const now = Date.now();
+  if (now - (lastCredentialWarning.get(slug) ?? 0) < 60_000) return;
+  lastCredentialWarning.set(slug, now);
+  logEvent("warn", `the upstream refused tenant ${slug}'s API key (HTTP ${status}): requests are answered 502 upstream_auth until it is replaced; check --upstream-key-file / upstreamApiKeyFile`, { tenant: slug, reject_reason: "upstream_auth", upstream_status: status });
 }
 
 /** Neither the store nor the spool took the write (or there is no spool): the log line carries the usage. */

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Budget, BudgetStatus, RateDecision, RateWindow } from "../state/types.ts";
 import { REASON_HEADER, refusalResponse } from "../http/errors.ts";
-import { BUDGET_BUSY_RETRY_SECONDS, budgetRefusal, budgetWarning, describeBudget, formatMicroUsd, rateLimitHeaders, rateLimitRefusal } from "./responses.ts";
+import { formatMicroUsd } from "../../shared/money.ts";
+import { BUDGET_BUSY_RETRY_SECONDS, budgetRefusal, budgetWarning, describeBudget, rateLimitHeaders, rateLimitRefusal } from "./responses.ts";
 
 const reset = Date.parse("2026-11-29T10:01:00Z");
 const win = (kind: RateWindow["kind"], limit: number, remaining: number, subject: RateWindow["subject"] = { kind: "user", id: "alice" }): RateWindow => ({ subject, kind, limit, remaining, resetAt: reset });

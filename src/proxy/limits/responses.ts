@@ -12,6 +12,7 @@
  * Amounts are shown precisely enough to be true (4 significant digits below a dollar).
  * Soft budgets only warn: `x-agent-runner-budget-warning` header and a log field.
  */
+import { formatMicroUsd } from "../../shared/money.ts";
 import { GatewayRefusal } from "../http/errors.ts";
 import type { BudgetStatus, RateDecision, RateWindow, Subject } from "../state/types.ts";
 
@@ -29,17 +30,6 @@ export function subjectLabel(s: Subject, you?: string): string {
 /** Who a window limits, as the object of "for": you, group eng, the tenant. */
 function whom(s: Subject): string {
   return s.kind === "tenant" ? "the tenant" : s.kind === "group" ? `group ${s.id}` : "you";
-}
-
-/**
- * Micro-dollars as dollars, never rounded into a falsehood: whole cents as $5.00; otherwise 4
- * significant digits (at least 2 decimals): $0.0009000, $0.001100, $0.01234, $5.013, $123.46.
- */
-export function formatMicroUsd(micro: number): string {
-  const n = micro / 1e6;
-  if (micro % 10_000 === 0) return `$${n.toFixed(2)}`;
-  const magnitude = Math.floor(Math.log10(Math.abs(n))) + 1;
-  return `$${n.toFixed(Math.min(9, Math.max(2, 4 - magnitude)))}`;
 }
 
 function amount(unit: "usd" | "tokens", n: number): string {

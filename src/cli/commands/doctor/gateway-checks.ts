@@ -8,9 +8,10 @@
 import type { CommandContext } from "../context.ts";
 import type { Check } from "./doctor.ts";
 import type { TimedRead } from "../../oauth/bounded-fetch.ts";
+import { gatewayReason } from "../../../shared/gateway-reasons.ts";
 
 /** A streamed POST read piece by piece (bounded-fetch.ts's timedReads in the real process). */
-export type StreamProbe = (url: string, init: RequestInit) => Promise<{ status: number; reads: TimedRead[]; text: string }>;
+export type StreamProbe = (url: string, init: RequestInit) => Promise<{ status: number; headers?: Headers; reads: TimedRead[]; text: string }>;
 
 /** Reads closer than this belong to one piece (one network burst). */
 export const PIECE_GAP_MS = 20;
@@ -27,6 +28,26 @@ export function pieces(reads: readonly TimedRead[]): number {
 }
 
 const VERSION_HEADER = { "anthropic-version": "2023-06-01" };
+
+/**
+ * A refusal the gateway explained (its `x-agent-runner-reason`) that changes whose problem it is
+ * and what fixes it; undefined for the others (their message says enough).
+ */
+export function refusalAdvice(headers: Headers, loginCommand = "agent-runner-auth login"): { detail: string; fix: string } | undefined {
+  switch (gatewayReason(headers)) {
+    case "upstream_auth":
+      return {
+        detail: "the Anthropic API refused the gateway's own credential (the tenant's API key): this is the gateway's problem, not your sign-in",
+        fix: "Tell the gateway's operator: the upstream refused the tenant's API key (its --upstream-key-file; metric proxy_upstream_auth_failures_total). Signing in again will not help",
+      };
+    case "person_revoked":
+      return { detail: "an administrator of the tenant withdrew your access to the gateway", fix: "Ask your tenant's administrator; signing in again will not help" };
+    case "session_revoked":
+      return { detail: "this sign-in was ended at the gateway (signed out)", fix: loginCommand };
+    default:
+      return undefined;
+  }
+}
 
 function errorText(status: number, body: string): string {
   try {
@@ -62,7 +83,9 @@ export async function gatewayChecks(ctx: Pick<CommandContext, "oauth" | "now">, 
     const r = await ctx.oauth.fetch(`${base}/v1/messages/count_tokens`, { method: "POST", headers: { ...VERSION_HEADER, ...bearer, "content-type": "application/json" }, body: body({}) });
     const text = await r.text();
     const counted = r.ok ? (JSON.parse(text) as { input_tokens?: unknown }).input_tokens : undefined;
+    const advice = refusalAdvice(r.headers);
     if (typeof counted === "number") checks.push({ name: "count_tokens", verdict: "pass", detail: `POST /v1/messages/count_tokens with your token: ${counted} input tokens (free)` });
+    else if (advice) checks.push({ name: "count_tokens", verdict: "fail", detail: `POST /v1/messages/count_tokens answered ${r.status}: ${advice.detail}`, fix: advice.fix });
     else checks.push({ name: "count_tokens", verdict: "fail", detail: `POST /v1/messages/count_tokens answered ${errorText(r.status, text)}`, fix: r.status === 401 ? "agent-runner-auth login" : r.status === 403 ? "Ask your tenant's administrator for access to the model API" : "Ask the gateway's operator (count_tokens must be allowed)" });
   } catch (e) {
     checks.push({ name: "count_tokens", verdict: "fail", detail: (e as Error).message });
@@ -76,7 +99,9 @@ export async function gatewayChecks(ctx: Pick<CommandContext, "oauth" | "now">, 
     const r = await stream(`${base}/v1/messages`, { method: "POST", headers: { ...VERSION_HEADER, ...bearer, "content-type": "application/json", accept: "text/event-stream" }, body: body({ max_tokens: 1, stream: true }) });
     const n = pieces(r.reads);
     const span = r.reads.length > 0 ? Math.round(r.reads.at(-1)!.atMs - r.reads[0]!.atMs) : 0;
-    if (r.status !== 200) checks.push({ name: "streaming", verdict: "fail", detail: `the streamed request answered ${errorText(r.status, r.text)}` });
+    const advice = r.status !== 200 && r.headers ? refusalAdvice(r.headers) : undefined;
+    if (advice) checks.push({ name: "streaming", verdict: "fail", detail: `the streamed request answered ${r.status}: ${advice.detail}`, fix: advice.fix });
+    else if (r.status !== 200) checks.push({ name: "streaming", verdict: "fail", detail: `the streamed request answered ${errorText(r.status, r.text)}` });
     else if (!r.text.includes("message_stop")) checks.push({ name: "streaming", verdict: "fail", detail: "the stream ended without message_stop (cut off on the way)", fix: "Check the timeouts of proxies between you and the gateway" });
     else if (n < 2) checks.push({ name: "streaming", verdict: "fail", detail: `the streamed answer arrived in one piece (${r.reads.length} read(s) within ${span} ms): something between here and the gateway buffers responses, so Claude Code shows nothing until the end`, fix: "Turn off response buffering for the gateway in the proxy in front of it (nginx: proxy_buffering off), or bypass that proxy (NO_PROXY)" });
     else checks.push({ name: "streaming", verdict: "pass", detail: `the one-token streamed answer arrived in ${n} pieces over ${span} ms` });
