@@ -89,6 +89,9 @@ export async function restoreUser(ctx: ProxyContext, tenant: string, target: Use
   const lifted: Revocation[] = [];
   for (const r of lifting) if (await ctx.state.restore(tenant, r.kind, r.value)) lifted.push(r);
   ctx.denylist.forget();
+  // the revocation named like the value first, then the others (by sub…)
+  const order = (r: Revocation) => (normaliseUserId(r.value) === own ? 0 : 1);
+  lifted.sort((x, y) => order(x) - order(y));
   return {
     restored: lifted.length > 0,
     kind: target.kind ?? "user",
