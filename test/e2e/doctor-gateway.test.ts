@@ -14,6 +14,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
+import { gatewayDir, startProxyProcess } from "../support/gateway-cluster.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
 
 let tenant: TenantProcess;
@@ -149,6 +150,30 @@ test("through the compressing nginx, a tiny answer: too short to show holding, b
     expect(streaming.fix).toContain("gzip off");
   } finally {
     await eventDelay(120);
+  }
+}, 30_000);
+
+test("a gateway whose own upstream key is refused: doctor names it as the gateway's problem, not the person's (no 'log in')", async () => {
+  const env = await loggedIn();
+  // the real gateway, for the tenant's IdP and stub upstream, with a key the stub refuses (401)
+  const files = gatewayDir("sk-ant-not-the-stubs-key");
+  const gateway = await startProxyProcess({ issuer: tenant.issuer, clientId: tenant.client_id, upstream: tenant.upstream!, state: `sqlite:${join(files.dir, "state.db")}`, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile });
+  try {
+    const profileFile = join(env.XDG_CONFIG_HOME!, "agent-runner-auth", "profiles", "default.json");
+    const profile = JSON.parse(readFileSync(profileFile, "utf8"));
+    writeFileSync(profileFile, JSON.stringify({ ...profile, tenant: gateway.url }));
+    const out = await runCli(["doctor", "--json"], env);
+    expect(out.code).toBe(1);
+    const proxy = check(out.stdout, "proxy")!;
+    expect(proxy.verdict).toBe("fail");
+    expect(proxy.detail).toContain("answered 502: the Anthropic API refused the gateway's own credential");
+    expect(proxy.detail).toContain("the gateway's problem, not your sign-in");
+    expect(proxy.fix).toContain("Tell the gateway's operator");
+    expect(proxy.fix).not.toContain("agent-runner-auth login");
+    const human = await runCli(["doctor"], env);
+    expect(human.stderr).toContain("the gateway's problem, not your sign-in");
+  } finally {
+    await gateway.stop();
   }
 }, 30_000);
 

@@ -19,25 +19,44 @@ export interface ProxyProcess {
   url: string;
   child: ChildProcess;
   stderr(): string;
+  /** The request log lines (JSON, stdout), the last 2,000. */
+  logLines(): Record<string, unknown>[];
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function gatewayDir(): { dir: string; adminKeyFile: string; upstreamKeyFile: string } {
+/** `upstreamKey`: what the gateways send upstream (default the stub's UPSTREAM_KEY; another one: the stub refuses it). */
+export function gatewayDir(upstreamKey = UPSTREAM_KEY): { dir: string; adminKeyFile: string; upstreamKeyFile: string } {
   const dir = mkdtempSync(join(tmpdir(), "ara-gateway-"));
   const adminKeyFile = join(dir, "admin-key");
   const upstreamKeyFile = join(dir, "upstream-key");
   writeFileSync(adminKeyFile, ADMIN_KEY + "\n", { mode: 0o600 });
-  writeFileSync(upstreamKeyFile, UPSTREAM_KEY, { mode: 0o600 });
+  writeFileSync(upstreamKeyFile, upstreamKey, { mode: 0o600 });
   return { dir, adminKeyFile, upstreamKeyFile };
 }
 
-export async function startProxyProcess(o: { issuer: string; upstream: string; state: string; failure?: "open" | "closed"; adminKeyFile: string; upstreamKeyFile: string; port?: number }): Promise<ProxyProcess> {
+export async function startProxyProcess(o: {
+  issuer: string; upstream: string; state: string; failure?: "open" | "closed"; adminKeyFile: string; upstreamKeyFile: string; port?: number;
+  /** Default agent-runner-cli (the forge's). */
+  clientId?: string;
+  /** Serve /metrics on 127.0.0.1 at this port (default: none). */
+  metricsPort?: number;
+}): Promise<ProxyProcess> {
   const args = [
-    join(ROOT, "src/proxy/main.ts"), "--issuer", o.issuer, "--client-id", "agent-runner-cli", "--upstream", o.upstream, "--upstream-key-file", o.upstreamKeyFile,
-    "--host", "127.0.0.1", "--port", String(o.port ?? 0), "--metrics-port", "off", "--state", o.state, "--state-failure", o.failure ?? "closed",
+    join(ROOT, "src/proxy/main.ts"), "--issuer", o.issuer, "--client-id", o.clientId ?? "agent-runner-cli", "--upstream", o.upstream, "--upstream-key-file", o.upstreamKeyFile,
+    "--host", "127.0.0.1", "--port", String(o.port ?? 0), "--metrics-port", o.metricsPort !== undefined ? String(o.metricsPort) : "off", "--state", o.state, "--state-failure", o.failure ?? "closed",
     "--admin-group", ADMIN_GROUP, "--admin-key-file", o.adminKeyFile, "--shutdown-grace", "2",
   ];
-  const child = spawn(BUN, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+  const child = spawn(BUN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+  // always read stdout (a full pipe would block the proxy); keep the last lines for tests
+  const lines: Record<string, unknown>[] = [];
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+      if (lines.length > 2000) lines.shift();
+    } catch {
+      // not a log line
+    }
+  });
   let stderr = "";
   const rl = createInterface({ input: child.stderr! });
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -56,6 +75,7 @@ export async function startProxyProcess(o: { issuer: string; upstream: string; s
     url,
     child,
     stderr: () => stderr,
+    logLines: () => lines,
     stop: (signal = "SIGTERM") =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -68,6 +68,11 @@ describe("parsing the issue's forms", () => {
     expect(parse("limit clear --group g")).toEqual({ op: "limit-clear", json: false, subject: { group: "g" } });
     expect(usageFailure("limit set --user bob").message).toContain("--rpm N, --tpm N");
     expect(usageFailure("limit set --user bob --rpm ten").message).toContain("whole number");
+    // --kind says what --user is, for budgets and limits too
+    expect(parse("limit set --user bob@example.com --kind username --rpm 3")).toMatchObject({ limit: { subject: { user: "bob@example.com", kind: "username" } } });
+    expect(parse("budget clear --user s-1 --kind sub --period day")).toMatchObject({ selector: { subject: { user: "s-1", kind: "sub" } } });
+    expect(usageFailure("limit set --group g --kind email --rpm 3").message).toContain("--kind is sub, username or email, and goes with --user");
+    expect(usageFailure("budget set --user a --kind phone --period day --usd 1").message).toContain("--kind is sub, username or email");
   });
 
   test("admin revoke|restore", () => {
@@ -141,6 +146,38 @@ describe("rendering", () => {
     expect(JSON.parse(rendered.stdout)).toEqual([{ user: "alice", sub: "s-a", ...F }]);
     const revs = parse("revocations");
     expect(renderAdmin(revs, await runAdmin(client, revs)).stdout).toBe("No revocations in force.\n");
+  });
+
+  const at = "2026-11-29T10:00:00.000Z";
+  const until = "2026-11-29T11:01:00.000Z";
+  const dev = { sub: "s-dev", username: "dev@example.com", email: "dev.other@example.com", display_name: "dev.other@example.com", matched_by: ["username" as const], last_seen: at };
+
+  test("revoke prints whom the gateway matched, never a guess; nobody seen: its note, and that it waits for them", async () => {
+    const revoke = parse("revoke --user dev@example.com");
+    const matched = { revoke: async () => ({ kind: "user" as const, value: "dev@example.com", at, until, matched: [dev], revocations: [] }) } as Partial<AdminClient> as AdminClient;
+    expect(renderAdmin(revoke, await runAdmin(matched, revoke)).stderr).toBe(
+      "Revoked user (any of sub, username, e-mail) dev@example.com until 2026-11-29 11:01 UTC. It matches 1 person seen by the gateway:\n  username dev@example.com, e-mail dev.other@example.com, sub s-dev; matched by username; last seen 2026-11-29 10:00 UTC\nEvery replica refuses their tokens within about a second.\n",
+    );
+    const note = "no token seen for new@example.com: no person whose sub, username or e-mail is new@example.com has used this gateway yet; revoked anyway: it applies when they first appear";
+    const nobody = { revoke: async () => ({ kind: "user" as const, value: "new@example.com", at, until, matched: [], note }) } as Partial<AdminClient> as AdminClient;
+    const said = renderAdmin(revoke, await runAdmin(nobody, revoke)).stderr;
+    expect(said).toBe(`${note} (until 2026-11-29 11:01 UTC).\n`);
+    expect(said).not.toContain("refuses their tokens");
+    // an older gateway that does not say whom it matched: no claim either way
+    const older = { revoke: async () => ({ kind: "email" as const, value: "dev@example.com", at, until }) } as Partial<AdminClient> as AdminClient;
+    expect(renderAdmin(revoke, await runAdmin(older, revoke)).stderr).toContain("does not say whom this matched");
+    const json = renderAdmin(parse("revoke --user dev@example.com --json"), await runAdmin(matched, revoke));
+    expect(JSON.parse(json.stdout)).toMatchObject({ matched: [{ sub: "s-dev", matched_by: ["username"] }] });
+  });
+
+  test("restore prints what was lifted, or that nothing was in force", async () => {
+    const restore = parse("restore --user dev.other@example.com");
+    const lifted = { restore: async () => ({ restored: true, kind: "user", value: "dev.other@example.com", matched: [{ ...dev, matched_by: ["email" as const] }], lifted: [{ kind: "user" as const, value: "dev@example.com", at, until }, { kind: "sub" as const, value: "s-dev", at, until }] }) } as Partial<AdminClient> as AdminClient;
+    const text = renderAdmin(restore, await runAdmin(lifted, restore)).stderr;
+    expect(text).toStartWith("Restored dev.other@example.com: lifted user (any of sub, username, e-mail) dev@example.com, sub s-dev.");
+    expect(text).toContain("matched by e-mail");
+    const none = { restore: async () => ({ restored: false, kind: "user", value: "x", matched: [], lifted: [], note: "no token seen for x: no person whose sub, username or e-mail is x has used this gateway yet" }) } as Partial<AdminClient> as AdminClient;
+    expect(renderAdmin(parse("restore --user x"), await runAdmin(none, parse("restore --user x"))).stderr).toBe("No revocation of x was in force: nothing lifted.\nno token seen for x: no person whose sub, username or e-mail is x has used this gateway yet.\n");
   });
 });
 

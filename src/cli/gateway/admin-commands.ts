@@ -6,24 +6,29 @@
  *
  * Forms (issue 13 §5; more options welcome):
  *   admin usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day] [--json|--csv]
- *   admin budget set (--user U | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]
- *   admin budget clear (--user U | --group G | --tenant) --period day|month [--unit usd|tokens]
+ *   admin budget set (--user U [--kind K] | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]
+ *   admin budget clear (--user U [--kind K] | --group G | --tenant) --period day|month [--unit usd|tokens]
  *   admin budget list
- *   admin limit set (--user U | --group G | --tenant) [--rpm N] [--tpm N]
- *   admin limit clear (--user U | --group G | --tenant)
+ *   admin limit set (--user U [--kind K] | --group G | --tenant) [--rpm N] [--tpm N]
+ *   admin limit clear (--user U [--kind K] | --group G | --tenant)
  *   admin limit list
  *   admin revoke (--user U [--kind sub|username|email] | --session ORIGIN_JTI) [--reason TEXT]
  *   admin restore (--user U [--kind …] | --session ORIGIN_JTI)
  *   admin revocations
  *   usage [--json | --status-line]
  * Every admin command also takes --admin-key-file FILE and --json.
+ * A `--user` value matches the person by sub, username or e-mail (the gateway resolves it against
+ * the people it has seen); `--kind sub|username|email` says which one it is. What the gateway
+ * matched is printed as it answered: nothing is confirmed that did not happen.
  */
 import type { ParsedArgs } from "../args.ts";
+import { formatMicroUsd } from "../../shared/money.ts";
+import { sanitizeForTerminal } from "../terminal-text.ts";
 import { usageError } from "../errors.ts";
 import type { AdminClient, BudgetSelector, BudgetSetting, LimitSetting, RevocationTarget, UsageQuery, UsageReport } from "./client.ts";
-import type { Budget, MyUsage, RateLimit, Revocation, Subject, UsageDimension } from "./shapes.ts";
+import type { Budget, Matched, MyUsage, RateLimit, RestoreAnswer, Revocation, RevokeAnswer, SeenPerson, Subject, UsageDimension, UserKind } from "./shapes.ts";
 export { ADMIN_KEY_FILE_OPTION, GATEWAY_COMMANDS, gatewayCommand, type GatewayCommandSpec } from "./command-specs.ts";
-import { cell, csvForOutput, formatUsd, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
+import { cell, csvForOutput, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
 
 
 // ---- parsing (pure; usage errors, exit 2) ----
@@ -68,10 +73,18 @@ function dollars(option: string, text: string): number {
   return n;
 }
 
+function userKindOf(args: ParsedArgs): UserKind | undefined {
+  const kind = args.values.kind;
+  if (kind === undefined) return undefined;
+  if (args.values.user === undefined || (kind !== "sub" && kind !== "username" && kind !== "email")) throw usageError("--kind is sub, username or email, and goes with --user");
+  return kind;
+}
+
 function subjectOf(args: ParsedArgs): Subject {
   const given = [args.values.user !== undefined, args.values.group !== undefined, args.flags.tenant === true].filter(Boolean).length;
   if (given !== 1) throw usageError("name exactly one of --user U, --group G or --tenant");
-  if (args.values.user !== undefined) return { user: name("user", args.values.user) };
+  const kind = userKindOf(args);
+  if (args.values.user !== undefined) return { user: name("user", args.values.user), ...(kind ? { kind } : {}) };
   if (args.values.group !== undefined) return { group: name("group", args.values.group) };
   return { tenant: true };
 }
@@ -83,16 +96,16 @@ function periodOf(args: ParsedArgs): "day" | "month" {
 }
 
 function targetOf(args: ParsedArgs, withReason: boolean): RevocationTarget {
-  const { user, session, kind, reason } = args.values;
+  const { user, session, reason } = args.values;
   if ((user === undefined) === (session === undefined)) throw usageError("name exactly one of --user U or --session ORIGIN_JTI");
-  if (kind !== undefined && (session !== undefined || (kind !== "sub" && kind !== "username" && kind !== "email"))) throw usageError("--kind is sub, username or email, and goes with --user");
+  const kind = userKindOf(args);
   if (reason !== undefined && (!withReason || reason.length > 500)) throw usageError("--reason is at most 500 characters, and only for revoke");
   const extra = withReason && reason !== undefined ? { reason: name("reason", reason) } : {};
   if (session !== undefined) {
     if (!/^[\x21-\x7e]{1,256}$/.test(session)) throw usageError(`--session must be an origin_jti (printable, no spaces), got "${cell(session)}"`);
     return { session, ...extra };
   }
-  return { user: name("user", user as string), ...(kind ? { kind: kind as "sub" | "username" | "email" } : {}), ...extra };
+  return { user: name("user", user as string), ...(kind ? { kind } : {}), ...extra };
 }
 
 /** Turns parsed arguments of `admin <path…>` into a request; `path` is what follows `admin`. */
@@ -155,13 +168,13 @@ export function parseUsageCommand(args: ParsedArgs): UsageCommandRequest {
 
 export type AdminOutcome =
   | { op: "usage"; report: UsageReport }
-  | { op: "budget-set"; budget: Budget }
-  | { op: "budget-clear" | "limit-clear"; cleared: number }
+  | { op: "budget-set"; budget: Budget & Matched }
+  | { op: "budget-clear" | "limit-clear"; cleared: number; matched: Matched }
   | { op: "budget-list"; budgets: Budget[] }
-  | { op: "limit-set"; limit: RateLimit }
+  | { op: "limit-set"; limit: RateLimit & Matched }
   | { op: "limit-list"; limits: RateLimit[] }
-  | { op: "revoke"; revocation: Revocation }
-  | { op: "restore"; restored: boolean; kind: string; value: string }
+  | { op: "revoke"; revocation: RevokeAnswer }
+  | { op: "restore"; answer: RestoreAnswer }
   | { op: "revocations"; revocations: Revocation[] };
 
 export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<AdminOutcome> {
@@ -170,20 +183,24 @@ export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<Ad
       return { op: "usage", report: await client.usage(r.query) };
     case "budget-set":
       return { op: "budget-set", budget: await client.setBudget(r.budget) };
-    case "budget-clear":
-      return { op: "budget-clear", cleared: (await client.clearBudget(r.selector)).cleared };
+    case "budget-clear": {
+      const { cleared, ...matched } = await client.clearBudget(r.selector);
+      return { op: "budget-clear", cleared, matched };
+    }
     case "budget-list":
       return { op: "budget-list", budgets: await client.listBudgets() };
     case "limit-set":
       return { op: "limit-set", limit: await client.setLimit(r.limit) };
-    case "limit-clear":
-      return { op: "limit-clear", cleared: (await client.clearLimit(r.subject)).cleared };
+    case "limit-clear": {
+      const { cleared, ...matched } = await client.clearLimit(r.subject);
+      return { op: "limit-clear", cleared, matched };
+    }
     case "limit-list":
       return { op: "limit-list", limits: await client.listLimits() };
     case "revoke":
       return { op: "revoke", revocation: await client.revoke(r.target) };
     case "restore":
-      return { op: "restore", ...(await client.restore(r.target)) };
+      return { op: "restore", answer: await client.restore(r.target) };
     case "revocations":
       return { op: "revocations", revocations: await client.listRevocations() };
   }
@@ -196,7 +213,32 @@ export interface Rendered {
 }
 
 const subjectText = (s: Subject) => ("user" in s ? `user ${cell(s.user)}` : "group" in s ? `group ${cell(s.group)}` : "the tenant");
-const budgetAmount = (b: Budget) => (b.unit === "usd" ? formatUsd(b.limit) : `${b.limit} tokens`);
+
+const KIND_WORDS: Record<UserKind, string> = { sub: "sub", username: "username", email: "e-mail" };
+
+/** One person the gateway matched: their identifiers, and which one the value named. */
+function personText(p: SeenPerson): string {
+  const ids = [p.username !== undefined ? `username ${cell(p.username)}` : "", p.email !== undefined ? `e-mail ${cell(p.email)}` : "", `sub ${cell(p.sub)}`].filter(Boolean).join(", ");
+  const by = p.matched_by.length > 0 ? `; matched by ${p.matched_by.map((k) => KIND_WORDS[k]).join(" and ")}` : "";
+  return `  ${ids}${by}${p.last_seen ? `; last seen ${whenUtc(p.last_seen)}` : ""}\n`;
+}
+
+/** The gateway's own words: one line, inert, at most 500 characters. */
+const noteText = (note: string) => sanitizeForTerminal(note).slice(0, 500);
+
+/**
+ * Whom an operation on a user matched, as the gateway said: the people, or its note that it has
+ * seen nobody by that name; an older gateway that does not say is not read as "nobody".
+ */
+function matchedText(m: Matched, subject: Subject | undefined, nobody: string): string {
+  if (subject !== undefined && !("user" in subject)) return "";
+  if (m.matched === undefined) return ""; // an older gateway: it matched any identifier, and does not say whom
+  if (m.matched.length === 0) return `${[m.note ? `${noteText(m.note)}.` : "No person seen by the gateway has that name.", nobody].filter(Boolean).join(" ")}\n`;
+  return `It matches ${m.matched.length === 1 ? "1 person" : `${m.matched.length} people`} seen by the gateway:\n${m.matched.map(personText).join("")}`;
+}
+
+const revocationText = (r: Revocation) => `${r.kind === "user" ? "user (any of sub, username, e-mail)" : r.kind === "origin_jti" ? "session" : KIND_WORDS[r.kind]} ${cell(r.value)}`;
+const budgetAmount = (b: Budget) => (b.unit === "usd" ? formatMicroUsd(Math.round(b.limit * 1e6)) : `${b.limit} tokens`);
 const subjectJson = (s: Subject) => ("user" in s ? { user: s.user } : "group" in s ? { group: s.group } : { tenant: true });
 const budgetJson = (b: Budget) => ({ ...subjectJson(b.subject), period: b.period, unit: b.unit, limit: b.limit, soft: b.soft });
 const limitJson = (l: RateLimit) => ({ ...subjectJson(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) });
@@ -218,12 +260,16 @@ export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
     }
     case "budget-set": {
       const b = outcome.budget;
-      return json ? out(jsonOutput(budgetJson(b))) : out("", `Budget set: ${subjectText(b.subject)}, ${b.period === "day" ? "daily" : "monthly"}, ${budgetAmount(b)}${b.soft ? " (soft: warns, never refuses)" : ""}.\n`);
+      if (json) return out(jsonOutput({ ...budgetJson(b), ...matchedJson(b) }));
+      return out("", `Budget set: ${subjectText(b.subject)}, ${b.period === "day" ? "daily" : "monthly"}, ${budgetAmount(b)}${b.soft ? " (soft: warns, never refuses)" : ""}.\n${matchedText(b, b.subject, "It applies when they first appear.")}`);
     }
     case "budget-clear":
     case "limit-clear": {
       const what = outcome.op === "budget-clear" ? "budget" : "rate limit";
-      return json ? out(jsonOutput({ cleared: outcome.cleared })) : out("", outcome.cleared > 0 ? `Cleared ${outcome.cleared} ${what}${outcome.cleared === 1 ? "" : "s"}.\n` : `No such ${what}: nothing cleared.\n`);
+      const subject = r.op === "budget-clear" ? r.selector.subject : r.op === "limit-clear" ? r.subject : undefined;
+      if (json) return out(jsonOutput({ cleared: outcome.cleared, ...matchedJson(outcome.matched) }));
+      const said = subject && "user" in subject ? matchedText(outcome.matched, subject, "") : "";
+      return out("", `${outcome.cleared > 0 ? `Cleared ${outcome.cleared} ${what}${outcome.cleared === 1 ? "" : "s"}.` : `No such ${what}: nothing cleared.`}\n${said}`);
     }
     case "budget-list":
       if (json) return out(jsonOutput(outcome.budgets.map(budgetJson)));
@@ -231,20 +277,40 @@ export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
     case "limit-set": {
       const l = outcome.limit;
       const parts = [l.rpm !== undefined ? `${l.rpm} requests/min` : "", l.tpm !== undefined ? `${l.tpm} tokens/min` : ""].filter(Boolean).join(", ");
-      return json ? out(jsonOutput(limitJson(l))) : out("", `Rate limit set: ${subjectText(l.subject)}, ${parts}.\n`);
+      return json ? out(jsonOutput({ ...limitJson(l), ...matchedJson(l) })) : out("", `Rate limit set: ${subjectText(l.subject)}, ${parts}.\n${matchedText(l, l.subject, "It applies when they first appear.")}`);
     }
     case "limit-list":
       if (json) return out(jsonOutput(outcome.limits.map(limitJson)));
       return out(outcome.limits.length === 0 ? "No rate limits set (the tenant's defaults apply).\n" : renderTable(["SUBJECT", "RPM", "TPM"], outcome.limits.map((l) => [subjectText(l.subject), l.rpm !== undefined ? String(l.rpm) : "-", l.tpm !== undefined ? String(l.tpm) : "-"]), [false, true, true]));
     case "revoke": {
       const v = outcome.revocation;
-      return json ? out(jsonOutput(v)) : out("", `Revoked ${v.kind} ${cell(v.value)} until ${whenUtc(v.until)}: every replica refuses their tokens within seconds.\n`);
+      if (json) return out(jsonOutput(v));
+      return out("", renderRevoked(v));
     }
-    case "restore":
-      return json ? out(jsonOutput({ restored: outcome.restored, kind: outcome.kind, value: outcome.value })) : out("", outcome.restored ? `Restored ${cell(outcome.kind)} ${cell(outcome.value)}.\n` : `No revocation of ${cell(outcome.kind)} ${cell(outcome.value)} was in force.\n`);
+    case "restore": {
+      const a = outcome.answer;
+      if (json) return out(jsonOutput(a));
+      const target = r.op === "restore" ? r.target : undefined;
+      const said = target && "user" in target ? matchedText(a, { user: target.user }, "") : "";
+      if (!a.restored) return out("", `No revocation of ${cell(a.value)} was in force: nothing lifted.\n${said}`);
+      const lifted = a.lifted ? `: lifted ${a.lifted.map(revocationText).join(", ")}` : "";
+      return out("", `Restored ${cell(a.value)}${lifted}. Every replica lets them in again within about a second.\n${said}`);
+    }
     case "revocations":
       return json ? out(jsonOutput(outcome.revocations)) : out(revocationRows(outcome.revocations));
   }
+}
+
+const matchedJson = (m: Matched) => ({ ...(m.matched !== undefined ? { matched: m.matched } : {}), ...(m.note !== undefined ? { note: m.note } : {}) });
+
+/** A revocation as the gateway answered it: for a person, whom it matched; for nobody seen, that it waits for them. */
+function renderRevoked(v: RevokeAnswer): string {
+  const until = whenUtc(v.until);
+  if (v.kind === "origin_jti") return `Revoked session ${cell(v.value)} until ${until}: every replica refuses that sign-in's tokens within about a second.\n`;
+  const what = revocationText(v);
+  if (v.matched === undefined) return `Revoked ${what} until ${until}. The gateway does not say whom this matched (it runs an older version): check with 'agent-runner-auth admin revocations'.\n`;
+  if (v.matched.length === 0) return `${v.note ? noteText(v.note) : `No token seen for ${cell(v.value)}; revoked anyway: it applies when they first appear`} (until ${until}).\n`;
+  return `Revoked ${what} until ${until}. ${matchedText(v, undefined, "")}Every replica refuses their tokens within about a second.\n`;
 }
 
 /** `usage` (not --status-line): the view for a person, or the gateway's document as JSON. */

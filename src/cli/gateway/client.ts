@@ -10,8 +10,8 @@ import { checkEndpointUrl, checkTenantUrl } from "../../shared/endpoint-policy.t
 import type { AdminKey } from "./admin-key.ts";
 import { type CredentialKind, failureFromError, failureFromResponse, type FailureContext, GatewayError } from "./errors.ts";
 import {
-  type Budget, type BudgetUnit, type LogoutAnswer, type MyUsage, type Period, type RateLimit, type Revocation, type RevocationKind, ShapeError, type Subject, type UsageDimension, type UsageReportRow,
-  parseBudget, parseBudgets, parseCleared, parseLimit, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocation, parseRevocations, parseUsageReport,
+  type Budget, type BudgetUnit, type LogoutAnswer, type Matched, type MyUsage, type Period, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, ShapeError, type Subject, type UsageDimension, type UsageReportRow, type UserKind,
+  parseBudgetAnswer, parseBudgets, parseCleared, parseLimitAnswer, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocations, parseRevokeAnswer, parseUsageReport,
 } from "./shapes.ts";
 
 export const LOGOUT_PATH = "/_gateway/v1/logout";
@@ -95,19 +95,19 @@ export interface BudgetSelector {
   unit?: BudgetUnit;
 }
 export type LimitSetting = { subject: Subject; rpm?: number; tpm?: number };
-export type RevocationTarget = ({ user: string; kind?: Exclude<RevocationKind, "origin_jti"> } | { session: string }) & { reason?: string };
+export type RevocationTarget = ({ user: string; kind?: UserKind } | { session: string }) & { reason?: string };
 
 export interface AdminClient {
   usage(query: UsageQuery): Promise<UsageReport>;
   listBudgets(): Promise<Budget[]>;
-  setBudget(budget: BudgetSetting): Promise<Budget>;
-  clearBudget(selector: BudgetSelector): Promise<{ cleared: number }>;
+  setBudget(budget: BudgetSetting): Promise<Budget & Matched>;
+  clearBudget(selector: BudgetSelector): Promise<{ cleared: number } & Matched>;
   listLimits(): Promise<RateLimit[]>;
-  setLimit(limit: LimitSetting): Promise<RateLimit>;
-  clearLimit(subject: Subject): Promise<{ cleared: number }>;
+  setLimit(limit: LimitSetting): Promise<RateLimit & Matched>;
+  clearLimit(subject: Subject): Promise<{ cleared: number } & Matched>;
   listRevocations(): Promise<Revocation[]>;
-  revoke(target: RevocationTarget): Promise<Revocation>;
-  restore(target: RevocationTarget): Promise<{ restored: boolean; kind: string; value: string }>;
+  revoke(target: RevocationTarget): Promise<RevokeAnswer>;
+  restore(target: RevocationTarget): Promise<RestoreAnswer>;
 }
 
 export interface GatewayClient {
@@ -133,11 +133,11 @@ interface Call {
 }
 
 function subjectQuery(subject: Subject): Record<string, string> {
-  return "user" in subject ? { user: subject.user } : "group" in subject ? { group: subject.group } : { tenant: "1" };
+  return "user" in subject ? { user: subject.user, ...(subject.kind ? { kind: subject.kind } : {}) } : "group" in subject ? { group: subject.group } : { tenant: "1" };
 }
 
 function subjectBody(subject: Subject): Record<string, string | true> {
-  return "user" in subject ? { user: subject.user } : "group" in subject ? { group: subject.group } : { tenant: true };
+  return "user" in subject ? { user: subject.user, ...(subject.kind ? { kind: subject.kind } : {}) } : "group" in subject ? { group: subject.group } : { tenant: true };
 }
 
 function withQuery(url: string, query: Record<string, string | undefined>): string {
@@ -218,7 +218,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       listBudgets: async () => json(await call("GET", "budgets", "list the budgets", { maxBytes: LIST_BYTES }), parseBudgets),
       async setBudget(b) {
         const amount = "usd" in b ? { usd: b.usd } : { tokens: b.tokens };
-        return json(await call("PUT", "budgets", "set a budget", { body: { ...subjectBody(b.subject), period: b.period, ...amount, soft: b.soft } }), (v) => parseBudget(v));
+        return json(await call("PUT", "budgets", "set a budget", { body: { ...subjectBody(b.subject), period: b.period, ...amount, soft: b.soft } }), parseBudgetAnswer);
       },
       async clearBudget(s) {
         const url = withQuery(urls.admin("budgets"), { ...subjectQuery(s.subject), period: s.period, unit: s.unit });
@@ -227,7 +227,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       listLimits: async () => json(await call("GET", "limits", "list the rate limits", { maxBytes: LIST_BYTES }), parseLimits),
       async setLimit(l) {
         const body = { ...subjectBody(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) };
-        return json(await call("PUT", "limits", "set a rate limit", { body }), (v) => parseLimit(v));
+        return json(await call("PUT", "limits", "set a rate limit", { body }), parseLimitAnswer);
       },
       async clearLimit(subject) {
         return json(await call("DELETE", "limits", "clear a rate limit", { url: withQuery(urls.admin("limits"), subjectQuery(subject)) }), parseCleared);
@@ -235,7 +235,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       listRevocations: async () => json(await call("GET", "revocations", "list the revocations", { maxBytes: LIST_BYTES }), parseRevocations),
       async revoke(t) {
         const body = "session" in t ? { session: t.session } : { user: t.user, ...(t.kind ? { kind: t.kind } : {}) };
-        return json(await call("POST", "revocations", "revoke access", { body: { ...body, ...(t.reason ? { reason: t.reason } : {}) } }), (v) => parseRevocation(v));
+        return json(await call("POST", "revocations", "revoke access", { body: { ...body, ...(t.reason ? { reason: t.reason } : {}) } }), parseRevokeAnswer);
       },
       async restore(t) {
         const query = "session" in t ? { session: t.session } : { user: t.user, kind: t.kind };

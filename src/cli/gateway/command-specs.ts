@@ -30,15 +30,17 @@ export const TENANT_URL_OPTION: OptionSpec = {
   description: "the tenant (https://<slug>.proxy.<domain>) when using --admin-key-file without a profile (default: the profile's)",
 };
 const JSON_OPTION: OptionSpec = { name: "json", kind: "flag", description: "print JSON on stdout" };
+const KIND_OPTION: OptionSpec = { name: "kind", kind: "value", valueName: "sub|username|email", description: "what --user names, when it must not match the other two (e.g. a username that looks like someone else's e-mail)" };
 const SUBJECT_OPTIONS: OptionSpec[] = [
-  { name: "user", kind: "value", valueName: "U", description: "a person: username, email or sub" },
+  { name: "user", kind: "value", valueName: "U", description: "a person: their sub, username or e-mail, whichever the value is (the answer says whom it matched)" },
+  KIND_OPTION,
   { name: "group", kind: "value", valueName: "G", description: "a Cognito group" },
   { name: "tenant", kind: "flag", description: "the whole tenant" },
 ];
 const PERIOD_OPTION: OptionSpec = { name: "period", kind: "value", valueName: "day|month", description: "the budget's period (UTC days, calendar months)" };
 const TARGET_OPTIONS: OptionSpec[] = [
-  { name: "user", kind: "value", valueName: "U", description: "a person: username, email or sub (by email if it has @, by sub if a UUID, else by username)" },
-  { name: "kind", kind: "value", valueName: "sub|username|email", description: "what --user names, when the guess above is wrong" },
+  { name: "user", kind: "value", valueName: "U", description: "a person: whoever has U as sub, username or e-mail (the answer lists the people it matched)" },
+  KIND_OPTION,
   { name: "session", kind: "value", valueName: "ORIGIN_JTI", description: "one sign-in (the origin_jti claim of its tokens)" },
 ];
 const ADMIN = (rest: string) => `agent-runner-auth admin ${rest} [--admin-key-file FILE] [options]`;
@@ -65,16 +67,16 @@ export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
     path: ["admin", "budget", "set"],
     name: "admin budget set",
     summary: "set a daily or monthly budget in USD or tokens",
-    usage: ADMIN("budget set (--user U | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]"),
-    description: `A hard budget refuses requests once used up (Claude Code shows which budget and when it resets); a soft one only warns. Setting a budget again replaces it. ${ADMIN_AUTH}`,
+    usage: ADMIN("budget set (--user U [--kind K] | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]"),
+    description: `A hard budget refuses requests once used up (Claude Code shows which budget and when it resets); a soft one only warns. Setting a budget again replaces it. --user matches whoever has U as sub, username or e-mail; with --kind, the one person seen with that identifier (by their sub). The answer lists whom it matches. ${ADMIN_AUTH}`,
     options: [...SUBJECT_OPTIONS, PERIOD_OPTION, { name: "usd", kind: "value", valueName: "N", description: "the budget in US dollars" }, { name: "tokens", kind: "value", valueName: "N", description: "the budget in tokens (all kinds)" }, { name: "soft", kind: "flag", description: "warn, never refuse" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
   },
   {
     path: ["admin", "budget", "clear"],
     name: "admin budget clear",
     summary: "remove a budget",
-    usage: ADMIN("budget clear (--user U | --group G | --tenant) --period day|month [--unit usd|tokens]"),
-    description: `Removes the budget of that subject and period (both units unless --unit). ${ADMIN_AUTH}`,
+    usage: ADMIN("budget clear (--user U [--kind K] | --group G | --tenant) --period day|month [--unit usd|tokens]"),
+    description: `Removes the budget of that subject and period (both units unless --unit); for --user, the budgets set under any identifier of the people U matches. ${ADMIN_AUTH}`,
     options: [...SUBJECT_OPTIONS, PERIOD_OPTION, { name: "unit", kind: "value", valueName: "usd|tokens", description: "only the budget in this unit" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
   },
   { path: ["admin", "budget", "list"], name: "admin budget list", summary: "list the budgets", usage: ADMIN("budget list"), description: `Every budget of the tenant. ${ADMIN_AUTH}`, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
@@ -82,21 +84,28 @@ export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
     path: ["admin", "limit", "set"],
     name: "admin limit set",
     summary: "set requests and tokens per minute",
-    usage: ADMIN("limit set (--user U | --group G | --tenant) [--rpm N] [--tpm N]"),
+    usage: ADMIN("limit set (--user U [--kind K] | --group G | --tenant) [--rpm N] [--tpm N]"),
     description: `Over the limit, requests get 429 with retry-after, and Claude Code waits and retries. ${ADMIN_AUTH}`,
     options: [...SUBJECT_OPTIONS, { name: "rpm", kind: "value", valueName: "N", description: "requests per minute" }, { name: "tpm", kind: "value", valueName: "N", description: "tokens per minute" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
   },
-  { path: ["admin", "limit", "clear"], name: "admin limit clear", summary: "remove a rate limit (the tenant's defaults apply again)", usage: ADMIN("limit clear (--user U | --group G | --tenant)"), description: ADMIN_AUTH, options: [...SUBJECT_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
+  { path: ["admin", "limit", "clear"], name: "admin limit clear", summary: "remove a rate limit (the tenant's defaults apply again)", usage: ADMIN("limit clear (--user U [--kind K] | --group G | --tenant)"), description: `For --user, the limits set under any identifier of the people U matches. ${ADMIN_AUTH}`, options: [...SUBJECT_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
   { path: ["admin", "limit", "list"], name: "admin limit list", summary: "list the rate limits", usage: ADMIN("limit list"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
   {
     path: ["admin", "revoke"],
     name: "admin revoke",
     summary: "cut off a person or one sign-in at the gateway within seconds",
-    usage: ADMIN("revoke (--user U | --session ORIGIN_JTI) [--reason TEXT]"),
-    description: `Every replica refuses their access tokens (401) within about a second, until the longest token lifetime has passed. Disable the person in Cognito too, so no new tokens are issued. ${ADMIN_AUTH}`,
+    usage: ADMIN("revoke (--user U [--kind K] | --session ORIGIN_JTI) [--reason TEXT]"),
+    description: `Every replica refuses their access tokens (401, "access withdrawn by an administrator") within about a second, until the longest token lifetime has passed. --user U matches whoever has U as sub, username or e-mail (--kind: only that one); the answer lists the people the gateway has seen under it. When it has seen nobody by that name, it says so and revokes anyway: it applies when they first appear. Disable the person in Cognito too, so no new tokens are issued. ${ADMIN_AUTH}`,
     options: [...TARGET_OPTIONS, { name: "reason", kind: "value", valueName: "TEXT", description: "kept with the revocation (at most 500 characters)" }, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
   },
-  { path: ["admin", "restore"], name: "admin restore", summary: "undo a revocation", usage: ADMIN("restore (--user U | --session ORIGIN_JTI)"), description: ADMIN_AUTH, options: [...TARGET_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
+  {
+    path: ["admin", "restore"],
+    name: "admin restore",
+    summary: "undo a revocation",
+    usage: ADMIN("restore (--user U [--kind K] | --session ORIGIN_JTI)"),
+    description: `Lifts every revocation of the people U matches, under any of their identifiers (sub, username, e-mail), and of U itself; prints what was lifted, or that nothing was in force. ${ADMIN_AUTH}`,
+    options: [...TARGET_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
+  },
   { path: ["admin", "revocations"], name: "admin revocations", summary: "list the revocations in force", usage: ADMIN("revocations"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
   {
     path: ["usage"],

@@ -67,8 +67,11 @@ export function usageFigures(value: unknown, where: string): UsageFigures {
   };
 }
 
-/** Whom a budget or a limit applies to. `user` is a username, email or sub. */
-export type Subject = { user: string } | { group: string } | { tenant: true };
+/** What a `user` value is, when the admin says so (`--kind`); otherwise any of them. */
+export type UserKind = "sub" | "username" | "email";
+
+/** Whom a budget or a limit applies to. `user` is a username, email or sub (or only `kind`). */
+export type Subject = { user: string; kind?: UserKind } | { group: string } | { tenant: true };
 
 function subject(o: Obj, where: string): Subject {
   if (typeof o.user === "string") return { user: o.user };
@@ -180,6 +183,8 @@ export function parseBudget(value: unknown, where = "budget"): Budget {
   return { subject: subject(o, where), period: period(o, where), unit: unit(o, where), limit: num(o, "limit", where), soft: o.soft === true };
 }
 
+export const parseBudgetAnswer = (value: unknown): Budget & Matched => ({ ...parseBudget(value), ...parseMatched(value, "budget") });
+
 export const parseBudgets = (value: unknown): Budget[] => arr(value, "budgets").map((b, i) => parseBudget(b, `budgets[${i}]`));
 
 export interface RateLimit {
@@ -193,9 +198,13 @@ export function parseLimit(value: unknown, where = "limit"): RateLimit {
   return { subject: subject(o, where), ...(o.rpm !== undefined ? { rpm: num(o, "rpm", where) } : {}), ...(o.tpm !== undefined ? { tpm: num(o, "tpm", where) } : {}) };
 }
 
+export const parseLimitAnswer = (value: unknown): RateLimit & Matched => ({ ...parseLimit(value), ...parseMatched(value, "limit") });
+
 export const parseLimits = (value: unknown): RateLimit[] => arr(value, "limits").map((l, i) => parseLimit(l, `limits[${i}]`));
 
-export type RevocationKind = "sub" | "username" | "email" | "origin_jti";
+/** `user`: whoever has the value as sub, username or e-mail; `origin_jti`: one sign-in. */
+export type RevocationKind = UserKind | "user" | "origin_jti";
+const REVOCATION_KINDS: readonly string[] = ["user", "sub", "username", "email", "origin_jti"];
 
 export interface Revocation {
   kind: RevocationKind;
@@ -209,20 +218,78 @@ export interface Revocation {
 export function parseRevocation(value: unknown, where = "revocation"): Revocation {
   const o = obj(value, where);
   const kind = o.kind;
-  if (kind !== "sub" && kind !== "username" && kind !== "email" && kind !== "origin_jti") throw new ShapeError(`${where}.kind is not sub, username, email or origin_jti`);
+  if (typeof kind !== "string" || !REVOCATION_KINDS.includes(kind)) throw new ShapeError(`${where}.kind is not user, sub, username, email or origin_jti`);
   const by = optStr(o, "by", where);
   const reason = optStr(o, "reason", where);
-  return { kind, value: str(o, "value", where), at: str(o, "at", where), until: str(o, "until", where), ...(by !== undefined ? { by } : {}), ...(reason !== undefined ? { reason } : {}) };
+  return { kind: kind as RevocationKind, value: str(o, "value", where), at: str(o, "at", where), until: str(o, "until", where), ...(by !== undefined ? { by } : {}), ...(reason !== undefined ? { reason } : {}) };
+}
+
+/** A person the gateway has seen, as an answer about a `user` value names them. */
+export interface SeenPerson {
+  sub: string;
+  username?: string;
+  email?: string;
+  display_name: string;
+  /** Which of their identifiers the value is. */
+  matched_by: UserKind[];
+  last_seen?: string;
+}
+
+/**
+ * Whom an admin operation on a `user` matched. `matched` absent: the gateway is older and does
+ * not say (never read as "nobody"); `note`: the gateway's words when it matched nobody.
+ */
+export interface Matched {
+  matched?: SeenPerson[];
+  note?: string;
+}
+
+function seenPerson(value: unknown, where: string): SeenPerson {
+  const o = obj(value, where);
+  const username = optStr(o, "username", where);
+  const email = optStr(o, "email", where);
+  const lastSeen = optStr(o, "last_seen", where);
+  const by = o.matched_by === undefined ? [] : arr(o.matched_by, `${where}.matched_by`);
+  const matchedBy = by.filter((k): k is UserKind => k === "sub" || k === "username" || k === "email");
+  return { sub: str(o, "sub", where), ...(username !== undefined ? { username } : {}), ...(email !== undefined ? { email } : {}), display_name: optStr(o, "display_name", where) ?? str(o, "sub", where), matched_by: matchedBy, ...(lastSeen !== undefined ? { last_seen: lastSeen } : {}) };
+}
+
+export function parseMatched(value: unknown, where = "answer"): Matched {
+  const o = obj(value, where);
+  const note = optStr(o, "note", where);
+  return { ...(o.matched !== undefined ? { matched: arr(o.matched, `${where}.matched`).map((p, i) => seenPerson(p, `${where}.matched[${i}]`)) } : {}), ...(note !== undefined ? { note } : {}) };
+}
+
+/** The answer to a revocation: the one asked for, whom it matched, and every revocation stored (one by sub per person matched). */
+export type RevokeAnswer = Revocation & Matched & { revocations?: Revocation[] };
+
+export function parseRevokeAnswer(value: unknown): RevokeAnswer {
+  const o = obj(value, "revocation");
+  return { ...parseRevocation(o), ...parseMatched(o, "revocation"), ...(o.revocations !== undefined ? { revocations: arr(o.revocations, "revocation.revocations").map((r, i) => parseRevocation(r, `revocation.revocations[${i}]`)) } : {}) };
 }
 
 export const parseRevocations = (value: unknown): Revocation[] => arr(value, "revocations").map((r, i) => parseRevocation(r, `revocations[${i}]`));
 
-export function parseCleared(value: unknown): { cleared: number } {
-  return { cleared: num(obj(value, "answer"), "cleared", "answer") };
+export function parseCleared(value: unknown): { cleared: number } & Matched {
+  return { cleared: num(obj(value, "answer"), "cleared", "answer"), ...parseMatched(value) };
 }
 
-export function parseRestored(value: unknown): { restored: boolean; kind: string; value: string } {
+export interface RestoreAnswer extends Matched {
+  restored: boolean;
+  kind: string;
+  value: string;
+  /** The revocations lifted (absent from an older gateway). */
+  lifted?: Revocation[];
+}
+
+export function parseRestored(value: unknown): RestoreAnswer {
   const o = obj(value, "answer");
   if (typeof o.restored !== "boolean") throw new ShapeError("answer.restored is not a boolean");
-  return { restored: o.restored, kind: str(o, "kind", "answer"), value: str(o, "value", "answer") };
+  return {
+    restored: o.restored,
+    kind: str(o, "kind", "answer"),
+    value: str(o, "value", "answer"),
+    ...parseMatched(o),
+    ...(o.lifted !== undefined ? { lifted: arr(o.lifted, "answer.lifted").map((r, i) => parseRevocation(r, `answer.lifted[${i}]`)) } : {}),
+  };
 }

@@ -90,10 +90,83 @@ describe("routing and methods", () => {
     expect(await (await adminCall("budgets?group=eng&period=month", { method: "DELETE" })).json()).toEqual({ cleared: 1 });
     expect(await (await adminCall("limits", { method: "PUT", body: JSON.stringify({ tenant: true, rpm: 100 }) })).json()).toEqual({ tenant: true, rpm: 100 });
     expect(await (await adminCall("limits?tenant=1", { method: "DELETE" })).json()).toEqual({ cleared: 1 });
-    expect(await (await adminCall("revocations", { method: "POST", body: JSON.stringify({ user: "Bob@Example.com", reason: "left" }) })).json()).toMatchObject({ kind: "email", value: "bob@example.com", by: "admin-key", reason: "left" });
-    expect(await (await adminCall("revocations?user=Bob@Example.com", { method: "DELETE" })).json()).toMatchObject({ restored: true, kind: "email" });
+    expect(await (await adminCall("revocations", { method: "POST", body: JSON.stringify({ user: "Bob@Example.com", reason: "left" }) })).json()).toMatchObject({ kind: "user", value: "bob@example.com", by: "admin-key", reason: "left", matched: [] });
+    expect(await (await adminCall("revocations?user=Bob@Example.com", { method: "DELETE" })).json()).toMatchObject({ restored: true, kind: "user", lifted: [{ kind: "user", value: "bob@example.com" }] });
     const csv = await adminCall("usage?format=csv");
     expect(csv.headers.get("content-type")).toStartWith("text/csv");
+  });
+});
+
+describe("a --user value matches the person however it names them", () => {
+  /** One authenticated request, so the gateway has seen this person; their write lands just after. */
+  async function seen(token: string): Promise<void> {
+    expect((await call("/_gateway/v1/me/usage", { credential: token })).status).toBe(200);
+    await Bun.sleep(30);
+  }
+  const meStatus = async (token: string) => {
+    const r = await call("/_gateway/v1/me/usage", { credential: token });
+    return { status: r.status, reason: r.headers.get("x-agent-runner-reason"), message: r.status === 200 ? "" : ((await r.json()) as { error: { message: string } }).error.message };
+  };
+
+  test("a username that looks like an e-mail: revoke by it matches the person (not a guess of e-mail); 401 person_revoked; restore by their real e-mail lifts it", async () => {
+    const token = await forge.sign({ sub: "sub-devi", username: "devi@example.com", email: "devi.other@example.com", origin_jti: "s-devi" });
+    await seen(token);
+    const revoked = (await (await adminCall("revocations", { method: "POST", body: JSON.stringify({ user: "Devi@Example.com" }) })).json()) as Record<string, unknown>;
+    expect(revoked).toMatchObject({ kind: "user", value: "devi@example.com", matched: [{ sub: "sub-devi", username: "devi@example.com", email: "devi.other@example.com", matched_by: ["username"] }] });
+    expect(revoked.note).toBeUndefined();
+    expect((revoked.revocations as { kind: string; value: string }[]).map((r) => [r.kind, r.value])).toEqual([["user", "devi@example.com"], ["sub", "sub-devi"]]);
+    const refused = await meStatus(token);
+    expect(refused).toMatchObject({ status: 401, reason: "person_revoked" });
+    expect(refused.message).toContain("withdrew your access");
+    expect(refused.message).toContain("signing in again will not help");
+    const restored = (await (await adminCall("revocations?user=devi.other@example.com", { method: "DELETE" })).json()) as Record<string, unknown>;
+    expect(restored).toMatchObject({ restored: true, matched: [{ sub: "sub-devi", matched_by: ["email"] }] });
+    expect((restored.lifted as { kind: string }[]).map((r) => r.kind).sort()).toEqual(["sub", "user"]);
+    expect((await meStatus(token)).status).toBe(200);
+  });
+
+  test("by sub, and a kind forced; a revocation by e-mail reaches a token that carries none (the e-mail the person was seen with)", async () => {
+    const token = await forge.sign({ sub: "sub-sam", username: "sam", email: "sam@example.com" });
+    await seen(token);
+    expect(await (await adminCall("revocations", { method: "POST", body: JSON.stringify({ user: "sub-sam" }) })).json()).toMatchObject({ kind: "user", matched: [{ sub: "sub-sam", matched_by: ["sub"] }], revocations: [{ kind: "user", value: "sub-sam" }] });
+    expect((await meStatus(token)).reason).toBe("person_revoked");
+    expect(await (await adminCall("revocations?user=sam", { method: "DELETE" })).json()).toMatchObject({ restored: true, lifted: [{ kind: "user", value: "sub-sam" }] });
+    expect((await meStatus(token)).status).toBe(200);
+    // forced kind: "sam@example.com" as a username names nobody; as an e-mail, sam
+    expect(await (await adminCall("revocations", { method: "POST", body: JSON.stringify({ user: "sam@example.com", kind: "email" }) })).json()).toMatchObject({ kind: "email", matched: [{ sub: "sub-sam" }] });
+    const later = await forge.sign({ sub: "sub-sam", username: "sam" }); // a later token without the email claim
+    expect((await meStatus(later)).reason).toBe("person_revoked");
+    expect(await (await adminCall("revocations?user=sam@example.com&kind=email", { method: "DELETE" })).json()).toMatchObject({ restored: true });
+    expect((await meStatus(later)).status).toBe(200);
+  });
+
+  test("nobody seen by that name: revoked anyway, and the answer says so; it applies when they first appear", async () => {
+    const answer = (await (await adminCall("revocations", { method: "POST", body: JSON.stringify({ user: "newcomer@example.com" }) })).json()) as Record<string, unknown>;
+    expect(answer).toMatchObject({ kind: "user", matched: [] });
+    expect(answer.note).toBe("no token seen for newcomer@example.com: no person whose sub, username or e-mail is newcomer@example.com has used this gateway yet; revoked anyway: it applies when they first appear");
+    expect((await meStatus(await forge.sign({ sub: "sub-new", username: "newcomer", email: "Newcomer@example.com" }))).reason).toBe("person_revoked");
+    const nothing = (await (await adminCall("revocations?user=nobody-at-all", { method: "DELETE" })).json()) as Record<string, unknown>;
+    expect(nothing).toMatchObject({ restored: false, matched: [], lifted: [] });
+  });
+
+  test("a signed-out session: 401 session_revoked, which signing in again cures", async () => {
+    const token = await forge.sign({ sub: "sub-out", username: "out", origin_jti: "s-out" });
+    expect((await call("/_gateway/v1/logout", { method: "POST", credential: token })).status).toBe(200);
+    const r = await meStatus(token);
+    expect(r).toMatchObject({ status: 401, reason: "session_revoked" });
+    expect(r.message).toContain("sign in again");
+  });
+
+  test("budgets and limits: matched people in the answer; a forced kind sets it by that person's sub; clear by another identifier", async () => {
+    const token = await forge.sign({ sub: "sub-bea", username: "bea@example.com", email: "beatrice@example.com" });
+    await seen(token);
+    const set = (await (await adminCall("budgets", { method: "PUT", body: JSON.stringify({ user: "bea@example.com", kind: "username", period: "day", usd: 1 }) })).json()) as Record<string, unknown>;
+    expect(set).toMatchObject({ user: "sub-bea", matched: [{ sub: "sub-bea", matched_by: ["username"] }] });
+    expect(await (await adminCall("budgets?user=beatrice@example.com&period=day", { method: "DELETE" })).json()).toMatchObject({ cleared: 1, matched: [{ sub: "sub-bea" }] });
+    expect(await anthropicError(await adminCall("limits", { method: "PUT", body: JSON.stringify({ user: "ghost@example.com", kind: "email", rpm: 1 }) }), 400, "invalid_request_error")).toContain("no token seen for ghost@example.com");
+    const limit = (await (await adminCall("limits", { method: "PUT", body: JSON.stringify({ user: "ghost", rpm: 1 }) })).json()) as Record<string, unknown>;
+    expect(limit).toMatchObject({ user: "ghost", rpm: 1, matched: [] });
+    expect(String(limit.note)).toContain("it applies when they first appear");
   });
 });
 

@@ -5,13 +5,15 @@
  *   /_gateway/admin/v1/usage|budgets|limits|revocations   admins only (admin/auth.ts)
  * Shapes are documented in docs/proxy.md. Bad input is 400 `invalid_request_error`.
  */
-import { personOf, sessionOf } from "../auth/person.ts";
+import { sessionOf } from "../auth/person.ts";
 import { CLOCK_SKEW_SECONDS } from "../auth/verify.ts";
 import { activeUser } from "../http/active-user.ts";
+import { GatewayRefusal } from "../http/errors.ts";
 import type { ProxyContext, TenantRuntime } from "../http/context.ts";
 import { dayKey, monthKey } from "../state/common.ts";
-import { type Budget, type BudgetStatus, type Period, type RateLimit, type Revocation, type RevocationKind, StateError, type Subject, type UsageDimension } from "../state/types.ts";
+import { type Budget, type BudgetStatus, type Period, type RateLimit, type Revocation, type SeenPerson, StateError, type Subject, type UsageDimension, type UserKind } from "../state/types.ts";
 import { authorizeAdmin } from "./auth.ts";
+import { notSeenNote, personJson, restoreSession, restoreUser, revocationJson, revokeUser, settingIds, settingSubject, UnknownPerson, USER_KINDS, type UserTarget } from "./people.ts";
 import { usageCsv, usageFigures, usageJson } from "./report.ts";
 
 export const GATEWAY_PREFIX = "/_gateway/";
@@ -29,8 +31,8 @@ const iso = (t: number) => new Date(t).toISOString();
 
 export async function serveGateway(ctx: ProxyContext, runtime: TenantRuntime, request: Request, path: string, search: string, started: number, base: string): Promise<Response> {
   const slug = runtime.config.slug;
-  const notFound = () => ctx.rejected(request, started, slug, "gateway", 404, "not_found_error", "not_allowed", "not found: see docs/proxy.md for the gateway's endpoints");
-  const badMethod = (allowed: string) => ctx.rejected(request, started, slug, "gateway", 405, "invalid_request_error", "bad_method", `use ${allowed} here`, { allow: allowed });
+  const notFound = () => ctx.rejected(request, started, slug, "gateway", new GatewayRefusal("not_allowed", "not found: see docs/proxy.md for the gateway's endpoints"));
+  const badMethod = (allowed: string) => ctx.rejected(request, started, slug, "gateway", new GatewayRefusal("bad_method", `use ${allowed} here`, { headers: { allow: allowed } }));
   try {
     if (path === LOGOUT_PATH) return request.method === "POST" ? await logout(ctx, runtime, request, started, base) : badMethod("POST");
     if (path === ME_USAGE_PATH) return request.method === "GET" ? await meUsage(ctx, runtime, request, started, base) : badMethod("GET");
@@ -44,15 +46,16 @@ export async function serveGateway(ctx: ProxyContext, runtime: TenantRuntime, re
     ctx.log({ time: iso(started), tenant: slug, method: request.method, route: `admin_${resource}`, status: answer.status, duration_ms: Date.now() - started, username: caller.name });
     return answer;
   } catch (e) {
-    if (e instanceof BadInput || (e instanceof StateError && e.code === "STATE_INPUT")) return ctx.rejected(request, started, slug, "gateway", 400, "invalid_request_error", "bad_input", e.message);
+    if (e instanceof BadInput || e instanceof UnknownPerson || (e instanceof StateError && e.code === "STATE_INPUT")) return ctx.rejected(request, started, slug, "gateway", new GatewayRefusal("bad_input", e.message, { cause: e }));
     throw e;
   }
 }
 
 async function logout(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string): Promise<Response> {
   // a session already signed out (or a person revoked) gets the 401 the API gives it
-  const user = await activeUser(ctx, runtime, request, started, base, "logout");
-  if (user instanceof Response) return user;
+  const active = await activeUser(ctx, runtime, request, started, base, "logout");
+  if (active instanceof Response) return active;
+  const { user } = active;
   const session = sessionOf(user);
   if (!session) throw new BadInput("this access token names no session (origin_jti or jti): nothing to sign out");
   // until the token (and every token refreshed in this session so far) has expired
@@ -70,10 +73,10 @@ function budgetJson(s: BudgetStatus) {
 }
 
 async function meUsage(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string): Promise<Response> {
-  const user = await activeUser(ctx, runtime, request, started, base, "me_usage");
-  if (user instanceof Response) return user;
+  const active = await activeUser(ctx, runtime, request, started, base, "me_usage");
+  if (active instanceof Response) return active;
+  const { user, person } = active;
   const slug = runtime.config.slug;
-  const person = personOf(slug, user);
   const now = Date.now();
   const today = dayKey(now);
   const month = monthKey(now);
@@ -122,24 +125,45 @@ async function readJson(request: Request): Promise<Record<string, unknown>> {
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const userKind = (u: string): RevocationKind => (u.includes("@") ? "email" : /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(u) ? "sub" : "username");
 
-function revocationJson(r: Revocation) {
-  return { kind: r.kind, value: r.value, at: iso(r.at), until: iso(r.until), ...(r.by ? { by: r.by } : {}), ...(r.reason ? { reason: r.reason } : {}) };
+/** `kind` (sub, username or email): what a `user` value is, when the admin says; absent: any of them. */
+function userKindOf(get: (name: string) => unknown): UserKind | undefined {
+  const kind = get("kind");
+  if (kind === undefined || kind === null) return undefined;
+  if (typeof kind !== "string" || !(USER_KINDS as readonly string[]).includes(kind)) throw new BadInput("kind is sub, username or email");
+  return kind as UserKind;
 }
 
-function revocationTarget(get: (name: string) => unknown): { kind: RevocationKind; value: string } {
+function revocationTarget(get: (name: string) => unknown): { session: string } | { user: UserTarget } {
   const user = get("user");
   const session = get("session");
   if ((user === undefined) === (session === undefined)) throw new BadInput("name exactly one of user (username, email or sub) or session (an origin_jti)");
   const value = user ?? session;
   if (typeof value !== "string" || value === "" || value.length > 256) throw new BadInput("user or session must be a non-empty string");
-  const kind = get("kind");
-  if (user !== undefined && kind !== undefined) {
-    if (kind !== "sub" && kind !== "username" && kind !== "email") throw new BadInput("kind is sub, username or email");
-    return { kind, value };
+  const kind = userKindOf(get);
+  if (session !== undefined) {
+    if (kind !== undefined) throw new BadInput("kind goes with user, not session");
+    return { session: value };
   }
-  return { kind: session !== undefined ? "origin_jti" : userKind(value), value };
+  return { user: { value, ...(kind ? { kind } : {}) } };
+}
+
+/** A budget's or limit's subject from the body; a user resolved as people.ts says. */
+async function settingSubjectFrom(ctx: ProxyContext, tenant: string, get: (name: string) => unknown): Promise<{ subject: Subject; people?: SeenPerson[] }> {
+  const subject = subjectFrom(get);
+  const kind = userKindOf(get);
+  if (subject.kind !== "user") {
+    if (kind !== undefined) throw new BadInput("kind goes with user");
+    return { subject };
+  }
+  const { id, people } = await settingSubject(ctx, tenant, { value: subject.id, ...(kind ? { kind } : {}) });
+  return { subject: { kind: "user", id }, people };
+}
+
+/** `matched` (and the note when nobody seen has that name) for an answer about a user. */
+function matchedJson(value: string, kind: UserKind | undefined, people: SeenPerson[] | undefined) {
+  if (!people) return {};
+  return { matched: people.map((p) => personJson(p, value)), ...(people.length === 0 ? { note: `${notSeenNote(value, kind)}; it applies when they first appear` } : {}) };
 }
 
 async function admin(ctx: ProxyContext, runtime: TenantRuntime, request: Request, resource: string, query: URLSearchParams, by: string): Promise<Response> {
@@ -167,42 +191,59 @@ async function admin(ctx: ProxyContext, runtime: TenantRuntime, request: Request
       if ((usd === undefined) === (tokens === undefined)) throw new BadInput("give exactly one of usd or tokens");
       const amount = usd ?? tokens;
       if (typeof amount !== "number" || !Number.isFinite(amount) || amount < 0) throw new BadInput("usd or tokens must be a non-negative number");
-      const budget: Budget = { tenant, subject: subjectFrom((k) => body[k]), period: period(body.period), unit: usd !== undefined ? "usd" : "tokens", limit: usd !== undefined ? Math.round(amount * 1e6) : Math.floor(amount), soft: body.soft === true };
+      const { subject, people } = await settingSubjectFrom(ctx, tenant, (k) => body[k]);
+      const budget: Budget = { tenant, subject, period: period(body.period), unit: usd !== undefined ? "usd" : "tokens", limit: usd !== undefined ? Math.round(amount * 1e6) : Math.floor(amount), soft: body.soft === true };
       await ctx.state.setBudget(budget);
-      return json({ ...subjectJson(budget.subject), period: budget.period, unit: budget.unit, limit: amount, soft: budget.soft });
+      return json({ ...subjectJson(budget.subject), period: budget.period, unit: budget.unit, limit: amount, soft: budget.soft, ...matchedJson(String(body.user), userKindOf((k) => body[k]), people) });
     }
     if (method === "DELETE") {
       const unit = q("unit");
       if (unit !== undefined && unit !== "usd" && unit !== "tokens") throw new BadInput("unit is usd or tokens");
-      return json({ cleared: await ctx.state.clearBudget(tenant, subjectFrom(q), period(q("period")), unit) });
+      const subject = subjectFrom(q);
+      const p = period(q("period"));
+      if (subject.kind !== "user") return json({ cleared: await ctx.state.clearBudget(tenant, subject, p, unit) });
+      const kind = userKindOf(q);
+      const { ids, people } = await settingIds(ctx, tenant, { value: subject.id, ...(kind ? { kind } : {}) });
+      let cleared = 0;
+      for (const id of ids) cleared += await ctx.state.clearBudget(tenant, { kind: "user", id }, p, unit);
+      return json({ cleared, ...matchedJson(subject.id, kind, people) });
     }
   }
   if (resource === "limits") {
     if (method === "GET") return json((await ctx.state.listLimits(tenant)).map((l) => ({ ...subjectJson(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) })));
     if (method === "PUT" || method === "POST") {
       const body = await readJson(request);
-      const limit: RateLimit = { tenant, subject: subjectFrom((k) => body[k]), ...(body.rpm !== undefined ? { rpm: body.rpm as number } : {}), ...(body.tpm !== undefined ? { tpm: body.tpm as number } : {}) };
+      const { subject, people } = await settingSubjectFrom(ctx, tenant, (k) => body[k]);
+      const limit: RateLimit = { tenant, subject, ...(body.rpm !== undefined ? { rpm: body.rpm as number } : {}), ...(body.tpm !== undefined ? { tpm: body.tpm as number } : {}) };
       await ctx.state.setLimit(limit);
-      return json({ ...subjectJson(limit.subject), ...(limit.rpm !== undefined ? { rpm: limit.rpm } : {}), ...(limit.tpm !== undefined ? { tpm: limit.tpm } : {}) });
+      return json({ ...subjectJson(limit.subject), ...(limit.rpm !== undefined ? { rpm: limit.rpm } : {}), ...(limit.tpm !== undefined ? { tpm: limit.tpm } : {}), ...matchedJson(String(body.user), userKindOf((k) => body[k]), people) });
     }
-    if (method === "DELETE") return json({ cleared: (await ctx.state.clearLimit(tenant, subjectFrom(q))) ? 1 : 0 });
+    if (method === "DELETE") {
+      const subject = subjectFrom(q);
+      if (subject.kind !== "user") return json({ cleared: (await ctx.state.clearLimit(tenant, subject)) ? 1 : 0 });
+      const kind = userKindOf(q);
+      const { ids, people } = await settingIds(ctx, tenant, { value: subject.id, ...(kind ? { kind } : {}) });
+      let cleared = 0;
+      for (const id of ids) if (await ctx.state.clearLimit(tenant, { kind: "user", id })) cleared++;
+      return json({ cleared, ...matchedJson(subject.id, kind, people) });
+    }
   }
   if (resource === "revocations") {
     if (method === "GET") return json((await ctx.state.listRevocations(tenant)).map(revocationJson));
     if (method === "POST" || method === "PUT") {
       const body = await readJson(request);
       const target = revocationTarget((k) => body[k]);
+      const reason = typeof body.reason === "string" ? body.reason.slice(0, 500) : undefined;
+      if ("user" in target) return json(await revokeUser(ctx, tenant, target.user, by, reason));
       const now = Date.now();
-      const revocation: Revocation = { tenant, ...target, at: now, until: now + ctx.revocationTtlMs, by, ...(typeof body.reason === "string" ? { reason: body.reason.slice(0, 500) } : {}) };
+      const revocation: Revocation = { tenant, kind: "origin_jti", value: target.session, at: now, until: now + ctx.revocationTtlMs, by, ...(reason !== undefined ? { reason } : {}) };
       await ctx.state.revoke(revocation);
       ctx.denylist.forget();
-      return json(revocationJson({ ...revocation, value: target.kind === "email" ? target.value.toLowerCase() : target.value }));
+      return json(revocationJson(revocation));
     }
     if (method === "DELETE") {
       const target = revocationTarget(q);
-      const restored = await ctx.state.restore(tenant, target.kind, target.value);
-      ctx.denylist.forget();
-      return json({ restored, kind: target.kind, value: target.value });
+      return json("user" in target ? await restoreUser(ctx, tenant, target.user) : await restoreSession(ctx, tenant, target.session));
     }
   }
   throw new BadInput(`${method} is not supported on ${resource}`);

@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { extractToken, type VerifiedUser } from "../auth/verify.ts";
 import { activeUser } from "../http/active-user.ts";
+import { GatewayRefusal } from "../http/errors.ts";
 import type { ProxyContext, TenantRuntime } from "../http/context.ts";
 
 export type AdminCaller = { kind: "user"; user: VerifiedUser; name: string } | { kind: "key"; name: "admin-key" };
@@ -24,13 +25,14 @@ export async function authorizeAdmin(ctx: ProxyContext, runtime: TenantRuntime, 
   const slug = runtime.config.slug;
   if (token && !JWT_SHAPE.test(token)) {
     if (ctx.adminKey !== undefined && sameKey(token, ctx.adminKey)) return { kind: "key", name: "admin-key" };
-    return ctx.rejected(request, started, slug, route, 401, "authentication_error", "bad_admin_key", "the admin API needs an admin's access token ('agent-runner-auth token') or the admin key");
+    return ctx.rejected(request, started, slug, route, new GatewayRefusal("bad_admin_key", "the admin API needs an admin's access token ('agent-runner-auth token') or the admin key"));
   }
-  const user = await activeUser(ctx, runtime, request, started, base, route);
-  if (user instanceof Response) return user;
+  const active = await activeUser(ctx, runtime, request, started, base, route);
+  if (active instanceof Response) return active;
+  const { user } = active;
   if (!runtime.adminGroups.some((g) => user.groups.includes(g))) {
     const groups = runtime.adminGroups.length > 0 ? `one of the admin groups (${runtime.adminGroups.join(", ")})` : "an admin group, and this tenant has none configured (--admin-group)";
-    return ctx.rejected(request, started, slug, route, 403, "permission_error", "not_admin", `the admin API is for members of ${groups}`);
+    return ctx.rejected(request, started, slug, route, new GatewayRefusal("not_admin", `the admin API is for members of ${groups}`));
   }
   return { kind: "user", user, name: user.email ?? user.username };
 }

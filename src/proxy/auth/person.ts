@@ -25,7 +25,8 @@ export function personOfRequest(tenant: string, issuer: string, user: VerifiedUs
 /** The session a token belongs to: `origin_jti`, or its own `jti` for an IdP that has no sessions. */
 export const sessionOf = (user: VerifiedUser): string | undefined => user.originJti ?? user.jti;
 
-export function identityOf(user: VerifiedUser): TokenIdentity {
+/** What the denylist checks; `email`: the token's, or the one userInfo gave (personOfRequest). */
+export function identityOf(user: VerifiedUser, email = user.email): TokenIdentity {
   const session = sessionOf(user);
-  return { sub: user.sub, username: user.username, ...(user.email ? { email: user.email } : {}), ...(session ? { origin_jti: session } : {}) };
+  return { sub: user.sub, username: user.username, ...(email ? { email } : {}), ...(session ? { origin_jti: session } : {}) };
 }

@@ -1,14 +1,26 @@
 /**
  * The first two steps of every authenticated endpoint (the API, the admin API, logout, my usage):
  * the bearer token verified against the tenant's policy, then the denylist (an offboarded person,
- * a signed-out session). Either the verified user, or the 401 to send.
+ * a signed-out session). Either the verified user and the person they are, or the 401 to send.
+ * Every verified person is remembered as seen (auth/people-seen.ts), revoked or not, so admins'
+ * `--user` values resolve to who they really are.
  */
 import { authenticate } from "../auth/authenticate.ts";
-import { identityOf } from "../auth/person.ts";
+import { identityOf, personOfRequest } from "../auth/person.ts";
 import { TokenRejected, type VerifiedUser } from "../auth/verify.ts";
+import type { Person } from "../state/types.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 
-export async function activeUser(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string, route: string): Promise<VerifiedUser | Response> {
+export interface Active {
+  user: VerifiedUser;
+  person: Person;
+}
+
+/** What a refused person reads: an administrator's revocation is not cured by signing in again; a signed-out session is. */
+export const PERSON_REVOKED_MESSAGE = "an administrator of this tenant withdrew your access to the gateway; signing in again will not help: ask your administrator";
+export const SESSION_REVOKED_MESSAGE = "this sign-in was ended (signed out); sign in again with 'agent-runner-auth login'";
+
+export async function activeUser(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string, route: string): Promise<Active | Response> {
   let user: VerifiedUser;
   try {
     user = await authenticate(runtime, request.headers);
@@ -16,8 +28,11 @@ export async function activeUser(ctx: ProxyContext, runtime: TenantRuntime, requ
     if (!(e instanceof TokenRejected)) throw e;
     return ctx.unauthorized(request, started, runtime, base, route, e);
   }
-  const revoked = await ctx.denylist.revoked(runtime.config.slug, identityOf(user));
-  if (!revoked) return user;
-  const what = revoked.kind === "origin_jti" ? "this session was signed out" : "access for this user was revoked by an administrator";
-  return ctx.unauthorized(request, started, runtime, base, route, new TokenRejected("revoked", `${what}: sign in again with 'agent-runner-auth login' (or ask your administrator)`));
+  const person = personOfRequest(runtime.config.slug, runtime.config.issuer, user, request.headers);
+  ctx.people.saw(person);
+  // the e-mail userInfo gave counts too: a revocation by e-mail reaches pools whose tokens carry none
+  const revoked = await ctx.denylist.revoked(runtime.config.slug, identityOf(user, person.email));
+  if (!revoked) return { user, person };
+  const rejected = revoked.kind === "origin_jti" ? new TokenRejected("session_revoked", SESSION_REVOKED_MESSAGE) : new TokenRejected("person_revoked", PERSON_REVOKED_MESSAGE);
+  return ctx.unauthorized(request, started, runtime, base, route, rejected);
 }

@@ -2,12 +2,13 @@
 import type { PriceTable } from "../accounting/pricing.ts";
 import type { TenantAuth } from "../auth/authenticate.ts";
 import type { DenylistCheck } from "../auth/denylist.ts";
+import type { PeopleSeen } from "../auth/people-seen.ts";
 import type { TokenRejected } from "../auth/verify.ts";
 import type { TenantConfig } from "../config.ts";
 import type { PolicyCache } from "../limits/applicable.ts";
 import type { GatewayState, RateDefaults } from "../state/types.ts";
 import type { UsageBatcher } from "../state/usage-batcher.ts";
-import type { AnthropicErrorType } from "./errors.ts";
+import type { GatewayRefusal } from "./errors.ts";
 import type { ForwardDeps } from "./forward.ts";
 import type { LogLine } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -24,6 +25,8 @@ export interface TenantRuntime extends TenantAuth {
 export interface ProxyContext {
   state: GatewayState;
   denylist: DenylistCheck;
+  /** The people seen, written to the state store when new (not per request). */
+  people: PeopleSeen;
   /** The tenants' budgets and limits, current with the store's policy version. */
   policies: PolicyCache;
   /** Usage writes (settle, record, release), sent to the store in batches. */
@@ -37,8 +40,8 @@ export interface ProxyContext {
   /** The longest access-token lifetime: how long a revocation by user is kept. */
   revocationTtlMs: number;
   newRequestId(): string;
-  /** An answer the proxy gives itself, refusing the request: logged with its reason, counted, with a request-id. */
-  rejected(request: Request, started: number, tenant: string | null, route: string, status: number, type: AnthropicErrorType, reason: string, message: string, headers?: Record<string, string>): Response;
+  /** An answer the proxy gives itself, refusing the request: logged with its reason, counted, with a request-id and `x-agent-runner-reason`. */
+  rejected(request: Request, started: number, tenant: string | null, route: string, refusal: GatewayRefusal): Response;
   /** 401 with the RFC 9728 challenge, or 403 for a missing group; logged and counted. */
   unauthorized(request: Request, started: number, runtime: TenantRuntime, base: string, route: string, rejected: TokenRejected): Response;
   tooLarge(request: Request, started: number, tenant: string, route: string): Response;

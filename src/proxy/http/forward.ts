@@ -7,7 +7,9 @@
 import type { TenantConfig } from "../config.ts";
 import { relay, UsageScanner, type RelayOutcome, type Usage } from "../accounting/usage.ts";
 import type { RequestBody } from "./body.ts";
-import { anthropicError } from "./errors.ts";
+import { GatewayRefusal, refusalResponse } from "./errors.ts";
+
+export const UPSTREAM_AUTH_MESSAGE = "the gateway's upstream credential was refused; contact your administrator";
 
 /** Request headers never forwarded: the client's credentials, and hop-by-hop headers. */
 const DROP_REQUEST = new Set([
@@ -19,9 +21,12 @@ const DROP_REQUEST = new Set([
 const DROP_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "trailer", "upgrade"]);
 
 export interface ForwardEnd {
-  outcome: RelayOutcome | "unreachable" | "body_too_large";
-  /** The upstream's status; 499 (client gone) or 502 when it was never reached. */
+  /** `upstream_auth`: the upstream refused the tenant's key (answered 502, never relayed). */
+  outcome: RelayOutcome | "unreachable" | "body_too_large" | "upstream_auth";
+  /** The status the client got: the upstream's; 499 (client gone) or 502 when it was never reached or refused the tenant's key. */
   status: number;
+  /** The upstream's own status, when the client got another (upstream_auth). */
+  upstreamStatus?: number;
   usage: Usage;
   upstreamRequestId: string | null;
   ttfbMs?: number;
@@ -73,9 +78,18 @@ export async function forward(
       return tooLarge();
     }
     onEnd({ outcome: "unreachable", status: request.signal.aborted ? 499 : 502, usage: {}, upstreamRequestId: null });
-    return anthropicError(502, "api_error", `the tenant proxy could not reach the Anthropic API: ${(e as Error).message}`, deps.newRequestId());
+    return refusalResponse(new GatewayRefusal("upstream_unreachable", `the tenant proxy could not reach the Anthropic API: ${(e as Error).message}`, { cause: e }), deps.newRequestId());
   }
   const ttfbMs = Date.now() - started;
+  if (upstream.status === 401 || upstream.status === 403) {
+    // The client's credentials never go upstream: a 401/403 there is about the tenant's own key.
+    // Relayed, Claude Code would take it for its own credential (re-run its helper, ask the
+    // person to log in); it is the gateway's problem, answered as one.
+    release();
+    await upstream.body?.cancel().catch(() => {});
+    onEnd({ outcome: "upstream_auth", status: 502, upstreamStatus: upstream.status, usage: {}, upstreamRequestId: upstream.headers.get("request-id"), ttfbMs });
+    return refusalResponse(new GatewayRefusal("upstream_auth", UPSTREAM_AUTH_MESSAGE), deps.newRequestId());
+  }
   const responseHeaders = new Headers(upstream.headers);
   for (const name of DROP_RESPONSE) responseHeaders.delete(name);
   for (const [name, value] of Object.entries(extraHeaders ?? {})) responseHeaders.set(name, value);
@@ -101,7 +115,7 @@ export async function forward(
       whole = await upstream.arrayBuffer();
     } catch (e) {
       done("failed");
-      return anthropicError(502, "api_error", `the Anthropic API connection failed mid-response: ${(e as Error).message}`, deps.newRequestId());
+      return refusalResponse(new GatewayRefusal("upstream_failed", `the Anthropic API connection failed mid-response: ${(e as Error).message}`, { cause: e }), deps.newRequestId());
     }
     scanner.push(new Uint8Array(whole));
     done("completed");

@@ -2,6 +2,8 @@
 
 export interface LogLine {
   time: string;
+  /** Only on lines an operator must act on (the upstream refused the tenant's key). */
+  level?: "warn";
   tenant: string | null;
   method: string;
   route: string;
@@ -25,6 +27,8 @@ export interface LogLine {
   /** The model has no price in the table: tokens counted, cost not. */
   cost_unknown?: true;
   upstream_request_id?: string | null;
+  /** The upstream's status when the client was answered another (reject_reason upstream_auth). */
+  upstream_status?: number;
   reject_reason?: string;
   /** The proxy's own request id (the ledger's key; the `request-id` of answers the proxy gives itself). */
   request_id?: string;

@@ -61,6 +61,12 @@ export function createMetrics() {
   const stateEvents = new Counter({ name: "proxy_state_events_total", help: "State store events: degraded (unreachable), recovered, dropped (fail-open queue full), write_failed", labelNames: ["event", "policy"], registers: [registry] });
   const stateDegraded = new Gauge({ name: "proxy_state_degraded", help: "1 while the state store is unreachable", registers: [registry] });
   const inflight = new Gauge({ name: "proxy_requests_in_flight", help: "Requests being handled (until their response headers are sent)", registers: [registry] });
+  const upstreamAuthFailures = new Counter({
+    name: "proxy_upstream_auth_failures_total",
+    help: "Requests the upstream refused with 401/403 for the tenant's own API key (answered 502 upstream_auth): alert on any increase",
+    labelNames: ["tenant", "status"],
+    registers: [registry],
+  });
   const jwksRefreshes = new Counter({ name: "proxy_jwks_refreshes_total", help: "JWKS fetches by tenant and outcome", labelNames: ["tenant", "outcome"], registers: [registry] });
   // prom-client hashes the label object on every call; on the request path, keep the children.
   const children = new Map<string, { inc(n?: number): void; observe?(v: number): void }>();
@@ -83,6 +89,7 @@ export function createMetrics() {
     stateDegraded,
     inflight,
     jwksRefreshes,
+    upstreamAuthFailures,
     request(tenant: string, route: string, status: number): void {
       requestTally.add(`${tenant}\0${route}\0${status}`, () => [tenant, route, String(status)]);
     },

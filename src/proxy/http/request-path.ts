@@ -1,7 +1,7 @@
 /**
  * The request path of `/anthropic/*`, in order:
- *   verify the token → check the denylist → read the body → rate limits (admit) →
- *   budgets (reserve the estimate) → forward → settle to the real usage (or release).
+ *   verify the token → check the denylist → read the body → budgets (reserve the estimate) →
+ *   rate limits (admit; a refusal releases the reservation) → forward → settle to the real usage (or release).
  * Admit and reserve run only when a limit or budget applies to the person (limits/applicable.ts);
  * usage is always recorded, through the batcher (state/usage-batcher.ts).
  * Each step's rules live in their own module (auth/, limits/, accounting/, state/); this file
@@ -13,17 +13,17 @@ import { estimateOf, requestFacts } from "../accounting/estimate.ts";
 import { resolveModel } from "../accounting/pricing.ts";
 import { hasUsage, usageRecord } from "../accounting/record.ts";
 import { cacheWrites } from "../accounting/usage.ts";
-import { personOfRequest } from "../auth/person.ts";
 import { applicable } from "../limits/applicable.ts";
-import { BUDGET_WARNING_HEADER, budgetRefusal, budgetWarning, rateLimitRefusal, type Refusal } from "../limits/responses.ts";
+import { BUDGET_WARNING_HEADER, budgetRefusal, budgetWarning, rateLimitRefusal } from "../limits/responses.ts";
 import { tokensOf } from "../state/common.ts";
 import type { Estimate, Person, Reservation } from "../state/types.ts";
 import type { ApiRoute } from "./routes.ts";
 import { activeUser } from "./active-user.ts";
+import type { GatewayRefusal } from "./errors.ts";
 import { readRequestBody } from "./body.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { forward, type ForwardEnd } from "./forward.ts";
-import type { LogLine } from "./log.ts";
+import { type LogLine, logEvent } from "./log.ts";
 
 export interface ApiTarget {
   route: ApiRoute;
@@ -48,9 +48,9 @@ export async function serveApi(ctx: ProxyContext, runtime: TenantRuntime, reques
   const { route } = target;
 
   // 1. who is asking, and 2. still allowed (offboarding, logout)
-  const user = await activeUser(ctx, runtime, request, started, base, route);
-  if (user instanceof Response) return user;
-  const person = personOfRequest(slug, runtime.config.issuer, user, request.headers);
+  const active = await activeUser(ctx, runtime, request, started, base, route);
+  if (active instanceof Response) return active;
+  const { person } = active;
 
   const body = await readRequestBody(request, ctx.maxBodyBytes);
   if (body.kind === "too_large") return ctx.tooLarge(request, started, slug, route);
@@ -59,14 +59,12 @@ export async function serveApi(ctx: ProxyContext, runtime: TenantRuntime, reques
   const tooLarge = () => ctx.tooLarge(request, started, slug, route);
   if (route !== "messages") return forward(ctx.forwardDeps, runtime.config, request, target, body, started, (end) => finish(ctx, runtime, request, route, person, started, ctx.newRequestId(), end), tooLarge);
 
-  // 3. rate limits, then 4. budgets, on an estimate from max_tokens and the body's size
+  // 3. budgets, then 4. rate limits, on an estimate from max_tokens and the body's size. Budgets
+  // first, so a request a budget refuses never counts toward a rate limit; a request the rate
+  // limit refuses gives its reservation back (in the shared store: every replica agrees).
   const facts = requestFacts(body.kind === "whole" ? body.body : undefined, body.kind === "stream" ? body.bytes : 0);
   const estimate = estimateOf(facts, runtime.prices);
   const applies = applicable(person, await ctx.policies.get(slug), runtime.rateDefaults, Date.now());
-  if (applies.admit) {
-    const admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults });
-    if (!admitted.allowed) return refuse(ctx, request, started, slug, route, rateLimitRefusal(admitted));
-  }
   let reservation: Reservation | undefined;
   let warning: string | undefined;
   if (applies.reserve) {
@@ -75,6 +73,19 @@ export async function serveApi(ctx: ProxyContext, runtime: TenantRuntime, reques
     reservation = reserved.reservation;
     warning = budgetWarning(reserved.warnings);
   }
+  if (applies.admit) {
+    let admitted;
+    try {
+      admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults });
+    } catch (e) {
+      if (reservation) await giveBack(ctx, reservation);
+      throw e;
+    }
+    if (!admitted.allowed) {
+      if (reservation) await giveBack(ctx, reservation);
+      return refuse(ctx, request, started, slug, route, rateLimitRefusal(admitted));
+    }
+  }
   const metered: Metered = { person, estimate, reservation, tokensPerMinute: applies.tokensPerMinute, requestedModel: facts.model, budgetWarning: warning };
 
   // 5. forward, and 6. settle when the answer is over
@@ -82,9 +93,15 @@ export async function serveApi(ctx: ProxyContext, runtime: TenantRuntime, reques
   return forward(ctx.forwardDeps, runtime.config, request, target, body, started, (end) => finish(ctx, runtime, request, route, person, started, requestId, end, metered), tooLarge, warning ? { [BUDGET_WARNING_HEADER]: warning } : undefined);
 }
 
-function refuse(ctx: ProxyContext, request: Request, started: number, slug: string, route: string, refusal: Refusal): Response {
-  ctx.metrics.refusals.inc({ tenant: slug, reason: refusal.reason });
-  return ctx.rejected(request, started, slug, route, refusal.status, refusal.type, refusal.reason, refusal.message, refusal.headers);
+function refuse(ctx: ProxyContext, request: Request, started: number, slug: string, route: string, refusal: GatewayRefusal): Response {
+  ctx.metrics.refusals.inc({ tenant: slug, reason: refusal.code });
+  return ctx.rejected(request, started, slug, route, refusal);
+}
+
+/** A reservation for a request that will not be forwarded: released before answering, so a retry finds the room. */
+async function giveBack(ctx: ProxyContext, reservation: Reservation): Promise<void> {
+  // the store, or the spool when it is down; either way it is given back (or expires in 15 min)
+  await ctx.usageWrites.write({ kind: "release", reservation }).catch(() => {});
 }
 
 
@@ -98,6 +115,7 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
   }
   const duration = Date.now() - started;
   ctx.metrics.request(slug, route, end.status);
+  if (end.outcome === "upstream_auth") upstreamCredentialRefused(ctx, slug, end.upstreamStatus ?? 0);
   ctx.metrics.duration(slug, route, duration / 1000);
   if (end.ttfbMs !== undefined) ctx.metrics.upstreamTtfb(slug, route, end.ttfbMs / 1000);
   const line: LogLine = {
@@ -116,6 +134,7 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
     upstream_request_id: end.upstreamRequestId,
     completed: end.outcome === "completed",
     ...(end.outcome === "cancelled" || end.outcome === "failed" ? { outcome: end.outcome } : {}),
+    ...(end.outcome === "upstream_auth" ? { level: "warn" as const, reject_reason: "upstream_auth", upstream_status: end.upstreamStatus } : {}),
     ...(metered?.budgetWarning ? { budget_warning: metered.budgetWarning } : {}),
   };
   if (!metered || !hasUsage(end.usage)) {
@@ -153,6 +172,17 @@ function finish(ctx: ProxyContext, runtime: TenantRuntime, request: Request, rou
     (e) => writeFailed(ctx, line, e),
   );
   ctx.log(line);
+}
+
+const lastCredentialWarning = new Map<string, number>();
+
+/** The upstream refused the tenant's key: counted for alerts, and said on stderr at most once a minute per tenant with the fix. */
+function upstreamCredentialRefused(ctx: ProxyContext, slug: string, status: number): void {
+  ctx.metrics.upstreamAuthFailures.inc({ tenant: slug, status: String(status) });
+  const now = Date.now();
+  if (now - (lastCredentialWarning.get(slug) ?? 0) < 60_000) return;
+  lastCredentialWarning.set(slug, now);
+  logEvent("warn", `the upstream refused tenant ${slug}'s API key (HTTP ${status}): requests are answered 502 upstream_auth until it is replaced; check --upstream-key-file / upstreamApiKeyFile`, { tenant: slug, reject_reason: "upstream_auth", upstream_status: status });
 }
 
 /** Neither the store nor the spool took the write (or there is no spool): the log line carries the usage. */

@@ -10,6 +10,7 @@ import type { Server } from "bun";
 import { DEFAULT_PRICES, mergePriceTables } from "../accounting/pricing.ts";
 import { serveGateway, GATEWAY_PREFIX, LOGOUT_PATH, ME_USAGE_PATH } from "../admin/api.ts";
 import { DenylistCheck } from "../auth/denylist.ts";
+import { PeopleSeen } from "../auth/people-seen.ts";
 import { IssuerKeys } from "../auth/jwks.ts";
 import { CLOCK_SKEW_SECONDS, type TokenRejected, VerifiedTokenCache } from "../auth/verify.ts";
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
@@ -21,7 +22,7 @@ import { observeSpool } from "../state/spool-observers.ts";
 import { StateUnavailable } from "../state/types.ts";
 import { buildTenantDiscovery, DISCOVERY_PATH } from "../../shared/tenant-discovery.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
-import { anthropicError } from "./errors.ts";
+import { GatewayRefusal, type RefusalCode, refusalResponse } from "./errors.ts";
 import { logEvent, stdoutLogger, type LogLine } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { serveApi } from "./request-path.ts";
@@ -68,6 +69,23 @@ function newRequestId(): string {
   if (idOffset + 12 > idPool.length) [idPool, idOffset] = [randomBytes(12 * 256), 0];
   idOffset += 12;
   return `req_proxy_${idPool.toString("hex", idOffset - 12, idOffset)}`;
+}
+
+/** The refusal code of a rejected token (the log keeps the finer reason). */
+export function refusalCodeOf(rejected: TokenRejected): RefusalCode {
+  switch (rejected.reason) {
+    case "missing":
+      return "token_missing";
+    case "expired":
+      return "token_expired";
+    case "group":
+      return "group_required";
+    case "person_revoked":
+    case "session_revoked":
+      return rejected.reason;
+    default:
+      return "token_invalid";
+  }
 }
 
 /** Splits `request.url` into path and search without a URL parse (Bun gives a relative URL for an odd Host). */
@@ -140,6 +158,7 @@ export function startProxy(options: ProxyOptions) {
   const ctx: ProxyContext = {
     state,
     denylist: new DenylistCheck(state, options.revocationCacheMs ?? 1000),
+    people: new PeopleSeen(state),
     policies: new PolicyCache(state),
     usageWrites: new UsageBatcher(state),
     metrics,
@@ -149,23 +168,24 @@ export function startProxy(options: ProxyOptions) {
     ...(options.adminKey !== undefined ? { adminKey: options.adminKey } : {}),
     revocationTtlMs: (longestLifetime + CLOCK_SKEW_SECONDS) * 1000,
     newRequestId,
-    rejected(request, started, tenant, route, status, type, reason, message, headers = {}) {
+    rejected(request, started, tenant, route, refusal) {
       const requestId = newRequestId();
-      metrics.request(tenant ?? "unknown", route, status);
-      log({ time: new Date(started).toISOString(), tenant, method: request.method, route, status, duration_ms: Date.now() - started, reject_reason: reason, request_id: requestId });
-      return anthropicError(status, type, message, requestId, headers);
+      metrics.request(tenant ?? "unknown", route, refusal.status);
+      log({ time: new Date(started).toISOString(), tenant, method: request.method, route, status: refusal.status, duration_ms: Date.now() - started, reject_reason: refusal.logReason, request_id: requestId });
+      return refusalResponse(refusal, requestId);
     },
     unauthorized(request, started, runtime, base, route, rejected: TokenRejected) {
       const slug = runtime.config.slug;
       metrics.verificationFailures.inc({ tenant: slug, reason: rejected.reason });
-      if (rejected.reason === "group") return ctx.rejected(request, started, slug, route, 403, "permission_error", rejected.reason, rejected.message);
-      return ctx.rejected(request, started, slug, route, 401, "authentication_error", rejected.reason, rejected.message, {
-        "www-authenticate": `Bearer error="invalid_token", error_description="${rejected.message.replace(/["\\]/g, "'")}", resource_metadata="${base}${DISCOVERY_PATH}"`,
-      });
+      const code = refusalCodeOf(rejected);
+      // 401s carry the RFC 9728 challenge; a missing group (403) is not a credential problem
+      const headers: Record<string, string> =
+        code === "group_required" ? {} : { "www-authenticate": `Bearer error="invalid_token", error_description="${rejected.message.replace(/["\\]/g, "'")}", resource_metadata="${base}${DISCOVERY_PATH}"` };
+      return ctx.rejected(request, started, slug, route, new GatewayRefusal(code, rejected.message, { headers, logReason: rejected.reason, cause: rejected }));
     },
     tooLarge(request, started, tenant, route) {
       // The rest of the body is not read: close the connection rather than drain it.
-      return ctx.rejected(request, started, tenant, route, 413, "request_too_large", "body_too_large", `the request body is larger than this proxy accepts (${maxBodyBytes} bytes)`, { connection: "close" });
+      return ctx.rejected(request, started, tenant, route, new GatewayRefusal("body_too_large", `the request body is larger than this proxy accepts (${maxBodyBytes} bytes)`, { headers: { connection: "close" } }));
     },
   };
 
@@ -230,20 +250,18 @@ export function startProxy(options: ProxyOptions) {
     }
 
     const host = validHost(request.headers.get("host"));
-    if (!host) return ctx.rejected(request, started, null, "other", 400, "invalid_request_error", "bad_host", "the Host header must be a host name or address with an optional port from 1 to 65535");
+    if (!host) return ctx.rejected(request, started, null, "other", new GatewayRefusal("bad_host", "the Host header must be a host name or address with an optional port from 1 to 65535"));
     const tenantConfig = tenantForHost(config, host);
     const runtime = tenantConfig && runtimes.get(tenantConfig);
-    if (!runtime) return ctx.rejected(request, started, null, "other", 404, "not_found_error", "unknown_tenant", `no agent-runner tenant is served at ${host}`);
+    if (!runtime) return ctx.rejected(request, started, null, "other", new GatewayRefusal("unknown_tenant", `no agent-runner tenant is served at ${host}`));
     const slug = runtime.config.slug;
     const base = publicUrl(runtime, request, host);
-    if (!base) return ctx.rejected(request, started, slug, "other", 400, "invalid_request_error", "bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https");
+    if (!base) return ctx.rejected(request, started, slug, "other", new GatewayRefusal("bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https"));
     if (path === DISCOVERY_PATH) return discovery(runtime, base);
     if (path.startsWith(GATEWAY_PREFIX)) return serveGateway(ctx, runtime, request, path, search, started, base);
 
     const decision = decideRoute(request.method, path, search);
-    if (decision.kind === "reject") {
-      return ctx.rejected(request, started, slug, "other", decision.status, decision.status === 400 ? "invalid_request_error" : "not_found_error", decision.reason, decision.message);
-    }
+    if (decision.kind === "reject") return ctx.rejected(request, started, slug, "other", new GatewayRefusal(decision.reason, decision.message));
     if (decision.kind === "probe") return new Response(null, { status: 200 });
     if (Number(request.headers.get("content-length") ?? 0) > maxBodyBytes) return ctx.tooLarge(request, started, slug, decision.route);
     return serveApi(ctx, runtime, request, decision, started, base);
@@ -272,15 +290,15 @@ export function startProxy(options: ProxyOptions) {
       } catch (e) {
         if (e instanceof StateUnavailable) {
           // fail-closed: budgets, limits and revocations cannot be checked, so nothing is served
-          return ctx.rejected(request, started, null, "other", 503, "overloaded_error", "state_unavailable", "the gateway cannot reach its state store (budgets, limits, revocations); retry shortly", { "retry-after": "2" });
+          return ctx.rejected(request, started, null, "other", new GatewayRefusal("state_unavailable", "the gateway cannot reach its state store (budgets, limits, revocations); retry shortly", { headers: { "retry-after": "2" }, cause: e }));
         }
-        return anthropicError(500, "api_error", `internal proxy error: ${(e as Error).message}`, newRequestId());
+        return refusalResponse(new GatewayRefusal("internal", `internal proxy error: ${(e as Error).message}`, { cause: e }), newRequestId());
       } finally {
         metrics.inflight.dec();
       }
     },
     error(error) {
-      return anthropicError(500, "api_error", `internal proxy error: ${error.message}`, newRequestId());
+      return refusalResponse(new GatewayRefusal("internal", `internal proxy error: ${error.message}`, { cause: error }), newRequestId());
     },
   });
   // Metrics name every tenant and its traffic: only on their own listener, loopback by default.

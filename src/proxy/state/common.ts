@@ -1,5 +1,5 @@
 /** Rules both state implementations share, so they answer alike: periods, counters, windows, matching. */
-import type { Budget, BudgetStatus, CounterRef, Estimate, Person, RateDefaults, RateLimit, RateWindow, Revocation, RevocationKind, Subject, TokenIdentity, UsageQuery, UsageRecord } from "./types.ts";
+import type { Budget, BudgetStatus, CounterRef, Estimate, Person, RateDefaults, RateLimit, RateWindow, Revocation, RevocationKind, SeenPerson, Subject, TokenIdentity, UsageQuery, UsageRecord, UserKind } from "./types.ts";
 import { StateError } from "./types.ts";
 
 export const RESERVATION_TTL_MS = 15 * 60_000;
@@ -17,16 +17,33 @@ export function periodEnd(periodKey: string): number {
 
 export const periodKeyOf = (period: "day" | "month", t: number) => (period === "day" ? dayKey(t) : monthKey(t));
 
-/** Identifiers an admin may name a user by; emails compared lower-case. */
+/**
+ * Identifiers an admin names a person by (sub, username, email), compared without regard to
+ * case: Cognito compares usernames and emails case-insensitively, and a sub is lower-case.
+ */
 export function normaliseUserId(id: string): string {
-  return id.includes("@") ? id.toLowerCase() : id;
+  return id.toLowerCase();
 }
 
+/** Every form a budget or limit stored by user may name this person by (stored names from before case-folding included). */
 export function personIds(person: { sub: string; username?: string; email?: string }): Set<string> {
-  const ids = new Set([person.sub]);
-  if (person.username) ids.add(person.username);
-  if (person.email) ids.add(person.email.toLowerCase());
+  const ids = new Set([person.sub, normaliseUserId(person.sub)]);
+  if (person.username) {
+    ids.add(person.username);
+    ids.add(normaliseUserId(person.username));
+  }
+  if (person.email) ids.add(normaliseUserId(person.email));
   return ids;
+}
+
+/** The kinds of identifier by which `value` names this person (none: it does not). */
+export function matchedBy(person: { sub: string; username?: string; email?: string }, value: string): UserKind[] {
+  const v = normaliseUserId(value);
+  const kinds: UserKind[] = [];
+  if (normaliseUserId(person.sub) === v) kinds.push("sub");
+  if (person.username !== undefined && normaliseUserId(person.username) === v) kinds.push("username");
+  if (person.email !== undefined && normaliseUserId(person.email) === v) kinds.push("email");
+  return kinds;
 }
 
 /** The subjects a person's spend and requests count against; a user always by sub. */
@@ -61,13 +78,19 @@ export const tokensOf = (r: Pick<UsageRecord, "inputTokens" | "outputTokens" | "
   r.inputTokens + r.outputTokens + r.cacheCreationInputTokens + r.cacheReadInputTokens;
 
 export interface CounterValue {
+  /** Settled spend plus live reservations. */
   microUsd: number;
   tokens: number;
+  /** The live reservations' part of the above (requests in flight). */
+  heldMicroUsd?: number;
+  heldTokens?: number;
 }
 
 export function budgetStatus(budget: Budget, value: CounterValue, periodKey: string): BudgetStatus {
   const used = budget.unit === "usd" ? value.microUsd : value.tokens;
-  return { budget, used, remaining: Math.max(0, budget.limit - used), resetsAt: periodEnd(periodKey) };
+  // never more than used (a counter written by an older version may lack the held figures)
+  const held = Math.min(used, Math.max(0, (budget.unit === "usd" ? value.heldMicroUsd : value.heldTokens) ?? 0));
+  return { budget, used, held, remaining: Math.max(0, budget.limit - used), resetsAt: periodEnd(periodKey) };
 }
 
 /** Whether adding the estimate keeps the counter within the budget. */
@@ -102,66 +125,87 @@ const pick = (l: { rpm?: number; tpm?: number }) => ({ ...(l.rpm !== undefined ?
 
 export const windowStart = (now: number) => now - (now % WINDOW_MS);
 
-/** Counts of the previous and the current fixed window. */
+/** Counts of the previous and the current fixed window, and the time of each one's latest request (when known). */
 export interface WindowCounts {
   prevRequests: number;
   currRequests: number;
   prevTokens: number;
   currTokens: number;
+  prevLast?: number;
+  currLast?: number;
 }
 
 /**
  * Sliding-window approximation: the previous window's count weighted by the part of it still
- * inside the last minute, plus the current window's count.
+ * inside the last minute, plus the current window's count. Each window also keeps the time of
+ * its latest request (`last`): once that is a minute old, none of the previous window's requests
+ * is inside the last minute, so it weighs nothing. That bounds every wait by the window (a limit
+ * of N per minute admits again at most a minute after the request that filled it).
  */
-export const slidingCount = (prev: number, curr: number, fraction: number) => prev * (1 - fraction) + curr;
+export const slidingCount = (prev: number, curr: number, weight: number) => prev * weight + curr;
+
+/** How much the previous window still weighs at `now`. */
+export function prevWeight(c: Pick<WindowCounts, "prevLast">, now: number): number {
+  if (c.prevLast !== undefined && now - WINDOW_MS >= c.prevLast) return 0;
+  return 1 - (now - windowStart(now)) / WINDOW_MS;
+}
 
 /** The rule the stores apply atomically (the Redis script mirrors it): a request is admitted if it fits every window. */
-export function admits(spec: WindowSpec, c: WindowCounts, fraction: number): boolean {
-  if (spec.rpm !== undefined && slidingCount(c.prevRequests, c.currRequests, fraction) + 1 > spec.rpm) return false;
-  if (spec.tpm !== undefined && slidingCount(c.prevTokens, c.currTokens, fraction) >= spec.tpm) return false;
+export function admits(spec: WindowSpec, c: WindowCounts, now: number): boolean {
+  const w = prevWeight(c, now);
+  if (spec.rpm !== undefined && slidingCount(c.prevRequests, c.currRequests, w) + 1 > spec.rpm) return false;
+  if (spec.tpm !== undefined && slidingCount(c.prevTokens, c.currTokens, w) >= spec.tpm) return false;
   return true;
 }
 
-/** How long until `need` more fits under `limit`, from counts taken at `now`. */
-function waitFor(prev: number, curr: number, limit: number, need: number, now: number): number {
+/**
+ * How long until `need` more fits under `limit`, from counts taken at `now`, with no other traffic:
+ * the approximation's own answer, or a minute after the latest request counted (when every
+ * counted request has left the last minute), whichever is sooner; never more than the window.
+ */
+function waitFor(prev: number, curr: number, limit: number, need: number, now: number, c: WindowCounts): number {
   const start = windowStart(now);
   const f = (now - start) / WINDOW_MS;
+  let approx: number;
   if (curr + need <= limit) {
     // the previous window's weight must shrink enough
     const g = prev > 0 ? 1 - (limit - need - curr) / prev : 0;
-    return Math.max(0, Math.ceil((g - f) * WINDOW_MS));
+    approx = Math.max(0, Math.ceil((g - f) * WINDOW_MS));
+  } else {
+    // wait for the next window, where this one becomes the previous
+    const g = curr > 0 ? Math.max(0, 1 - (limit - need) / curr) : 0;
+    approx = Math.ceil(start + WINDOW_MS - now + g * WINDOW_MS);
   }
-  // wait for the next window, where this one becomes the previous
-  const g = curr > 0 ? Math.max(0, 1 - (limit - need) / curr) : 0;
-  return Math.ceil(start + WINDOW_MS - now + g * WINDOW_MS);
+  const latest = Math.max(c.currLast ?? -Infinity, c.prevLast ?? -Infinity);
+  const allGone = Number.isFinite(latest) ? latest + WINDOW_MS - now : WINDOW_MS;
+  return Math.max(0, Math.min(approx, allGone, WINDOW_MS));
 }
 
 /** What a store's counts mean for the response headers and retry-after. */
 export function describeWindows(specs: WindowSpec[], counts: WindowCounts[], now: number, tokens: number, allowed: boolean) {
-  const fraction = (now - windowStart(now)) / WINDOW_MS;
   const resetAt = windowStart(now) + WINDOW_MS;
   const windows: RateWindow[] = [];
   let refusedBy: RateWindow | undefined;
   let retryAfterMs: number | undefined;
   specs.forEach((spec, i) => {
     const c = counts[i] as WindowCounts;
-    const ok = admits(spec, c, fraction);
+    const weight = prevWeight(c, now);
+    const ok = admits(spec, c, now);
     if (spec.rpm !== undefined) {
-      const used = slidingCount(c.prevRequests, c.currRequests, fraction) + (allowed ? 1 : 0);
+      const used = slidingCount(c.prevRequests, c.currRequests, weight) + (allowed ? 1 : 0);
       const w: RateWindow = { subject: spec.subject, kind: "requests", limit: spec.rpm, remaining: Math.max(0, Math.floor(spec.rpm - used)), resetAt };
       windows.push(w);
-      if (!allowed && !ok && slidingCount(c.prevRequests, c.currRequests, fraction) + 1 > spec.rpm) {
-        const wait = waitFor(c.prevRequests, c.currRequests, spec.rpm, 1, now);
+      if (!allowed && !ok && slidingCount(c.prevRequests, c.currRequests, weight) + 1 > spec.rpm) {
+        const wait = waitFor(c.prevRequests, c.currRequests, spec.rpm, 1, now, c);
         if (retryAfterMs === undefined || wait > retryAfterMs) [retryAfterMs, refusedBy] = [wait, w];
       }
     }
     if (spec.tpm !== undefined) {
-      const used = slidingCount(c.prevTokens, c.currTokens, fraction) + (allowed ? tokens : 0);
+      const used = slidingCount(c.prevTokens, c.currTokens, weight) + (allowed ? tokens : 0);
       const w: RateWindow = { subject: spec.subject, kind: "tokens", limit: spec.tpm, remaining: Math.max(0, Math.floor(spec.tpm - used)), resetAt };
       windows.push(w);
-      if (!allowed && !ok && slidingCount(c.prevTokens, c.currTokens, fraction) >= spec.tpm) {
-        const wait = waitFor(c.prevTokens, c.currTokens, spec.tpm - 1, 0, now);
+      if (!allowed && !ok && slidingCount(c.prevTokens, c.currTokens, weight) >= spec.tpm) {
+        const wait = waitFor(c.prevTokens, c.currTokens, spec.tpm - 1, 0, now, c);
         if (retryAfterMs === undefined || wait > retryAfterMs) [retryAfterMs, refusedBy] = [wait, w];
       }
     }
@@ -170,17 +214,22 @@ export function describeWindows(specs: WindowSpec[], counts: WindowCounts[], now
   return { allowed, windows, ...(refusedBy ? { refusedBy, retryAfterMs: Math.max(1, retryAfterMs ?? 0) } : {}) };
 }
 
-/** The denylist keys a token's claims are checked against. */
+/**
+ * The denylist keys a token's claims are checked against: each identifier under its own kind,
+ * and under `user` (a revocation naming the person by any identifier).
+ */
 export function identityKeys(identity: TokenIdentity): [RevocationKind, string][] {
   const keys: [RevocationKind, string][] = [];
   if (identity.sub) keys.push(["sub", identity.sub]);
   if (identity.username) keys.push(["username", identity.username]);
   if (identity.email) keys.push(["email", identity.email.toLowerCase()]);
   if (identity.origin_jti) keys.push(["origin_jti", identity.origin_jti]);
+  const any = new Set([identity.sub, identity.username, identity.email].filter((v): v is string => !!v).map(normaliseUserId));
+  for (const v of any) keys.push(["user", v]);
   return keys;
 }
 
-export const revocationValue = (kind: RevocationKind, value: string) => (kind === "email" ? value.toLowerCase() : value);
+export const revocationValue = (kind: RevocationKind, value: string) => (kind === "email" || kind === "user" ? normaliseUserId(value) : value);
 
 // Input checks shared by both stores: a bad admin call is refused the same way everywhere.
 const bad = (message: string) => new StateError("STATE_INPUT", message);
@@ -205,7 +254,7 @@ export function checkLimit(l: RateLimit): RateLimit {
 }
 
 export function checkRevocation(r: Revocation): Revocation {
-  if (!["sub", "username", "email", "origin_jti"].includes(r.kind) || !r.value) throw bad("a revocation needs a kind (sub, username, email, origin_jti) and a value");
+  if (!["user", "sub", "username", "email", "origin_jti"].includes(r.kind) || !r.value) throw bad("a revocation needs a kind (user, sub, username, email, origin_jti) and a value");
   if (!Number.isFinite(r.until) || !Number.isFinite(r.at)) throw bad("a revocation needs until and at times");
   return { ...r, value: revocationValue(r.kind, r.value) };
 }
@@ -229,4 +278,9 @@ export function daysBetween(since: string, until: string): string[] {
   const days: string[] = [];
   for (let t = Date.parse(`${since}T00:00:00Z`), end = Date.parse(`${until}T00:00:00Z`); t <= end && days.length < 1200; t += 86_400_000) days.push(dayKey(t));
   return days;
+}
+
+export function checkSeenPerson(p: SeenPerson): SeenPerson {
+  if (!p.tenant || !p.sub || !Number.isFinite(p.lastSeen)) throw bad("a person seen needs a tenant, a sub and a time");
+  return { ...p, ...(p.email ? { email: p.email.toLowerCase() } : {}) };
 }

@@ -16,7 +16,7 @@ import { Spool, type SpooledWrite } from "./spool.ts";
 import { SqliteState } from "./sqlite.ts";
 import {
   type Budget, type BudgetStatus, type BudgetUnit, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit, type Reservation,
-  type ReserveResult, type Revocation, type RevocationKind, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite,
+  type ReserveResult, type Revocation, type RevocationKind, type SeenPerson, StateUnavailable, type UserKind, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite,
 } from "./types.ts";
 
 export type FailurePolicy = "open" | "closed";
@@ -289,12 +289,27 @@ export class ResilientState implements GatewayState {
   revoke(revocation: Revocation): Promise<void> {
     return this.write("revoke", { kind: "revoke", revocation });
   }
+  /** Whether a revocation was lifted; under fail-open with the store down it is spooled and the answer is true (not known yet). */
   async restore(tenant: string, kind: RevocationKind, value: string): Promise<boolean> {
+    if (this.downSince === undefined) {
+      try {
+        return await this.primary.restore(tenant, kind, value);
+      } catch (e) {
+        if (!(e instanceof StateUnavailable)) throw e;
+        this.markDown("restore", e);
+      }
+    }
     await this.write("restore", { kind: "restore", tenant, revocationKind: kind, value });
     return true;
   }
   isRevoked(tenant: string, identity: TokenIdentity, now?: number): Promise<Revocation | null> {
     return this.serve("isRevoked", (s) => s.isRevoked(tenant, identity, now));
+  }
+  notePerson(person: SeenPerson): Promise<void> {
+    return this.serve("notePerson", (s) => s.notePerson(person));
+  }
+  findPeople(tenant: string, value: string, kind?: UserKind): Promise<SeenPerson[]> {
+    return this.serve("findPeople", (s) => s.findPeople(tenant, value, kind));
   }
   // admin reads and settings: the store or a clear error
   usageReport(query: UsageQuery): Promise<UsageRow[]> {

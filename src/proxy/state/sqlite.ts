@@ -10,11 +10,11 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import {
   budgetCounter, budgetStatus, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, counterKey, countersFor, type CounterValue,
-  admits, describeWindows, fits, identityKeys, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, dayKey,
+  admits, checkSeenPerson, describeWindows, fits, identityKeys, normaliseUserId, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, dayKey,
 } from "./common.ts";
 import {
   type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
-  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite, type SubjectKind,
+  type Reservation, type ReserveResult, type Revocation, type RevocationKind, type SeenPerson, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite, type SubjectKind, type UserKind,
 } from "./types.ts";
 
 const SCHEMA = `
@@ -26,21 +26,33 @@ CREATE TABLE IF NOT EXISTS usage (
   PRIMARY KEY (tenant, request_id)
 );
 CREATE INDEX IF NOT EXISTS usage_day ON usage (tenant, day);
-CREATE TABLE IF NOT EXISTS counters (tenant TEXT NOT NULL, key TEXT NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (tenant TEXT NOT NULL, key TEXT NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, held_usd INTEGER NOT NULL DEFAULT 0, held_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tenant, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, expires INTEGER NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, counters TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reservations_expiry ON reservations (tenant, expires);
-CREATE TABLE IF NOT EXISTS windows (tenant TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key, start)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS windows (tenant TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, last INTEGER, PRIMARY KEY (tenant, key, start)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS revocations (tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, until INTEGER NOT NULL, at INTEGER NOT NULL, by TEXT, reason TEXT, PRIMARY KEY (tenant, kind, value)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS budgets (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, period TEXT NOT NULL, unit TEXT NOT NULL, lim INTEGER NOT NULL, soft INTEGER NOT NULL, PRIMARY KEY (tenant, kind, id, period, unit)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS limits (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, rpm INTEGER, tpm INTEGER, PRIMARY KEY (tenant, kind, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS policy_versions (tenant TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS people (tenant TEXT NOT NULL, sub TEXT NOT NULL, username TEXT, username_key TEXT, email TEXT, display_name TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (tenant, sub)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS people_username ON people (tenant, username_key);
+CREATE INDEX IF NOT EXISTS people_email ON people (tenant, email);
 `;
 
+/** Columns added since the first schema: added to an older file at open (in the same transaction). */
+const ADDED_COLUMNS: [table: string, column: string, definition: string][] = [
+  ["counters", "held_usd", "INTEGER NOT NULL DEFAULT 0"],
+  ["counters", "held_tokens", "INTEGER NOT NULL DEFAULT 0"],
+  ["windows", "last", "INTEGER"],
+];
+
+interface PersonRow { tenant: string; sub: string; username: string | null; username_key: string | null; email: string | null; display_name: string; first_seen: number; last_seen: number }
 interface RevocationRow { tenant: string; kind: RevocationKind; value: string; until: number; at: number; by: string | null; reason: string | null }
 interface BudgetRow { tenant: string; kind: SubjectKind; id: string; period: Period; unit: BudgetUnit; lim: number; soft: number }
 interface LimitRow { tenant: string; kind: SubjectKind; id: string; rpm: number | null; tpm: number | null }
 
 const toRevocation = (r: RevocationRow): Revocation => ({ tenant: r.tenant, kind: r.kind, value: r.value, until: r.until, at: r.at, ...(r.by ? { by: r.by } : {}), ...(r.reason ? { reason: r.reason } : {}) });
+const toPerson = (r: PersonRow): SeenPerson => ({ tenant: r.tenant, sub: r.sub, ...(r.username !== null ? { username: r.username } : {}), ...(r.email !== null ? { email: r.email } : {}), displayName: r.display_name, firstSeen: r.first_seen, lastSeen: r.last_seen });
 const toBudget = (r: BudgetRow): Budget => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, period: r.period, unit: r.unit, limit: r.lim, soft: r.soft === 1 });
 const toLimit = (r: LimitRow): RateLimit => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, ...(r.rpm !== null ? { rpm: r.rpm } : {}), ...(r.tpm !== null ? { tpm: r.tpm } : {}) });
 
@@ -55,7 +67,13 @@ export class SqliteState implements GatewayState {
       this.db.exec("PRAGMA busy_timeout = 10000");
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec("PRAGMA synchronous = NORMAL");
-      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA);
+        for (const [table, column, definition] of ADDED_COLUMNS) {
+          const columns = this.db.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all();
+          if (!columns.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+        }
+      }).immediate();
     } catch (e) {
       throw new StateError("STATE_UNAVAILABLE", `cannot open the state database ${path}: ${(e as Error).message}; check the path and its permissions`, { cause: e });
     }
@@ -76,32 +94,35 @@ export class SqliteState implements GatewayState {
   // ---- counters and reservations
 
   private counter(tenant: string, c: CounterRef): CounterValue {
-    const row = this.db.query<{ usd: number; tokens: number }, [string, string]>("SELECT usd, tokens FROM counters WHERE tenant = ? AND key = ?").get(tenant, counterKey(c));
-    return { microUsd: row?.usd ?? 0, tokens: row?.tokens ?? 0 };
+    const row = this.db.query<{ usd: number; tokens: number; held_usd: number; held_tokens: number }, [string, string]>("SELECT usd, tokens, held_usd, held_tokens FROM counters WHERE tenant = ? AND key = ?").get(tenant, counterKey(c));
+    return { microUsd: row?.usd ?? 0, tokens: row?.tokens ?? 0, heldMicroUsd: row?.held_usd ?? 0, heldTokens: row?.held_tokens ?? 0 };
   }
 
   /** While a batch is written: counter changes summed per counter, written once at its end. */
-  private sums: Map<string, { tenant: string; key: string; usd: number; tokens: number }> | undefined;
+  private sums: Map<string, { tenant: string; key: string; usd: number; tokens: number; heldUsd: number; heldTokens: number }> | undefined;
 
-  private add(tenant: string, counters: CounterRef[], usd: number, tokens: number): void {
+  private static readonly ADD_SQL = "INSERT INTO counters (tenant, key, usd, tokens, held_usd, held_tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4, held_usd = held_usd + ?5, held_tokens = held_tokens + ?6";
+
+  /** Adds to the counters; `held`: the part that is a reservation's (requests in flight). */
+  private add(tenant: string, counters: CounterRef[], usd: number, tokens: number, held: { usd: number; tokens: number } = { usd: 0, tokens: 0 }): void {
     if (this.sums) {
       for (const c of counters) {
         const key = counterKey(c);
         const sum = this.sums.get(`${tenant}\0${key}`);
-        if (sum) [sum.usd, sum.tokens] = [sum.usd + usd, sum.tokens + tokens];
-        else this.sums.set(`${tenant}\0${key}`, { tenant, key, usd, tokens });
+        if (sum) [sum.usd, sum.tokens, sum.heldUsd, sum.heldTokens] = [sum.usd + usd, sum.tokens + tokens, sum.heldUsd + held.usd, sum.heldTokens + held.tokens];
+        else this.sums.set(`${tenant}\0${key}`, { tenant, key, usd, tokens, heldUsd: held.usd, heldTokens: held.tokens });
       }
       return;
     }
-    const q = this.db.query("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4");
-    for (const c of counters) q.run(tenant, counterKey(c), usd, tokens);
+    const q = this.db.query(SqliteState.ADD_SQL);
+    for (const c of counters) q.run(tenant, counterKey(c), usd, tokens, held.usd, held.tokens);
   }
 
   /** Gives back the estimates of reservations past their expiry (a replica that died never settled them). */
   private purgeExpired(tenant: string, now: number): void {
     const expired = this.db.query<{ id: string; usd: number; tokens: number; counters: string }, [string, number]>("SELECT id, usd, tokens, counters FROM reservations WHERE tenant = ? AND expires <= ?").all(tenant, now);
     for (const r of expired) {
-      this.add(tenant, JSON.parse(r.counters) as CounterRef[], -r.usd, -r.tokens);
+      this.add(tenant, JSON.parse(r.counters) as CounterRef[], -r.usd, -r.tokens, { usd: -r.usd, tokens: -r.tokens });
       this.db.query("DELETE FROM reservations WHERE id = ?").run(r.id);
     }
   }
@@ -110,7 +131,7 @@ export class SqliteState implements GatewayState {
   private drop(reservation: Reservation): boolean {
     const row = this.db.query<{ usd: number; tokens: number }, [string]>("DELETE FROM reservations WHERE id = ? RETURNING usd, tokens").get(reservation.id);
     if (!row) return false;
-    this.add(reservation.tenant, reservation.counters, -row.usd, -row.tokens);
+    this.add(reservation.tenant, reservation.counters, -row.usd, -row.tokens, { usd: -row.usd, tokens: -row.tokens });
     return true;
   }
 
@@ -129,9 +150,9 @@ export class SqliteState implements GatewayState {
       const refused = checks.find((c) => !c.budget.soft && !fits(c.budget, c.value, estimate));
       if (refused) return { ok: false, refusedBy: budgetStatus(refused.budget, refused.value, refused.ref.periodKey), statuses: checks.map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey)) };
       const reservation: Reservation = { id: crypto.randomUUID(), tenant: person.tenant, estimate, counters: countersFor(person, now), expiresAt: now + (options.ttlMs ?? RESERVATION_TTL_MS) };
-      this.add(person.tenant, reservation.counters, estimate.microUsd, estimate.tokens);
+      this.add(person.tenant, reservation.counters, estimate.microUsd, estimate.tokens, { usd: estimate.microUsd, tokens: estimate.tokens });
       this.db.query("INSERT INTO reservations (id, tenant, expires, usd, tokens, counters) VALUES (?, ?, ?, ?, ?, ?)").run(reservation.id, person.tenant, reservation.expiresAt, estimate.microUsd, estimate.tokens, JSON.stringify(reservation.counters));
-      const statuses = checks.map((c) => budgetStatus(c.budget, { microUsd: c.value.microUsd + estimate.microUsd, tokens: c.value.tokens + estimate.tokens }, c.ref.periodKey));
+      const statuses = checks.map((c) => budgetStatus(c.budget, { microUsd: c.value.microUsd + estimate.microUsd, tokens: c.value.tokens + estimate.tokens, heldMicroUsd: (c.value.heldMicroUsd ?? 0) + estimate.microUsd, heldTokens: (c.value.heldTokens ?? 0) + estimate.tokens }, c.ref.periodKey));
       return { ok: true, reservation, statuses, warnings: statuses.filter((s) => s.budget.soft && s.used > s.budget.limit) };
     });
   }
@@ -159,8 +180,8 @@ export class SqliteState implements GatewayState {
       } finally {
         this.sums = undefined;
       }
-      const q = this.db.query("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4");
-      for (const c of sums.values()) q.run(c.tenant, c.key, c.usd, c.tokens);
+      const q = this.db.query(SqliteState.ADD_SQL);
+      for (const c of sums.values()) q.run(c.tenant, c.key, c.usd, c.tokens, c.heldUsd, c.heldTokens);
     });
   }
 
@@ -227,14 +248,19 @@ export class SqliteState implements GatewayState {
 
   private windowCounts(tenant: string, key: string, now: number): WindowCounts {
     const start = windowStart(now);
-    const rows = this.db.query<{ start: number; requests: number; tokens: number }, [string, string, number, number]>("SELECT start, requests, tokens FROM windows WHERE tenant = ? AND key = ? AND start IN (?, ?)").all(tenant, key, start, start - WINDOW_MS);
+    const rows = this.db.query<{ start: number; requests: number; tokens: number; last: number | null }, [string, string, number, number]>("SELECT start, requests, tokens, last FROM windows WHERE tenant = ? AND key = ? AND start IN (?, ?)").all(tenant, key, start, start - WINDOW_MS);
     const curr = rows.find((r) => r.start === start);
     const prev = rows.find((r) => r.start !== start);
-    return { prevRequests: prev?.requests ?? 0, currRequests: curr?.requests ?? 0, prevTokens: prev?.tokens ?? 0, currTokens: curr?.tokens ?? 0 };
+    return {
+      prevRequests: prev?.requests ?? 0, currRequests: curr?.requests ?? 0, prevTokens: prev?.tokens ?? 0, currTokens: curr?.tokens ?? 0,
+      ...(prev?.last != null ? { prevLast: prev.last } : {}), ...(curr?.last != null ? { currLast: curr.last } : {}),
+    };
   }
 
   private bump(tenant: string, key: string, now: number, requests: number, tokens: number): void {
-    this.db.query("INSERT INTO windows (tenant, key, start, requests, tokens) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET requests = requests + ?4, tokens = tokens + ?5").run(tenant, key, windowStart(now), requests, tokens);
+    this.db
+      .query("INSERT INTO windows (tenant, key, start, requests, tokens, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET requests = requests + ?4, tokens = tokens + ?5, last = max(coalesce(last, 0), ?6)")
+      .run(tenant, key, windowStart(now), requests, tokens, now);
   }
 
   async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
@@ -243,8 +269,7 @@ export class SqliteState implements GatewayState {
       const specs = windowsFor(person, this.limitsOf(person.tenant), options.defaults);
       const keys = specs.map((s) => `${s.subject.kind}:${s.subject.id}`);
       const counts = keys.map((k) => this.windowCounts(person.tenant, k, now));
-      const fraction = (now - windowStart(now)) / WINDOW_MS;
-      const allowed = specs.every((s, i) => admits(s, counts[i] as WindowCounts, fraction));
+      const allowed = specs.every((s, i) => admits(s, counts[i] as WindowCounts, now));
       if (allowed) for (const k of keys) this.bump(person.tenant, k, now, 1, tokens);
       this.db.query("DELETE FROM windows WHERE tenant = ? AND start < ?").run(person.tenant, windowStart(now) - WINDOW_MS);
       return describeWindows(specs, counts, now, tokens, allowed);
@@ -282,6 +307,27 @@ export class SqliteState implements GatewayState {
 
   async listRevocations(tenant: string, now = Date.now()): Promise<Revocation[]> {
     return this.db.query<RevocationRow, [string, number]>("SELECT * FROM revocations WHERE tenant = ? AND until > ? ORDER BY at").all(tenant, now).map(toRevocation);
+  }
+
+  // ---- people seen
+
+  async notePerson(person: SeenPerson): Promise<void> {
+    const p = checkSeenPerson(person);
+    this.tx(() => {
+      this.db
+        .query(
+          `INSERT INTO people (tenant, sub, username, username_key, email, display_name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+           ON CONFLICT (tenant, sub) DO UPDATE SET username = ?3, username_key = ?4, email = coalesce(?5, email), display_name = ?6, first_seen = min(first_seen, ?7), last_seen = max(last_seen, ?8)`,
+        )
+        .run(p.tenant, p.sub, p.username ?? null, p.username !== undefined ? normaliseUserId(p.username) : null, p.email ?? null, p.displayName, p.firstSeen, p.lastSeen);
+    });
+  }
+
+  async findPeople(tenant: string, value: string, kind?: UserKind): Promise<SeenPerson[]> {
+    const v = normaliseUserId(value);
+    const where = { sub: "lower(sub) = ?2", username: "username_key = ?2", email: "email = ?2" };
+    const clause = kind ? where[kind] : Object.values(where).join(" OR ");
+    return this.db.query<PersonRow, [string, string]>(`SELECT * FROM people WHERE tenant = ?1 AND (${clause}) ORDER BY last_seen DESC LIMIT 100`).all(tenant, v).map(toPerson);
   }
 
   // ---- settings

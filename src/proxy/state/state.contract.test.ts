@@ -195,12 +195,78 @@ for (const backend of backends) {
       expect(decisions.map((d) => d.windows[0]?.remaining)).toEqual([2, 1, 0, 0]);
       const refused = decisions[3]!;
       expect(refused.refusedBy).toMatchObject({ kind: "requests", limit: 3, subject: { kind: "user", id: "rl" }, resetAt: T0 + WINDOW_MS });
-      // in the next window the 3 earlier requests weigh (1 - f): one more fits once f >= 1/3
-      expect(refused.retryAfterMs).toBe(45_000 + 20_000);
+      // the 3 requests were made at `now`: a minute later none is inside the last minute, so the
+      // wait is the window at most (the approximation alone would say 45 s + 20 s)
+      expect(refused.retryAfterMs).toBe(WINDOW_MS);
       expect((await state.admit(p, 0, { now: T0 + WINDOW_MS + 10_000 })).allowed).toBe(false);
-      expect((await state.admit(p, 0, { now: T0 + WINDOW_MS + 21_000 })).allowed).toBe(true);
+      expect((await state.admit(p, 0, { now: now + refused.retryAfterMs! })).allowed).toBe(true);
       // another person has their own window; no limit at all means always allowed
       expect((await state.admit(person(tenant, "other"), 0, { now })).windows).toEqual([]);
+    });
+
+    test("retry-after is never longer than the window, and a retry after it is admitted", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "rl3");
+      await state.setLimit({ tenant, subject: { kind: "user", id: "rl3" }, rpm: 3 });
+      // the issue's case: 3 requests early in a window, refused a moment later
+      for (let i = 0; i < 3; i++) expect((await state.admit(p, 0, { now: T0 + 2_000 + i })).allowed).toBe(true);
+      const refused = await state.admit(p, 0, { now: T0 + 11_000 });
+      expect(refused.allowed).toBe(false);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(WINDOW_MS);
+      expect(refused.retryAfterMs).toBe(2_002 + WINDOW_MS - 11_000);
+      expect((await state.admit(p, 0, { now: T0 + 11_000 + refused.retryAfterMs! })).allowed).toBe(true);
+      // tokens per minute: the same bound
+      const q = person(tenant, "tp");
+      await state.setLimit({ tenant, subject: { kind: "user", id: "tp" }, tpm: 100 });
+      expect((await state.admit(q, 150, { now: T0 + 1_000 })).allowed).toBe(true);
+      const over = await state.admit(q, 10, { now: T0 + 5_000 });
+      expect(over.allowed).toBe(false);
+      expect(over.retryAfterMs).toBeLessThanOrEqual(WINDOW_MS);
+      expect((await state.admit(q, 10, { now: T0 + 5_000 + over.retryAfterMs! })).allowed).toBe(true);
+    });
+
+    test("a budget status says how much of what is used is held by requests in flight", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "held");
+      await state.setBudget({ tenant, subject: { kind: "user", id: "held" }, period: "day", unit: "usd", limit: 2_000, soft: false });
+      const r1 = await state.reserve(p, { microUsd: 600, tokens: 1 }, { now: T0 });
+      const r2 = await state.reserve(p, { microUsd: 500, tokens: 1 }, { now: T0 });
+      if (!r1.ok || !r2.ok) throw new Error("both fit");
+      expect(r2.statuses[0]).toMatchObject({ used: 1_100, held: 1_100 });
+      await state.settle(r1.reservation, record(p, { time: T0, costMicroUsd: 700 }));
+      expect((await state.budgetStatus(p, T0))[0]).toMatchObject({ used: 1_200, held: 500, remaining: 800 });
+      const refused = await state.reserve(p, { microUsd: 1_000, tokens: 1 }, { now: T0 });
+      expect(refused.ok).toBe(false);
+      if (!refused.ok) expect(refused.refusedBy).toMatchObject({ used: 1_200, held: 500 });
+      await state.release(r2.reservation);
+      expect((await state.budgetStatus(p, T0))[0]).toMatchObject({ used: 700, held: 0 });
+      // an expired reservation gives its held part back too
+      const r3 = await state.reserve(p, { microUsd: 300, tokens: 1 }, { now: T0, ttlMs: 1_000 });
+      expect(r3.ok).toBe(true);
+      expect((await state.budgetStatus(p, T0 + 2_000))[0]).toMatchObject({ used: 700, held: 0 });
+    });
+
+    test("people seen: found by sub, username or email in any case (or only the kind asked), identifiers kept current", async () => {
+      const tenant = newTenant();
+      const seen = (sub: string, username: string, email: string | undefined, at: number) => state.notePerson({ tenant, sub, username, ...(email ? { email } : {}), displayName: email ?? username, firstSeen: at, lastSeen: at });
+      // a username that looks like an e-mail, and someone else whose e-mail it is
+      await seen("sub-1", "dev@example.com", "Dev.Other@Example.com", T0);
+      await seen("sub-2", "devon", "dev@example.com", T0 + 1);
+      const both = await state.findPeople(tenant, "DEV@example.com");
+      expect(both.map((p) => p.sub).sort()).toEqual(["sub-1", "sub-2"]);
+      expect((await state.findPeople(tenant, "dev@example.com", "username")).map((p) => p.sub)).toEqual(["sub-1"]);
+      expect((await state.findPeople(tenant, "dev@example.com", "email")).map((p) => p.sub)).toEqual(["sub-2"]);
+      expect((await state.findPeople(tenant, "dev.other@example.com"))[0]).toMatchObject({ sub: "sub-1", username: "dev@example.com", email: "dev.other@example.com", firstSeen: T0 });
+      expect((await state.findPeople(tenant, "SUB-2", "sub")).map((p) => p.sub)).toEqual(["sub-2"]);
+      expect(await state.findPeople(tenant, "nobody@example.com")).toEqual([]);
+      expect(await state.findPeople(newTenant(), "devon")).toEqual([]);
+      // seen again without an e-mail (userInfo not answered yet): the known one is kept; first seen too
+      await seen("sub-2", "devon", undefined, T0 + 5_000);
+      expect((await state.findPeople(tenant, "devon"))[0]).toMatchObject({ email: "dev@example.com", firstSeen: T0 + 1, lastSeen: T0 + 5_000 });
+      // an e-mail that changed: the old one no longer finds them
+      await seen("sub-2", "devon", "devon@example.com", T0 + 6_000);
+      expect((await state.findPeople(tenant, "dev@example.com")).map((p) => p.sub)).toEqual(["sub-1"]);
+      expect((await state.findPeople(tenant, "devon@example.com")).map((p) => p.sub)).toEqual(["sub-2"]);
     });
 
     test("tokens per minute, configured defaults per person and per tenant", async () => {
@@ -246,6 +312,21 @@ for (const backend of backends) {
       expect(await state.restore(tenant, "email", "LEAVER@example.com")).toBe(true);
       expect(await state.isRevoked(tenant, { email: "leaver@example.com" })).toBeNull();
       expect(await state.restore(tenant, "email", "nobody@example.com")).toBe(false);
+    });
+
+    test("denylist by user: the value matches a token's sub, username or email, in any case", async () => {
+      const tenant = newTenant();
+      const now = Date.now();
+      await state.revoke({ tenant, kind: "user", value: "Dev@Example.com", until: now + 60_000, at: now });
+      // a username that looks like an e-mail, and an e-mail: both are the value
+      expect(await state.isRevoked(tenant, { sub: "s1", username: "dev@example.com", email: "other@example.com" })).toMatchObject({ kind: "user", value: "dev@example.com" });
+      expect(await state.isRevoked(tenant, { sub: "s2", username: "devon", email: "DEV@example.com" })).toMatchObject({ kind: "user" });
+      expect(await state.isRevoked(tenant, { sub: "s3", username: "devon", email: "devon@example.com" })).toBeNull();
+      await state.revoke({ tenant, kind: "user", value: "0F9E8D7C-1111-4222-A333-444455556666", until: now + 60_000, at: now });
+      expect(await state.isRevoked(tenant, { sub: "0f9e8d7c-1111-4222-a333-444455556666", username: "x" })).toMatchObject({ kind: "user" });
+      expect((await state.listRevocations(tenant)).map((r) => [r.kind, r.value]).sort()).toEqual([["user", "0f9e8d7c-1111-4222-a333-444455556666"], ["user", "dev@example.com"]]);
+      expect(await state.restore(tenant, "user", "DEV@EXAMPLE.COM")).toBe(true);
+      expect(await state.isRevoked(tenant, { sub: "s1", username: "dev@example.com" })).toBeNull();
     });
 
     test("budget and limit settings: set replaces, list, clear; bad input is a typed error", async () => {
@@ -335,5 +416,27 @@ test("sqlite: what was recorded survives closing and reopening the file", async 
   expect((await s.usageReport({ tenant, since: "2026-11-01", until: "2026-11-30", by: "user" }))[0]).toMatchObject({ requests: 1, cacheReadInputTokens: 20000 });
   expect(await s.isRevoked(tenant, { sub: "durable" })).not.toBeNull();
   expect((await s.budgetStatus(p, T0))[0]).toMatchObject({ used: 12_345 });
+  await s.close();
+});
+
+test("sqlite: a file from before the held figures and window times is upgraded at open, its counters kept", async () => {
+  const file = join(dir, "old.db");
+  const { Database } = await import("bun:sqlite");
+  const old = new Database(file, { create: true });
+  old.exec("CREATE TABLE counters (tenant TEXT NOT NULL, key TEXT NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key)) WITHOUT ROWID");
+  old.exec("CREATE TABLE windows (tenant TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key, start)) WITHOUT ROWID");
+  old.query("INSERT INTO counters VALUES ('old', 'user:sub-o:2026-11-10', 700, 7)").run();
+  old.close();
+  const s = new SqliteState(file);
+  const p = person("old", "sub-o");
+  await s.setBudget({ tenant: "old", subject: { kind: "user", id: "sub-o" }, period: "day", unit: "usd", limit: 1_000, soft: false });
+  expect((await s.budgetStatus(p, T0))[0]).toMatchObject({ used: 700, held: 0 });
+  const r = await s.reserve(p, { microUsd: 200, tokens: 1 }, { now: T0 });
+  expect(r.ok && r.statuses[0]).toMatchObject({ used: 900, held: 200 });
+  await s.setLimit({ tenant: "old", subject: { kind: "user", id: "sub-o" }, rpm: 1 });
+  expect((await s.admit(p, 0, { now: T0 })).allowed).toBe(true);
+  expect((await s.admit(p, 0, { now: T0 + 1 })).retryAfterMs).toBe(WINDOW_MS - 1);
+  await s.notePerson({ tenant: "old", sub: "sub-o", username: "o", displayName: "o", firstSeen: T0, lastSeen: T0 });
+  expect(await s.findPeople("old", "O")).toHaveLength(1);
   await s.close();
 });

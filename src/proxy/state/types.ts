@@ -88,6 +88,8 @@ export interface BudgetStatus {
   budget: Budget;
   /** Settled spend plus live reservations in the current period, in the budget's unit. */
   used: number;
+  /** The part of `used` held by live reservations (requests in flight), in the budget's unit. */
+  held: number;
   remaining: number;
   /** When the period ends (epoch ms). */
   resetsAt: number;
@@ -149,7 +151,11 @@ export interface RateDecision {
   refusedBy?: RateWindow;
 }
 
-export type RevocationKind = "sub" | "username" | "email" | "origin_jti";
+/** What an admin's `--user` value is, when they say (`kind`); otherwise it may be any of them. */
+export type UserKind = "sub" | "username" | "email";
+
+/** `user`: the person whose sub, username or email is the value (compared without regard to case); `origin_jti`: one sign-in. */
+export type RevocationKind = UserKind | "user" | "origin_jti";
 
 export interface Revocation {
   tenant: string;
@@ -160,6 +166,18 @@ export interface Revocation {
   at: number;
   by?: string;
   reason?: string;
+}
+
+/** A person the gateway has seen a verified token of, as the state store remembers them. */
+export interface SeenPerson {
+  tenant: string;
+  sub: string;
+  username?: string;
+  /** Lower-case; from the token, or from the IdP's userInfo for pools that sign in with email. */
+  email?: string;
+  displayName: string;
+  firstSeen: number;
+  lastSeen: number;
 }
 
 export interface TokenIdentity {
@@ -207,6 +225,12 @@ export interface GatewayState {
   restore(tenant: string, kind: RevocationKind, value: string): Promise<boolean>;
   isRevoked(tenant: string, identity: TokenIdentity, now?: number): Promise<Revocation | null>;
   listRevocations(tenant: string, now?: number): Promise<Revocation[]>;
+
+  // people seen
+  /** Remembers a person seen with a verified token: identifiers, display name, last seen (first seen kept; a known email kept when this sighting has none). */
+  notePerson(person: SeenPerson): Promise<void>;
+  /** The people seen whose sub, username or email (only `kind`, when given) is `value`, compared without regard to case. */
+  findPeople(tenant: string, value: string, kind?: UserKind): Promise<SeenPerson[]>;
 
   // settings
   setBudget(budget: Budget): Promise<void>;

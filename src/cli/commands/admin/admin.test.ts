@@ -76,7 +76,7 @@ test("budget set with the admin key file: PUT with the key as bearer, a confirma
   expect(await run(fake.ctx, parse("admin budget set --user demo --period day --usd 0.000001 --admin-key-file /k"))).toBe(0);
   expect(seen).toEqual([{ method: "PUT", url: "https://acme.proxy.example.com/_gateway/admin/v1/budgets", authorization: `Bearer ${KEY}`, body: { user: "demo", period: "day", usd: 0.000001, soft: false } }]);
   expect(fake.stdout).toEqual([]);
-  expect(fake.stderr).toEqual(["Budget set: user demo, daily, $0.0000."]);
+  expect(fake.stderr).toEqual(["Budget set: user demo, daily, $0.000001000."]);
 });
 
 test("--tenant-url with --admin-key-file needs no profile; without the key file it is refused (a token stays with its tenant)", async () => {

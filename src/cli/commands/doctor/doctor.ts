@@ -17,7 +17,7 @@ import { CONFLICTING_ENV, parseSettings, settingsPath, SCOPES, isOurHelper, help
 import { checkProfile } from "../../oauth/client.ts";
 import { checkEndpointUrl } from "../../../shared/endpoint-policy.ts";
 import { jsonForTerminal, sanitizeForTerminal } from "../../terminal-text.ts";
-import { gatewayChecks, type StreamProbe } from "./gateway-checks.ts";
+import { gatewayChecks, refusalAdvice, type StreamProbe } from "./gateway-checks.ts";
 import { desktopCheck, placeCheck, type SurfaceFacts } from "./surface-checks.ts";
 
 export interface DoctorOptions {
@@ -147,7 +147,9 @@ export async function runChecks(ctx: CommandContext, options: { deep?: boolean }
         for (const check of await gatewayChecks(ctx, tenantBaseUrl(profile.tenant), token, model, Boolean(options.deep), ports.stream ?? (await realStream()))) add(check);
       } else {
         const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
-        add({ name: "proxy", verdict: "fail", detail: `${url} answered ${response.status}: ${body?.error?.message ?? response.statusText}`, fix: response.status === 401 ? login : undefined });
+        const advice = refusalAdvice(response.headers, login);
+        if (advice) add({ name: "proxy", verdict: "fail", detail: `${url} answered ${response.status}: ${advice.detail}`, fix: advice.fix });
+        else add({ name: "proxy", verdict: "fail", detail: `${url} answered ${response.status}: ${body?.error?.message ?? response.statusText}`, fix: response.status === 401 ? login : undefined });
       }
     } catch (e) {
       add({ name: "proxy", verdict: "fail", detail: message(e), fix: e instanceof CliError ? e.hint : undefined });

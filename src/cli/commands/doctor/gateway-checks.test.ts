@@ -1,17 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import { fakeContext, PROFILE } from "../fake-context.ts";
-import { gatewayChecks, pieces, streamingCheck, type StreamProbe, type StreamResult } from "./gateway-checks.ts";
+import { gatewayChecks, pieces, refusalAdvice, streamingCheck, type StreamProbe, type StreamResult } from "./gateway-checks.ts";
 import { placeCheck } from "./surface-checks.ts";
 
 const BASE = "https://acme.proxy.example.com/anthropic/v1";
-function gateway(overrides: { badTokenChallenge?: boolean; count?: number } = {}) {
+function gateway(overrides: { badTokenChallenge?: boolean; count?: number; countAnswer?: () => Response } = {}) {
   return fakeContext({
     oauth: {
       fetch: async (url, init) => {
         const auth = new Headers(init?.headers).get("authorization");
         if (init?.method === "HEAD") return new Response(null, { status: 200 });
         if (auth !== "Bearer good") return new Response("{}", { status: 401, headers: overrides.badTokenChallenge === false ? {} : { "www-authenticate": 'Bearer error="invalid_token"' } });
-        if (url.endsWith("/count_tokens")) return Response.json({ input_tokens: overrides.count ?? 9 });
+        if (url.endsWith("/count_tokens")) return overrides.countAnswer?.() ?? Response.json({ input_tokens: overrides.count ?? 9 });
         return new Response("{}", { status: 404 });
       },
     },
@@ -79,6 +79,27 @@ describe("the --deep stream: short and sent at once, or held back", () => {
   test("an error status or a stream without message_stop fails", () => {
     expect(streamingCheck({ status: 429, reads: [], text: '{"error":{"message":"slow down"}}' })).toMatchObject({ verdict: "fail", detail: expect.stringContaining("429: slow down") });
     expect(streamingCheck(result([5, 300], { text: "event: message_start\n" }))).toMatchObject({ verdict: "fail", detail: expect.stringContaining("without message_stop") });
+  });
+});
+
+describe("refusals the gateway explains", () => {
+  const refusal = (status: number, reason: string, message: string) => () => Response.json({ type: "error", error: { type: "api_error", message } }, { status, headers: { "x-agent-runner-reason": reason } });
+
+  test("the upstream refused the tenant's key: the gateway's problem, never 'log in'", async () => {
+    const checks = await gatewayChecks(gateway({ countAnswer: refusal(502, "upstream_auth", "the gateway's upstream credential was refused; contact your administrator") }).ctx, BASE, "good", "m", false, stream([]));
+    const count = checks.find((c) => c.name === "count_tokens");
+    expect(count?.verdict).toBe("fail");
+    expect(count?.detail).toContain("answered 502: the Anthropic API refused the gateway's own credential");
+    expect(count?.detail).toContain("the gateway's problem, not your sign-in");
+    expect(count?.fix).toContain("gateway's operator");
+    expect(count?.fix).not.toContain("agent-runner-auth login");
+  });
+
+  test("revoked by an administrator: ask them, signing in again will not help; a signed-out session: log in", () => {
+    expect(refusalAdvice(new Headers({ "x-agent-runner-reason": "person_revoked" }))?.fix).toContain("will not help");
+    expect(refusalAdvice(new Headers({ "x-agent-runner-reason": "session_revoked" }), "agent-runner-auth login --profile work")?.fix).toBe("agent-runner-auth login --profile work");
+    expect(refusalAdvice(new Headers({ "x-agent-runner-reason": "token_expired" }))).toBeUndefined();
+    expect(refusalAdvice(new Headers({ "x-agent-runner-reason": "made_up" }))).toBeUndefined();
   });
 });
 

@@ -9,6 +9,7 @@
 import type { CommandContext } from "../context.ts";
 import type { Check } from "./doctor.ts";
 import type { TimedRead } from "../../oauth/bounded-fetch.ts";
+import { gatewayReason } from "../../../shared/gateway-reasons.ts";
 
 /** What the streamed request showed: when its headers and each read of its body arrived (ms since it was sent). */
 export interface StreamResult {
@@ -45,6 +46,26 @@ export function pieces(reads: readonly TimedRead[]): number {
 
 const VERSION_HEADER = { "anthropic-version": "2023-06-01" };
 
+/**
+ * A refusal the gateway explained (its `x-agent-runner-reason`) that changes whose problem it is
+ * and what fixes it; undefined for the others (their message says enough).
+ */
+export function refusalAdvice(headers: Headers, loginCommand = "agent-runner-auth login"): { detail: string; fix: string } | undefined {
+  switch (gatewayReason(headers)) {
+    case "upstream_auth":
+      return {
+        detail: "the Anthropic API refused the gateway's own credential (the tenant's API key): this is the gateway's problem, not your sign-in",
+        fix: "Tell the gateway's operator: the upstream refused the tenant's API key (its --upstream-key-file; metric proxy_upstream_auth_failures_total). Signing in again will not help",
+      };
+    case "person_revoked":
+      return { detail: "an administrator of the tenant withdrew your access to the gateway", fix: "Ask your tenant's administrator; signing in again will not help" };
+    case "session_revoked":
+      return { detail: "this sign-in was ended at the gateway (signed out)", fix: loginCommand };
+    default:
+      return undefined;
+  }
+}
+
 function errorText(status: number, body: string): string {
   try {
     const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
@@ -79,7 +100,9 @@ export async function gatewayChecks(ctx: Pick<CommandContext, "oauth" | "now">, 
     const r = await ctx.oauth.fetch(`${base}/v1/messages/count_tokens`, { method: "POST", headers: { ...VERSION_HEADER, ...bearer, "content-type": "application/json" }, body: body({}) });
     const text = await r.text();
     const counted = r.ok ? (JSON.parse(text) as { input_tokens?: unknown }).input_tokens : undefined;
+    const advice = refusalAdvice(r.headers);
     if (typeof counted === "number") checks.push({ name: "count_tokens", verdict: "pass", detail: `POST /v1/messages/count_tokens with your token: ${counted} input tokens (free)` });
+    else if (advice) checks.push({ name: "count_tokens", verdict: "fail", detail: `POST /v1/messages/count_tokens answered ${r.status}: ${advice.detail}`, fix: advice.fix });
     else checks.push({ name: "count_tokens", verdict: "fail", detail: `POST /v1/messages/count_tokens answered ${errorText(r.status, text)}`, fix: r.status === 401 ? "agent-runner-auth login" : r.status === 403 ? "Ask your tenant's administrator for access to the model API" : "Ask the gateway's operator (count_tokens must be allowed)" });
   } catch (e) {
     checks.push({ name: "count_tokens", verdict: "fail", detail: (e as Error).message });
@@ -107,6 +130,8 @@ const BUFFERING_FIX = "Turn off response buffering for the gateway in the proxy 
  * included, only at the end. A compressed event stream is named: compressing proxies hold events.
  */
 export function streamingCheck(r: StreamResult): Check {
+  const advice = r.status !== 200 && r.headers ? refusalAdvice(r.headers) : undefined;
+  if (advice) return { name: "streaming", verdict: "fail", detail: `the streamed request answered ${r.status}: ${advice.detail}`, fix: advice.fix };
   if (r.status !== 200) return { name: "streaming", verdict: "fail", detail: `the streamed request answered ${errorText(r.status, r.text)}` };
   if (!r.text.includes("message_stop")) return { name: "streaming", verdict: "fail", detail: "the stream ended without message_stop (cut off on the way)", fix: "Check the timeouts of proxies between you and the gateway" };
   const n = pieces(r.reads);
