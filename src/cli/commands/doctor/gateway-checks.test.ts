@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { fakeContext, PROFILE } from "../fake-context.ts";
+import { fakeContext, PROFILE } from "../../../../test/support/fake-context.ts";
 import { gatewayChecks, pieces, type StreamProbe } from "./gateway-checks.ts";
 import { placeCheck } from "./surface-checks.ts";
 
@@ -27,19 +27,19 @@ describe("gateway checks", () => {
   });
 
   test("a healthy gateway: probe, 401 with WWW-Authenticate, count_tokens, a stream in pieces", async () => {
-    const checks = await gatewayChecks(gateway().ctx, BASE, "good", "claude-stub", true, stream([10, 80, 150]));
+    const checks = await gatewayChecks(gateway().ctx, PROFILE, BASE, "good", "claude-stub", true, stream([10, 80, 150]));
     expect(checks.map((c) => [c.name, c.verdict])).toEqual([["gateway probe", "pass"], ["gateway auth", "pass"], ["count_tokens", "pass"], ["streaming", "pass"]]);
   });
 
   test("a buffered stream fails with the fix; without --deep it is skipped", async () => {
-    const [, , , buffered] = await gatewayChecks(gateway().ctx, BASE, "good", "m", true, stream([300, 301, 302]));
+    const [, , , buffered] = await gatewayChecks(gateway().ctx, PROFILE, BASE, "good", "m", true, stream([300, 301, 302]));
     expect(buffered).toMatchObject({ verdict: "fail", detail: expect.stringContaining("arrived in one piece"), fix: expect.stringContaining("proxy_buffering off") });
-    const skipped = await gatewayChecks(gateway().ctx, BASE, "good", "m", false, stream([]));
+    const skipped = await gatewayChecks(gateway().ctx, PROFILE, BASE, "good", "m", false, stream([]));
     expect(skipped.at(-1)).toMatchObject({ name: "streaming", verdict: "skip" });
   });
 
   test("a 401 without WWW-Authenticate is a warning naming the header", async () => {
-    const checks = await gatewayChecks(gateway({ badTokenChallenge: false }).ctx, BASE, "good", "m", false, stream([]));
+    const checks = await gatewayChecks(gateway({ badTokenChallenge: false }).ctx, PROFILE, BASE, "good", "m", false, stream([]));
     expect(checks[1]).toMatchObject({ name: "gateway auth", verdict: "warn", detail: expect.stringContaining("without WWW-Authenticate") });
   });
 });

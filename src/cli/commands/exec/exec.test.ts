@@ -2,8 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { parseArgs } from "../../args.ts";
 import { findCommand } from "../registry.ts";
 import { exitCodeOf, UsageError } from "../../errors.ts";
-import { accessRecord, fakeContext, NOW, PROFILE, refreshRecord } from "../fake-context.ts";
-import { parseOptions, run, type ChildRunner } from "./exec.ts";
+import { accessRecord, fakeContext, NOW, PROFILE, refreshRecord } from "../../../../test/support/fake-context.ts";
+import { parseOptions, run } from "./exec.ts";
+import type { ChildRunner } from "./child.ts";
 
 const options = (argv: string[]) => parseOptions(parseArgs(argv, findCommand("exec")!.options, "exec"), {});
 

@@ -5,17 +5,15 @@
  * signal, 127/126 when it cannot start): see surfaces/exec-policy.ts.
  */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { storeFlag } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { storeFlag } from "../../context.ts";
 import { ConfigError, usageError } from "../../errors.ts";
 import type { StoreKind } from "../../store/types.ts";
 import { freshToken } from "../../surfaces/fresh-token.ts";
 import { gatewayEnvironment, validityLine } from "../../surfaces/token-output.ts";
 import { childEnvironment, spawnFailureMessage } from "../../surfaces/exec-policy.ts";
+import type { ChildRunner } from "./child.ts";
 
-export type ChildEnd = { kind: "exited"; exitCode: number } | { kind: "spawn-failed"; errorCode: string | undefined; exitCode: number };
-/** Runs a command to its end with stdio inherited, forwarding signals (child-runner.ts). */
-export type ChildRunner = (command: string, args: string[], env: Record<string, string>) => Promise<ChildEnd>;
 
 export interface ExecOptions {
   store: StoreKind | undefined;

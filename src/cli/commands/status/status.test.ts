@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { fakeContext, accessRecord, NOW, refreshRecord } from "../fake-context.ts";
+import { fakeContext, accessRecord, NOW, refreshRecord } from "../../../../test/support/fake-context.ts";
 import { run } from "./status.ts";
 
 // An ID token whose payload names the user (the signature is not checked for display).

@@ -1,7 +1,7 @@
 /** `status`: who is signed in where, and until when. Exit 0 only with a usable session. */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { resolveStoreKind, storeFlag } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { resolveStoreKind, storeFlag } from "../../context.ts";
 import { commandFor } from "../../config.ts";
 import { decodeAccess, decodeRefresh, displayUser, jwtClaims } from "../../session/records.ts";
 import { jsonForTerminal, sanitizeForTerminal } from "../../terminal-text.ts";

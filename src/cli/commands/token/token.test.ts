@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { parseArgs } from "../../args.ts";
 import { findCommand } from "../registry.ts";
 import { AuthRequiredError, exitCodeOf, IdpUnavailableError, RefreshRejected } from "../../errors.ts";
-import { accessRecord, fakeContext, NOW, refreshRecord } from "../fake-context.ts";
-import { parseOptions, run } from "./token.ts";
+import { accessRecord, fakeContext, NOW, refreshRecord } from "../../../../test/support/fake-context.ts";
+import { DEFAULT_MIN_VALIDITY_MS, HELPER_TTL_MARGIN_MS, parseOptions, requestedValidityMs, run } from "./token.ts";
 
 const options = (argv: string[] = [], env: Record<string, string> = {}) => parseOptions(parseArgs(argv, findCommand("token")!.options, "token"), env);
 const tokens = { accessToken: "new-access", expiresIn: 3600, refreshToken: "new-refresh" };
@@ -58,6 +58,13 @@ describe("token", () => {
     down.stores.file.values.set("refresh", refreshRecord("alive"));
     expect(exitCodeOf(await run(down.ctx, options()).catch((e: unknown) => e))).toBe(3);
     expect(JSON.parse(down.stores.file.values.get("refresh")!).token).toBe("alive");
+  });
+
+  test("CLAUDE_CODE_API_KEY_HELPER_TTL_MS raises the requested validity to TTL + margin", () => {
+    expect(requestedValidityMs(undefined, undefined)).toBe(DEFAULT_MIN_VALIDITY_MS);
+    expect(requestedValidityMs(undefined, "3300000")).toBe(3_300_000 + HELPER_TTL_MARGIN_MS);
+    expect(requestedValidityMs("90m", "60000")).toBe(90 * 60_000);
+    expect(() => requestedValidityMs(undefined, "soon")).toThrow("CLAUDE_CODE_API_KEY_HELPER_TTL_MS must be a number");
   });
 
   test("options: bad durations and TTLs are usage errors (exit 2)", () => {

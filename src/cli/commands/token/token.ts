@@ -1,10 +1,9 @@
 /** `token`: the apiKeyHelper path. Only the token goes to stdout. */
 import type { ParsedArgs } from "../../args.ts";
 import { parseDuration } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { resolveStoreKind, storeFlag } from "../context.ts";
-import { commandFor } from "../../config.ts";
-import { getToken, readAccess } from "../../session/session.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { resolveStoreKind, storeFlag } from "../../context.ts";
+import { readAccess } from "../../session/session.ts";
 import { isFresh } from "../../session/records.ts";
 import { CliError, usageError } from "../../errors.ts";
 import type { StoreKind } from "../../store/types.ts";
@@ -71,8 +70,8 @@ export async function run(ctx: CommandContext, options: TokenOptions): Promise<n
   ctx.verbose("no fresh access token: taking the profile lock");
   const started = ctx.now();
   // Each module is loaded only by the step that needs it: the non-interactive error stays fast.
-  const { sessionPorts } = await import("../../session/ports.ts");
-  const { automaticLogin, LOCK_TIMEOUT_MS, DEFAULT_LOGIN_TIMEOUT_MS } = await import("../../session/interactive-login.ts");
+  const { acquireToken } = await import("../../session/acquire-token.ts");
+  const { LOCK_TIMEOUT_MS, DEFAULT_LOGIN_TIMEOUT_MS } = await import("../../session/interactive-login.ts");
   const { helperPolicy, withinBudget } = await import("../../surfaces/helper-context.ts");
   // CLAUDE_HELPER_CONTEXT (Claude Desktop): only `interactive` may open a browser, even without a
   // terminal; every context has a deadline inside Desktop's. Without it: a terminal and a display.
@@ -80,18 +79,15 @@ export async function run(ctx: CommandContext, options: TokenOptions): Promise<n
   if (policy?.note) ctx.say(policy.note);
   const blocker = policy ? policy.blocker : ctx.terminal.interactiveLoginBlocker();
   const budget = (wantedMs: number) => (policy ? withinBudget(wantedMs, policy, ctx.now() - started) : wantedMs);
-  const loginCommand = commandFor("login", ctx.profileName);
   try {
-    const token = await getToken(
-      sessionPorts(ctx, profile, store, {
-        lockTimeoutMs: budget(LOCK_TIMEOUT_MS),
-        warn: (m) => ctx.say(`agent-runner-auth: warning: ${m}`),
-        login: blocker ? { unavailable: blocker } : automaticLogin(ctx, profile, { noBrowser: false, timeoutMs: budget(options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS) }, loginCommand),
-      }),
-      options.validityMs,
-      { access },
-    );
-    await print(ctx, options.format, token);
+    const served = await acquireToken(ctx, profile, store, {
+      validityMs: options.validityMs,
+      loginBlocker: blocker,
+      loginTimeoutMs: budget(options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS),
+      lockTimeoutMs: budget(LOCK_TIMEOUT_MS),
+      firstRead: { access },
+    });
+    await print(ctx, options.format, served.access.token);
     return 0;
   } catch (e) {
     // Desktop shows one line: the command to run goes into it rather than onto a second line.
