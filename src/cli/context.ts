@@ -11,6 +11,7 @@ import type { HeldLock, LongWait } from "./lock.ts";
 import type { BrowserOpener } from "./browser.ts";
 import type { TokenSet } from "./session/records.ts";
 import type { AttemptRecords } from "./session/login-cooldown.ts";
+import type { HandoutRecords } from "./session/handouts.ts";
 import type { LoginOptions } from "./oauth/login.ts";
 import type { TenantDiscovery } from "../shared/tenant-discovery.ts";
 import type { GatewayPort } from "./gateway/ports.ts";
@@ -100,6 +101,8 @@ export interface CommandContext {
   terminal: TerminalPort;
   /** Records of automatic login attempts (the cool-down). */
   attempts: AttemptRecords;
+  /** When `token` last handed a token out, and refusals since (session/handouts.ts). */
+  handouts: HandoutRecords;
   /** How to run this binary again (absolute). */
   self(): string[];
 }

@@ -8,6 +8,7 @@ import type { CommandContext, OAuthPort } from "./context.ts";
 import type { TlsTrust } from "./oauth/bounded-fetch.ts";
 import { profilePath, readProfile, requireProfile, writeProfile, type Profile, type TrustSource } from "./config.ts";
 import { openStore } from "./store/open.ts";
+import { fileHandouts } from "./session/handouts.ts";
 
 /**
  * Status output: plain text on stderr, written synchronously (ordered with the exit). Not
@@ -136,6 +137,7 @@ export function createContext(options: { profileName: string; profileReason?: st
       write: async (profile, attempt) => (await import("./session/login-cooldown.ts")).fileAttempts.write(profile, attempt),
       clear: async (profile) => (await import("./session/login-cooldown.ts")).fileAttempts.clear(profile),
     },
+    handouts: fileHandouts,
     self: () => (require("./self.ts") as typeof import("./self.ts")).selfCommand(),
   };
   return ctx;

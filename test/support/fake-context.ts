@@ -7,6 +7,7 @@ import { AuthRequiredError } from "../../src/cli/errors.ts";
 import type { Profile } from "../../src/cli/config.ts";
 import type { SecretName, SecretStore, StoreKind } from "../../src/cli/store/types.ts";
 import type { LoginAttempt } from "../../src/cli/session/login-cooldown.ts";
+import type { Handout } from "../../src/cli/session/handouts.ts";
 import type { CommandContext, OAuthPort } from "../../src/cli/context.ts";
 import type { GatewayPort } from "../../src/cli/gateway/ports.ts";
 import type { GatewayHttp } from "../../src/cli/gateway/client.ts";
@@ -49,6 +50,7 @@ export interface Fake {
   stores: Record<StoreKind, MemoryStore>;
   profiles: Map<string, Profile>;
   attempts: Map<string, LoginAttempt>;
+  handouts: Map<string, Handout>;
   /** Every call to an OAuth port, by name. */
   calls: string[];
   locks: number;
@@ -66,6 +68,7 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
   const profiles = new Map<string, Profile>();
   if (options.profile !== null) profiles.set("default", options.profile ?? PROFILE);
   const attempts = new Map<string, LoginAttempt>();
+  const handouts = new Map<string, Handout>();
   const record = <A extends unknown[], R>(name: keyof OAuthPort, f: ((...a: A) => R) | undefined) => (...a: A): R => {
     calls.push(name);
     return f ? f(...a) : unexpected(name);
@@ -79,7 +82,7 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
     fetch: record("fetch", options.oauth?.fetch),
     stream: record("stream", options.oauth?.stream),
   };
-  const fake: Fake = { ctx: undefined as unknown as CommandContext, stdout, stderr, stores, profiles, attempts, calls, locks: 0 };
+  const fake: Fake = { ctx: undefined as unknown as CommandContext, stdout, stderr, stores, profiles, attempts, handouts, calls, locks: 0 };
   fake.ctx = {
     profileName: "default",
     profileReason: 'profile "default" (no --profile, AGENT_RUNNER_PROFILE or .agent-runner-auth here)',
@@ -120,6 +123,10 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
       read: async (p) => attempts.get(p) ?? null,
       write: async (p, a) => void attempts.set(p, a),
       clear: async (p) => void attempts.delete(p),
+    },
+    handouts: {
+      read: async (p) => handouts.get(p) ?? null,
+      write: async (p, h) => void handouts.set(p, h),
     },
     self: () => ["/opt/agent-runner-auth"],
   };

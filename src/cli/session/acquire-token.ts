@@ -16,15 +16,13 @@ import type { CommandContext } from "../context.ts";
 import { commandFor, refreshLifetimeMs, type Profile } from "../config.ts";
 import { AuthRequiredError, RefreshRejected } from "../errors.ts";
 import type { SecretStore } from "../store/types.ts";
+import type { TokenAcceptance } from "../gateway/client.ts";
 import { decodeAccess, type AccessRecord } from "./records.ts";
 import { getToken, type ServedToken, type TokenPorts } from "./session.ts";
 import { automaticLogin, DEFAULT_LOGIN_TIMEOUT_MS, LOCK_TIMEOUT_MS } from "./interactive-login.ts";
 
 /** What the use case needs of a command's context. */
 export type SessionContext = Pick<CommandContext, "profileName" | "profiles" | "now" | "lock" | "oauth" | "browser" | "say" | "verbose" | "attempts">;
-
-/** The gateway's word on an access token: accepted, refused (with its `x-agent-runner-reason`), or unknown (not reachable, no such endpoint). */
-export type Acceptance = { verdict: "accepted" } | { verdict: "refused"; reason: string | null } | { verdict: "unknown" };
 
 export interface AcquireOptions {
   /** How long the served token must stay valid (capped just under its lifetime: records.ts). */
@@ -39,8 +37,8 @@ export interface AcquireOptions {
   warn?: (message: string) => void;
   /** The access entry the caller has just read (the `token` command's cached path), so it is not read twice. */
   firstRead?: { access: AccessRecord | null };
-  /** Asks the gateway whether a token is still accepted before it is served. */
-  confirm?: (token: string) => Promise<Acceptance>;
+  /** Asks the gateway whether a token is still accepted before it is served (unknown: served as before). */
+  confirm?: (token: string) => Promise<TokenAcceptance>;
 }
 
 /** The reason the gateway gives when an administrator withdrew the person's access (signing in again cannot help). */
@@ -101,7 +99,7 @@ export async function acquireToken(ctx: SessionContext, profile: Profile, store:
 }
 
 /** The served token once the gateway has not refused it: the steps of issue 21, point 1. */
-async function confirmed(ctx: SessionContext, ports: TokenPorts, served: ServedToken, confirm: (token: string) => Promise<Acceptance>, validityMs: number): Promise<ServedToken> {
+async function confirmed(ctx: SessionContext, ports: TokenPorts, served: ServedToken, confirm: (token: string) => Promise<TokenAcceptance>, validityMs: number): Promise<ServedToken> {
   const first = await confirm(served.access.token);
   if (first.verdict !== "refused") return served;
   ctx.verbose(`the gateway refuses the ${served.source === "cache" ? "stored" : "new"} access token${first.reason ? ` (${first.reason})` : ""}`);
@@ -113,6 +111,7 @@ async function confirmed(ctx: SessionContext, ports: TokenPorts, served: ServedT
     try {
       again = await getToken(ports, validityMs, { refused: served.access.token });
     } catch (e) {
+      await dropRefused(ports, served.access.token);
       throw new AccessRefusedError(first.reason, ports.loginCommand, { cause: e });
     }
     const second = await confirm(again.access.token);
