@@ -3,9 +3,9 @@
  * `secret-tool lookup` of the same keychain item, both in ONE hyperfine run (alternating the
  * same machine state); then the cached path with the file store; the non-interactive error; and
  * the silent refresh against the local tenant; and a re-run within 60 s of the last hand-out, which
- * asks the gateway first (issue 21). The cached rows remove the hand-out record before each run
- * (hyperfine --prepare, untimed), as for Claude Code's calls, which come a helper TTL apart: back
- * to back, every run would be such a re-run. Prints a Markdown table and writes it to
+ * asks the gateway first (issue 21). Before each run of the cached rows the hand-out record is
+ * set to an old hand-out (hyperfine --prepare, untimed), as for Claude Code's calls, which come a
+ * helper TTL apart: back to back, every run would be such a re-run. Prints a Markdown table and writes it to
  * bench/results/cli.md. The load average at the start is recorded: on a shared machine, compare
  * rows of one run, not runs.
  */
@@ -65,10 +65,13 @@ try {
 
   const results: Measured[] = [];
   // Side by side in one run: both read the same item (service/username as keyring-rs writes it).
-  // The hand-out record is removed before every run of both (untimed): each `token` run is a
-  // cached call, not a re-run moments after the last one (that one is its own row below).
+  // Before every run of both (untimed), the hand-out record says the last token went out long
+  // ago: each `token` run is a cached call as Claude Code makes them, a TTL apart, not a re-run
+  // moments after the last one (that one is its own row below).
   const handout = (profile: string) => join(home.XDG_STATE_HOME!, "agent-runner-auth", `${profile}.handout.json`);
-  const fresh = (profile: string) => ["--prepare", `rm -f ${handout(profile)}`];
+  const oldHandout = join(out, "old-handout.json");
+  writeFileSync(oldHandout, JSON.stringify({ printedAt: 0 }));
+  const fresh = (profile: string) => ["--prepare", `cp ${oldHandout} ${handout(profile)}`];
   results.push(
     ...hyperfine(
       ["token (cached, Secret Service)", "secret-tool lookup (the same item)"],
@@ -90,7 +93,7 @@ try {
 
   // silent refresh: the access entry is deleted before each run, so each run does a refresh grant
   const grantsBefore = (await tenant.stats()).grants.refresh_token ?? 0;
-  results.push(...hyperfine(["token (silent refresh, local IdP)"], [`${BINARY} token`], ["--prepare", `sh -c 'secret-tool clear service agent-runner-auth username default:access && rm -f ${handout("default")}'`]));
+  results.push(...hyperfine(["token (silent refresh, local IdP)"], [`${BINARY} token`], ["--prepare", `sh -c 'secret-tool clear service agent-runner-auth username default:access && cp ${oldHandout} ${handout("default")}'`]));
   const grants = ((await tenant.stats()).grants.refresh_token ?? 0) - grantsBefore;
 
   results.push(...hyperfine(["--version (start-up of the binary)"], [`${BINARY} --version`]));
