@@ -128,8 +128,15 @@ export const COMMANDS: CommandSpec[] = [
     summary: "run a command with ANTHROPIC_BASE_URL and a fresh ANTHROPIC_AUTH_TOKEN",
     usage: "agent-runner-auth exec [options] -- CMD [ARGS...]",
     description:
-      "Gets a token like 'token' does, then runs CMD with ANTHROPIC_BASE_URL (<tenant>/anthropic/v1) and ANTHROPIC_AUTH_TOKEN set and ANTHROPIC_API_KEY removed, stdio inherited. Prints nothing on stdout itself; stderr says how long the token lives (it is not refreshed inside CMD). Exits with CMD's status, 128+N when signal N ended it, 127 when CMD is not found, 126 when it cannot run. SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to CMD.",
-    options: [PROFILE_OPTION, STORE_OPTION, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION],
+      "Gets a token like 'token' does, then runs CMD with ANTHROPIC_BASE_URL (<tenant>/anthropic/v1) and ANTHROPIC_AUTH_TOKEN set and ANTHROPIC_API_KEY removed, stdio inherited. Prints nothing on stdout itself; stderr says how long the token lives (it is not refreshed inside CMD, unless --keep-fresh). Exits with CMD's status, 128+N when signal N ended it, 127 when CMD is not found, 126 when it cannot run. SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to CMD.",
+    options: [
+      PROFILE_OPTION,
+      STORE_OPTION,
+      { name: "keep-fresh", kind: "flag", description: "for jobs that outlive a token: CMD talks to a local forwarder (127.0.0.1, this user only, a per-run secret as its token) that sends each request on with a fresh token" },
+      CA_FILE_OPTION,
+      VERBOSE_OPTION,
+      HELP_OPTION,
+    ],
   },
   {
     name: "env",

@@ -7,6 +7,7 @@
  */
 import { boundedFetch, CaFileError, type Bounds } from "../oauth/bounded-fetch.ts";
 import { checkEndpointUrl, checkTenantUrl } from "../../shared/endpoint-policy.ts";
+import { gatewayReason } from "../../shared/gateway-reasons.ts";
 import type { AdminKey } from "./admin-key.ts";
 import { type CredentialKind, failureFromError, failureFromResponse, type FailureContext, GatewayError } from "./errors.ts";
 import {
@@ -16,7 +17,11 @@ import {
 
 export const LOGOUT_PATH = "/_gateway/v1/logout";
 export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
+export const SESSION_PATH = "/_gateway/v1/session";
 export const ADMIN_PATH = "/_gateway/admin/v1/";
+
+/** The gateway's word on a token: refused with its reason header (when it sent one), or unknown with why. */
+export type TokenAcceptance = { verdict: "accepted" } | { verdict: "refused"; reason: string | null } | { verdict: "unknown"; why: string };
 
 /** fetch with bounds: what the client needs from the network (boundedFetch, or a fake in tests). */
 export type GatewayHttp = (url: string, init: RequestInit, bounds: Bounds) => Promise<Response>;
@@ -55,7 +60,7 @@ const REPORT_BYTES = 32 * 1024 * 1024;
  * The gateway's URLs for a tenant. An announced endpoint is used only on the tenant's own
  * origin: the access token is for this proxy and must not be sent anywhere else.
  */
-export function gatewayUrls(tenantUrl: string, endpoints: GatewayEndpoints = {}): { logout: string; usage: string; admin: (resource: string) => string } {
+export function gatewayUrls(tenantUrl: string, endpoints: GatewayEndpoints = {}): { logout: string; usage: string; session: string; admin: (resource: string) => string } {
   const tenant = checkTenantUrl("the tenant URL", tenantUrl);
   const base = tenant.href.replace(/\/+$/, "");
   const sameOrigin = (value: string | undefined, what: string): string | undefined => {
@@ -66,6 +71,7 @@ export function gatewayUrls(tenantUrl: string, endpoints: GatewayEndpoints = {})
   return {
     logout: sameOrigin(endpoints.logout, "the logout endpoint") ?? `${base}${LOGOUT_PATH}`,
     usage: sameOrigin(endpoints.usage, "the usage endpoint") ?? `${base}${ME_USAGE_PATH}`,
+    session: `${base}${SESSION_PATH}`,
     admin: (resource) => `${base}${ADMIN_PATH}${resource}`,
   };
 }
@@ -116,6 +122,11 @@ export interface GatewayClient {
   logoutSession(accessToken: string, options?: { timeoutMs?: number }): Promise<LogoutAnswer>;
   /** The caller's use today and this month, and their budgets. */
   myUsage(accessToken: string, options?: { timeoutMs?: number }): Promise<MyUsage>;
+  /**
+   * Whether the gateway still accepts this access token (the API's own checks: revocations and
+   * signed-out sessions included). Never throws: a gateway that cannot be asked is "unknown".
+   */
+  tokenAcceptance(accessToken: string, options: { timeoutMs: number }): Promise<TokenAcceptance>;
   admin(credential: AdminCredential): AdminClient;
 }
 
@@ -250,6 +261,18 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       json({ method: "POST", url: urls.logout, action: "end the session at the gateway", bearer: accessToken, credential: "token", admin: false, maxBytes: SMALL_BYTES, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, parseLogout),
     myUsage: (accessToken, o = {}) =>
       json({ method: "GET", url: urls.usage, action: "read your usage", bearer: accessToken, credential: "token", admin: false, maxBytes: SMALL_BYTES, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, parseMyUsage),
+    async tokenAcceptance(accessToken, o) {
+      try {
+        checkEndpointUrl("the gateway endpoint", urls.session);
+        const response = await http(urls.session, { method: "GET", headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" }, redirect: "manual" }, { maxBytes: 4096, timeoutMs: o.timeoutMs });
+        // Any 401 is a refusal; the reason header, when present, says which kind.
+        if (response.status === 401) return { verdict: "refused", reason: gatewayReason(response.headers) ?? null };
+        if (response.status === 200) return { verdict: "accepted" };
+        return { verdict: "unknown", why: `HTTP ${response.status}` };
+      } catch (e) {
+        return { verdict: "unknown", why: (e as Error)?.name === "TimeoutError" ? `no answer within ${o.timeoutMs} ms` : String((e as Error)?.message ?? e) };
+      }
+    },
     admin,
   };
 }

@@ -211,3 +211,29 @@ describe("logout", () => {
     await anthropicError(await call("/_gateway/v1/logout", { method: "POST", credential: await forge.sign({ token_use: "id" }) }), 401, "authentication_error");
   });
 });
+
+describe("session: is this access token still accepted?", () => {
+  test("200 with a tiny body while accepted; after a logout, or the person's revocation, the API's 401", async () => {
+    const token = await forge.sign({ sub: "sub-sam", username: "sam", origin_jti: "session-sam-1" });
+    const accepted = await call("/_gateway/v1/session", { credential: token });
+    expect(accepted.status).toBe(200);
+    const body = (await accepted.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ active: true, expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(JSON.stringify(body).length).toBeLessThan(100);
+    expect((await call("/_gateway/v1/logout", { method: "POST", credential: token })).status).toBe(200);
+    expect(await anthropicError(await call("/_gateway/v1/session", { credential: token }), 401, "authentication_error")).toContain("signed out");
+
+    const other = await forge.sign({ sub: "sub-rev", username: "rev", origin_jti: "session-rev-1" });
+    expect((await call("/_gateway/v1/session", { credential: other })).status).toBe(200);
+    expect((await adminCall("revocations", { method: "POST", body: JSON.stringify({ user: "rev" }) })).status).toBe(200);
+    expect(await anthropicError(await call("/_gateway/v1/session", { credential: other }), 401, "authentication_error")).toContain("an administrator of this tenant withdrew your access");
+  });
+
+  test("no token or a bad one: 401; another method: 405 with Allow: GET", async () => {
+    await anthropicError(await call("/_gateway/v1/session", { credential: null }), 401, "authentication_error");
+    await anthropicError(await call("/_gateway/v1/session", { credential: "not-a-jwt" }), 401, "authentication_error");
+    const post = await call("/_gateway/v1/session", { method: "POST", credential: await forge.sign({ sub: "s" }) });
+    expect(post.headers.get("allow")).toBe("GET");
+    await anthropicError(post, 405, "invalid_request_error");
+  });
+});

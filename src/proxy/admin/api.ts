@@ -2,6 +2,8 @@
  * The gateway's own endpoints, outside `/anthropic/`:
  *   POST /_gateway/v1/logout             the caller's own session denylisted until its token expires
  *   GET  /_gateway/v1/me/usage           the caller's use today and this month, and their budgets
+ *   GET  /_gateway/v1/session            whether the caller's access token is still accepted (the CLI asks
+ *                                        before handing a token out again: issue 21)
  *   /_gateway/admin/v1/usage|budgets|limits|revocations   admins only (admin/auth.ts)
  * Shapes are documented in docs/proxy.md. Bad input is 400 `invalid_request_error`.
  */
@@ -19,6 +21,7 @@ import { usageCsv, usageFigures, usageJson } from "./report.ts";
 export const GATEWAY_PREFIX = "/_gateway/";
 export const LOGOUT_PATH = "/_gateway/v1/logout";
 export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
+export const SESSION_PATH = "/_gateway/v1/session";
 export const ADMIN_PREFIX = "/_gateway/admin/v1/";
 const MAX_ADMIN_BODY = 64 * 1024;
 
@@ -36,6 +39,7 @@ export async function serveGateway(ctx: ProxyContext, runtime: TenantRuntime, re
   try {
     if (path === LOGOUT_PATH) return request.method === "POST" ? await logout(ctx, runtime, request, started, base) : badMethod("POST");
     if (path === ME_USAGE_PATH) return request.method === "GET" ? await meUsage(ctx, runtime, request, started, base) : badMethod("GET");
+    if (path === SESSION_PATH) return request.method === "GET" ? await session(ctx, runtime, request, started, base) : badMethod("GET");
     if (!path.startsWith(ADMIN_PREFIX)) return notFound();
     const resource = path.slice(ADMIN_PREFIX.length);
     if (!["usage", "budgets", "limits", "revocations"].includes(resource)) return notFound();
@@ -64,6 +68,18 @@ async function logout(ctx: ProxyContext, runtime: TenantRuntime, request: Reques
   ctx.denylist.forget();
   ctx.log({ time: iso(started), tenant: runtime.config.slug, method: "POST", route: "logout", status: 200, duration_ms: Date.now() - started, sub: user.sub, username: user.username });
   return json({ revoked: "session", until: iso(until) });
+}
+
+/**
+ * Whether this access token is still accepted: the same steps as the API (verify, then the
+ * denylist), so a revoked person or a signed-out session gets the API's refusal. A tiny answer.
+ */
+async function session(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string): Promise<Response> {
+  const active = await activeUser(ctx, runtime, request, started, base, "session");
+  if (active instanceof Response) return active;
+  const { user } = active;
+  ctx.log({ time: iso(started), tenant: runtime.config.slug, method: "GET", route: "session", status: 200, duration_ms: Date.now() - started, sub: user.sub, username: user.username });
+  return json({ active: true, expires_at: iso(user.exp * 1000) });
 }
 
 function budgetJson(s: BudgetStatus) {

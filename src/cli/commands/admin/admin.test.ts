@@ -2,9 +2,8 @@ import { expect, test } from "bun:test";
 import { parseArgs } from "../../args.ts";
 import { ExitCode, exitCodeOf } from "../../errors.ts";
 import type { GatewayHttp } from "../../gateway/client.ts";
-import { memoryGatewayPort } from "../../gateway/ports.ts";
 import { findCommand } from "../registry.ts";
-import { accessRecord, fakeContext, NOW, PROFILE, refreshRecord } from "../fake-context.ts";
+import { accessRecord, fakeContext, NOW, PROFILE, refreshRecord, memoryGatewayPort } from "../../../../test/support/fake-context.ts";
 import { parseOptions, run } from "./admin.ts";
 
 const KEY = "adminkey-0123456789abcdef0123456789abcdef";

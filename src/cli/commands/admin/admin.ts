@@ -6,8 +6,8 @@
  * are the gateway use cases' (src/cli/gateway/admin-commands.ts); this is the thin layer.
  */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { resolveStoreKind, storeFlag } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { resolveStoreKind, storeFlag } from "../../context.ts";
 import { commandFor, type Profile } from "../../config.ts";
 import { ConfigError, usageError } from "../../errors.ts";
 import { parseAdminCommand, renderAdmin, runAdmin, type AdminRequest } from "../../gateway/admin-commands.ts";
@@ -38,24 +38,24 @@ function tenantOf(profile: Profile, profileName: string): string {
   throw new ConfigError(`profile "${profileName}" has no tenant URL (it was set up with --issuer), so there is no gateway to ask`, "Log in with the tenant URL: agent-runner-auth login https://<slug>.proxy.<domain>");
 }
 
-async function credentialFor(ctx: CommandContext, options: AdminOptions): Promise<{ tenantUrl: string; credential: AdminCredential }> {
+async function credentialFor(ctx: CommandContext, options: AdminOptions): Promise<{ tenantUrl: string; credential: AdminCredential; profile: Profile | null }> {
   if (options.keyFile !== undefined) {
     const key = ctx.gateway.readAdminKey(options.keyFile); // a bad key file fails before any request
-    if (options.tenantUrl !== undefined) return { tenantUrl: options.tenantUrl, credential: { kind: "admin_key", key } };
+    if (options.tenantUrl !== undefined) return { tenantUrl: options.tenantUrl, credential: { kind: "admin_key", key }, profile: null };
     const profile = await ctx.profiles.read(ctx.profileName);
     if (!profile) throw usageError(`no tenant: profile "${ctx.profileName}" does not exist`, "Give --tenant-url https://<slug>.proxy.<domain> with --admin-key-file.");
-    return { tenantUrl: tenantOf(profile, ctx.profileName), credential: { kind: "admin_key", key } };
+    return { tenantUrl: tenantOf(profile, ctx.profileName), credential: { kind: "admin_key", key }, profile };
   }
   const profile = await ctx.profiles.require(ctx.profileName);
   const tenantUrl = tenantOf(profile, ctx.profileName);
   const store = await ctx.openStore(resolveStoreKind(options.store, ctx.env, profile));
-  return { tenantUrl, credential: { kind: "token", accessToken: sessionAccessToken(ctx, profile, store, { interactive: true }) } };
+  return { tenantUrl, credential: { kind: "token", accessToken: sessionAccessToken(ctx, profile, store, { interactive: true }) }, profile };
 }
 
 export async function run(ctx: CommandContext, options: AdminOptions): Promise<number> {
-  const { tenantUrl, credential } = await credentialFor(ctx, options);
+  const { tenantUrl, credential, profile } = await credentialFor(ctx, options);
   ctx.verbose(`asking the gateway of ${tenantUrl} (${credential.kind === "admin_key" ? "admin key" : "your sign-in"})`);
-  const client = createGatewayClient({ tenantUrl, http: ctx.gateway.http, loginCommand: commandFor("login", ctx.profileName) });
+  const client = createGatewayClient({ tenantUrl, http: ctx.gateway.http(profile), loginCommand: commandFor("login", ctx.profileName) });
   const rendered = renderAdmin(options.request, await runAdmin(client.admin(credential), options.request));
   if (rendered.stdout !== "") ctx.stdout(rendered.stdout);
   if (rendered.stderr !== "") ctx.say(rendered.stderr.trimEnd());

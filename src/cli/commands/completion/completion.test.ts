@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { parseArgs } from "../../args.ts";
 import { findCommand, COMMANDS } from "../registry.ts";
-import { fakeContext } from "../fake-context.ts";
+import { fakeContext } from "../../../../test/support/fake-context.ts";
 import { parseOptions, run } from "./completion.ts";
 
 const options = (argv: string[]) => parseOptions(parseArgs(argv, findCommand("completion")!.options, "completion"), {});

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { fakeContext, PROFILE } from "../fake-context.ts";
+import { fakeContext, PROFILE } from "../../../../test/support/fake-context.ts";
 import { gatewayChecks, pieces, refusalAdvice, streamingCheck, type StreamProbe, type StreamResult } from "./gateway-checks.ts";
 import { placeCheck } from "./surface-checks.ts";
 
@@ -27,19 +27,19 @@ describe("gateway checks", () => {
   });
 
   test("a healthy gateway: probe, 401 with WWW-Authenticate, count_tokens, a stream in pieces", async () => {
-    const checks = await gatewayChecks(gateway().ctx, BASE, "good", "claude-stub", true, stream([10, 80, 150]));
+    const checks = await gatewayChecks(gateway().ctx, PROFILE, BASE, "good", "claude-stub", true, stream([10, 80, 150]));
     expect(checks.map((c) => [c.name, c.verdict])).toEqual([["gateway probe", "pass"], ["gateway auth", "pass"], ["count_tokens", "pass"], ["streaming", "pass"]]);
   });
 
   test("a held-back stream fails with the fix; without --deep it is skipped", async () => {
-    const [, , , buffered] = await gatewayChecks(gateway().ctx, BASE, "good", "m", true, stream([2400, 2401, 2402]));
+    const [, , , buffered] = await gatewayChecks(gateway().ctx, PROFILE, BASE, "good", "m", true, stream([2400, 2401, 2402]));
     expect(buffered).toMatchObject({ verdict: "fail", detail: expect.stringContaining("arrived in one piece"), fix: expect.stringContaining("proxy_buffering off") });
-    const skipped = await gatewayChecks(gateway().ctx, BASE, "good", "m", false, stream([]));
+    const skipped = await gatewayChecks(gateway().ctx, PROFILE, BASE, "good", "m", false, stream([]));
     expect(skipped.at(-1)).toMatchObject({ name: "streaming", verdict: "skip" });
   });
 
   test("a 401 without WWW-Authenticate is a warning naming the header", async () => {
-    const checks = await gatewayChecks(gateway({ badTokenChallenge: false }).ctx, BASE, "good", "m", false, stream([]));
+    const checks = await gatewayChecks(gateway({ badTokenChallenge: false }).ctx, PROFILE, BASE, "good", "m", false, stream([]));
     expect(checks[1]).toMatchObject({ name: "gateway auth", verdict: "warn", detail: expect.stringContaining("without WWW-Authenticate") });
   });
 });
@@ -86,7 +86,7 @@ describe("refusals the gateway explains", () => {
   const refusal = (status: number, reason: string, message: string) => () => Response.json({ type: "error", error: { type: "api_error", message } }, { status, headers: { "x-agent-runner-reason": reason } });
 
   test("the upstream refused the tenant's key: the gateway's problem, never 'log in'", async () => {
-    const checks = await gatewayChecks(gateway({ countAnswer: refusal(502, "upstream_auth", "the gateway's upstream credential was refused; contact your administrator") }).ctx, BASE, "good", "m", false, stream([]));
+    const checks = await gatewayChecks(gateway({ countAnswer: refusal(502, "upstream_auth", "the gateway's upstream credential was refused; contact your administrator") }).ctx, PROFILE, BASE, "good", "m", false, stream([]));
     const count = checks.find((c) => c.name === "count_tokens");
     expect(count?.verdict).toBe("fail");
     expect(count?.detail).toContain("answered 502: the Anthropic API refused the gateway's own credential");

@@ -6,8 +6,9 @@
  * one line with its fix. Also where this runs (container, SSH: which sign-in works) and Claude
  * Desktop's configuration when there is a library.
  */
-import type { CommandContext } from "../context.ts";
-import type { Check } from "./doctor.ts";
+import type { CommandContext } from "../../context.ts";
+import type { Check } from "./check.ts";
+import type { Profile } from "../../config.ts";
 import type { TimedRead } from "../../oauth/bounded-fetch.ts";
 import { gatewayReason } from "../../../shared/gateway-reasons.ts";
 
@@ -74,19 +75,19 @@ function errorText(status: number, body: string): string {
   return String(status);
 }
 
-export async function gatewayChecks(ctx: Pick<CommandContext, "oauth" | "now">, base: string, token: string, model: string, deep: boolean, stream: StreamProbe): Promise<Check[]> {
+export async function gatewayChecks(ctx: Pick<CommandContext, "oauth" | "now">, profile: Profile, base: string, token: string, model: string, deep: boolean, stream: StreamProbe): Promise<Check[]> {
   const checks: Check[] = [];
   const bearer = { authorization: `Bearer ${token}` };
 
   try {
-    const r = await ctx.oauth.fetch(base, { method: "HEAD" });
+    const r = await ctx.oauth.fetch(base, { method: "HEAD" }, profile);
     checks.push(r.status < 400 ? { name: "gateway probe", verdict: "pass", detail: `HEAD ${base}: ${r.status} (Claude Code's start-up probe)` } : { name: "gateway probe", verdict: "fail", detail: `HEAD ${base} answered ${r.status}; Claude Code probes it at start`, fix: "Ask the gateway's operator: HEAD on the base URL must answer 2xx without credentials" });
   } catch (e) {
     checks.push({ name: "gateway probe", verdict: "fail", detail: `HEAD ${base}: ${(e as Error).message}`, fix: "Check your network, VPN, HTTPS_PROXY/NO_PROXY and --ca-file" });
   }
 
   try {
-    const r = await ctx.oauth.fetch(`${base}/v1/models`, { headers: { ...VERSION_HEADER, authorization: "Bearer agent-runner-auth-doctor-not-a-token" } });
+    const r = await ctx.oauth.fetch(`${base}/v1/models`, { headers: { ...VERSION_HEADER, authorization: "Bearer agent-runner-auth-doctor-not-a-token" } }, profile);
     const challenge = r.headers.get("www-authenticate") ?? "";
     if (r.status === 401 && /^Bearer\b/i.test(challenge)) checks.push({ name: "gateway auth", verdict: "pass", detail: "a bad token is refused: 401 with WWW-Authenticate: Bearer" });
     else if (r.status === 401) checks.push({ name: "gateway auth", verdict: "warn", detail: "a bad token is refused with 401 but without WWW-Authenticate: Bearer (something in between drops it)", fix: "Let the WWW-Authenticate header through the proxy in front of the gateway" });
@@ -97,7 +98,7 @@ export async function gatewayChecks(ctx: Pick<CommandContext, "oauth" | "now">, 
 
   const body = (extra: Record<string, unknown>) => JSON.stringify({ model, messages: [{ role: "user", content: "ping" }], ...extra });
   try {
-    const r = await ctx.oauth.fetch(`${base}/v1/messages/count_tokens`, { method: "POST", headers: { ...VERSION_HEADER, ...bearer, "content-type": "application/json" }, body: body({}) });
+    const r = await ctx.oauth.fetch(`${base}/v1/messages/count_tokens`, { method: "POST", headers: { ...VERSION_HEADER, ...bearer, "content-type": "application/json" }, body: body({}) }, profile);
     const text = await r.text();
     const counted = r.ok ? (JSON.parse(text) as { input_tokens?: unknown }).input_tokens : undefined;
     const advice = refusalAdvice(r.headers);

@@ -3,17 +3,18 @@
  * (src/cli/factory.ts) for the real process and filled with fakes by the unit tests. Commands
  * never call console.log, read process.env or Date.now() themselves.
  */
-import type { ParsedArgs } from "../args.ts";
-import { DEFAULT_PROFILE, validateProfileName, type Endpoints, type Profile } from "../config.ts";
-import { usageError } from "../errors.ts";
-import { isStoreKind, type SecretStore, type StoreKind } from "../store/types.ts";
-import type { HeldLock, LongWait } from "../lock.ts";
-import type { BrowserOpener } from "../browser.ts";
-import type { TokenSet } from "../session/records.ts";
-import type { AttemptRecords } from "../session/login-cooldown.ts";
-import type { LoginOptions } from "../oauth/login.ts";
-import type { TenantDiscovery } from "../../shared/tenant-discovery.ts";
-import type { GatewayPort } from "../gateway/ports.ts";
+import type { ParsedArgs } from "./args.ts";
+import { DEFAULT_PROFILE, validateProfileName, type Endpoints, type Profile, type TrustSource } from "./config.ts";
+import { usageError } from "./errors.ts";
+import { isStoreKind, type SecretStore, type StoreKind } from "./store/types.ts";
+import type { HeldLock, LongWait } from "./lock.ts";
+import type { BrowserOpener } from "./browser.ts";
+import type { TokenSet } from "./session/records.ts";
+import type { AttemptRecords } from "./session/login-cooldown.ts";
+import type { HandoutRecords } from "./session/handouts.ts";
+import type { LoginOptions } from "./oauth/login.ts";
+import type { TenantDiscovery } from "../shared/tenant-discovery.ts";
+import type { GatewayPort } from "./gateway/ports.ts";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -28,15 +29,20 @@ export interface ProfilePort {
 
 /** Everything that talks to the IdP or the tenant (oauth/client.ts and oauth/login.ts). */
 export interface OAuthPort {
-  fetchTenantDiscovery(tenantUrl: string): Promise<TenantDiscovery>;
-  discoverEndpoints(issuer: string): Promise<Endpoints>;
+  fetchTenantDiscovery(tenantUrl: string, trustOf: TrustSource): Promise<TenantDiscovery>;
+  discoverEndpoints(issuer: string, trustOf: TrustSource): Promise<Endpoints>;
   /** Throws RefreshRejected when the refresh token is dead, another CliError otherwise. */
   refreshTokens(profile: Profile, refreshToken: string): Promise<TokenSet>;
   revokeRefreshToken(profile: Profile, refreshToken: string): Promise<void>;
-  /** The interactive authorization code flow (loopback listener + browser). */
-  signIn(options: LoginOptions): Promise<TokenSet>;
-  /** A bounded GET (or any request) under the endpoint policy. */
-  fetch(url: string, init?: RequestInit): Promise<Response>;
+  /** The interactive authorization code flow (loopback listener + browser) for `options.profile`. */
+  signIn(options: Omit<LoginOptions, "trust">): Promise<TokenSet>;
+  /** A bounded GET (or any request) under the endpoint policy: the body read whole (256 KiB, 15 s). */
+  fetch(url: string, init: RequestInit | undefined, trustOf: TrustSource): Promise<Response>;
+  /**
+   * A request whose answer the caller reads as it arrives (doctor --deep, exec --keep-fresh):
+   * the endpoint policy checked, no size cap or deadline here (the caller bounds the exchange).
+   */
+  stream(url: string, init: RequestInit, trustOf: TrustSource): Promise<Response>;
 }
 
 export interface TerminalPort {
@@ -95,6 +101,8 @@ export interface CommandContext {
   terminal: TerminalPort;
   /** Records of automatic login attempts (the cool-down). */
   attempts: AttemptRecords;
+  /** When `token` last handed a token out, and refusals since (session/handouts.ts). */
+  handouts: HandoutRecords;
   /** How to run this binary again (absolute). */
   self(): string[];
 }
@@ -121,8 +129,8 @@ export async function chooseProfileHere(flag: string | undefined, env: Env, cwd:
   // The usual case (no candidate file up to the repository root) costs a few lstat calls and
   // loads nothing else; the walk that reads and checks the files runs only when one is there.
   if (!(await directoryCandidateNear(cwd))) return defaultChoice;
-  const { findDirectoryProfile } = await import("../surfaces/directory-profile.ts");
-  const { nodeReadText, nodeExists } = await import("../surfaces/ports.ts");
+  const { findDirectoryProfile } = await import("./surfaces/directory-profile.ts");
+  const { nodeReadText, nodeExists } = await import("./surfaces/ports.ts");
   const found = await findDirectoryProfile(cwd, process.platform, nodeReadText, nodeExists);
   if (found) return { name: found.profile, reason: `profile "${found.profile}" (from ${found.path})` };
   return defaultChoice;

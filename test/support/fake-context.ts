@@ -3,12 +3,15 @@
  * clock, captured stdout/stderr, a recording lock, and an OAuth port whose calls fail unless a
  * test provides them. Nothing here touches the network, the keychain or the user's files.
  */
-import { AuthRequiredError } from "../errors.ts";
-import type { Profile } from "../config.ts";
-import type { SecretName, SecretStore, StoreKind } from "../store/types.ts";
-import type { LoginAttempt } from "../session/login-cooldown.ts";
-import type { CommandContext, OAuthPort } from "./context.ts";
-import { memoryGatewayPort, type GatewayPort } from "../gateway/ports.ts";
+import { AuthRequiredError } from "../../src/cli/errors.ts";
+import type { Profile } from "../../src/cli/config.ts";
+import type { SecretName, SecretStore, StoreKind } from "../../src/cli/store/types.ts";
+import type { LoginAttempt } from "../../src/cli/session/login-cooldown.ts";
+import type { Handout } from "../../src/cli/session/handouts.ts";
+import type { CommandContext, OAuthPort } from "../../src/cli/context.ts";
+import type { GatewayPort } from "../../src/cli/gateway/ports.ts";
+import type { GatewayHttp } from "../../src/cli/gateway/client.ts";
+import { readAdminKeyFile } from "../../src/cli/gateway/admin-key.ts";
 
 export class MemoryStore implements SecretStore {
   readonly values = new Map<SecretName, string>();
@@ -47,6 +50,7 @@ export interface Fake {
   stores: Record<StoreKind, MemoryStore>;
   profiles: Map<string, Profile>;
   attempts: Map<string, LoginAttempt>;
+  handouts: Map<string, Handout>;
   /** Every call to an OAuth port, by name. */
   calls: string[];
   locks: number;
@@ -64,6 +68,7 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
   const profiles = new Map<string, Profile>();
   if (options.profile !== null) profiles.set("default", options.profile ?? PROFILE);
   const attempts = new Map<string, LoginAttempt>();
+  const handouts = new Map<string, Handout>();
   const record = <A extends unknown[], R>(name: keyof OAuthPort, f: ((...a: A) => R) | undefined) => (...a: A): R => {
     calls.push(name);
     return f ? f(...a) : unexpected(name);
@@ -75,8 +80,9 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
     revokeRefreshToken: record("revokeRefreshToken", options.oauth?.revokeRefreshToken),
     signIn: record("signIn", options.oauth?.signIn),
     fetch: record("fetch", options.oauth?.fetch),
+    stream: record("stream", options.oauth?.stream),
   };
-  const fake: Fake = { ctx: undefined as unknown as CommandContext, stdout, stderr, stores, profiles, attempts, calls, locks: 0 };
+  const fake: Fake = { ctx: undefined as unknown as CommandContext, stdout, stderr, stores, profiles, attempts, handouts, calls, locks: 0 };
   fake.ctx = {
     profileName: "default",
     profileReason: 'profile "default" (no --profile, AGENT_RUNNER_PROFILE or .agent-runner-auth here)',
@@ -118,6 +124,10 @@ export function fakeContext(options: { profile?: Profile | null; env?: Record<st
       write: async (p, a) => void attempts.set(p, a),
       clear: async (p) => void attempts.delete(p),
     },
+    handouts: {
+      read: async (p) => handouts.get(p) ?? null,
+      write: async (p, h) => void handouts.set(p, h),
+    },
     self: () => ["/opt/agent-runner-auth"],
   };
   return fake;
@@ -129,4 +139,21 @@ export function accessRecord(token: string, expiresAt: number, lifetimeMs = 3_60
 }
 export function refreshRecord(token: string): string {
   return JSON.stringify({ token, issuedAt: NOW - 1000 });
+}
+
+/** The gateway port for unit tests: a transport that fails unless given, a cache in memory, key files from a map. */
+export function memoryGatewayPort(options: { http?: GatewayHttp; keyFiles?: Record<string, string>; cache?: Map<string, string> } = {}): GatewayPort & { cache: Map<string, string> } {
+  const cache = options.cache ?? new Map<string, string>();
+  const http: GatewayHttp = options.http ?? (async (url) => Promise.reject(new Error(`unexpected gateway request to ${url}`)));
+  return {
+    cache,
+    http: () => http,
+    statusLineCache: (profile) => ({ read: async () => cache.get(profile) ?? null, write: async (text) => void cache.set(profile, text) }),
+    readAdminKey: (path) =>
+      readAdminKeyFile(path, (p) => {
+        const text = options.keyFiles?.[p];
+        if (text === undefined) throw Object.assign(new Error("no such file"), { code: "ENOENT" });
+        return text;
+      }),
+  };
 }
