@@ -42,11 +42,11 @@ export async function handleUserInfo(deps: UserInfoDeps, req: IncomingMessage, r
     return invalidToken(res, "Invalid access token");
   }
   if (claims.token_use !== "access" || typeof claims.sub !== "string") return invalidToken(res, "Access token is not an access token");
-  const grant = typeof claims.origin_jti === "string" ? await deps.provider().Grant.find(claims.origin_jti) : undefined;
-  if (!grant) return invalidToken(res, "Access token has been revoked");
   const account = deps.accounts.account(claims.sub);
   if (!account) return invalidToken(res, "User does not exist");
   if (deps.accounts.isDisabled(account.sub)) return invalidToken(res, "User is disabled");
+  const grant = typeof claims.origin_jti === "string" ? await deps.provider().Grant.find(claims.origin_jti) : undefined;
+  if (!grant) return invalidToken(res, "Access token has been revoked");
   if (deps.accounts.issuedBeforeSignOut(account.sub, typeof claims.iat === "number" ? claims.iat : 0)) return invalidToken(res, "Access token has been revoked");
   send(res, 200, JSON_TYPE, JSON.stringify({ sub: account.sub, email_verified: "true", email: account.email, username: account.username }));
 }
