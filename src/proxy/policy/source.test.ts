@@ -144,6 +144,7 @@ describe("reloads", () => {
     closeSync(fd);
     await until(() => contractorMay(s, "claude-sonnet-4-5"));
     clearInterval(sampler);
+    hashes.add(s.current().compiled.hash);
     expect(hashes.size).toBe(2); // the old policy, then the new one: never anything else
     expect(h.counts.applied).toBe(1);
   });

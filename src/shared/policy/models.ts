@@ -34,6 +34,8 @@ export function modelRefusal(model: string, access: Access): ModelRefusal {
 /** For `admin policy explain`: each pattern with the rule it comes from. */
 export function modelSources(access: Access): { pattern: string; source: string }[] {
   if (access.everyModelFrom.length > 0) return access.everyModelFrom.map((s) => ({ pattern: "*", source: sourceText(s) }));
+  const everything = access.models.find((m) => m.pattern === "*");
+  if (everything) return [{ pattern: "*", source: sourceText(everything.source) }]; // the other patterns add nothing
   return access.models.map((m) => ({ pattern: m.pattern, source: sourceText(m.source) }));
 }
 
