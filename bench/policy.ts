@@ -6,6 +6,8 @@
  * resolution without any cache, and the ~47 µs a request costs the 1-process proxy
  * (bench/results/proxy.md: ~21,000 req/s).
  *
+ * The directory revalidation's per-request hook (`Revalidator.seen`) is measured beside it.
+ *
  * Usage: bun bench/policy.ts  (writes bench/results/policy.md)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -14,6 +16,7 @@ import { join } from "node:path";
 import { filterModelList } from "../src/shared/policy/models.ts";
 import { parsePolicyText } from "../src/shared/policy/parse.ts";
 import { compilePolicy } from "../src/shared/policy/resolve.ts";
+import { Revalidator } from "../src/proxy/directory/revalidator.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const GROUPS = 50;
@@ -104,6 +107,23 @@ const listing = measure(REQUESTS / 10, (i) => {
   return r.ok ? r.removed : 0;
 });
 
+// The directory revalidation's hook on the request path: one sighting per request, 1,000 active sessions.
+const revalidator = new Revalidator({
+  fetch: async () => Response.json({}),
+  userInfoEndpoint: async () => "http://127.0.0.1:9/userInfo",
+  revoke: async () => {},
+  log: () => {},
+  checks: { inc: () => {} },
+  now: Date.now,
+});
+const sightings = people.map((_, i) => ({ tenant: "acme", issuer: "https://issuer.example", sub: `sub-${i}`, sessionId: `session-${i}`, accessToken: `token-${i}`, expiresAt: Date.now() + 3_600_000, displayName: `person-${i}` }));
+for (const s of sightings) revalidator.seen(s);
+await revalidator.settled(); // each checked once: none is due again for a minute
+const sighting = measure(REQUESTS, (i) => {
+  revalidator.seen(sightings[req(i).person]!);
+  return 1;
+});
+
 const ns = (x: number) => (x < 1000 ? `${x.toFixed(0)} ns` : `${(x / 1000).toFixed(2)} µs`);
 const share = (x: number) => `${((x / REQUEST_NS) * 100).toFixed(2)} %`;
 const rows: [string, number][] = [
@@ -112,6 +132,7 @@ const rows: [string, number][] = [
   ["reference: the same resolution without any cache", uncached],
   ["first request of a new group set (cold cache), averaged over the 1,000 people", cold],
   ["GET /v1/models: filter a 12-model page for the person", listing],
+  ["directory revalidation: a request's sighting (1,000 active sessions, none due)", sighting],
 ];
 const distinctSets = new Set(people.map((g) => g.filter((x) => x.startsWith("team-")).sort().join(","))).size;
 const report = `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model.trim() ?? "?"} (${cpus().length} vCPU, load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}); Bun ${Bun.version}.

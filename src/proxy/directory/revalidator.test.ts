@@ -291,8 +291,8 @@ describe("the session tracker", () => {
   test("bounded: the least recently seen go first", () => {
     const t = new ActiveSessions(3);
     for (const id of ["1", "2", "3"]) t.seen(sighting({ sessionId: id }), 0, 0);
-    t.seen(sighting({ sessionId: "1" }), 1, 0); // seen again: most recent
-    t.seen(sighting({ sessionId: "4" }), 2, 0);
+    t.seen(sighting({ sessionId: "1" }), 1000, 0); // seen again, a second later: most recent
+    t.seen(sighting({ sessionId: "4" }), 1001, 0);
     expect(t.size).toBe(3);
     expect(t.get(`acme\n${ISSUER}\n2`)).toBeUndefined();
     expect(t.get(`acme\n${ISSUER}\n1`)).toBeDefined();

@@ -111,7 +111,7 @@ export class Revalidator {
       if (revokedUntil > now) return;
       this.revoked.delete(key);
     }
-    const session = this.sessions.seen(sighting, now, now);
+    const session = this.sessions.seen(sighting, now, now, key);
     if (session.nextCheck <= now) this.enqueue(session);
   }
 

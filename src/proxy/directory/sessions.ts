@@ -35,7 +35,7 @@ export const DEFAULT_MAX_SESSIONS = 100_000;
 export const sessionKey = (s: Pick<SessionSighting, "tenant" | "issuer" | "sessionId">): string => `${s.tenant}\n${s.issuer}\n${s.sessionId}`;
 
 export class ActiveSessions {
-  /** Map order is recency order: a sighting moves its session to the end. */
+  /** Map order is recency order (to the second): a sighting moves its session to the end. */
   private readonly sessions = new Map<string, TrackedSession>();
 
   constructor(private readonly maxSessions = DEFAULT_MAX_SESSIONS) {}
@@ -49,8 +49,7 @@ export class ActiveSessions {
   }
 
   /** Records a request of this session; a new session is due at `firstCheckAt`. Returns the entry. */
-  seen(sighting: SessionSighting, now: number, firstCheckAt: number): TrackedSession {
-    const key = sessionKey(sighting);
+  seen(sighting: SessionSighting, now: number, firstCheckAt: number, key = sessionKey(sighting)): TrackedSession {
     const known = this.sessions.get(key);
     if (known) {
       // keep the freshest token: the one a refresh produced last
@@ -59,9 +58,12 @@ export class ActiveSessions {
         known.expiresAt = sighting.expiresAt;
       }
       if (sighting.displayName !== undefined) known.displayName = sighting.displayName;
+      // recency order to the second: moving the entry on every request would cost more than the rest
+      if (now - known.lastSeen >= 1000) {
+        this.sessions.delete(key);
+        this.sessions.set(key, known);
+      }
       known.lastSeen = now;
-      this.sessions.delete(key);
-      this.sessions.set(key, known);
       return known;
     }
     const tracked: TrackedSession = { ...sighting, key, firstSeen: now, lastSeen: now, lastChecked: 0, nextCheck: firstCheckAt };
