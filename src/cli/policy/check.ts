@@ -1,8 +1,9 @@
 /**
  * `admin policy check FILE`: the policy file validated offline, with the parser and rules the
  * gateway uses (src/shared/policy). Valid: a confirmation with the policy's hash (and any
- * warnings) on stderr, or JSON on stdout; invalid: one line per problem on stderr (or JSON on
- * stdout) and a usage error, exit 2, that names the first problem.
+ * warnings) on stderr, or JSON on stdout; invalid: a usage error (exit 2) whose message is the
+ * one problem (file:line: member: what is wrong), or, for several, one line per problem on
+ * stderr (or JSON on stdout) and a message counting them.
  */
 import { usageError } from "../errors.ts";
 import { sanitizeForTerminal as cell } from "../terminal-text.ts";

@@ -124,9 +124,11 @@ function alternatives(e: ErrorObject): string | undefined {
   return e.keyword === "oneOf" ? `needs exactly one of ${list(names, "or")}` : `needs at least one of ${list(names, "or")}`;
 }
 
+const GROUP_NAME = "is not a Cognito group name (1 to 128 characters, no spaces or control characters)";
+
 function patternMessage(e: ErrorObject): string {
   if (e.schemaPath.includes("modelPattern")) return "must be a model id or pattern: letters, digits, . _ : / @ - and * (any run of characters) only";
-  if (e.schemaPath.includes("groupName")) return "is not a Cognito group name (1 to 128 characters, no spaces or control characters)";
+  if (e.schemaPath.includes("groupName")) return GROUP_NAME;
   return `must match ${String(e.schema)}`;
 }
 
@@ -135,8 +137,8 @@ function describeSchemaError(e: ErrorObject, data: unknown): { path: Segment[]; 
   const path = segmentsOf(e.instancePath, data);
   const params = e.params as Record<string, unknown>;
   if (e.propertyName !== undefined) {
-    // propertyNames: the sub-error is about the key itself
-    return { path: [...path, e.propertyName], message: e.keyword === "pattern" || e.keyword === "minLength" || e.keyword === "maxLength" ? patternMessage({ ...e, schemaPath: "groupName" }) : (e.message ?? "is not allowed") };
+    // propertyNames (only group names have a rule): the sub-error is about the key itself
+    return { path: [...path, e.propertyName], message: GROUP_NAME };
   }
   switch (e.keyword) {
     case "propertyNames":
