@@ -110,7 +110,7 @@ const listing = measure(REQUESTS / 10, (i) => {
 // The directory revalidation's hook on the request path: one sighting per request, 1,000 active sessions.
 const revalidator = new Revalidator({
   fetch: async () => Response.json({}),
-  userInfoEndpoint: async () => "http://127.0.0.1:9/userInfo",
+  userInfoEndpoint: async () => "http://userinfo.invalid/",  // never asked: fetch is a stub
   revoke: async () => {},
   log: () => {},
   checks: { inc: () => {} },

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { decodeJwt } from "jose";
+import { createServer, type AddressInfo } from "node:net";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 import { authorizeUrl, CookieJarBrowser, exchangeCode, revoke, type Tokens } from "../support/idp-session-client.ts";
 import { Revalidator, type Revocation } from "../../src/proxy/directory/revalidator.ts";
@@ -74,12 +75,16 @@ test("disable, global sign-out and refresh-token revocation at the IdP: each aff
   expect(await tenant.userAction("dave", "enable")).toBe(204);
 });
 
-test("the issuer down: checks fail, nothing is revoked", async () => {
+test("the issuer's connection dropped: the check fails, nothing is revoked", async () => {
   const revoked: Revocation[] = [];
   const results: string[] = [];
+  // an issuer that accepts and hangs up at once
+  const dropper = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => dropper.listen(0, "127.0.0.1", resolve));
+  const port = (dropper.address() as AddressInfo).port;
   const r = new Revalidator({
     fetch: (url, init) => fetch(url, init),
-    userInfoEndpoint: async () => `http://127.0.0.1:9/oauth2/userInfo`, // nothing listens on the discard port
+    userInfoEndpoint: async () => `http://127.0.0.1:${port}/oauth2/userInfo`,
     revoke: async (x) => void revoked.push(x),
     log: () => {},
     checks: { inc: ({ result }) => void results.push(result) },
@@ -88,6 +93,7 @@ test("the issuer down: checks fail, nothing is revoked", async () => {
   });
   r.seen(sightingOf(await signIn("frank")));
   await r.settled();
+  dropper.close();
   expect(results).toEqual(["error"]);
   expect(revoked).toEqual([]);
 });
