@@ -121,3 +121,33 @@ test("a profile made with --issuer: exit 5, no gateway to ask", async () => {
   const fake = fakeContext({ profile: noTenant });
   expect(exitCodeOf(await run(fake.ctx, parse("admin revocations")).catch((x: unknown) => x))).toBe(ExitCode.config);
 });
+
+test("admin policy check FILE runs offline: no profile, no store, no gateway request", async () => {
+  const seen: Seen[] = [];
+  const fake = fakeContext({ profile: null, files: { "/repo/policy.yaml": 'groups:\n  contractors:\n    models: ["claude-haiku-*"]\n' }, gateway: memoryGatewayPort({ http: gateway(() => Response.json([]), seen) }) });
+  fake.ctx.openStore = async () => {
+    throw new Error("no store for an offline check");
+  };
+  const spec = findCommand("admin policy check")!;
+  expect(spec.takesArguments).toBe(true);
+  const options = parseOptions(parseArgs(["/repo/policy.yaml"], spec.options, spec.name), {}, ["admin", "policy", "check"]);
+  expect(await run(fake.ctx, options)).toBe(0);
+  expect(seen).toEqual([]);
+  expect(fake.stderr.at(-1)).toMatch(/^\/repo\/policy\.yaml: valid policy \(1 group, no default rule\); hash sha256:[0-9a-f]{12}$/);
+});
+
+test("admin policy check: an invalid file is exit 2 naming the member; a missing argument is a usage error", async () => {
+  const fake = fakeContext({ files: { "/p.json": '{"groups": {"x": {"budgets": [{"period": "week", "usd": 1}]}}}' } });
+  const spec = findCommand("admin policy check")!;
+  const e = await run(fake.ctx, parseOptions(parseArgs(["/p.json"], spec.options, spec.name), {}, ["admin", "policy", "check"])).catch((x: unknown) => x);
+  expect(exitCodeOf(e)).toBe(ExitCode.usage);
+  expect((e as Error).message).toBe('/p.json:1: groups.x.budgets[0].period: must be "day" or "month"');
+  const noFile = (() => {
+    try {
+      parseOptions(parseArgs([], spec.options, spec.name), {}, ["admin", "policy", "check"]);
+    } catch (x) {
+      return x;
+    }
+  })();
+  expect(exitCodeOf(noFile)).toBe(ExitCode.usage);
+});

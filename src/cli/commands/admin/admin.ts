@@ -4,6 +4,7 @@
  * --admin-key-file (automation), else by the person's own sign-in (the `token` rules: silent
  * refresh, a browser only where `token` would open one). Parsing, the requests and the output
  * are the gateway use cases' (src/cli/gateway/admin-commands.ts); this is the thin layer.
+ * `admin policy check FILE` is offline (src/cli/policy/check.ts, loaded only when it runs).
  */
 import type { ParsedArgs } from "../../args.ts";
 import type { CommandContext, Env } from "../../context.ts";
@@ -14,6 +15,7 @@ import { parseAdminCommand, renderAdmin, runAdmin, type AdminRequest } from "../
 import { createGatewayClient, type AdminCredential } from "../../gateway/client.ts";
 import { sessionAccessToken } from "../../gateway/access-token.ts";
 import type { StoreKind } from "../../store/types.ts";
+import { parsePolicyCommand, type PolicyCheckRequest } from "../../policy/parse-command.ts";
 
 export interface AdminOptions {
   request: AdminRequest;
@@ -22,8 +24,14 @@ export interface AdminOptions {
   store: StoreKind | undefined;
 }
 
+/** `admin policy check FILE`: no gateway, no credential. */
+export interface PolicyOptions {
+  policy: PolicyCheckRequest;
+}
+
 /** `path` is the command's words: ["admin", "budget", "set"]. */
-export function parseOptions(args: ParsedArgs, _env: Env, path: string[] = []): AdminOptions {
+export function parseOptions(args: ParsedArgs, _env: Env, path: string[] = []): AdminOptions | PolicyOptions {
+  if (path[1] === "policy") return { policy: parsePolicyCommand(path.slice(2), args) };
   const request = parseAdminCommand(path.slice(1), args);
   const keyFile = args.values["admin-key-file"];
   const tenantUrl = args.values["tenant-url"];
@@ -52,7 +60,11 @@ async function credentialFor(ctx: CommandContext, options: AdminOptions): Promis
   return { tenantUrl, credential: { kind: "token", accessToken: sessionAccessToken(ctx, profile, store, { interactive: true }) }, profile };
 }
 
-export async function run(ctx: CommandContext, options: AdminOptions): Promise<number> {
+export async function run(ctx: CommandContext, options: AdminOptions | PolicyOptions): Promise<number> {
+  if ("policy" in options) {
+    const { checkPolicy } = await import("../../policy/check.ts");
+    return checkPolicy({ readText: (path) => ctx.files.readText(path, { trusted: true }), stdout: ctx.stdout, say: ctx.say }, options.policy);
+  }
   const { tenantUrl, credential, profile } = await credentialFor(ctx, options);
   ctx.verbose(`asking the gateway of ${tenantUrl} (${credential.kind === "admin_key" ? "admin key" : "your sign-in"})`);
   const client = createGatewayClient({ tenantUrl, http: ctx.gateway.http(profile), loginCommand: commandFor("login", ctx.profileName) });
