@@ -14,8 +14,8 @@
  *   sub of the one person seen with that identifier.
  */
 import type { ProxyContext } from "../http/context.ts";
-import { matchedBy, normaliseUserId, revocationValue } from "../state/common.ts";
-import type { Revocation, RevocationKind, SeenPerson, UserKind } from "../state/types.ts";
+import { matchedBy, normaliseUserId, type SeenPerson, type UserKind } from "../model/person.ts";
+import { revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 
 /** A value an admin gave, refused as bad input (400) with this message. */
 export class UnknownPerson extends Error {

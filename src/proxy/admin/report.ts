@@ -1,5 +1,5 @@
 /** Usage rows as the admin API and `me/usage` show them: snake_case JSON, or CSV for finance. */
-import type { UsageDimension, UsageRow } from "../state/types.ts";
+import type { UsageDimension, UsageRow } from "../model/usage.ts";
 
 export const USAGE_COLUMNS = [
   "requests", "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens",

@@ -1,5 +1,5 @@
 /** The person a verified token speaks for, as the state layer counts them. */
-import type { Person, TokenIdentity } from "../state/types.ts";
+import type { Person, TokenIdentity } from "../model/person.ts";
 import { needsEmailLookup, resolvedEmail } from "./userinfo.ts";
 import { extractToken, type VerifiedUser } from "./verify.ts";
 

@@ -8,7 +8,7 @@
 import { authenticate } from "../auth/authenticate.ts";
 import { identityOf, personOfRequest } from "../auth/person.ts";
 import { TokenRejected, type VerifiedUser } from "../auth/verify.ts";
-import type { Person } from "../state/types.ts";
+import type { Person } from "../model/person.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 
 export interface Active {

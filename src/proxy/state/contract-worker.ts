@@ -4,7 +4,8 @@
  * argv: url, op (reserve|admit), json {person, count, startAt, estimate?, now?}
  */
 import { openState } from "./open.ts";
-import type { Estimate, Person } from "./types.ts";
+import type { Estimate } from "../model/budgets.ts";
+import type { Person } from "../model/person.ts";
 
 const [url, op, raw] = process.argv.slice(2) as [string, string, string];
 const job = JSON.parse(raw) as { person: Person; count: number; startAt: number; estimate?: Estimate; now?: number };

@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { openState } from "./open.ts";
 import { ResilientState } from "./resilient.ts";
 import { startTestRedis, type TestRedis } from "./testing/redis-server.ts";
-import { type Person, StateError, StateUnavailable, type UsageRecord } from "./types.ts";
+import type { Person } from "../model/person.ts";
+import type { UsageRecord } from "../model/usage.ts";
+import { StateError, StateUnavailable } from "./types.ts";
 
 let redis: TestRedis;
 beforeAll(async () => {
