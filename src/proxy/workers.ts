@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
 import { openState } from "./state/open.ts";
+import { eventLine, logEvent } from "./telemetry/log.ts";
 import { StateError } from "./state/types.ts";
 
 /** Exit codes of the supervisor (docs/deploy.md): 2 bad options or a worker refused its configuration; 1 crash loop. */
@@ -177,14 +178,6 @@ export class RestartPolicy {
   }
 }
 
-function logLine(level: "info" | "warn" | "error", message: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ time: new Date().toISOString(), level, message, ...extra });
-}
-
-function log(level: "info" | "warn" | "error", message: string, extra: Record<string, unknown> = {}): void {
-  console.error(logLine(level, message, extra));
-}
-
 /** A free TCP port on `host`, found by binding port 0 (released at once; the worker binds it next). */
 function freePort(host: string): number {
   const listener = Bun.listen({ hostname: host, port: 0, socket: { data() {} } });
@@ -219,7 +212,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
   if (stateUrl === null) {
     tempDir = mkdtempSync(join(tmpdir(), "agent-runner-proxy-"));
     stateUrl = `sqlite:${join(tempDir, "state.db")}`;
-    emit(logLine("warn", `no --state: the ${count} workers share a temporary SQLite file, removed at exit; set --state sqlite:/var/lib/agent-runner/state.db (or Redis) to keep usage across restarts`));
+    emit(eventLine("warn", `no --state: the ${count} workers share a temporary SQLite file, removed at exit; set --state sqlite:/var/lib/agent-runner/state.db (or Redis) to keep usage across restarts`));
   }
   if (stateUrl.startsWith("sqlite:")) await prepareSqlite(stateUrl);
   const metricsPorts = Array.from({ length: count }, () => (plan.metrics ? freePort("127.0.0.1") : 0));
@@ -277,7 +270,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
   function maybeAnnounce(): void {
     if (announced || !workers.every((w) => w?.ready)) return;
     const shownHost = plan.host === "0.0.0.0" ? "127.0.0.1" : plan.host;
-    console.error(JSON.stringify({ time: new Date().toISOString(), level: "info", message: `listening on http://${shownHost}:${port}`, metrics: metricsServer ? `http://${metricsServer.hostname}:${metricsServer.port}` : "off", workers: count, pid: process.pid }));
+    logEvent("info", `listening on http://${shownHost}:${port}`, { metrics: metricsServer ? `http://${metricsServer.hostname}:${metricsServer.port}` : "off", workers: count, pid: process.pid });
     flushHeld();
   }
 
@@ -293,19 +286,19 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
     if (code === EXIT_USAGE && !w.ready) {
       // the configuration was refused: every worker would refuse it the same way
       flushHeld();
-      log("error", `worker ${index} refused the configuration (${how}); stopping`);
+      logEvent("error", `worker ${index} refused the configuration (${how}); stopping`);
       void stopAll(EXIT_USAGE);
       return;
     }
     const decision = policy.onExit(index, Date.now() - w.started);
     if (!decision.restart) {
       flushHeld();
-      log("error", `worker ${index} keeps exiting (${how}) within seconds of starting: crash loop, stopping`, { worker: index });
+      logEvent("error", `worker ${index} keeps exiting (${how}) within seconds of starting: crash loop, stopping`, { worker: index });
       void stopAll(EXIT_CRASH_LOOP);
       return;
     }
     restarts++;
-    log("warn", `worker ${index} (pid ${child.pid}) exited (${how}); restarting in ${decision.delayMs} ms`, { worker: index, restarts });
+    logEvent("warn", `worker ${index} (pid ${child.pid}) exited (${how}); restarting in ${decision.delayMs} ms`, { worker: index, restarts });
     setTimeout(() => {
       if (!stopping) spawnWorker(index);
     }, decision.delayMs);
@@ -361,13 +354,13 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
         })
       : undefined;
   } catch (e) {
-    log("error", `cannot listen for metrics on ${plan.metrics?.host}:${plan.metrics?.port}: ${(e as Error).message}; choose a free port with --metrics-port (AGENT_RUNNER_PROXY_METRICS_PORT): replicas on one host each need their own`);
+    logEvent("error", `cannot listen for metrics on ${plan.metrics?.host}:${plan.metrics?.port}: ${(e as Error).message}; choose a free port with --metrics-port (AGENT_RUNNER_PROXY_METRICS_PORT): replicas on one host each need their own`);
     process.exit(EXIT_USAGE);
   }
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
-      log("info", `${signal}: stopping ${count} workers, streams in flight may finish within ${plan.graceMs / 1000} s`);
+      logEvent("info", `${signal}: stopping ${count} workers, streams in flight may finish within ${plan.graceMs / 1000} s`);
       void stopAll(0, signal);
     });
   }
@@ -375,7 +368,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
   const startTimer = setTimeout(() => {
     if (announced || stopping) return;
     flushHeld();
-    log("error", `not every worker was listening within 60 s; stopping`);
+    logEvent("error", `not every worker was listening within 60 s; stopping`);
     void stopAll(EXIT_CRASH_LOOP);
   }, 60_000);
   startTimer.unref();
@@ -398,7 +391,7 @@ async function prepareSqlite(url: string): Promise<void> {
     await openState(url).close();
   } catch (e) {
     if (!(e instanceof StateError)) throw e;
-    log("error", e.message);
+    logEvent("error", e.message);
     process.exit(EXIT_USAGE);
   }
 }

@@ -8,7 +8,7 @@
  * size, TTL); failures are cached briefly and logged once per issuer until a lookup works again.
  * Every fetch is bounded in time and size.
  */
-import { logEvent } from "../http/log.ts";
+import { logEvent } from "../telemetry/log.ts";
 import type { VerifiedUser } from "./verify.ts";
 import { readCapped } from "../../shared/read-capped.ts";
 

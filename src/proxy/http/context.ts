@@ -11,8 +11,8 @@ import type { GatewayState } from "../state/types.ts";
 import type { UsageBatcher } from "../state/usage-batcher.ts";
 import type { GatewayRefusal } from "./errors.ts";
 import type { ForwardDeps } from "./forward.ts";
-import type { LogLine } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { LogLine } from "../telemetry/log.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
 
 export interface TenantRuntime extends TenantAuth {
   config: TenantConfig;

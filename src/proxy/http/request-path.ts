@@ -24,7 +24,7 @@ import type { GatewayRefusal } from "./errors.ts";
 import { readRequestBody } from "./body.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { forward, type ForwardEnd } from "./forward.ts";
-import { type LogLine, logEvent } from "./log.ts";
+import { type LogLine, logEvent } from "../telemetry/log.ts";
 
 export interface ApiTarget {
   route: ApiRoute;

@@ -23,12 +23,12 @@ import { StateUnavailable } from "../state/types.ts";
 import { buildTenantDiscovery, DISCOVERY_PATH } from "../../shared/tenant-discovery.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { GatewayRefusal, type RefusalCode, refusalResponse } from "./errors.ts";
-import { logEvent, stdoutLogger, type LogLine } from "./log.ts";
-import { createMetrics, type Metrics } from "./metrics.ts";
+import { logEvent, stdoutLogger, type LogLine } from "../telemetry/log.ts";
+import { createMetrics, type Metrics } from "../telemetry/metrics.ts";
 import { serveApi } from "./request-path.ts";
 import { decideRoute, validHost } from "./routes.ts";
 
-export type { LogLine } from "./log.ts";
+export type { LogLine } from "../telemetry/log.ts";
 export { upstreamPath } from "./routes.ts";
 
 export interface ProxyOptions {
