@@ -17,7 +17,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
-import { configureEmailResolution } from "./auth/userinfo.ts";
 import { startProxy } from "./http/server.ts";
 import { DEFAULT_STATE_URL } from "./state/open.ts";
 import { StateError } from "./state/types.ts";
@@ -61,7 +60,6 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-if (values["no-userinfo"]) configureEmailResolution(false);
 
 let config: ProxyConfig;
 try {
@@ -145,6 +143,7 @@ try {
     ...(adminKey !== undefined ? { adminKey } : {}),
     // set by the --workers supervisor (main.ts, workers.ts) so its workers share the port
     reusePort: values["reuse-port"] === true,
+    userInfo: !values["no-userinfo"] && env.AGENT_RUNNER_PROXY_USERINFO !== "off",
   });
 } catch (e) {
   if (e instanceof StateError) fail(e.message);

@@ -58,6 +58,8 @@ export interface TenantOptions {
   stubKey?: string;
   /** Members of this Cognito group may use the proxy's admin API. */
   adminGroup?: string;
+  /** The proxy looks up the e-mail of email-as-username people at userInfo (default true). */
+  userInfo?: boolean;
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -194,6 +196,7 @@ async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions
     metrics: { port: 0, hostname: "127.0.0.1" },
     state,
     adminGroups,
+    userInfo: options.userInfo ?? true,
     ...(tls ? { tls: { cert: tls.cert.toString(), key: tls.key.toString() }, publicHost: "localhost" } : {}),
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
@@ -208,7 +211,7 @@ async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptio
   const { upstreamApiKey, ...config } = tenantConfig;
   const started = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) => {
-      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, ...(options.tls ? { tls: options.tls } : {}) };
+      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}) };
       return startReplica(spec, upstreamApiKey);
     }),
   );

@@ -1,7 +1,6 @@
 /** The person a verified token speaks for, as the state layer counts them. */
 import type { Person, TokenIdentity } from "../model/person.ts";
-import { needsEmailLookup, resolvedEmail } from "./userinfo.ts";
-import { extractToken, type VerifiedUser } from "./verify.ts";
+import type { VerifiedUser } from "./verify.ts";
 
 /** `resolvedEmail`: from userInfo (userinfo.ts) when the token has none (email-as-username pools). */
 export function personOf(tenant: string, user: VerifiedUser, resolvedEmail?: string): Person {
@@ -15,11 +14,6 @@ export function personOf(tenant: string, user: VerifiedUser, resolvedEmail?: str
     displayName: email ?? user.username ?? user.sub,
     groups: user.groups,
   };
-}
-
-/** The person of a request: as personOf, with the email userInfo gave (looked up in the background, never awaited). */
-export function personOfRequest(tenant: string, issuer: string, user: VerifiedUser, headers: Headers): Person {
-  return personOf(tenant, user, needsEmailLookup(user) ? resolvedEmail(issuer, user, extractToken(headers)) : undefined);
 }
 
 /** The session a token belongs to: `origin_jti`, or its own `jti` for an IdP that has no sessions. */

@@ -6,8 +6,8 @@
  * `--user` values resolve to who they really are.
  */
 import { authenticate } from "../auth/authenticate.ts";
-import { identityOf, personOfRequest } from "../auth/person.ts";
-import { TokenRejected, type VerifiedUser } from "../auth/verify.ts";
+import { identityOf, personOf } from "../auth/person.ts";
+import { extractToken, TokenRejected, type VerifiedUser } from "../auth/verify.ts";
 import type { Person } from "../model/person.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 
@@ -21,14 +21,16 @@ export const PERSON_REVOKED_MESSAGE = "an administrator of this tenant withdrew 
 export const SESSION_REVOKED_MESSAGE = "this sign-in was ended (signed out); sign in again with 'agent-runner-auth login'";
 
 export async function activeUser(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string, route: string): Promise<Active | Response> {
+  const token = extractToken(request.headers);
   let user: VerifiedUser;
   try {
-    user = await authenticate(runtime, request.headers);
+    user = await authenticate(runtime, token);
   } catch (e) {
     if (!(e instanceof TokenRejected)) throw e;
     return ctx.unauthorized(request, started, runtime, base, route, e);
   }
-  const person = personOfRequest(runtime.config.slug, runtime.config.issuer, user, request.headers);
+  // the e-mail userInfo gave, from its cache (looked up in the background, never awaited)
+  const person = personOf(runtime.config.slug, user, ctx.emails?.emailFor(runtime.config.issuer, user, token));
   ctx.people.saw(person);
   // the e-mail userInfo gave counts too: a revocation by e-mail reaches pools whose tokens carry none
   const revoked = await ctx.denylist.revoked(runtime.config.slug, identityOf(user, person.email));

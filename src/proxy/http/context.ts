@@ -3,6 +3,7 @@ import type { PriceTable } from "../accounting/pricing.ts";
 import type { TenantAuth } from "../auth/authenticate.ts";
 import type { DenylistCheck } from "../auth/denylist.ts";
 import type { PeopleSeen } from "../auth/people-seen.ts";
+import type { EmailResolver } from "../auth/userinfo.ts";
 import type { TokenRejected } from "../auth/verify.ts";
 import type { TenantConfig } from "../config.ts";
 import type { PolicyCache } from "../limits/applicable.ts";
@@ -26,6 +27,8 @@ export interface TenantRuntime extends TenantAuth {
 export interface ProxyContext {
   state: GatewayState;
   denylist: DenylistCheck;
+  /** The e-mail of people whose token has none, from the IdP's userInfo; null when turned off. */
+  emails: EmailResolver | null;
   /** The people seen, written to the state store when new (not per request). */
   people: PeopleSeen;
   /** The tenants' budgets and limits, current with the store's policy version. */

@@ -11,6 +11,7 @@ import { DEFAULT_PRICES, mergePriceTables } from "../accounting/pricing.ts";
 import { serveGateway, GATEWAY_PREFIX, LOGOUT_PATH, ME_USAGE_PATH } from "../admin/api.ts";
 import { DenylistCheck } from "../auth/denylist.ts";
 import { PeopleSeen } from "../auth/people-seen.ts";
+import { EmailResolver } from "../auth/userinfo.ts";
 import { IssuerKeys } from "../auth/jwks.ts";
 import { CLOCK_SKEW_SECONDS, type TokenRejected, VerifiedTokenCache } from "../auth/verify.ts";
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
@@ -56,6 +57,8 @@ export interface ProxyOptions {
   adminKey?: string;
   /** How long a denylist answer is reused (default 1000 ms; revocations take effect within it). */
   revocationCacheMs?: number;
+  /** Look up the e-mail of people whose token has none at the IdP's userInfo (default true; `--no-userinfo`). */
+  userInfo?: boolean;
   /** Share the port with other processes (SO_REUSEPORT): the workers of `--workers N` (src/proxy/workers.ts). */
   reusePort?: boolean;
 }
@@ -158,6 +161,7 @@ export function startProxy(options: ProxyOptions) {
   const ctx: ProxyContext = {
     state,
     denylist: new DenylistCheck(state, options.revocationCacheMs ?? 1000),
+    emails: options.userInfo === false ? null : new EmailResolver({ log: (message) => logEvent("warn", message) }),
     people: new PeopleSeen(state),
     policies: new PolicyCache(state),
     usageWrites: new UsageBatcher(state),
