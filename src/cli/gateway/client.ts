@@ -12,11 +12,8 @@ import { type CredentialKind, failureFromError, failureFromResponse, type Failur
 import {
   type Budget, type BudgetUnit, type LogoutAnswer, type Matched, type MyUsage, type Period, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, ShapeError, type Subject, type UsageDimension, type UsageReportRow, type UserKind,
   parseBudgetAnswer, parseBudgets, parseCleared, parseLimitAnswer, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocations, parseRevokeAnswer, parseUsageReport,
-} from "./shapes.ts";
-
-export const LOGOUT_PATH = "/_gateway/v1/logout";
-export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
-export const ADMIN_PATH = "/_gateway/admin/v1/";
+  ADMIN_PATH, LOGOUT_PATH, ME_USAGE_PATH,
+} from "../../shared/gateway-api.ts";
 
 /** fetch with bounds: what the client needs from the network (boundedFetch, or a fake in tests). */
 export type GatewayHttp = (url: string, init: RequestInit, bounds: Bounds) => Promise<Response>;

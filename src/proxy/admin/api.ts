@@ -18,14 +18,11 @@ import type { Revocation } from "../model/revocations.ts";
 import type { Subject } from "../model/subjects.ts";
 import type { UsageDimension } from "../model/usage.ts";
 import { StateError } from "../state/types.ts";
+import { ADMIN_PATH, type BudgetJson, type BudgetStatusJson, type LimitJson, LOGOUT_PATH, ME_USAGE_PATH, type MyUsageJson, type SubjectJson } from "../../shared/gateway-api.ts";
 import { authorizeAdmin } from "./auth.ts";
 import { notSeenNote, personJson, restoreSession, restoreUser, revocationJson, revokeUser, settingIds, settingSubject, UnknownPerson, USER_KINDS, type UserTarget } from "./people.ts";
 import { usageCsv, usageFigures, usageJson } from "./report.ts";
 
-export const GATEWAY_PREFIX = "/_gateway/";
-export const LOGOUT_PATH = "/_gateway/v1/logout";
-export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
-export const ADMIN_PREFIX = "/_gateway/admin/v1/";
 const MAX_ADMIN_BODY = 64 * 1024;
 
 class BadInput extends Error {
@@ -42,8 +39,8 @@ export async function serveGateway(ctx: ProxyContext, runtime: TenantRuntime, re
   try {
     if (path === LOGOUT_PATH) return request.method === "POST" ? await logout(ctx, runtime, request, started, base) : badMethod("POST");
     if (path === ME_USAGE_PATH) return request.method === "GET" ? await meUsage(ctx, runtime, request, started, base) : badMethod("GET");
-    if (!path.startsWith(ADMIN_PREFIX)) return notFound();
-    const resource = path.slice(ADMIN_PREFIX.length);
+    if (!path.startsWith(ADMIN_PATH)) return notFound();
+    const resource = path.slice(ADMIN_PATH.length);
     if (!["usage", "budgets", "limits", "revocations"].includes(resource)) return notFound();
     const caller = await authorizeAdmin(ctx, runtime, request, started, base, "admin");
     if (caller instanceof Response) return caller;
@@ -72,7 +69,7 @@ async function logout(ctx: ProxyContext, runtime: TenantRuntime, request: Reques
   return json({ revoked: "session", until: iso(until) });
 }
 
-function budgetJson(s: BudgetStatus) {
+function budgetJson(s: BudgetStatus): BudgetStatusJson {
   const b = s.budget;
   const scale = b.unit === "usd" ? 1e6 : 1;
   return { ...subjectJson(b.subject), period: b.period, unit: b.unit, soft: b.soft, limit: b.limit / scale, used: s.used / scale, remaining: s.remaining / scale, resets_at: iso(s.resetsAt) };
@@ -91,13 +88,13 @@ async function meUsage(ctx: ProxyContext, runtime: TenantRuntime, request: Reque
     ctx.state.usageReport({ tenant: slug, since: `${month}-01`, until: today, by: "user", sub: user.sub }),
     ctx.state.budgetStatus(person, now),
   ]);
-  return json({ user: person.displayName, sub: person.sub, groups: person.groups, today: { day: today, ...usageFigures(day[0]) }, month: { month, ...usageFigures(monthRows[0]) }, budgets: budgets.map(budgetJson) });
+  return json({ user: person.displayName, sub: person.sub, groups: person.groups, today: { day: today, ...usageFigures(day[0]) }, month: { month, ...usageFigures(monthRows[0]) }, budgets: budgets.map(budgetJson) } satisfies MyUsageJson);
 }
 
 // ---- admin ----
 
-function subjectJson(s: Subject): Record<string, string | true> {
-  return s.kind === "tenant" ? { tenant: true } : { [s.kind]: s.id };
+function subjectJson(s: Subject): SubjectJson {
+  return s.kind === "tenant" ? { tenant: true } : s.kind === "user" ? { user: s.id } : { group: s.id };
 }
 
 /** Exactly one of `user`, `group`, `tenant` (from a JSON body or the query). */
@@ -189,7 +186,7 @@ async function admin(ctx: ProxyContext, runtime: TenantRuntime, request: Request
     return csv ? new Response(usageCsv(dimension, rows), { headers: { "content-type": "text/csv; charset=utf-8", "cache-control": "no-store" } }) : json(rows);
   }
   if (resource === "budgets") {
-    if (method === "GET") return json((await ctx.state.listBudgets(tenant)).map((b) => ({ ...subjectJson(b.subject), period: b.period, unit: b.unit, limit: b.unit === "usd" ? b.limit / 1e6 : b.limit, soft: b.soft })));
+    if (method === "GET") return json((await ctx.state.listBudgets(tenant)).map((b): BudgetJson => ({ ...subjectJson(b.subject), period: b.period, unit: b.unit, limit: b.unit === "usd" ? b.limit / 1e6 : b.limit, soft: b.soft })));
     if (method === "PUT" || method === "POST") {
       const body = await readJson(request);
       const usd = body.usd;
@@ -216,7 +213,7 @@ async function admin(ctx: ProxyContext, runtime: TenantRuntime, request: Request
     }
   }
   if (resource === "limits") {
-    if (method === "GET") return json((await ctx.state.listLimits(tenant)).map((l) => ({ ...subjectJson(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) })));
+    if (method === "GET") return json((await ctx.state.listLimits(tenant)).map((l): LimitJson => ({ ...subjectJson(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) })));
     if (method === "PUT" || method === "POST") {
       const body = await readJson(request);
       const { subject, people } = await settingSubjectFrom(ctx, tenant, (k) => body[k]);

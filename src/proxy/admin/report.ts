@@ -1,14 +1,13 @@
 /** Usage rows as the admin API and `me/usage` show them: snake_case JSON, or CSV for finance. */
 import type { UsageDimension, UsageRow } from "../model/usage.ts";
+import type { UsageFigures, UsageRowJson } from "../../shared/gateway-api.ts";
 
-export const USAGE_COLUMNS = [
+export const USAGE_COLUMNS: readonly (keyof UsageFigures)[] = [
   "requests", "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens",
   "cache_read_input_tokens", "web_search_requests", "cost_usd", "unpriced_requests",
-] as const;
+];
 
-export type UsageJson = Record<string, string | number>;
-
-export function usageFigures(row: UsageRow | undefined): Record<(typeof USAGE_COLUMNS)[number], number> {
+export function usageFigures(row: UsageRow | undefined): UsageFigures {
   return {
     requests: row?.requests ?? 0,
     input_tokens: row?.inputTokens ?? 0,
@@ -24,7 +23,7 @@ export function usageFigures(row: UsageRow | undefined): Record<(typeof USAGE_CO
 }
 
 /** by=user rows: `user` is the display name (email or username) and `sub` the key; other dimensions name theirs. */
-export function usageJson(by: UsageDimension, rows: UsageRow[]): UsageJson[] {
+export function usageJson(by: UsageDimension, rows: UsageRow[]): UsageRowJson[] {
   return rows.map((row) => ({ ...(by === "user" ? { user: row.displayName ?? row.key, sub: row.key } : { [by]: row.key }), ...usageFigures(row) }));
 }
 
@@ -35,7 +34,7 @@ function csvField(v: string | number): string {
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-export function usageCsv(by: UsageDimension, rows: UsageJson[]): string {
+export function usageCsv(by: UsageDimension, rows: UsageRowJson[]): string {
   const columns = [...(by === "user" ? ["user", "sub"] : [by]), ...USAGE_COLUMNS];
   return [columns.join(","), ...rows.map((r) => columns.map((c) => csvField(r[c] ?? "")).join(","))].join("\r\n") + "\r\n";
 }

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "bun";
 import { DEFAULT_PRICES, mergePriceTables } from "../accounting/pricing.ts";
-import { serveGateway, GATEWAY_PREFIX, LOGOUT_PATH, ME_USAGE_PATH } from "../admin/api.ts";
+import { serveGateway } from "../admin/api.ts";
 import { DenylistCheck } from "../auth/denylist.ts";
 import { PeopleSeen } from "../auth/people-seen.ts";
 import { EmailResolver } from "../auth/userinfo.ts";
@@ -21,6 +21,7 @@ import { UsageBatcher } from "../state/usage-batcher.ts";
 import type { FailurePolicy } from "../state/resilient.ts";
 import { observeSpool } from "../state/spool-observers.ts";
 import { StateUnavailable } from "../state/types.ts";
+import { GATEWAY_PREFIX, gatewayEndpointsJson } from "../../shared/gateway-api.ts";
 import { buildTenantDiscovery, DISCOVERY_PATH } from "../../shared/tenant-discovery.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { GatewayRefusal, type RefusalCode, refusalResponse } from "./errors.ts";
@@ -218,7 +219,7 @@ export function startProxy(options: ProxyOptions) {
     if (!body) {
       const doc = buildTenantDiscovery(base, runtime.config.issuer, runtime.config.cli, `agent-runner tenant ${runtime.config.slug}`);
       // the gateway's own endpoints, so the CLI finds logout and usage without configuration
-      body = JSON.stringify({ ...doc, agent_runner_auth: { ...doc.agent_runner_auth, logout_endpoint: `${base}${LOGOUT_PATH}`, usage_endpoint: `${base}${ME_USAGE_PATH}` } });
+      body = JSON.stringify({ ...doc, agent_runner_auth: { ...doc.agent_runner_auth, ...gatewayEndpointsJson(base) } });
       if (runtime.discoveryJson.size < 16) runtime.discoveryJson.set(base, body);
     }
     return new Response(body, { headers: { "content-type": "application/json", "cache-control": "public, max-age=300" } });
