@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { SignJWT, exportSPKI, generateKeyPair } from "jose";
-import { startProxy, type LogLine, type RunningProxy } from "../../src/proxy/http/server.ts";
+import { startProxy, type RunningProxy } from "../../src/proxy/http/server.ts";
+import type { LogLine } from "../../src/proxy/telemetry/log.ts";
 import type { TenantConfig } from "../../src/proxy/config.ts";
 import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
 import { startForge, type Forge } from "../support/forge.ts";

@@ -14,14 +14,13 @@
  *   sub of the one person seen with that identifier.
  */
 import type { ProxyContext } from "../http/context.ts";
-import type { Revocation as RevocationJson, RestoreJson, RevokeJson, SeenPersonJson } from "../../shared/gateway-api.ts";
+import { BadInput } from "../http/errors.ts";
+import type { MatchedJson, Revocation as RevocationJson, RestoreJson, RevokeJson, SeenPersonJson } from "../../shared/gateway-api.ts";
 import { matchedBy, normaliseUserId, type SeenPerson, type UserKind } from "../model/person.ts";
 import { revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 
-/** A value an admin gave, refused as bad input (400) with this message. */
-export class UnknownPerson extends Error {
-  readonly code = "unknown_person";
-}
+/** A value an admin gave that names nobody it could apply to: refused as bad input (400) with this message. */
+export class UnknownPerson extends BadInput {}
 
 export const USER_KINDS: readonly UserKind[] = ["sub", "username", "email"];
 
@@ -50,6 +49,12 @@ export const notSeenNote = (value: string, kind: UserKind | undefined) =>
 export interface UserTarget {
   value: string;
   kind?: UserKind;
+}
+
+/** `matched` (and the note when nobody seen has that name) for an answer about a user; nothing for a group or the tenant. */
+export function matchedJson(value: string, kind: UserKind | undefined, people: SeenPerson[] | undefined): MatchedJson {
+  if (!people) return {};
+  return { matched: people.map((p) => personJson(p, value)), ...(people.length === 0 ? { note: `${notSeenNote(value, kind)}; it applies when they first appear` } : {}) };
 }
 
 /** Revokes a person by any identifier (or the forced kind), and every person seen under it by sub. */

@@ -9,7 +9,7 @@ export interface TenantAuth {
 }
 
 /** Throws TokenRejected. */
-export async function authenticate(auth: TenantAuth, token: string | null): Promise<VerifiedUser> {
+export async function verifiedUser(auth: TenantAuth, token: string | null): Promise<VerifiedUser> {
   const cached = token ? auth.verified.get(token) : undefined;
   if (cached) return cached;
   const user = await verifyAccessToken(token, auth.policy, auth.keys);

@@ -34,6 +34,9 @@ export interface LogLine {
   /** The model has no price in the table: tokens counted, cost not. */
   cost_unknown?: true;
   upstream_request_id?: string | null;
+  /** The upstream that answered, by name, and how many were tried (a pool of upstreams; absent with the tenant's one upstream). */
+  upstream?: string;
+  attempts?: number;
   /** The upstream's status when the client was answered another (reject_reason upstream_auth). */
   upstream_status?: number;
   reject_reason?: string;

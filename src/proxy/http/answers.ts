@@ -1,6 +1,39 @@
-/** Usage rows as the admin API and `me/usage` show them: snake_case JSON, or CSV for finance. */
+/**
+ * The domain as the gateway's own endpoints answer it (the JSON of src/shared/gateway-api.ts):
+ * usage rows (snake_case JSON, or CSV for finance), subjects, budgets (with their use), limits.
+ */
+import type { Budget, BudgetStatus } from "../model/budgets.ts";
+import type { RateLimit } from "../model/rate-windows.ts";
+import type { Subject } from "../model/subjects.ts";
 import type { UsageDimension, UsageRow } from "../model/usage.ts";
-import type { UsageFigures, UsageRowJson } from "../../shared/gateway-api.ts";
+import type { BudgetJson, BudgetStatusJson, LimitJson, SubjectJson, UsageFigures, UsageRowJson } from "../../shared/gateway-api.ts";
+
+export const iso = (t: number) => new Date(t).toISOString();
+
+/** The JSON answers of the gateway's own endpoints: never cached. */
+export function jsonAnswer(value: unknown, status = 200): Response {
+  return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", "cache-control": "no-store" } });
+}
+
+export function subjectJson(s: Subject): SubjectJson {
+  return s.kind === "tenant" ? { tenant: true } : s.kind === "user" ? { user: s.id } : { group: s.id };
+}
+
+/** Amounts in dollars (the store keeps micro-dollars) or tokens. */
+const amount = (b: Budget, n: number) => (b.unit === "usd" ? n / 1e6 : n);
+
+export function budgetJson(b: Budget): BudgetJson {
+  return { ...subjectJson(b.subject), period: b.period, unit: b.unit, limit: amount(b, b.limit), soft: b.soft };
+}
+
+export function budgetStatusJson(s: BudgetStatus): BudgetStatusJson {
+  const b = s.budget;
+  return { ...subjectJson(b.subject), period: b.period, unit: b.unit, soft: b.soft, limit: amount(b, b.limit), used: amount(b, s.used), remaining: amount(b, s.remaining), resets_at: iso(s.resetsAt) };
+}
+
+export function limitJson(l: Pick<RateLimit, "subject" | "rpm" | "tpm">): LimitJson {
+  return { ...subjectJson(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) };
+}
 
 export const USAGE_COLUMNS: readonly (keyof UsageFigures)[] = [
   "requests", "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens",
