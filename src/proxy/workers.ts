@@ -9,11 +9,12 @@
  * Workers share budgets and limits through `--state`: a SQLite file (one host) or Redis; with no
  * `--state` the supervisor gives them a temporary SQLite file, never one in-memory store each.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
+import { PER_WORKER_OPTIONS, PROXY_OPTIONS, type ProxyProcessOptions } from "./options.ts";
 import { openState } from "./state/open.ts";
 import { eventLine, logEvent } from "./telemetry/log.ts";
 import { StateError } from "./state/types.ts";
@@ -72,51 +73,24 @@ export interface WorkerPlan {
   graceMs: number;
 }
 
-const REWRITTEN = ["port", "host", "metrics-port", "metrics-host", "state"] as const;
+/** What the supervisor needs of the options (read once, options.ts), and the workers' arguments without the ones it sets per worker. */
+export function planWorkers(options: ProxyProcessOptions, args: readonly string[]): WorkerPlan {
+  if (options.state === "sqlite::memory:") {
+    throw new WorkersError("STATE_NOT_SHARED", "--state sqlite::memory: would give each worker its own budgets and limits; name a file (sqlite:/var/lib/agent-runner/state.db) or Redis, or run --workers 1");
+  }
+  return { args: workerArgs(args), host: options.host, port: options.port, metrics: options.metrics, state: options.state ?? null, graceMs: options.config.shutdownGraceMs };
+}
 
-/** Reads the options the supervisor needs (flags over environment, as serve.ts does) and removes the ones it sets per worker. */
-export function planWorkers(args: string[], env: NodeJS.ProcessEnv): WorkerPlan {
-  const options = Object.fromEntries([...REWRITTEN, "shutdown-grace", "config"].map((k) => [k, { type: "string" as const }]));
-  const { values, tokens } = parseArgs({ args, options, strict: false, tokens: true, allowPositionals: true });
+/** The arguments without the flags the supervisor sets per worker (PER_WORKER_OPTIONS), in either spelling. */
+export function workerArgs(args: readonly string[]): string[] {
+  const { tokens } = parseArgs({ args: [...args], options: PROXY_OPTIONS, strict: false, tokens: true, allowPositionals: true });
   const drop = new Set<number>();
   for (const t of tokens ?? []) {
-    if (t.kind !== "option" || !(REWRITTEN as readonly string[]).includes(t.name)) continue;
+    if (t.kind !== "option" || !(PER_WORKER_OPTIONS as readonly string[]).includes(t.name)) continue;
     drop.add(t.index);
     if (t.inlineValue === false) drop.add(t.index + 1);
   }
-  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
-  const host = str("host") ?? env.AGENT_RUNNER_PROXY_HOST ?? "0.0.0.0";
-  const port = Number(str("port") ?? env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WorkersError("WORKERS_VALUE", "--port must be a port number");
-  const metricsText = str("metrics-port") ?? env.AGENT_RUNNER_PROXY_METRICS_PORT ?? "9464";
-  const metricsPort = metricsText === "off" ? 0 : Number(metricsText);
-  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new WorkersError("WORKERS_VALUE", `--metrics-port must be a port number, or 0 or "off" for no metrics listener`);
-  const state = str("state") ?? env.AGENT_RUNNER_PROXY_STATE ?? null;
-  if (state === "sqlite::memory:") {
-    throw new WorkersError("STATE_NOT_SHARED", "--state sqlite::memory: would give each worker its own budgets and limits; name a file (sqlite:/var/lib/agent-runner/state.db) or Redis, or run --workers 1");
-  }
-  return {
-    args: args.filter((_, i) => !drop.has(i)),
-    host,
-    port,
-    metrics: metricsPort > 0 ? { host: str("metrics-host") ?? env.AGENT_RUNNER_PROXY_METRICS_HOST ?? "127.0.0.1", port: metricsPort } : null,
-    state,
-    graceMs: graceSeconds(str("shutdown-grace"), str("config") ?? env.AGENT_RUNNER_PROXY_CONFIG) * 1000,
-  };
-}
-
-/** The grace the workers use (serve.ts: `--shutdown-grace`, else the file's `shutdownGraceSeconds`, else 30). */
-function graceSeconds(flag: string | undefined, configPath: string | undefined): number {
-  if (flag !== undefined && Number.isFinite(Number(flag))) return Number(flag);
-  if (configPath) {
-    try {
-      const s = (JSON.parse(readFileSync(configPath, "utf8")) as { shutdownGraceSeconds?: unknown }).shutdownGraceSeconds;
-      if (typeof s === "number") return s;
-    } catch {
-      // the workers report a bad file themselves
-    }
-  }
-  return 30;
+  return args.filter((_, i) => !drop.has(i));
 }
 
 /**

@@ -407,4 +407,23 @@ describe("the proxy process (src/proxy/main.ts) and its flags", () => {
       child.kill("SIGTERM");
     }
   }, 30_000);
+
+  test("every flag is checked before anything listens: a busy metrics port does not hide a bad --idle-timeout (supervisor or one process)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ara-proxysec-"));
+    const keyFile = join(dir, "key");
+    writeFileSync(keyFile, UPSTREAM_KEY, { mode: 0o600 });
+    const busy = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("taken") });
+    try {
+      const common = ["--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", recorder.url, "--upstream-key-file", keyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(busy.port), "--idle-timeout", "0"];
+      for (const workers of ["2", "1"]) {
+        const run = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), "--workers", workers, ...common], { stderr: "pipe", env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+        const stderr = run.stderr.toString();
+        expect(run.exitCode, stderr).toBe(2);
+        expect(stderr).toContain("--idle-timeout must be whole seconds from 1 to 255");
+        expect(stderr).not.toContain("cannot listen");
+      }
+    } finally {
+      busy.stop(true);
+    }
+  }, 30_000);
 });
