@@ -22,11 +22,13 @@ function exitUsage(message: string): never {
 }
 
 const { value, rest } = extractWorkersFlag(process.argv.slice(2));
+let count: number;
 let options: ProxyProcessOptions;
 try {
+  count = parseWorkerCount(value ?? process.env.AGENT_RUNNER_PROXY_WORKERS, availableParallelism());
   options = readProxyOptions(rest, process.env);
 } catch (e) {
-  if (!(e instanceof ProxyOptionsError)) throw e;
+  if (!(e instanceof WorkersError || e instanceof ProxyOptionsError)) throw e;
   exitUsage(e.message);
 }
 
@@ -36,13 +38,13 @@ if (process.env[WORKER_ENV] !== undefined) {
   await serveHere(options);
   process.send?.({ type: "ready" });
 } else {
-  let count: number;
-  try {
-    count = parseWorkerCount(value ?? process.env.AGENT_RUNNER_PROXY_WORKERS, availableParallelism());
-    if (count > 1) await runSupervisor(count, planWorkers(options, rest), { entry: import.meta.path, env: process.env });
-  } catch (e) {
-    if (!(e instanceof WorkersError)) throw e;
-    exitUsage(e.message);
+  if (count > 1) {
+    try {
+      await runSupervisor(count, planWorkers(options, rest), { entry: import.meta.path, env: process.env });
+    } catch (e) {
+      if (!(e instanceof WorkersError)) throw e;
+      exitUsage(e.message);
+    }
   }
   if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) await serveHere(options);
   else reRunWithFetchConcurrency();

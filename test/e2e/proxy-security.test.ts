@@ -15,10 +15,10 @@ import { startProxy, type RunningProxy } from "../../src/proxy/http/server.ts";
 import type { LogLine } from "../../src/proxy/telemetry/log.ts";
 import type { ProxyConfig, TenantConfig } from "../../src/proxy/config.ts";
 import { startForge, type Forge } from "../support/forge.ts";
+import { tenantConfig, UPSTREAM_KEY } from "../support/gateway.ts";
 import { BUN, ROOT } from "../support/tenant.ts";
 import { randomPort } from "../support/ports.ts";
 
-const UPSTREAM_KEY = "sk-ant-security-test-key";
 const HOST = "acme.proxy.example.test";
 const MAX_BODY = 64 * 1024;
 
@@ -59,19 +59,7 @@ let proxy: RunningProxy;
 let logs: LogLine[] = [];
 let token: string;
 
-function tenant(slug: string, extra: Partial<TenantConfig> = {}): TenantConfig {
-  return {
-    slug,
-    issuer: forge.issuer,
-    jwksUri: forge.jwksUri,
-    clientIds: ["agent-runner-cli"],
-    requiredGroups: [],
-    upstream: recorder.url,
-    upstreamApiKey: UPSTREAM_KEY,
-    cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] },
-    ...extra,
-  };
-}
+const tenant = (slug: string, extra: Partial<TenantConfig> = {}) => tenantConfig({ issuer: forge.issuer, jwksUri: forge.jwksUri, upstream: recorder.url }, slug, extra);
 
 function config(extra: Partial<ProxyConfig> = {}): ProxyConfig {
   return { domain: "proxy.example.test", tenants: new Map([["acme", tenant("acme")]]), trustForwardedHeaders: false, shutdownGraceMs: 100, maxBodyBytes: MAX_BODY, ...extra };

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startForge, type Forge } from "../../../test/support/forge.ts";
-import type { TenantConfig } from "../config.ts";
+import { tenantConfig } from "../../../test/support/gateway.ts";
 import type { LogLine } from "../telemetry/log.ts";
 import { type RunningProxy, startProxy } from "./server.ts";
 
@@ -18,7 +18,8 @@ const lines: LogLine[] = [];
 
 beforeAll(async () => {
   forge = await startForge();
-  const tenant: TenantConfig = { slug: "acme", issuer: forge.issuer, jwksUri: forge.jwksUri, clientIds: ["agent-runner-cli"], requiredGroups: [], upstream: "http://127.0.0.1:9", upstreamApiKey: "sk-unused", cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] }, adminGroups: ["gateway-admins"] };
+  // nothing is forwarded here: the upstream is a closed port
+  const tenant = tenantConfig({ issuer: forge.issuer, jwksUri: forge.jwksUri, upstream: "http://127.0.0.1:9" }, "acme", { adminGroups: ["gateway-admins"] });
   proxy = startProxy({ config: { tenants: new Map(), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", log: (line) => lines.push(line), adminKey: ADMIN_KEY, state: "sqlite::memory:" });
   await proxy.ready();
   adminToken = await forge.sign({ sub: "sub-admin", username: "ada", "cognito:groups": ["gateway-admins"] });
