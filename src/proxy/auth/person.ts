@@ -19,7 +19,7 @@ export function personOf(tenant: string, user: VerifiedUser, resolvedEmail?: str
 /** The session a token belongs to: `origin_jti`, or its own `jti` for an IdP that has no sessions. */
 export const sessionOf = (user: VerifiedUser): string | undefined => user.originJti ?? user.jti;
 
-/** What the denylist checks; `email`: the token's, or the one userInfo gave (personOfRequest). */
+/** What the denylist checks; `email`: the token's, or the one userInfo gave (the person of the request: http/identity.ts). */
 export function identityOf(user: VerifiedUser, email = user.email): TokenIdentity {
   const session = sessionOf(user);
   return { sub: user.sub, username: user.username, ...(email ? { email } : {}), ...(session ? { origin_jti: session } : {}) };

@@ -215,7 +215,7 @@ export function startProxy(options: ProxyOptions) {
     const tenantConfig = tenantForHost(config, host);
     const runtime = tenantConfig && runtimes.get(tenantConfig);
     if (!runtime) return ex.refuse(new GatewayRefusal("unknown_tenant", `no agent-runner tenant is served at ${host}`));
-    ex.runtime = runtime;
+    ex.runtime = runtime; // a refused X-Forwarded-Host is logged as the tenant's
     const base = publicUrl(runtime, request, host);
     if (!base) return ex.refuse(new GatewayRefusal("bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https"));
     const tenantEx = ex.forTenant(runtime, base);
@@ -240,7 +240,7 @@ export function startProxy(options: ProxyOptions) {
     hostname: options.hostname ?? "0.0.0.0",
     reusePort: options.reusePort ?? false,
     ...(options.tls ? { tls: options.tls } : {}),
-    // Idle keep-alive connections are closed after this; requests upstream lift it (holdOpen).
+    // Idle keep-alive connections are closed after this; requests upstream lift it (ctx.connections).
     idleTimeout,
     // Bun's own limit answers a bare 413 (not the API's shape): set it out of the way and
     // enforce maxBodyBytes here, for declared lengths and for chunked bodies as they stream.
