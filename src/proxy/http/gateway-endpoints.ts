@@ -28,13 +28,16 @@ interface Endpoint {
   /** `person`: any signed-in person still allowed; `admin`: a member of an admin group, or the admin key. */
   access: "person" | "admin";
   methods: Readonly<Partial<Record<string, GatewayHandler>>>;
+  /** The methods it takes, as `Allow` says them. */
+  allow: string;
 }
 
-const admin = (resource: AdminResource, methods: Endpoint["methods"]): [string, Endpoint] => [ADMIN_PATH + resource, { route: `admin_${resource}`, access: "admin", methods }];
+const endpoint = (path: string, route: string, access: Endpoint["access"], methods: Endpoint["methods"]): [string, Endpoint] => [path, { route, access, methods, allow: Object.keys(methods).join(", ") }];
+const admin = (resource: AdminResource, methods: Endpoint["methods"]) => endpoint(ADMIN_PATH + resource, `admin_${resource}`, "admin", methods);
 
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
-  [LOGOUT_PATH, { route: "logout", access: "person", methods: { POST: logout } }],
-  [ME_USAGE_PATH, { route: "me_usage", access: "person", methods: { GET: myUsage } }],
+  endpoint(LOGOUT_PATH, "logout", "person", { POST: logout }),
+  endpoint(ME_USAGE_PATH, "me_usage", "person", { GET: myUsage }),
   admin("usage", { GET: usageReport }),
   admin("budgets", { GET: listBudgets, PUT: setBudget, POST: setBudget, DELETE: clearBudget }),
   admin("limits", { GET: listLimits, PUT: setLimit, POST: setLimit, DELETE: clearLimit }),
@@ -42,23 +45,23 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
 ]);
 
 export async function serveGateway(ex: TenantExchange, path: string, search: string): Promise<Response> {
-  const endpoint = ENDPOINTS.get(path);
-  if (!endpoint) {
+  const found = ENDPOINTS.get(path);
+  if (!found) {
     ex.route = "gateway";
     return ex.refuse(new GatewayRefusal("not_allowed", "not found: see docs/proxy.md for the gateway's endpoints"));
   }
-  ex.route = endpoint.route;
+  ex.route = found.route;
   const method = ex.request.method;
-  const handler = endpoint.methods[method];
-  const allowed = Object.keys(endpoint.methods).join(", ");
-  if (endpoint.access === "person") {
-    if (!handler) return ex.refuse(new GatewayRefusal("bad_method", `use ${allowed} here`, { headers: { allow: allowed } }));
+  const handler = found.methods[method];
+  const { allow } = found;
+  if (found.access === "person") {
+    if (!handler) return ex.refuse(new GatewayRefusal("bad_method", `use ${allow} here`, { headers: { allow } }));
     const refused = await activeUser(ex);
     if (refused) return refused;
   } else {
     const refused = await authorizeAdmin(ex);
     if (refused) return refused;
-    if (!handler) throw new BadInput(`${method} is not supported on ${path.slice(ADMIN_PATH.length)}: use ${allowed}`);
+    if (!handler) throw new BadInput(`${method} is not supported on ${path.slice(ADMIN_PATH.length)}: use ${allow}`);
   }
   const answer = await handler(ex, new URLSearchParams(search));
   ex.end(answer.status);
