@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { startTestRedis, type TestRedis } from "../src/proxy/state/testing/redis-server.ts";
+import { startTestRedis, type TestRedis } from "../test/support/redis-server.ts";
 import { startForge } from "../test/support/forge.ts";
 
 const ROOT = join(import.meta.dir, "..");

@@ -17,7 +17,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { startTestRedis } from "../src/proxy/state/testing/redis-server.ts";
+import { startTestRedis } from "../test/support/redis-server.ts";
 import { startTenant, ROOT, BUN } from "../test/support/tenant.ts";
 import { BINARY, baseEnv, isolatedHome, scriptedBrowser } from "../test/support/cli.ts";
 import { ensureFetchConcurrency } from "../src/shared/fetch-concurrency.ts";

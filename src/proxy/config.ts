@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { checkRedirectUri, EndpointPolicyError } from "../shared/endpoint-policy.ts";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { parsePriceTable, type PriceTableOverride } from "./accounting/pricing.ts";
-import type { RateDefaults } from "./state/types.ts";
+import type { RateDefaults } from "./model/rate-windows.ts";
 
 export interface TenantConfig {
   slug: string;

@@ -15,6 +15,7 @@ export interface ReplicaSpec {
   port: number;
   state: string;
   adminGroups: string[];
+  userInfo: boolean;
   tls?: { certFile: string; keyFile: string };
 }
 
@@ -38,6 +39,7 @@ if (import.meta.main) {
     metrics: { port: 0, hostname: "127.0.0.1" },
     state: spec.state,
     adminGroups: spec.adminGroups,
+    userInfo: spec.userInfo,
     ...(tls ? { tls, publicHost: "localhost" } : {}),
     log: (line) => process.stderr.write(JSON.stringify(line) + "\n"),
   });

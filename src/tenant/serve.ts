@@ -143,6 +143,8 @@ const tenant = await startTenant({
   ...upstreamOption(),
   ...stubKeyOption(),
   ...(adminGroup ? { adminGroup } : {}),
+  // the gateway's own switch, honoured by the local tenant's proxy too
+  userInfo: process.env.AGENT_RUNNER_PROXY_USERINFO !== "off",
   signInDefaults: {
     ...(values["identity-provider"] ? { identity_provider: values["identity-provider"] } : {}),
     ...(values["idp-identifier"] ? { idp_identifier: values["idp-identifier"] } : {}),

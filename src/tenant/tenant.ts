@@ -15,7 +15,8 @@ import { createIdp, type Idp, type TenantUser } from "./idp.ts";
 import { randomBytes } from "node:crypto";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
-import { startProxy, type LogLine } from "../proxy/http/server.ts";
+import { startProxy } from "../proxy/http/server.ts";
+import type { LogLine } from "../proxy/telemetry/log.ts";
 import type { TenantConfig } from "../proxy/config.ts";
 import { openState, shownStateUrl } from "../proxy/state/open.ts";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
@@ -58,6 +59,8 @@ export interface TenantOptions {
   stubKey?: string;
   /** Members of this Cognito group may use the proxy's admin API. */
   adminGroup?: string;
+  /** The proxy looks up the e-mail of email-as-username people at userInfo (default true). */
+  userInfo?: boolean;
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -194,6 +197,7 @@ async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions
     metrics: { port: 0, hostname: "127.0.0.1" },
     state,
     adminGroups,
+    userInfo: options.userInfo ?? true,
     ...(tls ? { tls: { cert: tls.cert.toString(), key: tls.key.toString() }, publicHost: "localhost" } : {}),
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
@@ -208,7 +212,7 @@ async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptio
   const { upstreamApiKey, ...config } = tenantConfig;
   const started = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) => {
-      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, ...(options.tls ? { tls: options.tls } : {}) };
+      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}) };
       return startReplica(spec, upstreamApiKey);
     }),
   );

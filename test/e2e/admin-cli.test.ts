@@ -13,7 +13,7 @@ import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stubUsage } from "../../src/tenant/stub-upstream.ts";
-import { messageBody, post } from "../support/gateway-cluster.ts";
+import { messageBody, post } from "../support/gateway.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser, type CliResult } from "../support/cli.ts";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { startTestRedis, type TestRedis } from "../../src/proxy/state/testing/redis-server.ts";
+import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { tenantAccessToken } from "../support/http-login.ts";
 import { portBlock } from "../support/ports.ts";
 import { BUN, ROOT, startTenant, type TenantProcess } from "../support/tenant.ts";

@@ -14,10 +14,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parse } from "yaml";
-import { startTestRedis, type TestRedis } from "../../src/proxy/state/testing/redis-server.ts";
-import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
-import { ADMIN_KEY, admin, gatewayDir, messageBody, post, UPSTREAM_KEY } from "../support/gateway-cluster.ts";
-import { startForge, type Forge } from "../support/forge.ts";
+import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { ADMIN_KEY, admin, messageBody, post, useGateway } from "../support/gateway.ts";
 import { portBlock } from "../support/ports.ts";
 import { BUN, ROOT } from "../support/tenant.ts";
 
@@ -27,10 +25,8 @@ const COMPOSE_TEXT = readFileSync(join(ROOT, "deploy/compose.yaml"), "utf8");
 const IDLE_TIMEOUT = Number((parse(COMPOSE_TEXT) as { services: Record<string, { environment: Record<string, string> }> }).services["proxy-1"]!.environment.AGENT_RUNNER_PROXY_IDLE_TIMEOUT);
 const EXAMPLE = JSON.parse(readFileSync(join(ROOT, "deploy/tenants.example.json"), "utf8")) as { tenants: Record<string, { upstreamApiKeyFile?: string; upstreamApiKeyEnv?: string }> };
 
-let forge: Forge;
-let stub: ReturnType<typeof startStubUpstream>;
+const gateway = useGateway();
 let redis: TestRedis;
-let files: ReturnType<typeof gatewayDir>;
 const children: ChildProcess[] = [];
 const proxies: { url: string; metrics: string; child: ChildProcess }[] = [];
 let lb = "";
@@ -46,10 +42,10 @@ async function freePort(): Promise<number> {
 async function startReplica(): Promise<(typeof proxies)[number]> {
   const metricsPort = await freePort();
   const child = spawn(BUN, [
-    join(ROOT, "src/proxy/main.ts"), "--workers", "1", "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", stub.url,
-    "--upstream-key-file", files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(metricsPort),
+    join(ROOT, "src/proxy/main.ts"), "--workers", "1", "--issuer", gateway.forge.issuer, "--client-id", "agent-runner-cli", "--upstream", gateway.stub.url,
+    "--upstream-key-file", gateway.files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(metricsPort),
     "--state", redis.url, "--state-failure", "closed", "--trust-forwarded-headers", "--idle-timeout", String(IDLE_TIMEOUT),
-    "--admin-key-file", files.adminKeyFile, "--shutdown-grace", "5",
+    "--admin-key-file", gateway.files.adminKeyFile, "--shutdown-grace", "5",
   ], {
     stdio: ["ignore", "ignore", "pipe"],
     // set, so main.ts serves in this very process (no re-run): a SIGKILL below hits the server itself
@@ -79,10 +75,7 @@ function haproxyEnv(bind: string) {
 const servedBy = async (metricsUrl: string) => [...(await (await fetch(metricsUrl)).text()).matchAll(/^proxy_requests_total\{[^}]*route="messages"[^}]*status="200"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
 
 beforeAll(async () => {
-  forge = await startForge();
-  stub = startStubUpstream({ apiKey: UPSTREAM_KEY });
   redis = await startTestRedis();
-  files = gatewayDir();
   proxies.push(await startReplica(), await startReplica());
   const lbPort = await freePort();
   lb = `http://127.0.0.1:${lbPort}`;
@@ -92,7 +85,7 @@ beforeAll(async () => {
   haproxy.stderr!.on("data", (d) => (haproxyErr += d));
   haproxy.once("exit", (code) => code !== null && code !== 0 && console.error(`haproxy exited with ${code}: ${haproxyErr}`));
   // up once both replicas pass their /readyz check (rise 2 x inter 2 s)
-  const token = await forge.sign({ sub: "sub-warmup", username: "warmup" });
+  const token = await gateway.forge.sign({ sub: "sub-warmup", username: "warmup" });
   for (let i = 0; i < 100; i++) {
     const ok = await post(lb, token, messageBody()).then((r) => r.status === 200, () => false);
     if (ok && (await servedBy(proxies[0]!.metrics)) > 0 && (await servedBy(proxies[1]!.metrics)) > 0) break;
@@ -103,8 +96,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children.reverse()) c.kill("SIGTERM");
   await redis?.dispose();
-  stub?.stop();
-  forge?.stop();
 });
 
 describe("deploy/haproxy.cfg", () => {
@@ -190,7 +181,7 @@ describe("two replicas + Redis behind haproxy", () => {
   });
 
   test("a Redis URL's password is never in the start-up line", async () => {
-    const child = spawn(BUN, [join(ROOT, "src/proxy/main.ts"), "--workers", "1", "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream-key-file", files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "off", "--state-failure", "open", "--spool-dir", join(files.dir, "spool-secret")], {
+    const child = spawn(BUN, [join(ROOT, "src/proxy/main.ts"), "--workers", "1", "--issuer", gateway.forge.issuer, "--client-id", "agent-runner-cli", "--upstream-key-file", gateway.files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "off", "--state-failure", "open", "--spool-dir", join(gateway.files.dir, "spool-secret")], {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65535", AGENT_RUNNER_PROXY_STATE: `${redis.url.replace("redis://", "redis://gateway:s3cr3t-p@ss@")}` },
     });
@@ -209,7 +200,7 @@ describe("two replicas + Redis behind haproxy", () => {
   }, 20_000);
 
   test("requests are spread over both replicas, and the one ledger in Redis has them all", async () => {
-    const token = await forge.sign({ sub: "sub-lb", username: "lb" });
+    const token = await gateway.forge.sign({ sub: "sub-lb", username: "lb" });
     const before = [await servedBy(proxies[0]!.metrics), await servedBy(proxies[1]!.metrics)];
     for (let i = 0; i < 20; i++) expect((await post(lb, token, messageBody(), { keepalive: false } as RequestInit)).status).toBe(200);
     const after = [await servedBy(proxies[0]!.metrics), await servedBy(proxies[1]!.metrics)];
@@ -221,9 +212,9 @@ describe("two replicas + Redis behind haproxy", () => {
   });
 
   test("an SSE stream passes through event by event, not buffered to the end", async () => {
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 200, events: 10 }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 200, events: 10 }) });
     try {
-      const token = await forge.sign({ sub: "sub-sse", username: "sse" });
+      const token = await gateway.forge.sign({ sub: "sub-sse", username: "sse" });
       const started = performance.now();
       const response = await post(lb, token, messageBody({ stream: true }));
       expect(response.status).toBe(200);
@@ -242,7 +233,7 @@ describe("two replicas + Redis behind haproxy", () => {
       expect(arrivals.length).toBeGreaterThan(4);
       expect(arrivals[0]!).toBeLessThan(total - 1000);
     } finally {
-      await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
+      await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
     }
   }, 20_000);
 
@@ -253,7 +244,7 @@ describe("two replicas + Redis behind haproxy", () => {
   });
 
   test("a replica killed with SIGKILL: requests keep succeeding on the other (retry, then the health check takes it out)", async () => {
-    const token = await forge.sign({ sub: "sub-failover", username: "failover" });
+    const token = await gateway.forge.sign({ sub: "sub-failover", username: "failover" });
     proxies[0]!.child.kill("SIGKILL");
     await new Promise((r) => proxies[0]!.child.once("exit", r));
     // really gone: its port refuses connections

@@ -14,7 +14,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
-import { gatewayDir, startProxyProcess } from "../support/gateway-cluster.ts";
+import { gatewayDir, startProxyProcess } from "../support/gateway.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
 
 let tenant: TenantProcess;

@@ -19,7 +19,7 @@ import { discoveryUrlFor } from "../../src/shared/tenant-discovery.ts";
 import { ExitCode } from "../../src/cli/errors.ts";
 import { parseArgs } from "../../src/cli/args.ts";
 import { gatewayCommand } from "../../src/cli/gateway/admin-commands.ts";
-import { ADMIN_KEY, messageBody, post, startProxyProcess, type ProxyProcess } from "../support/gateway-cluster.ts";
+import { ADMIN_KEY, messageBody, post, startProxyProcess, type ProxyProcess } from "../support/gateway.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 

@@ -14,35 +14,20 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatMicroUsd } from "../../src/shared/money.ts";
-import { startTestRedis, type TestRedis } from "../../src/proxy/state/testing/redis-server.ts";
-import { startStubUpstream, stubOutputTokens, stubUsage } from "../../src/tenant/stub-upstream.ts";
-import { ADMIN_KEY, admin, gatewayDir, messageBody, post, type ProxyProcess, startProxyProcess, UPSTREAM_KEY, within } from "../support/gateway-cluster.ts";
-import { startForge, type Forge } from "../support/forge.ts";
+import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { stubOutputTokens, stubUsage } from "../../src/tenant/stub-upstream.ts";
+import { ADMIN_KEY, admin, messageBody, post, type ProxyProcess, useGateway, within } from "../support/gateway.ts";
 import { randomPort } from "../support/ports.ts";
 
+const gateway = useGateway();
 let redis: TestRedis;
-let forge: Forge;
-let stub: ReturnType<typeof startStubUpstream>;
-const started: ProxyProcess[] = [];
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  forge = await startForge();
-  stub = startStubUpstream({ apiKey: UPSTREAM_KEY });
 });
 afterAll(async () => {
-  await Promise.all(started.map((p) => p.stop()));
-  stub?.stop();
-  forge?.stop();
   await redis?.dispose();
 });
-
-async function start(state: string, options: { upstreamKey?: string; metricsPort?: number } = {}): Promise<ProxyProcess> {
-  const files = gatewayDir(options.upstreamKey);
-  const p = await startProxyProcess({ issuer: forge.issuer, upstream: stub.url, state, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile, ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}) });
-  started.push(p);
-  return p;
-}
 
 type ApiError = { type: string; error: { type: string; message: string } };
 
@@ -54,12 +39,12 @@ for (const backend of ["sqlite", "redis"] as const) {
     let b: ProxyProcess;
     beforeAll(async () => {
       const state = backend === "sqlite" ? `sqlite:${join(mkdtempSync(join(tmpdir(), "ara-refusals-")), "state.db")}` : redis.url;
-      [a, b] = await Promise.all([start(state), start(state)]);
+      [a, b] = await Promise.all([gateway.startProxy({ state }), gateway.startProxy({ state })]);
     });
 
     test("a budget that cannot fit the request even with nothing in flight: 403 naming it, what is left and when it resets; refused requests never count toward the rate limit", async () => {
       const who = `pat-${backend}`;
-      const token = await forge.sign({ sub: `sub-${who}`, username: who, "cognito:groups": [`eng-${backend}`] });
+      const token = await gateway.forge.sign({ sub: `sub-${who}`, username: who, "cognito:groups": [`eng-${backend}`] });
       const body = messageBody();
       const usage = stubUsage(body);
       // one request's real cost at claude-sonnet-4-5 and the gateway's estimate, in micro-dollars
@@ -114,8 +99,8 @@ for (const backend of ["sqlite", "redis"] as const) {
 describe("the upstream refuses the tenant's key", () => {
   test("502 api_error upstream_auth on every route (never the upstream's 401), a warn log line with its status, and the metric", async () => {
     const metricsPort = randomPort();
-    const p = await start(`sqlite:${join(mkdtempSync(join(tmpdir(), "ara-upstream-auth-")), "state.db")}`, { upstreamKey: "sk-ant-revoked-key", metricsPort });
-    const token = await forge.sign({ sub: "sub-uma", username: "uma" });
+    const p = await gateway.startProxy({ state: `sqlite:${join(mkdtempSync(join(tmpdir(), "ara-upstream-auth-")), "state.db")}`, upstreamKey: "sk-ant-revoked-key", metricsPort });
+    const token = await gateway.forge.sign({ sub: "sub-uma", username: "uma" });
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", "anthropic-version": "2023-06-01" };
     const answers = [
       await post(p.url, token, messageBody()),
@@ -131,7 +116,7 @@ describe("the upstream refuses the tenant's key", () => {
       expect(error.error).toEqual({ type: "api_error", message: "the gateway's upstream credential was refused; contact your administrator" });
     }
     // the stub did refuse the key: this is its 401, turned into the gateway's own error
-    const direct = await fetch(`${stub.url}/v1/models`, { headers: { "x-api-key": "sk-ant-revoked-key" } });
+    const direct = await fetch(`${gateway.stub.url}/v1/models`, { headers: { "x-api-key": "sk-ant-revoked-key" } });
     expect(direct.status).toBe(401);
 
     let lines: Record<string, unknown>[] = [];

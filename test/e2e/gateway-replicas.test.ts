@@ -6,34 +6,26 @@
  * seen by both within 2 s, admin API authentication, and a replica killed and restarted.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startTestRedis, type TestRedis } from "../../src/proxy/state/testing/redis-server.ts";
-import { startStubUpstream, stubOutputTokens, stubUsage } from "../../src/tenant/stub-upstream.ts";
-import { ADMIN_GROUP, ADMIN_KEY, admin, gatewayDir, messageBody, post, type ProxyProcess, startProxyProcess, UPSTREAM_KEY, within } from "../support/gateway-cluster.ts";
-import { startForge, type Forge } from "../support/forge.ts";
+import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { stubOutputTokens, stubUsage } from "../../src/tenant/stub-upstream.ts";
+import { ADMIN_GROUP, ADMIN_KEY, admin, messageBody, post, type ProxyProcess, useGateway, within } from "../support/gateway.ts";
 
 const FULL_OUTPUT = stubOutputTokens("Hello from the local agent-runner tenant. Your token was verified by the proxy.");
+const gateway = useGateway();
 let redis: TestRedis;
-let forge: Forge;
-let stub: ReturnType<typeof startStubUpstream>;
 let a: ProxyProcess;
 let b: ProxyProcess;
-let files: ReturnType<typeof gatewayDir>;
 
-const person = (username: string, extra: Record<string, unknown> = {}) => forge.sign({ sub: `sub-${username}`, username, "cognito:groups": ["developers"], origin_jti: `session-${username}-${crypto.randomUUID()}`, ...extra });
-const start = () => startProxyProcess({ issuer: forge.issuer, upstream: stub.url, state: redis.url, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile });
+const person = (username: string, extra: Record<string, unknown> = {}) => gateway.forge.sign({ sub: `sub-${username}`, username, "cognito:groups": ["developers"], origin_jti: `session-${username}-${crypto.randomUUID()}`, ...extra });
+const start = () => gateway.startProxy({ state: redis.url });
 const report = async (by = "user") => (await (await admin(a.url, `usage?by=${by}`, ADMIN_KEY)).json()) as Record<string, number | string>[];
 
 beforeAll(async () => {
   redis = await startTestRedis({ persistent: true });
-  forge = await startForge();
-  stub = startStubUpstream({ apiKey: UPSTREAM_KEY });
-  files = gatewayDir();
   [a, b] = await Promise.all([start(), start()]);
 });
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
-  stub?.stop();
-  forge?.stop();
   await redis?.dispose();
 });
 
@@ -47,14 +39,14 @@ describe("usage and cost through two replicas", () => {
       await response.text();
     }
     // a stream the client abandons after the first chunk: message_start's figures still count
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal", eventDelayMs: 150 }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal", eventDelayMs: 150 }) });
     const cut = messageBody({ stream: true, system: "cut" });
     const controller = new AbortController();
     const response = await post(b.url, token, cut, { signal: controller.signal });
     const reader = response.body!.getReader();
     await reader.read();
     controller.abort();
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
 
     const all = [...bodies, cut].map((body) => stubUsage(body));
     const sum = (f: (u: ReturnType<typeof stubUsage>) => number) => all.reduce((n, u) => n + f(u), 0);
@@ -94,7 +86,7 @@ describe("limits shared by the replicas", () => {
     const estimate = Math.ceil(body.length / 4) * 3 + 16 * 15;
     const budgetUsd = (10 * real) / 1e6;
     expect((await admin(a.url, "budgets", ADMIN_KEY, { method: "PUT", body: JSON.stringify({ user: "bob", period: "day", usd: budgetUsd }) })).status).toBe(200);
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal", eventDelayMs: 40 }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal", eventDelayMs: 40 }) });
     const token = await person("bob");
     const results = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
@@ -103,7 +95,7 @@ describe("limits shared by the replicas", () => {
         return { status: response.status, text };
       }),
     );
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
     const accepted = results.filter((r) => r.status === 200).length;
     const refused = results.filter((r) => r.status === 429 || r.status === 403);
     expect(accepted + refused.length).toBe(50);
@@ -218,8 +210,8 @@ describe("offboarding and logout", () => {
 
   test("logout at the proxy ends that session on both replicas within 2 s; another session of the same person still works", async () => {
     const session = `session-dave-${crypto.randomUUID()}`;
-    const token = await forge.sign({ sub: "sub-dave", username: "dave", origin_jti: session });
-    const refreshed = await forge.sign({ sub: "sub-dave", username: "dave", origin_jti: session }); // same sign-in, later token
+    const token = await gateway.forge.sign({ sub: "sub-dave", username: "dave", origin_jti: session });
+    const refreshed = await gateway.forge.sign({ sub: "sub-dave", username: "dave", origin_jti: session }); // same sign-in, later token
     const otherDevice = await person("dave", { sub: "sub-dave" });
     expect((await post(a.url, token, messageBody())).status).toBe(200);
     const discovery = (await (await fetch(`${b.url}/.well-known/oauth-protected-resource/anthropic`)).json()) as { agent_runner_auth: { logout_endpoint: string } };

@@ -3,7 +3,7 @@ import { parseArgs } from "../args.ts";
 import { CliError, ExitCode } from "../errors.ts";
 import { GATEWAY_COMMANDS, gatewayCommand, parseAdminCommand, parseUsageCommand, renderAdmin, renderUsageCommand, runAdmin, type AdminRequest } from "./admin-commands.ts";
 import type { AdminClient } from "./client.ts";
-import type { MyUsage, UsageReportRow } from "./shapes.ts";
+import type { MyUsage, UsageReportRow } from "../../shared/gateway-api.ts";
 import { csvForOutput, renderUsageReport, statusLineFor, tightestBudget } from "./usage-view.ts";
 
 /** What the command layer will do: the option table parses argv, then the pure parser. */

@@ -26,7 +26,7 @@ import { formatMicroUsd } from "../../shared/money.ts";
 import { sanitizeForTerminal } from "../terminal-text.ts";
 import { usageError } from "../errors.ts";
 import type { AdminClient, BudgetSelector, BudgetSetting, LimitSetting, RevocationTarget, UsageQuery, UsageReport } from "./client.ts";
-import type { Budget, Matched, MyUsage, RateLimit, RestoreAnswer, Revocation, RevokeAnswer, SeenPerson, Subject, UsageDimension, UserKind } from "./shapes.ts";
+import type { Budget, Matched, MyUsage, RateLimit, RestoreAnswer, Revocation, RevokeAnswer, SeenPerson, Subject, UsageDimension, UserKind } from "../../shared/gateway-api.ts";
 export { ADMIN_KEY_FILE_OPTION, GATEWAY_COMMANDS, gatewayCommand, type GatewayCommandSpec } from "./command-specs.ts";
 import { cell, csvForOutput, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
 

@@ -13,12 +13,8 @@ import { type CredentialKind, failureFromError, failureFromResponse, type Failur
 import {
   type Budget, type BudgetUnit, type LogoutAnswer, type Matched, type MyUsage, type Period, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, ShapeError, type Subject, type UsageDimension, type UsageReportRow, type UserKind,
   parseBudgetAnswer, parseBudgets, parseCleared, parseLimitAnswer, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocations, parseRevokeAnswer, parseUsageReport,
-} from "./shapes.ts";
-
-export const LOGOUT_PATH = "/_gateway/v1/logout";
-export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
-export const SESSION_PATH = "/_gateway/v1/session";
-export const ADMIN_PATH = "/_gateway/admin/v1/";
+  ADMIN_PATH, LOGOUT_PATH, ME_USAGE_PATH, SESSION_PATH,
+} from "../../shared/gateway-api.ts";
 
 /** The gateway's word on a token: refused with its reason header (when it sent one), or unknown with why. */
 export type TokenAcceptance = { verdict: "accepted" } | { verdict: "refused"; reason: string | null } | { verdict: "unknown"; why: string };

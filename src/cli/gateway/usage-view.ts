@@ -4,7 +4,7 @@
  * string from the gateway (names, groups, models, dates) is sanitised here, whatever its source.
  */
 import { jsonForTerminal, sanitizeForTerminal } from "../terminal-text.ts";
-import type { BudgetStatus, MyUsage, Subject, UsageDimension, UsageFigures, UsageReportRow } from "./shapes.ts";
+import type { BudgetStatus, MyUsage, Subject, UsageDimension, UsageFigures, UsageReportRow } from "../../shared/gateway-api.ts";
 
 const MAX_CELL = 48;
 

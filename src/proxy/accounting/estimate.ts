@@ -5,7 +5,7 @@
  * the response ends. A model missing from the price table is estimated at the table's dearest
  * rates, so an unpriced model cannot slip under a budget.
  */
-import type { Estimate } from "../state/types.ts";
+import type { Estimate } from "../model/budgets.ts";
 import { type PriceTable, type Rates, resolveModel } from "./pricing.ts";
 
 export const BYTES_PER_TOKEN = 4;

@@ -1,5 +1,6 @@
 /** The usage read from a response, priced and attributed: one ledger record, one log line's figures. */
-import type { Person, TokenCounts, UsageRecord } from "../state/types.ts";
+import type { Person } from "../model/person.ts";
+import type { TokenCounts, UsageRecord } from "../model/usage.ts";
 import { costOf, type Cost, type PriceTable } from "./pricing.ts";
 import type { Usage } from "./usage.ts";
 

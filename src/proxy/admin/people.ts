@@ -14,19 +14,19 @@
  *   sub of the one person seen with that identifier.
  */
 import type { ProxyContext } from "../http/context.ts";
-import { matchedBy, normaliseUserId, revocationValue } from "../state/common.ts";
-import type { Revocation, RevocationKind, SeenPerson, UserKind } from "../state/types.ts";
+import { BadInput } from "../http/errors.ts";
+import type { MatchedJson, Revocation as RevocationJson, RestoreJson, RevokeJson, SeenPersonJson } from "../../shared/gateway-api.ts";
+import { matchedBy, normaliseUserId, type SeenPerson, type UserKind } from "../model/person.ts";
+import { revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 
-/** A value an admin gave, refused as bad input (400) with this message. */
-export class UnknownPerson extends Error {
-  readonly code = "unknown_person";
-}
+/** A value an admin gave that names nobody it could apply to: refused as bad input (400) with this message. */
+export class UnknownPerson extends BadInput {}
 
 export const USER_KINDS: readonly UserKind[] = ["sub", "username", "email"];
 
 const iso = (t: number) => new Date(t).toISOString();
 
-export function personJson(p: SeenPerson, value: string) {
+export function personJson(p: SeenPerson, value: string): SeenPersonJson {
   return {
     sub: p.sub,
     ...(p.username !== undefined ? { username: p.username } : {}),
@@ -38,7 +38,7 @@ export function personJson(p: SeenPerson, value: string) {
   };
 }
 
-export function revocationJson(r: Revocation) {
+export function revocationJson(r: Revocation): RevocationJson {
   return { kind: r.kind, value: r.value, at: iso(r.at), until: iso(r.until), ...(r.by ? { by: r.by } : {}), ...(r.reason ? { reason: r.reason } : {}) };
 }
 
@@ -51,8 +51,14 @@ export interface UserTarget {
   kind?: UserKind;
 }
 
+/** `matched` (and the note when nobody seen has that name) for an answer about a user; nothing for a group or the tenant. */
+export function matchedJson(value: string, kind: UserKind | undefined, people: SeenPerson[] | undefined): MatchedJson {
+  if (!people) return {};
+  return { matched: people.map((p) => personJson(p, value)), ...(people.length === 0 ? { note: `${notSeenNote(value, kind)}; it applies when they first appear` } : {}) };
+}
+
 /** Revokes a person by any identifier (or the forced kind), and every person seen under it by sub. */
-export async function revokeUser(ctx: ProxyContext, tenant: string, target: UserTarget, by: string, reason: string | undefined) {
+export async function revokeUser(ctx: ProxyContext, tenant: string, target: UserTarget, by: string, reason: string | undefined): Promise<RevokeJson> {
   const people = await ctx.state.findPeople(tenant, target.value, target.kind);
   const at = Date.now();
   const until = at + ctx.revocationTtlMs;
@@ -74,7 +80,7 @@ export async function revokeUser(ctx: ProxyContext, tenant: string, target: User
 }
 
 /** Lifts every revocation of the people the value names, under any of their identifiers, and of the value itself. */
-export async function restoreUser(ctx: ProxyContext, tenant: string, target: UserTarget) {
+export async function restoreUser(ctx: ProxyContext, tenant: string, target: UserTarget): Promise<RestoreJson> {
   const people = await ctx.state.findPeople(tenant, target.value, target.kind);
   const own = normaliseUserId(target.value);
   // the value itself under the forced kind only (someone else may have it as another identifier)
@@ -103,7 +109,7 @@ export async function restoreUser(ctx: ProxyContext, tenant: string, target: Use
 }
 
 /** Lifts a signed-out session early. */
-export async function restoreSession(ctx: ProxyContext, tenant: string, session: string) {
+export async function restoreSession(ctx: ProxyContext, tenant: string, session: string): Promise<RestoreJson> {
   const inForce = (await ctx.state.listRevocations(tenant)).filter((r) => r.kind === "origin_jti" && r.value === session);
   const lifted: Revocation[] = [];
   for (const r of inForce) if (await ctx.state.restore(tenant, r.kind, r.value)) lifted.push(r);

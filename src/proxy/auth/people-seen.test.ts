@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { Person, SeenPerson } from "../state/types.ts";
+import type { Person, SeenPerson } from "../model/person.ts";
 import { PeopleSeen } from "./people-seen.ts";
 
 const ann: Person = { tenant: "t", sub: "s-ann", username: "ann@example.com", displayName: "ann@example.com", groups: [] };

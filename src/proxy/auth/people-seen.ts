@@ -9,7 +9,8 @@
  * after that (to keep `last seen` roughly current). The write is not awaited; a failure is
  * forgotten, so the next request tries again.
  */
-import type { GatewayState, Person } from "../state/types.ts";
+import type { Person } from "../model/person.ts";
+import type { GatewayState } from "../state/types.ts";
 
 const MAX_ENTRIES = 50_000;
 

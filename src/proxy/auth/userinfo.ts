@@ -6,9 +6,9 @@
  * cache or not at all, and starts a background fetch with the caller's access token; the next
  * request of that person shows the email. Answers are cached per issuer and `sub` (bounded
  * size, TTL); failures are cached briefly and logged once per issuer until a lookup works again.
- * Every fetch is bounded in time and size.
+ * Every fetch is bounded in time and size. The proxy owns one resolver (http/server.ts), unless
+ * `--no-userinfo` / `AGENT_RUNNER_PROXY_USERINFO=off` turned the lookup off.
  */
-import { logEvent } from "../http/log.ts";
 import type { VerifiedUser } from "./verify.ts";
 import { readCapped } from "../../shared/read-capped.ts";
 
@@ -143,18 +143,4 @@ export class EmailResolver {
     }
     throw new UserInfoError("not_json", `${url} did not answer a JSON object`);
   }
-}
-
-const logWarning = (message: string) => logEvent("warn", message);
-
-/** The proxy's resolver; `--no-userinfo` / `AGENT_RUNNER_PROXY_USERINFO=off` turn it off. */
-let shared: EmailResolver | null = process.env.AGENT_RUNNER_PROXY_USERINFO === "off" ? null : new EmailResolver({ log: logWarning });
-
-export function configureEmailResolution(enabled: boolean, options: UserInfoOptions = { log: logWarning }): void {
-  shared = enabled ? new EmailResolver(options) : null;
-}
-
-/** For the request path: the email to show for a person, from the cache, or undefined (never waits). */
-export function resolvedEmail(issuer: string, user: VerifiedUser, accessToken: string | null): string | undefined {
-  return shared?.emailFor(issuer, user, accessToken);
 }

@@ -7,6 +7,7 @@
  * it, never on the message. The log line's `reject_reason` may be finer (which JWT check failed).
  */
 
+import { StateError, StateUnavailable } from "../state/types.ts";
 import { type GatewayReason, REASON_HEADER } from "../../shared/gateway-reasons.ts";
 
 export { REASON_HEADER };
@@ -97,4 +98,24 @@ export function anthropicError(status: number, type: AnthropicErrorType, message
 /** The refusal as the API's error, with its code in `x-agent-runner-reason`. */
 export function refusalResponse(refusal: GatewayRefusal, requestId: string): Response {
   return anthropicError(refusal.status, refusal.type, refusal.message, requestId, { ...refusal.headers, [REASON_HEADER]: refusal.code });
+}
+
+/** Input the gateway's own endpoints refuse: answered 400 `bad_input` with its message. */
+export class BadInput extends Error {
+  override readonly name = "BadInput";
+  readonly code = "bad_input";
+}
+
+/** 413; the rest of the body is not read, so the connection is closed rather than drained. */
+export function bodyTooLarge(maxBytes: number): GatewayRefusal {
+  return new GatewayRefusal("body_too_large", `the request body is larger than this proxy accepts (${maxBytes} bytes)`, { headers: { connection: "close" } });
+}
+
+/** Any error a request's handling threw, as the refusal that answers it (the state store down: 503; a bug: 500). */
+export function refusalOf(e: unknown): GatewayRefusal {
+  if (e instanceof GatewayRefusal) return e;
+  // fail-closed: budgets, limits and revocations cannot be checked, so nothing is served
+  if (e instanceof StateUnavailable) return new GatewayRefusal("state_unavailable", "the gateway cannot reach its state store (budgets, limits, revocations); retry shortly", { headers: { "retry-after": "2" }, cause: e });
+  if (e instanceof BadInput || (e instanceof StateError && e.code === "STATE_INPUT")) return new GatewayRefusal("bad_input", e.message, { cause: e });
+  return new GatewayRefusal("internal", `internal proxy error: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }

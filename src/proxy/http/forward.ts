@@ -1,13 +1,15 @@
 /**
- * Forwarding to the Anthropic API with the tenant's key: the client's credentials and hop-by-hop
- * headers dropped, the answer streamed back as the client reads it, the usage read on the way
- * through. `onEnd` is called exactly once, when the answer is over (whole, cut by the client,
- * failed upstream, or never reached).
+ * Forwarding to the Anthropic API with the upstream's key: the client's credentials and
+ * hop-by-hop headers dropped, the answer streamed back as the client reads it, the usage read on
+ * the way through. `forward` answers the response to send and how it ended (whole, cut by the
+ * client, failed upstream, or never reached): at once, or when an SSE stream is over. It records
+ * on the exchange which upstream it tried; the request path logs and settles.
  */
-import type { TenantConfig } from "../config.ts";
 import { relay, UsageScanner, type RelayOutcome, type Usage } from "../accounting/usage.ts";
 import type { RequestBody } from "./body.ts";
-import { GatewayRefusal, refusalResponse } from "./errors.ts";
+import type { Upstream } from "./context.ts";
+import { bodyTooLarge, GatewayRefusal } from "./errors.ts";
+import type { TenantExchange } from "./exchange.ts";
 
 export const UPSTREAM_AUTH_MESSAGE = "the gateway's upstream credential was refused; contact your administrator";
 
@@ -19,6 +21,12 @@ const DROP_REQUEST = new Set([
 ]);
 /** Response headers not relayed (hop-by-hop; the body is re-framed by this server). */
 const DROP_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "trailer", "upgrade"]);
+
+/** What the request path forwards: the upstream path the route allows, and the re-serialised query. */
+export interface ForwardTarget {
+  upstreamPath: string;
+  search: string;
+}
 
 export interface ForwardEnd {
   /** `upstream_auth`: the upstream refused the tenant's key (answered 502, never relayed). */
@@ -32,35 +40,28 @@ export interface ForwardEnd {
   ttfbMs?: number;
 }
 
-export interface ForwardDeps {
-  fetch: typeof fetch;
-  newRequestId(): string;
-  /** Lifts the client connection's idle limit while the request is upstream; returns the undo. */
-  holdOpen(request: Request): () => void;
+export interface Forwarded {
+  response: Response;
+  /** How the answer ended: known at once for a whole answer or a failure; for an SSE stream, when it is over. */
+  end: ForwardEnd | Promise<ForwardEnd>;
 }
 
-export async function forward(
-  deps: ForwardDeps,
-  tenant: TenantConfig,
-  request: Request,
-  target: { upstreamPath: string; search: string },
-  body: RequestBody,
-  started: number,
-  onEnd: (end: ForwardEnd) => void,
-  /** The 413 answer, for a chunked body that grew past the limit on its way upstream. */
-  tooLarge: () => Response,
-  extraHeaders?: Record<string, string>,
-): Promise<Response> {
+const NOTHING: Usage = Object.freeze({});
+
+export async function forward(ex: TenantExchange, upstream: Upstream, target: ForwardTarget, body: RequestBody, extraHeaders?: Record<string, string>): Promise<Forwarded> {
+  const { request, ctx } = ex;
+  ex.attempts++;
+  if (upstream.name !== undefined) ex.upstream = upstream.name;
   // Clone natively, then drop: cheaper than copying header by header in JS.
   const headers = new Headers(request.headers);
   for (const name of DROP_REQUEST) headers.delete(name);
-  headers.set("x-api-key", tenant.upstreamApiKey);
+  headers.set("x-api-key", upstream.apiKey);
   headers.set("accept-encoding", "identity"); // SSE must not be compressed (nor buffered by a decoder)
 
-  const release = deps.holdOpen(request);
-  let upstream: Response;
+  ctx.connections.hold(request);
+  let answer: Response;
   try {
-    upstream = await deps.fetch(tenant.upstream + target.upstreamPath + target.search, {
+    answer = await ctx.fetch(upstream.url + target.upstreamPath + target.search, {
       method: request.method,
       headers,
       body: body.kind === "whole" ? body.body : body.kind === "stream" ? body.stream : undefined,
@@ -72,54 +73,59 @@ export async function forward(
       timeout: false,
     });
   } catch (e) {
-    release();
+    ctx.connections.release(request);
     if (body.kind === "stream" && body.exceeded()) {
-      onEnd({ outcome: "body_too_large", status: 413, usage: {}, upstreamRequestId: null });
-      return tooLarge();
+      return { response: ex.answer(bodyTooLarge(ctx.maxBodyBytes)), end: { outcome: "body_too_large", status: 413, usage: NOTHING, upstreamRequestId: null } };
     }
-    onEnd({ outcome: "unreachable", status: request.signal.aborted ? 499 : 502, usage: {}, upstreamRequestId: null });
-    return refusalResponse(new GatewayRefusal("upstream_unreachable", `the tenant proxy could not reach the Anthropic API: ${(e as Error).message}`, { cause: e }), deps.newRequestId());
+    const refusal = new GatewayRefusal("upstream_unreachable", `the tenant proxy could not reach the Anthropic API: ${(e as Error).message}`, { cause: e });
+    return { response: ex.answer(refusal), end: { outcome: "unreachable", status: request.signal.aborted ? 499 : 502, usage: NOTHING, upstreamRequestId: null } };
   }
-  const ttfbMs = Date.now() - started;
-  if (upstream.status === 401 || upstream.status === 403) {
+  const ttfbMs = Date.now() - ex.started;
+  const upstreamRequestId = answer.headers.get("request-id");
+  if (answer.status === 401 || answer.status === 403) {
     // The client's credentials never go upstream: a 401/403 there is about the tenant's own key.
     // Relayed, Claude Code would take it for its own credential (re-run its helper, ask the
     // person to log in); it is the gateway's problem, answered as one.
-    release();
-    await upstream.body?.cancel().catch(() => {});
-    onEnd({ outcome: "upstream_auth", status: 502, upstreamStatus: upstream.status, usage: {}, upstreamRequestId: upstream.headers.get("request-id"), ttfbMs });
-    return refusalResponse(new GatewayRefusal("upstream_auth", UPSTREAM_AUTH_MESSAGE), deps.newRequestId());
+    ctx.connections.release(request);
+    await answer.body?.cancel().catch(() => {});
+    return { response: ex.answer(new GatewayRefusal("upstream_auth", UPSTREAM_AUTH_MESSAGE)), end: { outcome: "upstream_auth", status: 502, upstreamStatus: answer.status, usage: NOTHING, upstreamRequestId, ttfbMs } };
   }
-  const responseHeaders = new Headers(upstream.headers);
+  const responseHeaders = new Headers(answer.headers);
   for (const name of DROP_RESPONSE) responseHeaders.delete(name);
-  for (const [name, value] of Object.entries(extraHeaders ?? {})) responseHeaders.set(name, value);
+  if (extraHeaders) for (const name in extraHeaders) responseHeaders.set(name, extraHeaders[name] as string);
   const sse = responseHeaders.get("content-type")?.includes("text/event-stream") ?? false;
   if (sse) {
     responseHeaders.set("cache-control", "no-cache");
     responseHeaders.set("x-accel-buffering", "no"); // tell any nginx in front not to buffer
   }
-  const upstreamRequestId = upstream.headers.get("request-id");
-  const scanner = new UsageScanner(upstream.headers.get("content-type"));
-  const done = (outcome: RelayOutcome) => {
-    release();
-    onEnd({ outcome, status: upstream.status, usage: scanner.finish(), upstreamRequestId, ttfbMs });
-  };
-  if (!upstream.body || request.method === "HEAD") {
-    done("completed");
-    return new Response(null, { status: upstream.status, headers: responseHeaders });
+  const scanner = new UsageScanner(answer.headers.get("content-type"));
+  const status = answer.status;
+  if (!answer.body || request.method === "HEAD") {
+    ctx.connections.release(request);
+    return { response: new Response(null, { status, headers: responseHeaders }), end: { outcome: "completed", status, usage: scanner.finish(), upstreamRequestId, ttfbMs } };
   }
   if (!sse) {
     // A JSON answer is complete only when whole; read it at once (cheaper than relaying chunks).
     let whole: ArrayBuffer;
     try {
-      whole = await upstream.arrayBuffer();
+      whole = await answer.arrayBuffer();
     } catch (e) {
-      done("failed");
-      return refusalResponse(new GatewayRefusal("upstream_failed", `the Anthropic API connection failed mid-response: ${(e as Error).message}`, { cause: e }), deps.newRequestId());
+      ctx.connections.release(request);
+      const refusal = new GatewayRefusal("upstream_failed", `the Anthropic API connection failed mid-response: ${(e as Error).message}`, { cause: e });
+      return { response: ex.answer(refusal), end: { outcome: "failed", status, usage: scanner.finish(), upstreamRequestId, ttfbMs } };
     }
+    ctx.connections.release(request);
     scanner.push(new Uint8Array(whole));
-    done("completed");
-    return new Response(whole, { status: upstream.status, headers: responseHeaders });
+    return { response: new Response(whole, { status, headers: responseHeaders }), end: { outcome: "completed", status, usage: scanner.finish(), upstreamRequestId, ttfbMs } };
   }
-  return new Response(relay(upstream.body, (chunk) => scanner.push(chunk), done), { status: upstream.status, headers: responseHeaders });
+  const { promise, resolve } = Promise.withResolvers<ForwardEnd>();
+  const stream = relay(
+    answer.body,
+    (chunk) => scanner.push(chunk),
+    (outcome) => {
+      ctx.connections.release(request);
+      resolve({ outcome, status, usage: scanner.finish(), upstreamRequestId, ttfbMs });
+    },
+  );
+  return { response: new Response(stream, { status, headers: responseHeaders }), end: promise };
 }

@@ -5,28 +5,18 @@
  * reservation back before answering.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startForge, type Forge } from "../../../test/support/forge.ts";
-import { startStubUpstream } from "../../tenant/stub-upstream.ts";
-import type { TenantConfig } from "../config.ts";
+import { ADMIN_KEY, useGateway } from "../../../test/support/gateway.ts";
 import { type RunningProxy, startProxy } from "./server.ts";
 
-const ADMIN_KEY = "adminkey-unit-0123456789abcdef0123456789abcdef";
-const KEY = "sk-unit-upstream";
-let forge: Forge;
-let stub: ReturnType<typeof startStubUpstream>;
+const gateway = useGateway();
 let proxy: RunningProxy;
 
 beforeAll(async () => {
-  forge = await startForge();
-  stub = startStubUpstream({ apiKey: KEY });
-  const tenant: TenantConfig = { slug: "acme", issuer: forge.issuer, jwksUri: forge.jwksUri, clientIds: ["agent-runner-cli"], requiredGroups: [], upstream: stub.url, upstreamApiKey: KEY, cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] } };
-  proxy = startProxy({ config: { tenants: new Map(), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", log: () => {}, adminKey: ADMIN_KEY, state: "sqlite::memory:" });
+  proxy = startProxy({ config: { tenants: new Map(), single: gateway.tenant(), trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", log: () => {}, adminKey: ADMIN_KEY, state: "sqlite::memory:" });
   await proxy.ready();
 });
 afterAll(async () => {
   await proxy?.shutdown(100);
-  stub?.stop();
-  forge?.stop();
 });
 
 const adminPut = (resource: string, body: unknown) => fetch(`${proxy.url}/_gateway/admin/v1/${resource}`, { method: "PUT", headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -35,7 +25,7 @@ const ask = (token: string) =>
 const usedToday = async (token: string) => ((await (await fetch(`${proxy.url}/_gateway/v1/me/usage`, { headers: { authorization: `Bearer ${token}` } })).json()) as { budgets: { used: number }[] }).budgets[0]?.used;
 
 test("a request the rate limit refuses gives its budget reservation back; one a budget refuses is not counted by the rate limit", async () => {
-  const token = await forge.sign({ sub: "sub-ray", username: "ray" });
+  const token = await gateway.forge.sign({ sub: "sub-ray", username: "ray" });
   expect((await adminPut("budgets", { user: "ray", period: "day", usd: 1 })).status).toBe(200);
   expect((await adminPut("limits", { user: "ray", rpm: 1 })).status).toBe(200);
   const first = await ask(token);
@@ -51,7 +41,7 @@ test("a request the rate limit refuses gives its budget reservation back; one a 
   expect(await usedToday(token)).toBe(afterFirst);
 
   // a budget that cannot fit: 403, and the rate limit's minute is not charged for it
-  const other = await forge.sign({ sub: "sub-rue", username: "rue" });
+  const other = await gateway.forge.sign({ sub: "sub-rue", username: "rue" });
   expect((await adminPut("budgets", { user: "rue", period: "day", usd: 0.000001 })).status).toBe(200);
   expect((await adminPut("limits", { user: "rue", rpm: 1 })).status).toBe(200);
   for (let i = 0; i < 3; i++) expect((await ask(other)).headers.get("x-agent-runner-reason")).toBe("budget_exhausted");

@@ -1,35 +1,34 @@
 /**
  * The tenant proxy's HTTP runtime: one listener for the tenants' traffic, one for metrics,
  * per-tenant runtimes (keys, policy, verified-token cache, prices, limits), the state store, and
- * the dispatch of a request to its handler: probes, discovery, the gateway's own endpoints
- * (admin/api.ts), or the API request path (request-path.ts). Replicas share the state store
- * (`--state redis://…`); one host's processes may share a SQLite file.
+ * the dispatch of a request, as an exchange (exchange.ts), to its handler: probes, discovery, the
+ * gateway's own endpoints (gateway-endpoints.ts), or the API request path (request-path.ts).
+ * Replicas share the state store (`--state redis://…`); one host's processes may share a SQLite file.
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "bun";
 import { DEFAULT_PRICES, mergePriceTables } from "../accounting/pricing.ts";
-import { serveGateway, GATEWAY_PREFIX, LOGOUT_PATH, ME_USAGE_PATH } from "../admin/api.ts";
 import { DenylistCheck } from "../auth/denylist.ts";
 import { PeopleSeen } from "../auth/people-seen.ts";
+import { EmailResolver } from "../auth/userinfo.ts";
 import { IssuerKeys } from "../auth/jwks.ts";
-import { CLOCK_SKEW_SECONDS, type TokenRejected, VerifiedTokenCache } from "../auth/verify.ts";
+import { CLOCK_SKEW_SECONDS, VerifiedTokenCache } from "../auth/verify.ts";
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
 import { PolicyCache } from "../limits/applicable.ts";
 import { DEFAULT_STATE_URL, type OpenedState, openState, shownStateUrl } from "../state/open.ts";
 import { UsageBatcher } from "../state/usage-batcher.ts";
 import type { FailurePolicy } from "../state/resilient.ts";
 import { observeSpool } from "../state/spool-observers.ts";
-import { StateUnavailable } from "../state/types.ts";
+import { GATEWAY_PREFIX, gatewayEndpointsJson } from "../../shared/gateway-api.ts";
 import { buildTenantDiscovery, DISCOVERY_PATH } from "../../shared/tenant-discovery.ts";
 import type { ProxyContext, TenantRuntime } from "./context.ts";
-import { GatewayRefusal, type RefusalCode, refusalResponse } from "./errors.ts";
-import { logEvent, stdoutLogger, type LogLine } from "./log.ts";
-import { createMetrics, type Metrics } from "./metrics.ts";
+import { logEvent, stdoutLogger, type LogLine } from "../telemetry/log.ts";
+import { createMetrics, type Metrics } from "../telemetry/metrics.ts";
+import { GatewayRefusal, refusalOf, refusalResponse } from "./errors.ts";
+import { Exchange } from "./exchange.ts";
+import { serveGateway } from "./gateway-endpoints.ts";
 import { serveApi } from "./request-path.ts";
 import { decideRoute, validHost } from "./routes.ts";
-
-export type { LogLine } from "./log.ts";
-export { upstreamPath } from "./routes.ts";
 
 export interface ProxyOptions {
   config: ProxyConfig;
@@ -56,6 +55,8 @@ export interface ProxyOptions {
   adminKey?: string;
   /** How long a denylist answer is reused (default 1000 ms; revocations take effect within it). */
   revocationCacheMs?: number;
+  /** Look up the e-mail of people whose token has none at the IdP's userInfo (default true; `--no-userinfo`). */
+  userInfo?: boolean;
   /** Share the port with other processes (SO_REUSEPORT): the workers of `--workers N` (src/proxy/workers.ts). */
   reusePort?: boolean;
 }
@@ -69,23 +70,6 @@ function newRequestId(): string {
   if (idOffset + 12 > idPool.length) [idPool, idOffset] = [randomBytes(12 * 256), 0];
   idOffset += 12;
   return `req_proxy_${idPool.toString("hex", idOffset - 12, idOffset)}`;
-}
-
-/** The refusal code of a rejected token (the log keeps the finer reason). */
-export function refusalCodeOf(rejected: TokenRejected): RefusalCode {
-  switch (rejected.reason) {
-    case "missing":
-      return "token_missing";
-    case "expired":
-      return "token_expired";
-    case "group":
-      return "group_required";
-    case "person_revoked":
-    case "session_revoked":
-      return rejected.reason;
-    default:
-      return "token_invalid";
-  }
 }
 
 /** Splits `request.url` into path and search without a URL parse (Bun gives a relative URL for an odd Host). */
@@ -158,35 +142,30 @@ export function startProxy(options: ProxyOptions) {
   const ctx: ProxyContext = {
     state,
     denylist: new DenylistCheck(state, options.revocationCacheMs ?? 1000),
+    emails: options.userInfo === false ? null : new EmailResolver({ log: (message) => logEvent("warn", message) }),
     people: new PeopleSeen(state),
     policies: new PolicyCache(state),
     usageWrites: new UsageBatcher(state),
     metrics,
     log,
-    forwardDeps: { fetch: options.fetch ?? fetch, newRequestId, holdOpen },
+    fetch: options.fetch ?? fetch,
+    connections: {
+      // While a request is upstream its client connection may be quiet for minutes (a long
+      // generation, a stream between pings): lift the idle limit for it, and put it back once the
+      // answer is over, because Bun keeps a per-request timeout on the keep-alive socket afterwards.
+      hold: (request) => server.timeout(request, 0),
+      release(request) {
+        try {
+          server.timeout(request, idleTimeout);
+        } catch {
+          // the client has gone: nothing to limit
+        }
+      },
+    },
     maxBodyBytes,
     ...(options.adminKey !== undefined ? { adminKey: options.adminKey } : {}),
     revocationTtlMs: (longestLifetime + CLOCK_SKEW_SECONDS) * 1000,
     newRequestId,
-    rejected(request, started, tenant, route, refusal) {
-      const requestId = newRequestId();
-      metrics.request(tenant ?? "unknown", route, refusal.status);
-      log({ time: new Date(started).toISOString(), tenant, method: request.method, route, status: refusal.status, duration_ms: Date.now() - started, reject_reason: refusal.logReason, request_id: requestId });
-      return refusalResponse(refusal, requestId);
-    },
-    unauthorized(request, started, runtime, base, route, rejected: TokenRejected) {
-      const slug = runtime.config.slug;
-      metrics.verificationFailures.inc({ tenant: slug, reason: rejected.reason });
-      const code = refusalCodeOf(rejected);
-      // 401s carry the RFC 9728 challenge; a missing group (403) is not a credential problem
-      const headers: Record<string, string> =
-        code === "group_required" ? {} : { "www-authenticate": `Bearer error="invalid_token", error_description="${rejected.message.replace(/["\\]/g, "'")}", resource_metadata="${base}${DISCOVERY_PATH}"` };
-      return ctx.rejected(request, started, slug, route, new GatewayRefusal(code, rejected.message, { headers, logReason: rejected.reason, cause: rejected }));
-    },
-    tooLarge(request, started, tenant, route) {
-      // The rest of the body is not read: close the connection rather than drain it.
-      return ctx.rejected(request, started, tenant, route, new GatewayRefusal("body_too_large", `the request body is larger than this proxy accepts (${maxBodyBytes} bytes)`, { headers: { connection: "close" } }));
-    },
   };
 
   /**
@@ -214,32 +193,14 @@ export function startProxy(options: ProxyOptions) {
     if (!body) {
       const doc = buildTenantDiscovery(base, runtime.config.issuer, runtime.config.cli, `agent-runner tenant ${runtime.config.slug}`);
       // the gateway's own endpoints, so the CLI finds logout and usage without configuration
-      body = JSON.stringify({ ...doc, agent_runner_auth: { ...doc.agent_runner_auth, logout_endpoint: `${base}${LOGOUT_PATH}`, usage_endpoint: `${base}${ME_USAGE_PATH}` } });
+      body = JSON.stringify({ ...doc, agent_runner_auth: { ...doc.agent_runner_auth, ...gatewayEndpointsJson(base) } });
       if (runtime.discoveryJson.size < 16) runtime.discoveryJson.set(base, body);
     }
     return new Response(body, { headers: { "content-type": "application/json", "cache-control": "public, max-age=300" } });
   }
 
-  /**
-   * While a request is upstream its client connection may be quiet for minutes (a long generation,
-   * a stream between pings): lift the idle limit for it, and put the limit back once the response
-   * is over, because Bun keeps a per-request timeout on the keep-alive socket afterwards.
-   */
-  function holdOpen(request: Request): () => void {
-    server.timeout(request, 0);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      try {
-        server.timeout(request, idleTimeout);
-      } catch {
-        // the client has gone: nothing to limit
-      }
-    };
-  }
-
-  async function handle(request: Request, started: number): Promise<Response> {
+  async function handle(ex: Exchange): Promise<Response> {
+    const { request } = ex;
     const { path, search } = splitTarget(request.url);
 
     // Open to anyone, so they say nothing about tenants (which JWKS failed is in the warn log).
@@ -250,21 +211,23 @@ export function startProxy(options: ProxyOptions) {
     }
 
     const host = validHost(request.headers.get("host"));
-    if (!host) return ctx.rejected(request, started, null, "other", new GatewayRefusal("bad_host", "the Host header must be a host name or address with an optional port from 1 to 65535"));
+    if (!host) return ex.refuse(new GatewayRefusal("bad_host", "the Host header must be a host name or address with an optional port from 1 to 65535"));
     const tenantConfig = tenantForHost(config, host);
     const runtime = tenantConfig && runtimes.get(tenantConfig);
-    if (!runtime) return ctx.rejected(request, started, null, "other", new GatewayRefusal("unknown_tenant", `no agent-runner tenant is served at ${host}`));
-    const slug = runtime.config.slug;
+    if (!runtime) return ex.refuse(new GatewayRefusal("unknown_tenant", `no agent-runner tenant is served at ${host}`));
+    ex.runtime = runtime; // a refused X-Forwarded-Host is logged as the tenant's
     const base = publicUrl(runtime, request, host);
-    if (!base) return ctx.rejected(request, started, slug, "other", new GatewayRefusal("bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https"));
+    if (!base) return ex.refuse(new GatewayRefusal("bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https"));
+    const tenantEx = ex.forTenant(runtime, base);
     if (path === DISCOVERY_PATH) return discovery(runtime, base);
-    if (path.startsWith(GATEWAY_PREFIX)) return serveGateway(ctx, runtime, request, path, search, started, base);
+    if (path.startsWith(GATEWAY_PREFIX)) return serveGateway(tenantEx, path, search);
 
     const decision = decideRoute(request.method, path, search);
-    if (decision.kind === "reject") return ctx.rejected(request, started, slug, "other", new GatewayRefusal(decision.reason, decision.message));
+    if (decision.kind === "reject") return ex.refuse(new GatewayRefusal(decision.reason, decision.message));
     if (decision.kind === "probe") return new Response(null, { status: 200 });
-    if (Number(request.headers.get("content-length") ?? 0) > maxBodyBytes) return ctx.tooLarge(request, started, slug, decision.route);
-    return serveApi(ctx, runtime, request, decision, started, base);
+    ex.route = decision.route;
+    if (Number(request.headers.get("content-length") ?? 0) > maxBodyBytes) return ex.tooLarge();
+    return serveApi(tenantEx, decision);
   }
 
   async function serveMetrics(request: Request): Promise<Response> {
@@ -277,22 +240,19 @@ export function startProxy(options: ProxyOptions) {
     hostname: options.hostname ?? "0.0.0.0",
     reusePort: options.reusePort ?? false,
     ...(options.tls ? { tls: options.tls } : {}),
-    // Idle keep-alive connections are closed after this; requests upstream lift it (holdOpen).
+    // Idle keep-alive connections are closed after this; requests upstream lift it (ctx.connections).
     idleTimeout,
     // Bun's own limit answers a bare 413 (not the API's shape): set it out of the way and
     // enforce maxBodyBytes here, for declared lengths and for chunked bodies as they stream.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(request) {
       metrics.inflight.inc();
-      const started = Date.now();
+      const ex = new Exchange(ctx, request, Date.now());
       try {
-        return await handle(request, started);
+        return await handle(ex);
       } catch (e) {
-        if (e instanceof StateUnavailable) {
-          // fail-closed: budgets, limits and revocations cannot be checked, so nothing is served
-          return ctx.rejected(request, started, null, "other", new GatewayRefusal("state_unavailable", "the gateway cannot reach its state store (budgets, limits, revocations); retry shortly", { headers: { "retry-after": "2" }, cause: e }));
-        }
-        return refusalResponse(new GatewayRefusal("internal", `internal proxy error: ${(e as Error).message}`, { cause: e }), newRequestId());
+        // the state store down (503, fail-closed), bad input (400), a bug (500)
+        return ex.refuse(refusalOf(e));
       } finally {
         metrics.inflight.dec();
       }
@@ -353,6 +313,7 @@ function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: 
     }
     runtimes.set(tenant, {
       config: tenant,
+      upstream: { url: tenant.upstream, apiKey: tenant.upstreamApiKey },
       keys,
       policy: { issuer: tenant.issuer, clientIds: new Set(tenant.clientIds), requiredGroups: tenant.requiredGroups },
       verified,

@@ -9,8 +9,10 @@
  * When the settings cannot be read (the store down under fail-open) nothing is skipped: the
  * state wrapper decides, as for any request.
  */
-import { budgetCounter, windowsFor } from "../state/common.ts";
-import { type Budget, type GatewayState, type Person, type RateDefaults, type RateLimit, StateUnavailable } from "../state/types.ts";
+import { budgetCounter, type Budget } from "../model/budgets.ts";
+import type { Person } from "../model/person.ts";
+import { windowsFor, type RateDefaults, type RateLimit } from "../model/rate-windows.ts";
+import { type GatewayState, StateUnavailable } from "../state/types.ts";
 
 export interface PolicySnapshot {
   budgets: readonly Budget[];

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { Budget, BudgetStatus, RateDecision, RateWindow } from "../state/types.ts";
+import type { Budget, BudgetStatus } from "../model/budgets.ts";
+import type { RateDecision, RateWindow } from "../model/rate-windows.ts";
 import { REASON_HEADER, refusalResponse } from "../http/errors.ts";
 import { formatMicroUsd } from "../../shared/money.ts";
 import { BUDGET_BUSY_RETRY_SECONDS, budgetRefusal, budgetWarning, describeBudget, rateLimitHeaders, rateLimitRefusal } from "./responses.ts";

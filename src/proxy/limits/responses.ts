@@ -14,7 +14,9 @@
  */
 import { formatMicroUsd } from "../../shared/money.ts";
 import { GatewayRefusal } from "../http/errors.ts";
-import type { BudgetStatus, RateDecision, RateWindow, Subject } from "../state/types.ts";
+import type { BudgetStatus } from "../model/budgets.ts";
+import type { RateDecision, RateWindow } from "../model/rate-windows.ts";
+import type { Subject } from "../model/subjects.ts";
 
 export const BUDGET_WARNING_HEADER = "x-agent-runner-budget-warning";
 export const BUDGET_BUSY_RETRY_SECONDS = 5;

@@ -1,6 +1,6 @@
 /**
  * The policy's budgets and limits for one person, in the shapes the state store enforces
- * (state/types.ts), and what `admin policy show` and `admin policy explain` will print. Pure:
+ * (model/budgets.ts, model/rate-windows.ts), and what `admin policy show` and `admin policy explain` will print. Pure:
  * the request path and the admin API call these once the wiring lands (docs/policy.md).
  *
  * Mapping: a budget or limit for each member counts the person (`user` subject, by `sub`); a
@@ -12,7 +12,8 @@ import type { Access, ResolvedBudget } from "../../shared/policy/resolve.ts";
 import { modelSources } from "../../shared/policy/models.ts";
 import { sourceText, type RuleSource } from "../../shared/policy/types.ts";
 import type { PolicyInForce } from "./source.ts";
-import type { Budget, RateLimit } from "../state/types.ts";
+import type { Budget } from "../model/budgets.ts";
+import type { RateLimit } from "../model/rate-windows.ts";
 
 export interface PolicyBudget {
   budget: Budget;

@@ -6,15 +6,16 @@
  * fails at once and the caller decides (fail-open or fail-closed) instead of piling up.
  */
 import { RedisClient } from "bun";
-import {
-  admits, budgetCounter, budgetStatus, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject, matchedBy, normaliseUserId, counterKey, countersFor, type CounterValue, dayKey, daysBetween,
-  describeWindows, fits, identityKeys, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec,
-} from "./common.ts";
+import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
+import { dayKey, daysBetween, type Period } from "../model/periods.ts";
+import { matchedBy, normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
+import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec, type RateDecision, type RateDefaults, type RateLimit } from "../model/rate-windows.ts";
+import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
+import type { Subject } from "../model/subjects.ts";
+import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
+import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject } from "./checks.ts";
+import { type GatewayState, StateError, StateUnavailable, type UsageWrite } from "./types.ts";
 import { ADMIT, CHARGE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
-import {
-  type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
-  type Reservation, type ReserveResult, type Revocation, type RevocationKind, type SeenPerson, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite, type UserKind,
-} from "./types.ts";
 
 const COUNTER_TTL_MS = 70 * 86_400_000;
 const SEEN_TTL_MS = 40 * 86_400_000;

@@ -5,8 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openState } from "./open.ts";
 import { ResilientState } from "./resilient.ts";
-import { startTestRedis, type TestRedis } from "./testing/redis-server.ts";
-import { type Person, StateError, StateUnavailable, type UsageRecord } from "./types.ts";
+import { startTestRedis, type TestRedis } from "../../../test/support/redis-server.ts";
+import type { Person } from "../model/person.ts";
+import type { UsageRecord } from "../model/usage.ts";
+import { StateError, StateUnavailable } from "./types.ts";
 
 let redis: TestRedis;
 beforeAll(async () => {

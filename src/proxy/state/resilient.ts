@@ -14,10 +14,14 @@
  */
 import { Spool, type SpooledWrite } from "./spool.ts";
 import { SqliteState } from "./sqlite.ts";
-import {
-  type Budget, type BudgetStatus, type BudgetUnit, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit, type Reservation,
-  type ReserveResult, type Revocation, type RevocationKind, type SeenPerson, StateUnavailable, type UserKind, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite,
-} from "./types.ts";
+import type { Budget, BudgetStatus, BudgetUnit, Estimate, Reservation, ReserveResult } from "../model/budgets.ts";
+import type { Period } from "../model/periods.ts";
+import type { Person, SeenPerson, UserKind, TokenIdentity } from "../model/person.ts";
+import type { RateDecision, RateDefaults, RateLimit } from "../model/rate-windows.ts";
+import type { Revocation, RevocationKind } from "../model/revocations.ts";
+import type { Subject } from "../model/subjects.ts";
+import type { UsageQuery, UsageRecord, UsageRow } from "../model/usage.ts";
+import { type GatewayState, StateUnavailable, type UsageWrite } from "./types.ts";
 
 export type FailurePolicy = "open" | "closed";
 

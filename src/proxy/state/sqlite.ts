@@ -8,14 +8,15 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import {
-  budgetCounter, budgetStatus, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, counterKey, countersFor, type CounterValue,
-  admits, checkSeenPerson, describeWindows, fits, identityKeys, normaliseUserId, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, dayKey,
-} from "./common.ts";
-import {
-  type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
-  type Reservation, type ReserveResult, type Revocation, type RevocationKind, type SeenPerson, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite, type SubjectKind, type UserKind,
-} from "./types.ts";
+import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
+import { dayKey, type Period } from "../model/periods.ts";
+import { normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
+import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type RateDecision, type RateDefaults, type RateLimit } from "../model/rate-windows.ts";
+import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
+import type { Subject, SubjectKind } from "../model/subjects.ts";
+import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
+import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson } from "./checks.ts";
+import { type GatewayState, StateError, StateUnavailable, type UsageWrite } from "./types.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS usage (

@@ -6,11 +6,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dayKey, RESERVATION_TTL_MS, WINDOW_MS } from "./common.ts";
+import { RESERVATION_TTL_MS } from "../model/budgets.ts";
+import { dayKey } from "../model/periods.ts";
+import type { Person } from "../model/person.ts";
+import { WINDOW_MS } from "../model/rate-windows.ts";
+import type { UsageRecord } from "../model/usage.ts";
+import { type GatewayState, StateError } from "./types.ts";
 import { RedisState } from "./redis.ts";
 import { SqliteState } from "./sqlite.ts";
-import { startTestRedis, type TestRedis } from "./testing/redis-server.ts";
-import { type GatewayState, type Person, StateError, type UsageRecord } from "./types.ts";
+import { startTestRedis, type TestRedis } from "../../../test/support/redis-server.ts";
 
 let redis: TestRedis;
 const dir = mkdtempSync(join(tmpdir(), "ara-state-contract-"));
@@ -43,7 +47,7 @@ function record(p: Person, fields: Partial<UsageRecord> = {}): UsageRecord {
 async function runWorkers(url: string, op: "reserve" | "admit", job: Record<string, unknown>, processes = 2): Promise<number[]> {
   const startAt = Date.now() + 1200; // every process connected before the race
   const procs = Array.from({ length: processes }, () =>
-    Bun.spawn([process.execPath, join(import.meta.dir, "contract-worker.ts"), url, op, JSON.stringify({ ...job, startAt })], { stdout: "pipe", stderr: "pipe" }),
+    Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "..", "test", "support", "state-contract-worker.ts"), url, op, JSON.stringify({ ...job, startAt })], { stdout: "pipe", stderr: "pipe" }),
   );
   return Promise.all(
     procs.map(async (p) => {

@@ -14,7 +14,7 @@ import { createGatewayClient } from "../../gateway/client.ts";
 import { sessionAccessToken } from "../../gateway/access-token.ts";
 import { GatewayError } from "../../gateway/errors.ts";
 import { STATUS_LINE_FETCH_TIMEOUT_MS, statusLineText } from "../../gateway/status-line.ts";
-import type { MyUsage } from "../../gateway/shapes.ts";
+import type { MyUsage } from "../../../shared/gateway-api.ts";
 import type { StoreKind } from "../../store/types.ts";
 
 export interface UsageOptions {

@@ -1,8 +1,41 @@
 /**
- * The gateway's JSON answers (docs/proxy.md, "Endpoints outside /anthropic/") checked before use:
- * a proxy of another version or a hostile one gets a clear `bad_response`, never a crash or an
+ * The tenant gateway's own API (docs/proxy.md, "Endpoints outside /anthropic/"), which the
+ * gateway serves and the CLI calls: its paths, the JSON it answers (`…Json` types: the gateway
+ * builds its answers against them), and the parsers that check an answer before the CLI uses it:
+ * a gateway of another version or a hostile one gets a clear `bad_response`, never a crash or an
  * `undefined` on the screen. Strings stay untrusted: rendering sanitises them.
+ *
+ * One module, as for the tenant discovery document (tenant-discovery.ts), so both sides agree.
  */
+
+/** Everything under this prefix is the gateway's own, never forwarded upstream. */
+export const GATEWAY_PREFIX = "/_gateway/";
+/** POST: the caller's own session denylisted until its token expires. */
+export const LOGOUT_PATH = "/_gateway/v1/logout";
+/** GET: the caller's use today and this month, and their budgets. */
+export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
+/** GET: whether the caller's access token is still accepted (the CLI asks before handing a token out again). */
+export const SESSION_PATH = "/_gateway/v1/session";
+
+/** The answer of SESSION_PATH while the token is accepted (a refusal is the API's 401). */
+export interface SessionAnswerJson {
+  active: true;
+  expires_at: string;
+}
+/** The admin API: `ADMIN_PATH + resource`. */
+export const ADMIN_PATH = "/_gateway/admin/v1/";
+export const ADMIN_RESOURCES = ["usage", "budgets", "limits", "revocations"] as const;
+export type AdminResource = (typeof ADMIN_RESOURCES)[number];
+
+/** The members the gateway adds to the tenant discovery document's `agent_runner_auth`, so the CLI finds them without configuration. */
+export interface GatewayEndpointsJson {
+  logout_endpoint: string;
+  usage_endpoint: string;
+}
+
+export function gatewayEndpointsJson(base: string): GatewayEndpointsJson {
+  return { logout_endpoint: `${base}${LOGOUT_PATH}`, usage_endpoint: `${base}${ME_USAGE_PATH}` };
+}
 
 export class ShapeError extends Error {
   override readonly name = "ShapeError";
@@ -73,6 +106,9 @@ export type UserKind = "sub" | "username" | "email";
 /** Whom a budget or a limit applies to. `user` is a username, email or sub (or only `kind`). */
 export type Subject = { user: string; kind?: UserKind } | { group: string } | { tenant: true };
 
+/** A subject as the gateway answers it: flat in its object (`{ "group": "eng", "period": … }`). */
+export type SubjectJson = { user: string } | { group: string } | { tenant: true };
+
 function subject(o: Obj, where: string): Subject {
   if (typeof o.user === "string") return { user: o.user };
   if (typeof o.group === "string") return { group: o.group };
@@ -106,6 +142,19 @@ export interface BudgetStatus {
   resets_at: string;
 }
 
+/** A budget with its use in the current period, as `me/usage` answers it (amounts in dollars or tokens). */
+export type BudgetStatusJson = SubjectJson & { period: Period; unit: BudgetUnit; soft: boolean; limit: number; used: number; remaining: number; resets_at: string };
+
+/** GET me/usage. */
+export interface MyUsageJson {
+  user: string;
+  sub: string;
+  groups: readonly string[];
+  today: UsageFigures & { day: string };
+  month: UsageFigures & { month: string };
+  budgets: BudgetStatusJson[];
+}
+
 export interface MyUsage {
   user: string;
   sub: string;
@@ -137,12 +186,15 @@ export function parseMyUsage(value: unknown): MyUsage {
 }
 
 /** The gateway's own form of a MyUsage (budget subjects flat), so parseMyUsage reads it back (the status-line cache). */
-export function myUsageToWire(u: MyUsage): unknown {
-  const flat = (s: Subject) => ("user" in s ? { user: s.user } : "group" in s ? { group: s.group } : { tenant: true });
+export function myUsageToWire(u: MyUsage): MyUsageJson {
+  const flat = (s: Subject): SubjectJson => ("user" in s ? { user: s.user } : "group" in s ? { group: s.group } : { tenant: true });
   return { ...u, budgets: u.budgets.map(({ subject, ...rest }) => ({ ...flat(subject), ...rest })) };
 }
 
 export type UsageDimension = "user" | "group" | "model" | "day";
+
+/** One row of the admin usage report as answered: by=user `{ user: display name, sub }`, else `{ <by>: key }`, then the figures. */
+export type UsageRowJson = UsageFigures & Record<string, string | number>;
 
 /** One row of the admin usage report: `key` is the user's display name, the group, model or day. */
 export interface UsageReportRow extends UsageFigures {
@@ -160,6 +212,7 @@ export function parseUsageReport(value: unknown, by: UsageDimension): UsageRepor
   });
 }
 
+/** POST logout's answer (also its parsed form). */
 export interface LogoutAnswer {
   revoked: string;
   until: string;
@@ -169,6 +222,9 @@ export function parseLogout(value: unknown): LogoutAnswer {
   const o = obj(value, "logout");
   return { revoked: str(o, "revoked", "logout"), until: str(o, "until", "logout") };
 }
+
+/** A budget as the admin API answers it: `limit` in dollars or tokens. */
+export type BudgetJson = SubjectJson & { period: Period; unit: BudgetUnit; limit: number; soft: boolean };
 
 export interface Budget {
   subject: Subject;
@@ -186,6 +242,9 @@ export function parseBudget(value: unknown, where = "budget"): Budget {
 export const parseBudgetAnswer = (value: unknown): Budget & Matched => ({ ...parseBudget(value), ...parseMatched(value, "budget") });
 
 export const parseBudgets = (value: unknown): Budget[] => arr(value, "budgets").map((b, i) => parseBudget(b, `budgets[${i}]`));
+
+/** A rate limit as the admin API answers it. */
+export type LimitJson = SubjectJson & { rpm?: number; tpm?: number };
 
 export interface RateLimit {
   subject: Subject;
@@ -206,6 +265,7 @@ export const parseLimits = (value: unknown): RateLimit[] => arr(value, "limits")
 export type RevocationKind = UserKind | "user" | "origin_jti";
 const REVOCATION_KINDS: readonly string[] = ["user", "sub", "username", "email", "origin_jti"];
 
+/** A revocation as the admin API answers it (also its parsed form); times are ISO 8601. */
 export interface Revocation {
   kind: RevocationKind;
   value: string;
@@ -223,6 +283,37 @@ export function parseRevocation(value: unknown, where = "revocation"): Revocatio
   const reason = optStr(o, "reason", where);
   return { kind: kind as RevocationKind, value: str(o, "value", where), at: str(o, "at", where), until: str(o, "until", where), ...(by !== undefined ? { by } : {}), ...(reason !== undefined ? { reason } : {}) };
 }
+
+/** A person seen, as the gateway answers an operation on a `user` value. */
+export interface SeenPersonJson {
+  sub: string;
+  username?: string;
+  email?: string;
+  display_name: string;
+  matched_by: UserKind[];
+  first_seen: string;
+  last_seen: string;
+}
+
+/** Whom an operation on a `user` value matched (absent for a group or the tenant); `note` when nobody. */
+export interface MatchedJson {
+  matched?: SeenPersonJson[];
+  note?: string;
+}
+
+/** POST revocations: the revocation asked for, whom it matched, and every revocation stored. */
+export type RevokeJson = Revocation & MatchedJson & { revocations?: Revocation[] };
+
+/** DELETE revocations. */
+export interface RestoreJson extends MatchedJson {
+  restored: boolean;
+  kind: RevocationKind;
+  value: string;
+  lifted: Revocation[];
+}
+
+/** DELETE budgets or limits: how many were cleared. */
+export type ClearedJson = { cleared: number } & MatchedJson;
 
 /** A person the gateway has seen, as an answer about a `user` value names them. */
 export interface SeenPerson {

@@ -1,14 +1,20 @@
 /**
- * Real proxy processes (`bun src/proxy/main.ts`) for the gateway suites: single-tenant flags,
- * tokens from a forge issuer, the stub upstream, a `--state` URL they share, an admin group and
- * an admin key file. Each process is started, killed (SIGTERM or SIGKILL) and restarted on
- * its own port.
+ * The gateway suites' one set-up: a forge issuer (tokens the test signs, every claim bendable),
+ * the local stub upstream (which checks UPSTREAM_KEY), the key files a proxy process reads, a
+ * tenant configuration for an in-process proxy (`tenantConfig`), and real proxy processes
+ * (`bun src/proxy/main.ts`: single-tenant flags, a `--state` URL they share, an admin group and an
+ * admin key file), each started, killed (SIGTERM or SIGKILL) and restarted on its own port.
+ * `useGateway()` registers the set-up with the suite and tears it all down after it.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { TenantConfig } from "../../src/proxy/config.ts";
+import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
+import { type Forge, startForge } from "./forge.ts";
 import { BUN, ROOT } from "./tenant.ts";
 
 export const UPSTREAM_KEY = "sk-ant-test-gateway-upstream";
@@ -24,8 +30,14 @@ export interface ProxyProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+export interface GatewayFiles {
+  dir: string;
+  adminKeyFile: string;
+  upstreamKeyFile: string;
+}
+
 /** `upstreamKey`: what the gateways send upstream (default the stub's UPSTREAM_KEY; another one: the stub refuses it). */
-export function gatewayDir(upstreamKey = UPSTREAM_KEY): { dir: string; adminKeyFile: string; upstreamKeyFile: string } {
+export function gatewayDir(upstreamKey = UPSTREAM_KEY): GatewayFiles {
   const dir = mkdtempSync(join(tmpdir(), "ara-gateway-"));
   const adminKeyFile = join(dir, "admin-key");
   const upstreamKeyFile = join(dir, "upstream-key");
@@ -83,6 +95,63 @@ export async function startProxyProcess(o: {
         child.kill(signal);
       }),
   };
+}
+
+/** A tenant for an in-process proxy (http/server.ts startProxy) on this issuer and upstream. */
+export function tenantConfig(o: { issuer: string; jwksUri: string; upstream: string; upstreamApiKey?: string }, slug = "acme", extra: Partial<TenantConfig> = {}): TenantConfig {
+  return {
+    slug,
+    issuer: o.issuer,
+    jwksUri: o.jwksUri,
+    clientIds: ["agent-runner-cli"],
+    requiredGroups: [],
+    upstream: o.upstream,
+    upstreamApiKey: o.upstreamApiKey ?? UPSTREAM_KEY,
+    cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] },
+    ...extra,
+  };
+}
+
+export type StubUpstream = ReturnType<typeof startStubUpstream>;
+
+export interface Gateway {
+  forge: Forge;
+  /** The local stub upstream, checking UPSTREAM_KEY. */
+  stub: StubUpstream;
+  /** The admin key file and an upstream key file with UPSTREAM_KEY. */
+  files: GatewayFiles;
+  /** A tenant on the forge and the stub, for an in-process proxy. */
+  tenant(slug?: string, extra?: Partial<TenantConfig>): TenantConfig;
+  /** A proxy process on the forge and the stub (stopped after the suite); `upstreamKey`: another key in its own files (the stub refuses it). */
+  startProxy(o: { state: string; failure?: "open" | "closed"; upstreamKey?: string; metricsPort?: number; port?: number }): Promise<ProxyProcess>;
+}
+
+/** The forge, the stub and the key files, started before the suite's tests and stopped after them, with every proxy process started through it. */
+export function useGateway(): Gateway {
+  const started: ProxyProcess[] = [];
+  const dirs: string[] = [];
+  const gateway = {} as Gateway;
+  gateway.tenant = (slug, extra) => tenantConfig({ issuer: gateway.forge.issuer, jwksUri: gateway.forge.jwksUri, upstream: gateway.stub.url }, slug, extra);
+  gateway.startProxy = async ({ upstreamKey, ...o }) => {
+    let files = gateway.files;
+    if (upstreamKey !== undefined) dirs.push((files = gatewayDir(upstreamKey)).dir);
+    const proxy = await startProxyProcess({ issuer: gateway.forge.issuer, upstream: gateway.stub.url, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile, ...o });
+    started.push(proxy);
+    return proxy;
+  };
+  beforeAll(async () => {
+    gateway.forge = await startForge();
+    gateway.stub = startStubUpstream({ apiKey: UPSTREAM_KEY });
+    gateway.files = gatewayDir();
+    dirs.push(gateway.files.dir);
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((p) => p.stop()));
+    gateway.stub?.stop();
+    gateway.forge?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  return gateway;
 }
 
 export interface Ask {

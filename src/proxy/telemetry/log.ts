@@ -1,4 +1,11 @@
-/** One JSON line per request: who, what, how it ended, every token kind and the cost; never a prompt or a credential. */
+/**
+ * The gateway's two logs, for every folder: one JSON line per request on stdout (who, what, how it
+ * ended, every token kind and the cost; never a prompt or a credential), written by the request's
+ * exchange (http/exchange.ts) alone; and operational events (start-up, state store down and back,
+ * JWKS, workers) as JSON lines on stderr.
+ */
+
+export type EventLevel = "info" | "warn" | "error";
 
 export interface LogLine {
   time: string;
@@ -27,6 +34,9 @@ export interface LogLine {
   /** The model has no price in the table: tokens counted, cost not. */
   cost_unknown?: true;
   upstream_request_id?: string | null;
+  /** The upstream that answered, by name, and how many were tried (a pool of upstreams; absent with the tenant's one upstream). */
+  upstream?: string;
+  attempts?: number;
   /** The upstream's status when the client was answered another (reject_reason upstream_auth). */
   upstream_status?: number;
   reject_reason?: string;
@@ -56,7 +66,12 @@ export function stdoutLogger(): (line: LogLine) => void {
   };
 }
 
-/** Operational events (state store down/back, JWKS), on stderr. */
-export function logEvent(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}): void {
-  console.error(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
+/** An operational event as its JSON line (without the newline). */
+export function eventLine(level: EventLevel, message: string, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({ time: new Date().toISOString(), level, message, ...fields });
+}
+
+/** Operational events (start-up, state store down/back, JWKS, workers), on stderr. */
+export function logEvent(level: EventLevel, message: string, fields: Record<string, unknown> = {}): void {
+  console.error(eventLine(level, message, fields));
 }

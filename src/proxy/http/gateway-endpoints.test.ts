@@ -1,22 +1,26 @@
 /**
  * The gateway's own endpoints through the real dispatch (an in-process proxy, real token
  * verification against a forge issuer, real in-memory SQLite state): routing, methods, bad input
- * answered 400 in the API's error shape, unknown paths 404, never anonymous, logout.
+ * answered 400 in the API's error shape, unknown paths 404, never anonymous, logout; every call
+ * logged and counted like an API request.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startForge, type Forge } from "../../../test/support/forge.ts";
-import type { TenantConfig } from "../config.ts";
-import { type RunningProxy, startProxy } from "../http/server.ts";
+import { tenantConfig } from "../../../test/support/gateway.ts";
+import type { LogLine } from "../telemetry/log.ts";
+import { type RunningProxy, startProxy } from "./server.ts";
 
 const ADMIN_KEY = "adminkey-unit-0123456789abcdef0123456789abcdef";
 let forge: Forge;
 let proxy: RunningProxy;
 let adminToken: string;
+const lines: LogLine[] = [];
 
 beforeAll(async () => {
   forge = await startForge();
-  const tenant: TenantConfig = { slug: "acme", issuer: forge.issuer, jwksUri: forge.jwksUri, clientIds: ["agent-runner-cli"], requiredGroups: [], upstream: "http://127.0.0.1:9", upstreamApiKey: "sk-unused", cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] }, adminGroups: ["gateway-admins"] };
-  proxy = startProxy({ config: { tenants: new Map(), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", log: () => {}, adminKey: ADMIN_KEY, state: "sqlite::memory:" });
+  // nothing is forwarded here: the upstream is a closed port
+  const tenant = tenantConfig({ issuer: forge.issuer, jwksUri: forge.jwksUri, upstream: "http://127.0.0.1:9" }, "acme", { adminGroups: ["gateway-admins"] });
+  proxy = startProxy({ config: { tenants: new Map(), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", log: (line) => lines.push(line), adminKey: ADMIN_KEY, state: "sqlite::memory:" });
   await proxy.ready();
   adminToken = await forge.sign({ sub: "sub-admin", username: "ada", "cognito:groups": ["gateway-admins"] });
 });
@@ -235,5 +239,38 @@ describe("session: is this access token still accepted?", () => {
     const post = await call("/_gateway/v1/session", { method: "POST", credential: await forge.sign({ sub: "s" }) });
     expect(post.headers.get("allow")).toBe("GET");
     await anthropicError(post, 405, "invalid_request_error");
+  });
+});
+
+describe("every call is one log line and counted, like an API request", () => {
+  test("me/usage, logout and an admin call, answered or refused: one line each with route, status, who and a request id; in proxy_requests_total", async () => {
+    const token = await forge.sign({ sub: "sub-lou", username: "lou", email: "lou@example.com", origin_jti: "s-lou" });
+    const before = lines.length;
+    expect((await call("/_gateway/v1/me/usage", { credential: token })).status).toBe(200);
+    expect((await call("/_gateway/v1/logout", { method: "POST", credential: token })).status).toBe(200);
+    expect((await call("/_gateway/v1/me/usage", { credential: token })).status).toBe(401);
+    expect((await adminCall("limits")).status).toBe(200);
+    expect((await adminCall("budgets", { method: "PATCH", body: "{}" })).status).toBe(400);
+    const mine = lines.slice(before);
+    expect(mine.map((l) => [l.route, l.status, l.reject_reason])).toEqual([
+      ["me_usage", 200, undefined],
+      ["logout", 200, undefined],
+      ["me_usage", 401, "session_revoked"],
+      ["admin_limits", 200, undefined],
+      ["admin_budgets", 400, "bad_input"],
+    ]);
+    for (const line of mine.slice(0, 3)) expect(line).toMatchObject({ tenant: "acme", sub: "sub-lou", username: "lou", display_name: "lou@example.com", request_id: expect.stringMatching(/^req_proxy_/) });
+    expect(mine[3]).toMatchObject({ username: "admin-key", method: "GET" });
+    expect(mine.every((l) => typeof l.duration_ms === "number")).toBe(true);
+    const metrics = await proxy.metrics.registry.metrics();
+    for (const sample of ['route="me_usage",status="200"', 'route="logout",status="200"', 'route="me_usage",status="401"', 'route="admin_limits",status="200"', 'route="admin_budgets",status="400"']) expect(metrics).toContain(`proxy_requests_total{tenant="acme",${sample}}`);
+    expect(metrics).toContain('proxy_request_duration_seconds_count{tenant="acme",route="me_usage"}');
+  });
+
+  test("a refusal's request-id is its log line's", async () => {
+    const refused = await call("/_gateway/v1/me/usage", { credential: null });
+    const id = refused.headers.get("request-id");
+    expect(id).toStartWith("req_proxy_");
+    expect(lines.find((l) => l.request_id === id)).toMatchObject({ route: "me_usage", status: 401, reject_reason: "missing" });
   });
 });

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { usageCsv, usageJson } from "./report.ts";
+import { usageCsv, usageJson } from "./answers.ts";
 
 const row = { key: "sub-1", displayName: "=cmd@evil", requests: 2, inputTokens: 10, outputTokens: 5, cacheCreationInputTokens: 3, cacheCreation5mInputTokens: 3, cacheCreation1hInputTokens: 0, cacheReadInputTokens: 40, webSearchRequests: 0, costMicroUsd: 1_234_567, unpricedRequests: 0 };
 

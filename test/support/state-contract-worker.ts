@@ -3,8 +3,9 @@
  * moment, fires concurrent reservations or rate-limit admissions; prints what was accepted.
  * argv: url, op (reserve|admit), json {person, count, startAt, estimate?, now?}
  */
-import { openState } from "./open.ts";
-import type { Estimate, Person } from "./types.ts";
+import { openState } from "../../src/proxy/state/open.ts";
+import type { Estimate } from "../../src/proxy/model/budgets.ts";
+import type { Person } from "../../src/proxy/model/person.ts";
 
 const [url, op, raw] = process.argv.slice(2) as [string, string, string];
 const job = JSON.parse(raw) as { person: Person; count: number; startAt: number; estimate?: Estimate; now?: number };

@@ -1,0 +1,70 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ProxyOptionsError, readProxyOptions } from "./options.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "ara-proxy-options-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+};
+/** A valid single tenant from the environment alone. */
+const TENANT = { AGENT_RUNNER_PROXY_ISSUER: "https://idp.example.com/pool/", AGENT_RUNNER_PROXY_CLIENT_IDS: "cli, other", AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV: "UPSTREAM_KEY", UPSTREAM_KEY: "sk-test-key" };
+const read = (args: string[], env: NodeJS.ProcessEnv = {}) => readProxyOptions(args, { ...TENANT, ...env });
+const refusal = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+  try {
+    read(args, env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProxyOptionsError);
+    return (e as Error).message;
+  }
+  throw new Error(`accepted: ${args.join(" ")}`);
+};
+
+describe("readProxyOptions", () => {
+  test("defaults: one tenant from the environment, 0.0.0.0:8080, metrics on 127.0.0.1:9464, no state given, fail-closed, userInfo on", () => {
+    const o = read([]);
+    expect(o.config.single).toMatchObject({ slug: "default", issuer: "https://idp.example.com/pool", clientIds: ["cli", "other"], upstreamApiKey: "sk-test-key" });
+    expect(o).toMatchObject({ host: "0.0.0.0", port: 8080, metrics: { host: "127.0.0.1", port: 9464 }, state: undefined, stateFailure: "closed", reusePort: false, userInfo: true });
+    expect(o.config.shutdownGraceMs).toBe(30_000);
+  });
+
+  test("flags win over variables, which win over the configuration file", () => {
+    const config = file("tenants.json", JSON.stringify({ tenants: { acme: { issuer: "https://i", clientIds: ["c"], upstreamApiKey: "k" } }, maxBodyBytes: 1000, idleTimeoutSeconds: 30, shutdownGraceSeconds: 9 }));
+    expect(read(["--config", config]).config).toMatchObject({ maxBodyBytes: 1000, idleTimeoutSeconds: 30, shutdownGraceMs: 9000 });
+    const env = { AGENT_RUNNER_PROXY_CONFIG: config, AGENT_RUNNER_PROXY_MAX_BODY_BYTES: "2000", AGENT_RUNNER_PROXY_IDLE_TIMEOUT: "40", PORT: "9000", AGENT_RUNNER_PROXY_STATE: "redis://r:6379/1" };
+    expect(read([], env)).toMatchObject({ port: 9000, state: "redis://r:6379/1", config: { maxBodyBytes: 2000, idleTimeoutSeconds: 40 } });
+    expect(read(["--max-body-bytes", "3000", "--idle-timeout=50", "--port", "0", "--state", "sqlite:/tmp/x.db", "--shutdown-grace", "2"], env)).toMatchObject({ port: 0, state: "sqlite:/tmp/x.db", config: { maxBodyBytes: 3000, idleTimeoutSeconds: 50, shutdownGraceMs: 2000 } });
+    expect(read([], { AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS: "yes" }).config.trustForwardedHeaders).toBe(true);
+    expect(read(["--trust-forwarded-headers"]).config.trustForwardedHeaders).toBe(true);
+  });
+
+  test("every value is checked, with the flag or variable named (nothing is bound yet)", () => {
+    expect(refusal(["--idle-timeout", "0"])).toContain("--idle-timeout must be whole seconds from 1 to 255");
+    expect(refusal(["--max-body-bytes", "lots"])).toContain("--max-body-bytes must be a positive whole number");
+    expect(refusal(["--port", "http"])).toBe("--port must be a port number");
+    expect(refusal(["--metrics-port", "70000"])).toContain("--metrics-port must be a port number");
+    expect(refusal(["--state", "postgres://db"])).toContain("--state postgres://db: use sqlite:/path/state.db");
+    expect(refusal(["--state", "redis://:secret@r:6379/x"])).not.toContain("secret");
+    expect(refusal(["--state-failure", "maybe"])).toContain("--state-failure must be open or closed");
+    expect(refusal(["--shutdown-grace", "soon"])).toContain("--shutdown-grace must be a number of seconds");
+    expect(refusal([], { AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS: "perhaps" })).toContain("AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS must be true or false");
+    expect(refusal(["--admin-key-file", file("short-key", "abc")])).toContain("must be at least 32 characters");
+    expect(refusal(["--admin-key-file", join(dir, "missing")])).toContain("cannot read the admin key file");
+    expect(refusal(["--frobnicate"])).toContain("--frobnicate");
+    expect(refusal([], { AGENT_RUNNER_PROXY_ISSUER: "" })).toContain("issuer");
+    expect(refusal(["--config", join(dir, "nope.json")])).toContain("cannot read the proxy configuration");
+  });
+
+  test("the admin key is read from its file; userInfo turned off by flag or variable; groups from either", () => {
+    const key = "k".repeat(40);
+    expect(read(["--admin-key-file", file("admin-key", `${key}\n`)]).adminKey).toBe(key);
+    expect(read(["--no-userinfo"]).userInfo).toBe(false);
+    expect(read([], { AGENT_RUNNER_PROXY_USERINFO: "off" }).userInfo).toBe(false);
+    expect(read([], { AGENT_RUNNER_PROXY_ADMIN_GROUPS: "ops, admins" }).adminGroups).toEqual(["ops", "admins"]);
+    expect(read(["--admin-group", "a", "--admin-group", "b"]).adminGroups).toEqual(["a", "b"]);
+  });
+});
