@@ -18,10 +18,15 @@ export interface UpstreamRequest {
   headers: Headers;
   /** The whole body (kept, so the request can go to the next upstream); null for GET. */
   body: Uint8Array | null;
-  /** The body's `model`, when the caller parsed it already (accounting/estimate.ts does). */
-  model?: string;
+  /** The body's `model` and `stream`, when the caller parsed them already (accounting/estimate.ts's requestFacts); absent: the pool reads them. */
+  facts?: BodyFacts;
   /** The client going away: no further attempt, the one in flight is aborted. */
   signal: AbortSignal;
+}
+
+export interface BodyFacts {
+  model?: string;
+  stream?: boolean;
 }
 
 export type UpstreamType = "anthropic" | "bedrock";
