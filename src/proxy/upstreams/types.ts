@@ -17,7 +17,7 @@ export interface UpstreamRequest {
   /** The client's headers with its credentials and hop-by-hop headers removed (forward.ts's list). */
   headers: Headers;
   /** The whole body (kept, so the request can go to the next upstream); null for GET. */
-  body: Uint8Array | null;
+  body: Uint8Array<ArrayBuffer> | null;
   /** The body's `model` and `stream`, when the caller parsed them already (accounting/estimate.ts's requestFacts); absent: the pool reads them. */
   facts?: BodyFacts;
   /** The client going away: no further attempt, the one in flight is aborted. */
