@@ -109,6 +109,8 @@ export interface StubOptions {
   port?: number;
   /** Message ids (default random): a fixed one lets two stubs' answers be compared byte for byte. */
   messageId?: () => string;
+  /** The usage of a request from its body (default {@link stubUsage}). */
+  usage?: (body: string) => StubUsage;
 }
 
 export function startStubUpstream(options: StubOptions) {
@@ -160,7 +162,7 @@ export function startStubUpstream(options: StubOptions) {
       return error(400, "invalid_request_error", "request body is not valid JSON");
     }
     const model = parsed.model ?? "claude-stub";
-    const usage = stubUsage(body);
+    const usage = (options.usage ?? stubUsage)(body);
     if (behaviour.mode === "stall") await sleep(behaviour.ms);
     if (!parsed.stream) return Response.json(messageJson(model, usage, options.messageId?.()), { headers: commonHeaders() });
     const slow = behaviour.mode === "slow" ? behaviour : undefined;
@@ -198,7 +200,9 @@ export function startStubUpstream(options: StubOptions) {
       recorded.push({ method: request.method, path: url.pathname, search: url.search, headers, body });
       if (recorded.length > 50) recorded.shift();
 
-      if (!keys.has(request.headers.get("x-api-key") ?? "")) return error(401, "authentication_error", "invalid x-api-key");
+      // the API takes a key as x-api-key or, as the SDKs since 1.x send it, as a Bearer token
+      const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+      if (!keys.has(request.headers.get("x-api-key") ?? bearer ?? "")) return error(401, "authentication_error", "invalid x-api-key");
       if (behaviour.mode === "fail") return new Response(behaviour.body, { status: behaviour.status, headers: { "content-type": "application/json", ...commonHeaders(), ...behaviour.headers } });
       if (request.method === "POST" && url.pathname === "/v1/messages") return messages(body);
       if (request.method === "POST" && url.pathname === "/v1/messages/count_tokens") return Response.json({ input_tokens: Math.max(1, Math.round(body.length / 4)) }, { headers: commonHeaders() });
