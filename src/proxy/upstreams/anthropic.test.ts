@@ -62,6 +62,17 @@ test("a 401 after the key was rotated and the old one revoked: read again, sent 
   stub.acceptKeys(["sk-ant-one"]);
 });
 
+test("a 401 with a key another request already replaced: sent again with the current key", async () => {
+  stub.acceptKeys(["sk-ant-two"]);
+  let key = "sk-ant-one";
+  const source: KeySource = { current: () => key, refresh: async () => false, close() {} };
+  const upstream = new AnthropicUpstream({ name: "a", url: stub.url, key: source });
+  const sending = upstream.send(request(), undefined, new AbortController().signal);
+  key = "sk-ant-two"; // re-read by someone else while this attempt was on its way
+  expect((await sending).status).toBe(200);
+  stub.acceptKeys(["sk-ant-one"]);
+});
+
 test("a refused connection is UpstreamUnreachable, naming the upstream", async () => {
   const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
   const url = `http://127.0.0.1:${closed.port}`;

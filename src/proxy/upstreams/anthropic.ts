@@ -34,7 +34,10 @@ export class AnthropicUpstream implements Upstream {
   async send(request: UpstreamRequest, _model: string | undefined, signal: AbortSignal): Promise<Response> {
     const key = this.options.key.current();
     const response = await this.once(request, key, signal);
-    if (response.status !== 401 || !(await this.options.key.refresh()) || this.options.key.current() === key) return response;
+    if (response.status !== 401) return response;
+    // the key this attempt used may be stale even if this re-read finds nothing new (another request's did)
+    await this.options.key.refresh();
+    if (this.options.key.current() === key) return response;
     void response.body?.cancel().catch(() => {});
     return this.once(request, this.options.key.current(), signal);
   }
