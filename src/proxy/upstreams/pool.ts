@@ -10,6 +10,7 @@
 import { requestFacts } from "../accounting/estimate.ts";
 import { anthropicError } from "../http/errors.ts";
 import { CircuitBreaker, type CircuitState } from "./breaker.ts";
+import { Deadlines } from "./deadlines.ts";
 import type { RoutingConfig } from "./config.ts";
 import { type AttemptOutcome, type FailureReason, verdictOf } from "./failover.ts";
 import { attemptOrder } from "./selection.ts";
@@ -29,7 +30,7 @@ export interface AttemptRecord {
   /** `served`, the failure's reason, or `cancelled`. */
   outcome: "served" | FailureReason | "cancelled";
   /** The upstream's status, when it answered. */
-  status?: number;
+  status: number | undefined;
   ms: number;
 }
 
@@ -67,12 +68,16 @@ type Attempt = { outcome: AttemptOutcome; response?: Response };
 
 export class Pool {
   private readonly members: Member[];
+  private readonly deadlines: Deadlines;
 
   constructor(
     upstreams: ReadonlyArray<{ upstream: Upstream; weight: number }>,
     private readonly routing: RoutingConfig,
     private readonly deps: PoolDeps,
   ) {
+    const shortest = Math.min(routing.streamHeadTimeoutMs, routing.headTimeoutMs);
+    // timers run on real time, whatever clock the breakers are given
+    this.deadlines = new Deadlines(() => performance.now(), Math.max(5, Math.min(250, Math.floor(shortest / 10))));
     this.members = upstreams.map(({ upstream, weight }) => ({
       upstream,
       weight,
@@ -83,12 +88,13 @@ export class Pool {
 
   async send(request: UpstreamRequest): Promise<PoolResult> {
     const facts = this.factsOf(request);
-    const able = this.members.filter((m) => m.upstream.supports(request, facts.model));
+    // usually every member can serve: no new array then
+    const able = this.members.every((m) => m.upstream.supports(request, facts.model)) ? this.members : this.members.filter((m) => m.upstream.supports(request, facts.model));
     if (able.length === 0) return this.noUpstream(request, facts.model);
     const ordered = this.order(able, request);
     const open = ordered.every((m) => !m.breaker.available());
     const tried: AttemptRecord[] = [];
-    let last: { member: Member; reason: FailureReason; response?: Response } | undefined;
+    let last: { member: Member; reason: FailureReason; response: Response | undefined } | undefined;
     for (const member of ordered) {
       if (tried.length >= this.routing.maxAttempts) break;
       if (!member.breaker.acquire(open)) continue;
@@ -97,7 +103,7 @@ export class Pool {
       member.stats.requests++;
       const attempt = await this.attempt(member.upstream, request, facts);
       const verdict = verdictOf(attempt.outcome);
-      const record: AttemptRecord = { upstream: member.upstream.name, outcome: "served", ms: this.deps.now() - started, ...(attempt.response ? { status: attempt.response.status } : {}) };
+      const record: AttemptRecord = { upstream: member.upstream.name, outcome: "served", status: attempt.response?.status, ms: this.deps.now() - started };
       tried.push(record);
       if (verdict.action === "stop") {
         member.breaker.release();
@@ -112,7 +118,7 @@ export class Pool {
       member.breaker.failure();
       member.stats.failures[verdict.reason] = (member.stats.failures[verdict.reason] ?? 0) + 1;
       record.outcome = verdict.reason;
-      last = { member, reason: verdict.reason, ...(attempt.response ? { response: attempt.response } : {}) };
+      last = { member, reason: verdict.reason, response: attempt.response };
     }
     // the first member is always attempted (available, or forced when all are open)
     if (!last) throw new Error("upstream pool: no attempt was made");
@@ -137,6 +143,7 @@ export class Pool {
   }
 
   close(): void {
+    this.deadlines.stop();
     for (const m of this.members) m.upstream.close?.();
   }
 
@@ -147,40 +154,45 @@ export class Pool {
     return { ...(model !== undefined ? { model } : {}), ...(stream ? { stream } : {}) };
   }
 
-  private order(able: Member[], request: UpstreamRequest): Member[] {
+  private order(able: Member[], request: UpstreamRequest): readonly Member[] {
     const ordered = attemptOrder(able, this.routing.strategy, this.deps.random);
     // token counting goes to Bedrock's CountTokens only when no Anthropic upstream can answer
     if (request.route !== "count_tokens") return ordered;
     return [...ordered.filter((m) => m.upstream.type === "anthropic"), ...ordered.filter((m) => m.upstream.type !== "anthropic")];
   }
 
-  /** One attempt, bounded by the head timeout; the request's own signal aborts it too. */
+  /**
+   * One attempt, bounded by the head timeout. Its own controller is aborted by the deadline, or
+   * (at the deadline's next tick) once the client went away; after the head, the request path's
+   * relay cancels the body when the client goes.
+   */
   private async attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts): Promise<Attempt> {
     if (request.signal.aborted) return { outcome: { kind: "cancelled" } };
-    const deadline = new AbortController();
-    const signal = AbortSignal.any([request.signal, deadline.signal]);
+    const attempt = new AbortController();
     const timeoutMs = facts.stream ? this.routing.streamHeadTimeoutMs : this.routing.headTimeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
-    const sending = upstream.send(request, facts.model, signal);
+    let timedOut = false;
+    const cancel = this.deadlines.add(timeoutMs, request.signal, (reason) => {
+      timedOut = reason === "timeout";
+      attempt.abort(timedOut ? new Error(`no answer from upstream ${upstream.name} within ${timeoutMs} ms`) : request.signal.reason);
+    });
     try {
-      const result = await Promise.race([sending, timedOut]);
-      if (result !== "timeout") return { outcome: { kind: "response", status: result.status }, response: result };
-      deadline.abort(new Error(`no answer from upstream ${upstream.name} within ${timeoutMs} ms`));
-      sending.then(discard, () => {}); // a head arriving after the deadline is not used
-      return { outcome: { kind: "timeout" } };
+      const response = await upstream.send(request, facts.model, attempt.signal);
+      if (!attempt.signal.aborted) return { outcome: { kind: "response", status: response.status }, response };
+      discard(response); // the head came as the attempt was given up: not used
+      return { outcome: timedOut ? { kind: "timeout" } : { kind: "cancelled" } };
     } catch {
-      return { outcome: request.signal.aborted ? { kind: "cancelled" } : { kind: "unreachable" } };
+      if (request.signal.aborted) return { outcome: { kind: "cancelled" } };
+      return { outcome: timedOut ? { kind: "timeout" } : { kind: "unreachable" } };
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   }
 
   /** Moving on from a failed upstream: its answer is not used, the move is counted. */
-  private leave(last: { member: Member; response?: Response }): void {
+  private leave(last: { member: Member; response: Response | undefined }): void {
     last.member.stats.failovers++;
     discard(last.response);
-    delete last.response;
+    last.response = undefined;
   }
 
   private noUpstream(request: UpstreamRequest, model: string | undefined): PoolResult {

@@ -7,8 +7,8 @@
  */
 import type { RoutingStrategy } from "./config.ts";
 
-export function attemptOrder<T extends { readonly weight: number }>(members: readonly T[], strategy: RoutingStrategy, random: () => number): T[] {
-  if (strategy === "failover" || members.length < 2) return [...members];
+export function attemptOrder<T extends { readonly weight: number }>(members: readonly T[], strategy: RoutingStrategy, random: () => number): readonly T[] {
+  if (strategy === "failover" || members.length < 2) return members;
   const drawn: T[] = [];
   const pool = members.filter((m) => m.weight > 0);
   let total = pool.reduce((sum, m) => sum + m.weight, 0);
