@@ -31,34 +31,35 @@ export class AnthropicUpstream implements Upstream {
     return true;
   }
 
-  async send(request: UpstreamRequest, _model: string | undefined, signal: AbortSignal): Promise<Response> {
+  /** No async frame of its own on the common path (the request path runs this per request). */
+  send(request: UpstreamRequest, _model: string | undefined, signal: AbortSignal): Promise<Response> {
     const key = this.options.key.current();
-    const response = await this.once(request, key, signal);
-    if (response.status !== 401) return response;
-    // the key this attempt used may be stale even if this re-read finds nothing new (another request's did)
+    return this.once(request, key, signal).then((response) => (response.status === 401 ? this.unauthorized(response, request, key, signal) : response));
+  }
+
+  /** The key this attempt used may be stale even if this re-read finds nothing new (another request's did). */
+  private async unauthorized(response: Response, request: UpstreamRequest, key: string, signal: AbortSignal): Promise<Response> {
     await this.options.key.refresh();
     if (this.options.key.current() === key) return response;
     void response.body?.cancel().catch(() => {});
     return this.once(request, this.options.key.current(), signal);
   }
 
-  private async once(request: UpstreamRequest, key: string, signal: AbortSignal): Promise<Response> {
-    const headers = new Headers(request.headers);
-    headers.set("x-api-key", key);
-    headers.set("accept-encoding", "identity"); // SSE must not be compressed (nor buffered by a decoder)
-    try {
-      return await this.fetch(this.options.url + request.path + request.search, {
-        method: request.method,
-        headers,
-        body: request.body,
-        signal,
-        redirect: "manual",
-        // Bun-specific: no client-side timeout (long generations are normal; the pool bounds the head)
-        timeout: false,
-      });
-    } catch (e) {
+  private once(request: UpstreamRequest, key: string, signal: AbortSignal): Promise<Response> {
+    // the pool's attempts run one after another: each sets its own key on the shared headers
+    request.headers.set("x-api-key", key);
+    request.headers.set("accept-encoding", "identity"); // SSE must not be compressed (nor buffered by a decoder)
+    return this.fetch(this.options.url + request.path + request.search, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      signal,
+      redirect: "manual",
+      // Bun-specific: no client-side timeout (long generations are normal; the pool bounds the head)
+      timeout: false,
+    }).catch((e: unknown) => {
       throw new UpstreamUnreachable(this.name, `upstream ${this.name} could not be reached: ${(e as Error).message}`, { cause: e });
-    }
+    });
   }
 
   reload(): Promise<void> {

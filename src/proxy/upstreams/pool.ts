@@ -151,7 +151,7 @@ export class Pool {
     if (request.facts) return request.facts;
     if (!request.body || request.route === "models") return {};
     const { model, stream } = requestFacts(request.body, request.body.byteLength);
-    return { ...(model !== undefined ? { model } : {}), ...(stream ? { stream } : {}) };
+    return { model, stream };
   }
 
   private order(able: Member[], request: UpstreamRequest): readonly Member[] {
@@ -166,8 +166,8 @@ export class Pool {
    * (at the deadline's next tick) once the client went away; after the head, the request path's
    * relay cancels the body when the client goes.
    */
-  private async attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts): Promise<Attempt> {
-    if (request.signal.aborted) return { outcome: { kind: "cancelled" } };
+  private attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts): Promise<Attempt> {
+    if (request.signal.aborted) return Promise.resolve({ outcome: { kind: "cancelled" } });
     const attempt = new AbortController();
     const timeoutMs = facts.stream ? this.routing.streamHeadTimeoutMs : this.routing.headTimeoutMs;
     let timedOut = false;
@@ -175,17 +175,25 @@ export class Pool {
       timedOut = reason === "timeout";
       attempt.abort(timedOut ? new Error(`no answer from upstream ${upstream.name} within ${timeoutMs} ms`) : request.signal.reason);
     });
+    let sent: Promise<Response>;
     try {
-      const response = await upstream.send(request, facts.model, attempt.signal);
-      if (!attempt.signal.aborted) return { outcome: { kind: "response", status: response.status }, response };
-      discard(response); // the head came as the attempt was given up: not used
-      return { outcome: timedOut ? { kind: "timeout" } : { kind: "cancelled" } };
-    } catch {
-      if (request.signal.aborted) return { outcome: { kind: "cancelled" } };
-      return { outcome: timedOut ? { kind: "timeout" } : { kind: "unreachable" } };
-    } finally {
-      cancel();
+      sent = upstream.send(request, facts.model, attempt.signal);
+    } catch (e) {
+      sent = Promise.reject(e);
     }
+    return sent.then(
+      (response): Attempt => {
+        cancel();
+        if (!attempt.signal.aborted) return { outcome: { kind: "response", status: response.status }, response };
+        discard(response); // the head came as the attempt was given up: not used
+        return { outcome: timedOut ? { kind: "timeout" } : { kind: "cancelled" } };
+      },
+      (): Attempt => {
+        cancel();
+        if (request.signal.aborted) return { outcome: { kind: "cancelled" } };
+        return { outcome: timedOut ? { kind: "timeout" } : { kind: "unreachable" } };
+      },
+    );
   }
 
   /** Moving on from a failed upstream: its answer is not used, the move is counted. */

@@ -14,7 +14,11 @@ export interface UpstreamRequest {
   path: string;
   /** `""` or `?…`, already re-serialised by routes.ts. */
   search: string;
-  /** The client's headers with its credentials and hop-by-hop headers removed (forward.ts's list). */
+  /**
+   * The client's headers with its credentials and hop-by-hop headers removed (forward.ts's list).
+   * Handed over: an attempt may set its own headers on it (an Anthropic upstream sets its key),
+   * attempts being one after another; the caller does not use it afterwards.
+   */
   headers: Headers;
   /** The whole body (kept, so the request can go to the next upstream); null for GET. */
   body: Uint8Array<ArrayBuffer> | null;
