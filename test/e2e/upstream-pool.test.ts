@@ -246,3 +246,30 @@ test("a Bedrock-only pool: count_tokens goes to CountTokens; the model list is t
   expect(standin.invocations().at(-1)!.operation).toBe("count-tokens");
   expect(p.models()).toContain("claude-sonnet-4-5");
 });
+
+test("AWS credentials from the real chain (a shared credentials file); rotated in the file, SIGHUP (reload) signs with the new key", async () => {
+  const saved = { ...process.env };
+  const awsDir = mkdtempSync(join(tmpdir(), "ara-aws-"));
+  const write = (id: string, secret: string) => writeFileSync(join(awsDir, "credentials"), `[gateway]\naws_access_key_id = ${id}\naws_secret_access_key = ${secret}\n`);
+  const rotating = startBedrockStandin({ credentials: [{ accessKeyId: "AKIAFILEOLD", secretAccessKey: "old-secret" }, { accessKeyId: "AKIAFILENEW", secretAccessKey: "new-secret" }] });
+  try {
+    write("AKIAFILEOLD", "old-secret");
+    writeFileSync(join(awsDir, "config"), "");
+    // only the file: never the network (instance metadata off), never the developer's own files
+    Object.assign(process.env, { AWS_SHARED_CREDENTIALS_FILE: join(awsDir, "credentials"), AWS_CONFIG_FILE: join(awsDir, "config"), AWS_EC2_METADATA_DISABLED: "true" });
+    // no `credentials` handed in: the standard chain, as in production
+    const built = await buildPool(parsePoolConfig([{ ...bedrock, endpoint: rotating.url, awsProfile: "gateway" }], undefined, "test"), { tenant: "test", log: () => {}, now: Date.now, random: Math.random, newRequestId: () => "r" });
+    pools.push(built);
+    expect((await built.send(request())).response.status).toBe(200);
+    expect(rotating.invocations().at(-1)!.headers.authorization).toContain("Credential=AKIAFILEOLD/");
+    write("AKIAFILENEW", "new-secret");
+    await built.reload();
+    expect((await built.send(request())).response.status).toBe(200);
+    expect(rotating.invocations().at(-1)!.headers.authorization).toContain("Credential=AKIAFILENEW/");
+  } finally {
+    for (const key of ["AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_EC2_METADATA_DISABLED"]) if (saved[key] === undefined) delete process.env[key];
+    Object.assign(process.env, saved);
+    rotating.stop();
+    rmSync(awsDir, { recursive: true, force: true });
+  }
+});

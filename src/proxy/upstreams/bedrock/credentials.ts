@@ -96,8 +96,12 @@ export class CredentialCache {
   }
 }
 
-/** The standard chain, loaded only when a Bedrock upstream is configured (it pulls in the AWS SDK). */
+/**
+ * The standard chain, loaded only when a Bedrock upstream is configured (it pulls in the AWS SDK).
+ * `ignoreCache`: each run of the chain (a refresh, SIGHUP) reads the shared files again, so a
+ * rotated access key in the credentials file is seen; the chain itself runs only to refresh.
+ */
 export async function defaultCredentialProvider(profile?: string): Promise<CredentialProvider> {
   const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
-  return fromNodeProviderChain(profile ? { profile } : {});
+  return fromNodeProviderChain({ ignoreCache: true, ...(profile ? { profile } : {}) });
 }
