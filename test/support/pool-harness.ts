@@ -18,6 +18,7 @@ export function servePool(pool: Pool, onResult: (result: PoolResult) => void = (
     async fetch(request) {
       const url = new URL(request.url);
       const decision = decideRoute(request.method, url.pathname, url.search);
+      if (decision.kind === "probe") return new Response(null, { status: 200 }); // Claude Code's start-up HEAD, as the gateway answers it
       if (decision.kind !== "forward") return new Response("not routed", { status: 404 });
       const headers = new Headers(request.headers);
       for (const name of DROP) headers.delete(name);
