@@ -20,7 +20,7 @@ if (env.MODE === "pool") {
   const members = [env.BENCH_STUB, env.BENCH_SPARE].map((url, i) => ({ name: `anthropic-${i}`, type: "anthropic", url, apiKeyEnv: "BENCH_KEY" }));
   const pool = await buildPool(parsePoolConfig(members, undefined, "bench"), { tenant: "bench", log: () => {}, now: Date.now, random: Math.random, newRequestId: () => "req_bench", env });
   const routeOf = (path: string): UpstreamRoute => (path === "/v1/messages" ? "messages" : path.startsWith("/v1/models") ? "models" : "count_tokens");
-  const prefix = tenant.upstream;
+  const prefix = env.BENCH_STUB as string;
   fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
     const target = String(input).slice(prefix.length);
     const q = target.indexOf("?");
@@ -36,7 +36,7 @@ if (env.MODE === "adaptor") {
   const { AnthropicUpstream } = await import("../src/proxy/upstreams/anthropic.ts");
   const { StaticKeySource } = await import("../src/proxy/upstreams/key-source.ts");
   const upstream = new AnthropicUpstream({ name: "a", url: env.BENCH_STUB as string, key: new StaticKeySource(env.BENCH_KEY as string) });
-  const prefix = tenant.upstream;
+  const prefix = env.BENCH_STUB as string;
   fetchImpl = ((input: string | URL | Request, init?: RequestInit) => {
     const target = String(input).slice(prefix.length);
     const body = init?.body == null ? null : init.body instanceof Uint8Array ? (init.body as Uint8Array<ArrayBuffer>) : new Uint8Array(init.body as ArrayBuffer);

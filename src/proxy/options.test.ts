@@ -27,7 +27,8 @@ const refusal = (args: string[], env: NodeJS.ProcessEnv = {}) => {
 describe("readProxyOptions", () => {
   test("defaults: one tenant from the environment, 0.0.0.0:8080, metrics on 127.0.0.1:9464, no state given, fail-closed, userInfo on", () => {
     const o = read([]);
-    expect(o.config.single).toMatchObject({ slug: "default", issuer: "https://idp.example.com/pool", clientIds: ["cli", "other"], upstreamApiKey: "sk-test-key" });
+    expect(o.config.single).toMatchObject({ slug: "default", issuer: "https://idp.example.com/pool", clientIds: ["cli", "other"] });
+    expect(o.config.single?.pool.upstreams).toEqual([{ name: "anthropic", type: "anthropic", url: "https://api.anthropic.com", key: { kind: "env", name: "UPSTREAM_KEY" }, weight: 1 }]);
     expect(o).toMatchObject({ host: "0.0.0.0", port: 8080, metrics: { host: "127.0.0.1", port: 9464 }, state: undefined, stateFailure: "closed", reusePort: false, userInfo: true });
     expect(o.config.shutdownGraceMs).toBe(30_000);
   });
@@ -57,6 +58,20 @@ describe("readProxyOptions", () => {
     expect(refusal(["--frobnicate"])).toContain("--frobnicate");
     expect(refusal([], { AGENT_RUNNER_PROXY_ISSUER: "" })).toContain("issuer");
     expect(refusal(["--config", join(dir, "nope.json")])).toContain("cannot read the proxy configuration");
+  });
+
+  test("--upstreams FILE (or its variable): the single tenant's pool, never beside --upstream or its key, nor with --config", () => {
+    const pool = { upstreams: [{ name: "a", type: "anthropic", url: "http://127.0.0.1:1", apiKeyFile: "/run/a" }, { name: "br", type: "bedrock", region: "us-east-1" }], routing: { maxAttempts: 2 } };
+    const path = file("upstreams.json", JSON.stringify(pool));
+    const noKey = { AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV: undefined };
+    const o = read(["--upstreams", path], noKey);
+    expect(o.config.single?.pool.upstreams.map((u) => u.name)).toEqual(["a", "br"]);
+    expect(o.config.single?.pool.routing.maxAttempts).toBe(2);
+    expect(read([], { ...noKey, AGENT_RUNNER_PROXY_UPSTREAMS: path }).config.single?.pool.upstreams).toHaveLength(2);
+    expect(refusal(["--upstreams", path])).toContain("--upstreams names the whole pool: drop --upstream-key-env");
+    expect(refusal(["--upstreams", path, "--config", path], noKey)).toContain("--upstreams (AGENT_RUNNER_PROXY_UPSTREAMS) is for the single-tenant flags");
+    expect(refusal(["--upstreams", file("bad.json", JSON.stringify({ upstreams: [{ name: "a", type: "anthropic", apiKeyfile: "/k" }] }))], noKey)).toContain('unknown field "apiKeyfile"');
+    expect(refusal(["--upstreams", join(dir, "none.json")], noKey)).toContain("cannot read the upstreams file");
   });
 
   test("the admin key is read from its file; userInfo turned off by flag or variable; groups from either", () => {

@@ -6,7 +6,9 @@
  *   --config tenants.json          many tenants, chosen by Host (<slug>.proxy.<domain>)
  *   or single-tenant flags / env:  --issuer (AGENT_RUNNER_PROXY_ISSUER), --client-id (…_CLIENT_IDS, comma-separated),
  *                                  --upstream (…_UPSTREAM), --upstream-key-file (…_UPSTREAM_KEY_FILE) or
- *                                  --upstream-key-env NAME (…_UPSTREAM_KEY_ENV), --required-group (…_REQUIRED_GROUPS),
+ *                                  --upstream-key-env NAME (…_UPSTREAM_KEY_ENV), or instead a pool:
+ *                                  --upstreams FILE (…_UPSTREAMS: {"upstreams": [...], "routing": {...}}),
+ *                                  --required-group (…_REQUIRED_GROUPS),
  *                                  --public-url (…_PUBLIC_URL), --slug (…_SLUG)
  *   --port (PORT, default 8080), --host (…_HOST, default 0.0.0.0), --trust-forwarded-headers (…_TRUST_FORWARDED_HEADERS=true)
  *   --metrics-port (…_METRICS_PORT, default 9464; 0 or "off" disables), --metrics-host (…_METRICS_HOST, default 127.0.0.1)
@@ -23,6 +25,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
 import { parseStateUrl } from "./state/open.ts";
+import { type PoolConfig, readUpstreamsFile } from "./upstreams/config.ts";
+import { UpstreamError } from "./upstreams/types.ts";
 import type { FailurePolicy } from "./state/resilient.ts";
 import { StateError } from "./state/types.ts";
 
@@ -59,6 +63,7 @@ export const PROXY_OPTIONS = {
   upstream: { type: "string" },
   "upstream-key-file": { type: "string" },
   "upstream-key-env": { type: "string" },
+  upstreams: { type: "string" },
   "required-group": { type: "string", multiple: true },
   "public-url": { type: "string" },
   slug: { type: "string" },
@@ -112,7 +117,7 @@ export function readProxyOptions(argv: readonly string[], env: NodeJS.ProcessEnv
       userInfo: !values["no-userinfo"] && env.AGENT_RUNNER_PROXY_USERINFO !== "off",
     };
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof StateError) throw new ProxyOptionsError(e.message, { cause: e });
+    if (e instanceof ConfigError || e instanceof StateError || e instanceof UpstreamError) throw new ProxyOptionsError(e.message, { cause: e });
     throw e;
   }
 }
@@ -122,9 +127,11 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof PROXY_OPTIONS }>>["v
 /** The tenants (a file, or one from flags and variables), then the flags and variables that override the file. */
 function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
   const configPath = values.config ?? env.AGENT_RUNNER_PROXY_CONFIG;
+  const upstreamsPath = values.upstreams ?? env.AGENT_RUNNER_PROXY_UPSTREAMS;
   let config: ProxyConfig;
   if (configPath) {
-    config = parseConfigFile(configPath, env);
+    if (upstreamsPath) throw new ProxyOptionsError("--upstreams (AGENT_RUNNER_PROXY_UPSTREAMS) is for the single-tenant flags; with --config give each tenant its \"upstreams\" in the tenants file");
+    config = parseConfigFile(configPath);
   } else {
     const single = parseTenant(
       values.slug ?? env.AGENT_RUNNER_PROXY_SLUG ?? "default",
@@ -137,7 +144,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
         upstreamApiKeyEnv: values["upstream-key-env"] ?? env.AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV,
         publicUrl: values["public-url"] ?? env.AGENT_RUNNER_PROXY_PUBLIC_URL,
       },
-      env,
+      upstreamsPath ? poolFile(upstreamsPath, values, env) : undefined,
     );
     config = { tenants: new Map([[single.slug, single]]), single, trustForwardedHeaders: false, shutdownGraceMs: 30_000 };
   }
@@ -155,6 +162,17 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
     config.shutdownGraceMs = seconds * 1000;
   }
   return config;
+}
+
+/** `--upstreams FILE`: the pool, instead of the one upstream of --upstream and its key (never both). */
+function poolFile(path: string, values: Values, env: NodeJS.ProcessEnv): PoolConfig {
+  const both = [
+    ["--upstream", values.upstream ?? env.AGENT_RUNNER_PROXY_UPSTREAM],
+    ["--upstream-key-file", values["upstream-key-file"] ?? env.AGENT_RUNNER_PROXY_UPSTREAM_KEY_FILE],
+    ["--upstream-key-env", values["upstream-key-env"] ?? env.AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV],
+  ].filter(([, v]) => v !== undefined).map(([flag]) => flag);
+  if (both.length > 0) throw new ProxyOptionsError(`--upstreams names the whole pool: drop ${both.join(" and ")} (or their variables), or put that upstream in the file`);
+  return readUpstreamsFile(path);
 }
 
 /** A comma-separated variable as a list (empty items dropped). */

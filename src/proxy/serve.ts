@@ -1,13 +1,19 @@
 /**
  * Runs the tenant gateway in this process with options read by readProxyOptions (options.ts):
- * the listeners, the start-up line on stderr, and draining on SIGTERM/SIGINT. main.ts calls it for
+ * the tenants' upstream pools (key files and AWS credentials opened first: one that cannot be
+ * read fails the start), the listeners, the start-up line on stderr, draining on SIGTERM/SIGINT,
+ * and SIGHUP re-reading what can be reloaded (reload.ts: the pools' keys and credentials). main.ts calls it for
  * a single process and in each worker of a `--workers` supervisor.
  */
-import { startProxy, type RunningProxy } from "./http/server.ts";
+import { poolDeps, startProxy, type RunningProxy } from "./http/server.ts";
+import { onSighup, type Reloader } from "./reload.ts";
 import type { ProxyProcessOptions } from "./options.ts";
 import { DEFAULT_STATE_URL } from "./state/open.ts";
 import { StateError } from "./state/types.ts";
 import { logEvent } from "./telemetry/log.ts";
+import { buildPool } from "./upstreams/build.ts";
+import type { Pool } from "./upstreams/pool.ts";
+import { UpstreamError } from "./upstreams/types.ts";
 
 /** The gateway could not start (the state store cannot be opened, a port is taken): the process exits 2 with the message. */
 export class ServeError extends Error {
@@ -15,11 +21,13 @@ export class ServeError extends Error {
   readonly code = "serve";
 }
 
-export function serve(options: ProxyProcessOptions): RunningProxy {
+export async function serve(options: ProxyProcessOptions): Promise<RunningProxy> {
   const { config, host, port, metrics } = options;
+  const pools = await openPools(options);
   let proxy: RunningProxy;
   try {
     proxy = startProxy({
+      pools,
       config,
       port,
       hostname: host,
@@ -34,6 +42,7 @@ export function serve(options: ProxyProcessOptions): RunningProxy {
       userInfo: options.userInfo,
     });
   } catch (e) {
+    for (const pool of pools.values()) pool.close();
     if (e instanceof StateError) throw new ServeError(e.message, { cause: e });
     const where = `${host}:${port}, metrics ${metrics ? `${metrics.host}:${metrics.port}` : "off"}`;
     throw new ServeError(`cannot listen (${where}): ${(e as Error).message}; choose free ports with --port (PORT) and --metrics-port (AGENT_RUNNER_PROXY_METRICS_PORT): replicas on one host each need their own`, { cause: e });
@@ -45,7 +54,11 @@ export function serve(options: ProxyProcessOptions): RunningProxy {
     state: store,
     state_failure: failure,
     spool_dir: spoolDir,
+    upstreams: Object.fromEntries([...pools].map(([slug, pool]) => [slug, pool.stats().map((s) => `${s.name} (${s.type})`)])),
   });
+  // what SIGHUP re-reads: others add theirs to this list
+  const reloaders: Reloader[] = [...pools].map(([slug, pool]) => ({ name: `tenant ${slug}'s upstream keys and credentials`, reload: () => pool.reload() }));
+  onSighup(reloaders);
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       logEvent("info", `${signal}: draining requests in flight`);
@@ -53,4 +66,18 @@ export function serve(options: ProxyProcessOptions): RunningProxy {
     });
   }
   return proxy;
+}
+
+/** Every tenant's pool, its key files and AWS credentials opened; one that cannot be read fails the start (exit 2, naming the upstream). */
+async function openPools(options: ProxyProcessOptions): Promise<Map<string, Pool>> {
+  const tenants = options.config.single ? [options.config.single] : [...options.config.tenants.values()];
+  const pools = new Map<string, Pool>();
+  try {
+    for (const tenant of tenants) pools.set(tenant.slug, await buildPool(tenant.pool, poolDeps(tenant.slug, {})));
+  } catch (e) {
+    for (const pool of pools.values()) pool.close();
+    if (e instanceof UpstreamError) throw new ServeError(e.message, { cause: e });
+    throw e;
+  }
+  return pools;
 }

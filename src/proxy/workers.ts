@@ -338,6 +338,11 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
       void stopAll(0, signal);
     });
   }
+  // SIGHUP re-reads keys and credentials (reload.ts) in every worker; Bun would exit on it unhandled
+  process.on("SIGHUP", () => {
+    logEvent("info", `SIGHUP: passed to ${count} workers`);
+    for (const w of workers) w?.process.kill("SIGHUP");
+  });
   for (let i = 0; i < count; i++) spawnWorker(i);
   const startTimer = setTimeout(() => {
     if (announced || stopping) return;

@@ -8,10 +8,12 @@
  */
 import { readFileSync } from "node:fs";
 import type { TenantConfig } from "../proxy/config.ts";
-import { startProxy } from "../proxy/http/server.ts";
+import { poolDeps, startProxy } from "../proxy/http/server.ts";
+import { buildPool } from "../proxy/upstreams/build.ts";
 
 export interface ReplicaSpec {
-  config: Omit<TenantConfig, "upstreamApiKey">;
+  /** The pool's key is `{"kind": "env", "name": ARA_TENANT_REPLICA_KEY}` (never in the spec) unless the pool came from `--upstreams FILE`. */
+  config: TenantConfig;
   port: number;
   state: string;
   adminGroups: string[];
@@ -24,13 +26,14 @@ export const REPLICA_KEY_ENV = "ARA_TENANT_REPLICA_KEY";
 
 if (import.meta.main) {
   const spec = JSON.parse(process.env[REPLICA_SPEC_ENV] ?? "null") as ReplicaSpec | null;
-  const key = process.env[REPLICA_KEY_ENV];
-  if (!spec || !key) {
-    process.stderr.write(`tenant replica: started without ${REPLICA_SPEC_ENV} and ${REPLICA_KEY_ENV} (tenant.ts starts replicas)\n`);
+  if (!spec) {
+    process.stderr.write(`tenant replica: started without ${REPLICA_SPEC_ENV} (tenant.ts starts replicas)\n`);
     process.exit(2);
   }
+  // the key is read into the pool once, then leaves the environment
+  const pool = await buildPool(spec.config.pool, { ...poolDeps(spec.config.slug, {}), env: { ...process.env } });
   delete process.env[REPLICA_KEY_ENV];
-  const tenant: TenantConfig = { ...spec.config, upstreamApiKey: key };
+  const tenant = spec.config;
   const tls = spec.tls ? { cert: readFileSync(spec.tls.certFile, "utf8"), key: readFileSync(spec.tls.keyFile, "utf8") } : undefined;
   const proxy = startProxy({
     config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
@@ -39,6 +42,7 @@ if (import.meta.main) {
     metrics: { port: 0, hostname: "127.0.0.1" },
     state: spec.state,
     adminGroups: spec.adminGroups,
+    pools: new Map([[tenant.slug, pool]]),
     userInfo: spec.userInfo,
     ...(tls ? { tls, publicHost: "localhost" } : {}),
     log: (line) => process.stderr.write(JSON.stringify(line) + "\n"),

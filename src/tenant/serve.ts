@@ -29,6 +29,8 @@ Options:
   --upstream <url>            forward to this upstream (another stub, https://api.anthropic.com)
                               instead of the local stub; needs --upstream-key-env
   --upstream-key-env <name>   the environment variable holding that upstream's key
+  --upstreams <file>          forward through this pool instead (the gateway's --upstreams FILE:
+                              {"upstreams": [...], "routing": {...}}; Anthropic keys, Bedrock)
   --stub-key-env <name>       the local stub's key from this environment variable (default: random);
                               the JSON line names it as "upstream_key", for a gateway you run in front
                               of the stub (never pass a key as an argument: argv is visible to all)
@@ -76,6 +78,7 @@ try {
       state: { type: "string" },
       upstream: { type: "string" },
       "upstream-key-env": { type: "string" },
+      upstreams: { type: "string" },
       "stub-key-env": { type: "string" },
       "admin-group": { type: "string" },
       "identity-provider": { type: "string" },
@@ -95,8 +98,12 @@ if (values.help) {
 // parsed options, typed (the functions below do not see `values` narrowed)
 const opts = values;
 
-function upstreamOption(): { upstream?: { url: string; apiKey: string } } {
+function upstreamOption(): { upstream?: { url: string; apiKey: string }; upstreamsFile?: string } {
   const url = opts.upstream;
+  if (opts.upstreams !== undefined) {
+    if (url !== undefined || opts["upstream-key-env"] !== undefined || opts["stub-key-env"] !== undefined) fail("--upstreams names the whole pool: not with --upstream, --upstream-key-env or --stub-key-env");
+    return { upstreamsFile: opts.upstreams };
+  }
   const keyEnv = opts["upstream-key-env"];
   if (url === undefined && keyEnv === undefined) return {};
   if (url === undefined || keyEnv === undefined) fail("--upstream and --upstream-key-env go together");

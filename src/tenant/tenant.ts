@@ -15,7 +15,9 @@ import { createIdp, type Idp, type TenantUser } from "./idp.ts";
 import { randomBytes } from "node:crypto";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
-import { startProxy } from "../proxy/http/server.ts";
+import { poolDeps, startProxy } from "../proxy/http/server.ts";
+import { buildPool } from "../proxy/upstreams/build.ts";
+import { type PoolConfig, poolConfigOfTenant, readUpstreamsFile } from "../proxy/upstreams/config.ts";
 import type { LogLine } from "../proxy/telemetry/log.ts";
 import type { TenantConfig } from "../proxy/config.ts";
 import { openState, shownStateUrl } from "../proxy/state/open.ts";
@@ -55,6 +57,8 @@ export interface TenantOptions {
   state?: string;
   /** Another upstream (a stub, the real API) instead of the local stub, with its key. */
   upstream?: { url: string; apiKey: string };
+  /** A pool (`--upstreams FILE`, the gateway's format) instead of the stub or `upstream`. */
+  upstreamsFile?: string;
   /** The local stub's key (default: random); not with `upstream`. */
   stubKey?: string;
   /** Members of this Cognito group may use the proxy's admin API. */
@@ -131,21 +135,24 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   // A real upstream's key never leaves this process (and its replicas): the proxy adds it upstream.
   // The stub's key is named in the JSON line (upstream_key), for a gateway deployed in front of the stub.
   if (options.upstream && options.stubKey !== undefined) throw new Error("a stub key is for the local stub; with another upstream there is none");
+  if (options.upstreamsFile && (options.upstream || options.stubKey !== undefined)) throw new Error("a pool (upstreamsFile) replaces the stub and another upstream");
   const upstreamKey = options.upstream?.apiKey ?? options.stubKey ?? `sk-ant-local-${randomBytes(16).toString("hex")}`;
-  const stub = options.upstream ? undefined : startStubUpstream({ apiKey: upstreamKey });
-  const upstreamUrl = options.upstream?.url.replace(/\/+$/, "") ?? (stub as { url: string }).url;
+  const pooled = options.upstreamsFile ? readUpstreamsFile(options.upstreamsFile) : undefined;
+  const stub = options.upstream || pooled ? undefined : startStubUpstream({ apiKey: upstreamKey });
+  const upstreamUrl = options.upstream?.url.replace(/\/+$/, "") ?? stub?.url ?? (pooled as PoolConfig).upstreams.map((u) => u.name).join(",");
+  const replicas = options.replicas ?? 1;
+  // replicas read the one key from their environment (REPLICA_KEY_ENV), never from their specification
+  const pool = pooled ?? poolConfigOfTenant(replicas > 1 ? { upstream: upstreamUrl, upstreamApiKeyEnv: REPLICA_KEY_ENV } : { upstream: upstreamUrl, upstreamApiKey: upstreamKey }, "tenant");
   const tenantConfig: TenantConfig = {
     slug: options.slug ?? "acme",
     issuer: idp.issuer,
     jwksUri: `${idp.issuer}/.well-known/jwks.json`,
     clientIds: [CLIENT_ID],
     requiredGroups: options.requiredGroups ?? [],
-    upstream: upstreamUrl,
-    upstreamApiKey: upstreamKey,
+    pool,
     cli: client,
   };
   const adminGroups = options.adminGroup ? [options.adminGroup] : [];
-  const replicas = options.replicas ?? 1;
   const tempDir = replicas > 1 && !options.state ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
   const state = options.state ?? (tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
   const stopIdp = () =>
@@ -156,7 +163,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
 
   let proxies: { url: string; metrics: string; stop(): Promise<void> }[];
   try {
-    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls)] : await replicaProcesses(tenantConfig, options, state, adminGroups, replicas);
+    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls)] : await replicaProcesses(tenantConfig, upstreamKey, options, state, adminGroups, replicas);
   } catch (e) {
     stub?.stop();
     await stopIdp();
@@ -190,7 +197,9 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
 }
 
 async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined) {
+  const pool = await buildPool(tenantConfig.pool, poolDeps(tenantConfig.slug, {}));
   const proxy = startProxy({
+    pools: new Map([[tenantConfig.slug, pool]]),
     config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
     port: options.port,
     hostname: "127.0.0.1",
@@ -206,10 +215,10 @@ async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions
 }
 
 /** `replicas` proxy processes (replica.ts) on ports `port`, `port+1`, … (or free ports for 0), sharing `state`. */
-async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], replicas: number) {
+async function replicaProcesses(tenantConfig: TenantConfig, upstreamApiKey: string, options: TenantOptions, state: string, adminGroups: string[], replicas: number) {
   // Create a SQLite file once: several processes switching a new file to WAL at once fail "database is locked".
   if (state.startsWith("sqlite:")) await openState(state).close();
-  const { upstreamApiKey, ...config } = tenantConfig;
+  const config = tenantConfig;
   const started = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) => {
       const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}) };

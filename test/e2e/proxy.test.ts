@@ -3,6 +3,7 @@
  * failures of the upstream, metrics and logs. Tokens are forged with a test key published by a
  * JWKS server (so every claim can be bent), and the upstream is the local tenant's stub.
  */
+import { poolConfigOfTenant } from "../../src/proxy/upstreams/config.ts";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { SignJWT, exportSPKI, generateKeyPair } from "jose";
 import { startProxy, type RunningProxy } from "../../src/proxy/http/server.ts";
@@ -123,7 +124,7 @@ describe("forwarding", () => {
 
   test("an unreachable upstream is a 502 in Anthropic's error shape", async () => {
     const down = startProxy({
-      config: { tenants: new Map(), single: gateway.tenant("down", { upstream: "http://127.0.0.1:9" }), trustForwardedHeaders: false, shutdownGraceMs: 100 },
+      config: { tenants: new Map(), single: gateway.tenant("down", { pool: poolConfigOfTenant({ upstream: "http://127.0.0.1:9", upstreamApiKey: "sk-any" }, "down") }), trustForwardedHeaders: false, shutdownGraceMs: 100 },
       port: 0,
       hostname: "127.0.0.1",
       log: () => {},

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { TenantConfig } from "../../src/proxy/config.ts";
+import { poolConfigOfTenant } from "../../src/proxy/upstreams/config.ts";
 import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
 import { type Forge, startForge } from "./forge.ts";
 import { BUN, ROOT } from "./tenant.ts";
@@ -105,8 +106,7 @@ export function tenantConfig(o: { issuer: string; jwksUri: string; upstream: str
     jwksUri: o.jwksUri,
     clientIds: ["agent-runner-cli"],
     requiredGroups: [],
-    upstream: o.upstream,
-    upstreamApiKey: o.upstreamApiKey ?? UPSTREAM_KEY,
+    pool: poolConfigOfTenant({ upstream: o.upstream, upstreamApiKey: o.upstreamApiKey ?? UPSTREAM_KEY }, slug),
     cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] },
     ...extra,
   };

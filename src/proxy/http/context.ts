@@ -11,20 +11,12 @@ import type { GatewayState } from "../state/types.ts";
 import type { UsageBatcher } from "../state/usage-batcher.ts";
 import type { LogLine } from "../telemetry/log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
-
-/** Where a request is sent: the tenant's upstream and its key (or one member of a pool of them). */
-export interface Upstream {
-  /** Base URL, no trailing slash. */
-  url: string;
-  apiKey: string;
-  /** A pool member's name, recorded on the exchange (and its log line); none for the tenant's one upstream. */
-  name?: string;
-}
+import type { Pool } from "../upstreams/pool.ts";
 
 export interface TenantRuntime extends TenantAuth {
   config: TenantConfig;
-  /** The tenant's upstream (config.upstream with its key). */
-  upstream: Upstream;
+  /** The tenant's upstreams (config.pool, its keys opened): every API request goes through it. */
+  pool: Pool;
   discoveryJson: Map<string, string>;
   prices: PriceTable;
   rateDefaults: RateDefaults;

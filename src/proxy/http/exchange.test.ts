@@ -7,6 +7,8 @@ import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { GatewayRefusal } from "./errors.ts";
 import { Exchange } from "./exchange.ts";
 import { forward } from "./forward.ts";
+import { buildPoolNow } from "../upstreams/build.ts";
+import { parsePoolConfig } from "../upstreams/config.ts";
 
 /** What the exchange and forward use of the context: metrics, log, request ids, the upstream fetch and the idle hold. */
 type FakeFetch = (url: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -91,52 +93,74 @@ describe("Exchange", () => {
   });
 });
 
-describe("forward, through the exchange", () => {
-  const body = { kind: "whole" as const, body: new TextEncoder().encode("{}"), bytes: 2 };
-  const target = { upstreamPath: "/v1/messages", search: "" };
+describe("forward, through the exchange and the tenant's pool", () => {
+  const target = { route: "messages" as const, upstreamPath: "/v1/messages", search: "", body: new TextEncoder().encode("{}") };
+  /** A runtime whose pool holds these upstreams (name → url), each with the key `sk-<name>`, over the fake fetch. */
+  function poolRuntime(fetch: FakeFetch, upstreams: Record<string, string> = { anthropic: "https://upstream.test" }): TenantRuntime {
+    const members = Object.entries(upstreams).map(([name, url]) => ({ name, type: "anthropic", url, apiKeyEnv: `KEY_${name.toUpperCase()}` }));
+    const env = Object.fromEntries(Object.keys(upstreams).map((name) => [`KEY_${name.toUpperCase()}`, `sk-${name}`]));
+    const pool = buildPoolNow(parsePoolConfig(members, undefined, "acme"), { tenant: "acme", log: () => {}, now: Date.now, random: Math.random, newRequestId: () => "req_pool", fetch: fetch as typeof globalThis.fetch, env });
+    return { ...runtime, pool };
+  }
 
   test("a whole answer: relayed with the upstream's key (never the client's), ended at once with its usage; the idle hold released", async () => {
     let sent: Request | undefined;
-    const { ctx, held } = fakeContext(async (url, init) => {
+    const fetch: FakeFetch = async (url, init) => {
       sent = new Request(url as string, init);
       return Response.json({ model: "claude-x", usage: { input_tokens: 7, output_tokens: 2 } }, { headers: { "request-id": "req_up" } });
-    });
-    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", headers: { authorization: "Bearer client-token", "x-api-key": "client-token" }, body: "{}" }), Date.now()).forTenant(runtime, "");
-    const { response, end } = await forward(ex, { url: "http://upstream.test", apiKey: "sk-tenant" }, target, body);
+    };
+    const { ctx, held } = fakeContext(fetch);
+    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", headers: { authorization: "Bearer client-token", "x-api-key": "client-token" }, body: "{}" }), Date.now()).forTenant(poolRuntime(fetch), "");
+    const { response, end } = await forward(ex, target);
     expect(response.status).toBe(200);
-    expect(sent?.url).toBe("http://upstream.test/v1/messages");
-    expect(sent?.headers.get("x-api-key")).toBe("sk-tenant");
+    expect(sent?.url).toBe("https://upstream.test/v1/messages");
+    expect(sent?.headers.get("x-api-key")).toBe("sk-anthropic");
     expect(sent?.headers.get("authorization")).toBeNull();
     expect(end).not.toBeInstanceOf(Promise);
     expect(end).toMatchObject({ outcome: "completed", status: 200, upstreamRequestId: "req_up", usage: { model: "claude-x", inputTokens: 7, outputTokens: 2 } });
     expect(held).toEqual(["hold", "release"]);
-    expect([ex.upstream, ex.attempts]).toEqual([undefined, 1]);
+    expect([ex.upstream, ex.attempts]).toEqual(["anthropic", 1]);
   });
 
-  test("a named upstream (a pool's member) is recorded with the attempts, and the log line says so", async () => {
-    const { ctx, lines } = fakeContext(async () => Response.json({}));
-    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", body: "{}" }), Date.now()).forTenant(runtime, "");
-    await forward(ex, { url: "http://a.test", apiKey: "k", name: "primary" }, target, body);
-    await forward(ex, { url: "http://b.test", apiKey: "k", name: "fallback" }, target, body);
+  test("a failed first upstream: the next one serves, and the log line names it with the attempts", async () => {
+    const fetch: FakeFetch = async (url) => (String(url).startsWith("https://a.test") ? new Response("overloaded", { status: 529 }) : Response.json({}));
+    const { ctx, lines } = fakeContext(fetch);
+    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", body: "{}" }), Date.now()).forTenant(poolRuntime(fetch, { primary: "https://a.test", fallback: "https://b.test" }), "");
+    const { response } = await forward(ex, target);
+    expect(response.status).toBe(200);
     ex.end(200);
     expect(lines[0]).toMatchObject({ upstream: "fallback", attempts: 2 });
   });
 
+  test("every upstream refusing its key: 502 upstream_auth, never the upstream's 401", async () => {
+    const fetch: FakeFetch = async () => new Response("{}", { status: 401 });
+    const { ctx } = fakeContext(fetch);
+    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", body: "{}" }), Date.now()).forTenant(poolRuntime(fetch, { a: "https://a.test", b: "https://b.test" }), "");
+    const { response, end } = await forward(ex, target);
+    expect(response.status).toBe(502);
+    expect(response.headers.get("x-agent-runner-reason")).toBe("upstream_auth");
+    expect(end).toMatchObject({ outcome: "upstream_auth", status: 502, upstreamStatus: 401 });
+    expect(ex.attempts).toBe(2);
+  });
+
   test("an upstream that cannot be reached: 502 upstream_unreachable with the exchange's request id; the end says unreachable", async () => {
-    const { ctx, held } = fakeContext();
-    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", body: "{}" }), Date.now()).forTenant(runtime, "");
-    const { response, end } = await forward(ex, { url: "http://upstream.test", apiKey: "k" }, target, body);
+    const fetch: FakeFetch = () => Promise.reject(new Error("no upstream here"));
+    const { ctx, held } = fakeContext(fetch);
+    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", body: "{}" }), Date.now()).forTenant(poolRuntime(fetch), "");
+    const { response, end } = await forward(ex, target);
     expect(response.status).toBe(502);
     expect(response.headers.get("x-agent-runner-reason")).toBe("upstream_unreachable");
     expect(response.headers.get("request-id")).toBe(ex.requestId);
+    expect(await response.text()).toContain("tried anthropic");
     expect(end).toMatchObject({ outcome: "unreachable", status: 502 });
     expect(held).toEqual(["hold", "release"]);
   });
 
   test("an SSE answer ends when its stream is over", async () => {
-    const { ctx } = fakeContext(async () => new Response('event: message_start\ndata: {"type":"message_start","message":{"model":"m","usage":{"input_tokens":4}}}\n\n', { headers: { "content-type": "text/event-stream" } }));
-    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", body: "{}" }), Date.now()).forTenant(runtime, "");
-    const { response, end } = await forward(ex, { url: "http://upstream.test", apiKey: "k" }, target, body);
+    const fetch: FakeFetch = async () => new Response('event: message_start\ndata: {"type":"message_start","message":{"model":"m","usage":{"input_tokens":4}}}\n\n', { headers: { "content-type": "text/event-stream" } });
+    const { ctx } = fakeContext(fetch);
+    const ex = new Exchange(ctx, new Request("http://acme.test/anthropic/v1/messages", { method: "POST", body: "{}" }), Date.now()).forTenant(poolRuntime(fetch), "");
+    const { response, end } = await forward(ex, target);
     expect(end).toBeInstanceOf(Promise);
     expect(response.headers.get("cache-control")).toBe("no-cache");
     await response.text();

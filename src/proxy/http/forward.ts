@@ -1,15 +1,16 @@
 /**
- * Forwarding to the Anthropic API with the upstream's key: the client's credentials and
- * hop-by-hop headers dropped, the answer streamed back as the client reads it, the usage read on
- * the way through. `forward` answers the response to send and how it ended (whole, cut by the
- * client, failed upstream, or never reached): at once, or when an SSE stream is over. It records
- * on the exchange which upstream it tried; the request path logs and settles.
+ * Forwarding through the tenant's upstream pool (upstreams/pool.ts: failover before the first
+ * byte, each upstream's own credential): the client's credentials and hop-by-hop headers
+ * dropped, the answer streamed back as the client reads it, the usage read on the way through.
+ * `forward` answers the response to send and how it ended (whole, cut by the client, failed
+ * upstream, or never reached): at once, or when an SSE stream is over. It records on the
+ * exchange which upstream served and how many attempts it took; the request path logs and settles.
  */
 import { relay, UsageScanner, type RelayOutcome, type Usage } from "../accounting/usage.ts";
-import type { RequestBody } from "./body.ts";
-import type { Upstream } from "./context.ts";
-import { bodyTooLarge, GatewayRefusal } from "./errors.ts";
+import type { BodyFacts } from "../upstreams/types.ts";
+import { GatewayRefusal } from "./errors.ts";
 import type { TenantExchange } from "./exchange.ts";
+import type { ApiRoute } from "./routes.ts";
 
 export const UPSTREAM_AUTH_MESSAGE = "the gateway's upstream credential was refused; contact your administrator";
 
@@ -29,7 +30,7 @@ export interface ForwardTarget {
 }
 
 export interface ForwardEnd {
-  /** `upstream_auth`: the upstream refused the tenant's key (answered 502, never relayed). */
+  /** `upstream_auth`: every upstream tried refused its key (answered 502, never relayed). */
   outcome: RelayOutcome | "unreachable" | "body_too_large" | "upstream_auth";
   /** The status the client got: the upstream's; 499 (client gone) or 502 when it was never reached or refused the tenant's key. */
   status: number;
@@ -48,48 +49,51 @@ export interface Forwarded {
 
 const NOTHING: Usage = Object.freeze({});
 
-export async function forward(ex: TenantExchange, upstream: Upstream, target: ForwardTarget, body: RequestBody, extraHeaders?: Record<string, string>): Promise<Forwarded> {
+/** The request as the pool takes it: its route, method, body (whole: failover may resend it) and facts. */
+export interface ForwardRequest extends ForwardTarget {
+  route: ApiRoute;
+  body: Uint8Array<ArrayBuffer> | null;
+  /** The body's model and stream flag, when the request path read them already. */
+  facts?: BodyFacts;
+}
+
+export async function forward(ex: TenantExchange, target: ForwardRequest, extraHeaders?: Record<string, string>): Promise<Forwarded> {
   const { request, ctx } = ex;
-  ex.attempts++;
-  if (upstream.name !== undefined) ex.upstream = upstream.name;
-  // Clone natively, then drop: cheaper than copying header by header in JS.
+  // Clone natively, then drop: cheaper than copying header by header in JS. Each upstream sets its own credential.
   const headers = new Headers(request.headers);
   for (const name of DROP_REQUEST) headers.delete(name);
-  headers.set("x-api-key", upstream.apiKey);
-  headers.set("accept-encoding", "identity"); // SSE must not be compressed (nor buffered by a decoder)
 
   ctx.connections.hold(request);
-  let answer: Response;
-  try {
-    answer = await ctx.fetch(upstream.url + target.upstreamPath + target.search, {
-      method: request.method,
-      headers,
-      body: body.kind === "whole" ? body.body : body.kind === "stream" ? body.stream : undefined,
-      // No total timeout (long generations are normal); a client that goes away aborts upstream.
-      signal: request.signal,
-      redirect: "manual",
-      // @ts-expect-error Bun-specific: request bodies stream without buffering; no client timeout.
-      duplex: "half",
-      timeout: false,
-    });
-  } catch (e) {
+  const result = await ex.runtime.pool.send({
+    route: target.route,
+    method: request.method,
+    path: target.upstreamPath,
+    search: target.search,
+    headers,
+    body: target.body,
+    ...(target.facts ? { facts: target.facts } : {}),
+    signal: request.signal,
+  });
+  ex.attempts = result.attempts;
+  const served = result.upstream ?? result.tried.at(-1)?.upstream;
+  if (served !== undefined) ex.upstream = served;
+  const answer = result.response;
+  if (result.failure === "upstream_auth") {
+    // The client's credentials never go upstream: a 401/403 there is about the tenant's own key
+    // (every upstream tried refused theirs). Relayed, Claude Code would take it for its own
+    // credential (re-run its helper, ask the person to log in); it is the gateway's problem.
     ctx.connections.release(request);
-    if (body.kind === "stream" && body.exceeded()) {
-      return { response: ex.answer(bodyTooLarge(ctx.maxBodyBytes)), end: { outcome: "body_too_large", status: 413, usage: NOTHING, upstreamRequestId: null } };
-    }
-    const refusal = new GatewayRefusal("upstream_unreachable", `the tenant proxy could not reach the Anthropic API: ${(e as Error).message}`, { cause: e });
+    await answer.body?.cancel().catch(() => {});
+    return { response: ex.answer(new GatewayRefusal("upstream_auth", UPSTREAM_AUTH_MESSAGE)), end: { outcome: "upstream_auth", status: 502, upstreamStatus: answer.status, usage: NOTHING, upstreamRequestId: answer.headers.get("request-id") } };
+  }
+  if (result.upstream === null && (result.failure === "unreachable" || result.failure === "cancelled")) {
+    ctx.connections.release(request);
+    const names = [...new Set(result.tried.map((t) => t.upstream))].join(", ");
+    const refusal = new GatewayRefusal("upstream_unreachable", `the tenant proxy could not reach its upstreams (tried ${names})`);
     return { response: ex.answer(refusal), end: { outcome: "unreachable", status: request.signal.aborted ? 499 : 502, usage: NOTHING, upstreamRequestId: null } };
   }
   const ttfbMs = Date.now() - ex.started;
   const upstreamRequestId = answer.headers.get("request-id");
-  if (answer.status === 401 || answer.status === 403) {
-    // The client's credentials never go upstream: a 401/403 there is about the tenant's own key.
-    // Relayed, Claude Code would take it for its own credential (re-run its helper, ask the
-    // person to log in); it is the gateway's problem, answered as one.
-    ctx.connections.release(request);
-    await answer.body?.cancel().catch(() => {});
-    return { response: ex.answer(new GatewayRefusal("upstream_auth", UPSTREAM_AUTH_MESSAGE)), end: { outcome: "upstream_auth", status: 502, upstreamStatus: answer.status, usage: NOTHING, upstreamRequestId, ttfbMs } };
-  }
   const responseHeaders = new Headers(answer.headers);
   for (const name of DROP_RESPONSE) responseHeaders.delete(name);
   if (extraHeaders) for (const name in extraHeaders) responseHeaders.set(name, extraHeaders[name] as string);

@@ -1,8 +1,9 @@
 /**
  * The request path of `/anthropic/*`, step by step:
- *   1. authenticate (verify the token) → 2. check revocation (the denylist) → read the body →
+ *   1. authenticate (verify the token) → 2. check revocation (the denylist) → read the body (whole, up
+ *   to the limit: failover may resend it) →
  *   3. check policy → 4. reserve (budgets, then rate limits; a rate-limit refusal releases the
- *   reservation) → 5. forward → 6. settle to the real usage (or release) when the answer is over.
+ *   reservation) → 5. forward (through the tenant's upstream pool) → 6. settle to the real usage (or release) when the answer is over.
  * Policy, budgets and limits apply to `messages` only: count_tokens and models are not use.
  * Reserve admits and reserves only when a limit or budget applies to the person
  * (limits/applicable.ts); usage is always recorded, through the batcher (state/usage-batcher.ts).
@@ -49,11 +50,13 @@ export async function serveApi(ex: TenantExchange, target: ApiTarget): Promise<R
   const refused = (await authenticate(ex)) ?? (await checkRevocation(ex));
   if (refused) return refused;
 
-  const body = await readRequestBody(ex.request, ex.ctx.maxBodyBytes);
+  // read whole up to the limit: failover may send it to the next upstream
+  const body = await readRequestBody(ex.request, ex.ctx.maxBodyBytes, ex.ctx.maxBodyBytes);
   if (body.kind === "too_large") return ex.tooLarge();
-  if (target.route !== "messages") return settleWhenOver(ex, await forward(ex, ex.runtime.upstream, target, body), undefined);
+  const bytes = body.kind === "whole" ? (body.body instanceof ArrayBuffer ? new Uint8Array(body.body) : body.body) : null;
+  if (target.route !== "messages") return settleWhenOver(ex, await forward(ex, { ...target, body: bytes }), undefined);
 
-  const facts = requestFacts(body.kind === "whole" ? body.body : undefined, body.kind === "stream" ? body.bytes : 0);
+  const facts = requestFacts(bytes ?? undefined, 0);
   // 3. check policy: the tenant's rules for this person and request (the models allowed) go here,
   //    before anything is reserved; a refusal is `ex.refuse(...)`.
 
@@ -65,7 +68,7 @@ export async function serveApi(ex: TenantExchange, target: ApiTarget): Promise<R
   }
 
   // 5. forward, 6. settle when the answer is over
-  const forwarded = await forward(ex, ex.runtime.upstream, target, body, metered.budgetWarning ? { [BUDGET_WARNING_HEADER]: metered.budgetWarning } : undefined);
+  const forwarded = await forward(ex, { ...target, body: bytes, facts }, metered.budgetWarning ? { [BUDGET_WARNING_HEADER]: metered.budgetWarning } : undefined);
   return settleWhenOver(ex, forwarded, metered);
 }
 
@@ -187,5 +190,5 @@ function upstreamCredentialRefused(ex: TenantExchange, status: number): void {
   const now = Date.now();
   if (now - (lastCredentialWarning.get(slug) ?? 0) < 60_000) return;
   lastCredentialWarning.set(slug, now);
-  logEvent("warn", `the upstream refused tenant ${slug}'s API key (HTTP ${status}): requests are answered 502 upstream_auth until it is replaced; check --upstream-key-file / upstreamApiKeyFile`, { tenant: slug, reject_reason: "upstream_auth", upstream_status: status });
+  logEvent("warn", `the upstream refused tenant ${slug}'s API key (HTTP ${status}): requests are answered 502 upstream_auth until it is replaced; check the keys or AWS credentials of its upstreams (--upstreams, upstreamApiKeyFile)`, { tenant: slug, reject_reason: "upstream_auth", upstream_status: status });
 }

@@ -24,6 +24,9 @@ import { buildTenantDiscovery, DISCOVERY_PATH } from "../../shared/tenant-discov
 import type { ProxyContext, TenantRuntime } from "./context.ts";
 import { logEvent, stdoutLogger, type LogLine } from "../telemetry/log.ts";
 import { createMetrics, type Metrics } from "../telemetry/metrics.ts";
+import { observePools } from "../telemetry/upstream-metrics.ts";
+import { buildPoolNow } from "../upstreams/build.ts";
+import type { Pool } from "../upstreams/pool.ts";
 import { GatewayRefusal, refusalOf, refusalResponse } from "./errors.ts";
 import { Exchange } from "./exchange.ts";
 import { serveGateway } from "./gateway-endpoints.ts";
@@ -57,6 +60,12 @@ export interface ProxyOptions {
   revocationCacheMs?: number;
   /** Look up the e-mail of people whose token has none at the IdP's userInfo (default true; `--no-userinfo`). */
   userInfo?: boolean;
+  /**
+   * The tenants' upstream pools by slug, built (key files and AWS credentials opened) by serve.ts
+   * before the server starts; a tenant without one gets its pool built here, which only keys
+   * given in the configuration or the environment allow (in-process gateways, tests).
+   */
+  pools?: ReadonlyMap<string, Pool>;
   /** Share the port with other processes (SO_REUSEPORT): the workers of `--workers N` (src/proxy/workers.ts). */
   reusePort?: boolean;
 }
@@ -137,6 +146,7 @@ export function startProxy(options: ProxyOptions) {
   const { state, owned: ownsState } = openConfiguredState(options, metrics);
   const allTenants = config.single ? [config.single] : [...config.tenants.values()];
   const { runtimes, keysByIssuer } = buildRuntimes(allTenants, options, metrics);
+  observePools(metrics.registry, [...runtimes.values()].map((r) => ({ tenant: r.config.slug, pool: r.pool })));
   const longestLifetime = Math.max(...allTenants.map((t) => t.cli.access_token_lifetime_seconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS));
 
   const ctx: ProxyContext = {
@@ -284,6 +294,7 @@ export function startProxy(options: ProxyOptions) {
       // settles of the last streams run just after their end: let them reach the store
       await new Promise((r) => setTimeout(r, 50));
       await ctx.usageWrites.close();
+      for (const r of runtimes.values()) r.pool.close();
       if (ownsState) await state.close();
     },
   };
@@ -313,7 +324,7 @@ function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: 
     }
     runtimes.set(tenant, {
       config: tenant,
-      upstream: { url: tenant.upstream, apiKey: tenant.upstreamApiKey },
+      pool: options.pools?.get(tenant.slug) ?? buildPoolNow(tenant.pool, poolDeps(tenant.slug, options)),
       keys,
       policy: { issuer: tenant.issuer, clientIds: new Set(tenant.clientIds), requiredGroups: tenant.requiredGroups },
       verified,
@@ -324,6 +335,11 @@ function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: 
     });
   }
   return { runtimes, keysByIssuer };
+}
+
+/** What a pool is given by the process: its clock, randomness, log and request ids. */
+export function poolDeps(tenant: string, options: { fetch?: typeof fetch }) {
+  return { tenant, log: logEvent, now: Date.now, random: Math.random, newRequestId, ...(options.fetch ? { fetch: options.fetch } : {}) };
 }
 
 export type RunningProxy = ReturnType<typeof startProxy>;

@@ -9,9 +9,9 @@ import { BedrockUpstream } from "./bedrock/adaptor.ts";
 import { CredentialCache, type CredentialProvider, defaultCredentialProvider } from "./bedrock/credentials.ts";
 import { BedrockModelMap, DEFAULT_BEDROCK_MODELS } from "./bedrock/models.ts";
 import type { BedrockUpstreamConfig, PoolConfig, UpstreamConfig } from "./config.ts";
-import { type KeyFiles, type KeySource, openKeySource } from "./key-source.ts";
+import { type KeyFiles, type KeySource, openKeySource, StaticKeySource } from "./key-source.ts";
 import { Pool } from "./pool.ts";
-import type { EventLogger, Upstream } from "./types.ts";
+import { type EventLogger, type Upstream, UpstreamError } from "./types.ts";
 
 export interface PoolBuildDeps {
   /** The tenant, in messages. */
@@ -68,4 +68,23 @@ async function buildMember(member: UpstreamConfig, deps: PoolBuildDeps): Promise
     newRequestId: deps.newRequestId,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
+}
+
+/**
+ * The same pool built at once, for members whose key is already at hand (given in the
+ * configuration, or an environment variable): in-process gateways (the local tenant, tests)
+ * whose start stays synchronous. A key file or a Bedrock member needs {@link buildPool}.
+ */
+export function buildPoolNow(config: PoolConfig, deps: PoolBuildDeps): Pool {
+  const env = deps.env ?? process.env;
+  const members = config.upstreams.map((member) => {
+    if (member.type !== "anthropic" || member.key.kind === "file") {
+      throw new UpstreamError("config", `tenant ${deps.tenant}: upstream ${member.name} needs its key file or AWS credentials opened first (buildPool)`);
+    }
+    const key = member.key.kind === "inline" ? member.key.value : env[member.key.name];
+    if (!key) throw new UpstreamError("key_source", `tenant ${deps.tenant}: upstream ${member.name}: the environment variable ${member.key.kind === "env" ? member.key.name : ""} is not set`);
+    const upstream = new AnthropicUpstream({ name: member.name, url: member.url, key: new StaticKeySource(key), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+    return { upstream, weight: member.weight };
+  });
+  return new Pool(members, config.routing, { now: deps.now, random: deps.random, newRequestId: deps.newRequestId, log: deps.log });
 }

@@ -1,0 +1,34 @@
+/**
+ * SIGHUP: what the gateway re-reads without a restart. Each part that can reload adds itself to
+ * the list serve.ts hands in (the upstream pools' key files and AWS credentials; others to come:
+ * the policy file). The handler is always installed: Bun exits on an unhandled SIGHUP. Reloads
+ * run one after another; one that fails is logged and does not stop the others.
+ */
+import { logEvent } from "./telemetry/log.ts";
+
+export interface Reloader {
+  /** For the log line: what was re-read. */
+  name: string;
+  reload(): Promise<void> | void;
+}
+
+export function onSighup(reloaders: readonly Reloader[], log = logEvent): () => void {
+  let running: Promise<void> | undefined;
+  const handler = () => {
+    // a second SIGHUP while one runs waits for it, then reloads again
+    running = (running ?? Promise.resolve()).then(() => reloadAll(reloaders, log));
+  };
+  process.on("SIGHUP", handler);
+  return () => process.off("SIGHUP", handler);
+}
+
+export async function reloadAll(reloaders: readonly Reloader[], log = logEvent): Promise<void> {
+  for (const r of reloaders) {
+    try {
+      await r.reload();
+    } catch (e) {
+      log("error", `SIGHUP: reloading ${r.name} failed, the previous one stays in force: ${(e as Error).message}`, { reload: r.name });
+    }
+  }
+  log("info", `SIGHUP: reloaded ${reloaders.map((r) => r.name).join(", ") || "nothing"}`);
+}
