@@ -191,7 +191,9 @@ export function myUsageToWire(u: MyUsage): MyUsageJson {
   return { ...u, budgets: u.budgets.map(({ subject, ...rest }) => ({ ...flat(subject), ...rest })) };
 }
 
-export type UsageDimension = "user" | "group" | "model" | "day";
+export type UsageDimension = "user" | "group" | "model" | "day" | "upstream";
+
+export const USAGE_DIMENSIONS: readonly UsageDimension[] = ["user", "group", "model", "day", "upstream"];
 
 /** One row of the admin usage report as answered: by=user `{ user: display name, sub }`, else `{ <by>: key }`, then the figures. */
 export type UsageRowJson = UsageFigures & Record<string, string | number>;

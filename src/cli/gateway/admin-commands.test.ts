@@ -45,7 +45,7 @@ describe("parsing the issue's forms", () => {
     expect(usageFailure("usage --json --csv").message).toContain("one of --json or --csv");
     expect(usageFailure("usage --since 2026-02-30").message).toContain("YYYY-MM-DD");
     expect(usageFailure("usage --since 2026-11-02 --until 2026-11-01").message).toContain("after");
-    expect(usageFailure("usage --by person").message).toContain("user, group, model or day");
+    expect(usageFailure("usage --by person").message).toContain("user, group, model, day or upstream");
   });
 
   test("admin budget set|clear|list", () => {

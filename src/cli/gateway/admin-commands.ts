@@ -5,7 +5,7 @@
  * network), running a request against an AdminClient, and rendering its outcome.
  *
  * Forms (issue 13 §5; more options welcome):
- *   admin usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day] [--json|--csv]
+ *   admin usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day|upstream] [--json|--csv]
  *   admin budget set (--user U [--kind K] | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]
  *   admin budget clear (--user U [--kind K] | --group G | --tenant) --period day|month [--unit usd|tokens]
  *   admin budget list
@@ -26,7 +26,7 @@ import { formatMicroUsd } from "../../shared/money.ts";
 import { sanitizeForTerminal } from "../terminal-text.ts";
 import { usageError } from "../errors.ts";
 import type { AdminClient, BudgetSelector, BudgetSetting, LimitSetting, RevocationTarget, UsageQuery, UsageReport } from "./client.ts";
-import type { Budget, Matched, MyUsage, RateLimit, RestoreAnswer, Revocation, RevokeAnswer, SeenPerson, Subject, UsageDimension, UserKind } from "../../shared/gateway-api.ts";
+import { type Budget, type Matched, type MyUsage, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, type SeenPerson, type Subject, USAGE_DIMENSIONS, type UsageDimension, type UserKind } from "../../shared/gateway-api.ts";
 export { ADMIN_KEY_FILE_OPTION, GATEWAY_COMMANDS, gatewayCommand, type GatewayCommandSpec } from "./command-specs.ts";
 import { cell, csvForOutput, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
 
@@ -116,7 +116,7 @@ export function parseAdminCommand(path: string[], args: ParsedArgs): AdminReques
     case "usage": {
       if (args.flags.json && args.flags.csv) throw usageError("choose one of --json or --csv");
       const by = args.values.by ?? "user";
-      if (!["user", "group", "model", "day"].includes(by)) throw usageError(`--by must be user, group, model or day, got "${cell(by)}"`);
+      if (!(USAGE_DIMENSIONS as readonly string[]).includes(by)) throw usageError(`--by must be user, group, model, day or upstream, got "${cell(by)}"`);
       const since = args.values.since !== undefined ? parseDay("since", args.values.since) : undefined;
       const until = args.values.until !== undefined ? parseDay("until", args.values.until) : undefined;
       if (since && until && since > until) throw usageError(`--since ${since} is after --until ${until}`);

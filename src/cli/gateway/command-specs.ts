@@ -50,13 +50,13 @@ export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
   {
     path: ["admin", "usage"],
     name: "admin usage",
-    summary: "usage and cost per person, group, model or day",
-    usage: ADMIN("usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day] [--json|--csv]"),
+    summary: "usage and cost per person, group, model, day or upstream",
+    usage: ADMIN("usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day|upstream] [--json|--csv]"),
     description: `Reads the gateway's usage ledger: requests, input, output, cache write and cache read tokens, and cost in USD. Dates are UTC days, both inclusive; default from the 1st of this month to today. A table on a terminal, JSON rows with --json, CSV (for a spreadsheet) with --csv. ${ADMIN_AUTH}`,
     options: [
       { name: "since", kind: "value", valueName: "YYYY-MM-DD", description: "first day (default: the 1st of this month)" },
       { name: "until", kind: "value", valueName: "YYYY-MM-DD", description: "last day (default: today, UTC)" },
-      { name: "by", kind: "value", valueName: "user|group|model|day", description: "one row per person (default), group, model or day" },
+      { name: "by", kind: "value", valueName: "user|group|model|day|upstream", description: "one row per person (default), group, model, day or upstream (the pool member that served)" },
       JSON_OPTION,
       { name: "csv", kind: "flag", description: "print CSV on stdout" },
       ADMIN_KEY_FILE_OPTION,

@@ -1,4 +1,4 @@
-/** GET usage: the tenant's usage report, by user, group, model or day, in JSON or CSV (`format`, or `Accept: text/csv`). */
+/** GET usage: the tenant's usage report, by user, group, model, day or upstream (the pool member that served), in JSON or CSV (`format`, or `Accept: text/csv`). */
 import { jsonAnswer, usageCsv, usageJson } from "../http/answers.ts";
 import { BadInput } from "../http/errors.ts";
 import type { TenantExchange } from "../http/exchange.ts";
@@ -12,7 +12,7 @@ export async function usageReport(ex: TenantExchange, query: URLSearchParams): P
   const since = q("since") ?? `${monthKey(now)}-01`;
   const until = q("until") ?? dayKey(now);
   if (!DAY.test(since) || !DAY.test(until)) throw new BadInput("since and until are days, YYYY-MM-DD");
-  const dimension = (q("by") ?? "user") as UsageDimension;
+  const dimension = (q("by") ?? "user") as UsageDimension; // checked by the store (state/checks.ts)
   const rows = usageJson(dimension, await ex.ctx.state.usageReport({ tenant: ex.runtime.config.slug, since, until, by: dimension }));
   const format = q("format");
   const csv = format === "csv" || (format === undefined && (ex.request.headers.get("accept") ?? "").includes("text/csv"));

@@ -139,7 +139,7 @@ function settle(ex: TenantExchange, end: ForwardEnd, metered: Metered | undefine
     if (metered?.reservation) void ctx.usageWrites.write({ kind: "release", reservation: metered.reservation }).catch((e) => ex.writeFailed(e));
     return;
   }
-  const { record, cost } = usageRecord(ex.requestId, end.upstreamRequestId, ex.started, metered.person, end.usage, metered.requestedModel, runtime.prices);
+  const { record, cost } = usageRecord(ex.requestId, end.upstreamRequestId, ex.started, metered.person, end.usage, metered.requestedModel, runtime.prices, ex.upstream);
   const writes = cacheWrites(end.usage);
   ctx.metrics.usage(slug, resolveModel(record.model, runtime.prices) ?? "unknown", {
     input: record.inputTokens,

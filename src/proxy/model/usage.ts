@@ -14,6 +14,8 @@ export interface UsageRecord extends TokenCounts {
   /** The gateway's request id: the ledger keeps one record per id (a retried write is ignored). */
   requestId: string;
   upstreamRequestId?: string;
+  /** The pool member that served (its configured name); records written before pools count under "". */
+  upstream?: string;
   time: number;
   tenant: string;
   sub: string;
@@ -24,7 +26,7 @@ export interface UsageRecord extends TokenCounts {
   costMicroUsd: number | null;
 }
 
-export type UsageDimension = "user" | "group" | "model" | "day";
+export type UsageDimension = "user" | "group" | "model" | "day" | "upstream";
 
 export interface UsageQuery {
   tenant: string;

@@ -5,6 +5,7 @@ import { rateFields, type RateLimit } from "../model/rate-windows.ts";
 import { revocationValue, type Revocation } from "../model/revocations.ts";
 import type { Subject } from "../model/subjects.ts";
 import type { UsageQuery, UsageRecord } from "../model/usage.ts";
+import { USAGE_DIMENSIONS } from "../../shared/gateway-api.ts";
 import { StateError } from "./types.ts";
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -45,7 +46,7 @@ export function checkRecord(r: UsageRecord): void {
 
 export function checkQuery(q: UsageQuery): void {
   if (!DAY.test(q.since) || !DAY.test(q.until)) throw bad("since and until are days, YYYY-MM-DD");
-  if (!["user", "group", "model", "day"].includes(q.by)) throw bad("by is user, group, model or day");
+  if (!USAGE_DIMENSIONS.includes(q.by)) throw bad("by is user, group, model, day or upstream");
   if (q.sub !== undefined && q.by !== "user" && q.by !== "day") throw bad("a report for one user is by user or by day");
 }
 

@@ -185,7 +185,7 @@ export class RedisState implements GatewayState {
       const t = r.tenant;
       const day = dayKey(r.time);
       const groups = r.groups.length ? [...new Set(r.groups)] : [""];
-      const agg = [["user", r.sub], ["model", r.model], ["day", day], ...groups.map((g) => ["group", g])].map(([dim, v]) => this.key(t, "agg", day, dim as string, enc(v as string)));
+      const agg = [["user", r.sub], ["model", r.model], ["day", day], ["upstream", r.upstream ?? ""], ...groups.map((g) => ["group", g])].map(([dim, v]) => this.key(t, "agg", day, dim as string, enc(v as string)));
       const resId = reservationId ?? `none-${r.requestId}`;
       const own = [this.key(t, "resexp"), this.key(t, "res", resId), this.key(t, "seen", enc(r.requestId)), this.key(t, "ledger"), this.key(t, "aggidx", day), ...agg, ...recordCounters(r).map((c) => this.counterKey(t, c))];
       const ownArgs = [

@@ -45,6 +45,8 @@ const ADDED_COLUMNS: [table: string, column: string, definition: string][] = [
   ["counters", "held_usd", "INTEGER NOT NULL DEFAULT 0"],
   ["counters", "held_tokens", "INTEGER NOT NULL DEFAULT 0"],
   ["windows", "last", "INTEGER"],
+  // the pool member that served; records from before pools count under ""
+  ["usage", "upstream", "TEXT NOT NULL DEFAULT ''"],
 ];
 
 interface PersonRow { tenant: string; sub: string; username: string | null; username_key: string | null; email: string | null; display_name: string; first_seen: number; last_seen: number }
@@ -210,16 +212,16 @@ export class SqliteState implements GatewayState {
   private insertUsage(r: UsageRecord): boolean {
     const result = this.db
       .query(
-        `INSERT OR IGNORE INTO usage (tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO usage (tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro, upstream)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(r.tenant, r.requestId, r.upstreamRequestId ?? null, r.time, dayKey(r.time), r.sub, r.displayName, JSON.stringify([...r.groups]), r.model, r.inputTokens, r.outputTokens, r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd);
+      .run(r.tenant, r.requestId, r.upstreamRequestId ?? null, r.time, dayKey(r.time), r.sub, r.displayName, JSON.stringify([...r.groups]), r.model, r.inputTokens, r.outputTokens, r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd, r.upstream ?? "");
     return result.changes === 1;
   }
 
   async usageReport(q: UsageQuery): Promise<UsageRow[]> {
     checkQuery(q);
-    const key = { user: "u.sub", model: "u.model", day: "u.day", group: "g.value" }[q.by];
+    const key = { user: "u.sub", model: "u.model", day: "u.day", group: "g.value", upstream: "u.upstream" }[q.by];
     const from = q.by === "group" ? `usage u, json_each(CASE WHEN u.groups = '[]' THEN '[""]' ELSE u.groups END) g` : "usage u";
     const rows = this.db
       .query<Record<string, number | string>, (string | number)[]>(

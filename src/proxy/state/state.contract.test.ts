@@ -73,14 +73,15 @@ for (const backend of backends) {
       await state.close();
     });
 
-    test("ledger totals equal what was recorded, cache tokens included, by user, group, model and day", async () => {
+    test("ledger totals equal what was recorded, cache tokens included, by user, group, model, day and upstream", async () => {
       const tenant = newTenant();
       const alice = person(tenant, "alice", { groups: ["eng", "ml"] });
       const bob = person(tenant, "bob", { groups: ["eng"] });
       const carol = person(tenant, "carol");
       const records = [
-        record(alice), record(alice, { model: "claude-opus-4-6", time: T0 + DAY, costMicroUsd: 50_000 }), record(bob, { time: T0 + 2 * DAY }),
-        record(bob, { model: "claude-stub", costMicroUsd: null }), record(carol, { webSearchRequests: 2 }), record(alice, { time: T0 + 40 * DAY }),
+        record(alice, { upstream: "anthropic-a" }), record(alice, { model: "claude-opus-4-6", time: T0 + DAY, costMicroUsd: 50_000, upstream: "bedrock-us" }), record(bob, { time: T0 + 2 * DAY, upstream: "anthropic-a" }),
+        // a record without an upstream: written before pools, counted under ""
+        record(bob, { model: "claude-stub", costMicroUsd: null }), record(carol, { webSearchRequests: 2, upstream: "anthropic-a" }), record(alice, { time: T0 + 40 * DAY }),
       ];
       for (const r of records) await state.recordUsage(r);
       await state.recordUsage(records[0] as UsageRecord); // a retried write is not counted twice
@@ -105,6 +106,9 @@ for (const backend of backends) {
       const byDay = await state.usageReport({ ...range, by: "day" });
       expect(byDay.map((r) => [r.key, r.requests])).toEqual([["2026-11-10", 3], ["2026-11-11", 1], ["2026-11-12", 1]]);
       expect(byDay.reduce((s, r) => s + r.cacheReadInputTokens, 0)).toBe(sum(inRange, "cacheReadInputTokens"));
+      const byUpstream = await state.usageReport({ ...range, by: "upstream" });
+      expect(byUpstream.map((r) => [r.key, r.requests])).toEqual([["", 1], ["anthropic-a", 3], ["bedrock-us", 1]]);
+      expect(byUpstream.reduce((s, r) => s + r.costMicroUsd, 0)).toBe(sum(inRange, "costMicroUsd"));
 
       const oneDay = await state.usageReport({ tenant, since: "2026-11-11", until: "2026-11-11", by: "user" });
       expect(oneDay.map((r) => [r.key, r.requests])).toEqual([["alice", 1]]);
@@ -442,5 +446,23 @@ test("sqlite: a file from before the held figures and window times is upgraded a
   expect((await s.admit(p, 0, { now: T0 + 1 })).retryAfterMs).toBe(WINDOW_MS - 1);
   await s.notePerson({ tenant: "old", sub: "sub-o", username: "o", displayName: "o", firstSeen: T0, lastSeen: T0 });
   expect(await s.findPeople("old", "O")).toHaveLength(1);
+  await s.close();
+});
+
+test("sqlite: a ledger from before upstream pools gains the upstream column at open; its records count under \"\"", async () => {
+  const file = join(dir, "old-ledger.db");
+  const { Database } = await import("bun:sqlite");
+  const old = new Database(file, { create: true });
+  old.exec(`CREATE TABLE usage (
+    tenant TEXT NOT NULL, request_id TEXT NOT NULL, upstream_request_id TEXT, time INTEGER NOT NULL, day TEXT NOT NULL,
+    sub TEXT NOT NULL, display_name TEXT NOT NULL, groups TEXT NOT NULL, model TEXT NOT NULL,
+    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_write INTEGER NOT NULL, cache_write_5m INTEGER NOT NULL, cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL, web_search INTEGER NOT NULL, cost_micro INTEGER, PRIMARY KEY (tenant, request_id))`);
+  old.query("INSERT INTO usage VALUES ('old', 'req-1', NULL, ?, '2026-11-10', 'sub-o', 'o', '[]', 'claude-sonnet-4-5', 1, 2, 0, 0, 0, 0, 0, 100)").run(T0);
+  old.close();
+  const s = new SqliteState(file);
+  await s.recordUsage(record(person("old", "sub-o"), { upstream: "bedrock-us" }));
+  const rows = await s.usageReport({ tenant: "old", since: "2026-11-01", until: "2026-11-30", by: "upstream" });
+  expect(rows.map((r) => [r.key, r.requests])).toEqual([["", 1], ["bedrock-us", 1]]);
   await s.close();
 });
