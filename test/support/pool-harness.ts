@@ -1,8 +1,9 @@
 /**
- * A pool behind HTTP as the gateway will put it there once wired (docs/upstreams.md, "Wiring
- * plan"): the allowlist of routes.ts, the client's credentials and hop-by-hop headers dropped,
- * the body read whole, the pool's answer returned as it is. No tokens, limits or ledger: this
- * serves clients such as the official SDK in tests of the pool and its adaptors.
+ * A pool behind HTTP without the rest of the gateway: the allowlist of routes.ts, the client's
+ * credentials and hop-by-hop headers dropped, the body read whole, the pool's answer returned as
+ * it is. No tokens, limits or ledger: this serves clients such as the official SDK in the
+ * adaptors' compatibility tests (bedrock-compat.test.ts), where the byte-for-byte comparison is
+ * the point; the gateway's own behaviour is tested through its process (gateway-pool.test.ts).
  */
 import { RESOURCE_PATH } from "../../src/shared/tenant-discovery.ts";
 import { decideRoute } from "../../src/proxy/http/routes.ts";
