@@ -1,20 +1,24 @@
 /**
  * What the upstream pool costs the gateway when the first upstream is healthy: wrk against the
- * gateway forwarding as today (direct) and through a pool (bench/pool-gateway-server.ts), in
- * alternating rounds, same stub, same token. Prints each round's requests per second and the
- * gateway process's CPU time per request (from /proc: steadier than throughput on a machine
- * shared with other work), and the medians.
- * Usage: bun bench/pool-gateway.ts [rounds, default 4] (DURATION per round, default 4s; CONNECTIONS, default 32)
+ * gateway as it was before the pool was wired (the reference: REFERENCE, a git revision, default
+ * b4826bc, extracted with `git archive` and run from its own bench/pool-gateway-server.ts in
+ * MODE=direct) and this tree's gateway, whose every request goes through a pool of two (the
+ * healthy stub first), in alternating rounds, same stub, same token. Prints each round's
+ * requests per second and the gateway process's CPU time per request (from /proc: steadier than
+ * throughput on a machine shared with other work), and the medians.
+ * Usage: bun bench/pool-gateway.ts [rounds, default 6] (DURATION per round, default 4s; CONNECTIONS, default 32; REFERENCE)
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { startForge } from "../test/support/forge.ts";
 import { randomPort } from "../test/support/ports.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const ROUNDS = Number(process.argv[2] ?? 4);
+const ROUNDS = Number(process.argv[2] ?? 6);
+const REFERENCE = process.env.REFERENCE ?? "b4826bc";
 const DURATION = process.env.DURATION ?? "4s";
 const CONNECTIONS = process.env.CONNECTIONS ?? "32";
 const KEY = "sk-ant-bench-pool";
@@ -23,8 +27,8 @@ const firstLine = (child: ChildProcess) => new Promise<string>((resolve, reject)
   createInterface({ input: child.stdout! }).once("line", resolve);
   child.once("exit", (c) => reject(new Error(`exited ${c}`)));
 });
-const start = (script: string, env: Record<string, string>) => {
-  const child = spawn(process.execPath, [join(ROOT, "bench", script)], { env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "512", ...env }, stdio: ["ignore", "pipe", "inherit"] });
+const start = (script: string, env: Record<string, string>, root = ROOT) => {
+  const child = spawn(process.execPath, [join(root, "bench", script)], { env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "512", ...env }, stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   return firstLine(child).then((url) => ({ url: url.trim(), child }));
 };
@@ -42,13 +46,19 @@ function wrk(url: string, token: string, pid: number): { rps: number; cpuUsPerRe
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]), cpuUsPerRequest: (cpu * 1e6) / requests };
 }
 
+/** The reference tree: the gateway before the wiring, with this tree's dependencies. */
+const referenceDir = mkdtempSync(join(tmpdir(), "ara-bench-reference-"));
+const archive = spawnSync("sh", ["-c", `git -C "${ROOT}" archive "${REFERENCE}" | tar -x -C "${referenceDir}"`], { encoding: "utf8" });
+if (archive.status !== 0) throw new Error(`cannot extract the reference ${REFERENCE}: ${archive.stderr}`);
+symlinkSync(join(ROOT, "node_modules"), join(referenceDir, "node_modules"));
+
 const forge = await startForge();
 try {
   const token = await forge.sign({ email: "alice@example.com" });
   const stub = await start("stub-server.ts", { STUB_API_KEY: KEY });
   const spare = await start("stub-server.ts", { STUB_API_KEY: KEY });
   const base = { BENCH_ISSUER: forge.issuer, BENCH_STUB: stub.url, BENCH_SPARE: spare.url, BENCH_KEY: KEY };
-  const gateways = { direct: await start("pool-gateway-server.ts", { ...base, MODE: "direct", BENCH_PORT: String(randomPort()) }), pool: await start("pool-gateway-server.ts", { ...base, MODE: "pool", BENCH_PORT: String(randomPort()) }) };
+  const gateways = { direct: await start("pool-gateway-server.ts", { ...base, MODE: "direct", BENCH_PORT: String(randomPort()) }, referenceDir), pool: await start("pool-gateway-server.ts", { ...base, MODE: "pool", BENCH_PORT: String(randomPort()) }) };
   const runs: Record<"direct" | "pool", Array<{ rps: number; cpuUsPerRequest: number }>> = { direct: [], pool: [] };
   const target = (mode: "direct" | "pool") => `${gateways[mode].url}/anthropic/v1/messages`;
   for (const mode of ["direct", "pool"] as const) wrk(target(mode), token, gateways[mode].child.pid as number); // warm-up
@@ -57,7 +67,7 @@ try {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   for (const mode of ["direct", "pool"] as const) {
-    const label = mode === "direct" ? "forwarding as today" : "through the pool   ";
+    const label = mode === "direct" ? `before the pool (${REFERENCE})` : "through the pool (this tree)";
     console.log(`gateway ${label}: ${runs[mode].map((r) => r.rps.toFixed(0)).join(", ")} req/s (median ${median(runs[mode].map((r) => r.rps)).toFixed(0)}); CPU ${runs[mode].map((r) => r.cpuUsPerRequest.toFixed(1)).join(", ")} µs/request (median ${median(runs[mode].map((r) => r.cpuUsPerRequest)).toFixed(1)})`);
   }
   const [dr, pr] = [median(runs.direct.map((r) => r.rps)), median(runs.pool.map((r) => r.rps))];
@@ -66,4 +76,5 @@ try {
 } finally {
   for (const c of children) c.kill("SIGTERM");
   forge.stop();
+  rmSync(referenceDir, { recursive: true, force: true });
 }

@@ -61,7 +61,7 @@ describe("readProxyOptions", () => {
   });
 
   test("--upstreams FILE (or its variable): the single tenant's pool, never beside --upstream or its key, nor with --config", () => {
-    const pool = { upstreams: [{ name: "a", type: "anthropic", url: "http://127.0.0.1:1", apiKeyFile: "/run/a" }, { name: "br", type: "bedrock", region: "us-east-1" }], routing: { maxAttempts: 2 } };
+    const pool = { upstreams: [{ name: "a", type: "anthropic", url: "http://127.0.0.1:1", apiKeyFile: file("a-key", "sk-ant-a\n") }, { name: "br", type: "bedrock", region: "us-east-1" }], routing: { maxAttempts: 2 } };
     const path = file("upstreams.json", JSON.stringify(pool));
     const noKey = { AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV: undefined };
     const o = read(["--upstreams", path], noKey);
@@ -72,6 +72,14 @@ describe("readProxyOptions", () => {
     expect(refusal(["--upstreams", path, "--config", path], noKey)).toContain("--upstreams (AGENT_RUNNER_PROXY_UPSTREAMS) is for the single-tenant flags");
     expect(refusal(["--upstreams", file("bad.json", JSON.stringify({ upstreams: [{ name: "a", type: "anthropic", apiKeyfile: "/k" }] }))], noKey)).toContain('unknown field "apiKeyfile"');
     expect(refusal(["--upstreams", join(dir, "none.json")], noKey)).toContain("cannot read the upstreams file");
+  });
+
+  test("key files and variables are checked before anything listens, naming the upstream", () => {
+    const noKey = { AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV: undefined };
+    expect(refusal(["--upstream-key-file", join(dir, "missing-key")], noKey)).toContain("tenant default, upstream anthropic: cannot read the upstream key file");
+    expect(refusal(["--upstream-key-file", file("empty-key", "\n")], noKey)).toContain("is empty or holds more than the key");
+    expect(refusal([], { UPSTREAM_KEY: "" })).toContain("the environment variable UPSTREAM_KEY (its API key) is not set");
+    expect(read(["--upstream-key-file", file("good-key", "sk-ant-good\n")], noKey).config.single?.pool.upstreams[0]).toMatchObject({ key: { kind: "file" } });
   });
 
   test("the admin key is read from its file; userInfo turned off by flag or variable; groups from either", () => {

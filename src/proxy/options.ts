@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
 import { parseStateUrl } from "./state/open.ts";
 import { type PoolConfig, readUpstreamsFile } from "./upstreams/config.ts";
+import { keyInText } from "./upstreams/key-source.ts";
 import { UpstreamError } from "./upstreams/types.ts";
 import type { FailurePolicy } from "./state/resilient.ts";
 import { StateError } from "./state/types.ts";
@@ -96,6 +97,7 @@ export function readProxyOptions(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   try {
     const config = readConfig(values, env);
+    checkKeySources(config, env);
     const port = portNumber(values.port ?? env.PORT ?? "8080", `--port must be a port number`);
     const metricsText = values["metrics-port"] ?? env.AGENT_RUNNER_PROXY_METRICS_PORT ?? "9464";
     const metricsPort = metricsText === "off" ? 0 : portNumber(metricsText, `--metrics-port must be a port number, or 0 or "off" for no metrics listener`);
@@ -173,6 +175,31 @@ function poolFile(path: string, values: Values, env: NodeJS.ProcessEnv): PoolCon
   ].filter(([, v]) => v !== undefined).map(([flag]) => flag);
   if (both.length > 0) throw new ProxyOptionsError(`--upstreams names the whole pool: drop ${both.join(" and ")} (or their variables), or put that upstream in the file`);
   return readUpstreamsFile(path);
+}
+
+/**
+ * Every Anthropic key file readable and holding a key, every key variable set: said now, naming
+ * the upstream, rather than by each worker failing to start. (The pool opens them again when it
+ * is built, and keeps watching the files; AWS credentials are resolved then.)
+ */
+function checkKeySources(config: ProxyConfig, env: NodeJS.ProcessEnv): void {
+  for (const tenant of config.single ? [config.single] : config.tenants.values()) {
+    for (const member of tenant.pool.upstreams) {
+      if (member.type !== "anthropic" || member.key.kind === "inline") continue;
+      const where = `tenant ${tenant.slug}, upstream ${member.name}`;
+      if (member.key.kind === "env") {
+        if (keyInText(env[member.key.name] ?? "") === undefined) throw new ProxyOptionsError(`${where}: the environment variable ${member.key.name} (its API key) is not set, or holds more than the key`);
+        continue;
+      }
+      let text: string;
+      try {
+        text = readFileSync(member.key.path, "utf8");
+      } catch (e) {
+        throw new ProxyOptionsError(`${where}: cannot read the upstream key file ${member.key.path}: ${(e as Error).message}`, { cause: e });
+      }
+      if (keyInText(text) === undefined) throw new ProxyOptionsError(`${where}: the key file ${member.key.path} is empty or holds more than the key (write the key alone, on one line)`);
+    }
+  }
 }
 
 /** A comma-separated variable as a list (empty items dropped). */
