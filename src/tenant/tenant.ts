@@ -17,7 +17,7 @@ import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
 import { poolDeps, startProxy } from "../proxy/http/server.ts";
 import { buildPool } from "../proxy/upstreams/build.ts";
-import { type PoolConfig, poolConfigOfTenant, readUpstreamsFile } from "../proxy/upstreams/config.ts";
+import { poolConfigOfTenant, readUpstreamsFile } from "../proxy/upstreams/config.ts";
 import type { LogLine } from "../proxy/telemetry/log.ts";
 import type { TenantConfig } from "../proxy/config.ts";
 import { openState, shownStateUrl } from "../proxy/state/open.ts";
@@ -139,7 +139,9 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   const upstreamKey = options.upstream?.apiKey ?? options.stubKey ?? `sk-ant-local-${randomBytes(16).toString("hex")}`;
   const pooled = options.upstreamsFile ? readUpstreamsFile(options.upstreamsFile) : undefined;
   const stub = options.upstream || pooled ? undefined : startStubUpstream({ apiKey: upstreamKey });
-  const upstreamUrl = options.upstream?.url.replace(/\/+$/, "") ?? stub?.url ?? (pooled as PoolConfig).upstreams.map((u) => u.name).join(",");
+  // with a pool: its first member's address (for calling it directly, as benchmarks do)
+  const firstMember = pooled?.upstreams[0];
+  const upstreamUrl = options.upstream?.url.replace(/\/+$/, "") ?? stub?.url ?? (firstMember?.type === "anthropic" ? firstMember.url : (firstMember as { endpoint: string }).endpoint);
   const replicas = options.replicas ?? 1;
   // replicas read the one key from their environment (REPLICA_KEY_ENV), never from their specification
   const pool = pooled ?? poolConfigOfTenant(replicas > 1 ? { upstream: upstreamUrl, upstreamApiKeyEnv: REPLICA_KEY_ENV } : { upstream: upstreamUrl, upstreamApiKey: upstreamKey }, "tenant");
