@@ -236,4 +236,12 @@ describe("which upstreams, in which order", () => {
     expect(count.upstream).toBe("anthropic");
     expect((await pool.send(request())).upstream).toBe("bedrock");
   });
+
+  test("the model list comes from an Anthropic upstream when there is one (it lists everything the pool serves), else from Bedrock", async () => {
+    const bedrock = new FakeUpstream("bedrock", [], "bedrock");
+    const anthropic = new FakeUpstream("anthropic");
+    const models = request({ route: "models", method: "GET", path: "/v1/models", body: null });
+    expect((await setup([bedrock, anthropic]).pool.send(models)).upstream).toBe("anthropic");
+    expect((await setup([new FakeUpstream("bedrock", [], "bedrock")]).pool.send(models)).upstream).toBe("bedrock");
+  });
 });

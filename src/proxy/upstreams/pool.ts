@@ -156,8 +156,10 @@ export class Pool {
 
   private order(able: Member[], request: UpstreamRequest): readonly Member[] {
     const ordered = attemptOrder(able, this.routing.strategy, this.deps.random);
-    // token counting goes to Bedrock's CountTokens only when no Anthropic upstream can answer
-    if (request.route !== "count_tokens") return ordered;
+    // token counting goes to Bedrock's CountTokens only when no Anthropic upstream can answer;
+    // the model list too, as an Anthropic upstream lists every model the pool can serve (a
+    // Bedrock member lists only its own)
+    if (request.route !== "count_tokens" && request.route !== "models") return ordered;
     return [...ordered.filter((m) => m.upstream.type === "anthropic"), ...ordered.filter((m) => m.upstream.type !== "anthropic")];
   }
 
