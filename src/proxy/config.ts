@@ -5,10 +5,12 @@
  * from the client and is never logged.
  */
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { checkRedirectUri, EndpointPolicyError } from "../shared/endpoint-policy.ts";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { parsePriceTable, type PriceTableOverride } from "./accounting/pricing.ts";
 import type { RateDefaults } from "./model/rate-windows.ts";
+import { type PolicySpec, policySpecOf } from "./policy/source.ts";
 
 export interface TenantConfig {
   slug: string;
@@ -29,6 +31,8 @@ export interface TenantConfig {
   prices?: PriceTableOverride;
   /** Rate limits where no admin-set limit applies. */
   rateLimits?: RateDefaults;
+  /** The tenant policy (docs/policy.md): a file (watched) or an inline object. */
+  policy?: PolicySpec;
 }
 
 export interface ProxyConfig {
@@ -126,7 +130,8 @@ export function resolveUpstreamKey(source: { upstreamApiKey?: unknown; upstreamA
   return str(source.upstreamApiKey, `${where}.upstreamApiKey`);
 }
 
-export function parseTenant(slug: string, raw: unknown, env = process.env): TenantConfig {
+/** `configDir`: where a relative `policy` path is resolved from (the configuration file's directory). */
+export function parseTenant(slug: string, raw: unknown, env = process.env, configDir = process.cwd()): TenantConfig {
   const where = `tenants.${slug}`;
   if (typeof raw !== "object" || raw === null) throw new ConfigError(`${where} must be an object`);
   const t = raw as Record<string, unknown>;
@@ -155,6 +160,7 @@ export function parseTenant(slug: string, raw: unknown, env = process.env): Tena
     ...(t.adminGroups !== undefined ? { adminGroups: strings(t.adminGroups, `${where}.adminGroups`, true) } : {}),
     ...(t.prices !== undefined ? { prices: parsePricesOrFail(t.prices, `${where}.prices`) } : {}),
     ...(t.rateLimits !== undefined ? { rateLimits: parseRateDefaults(t.rateLimits, `${where}.rateLimits`) } : {}),
+    ...(t.policy !== undefined ? { policy: policySpecOf(t.policy, configDir, `${where}.policy`) } : {}),
   };
 }
 
@@ -201,7 +207,7 @@ export function parseConfigFile(path: string, env = process.env): ProxyConfig {
   const tenants = new Map<string, TenantConfig>();
   for (const [slug, raw] of Object.entries(root.tenants)) {
     if (!SLUG.test(slug)) throw new ConfigError(`${path}: tenant slug "${slug}" is not a DNS label`);
-    tenants.set(slug, parseTenant(slug, raw, env));
+    tenants.set(slug, parseTenant(slug, raw, env, dirname(path)));
   }
   return {
     ...(typeof root.domain === "string" ? { domain: root.domain.toLowerCase() } : {}),

@@ -54,7 +54,7 @@ if (process.env[WORKER_ENV] !== undefined) {
 async function serveHere(options: ProxyProcessOptions): Promise<void> {
   const { serve, ServeError } = await import("./serve.ts");
   try {
-    serve(options);
+    await serve(options);
   } catch (e) {
     if (!(e instanceof ServeError)) throw e;
     exitUsage(e.message);

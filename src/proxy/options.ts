@@ -17,11 +17,15 @@
  *   --admin-group G (repeatable; …_ADMIN_GROUPS), --admin-key-file FILE (…_ADMIN_KEY_FILE)
  *   --reuse-port (SO_REUSEPORT; set by the --workers supervisor for its workers)
  *   --no-userinfo (…_USERINFO=off): do not look up the email of email-as-username users at userInfo
+ *   --policy FILE (…_POLICY): the single tenant's policy (docs/policy.md); a tenant of --config has its own `policy`
  * `--workers` is main.ts's (workers.ts): taken out before these are read.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
+import { PolicyError } from "../shared/policy/errors.ts";
+import { POLICY_ENV } from "./policy/source.ts";
+import { checkPolicySpec } from "./policy/tenant-policies.ts";
 import { parseStateUrl } from "./state/open.ts";
 import type { FailurePolicy } from "./state/resilient.ts";
 import { StateError } from "./state/types.ts";
@@ -77,6 +81,7 @@ export const PROXY_OPTIONS = {
   "admin-key-file": { type: "string" },
   "reuse-port": { type: "boolean" },
   "no-userinfo": { type: "boolean" },
+  policy: { type: "string" },
 } as const;
 
 /** The options of the flags a `--workers` supervisor sets per worker (workers.ts rewrites them). */
@@ -124,6 +129,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
   const configPath = values.config ?? env.AGENT_RUNNER_PROXY_CONFIG;
   let config: ProxyConfig;
   if (configPath) {
+    if (values.policy !== undefined) throw new ProxyOptionsError(`--policy is for the single-tenant flags; with --config, set "policy" in each tenant's entry`);
     config = parseConfigFile(configPath, env);
   } else {
     const single = parseTenant(
@@ -136,11 +142,13 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
         upstreamApiKeyFile: values["upstream-key-file"] ?? env.AGENT_RUNNER_PROXY_UPSTREAM_KEY_FILE,
         upstreamApiKeyEnv: values["upstream-key-env"] ?? env.AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV,
         publicUrl: values["public-url"] ?? env.AGENT_RUNNER_PROXY_PUBLIC_URL,
+        policy: values.policy ?? env[POLICY_ENV],
       },
       env,
     );
     config = { tenants: new Map([[single.slug, single]]), single, trustForwardedHeaders: false, shutdownGraceMs: 30_000 };
   }
+  for (const tenant of config.tenants.values()) checkFirstPolicy(tenant.slug, tenant.policy);
   // the flag, else the variable, else the configuration file's trustForwardedHeaders
   const trustForwarded = values["trust-forwarded-headers"] ? true : envSwitch(env, "AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS");
   if (trustForwarded !== undefined) config.trustForwardedHeaders = trustForwarded;
@@ -155,6 +163,18 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
     config.shutdownGraceMs = seconds * 1000;
   }
   return config;
+}
+
+/** The gateway does not start without its policy: an invalid or missing first file is exit 2 with the member named. */
+function checkFirstPolicy(slug: string, spec: Parameters<typeof checkPolicySpec>[0] | undefined): void {
+  if (!spec) return;
+  try {
+    checkPolicySpec(spec);
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    const more = e.lines().length > 1 ? ` (and ${e.lines().length - 1} more; agent-runner-auth admin policy check lists them)` : "";
+    throw new ProxyOptionsError(`tenant ${slug}: policy ${e.lines()[0] ?? e.message}${more}`, { cause: e });
+  }
 }
 
 /** A comma-separated variable as a list (empty items dropped). */

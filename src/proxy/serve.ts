@@ -1,12 +1,16 @@
 /**
  * Runs the tenant gateway in this process with options read by readProxyOptions (options.ts):
  * the listeners, the start-up line on stderr, and draining on SIGTERM/SIGINT. main.ts calls it for
- * a single process and in each worker of a `--workers` supervisor.
+ * a single process and in each worker of a `--workers` supervisor. The tenants' policies are
+ * opened before anything listens (an invalid first file is a start-up error) and re-read on
+ * SIGHUP (the supervisor forwards it to each worker).
  */
 import { startProxy, type RunningProxy } from "./http/server.ts";
 import type { ProxyProcessOptions } from "./options.ts";
 import { DEFAULT_STATE_URL } from "./state/open.ts";
 import { StateError } from "./state/types.ts";
+import { PolicyError } from "../shared/policy/errors.ts";
+import { TenantPolicies } from "./policy/tenant-policies.ts";
 import { logEvent } from "./telemetry/log.ts";
 
 /** The gateway could not start (the state store cannot be opened, a port is taken): the process exits 2 with the message. */
@@ -15,11 +19,19 @@ export class ServeError extends Error {
   readonly code = "serve";
 }
 
-export function serve(options: ProxyProcessOptions): RunningProxy {
+export async function serve(options: ProxyProcessOptions): Promise<RunningProxy> {
   const { config, host, port, metrics } = options;
+  let policies: TenantPolicies;
+  try {
+    policies = await TenantPolicies.open(config.single ? [config.single] : [...config.tenants.values()]);
+  } catch (e) {
+    if (e instanceof PolicyError) throw new ServeError(`policy ${e.message}`, { cause: e });
+    throw e;
+  }
   let proxy: RunningProxy;
   try {
     proxy = startProxy({
+      policies,
       config,
       port,
       hostname: host,
@@ -45,6 +57,10 @@ export function serve(options: ProxyProcessOptions): RunningProxy {
     state: store,
     state_failure: failure,
     spool_dir: spoolDir,
+  });
+  process.on("SIGHUP", () => {
+    logEvent("info", "SIGHUP: reading the policy files again");
+    void policies.reloadAll();
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {

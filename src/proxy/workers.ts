@@ -332,6 +332,10 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
     process.exit(EXIT_USAGE);
   }
 
+  // SIGHUP: each worker reads its policy files again (serve.ts)
+  process.on("SIGHUP", () => {
+    for (const w of workers) if (w && !stopping) w.process.kill("SIGHUP");
+  });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
       logEvent("info", `${signal}: stopping ${count} workers, streams in flight may finish within ${plan.graceMs / 1000} s`);

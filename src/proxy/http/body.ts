@@ -69,3 +69,14 @@ export async function readRequestBody(request: Request, limit: number): Promise<
   }
   return { kind: "stream", stream: request.body, bytes: length, exceeded: () => false };
 }
+
+/** A streamed body read whole, still bounded by the proxy's limit: when its content must be checked before it is forwarded. */
+export async function readWhole(body: Extract<RequestBody, { kind: "stream" }>): Promise<RequestBody> {
+  try {
+    const whole = new Uint8Array(await new Response(body.stream).arrayBuffer());
+    return body.exceeded() ? { kind: "too_large" } : { kind: "whole", body: whole, bytes: whole.byteLength };
+  } catch (e) {
+    if (e instanceof BodyTooLarge || body.exceeded()) return { kind: "too_large" };
+    throw e;
+  }
+}

@@ -7,6 +7,7 @@ import type { EmailResolver } from "../auth/userinfo.ts";
 import type { TenantConfig } from "../config.ts";
 import type { PolicyCache } from "../limits/applicable.ts";
 import type { RateDefaults } from "../model/rate-windows.ts";
+import type { PolicySource } from "../policy/source.ts";
 import type { GatewayState } from "../state/types.ts";
 import type { UsageBatcher } from "../state/usage-batcher.ts";
 import type { LogLine } from "../telemetry/log.ts";
@@ -30,6 +31,8 @@ export interface TenantRuntime extends TenantAuth {
   rateDefaults: RateDefaults;
   /** Members of these `cognito:groups` may use the admin API. */
   adminGroups: readonly string[];
+  /** The tenant policy (groups to models, budgets, limits), when the tenant has one: take `.current()` once per request. */
+  accessPolicy?: PolicySource;
 }
 
 /**

@@ -1,9 +1,12 @@
 /**
  * The request path of `/anthropic/*`, step by step:
  *   1. authenticate (verify the token) → 2. check revocation (the denylist) → read the body →
- *   3. check policy → 4. reserve (budgets, then rate limits; a rate-limit refusal releases the
- *   reservation) → 5. forward → 6. settle to the real usage (or release) when the answer is over.
- * Policy, budgets and limits apply to `messages` only: count_tokens and models are not use.
+ *   3. check the tenant policy (policy/request-rules.ts: the model asked for, before anything is
+ *   reserved or forwarded) → 4. reserve (budgets, then rate limits, stored and the policy's; a
+ *   rate-limit refusal releases the reservation) → 5. forward → 6. settle to the real usage (or
+ *   release) when the answer is over.
+ * The model check applies to messages, count_tokens and `GET /v1/models/{id}`, and the model list
+ * is filtered to the person's models; budgets and limits apply to `messages` only (the rest is not use).
  * Reserve admits and reserves only when a limit or budget applies to the person
  * (limits/applicable.ts); usage is always recorded, through the batcher (state/usage-batcher.ts).
  * Each step's rules live in their own module (auth/, limits/, accounting/, state/); this file
@@ -21,7 +24,8 @@ import type { Estimate, Reservation } from "../model/budgets.ts";
 import type { Person } from "../model/person.ts";
 import { tokensOf } from "../model/usage.ts";
 import { logEvent } from "../telemetry/log.ts";
-import { readRequestBody } from "./body.ts";
+import { type PersonRules, checkModel, filteredModels, rulesFor } from "../policy/request-rules.ts";
+import { readRequestBody, readWhole, type RequestBody } from "./body.ts";
 import { GatewayRefusal } from "./errors.ts";
 import type { LogDetail, TenantExchange } from "./exchange.ts";
 import { type Forwarded, type ForwardEnd, type ForwardTarget, forward } from "./forward.ts";
@@ -40,6 +44,8 @@ interface Metered {
   reservation: Reservation | undefined;
   /** Whether a tokens-per-minute window counted the estimate (and is corrected after). */
   tokensPerMinute: boolean;
+  /** The policy's limits for the person, for that correction. */
+  policyLimits: PersonRules["limits"] | undefined;
   requestedModel: string | undefined;
   budgetWarning: string | undefined;
 }
@@ -49,16 +55,23 @@ export async function serveApi(ex: TenantExchange, target: ApiTarget): Promise<R
   const refused = (await authenticate(ex)) ?? (await checkRevocation(ex));
   if (refused) return refused;
 
-  const body = await readRequestBody(ex.request, ex.ctx.maxBodyBytes);
+  let body = await readRequestBody(ex.request, ex.ctx.maxBodyBytes);
   if (body.kind === "too_large") return ex.tooLarge();
-  if (target.route !== "messages") return settleWhenOver(ex, await forward(ex, ex.runtime.upstream, target, body), undefined);
 
+  // 3. check policy: the model this request is for must be one the person may use
+  const rules = ex.runtime.accessPolicy ? rulesFor(ex.runtime.accessPolicy, ex.person as Person) : undefined;
+  // a large body streams unread; its model must be checked first, so it is read whole (bounded by --max-body-bytes)
+  if (rules && body.kind === "stream" && target.route !== "models" && rules.access.everyModelFrom.length === 0) body = await readWhole(body);
+  if (body.kind === "too_large") return ex.tooLarge();
   const facts = requestFacts(body.kind === "whole" ? body.body : undefined, body.kind === "stream" ? body.bytes : 0);
-  // 3. check policy: the tenant's rules for this person and request (the models allowed) go here,
-  //    before anything is reserved; a refusal is `ex.refuse(...)`.
+  if (rules) {
+    const refusal = checkModel(target.route === "models" ? modelIdOf(target) : facts.model, rules.access);
+    if (refusal) return ex.refuse(refusal);
+  }
+  if (target.route !== "messages") return settleWhenOver(ex, await forwardUnmetered(ex, target, body, rules), undefined);
 
   // 4. reserve
-  const metered = await reserve(ex, facts);
+  const metered = await reserve(ex, facts, rules);
   if (metered instanceof GatewayRefusal) {
     ex.ctx.metrics.refusals.inc({ tenant: ex.runtime.config.slug, reason: metered.code });
     return ex.refuse(metered);
@@ -74,15 +87,16 @@ export async function serveApi(ex: TenantExchange, target: ApiTarget): Promise<R
  * so a request a budget refuses never counts toward a rate limit; a request the rate limit
  * refuses gives its reservation back (in the shared store: every replica agrees) before answering.
  */
-async function reserve(ex: TenantExchange, facts: RequestFacts): Promise<Metered | GatewayRefusal> {
+async function reserve(ex: TenantExchange, facts: RequestFacts, rules: PersonRules | undefined): Promise<Metered | GatewayRefusal> {
   const { ctx, runtime } = ex;
   const person = ex.person as Person;
   const estimate = estimateOf(facts, runtime.prices);
-  const applies = applicable(person, await ctx.policies.get(runtime.config.slug), runtime.rateDefaults, Date.now());
+  const applies = applicable(person, await ctx.policies.get(runtime.config.slug), runtime.rateDefaults, Date.now(), rules);
+  const extraLimits = rules && rules.limits.length > 0 ? rules.limits : undefined;
   let reservation: Reservation | undefined;
   let warning: string | undefined;
   if (applies.reserve) {
-    const reserved = await ctx.state.reserve(person, estimate);
+    const reserved = await ctx.state.reserve(person, estimate, rules && rules.budgets.length > 0 ? { extraBudgets: rules.budgets } : {});
     if (!reserved.ok) return budgetRefusal(reserved.refusedBy, estimate, Date.now());
     reservation = reserved.reservation;
     warning = budgetWarning(reserved.warnings);
@@ -90,7 +104,7 @@ async function reserve(ex: TenantExchange, facts: RequestFacts): Promise<Metered
   if (applies.admit) {
     let admitted;
     try {
-      admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults });
+      admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults, ...(extraLimits ? { extraLimits } : {}) });
     } catch (e) {
       if (reservation) await giveBack(ex, reservation);
       throw e;
@@ -100,7 +114,27 @@ async function reserve(ex: TenantExchange, facts: RequestFacts): Promise<Metered
       return rateLimitRefusal(admitted);
     }
   }
-  return { person, estimate, reservation, tokensPerMinute: applies.tokensPerMinute, requestedModel: facts.model, budgetWarning: warning };
+  return { person, estimate, reservation, tokensPerMinute: applies.tokensPerMinute, policyLimits: extraLimits, requestedModel: facts.model, budgetWarning: warning };
+}
+
+/** `GET /v1/models/{id}`: the id from the path the route allowed. */
+const modelIdOf = (target: ApiTarget) => (target.upstreamPath.startsWith("/v1/models/") ? decodeURIComponent(target.upstreamPath.slice("/v1/models/".length)) : undefined);
+
+/** count_tokens and models: forwarded without budgets or limits; the model list filtered to the person's models. */
+async function forwardUnmetered(ex: TenantExchange, target: ApiTarget, body: RequestBody, rules: PersonRules | undefined): Promise<Forwarded> {
+  const forwarded = await forward(ex, ex.runtime.upstream, target, body);
+  if (!rules || target.route !== "models" || modelIdOf(target) !== undefined) return forwarded;
+  if (forwarded.end instanceof Promise) {
+    // a stream is not a model list: never passed on unfiltered
+    await forwarded.response.body?.cancel().catch(() => {});
+    return { response: ex.answer(new GatewayRefusal("upstream_failed", "the Anthropic API answered the model list with a stream; it is not passed on unfiltered")), end: { ...(await forwarded.end), outcome: "failed", status: 502 } };
+  }
+  try {
+    return { response: await filteredModels(forwarded.response, rules.access), end: forwarded.end };
+  } catch (e) {
+    if (!(e instanceof GatewayRefusal)) throw e;
+    return { response: ex.answer(e), end: { ...forwarded.end, outcome: "failed", status: 502 } };
+  }
 }
 
 /** A reservation for a request that will not be forwarded: released before answering, so a retry finds the room. */
@@ -160,7 +194,7 @@ function settle(ex: TenantExchange, end: ForwardEnd, metered: Metered | undefine
   // the store, or the spool when the store is down (state/resilient.ts): either way it is kept
   void ctx.usageWrites.write(metered.reservation ? { kind: "settle", reservation: metered.reservation, record } : { kind: "record", record }).then(
     // the per-minute window's correction is best effort: a window lasts a minute
-    () => (delta !== 0 ? ctx.state.chargeTokens(metered.person, delta, { defaults: runtime.rateDefaults }).catch(() => {}) : undefined),
+    () => (delta !== 0 ? ctx.state.chargeTokens(metered.person, delta, { defaults: runtime.rateDefaults, ...(metered.policyLimits ? { extraLimits: metered.policyLimits } : {}) }).catch(() => {}) : undefined),
     (e) => ex.writeFailed(e),
   );
 }

@@ -15,6 +15,7 @@ import { IssuerKeys } from "../auth/jwks.ts";
 import { CLOCK_SKEW_SECONDS, VerifiedTokenCache } from "../auth/verify.ts";
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
 import { PolicyCache } from "../limits/applicable.ts";
+import { TenantPolicies } from "../policy/tenant-policies.ts";
 import { DEFAULT_STATE_URL, type OpenedState, openState, shownStateUrl } from "../state/open.ts";
 import { UsageBatcher } from "../state/usage-batcher.ts";
 import type { FailurePolicy } from "../state/resilient.ts";
@@ -59,6 +60,8 @@ export interface ProxyOptions {
   userInfo?: boolean;
   /** Share the port with other processes (SO_REUSEPORT): the workers of `--workers N` (src/proxy/workers.ts). */
   reusePort?: boolean;
+  /** The tenants' policies, opened before (TenantPolicies.open); required when a tenant has a `policy`. Closed by shutdown. */
+  policies?: TenantPolicies;
 }
 
 const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
@@ -134,9 +137,13 @@ export function startProxy(options: ProxyOptions) {
   const idleTimeout = config.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
   const metrics: Metrics = createMetrics();
   const log = options.log ?? stdoutLogger();
-  const { state, owned: ownsState } = openConfiguredState(options, metrics);
   const allTenants = config.single ? [config.single] : [...config.tenants.values()];
-  const { runtimes, keysByIssuer } = buildRuntimes(allTenants, options, metrics);
+  const policies = options.policies ?? TenantPolicies.none();
+  const unopened = allTenants.find((t) => t.policy && !policies.get(t.slug));
+  if (unopened) throw new Error(`tenant ${unopened.slug} has a policy that was not opened: pass TenantPolicies.open(...) as options.policies`);
+  policies.register(metrics.registry);
+  const { state, owned: ownsState } = openConfiguredState(options, metrics);
+  const { runtimes, keysByIssuer } = buildRuntimes(allTenants, options, metrics, policies);
   const longestLifetime = Math.max(...allTenants.map((t) => t.cli.access_token_lifetime_seconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS));
 
   const ctx: ProxyContext = {
@@ -199,6 +206,16 @@ export function startProxy(options: ProxyOptions) {
     return new Response(body, { headers: { "content-type": "application/json", "cache-control": "public, max-age=300" } });
   }
 
+  /** For a Host that names a tenant with a policy, the hash it enforces (a bare /readyz names no tenant). */
+  function policyLine(request: Request): string {
+    if (policies.size === 0) return "";
+    const host = validHost(request.headers.get("host"));
+    const tenant = host ? tenantForHost(config, host) : undefined;
+    const source = tenant && policies.get(tenant.slug);
+    if (!source || (!config.single && !host)) return "";
+    return `policy sha256:${source.current().compiled.hash}\n`;
+  }
+
   async function handle(ex: Exchange): Promise<Response> {
     const { request } = ex;
     const { path, search } = splitTarget(request.url);
@@ -207,7 +224,8 @@ export function startProxy(options: ProxyOptions) {
     if (path === "/healthz") return new Response("ok\n");
     if (path === "/readyz") {
       if (![...keysByIssuer.values()].every((k) => k.loaded)) return new Response("not ready: signing keys not loaded yet\n", { status: 503 });
-      return state.ready() ? new Response("ready\n") : new Response("not ready: the state store is unreachable\n", { status: 503 });
+      if (!state.ready()) return new Response("not ready: the state store is unreachable\n", { status: 503 });
+      return new Response(`ready\n${policyLine(request)}`);
     }
 
     const host = validHost(request.headers.get("host"));
@@ -278,6 +296,7 @@ export function startProxy(options: ProxyOptions) {
     /** Stops accepting, lets requests and streams in flight finish (bounded), then closes. */
     async shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
       for (const k of keysByIssuer.values()) k.stop();
+      policies.close();
       const graceful = server.stop(false);
       await Promise.race([graceful, new Promise((r) => setTimeout(r, graceMs))]);
       await Promise.all([server.stop(true), metricsServer?.stop(true)]);
@@ -290,7 +309,7 @@ export function startProxy(options: ProxyOptions) {
 }
 
 /** One runtime per tenant; tenants of one issuer share its keys, and a key change clears their caches. */
-function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: Metrics) {
+function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: Metrics, policies: TenantPolicies) {
   const runtimes = new Map<TenantConfig, TenantRuntime>();
   const keysByIssuer = new Map<string, IssuerKeys>();
   const cachesByIssuer = new Map<string, VerifiedTokenCache[]>();
@@ -321,6 +340,7 @@ function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: 
       prices: mergePriceTables(DEFAULT_PRICES, tenant.prices),
       rateDefaults: tenant.rateLimits ?? {},
       adminGroups: tenant.adminGroups ?? options.adminGroups ?? [],
+      ...(policies.get(tenant.slug) ? { accessPolicy: policies.get(tenant.slug) } : {}),
     });
   }
   return { runtimes, keysByIssuer };

@@ -9,12 +9,12 @@ import { RedisClient } from "bun";
 import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
 import { dayKey, daysBetween, type Period } from "../model/periods.ts";
 import { matchedBy, normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
-import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec, type RateDecision, type RateDefaults, type RateLimit } from "../model/rate-windows.ts";
+import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec, type RateDecision, type RateLimit } from "../model/rate-windows.ts";
 import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 import type { Subject } from "../model/subjects.ts";
 import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
 import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject } from "./checks.ts";
-import { type GatewayState, StateError, StateUnavailable, type UsageWrite } from "./types.ts";
+import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
 import { ADMIT, CHARGE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
 
 const COUNTER_TTL_MS = 70 * 86_400_000;
@@ -109,9 +109,9 @@ export class RedisState implements GatewayState {
 
   // ---- budgets
 
-  async reserve(person: Person, estimate: Estimate, options: { now?: number; ttlMs?: number } = {}): Promise<ReserveResult> {
+  async reserve(person: Person, estimate: Estimate, options: ReserveOptions = {}): Promise<ReserveResult> {
     const now = options.now ?? Date.now();
-    const budgets = await this.listBudgets(person.tenant);
+    const budgets = withExtra(await this.listBudgets(person.tenant), options.extraBudgets);
     const counters = countersFor(person, now);
     const index = new Map(counters.map((c, i) => [counterKey(c), i]));
     const hard = counters.map(() => ({ usd: -1, tok: -1 }));
@@ -202,10 +202,10 @@ export class RedisState implements GatewayState {
     await this.script(RELEASE, [this.key(reservation.tenant, "resexp"), this.key(reservation.tenant, "res", reservation.id)], [reservation.id, Date.now(), this.key(reservation.tenant, "res", "")]);
   }
 
-  async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
+  async budgetStatus(person: Person, now = Date.now(), extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]> {
     // purge expired reservations first, as reserve does, so the figures are the same
     await this.script(RELEASE, [this.key(person.tenant, "resexp"), this.key(person.tenant, "res", "-")], ["-", now, this.key(person.tenant, "res", "")]);
-    const budgets = await this.listBudgets(person.tenant);
+    const budgets = withExtra(await this.listBudgets(person.tenant), extraBudgets);
     return Promise.all(
       budgets.flatMap((budget) => {
         const ref = budgetCounter(budget, person, now);
@@ -260,13 +260,13 @@ export class RedisState implements GatewayState {
 
   // ---- rate limits
 
-  private async windowsOf(person: Person, defaults: RateDefaults | undefined): Promise<WindowSpec[]> {
-    return windowsFor(person, await this.listLimits(person.tenant), defaults);
+  private async windowsOf(person: Person, options: AdmitOptions): Promise<WindowSpec[]> {
+    return windowsFor(person, withExtra(await this.listLimits(person.tenant), options.extraLimits), options.defaults);
   }
 
-  async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
+  async admit(person: Person, tokens: number, options: AdmitOptions = {}): Promise<RateDecision> {
     const now = options.now ?? Date.now();
-    const specs = await this.windowsOf(person, options.defaults);
+    const specs = await this.windowsOf(person, options);
     if (specs.length === 0) return { allowed: true, windows: [] };
     const start = windowStart(now);
     const fraction = (now - start) / WINDOW_MS;
@@ -285,10 +285,10 @@ export class RedisState implements GatewayState {
     return describeWindows(specs, counts, now, tokens, allowed);
   }
 
-  async chargeTokens(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<void> {
+  async chargeTokens(person: Person, tokens: number, options: AdmitOptions = {}): Promise<void> {
     const now = options.now ?? Date.now();
     const start = windowStart(now);
-    const specs = (await this.windowsOf(person, options.defaults)).filter((s) => s.tpm !== undefined);
+    const specs = (await this.windowsOf(person, options)).filter((s) => s.tpm !== undefined);
     if (specs.length === 0) return;
     await this.script(CHARGE, specs.map((s) => this.windowKey(person.tenant, s.subject, start)), [tokens, now, 3 * WINDOW_MS]);
   }

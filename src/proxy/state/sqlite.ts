@@ -11,12 +11,12 @@ import { dirname } from "node:path";
 import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
 import { dayKey, type Period } from "../model/periods.ts";
 import { normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
-import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type RateDecision, type RateDefaults, type RateLimit } from "../model/rate-windows.ts";
+import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type RateDecision, type RateLimit } from "../model/rate-windows.ts";
 import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 import type { Subject, SubjectKind } from "../model/subjects.ts";
 import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
 import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson } from "./checks.ts";
-import { type GatewayState, StateError, StateUnavailable, type UsageWrite } from "./types.ts";
+import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS usage (
@@ -143,11 +143,11 @@ export class SqliteState implements GatewayState {
     });
   }
 
-  async reserve(person: Person, estimate: Estimate, options: { now?: number; ttlMs?: number } = {}): Promise<ReserveResult> {
+  async reserve(person: Person, estimate: Estimate, options: ReserveOptions = {}): Promise<ReserveResult> {
     const now = options.now ?? Date.now();
     return this.tx(() => {
       this.purgeExpired(person.tenant, now);
-      const checks = this.statuses(person, this.budgetsOf(person.tenant), now);
+      const checks = this.statuses(person, withExtra(this.budgetsOf(person.tenant), options.extraBudgets), now);
       const refused = checks.find((c) => !c.budget.soft && !fits(c.budget, c.value, estimate));
       if (refused) return { ok: false, refusedBy: budgetStatus(refused.budget, refused.value, refused.ref.periodKey), statuses: checks.map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey)) };
       const reservation: Reservation = { id: crypto.randomUUID(), tenant: person.tenant, estimate, counters: countersFor(person, now), expiresAt: now + (options.ttlMs ?? RESERVATION_TTL_MS) };
@@ -197,10 +197,10 @@ export class SqliteState implements GatewayState {
     this.add(record.tenant, live ? w.reservation.counters : recordCounters(record), record.costMicroUsd ?? 0, tokensOf(record));
   }
 
-  async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
+  async budgetStatus(person: Person, now = Date.now(), extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]> {
     return this.tx(() => {
       this.purgeExpired(person.tenant, now);
-      return this.statuses(person, this.budgetsOf(person.tenant), now).map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey));
+      return this.statuses(person, withExtra(this.budgetsOf(person.tenant), extraBudgets), now).map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey));
     });
   }
 
@@ -264,10 +264,10 @@ export class SqliteState implements GatewayState {
       .run(tenant, key, windowStart(now), requests, tokens, now);
   }
 
-  async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
+  async admit(person: Person, tokens: number, options: AdmitOptions = {}): Promise<RateDecision> {
     const now = options.now ?? Date.now();
     return this.tx(() => {
-      const specs = windowsFor(person, this.limitsOf(person.tenant), options.defaults);
+      const specs = windowsFor(person, withExtra(this.limitsOf(person.tenant), options.extraLimits), options.defaults);
       const keys = specs.map((s) => `${s.subject.kind}:${s.subject.id}`);
       const counts = keys.map((k) => this.windowCounts(person.tenant, k, now));
       const allowed = specs.every((s, i) => admits(s, counts[i] as WindowCounts, now));
@@ -277,10 +277,10 @@ export class SqliteState implements GatewayState {
     });
   }
 
-  async chargeTokens(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<void> {
+  async chargeTokens(person: Person, tokens: number, options: AdmitOptions = {}): Promise<void> {
     const now = options.now ?? Date.now();
     this.tx(() => {
-      for (const s of windowsFor(person, this.limitsOf(person.tenant), options.defaults)) if (s.tpm !== undefined) this.bump(person.tenant, `${s.subject.kind}:${s.subject.id}`, now, 0, tokens);
+      for (const s of windowsFor(person, withExtra(this.limitsOf(person.tenant), options.extraLimits), options.defaults)) if (s.tpm !== undefined) this.bump(person.tenant, `${s.subject.kind}:${s.subject.id}`, now, 0, tokens);
     });
   }
 

@@ -18,6 +18,20 @@ export type UsageWrite =
   | { kind: "record"; record: UsageRecord }
   | { kind: "release"; reservation: Reservation };
 
+export interface ReserveOptions {
+  now?: number;
+  ttlMs?: number;
+  /** Budgets that are not stored (the tenant policy's), checked exactly like stored ones on the same counters. */
+  extraBudgets?: readonly Budget[];
+}
+
+export interface AdmitOptions {
+  now?: number;
+  defaults?: RateDefaults;
+  /** Limits that are not stored (the tenant policy's), counted on the same windows as stored ones. */
+  extraLimits?: readonly RateLimit[];
+}
+
 export interface GatewayState {
   // ledger
   /** Records a request's usage without a reservation (idempotent by requestId). */
@@ -32,18 +46,19 @@ export interface GatewayState {
 
   // budgets: counters move only through reserve/settle/release/expiry
   /** Atomically checks every budget of the person (user, groups, tenant), and reserves the estimate on all of their counters if no hard budget would be exceeded. */
-  reserve(person: Person, estimate: Estimate, options?: { now?: number; ttlMs?: number }): Promise<ReserveResult>;
+  reserve(person: Person, estimate: Estimate, options?: ReserveOptions): Promise<ReserveResult>;
   /** Records the usage and moves the counters from the estimate to the real spend (idempotent by requestId; a reservation that expired meanwhile is charged in full). */
   settle(reservation: Reservation, record: UsageRecord): Promise<void>;
   /** Gives back a reservation that will not be settled (error, client gone). */
   release(reservation: Reservation): Promise<void>;
-  budgetStatus(person: Person, now?: number): Promise<BudgetStatus[]>;
+  /** Every budget of the person with its counter now; `extraBudgets` as reserve's. */
+  budgetStatus(person: Person, now?: number, extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]>;
 
   // rate limits
   /** Counts one request and `tokens` against every applicable window, unless one would be exceeded. */
-  admit(person: Person, tokens: number, options?: { now?: number; defaults?: RateDefaults }): Promise<RateDecision>;
+  admit(person: Person, tokens: number, options?: AdmitOptions): Promise<RateDecision>;
   /** Adds tokens learnt after the response (actual minus what admit counted; may be negative). */
-  chargeTokens(person: Person, tokens: number, options?: { now?: number; defaults?: RateDefaults }): Promise<void>;
+  chargeTokens(person: Person, tokens: number, options?: AdmitOptions): Promise<void>;
 
   // denylist
   revoke(revocation: Revocation): Promise<void>;
@@ -90,4 +105,9 @@ export class StateUnavailable extends StateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("STATE_UNAVAILABLE", message, options);
   }
+}
+
+/** Stored settings plus the policy's (not stored), for one check. */
+export function withExtra<T>(stored: readonly T[], extra: readonly T[] | undefined): T[] {
+  return extra && extra.length > 0 ? [...stored, ...extra] : (stored as T[]);
 }
