@@ -53,3 +53,14 @@ export function checkSeenPerson(p: SeenPerson): SeenPerson {
   if (!p.tenant || !p.sub || !Number.isFinite(p.lastSeen)) throw bad("a person seen needs a tenant, a sub and a time");
   return { ...p, ...(p.email ? { email: p.email.toLowerCase() } : {}) };
 }
+
+/** A person's groups as stored (JSON), when known. */
+export function groupsOf(json: string | null | undefined): { groups?: string[] } {
+  if (!json) return {};
+  try {
+    const groups = JSON.parse(json) as unknown;
+    return Array.isArray(groups) && groups.every((g) => typeof g === "string") ? { groups } : {};
+  } catch {
+    return {};
+  }
+}

@@ -193,6 +193,7 @@ redis.call('HSETNX', k, 'first', ARGV[5])
 redis.call('HSET', k, 'sub', ARGV[1], 'name', ARGV[4])
 if ARGV[2] ~= '' then redis.call('HSET', k, 'username', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', k, 'email', ARGV[3]) end
+if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', k, 'groups', ARGV[7]) end
 local last = tonumber(redis.call('HGET', k, 'last'))
 if not last or tonumber(ARGV[5]) > last then redis.call('HSET', k, 'last', ARGV[5]) end
 redis.call('PEXPIRE', k, ARGV[6])

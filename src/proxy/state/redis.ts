@@ -13,7 +13,7 @@ import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type Windo
 import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 import type { Subject } from "../model/subjects.ts";
 import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
-import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject } from "./checks.ts";
+import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject, groupsOf } from "./checks.ts";
 import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
 import { ADMIT, CHARGE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
 
@@ -336,7 +336,7 @@ export class RedisState implements GatewayState {
   async notePerson(person: SeenPerson): Promise<void> {
     const p = checkSeenPerson(person);
     const ids = new Set([p.sub, p.username, p.email].filter((v): v is string => !!v).map(normaliseUserId));
-    await this.script(NOTE_PERSON, [this.personKey(p.tenant, p.sub), ...[...ids].map((id) => this.personIndexKey(p.tenant, id))], [p.sub, p.username ?? "", p.email ?? "", p.displayName, p.lastSeen, PERSON_TTL_MS]);
+    await this.script(NOTE_PERSON, [this.personKey(p.tenant, p.sub), ...[...ids].map((id) => this.personIndexKey(p.tenant, id))], [p.sub, p.username ?? "", p.email ?? "", p.displayName, p.lastSeen, PERSON_TTL_MS, p.groups ? JSON.stringify(p.groups) : ""]);
   }
 
   async findPeople(tenant: string, value: string, kind?: UserKind): Promise<SeenPerson[]> {
@@ -347,7 +347,7 @@ export class RedisState implements GatewayState {
         const flat = (await this.send("HGETALL", [this.personKey(tenant, sub)])) as Reply;
         const h = (Array.isArray(flat) ? Object.fromEntries(flat.flatMap((_, i) => (i % 2 ? [] : [[flat[i], flat[i + 1]]]))) : (flat ?? {})) as Record<string, string>;
         if (h.sub === undefined) return undefined;
-        const p: SeenPerson = { tenant, sub: h.sub, ...(h.username ? { username: h.username } : {}), ...(h.email ? { email: h.email } : {}), displayName: h.name ?? h.sub, firstSeen: Number(h.first ?? 0), lastSeen: Number(h.last ?? 0) };
+        const p: SeenPerson = { tenant, sub: h.sub, ...(h.username ? { username: h.username } : {}), ...(h.email ? { email: h.email } : {}), displayName: h.name ?? h.sub, ...groupsOf(h.groups), firstSeen: Number(h.first ?? 0), lastSeen: Number(h.last ?? 0) };
         const by = matchedBy(p, value);
         return by.length > 0 && (kind === undefined || by.includes(kind)) ? p : undefined;
       }),

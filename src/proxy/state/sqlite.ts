@@ -15,7 +15,7 @@ import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type Windo
 import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 import type { Subject, SubjectKind } from "../model/subjects.ts";
 import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
-import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson } from "./checks.ts";
+import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson, groupsOf } from "./checks.ts";
 import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
 
 const SCHEMA = `
@@ -45,15 +45,16 @@ const ADDED_COLUMNS: [table: string, column: string, definition: string][] = [
   ["counters", "held_usd", "INTEGER NOT NULL DEFAULT 0"],
   ["counters", "held_tokens", "INTEGER NOT NULL DEFAULT 0"],
   ["windows", "last", "INTEGER"],
+  ["people", "groups_json", "TEXT"],
 ];
 
-interface PersonRow { tenant: string; sub: string; username: string | null; username_key: string | null; email: string | null; display_name: string; first_seen: number; last_seen: number }
+interface PersonRow { tenant: string; sub: string; username: string | null; username_key: string | null; email: string | null; display_name: string; groups_json: string | null; first_seen: number; last_seen: number }
 interface RevocationRow { tenant: string; kind: RevocationKind; value: string; until: number; at: number; by: string | null; reason: string | null }
 interface BudgetRow { tenant: string; kind: SubjectKind; id: string; period: Period; unit: BudgetUnit; lim: number; soft: number }
 interface LimitRow { tenant: string; kind: SubjectKind; id: string; rpm: number | null; tpm: number | null }
 
 const toRevocation = (r: RevocationRow): Revocation => ({ tenant: r.tenant, kind: r.kind, value: r.value, until: r.until, at: r.at, ...(r.by ? { by: r.by } : {}), ...(r.reason ? { reason: r.reason } : {}) });
-const toPerson = (r: PersonRow): SeenPerson => ({ tenant: r.tenant, sub: r.sub, ...(r.username !== null ? { username: r.username } : {}), ...(r.email !== null ? { email: r.email } : {}), displayName: r.display_name, firstSeen: r.first_seen, lastSeen: r.last_seen });
+const toPerson = (r: PersonRow): SeenPerson => ({ tenant: r.tenant, sub: r.sub, ...(r.username !== null ? { username: r.username } : {}), ...(r.email !== null ? { email: r.email } : {}), displayName: r.display_name, ...groupsOf(r.groups_json), firstSeen: r.first_seen, lastSeen: r.last_seen });
 const toBudget = (r: BudgetRow): Budget => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, period: r.period, unit: r.unit, limit: r.lim, soft: r.soft === 1 });
 const toLimit = (r: LimitRow): RateLimit => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, ...(r.rpm !== null ? { rpm: r.rpm } : {}), ...(r.tpm !== null ? { tpm: r.tpm } : {}) });
 
@@ -317,10 +318,10 @@ export class SqliteState implements GatewayState {
     this.tx(() => {
       this.db
         .query(
-          `INSERT INTO people (tenant, sub, username, username_key, email, display_name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-           ON CONFLICT (tenant, sub) DO UPDATE SET username = ?3, username_key = ?4, email = coalesce(?5, email), display_name = ?6, first_seen = min(first_seen, ?7), last_seen = max(last_seen, ?8)`,
+          `INSERT INTO people (tenant, sub, username, username_key, email, display_name, first_seen, last_seen, groups_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+           ON CONFLICT (tenant, sub) DO UPDATE SET username = ?3, username_key = ?4, email = coalesce(?5, email), display_name = ?6, first_seen = min(first_seen, ?7), last_seen = max(last_seen, ?8), groups_json = coalesce(?9, groups_json)`,
         )
-        .run(p.tenant, p.sub, p.username ?? null, p.username !== undefined ? normaliseUserId(p.username) : null, p.email ?? null, p.displayName, p.firstSeen, p.lastSeen);
+        .run(p.tenant, p.sub, p.username ?? null, p.username !== undefined ? normaliseUserId(p.username) : null, p.email ?? null, p.displayName, p.firstSeen, p.lastSeen, p.groups ? JSON.stringify(p.groups) : null);
     });
   }
 
