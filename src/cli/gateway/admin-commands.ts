@@ -28,6 +28,8 @@ import { usageError } from "../errors.ts";
 import type { AdminClient, BudgetSelector, BudgetSetting, LimitSetting, RevocationTarget, UsageQuery, UsageReport } from "./client.ts";
 import type { Budget, Matched, MyUsage, RateLimit, RestoreAnswer, Revocation, RevokeAnswer, SeenPerson, Subject, UsageDimension, UserKind } from "../../shared/gateway-api.ts";
 export { ADMIN_KEY_FILE_OPTION, GATEWAY_COMMANDS, gatewayCommand, type GatewayCommandSpec } from "./command-specs.ts";
+import { renderPolicyExplain, renderPolicyShow } from "../policy/view.ts";
+import type { PolicyExplainJson, PolicyShowJson } from "../../shared/gateway-api.ts";
 import { cell, csvForOutput, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
 
 
@@ -43,7 +45,9 @@ export type AdminRequest =
   | { op: "limit-list"; json: boolean }
   | { op: "revoke"; target: RevocationTarget; json: boolean }
   | { op: "restore"; target: RevocationTarget; json: boolean }
-  | { op: "revocations"; json: boolean };
+  | { op: "revocations"; json: boolean }
+  | { op: "policy-show"; json: boolean }
+  | { op: "policy-explain"; user: string; kind?: UserKind; json: boolean };
 
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -152,6 +156,13 @@ export function parseAdminCommand(path: string[], args: ParsedArgs): AdminReques
       return { op: "restore", json, target: targetOf(args, false) };
     case "revocations":
       return { op: "revocations", json };
+    case "policy show":
+      return { op: "policy-show", json };
+    case "policy explain": {
+      const target = targetOf(args, false);
+      if (!("user" in target)) throw usageError("give --user U: agent-runner-auth admin policy explain --user U");
+      return { op: "policy-explain", json, user: target.user, ...(target.kind ? { kind: target.kind } : {}) };
+    }
     default:
       throw usageError(`unknown command 'admin ${cell(key)}'`, "See: agent-runner-auth admin --help");
   }
@@ -175,7 +186,9 @@ export type AdminOutcome =
   | { op: "limit-list"; limits: RateLimit[] }
   | { op: "revoke"; revocation: RevokeAnswer }
   | { op: "restore"; answer: RestoreAnswer }
-  | { op: "revocations"; revocations: Revocation[] };
+  | { op: "revocations"; revocations: Revocation[] }
+  | { op: "policy-show"; policy: PolicyShowJson }
+  | { op: "policy-explain"; explained: PolicyExplainJson };
 
 export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<AdminOutcome> {
   switch (r.op) {
@@ -203,6 +216,10 @@ export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<Ad
       return { op: "restore", answer: await client.restore(r.target) };
     case "revocations":
       return { op: "revocations", revocations: await client.listRevocations() };
+    case "policy-show":
+      return { op: "policy-show", policy: await client.showPolicy() };
+    case "policy-explain":
+      return { op: "policy-explain", explained: await client.explainPolicy(r.user, r.kind) };
   }
 }
 
@@ -298,6 +315,10 @@ export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
     }
     case "revocations":
       return json ? out(jsonOutput(outcome.revocations)) : out(revocationRows(outcome.revocations));
+    case "policy-show":
+      return out(renderPolicyShow(outcome.policy, json));
+    case "policy-explain":
+      return out(renderPolicyExplain(outcome.explained, json));
   }
 }
 

@@ -106,6 +106,22 @@ export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
     description: `Lifts every revocation of the people U matches, under any of their identifiers (sub, username, e-mail), and of U itself; prints what was lifted, or that nothing was in force. ${ADMIN_AUTH}`,
     options: [...TARGET_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
   },
+  {
+    path: ["admin", "policy", "show"],
+    name: "admin policy show",
+    summary: "the tenant policy the gateway enforces now, with its hash",
+    usage: ADMIN("policy show [--json]"),
+    description: `Asks the gateway (one replica) for the policy in force: its hash (compare it with 'agent-runner-auth admin policy check FILE' and /readyz on each replica), the file it came from and when it was applied, and each group's models, budgets and limits. ${ADMIN_AUTH}`,
+    options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
+  },
+  {
+    path: ["admin", "policy", "explain"],
+    name: "admin policy explain",
+    summary: "what one person may use and spend, and where each rule comes from",
+    usage: ADMIN("policy explain --user U [--kind K] [--json]"),
+    description: `The person's groups (from the last token the gateway saw of theirs), the models they may use, and every budget and rate limit that applies to them, each with its source: a policy group, the policy's default, the admin API, or the gateway's configuration. Every budget must fit and every limit holds. ${ADMIN_AUTH}`,
+    options: [{ name: "user", kind: "value", valueName: "U", description: "the person: their sub, username or e-mail" }, KIND_OPTION, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
+  },
   { path: ["admin", "revocations"], name: "admin revocations", summary: "list the revocations in force", usage: ADMIN("revocations"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
   {
     path: ["usage"],
