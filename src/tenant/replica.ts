@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import type { TenantConfig } from "../proxy/config.ts";
 import { startProxy } from "../proxy/http/server.ts";
+import { TenantPolicies } from "../proxy/policy/tenant-policies.ts";
 
 export interface ReplicaSpec {
   config: Omit<TenantConfig, "upstreamApiKey">;
@@ -32,8 +33,11 @@ if (import.meta.main) {
   delete process.env[REPLICA_KEY_ENV];
   const tenant: TenantConfig = { ...spec.config, upstreamApiKey: key };
   const tls = spec.tls ? { cert: readFileSync(spec.tls.certFile, "utf8"), key: readFileSync(spec.tls.keyFile, "utf8") } : undefined;
+  const policies = await TenantPolicies.open([tenant]);
+  process.on("SIGHUP", () => void policies.reloadAll());
   const proxy = startProxy({
     config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    policies,
     port: spec.port,
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },

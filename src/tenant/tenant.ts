@@ -9,13 +9,14 @@ import { createServer as createTlsServer } from "node:https";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { createIdp, type Idp, type TenantUser } from "./idp.ts";
 import { randomBytes } from "node:crypto";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
 import { startProxy } from "../proxy/http/server.ts";
+import { TenantPolicies } from "../proxy/policy/tenant-policies.ts";
 import type { LogLine } from "../proxy/telemetry/log.ts";
 import type { TenantConfig } from "../proxy/config.ts";
 import { openState, shownStateUrl } from "../proxy/state/open.ts";
@@ -61,6 +62,8 @@ export interface TenantOptions {
   adminGroup?: string;
   /** The proxy looks up the e-mail of email-as-username people at userInfo (default true). */
   userInfo?: boolean;
+  /** The tenant policy file (docs/policy.md) every proxy enforces, watched; `reloadPolicy()` is SIGHUP. */
+  policy?: string;
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -91,6 +94,8 @@ export interface RunningTenant {
   info: TenantInfo;
   idp: Idp;
   stop(): Promise<void>;
+  /** Every proxy reads its policy file again (SIGHUP to each replica). */
+  reloadPolicy(): void;
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -143,6 +148,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     upstream: upstreamUrl,
     upstreamApiKey: upstreamKey,
     cli: client,
+    ...(options.policy ? { policy: { path: resolve(options.policy) } } : {}),
   };
   const adminGroups = options.adminGroup ? [options.adminGroup] : [];
   const replicas = options.replicas ?? 1;
@@ -154,7 +160,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       idpServer.closeAllConnections();
     });
 
-  let proxies: { url: string; metrics: string; stop(): Promise<void> }[];
+  let proxies: { url: string; metrics: string; stop(): Promise<void>; reloadPolicy(): void }[];
   try {
     proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls)] : await replicaProcesses(tenantConfig, options, state, adminGroups, replicas);
   } catch (e) {
@@ -180,6 +186,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       ...(options.adminGroup ? { admin_group: options.adminGroup } : {}),
     },
     idp,
+    reloadPolicy: () => proxies.forEach((p) => p.reloadPolicy()),
     stop: async () => {
       await Promise.all(proxies.map((p) => p.stop()));
       stub?.stop();
@@ -190,8 +197,10 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
 }
 
 async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined) {
+  const policies = await TenantPolicies.open([tenantConfig]);
   const proxy = startProxy({
     config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    policies,
     port: options.port,
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },
@@ -202,7 +211,7 @@ async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
   await proxy.ready();
-  return { url: proxy.url, metrics: `${proxy.metricsUrl}/metrics`, stop: () => proxy.shutdown(2000) };
+  return { url: proxy.url, metrics: `${proxy.metricsUrl}/metrics`, stop: () => proxy.shutdown(2000), reloadPolicy: () => void policies.reloadAll() };
 }
 
 /** `replicas` proxy processes (replica.ts) on ports `port`, `port+1`, … (or free ports for 0), sharing `state`. */
@@ -225,7 +234,7 @@ async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptio
   return ok;
 }
 
-function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url: string; metrics: string; stop(): Promise<void> }> {
+function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url: string; metrics: string; stop(): Promise<void>; reloadPolicy(): void }> {
   const child: ChildProcess = spawn(process.execPath, [join(import.meta.dir, "replica.ts")], {
     // stdin: the replica stops when it closes, so a killed tenant leaves no proxy behind
     stdio: ["pipe", "pipe", "inherit"],
@@ -244,7 +253,7 @@ function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url:
     createInterface({ input: child.stdout! }).once("line", (line) => {
       clearTimeout(timer);
       const ready = JSON.parse(line) as { url: string; metrics: string };
-      resolve({ ...ready, stop });
+      resolve({ ...ready, stop, reloadPolicy: () => void child.kill("SIGHUP") });
     });
     child.once("exit", (code) => {
       clearTimeout(timer);
