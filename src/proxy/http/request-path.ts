@@ -64,7 +64,9 @@ export async function serveApi(ex: TenantExchange, target: ApiTarget): Promise<R
   if (rules && body.kind === "stream" && target.route !== "models" && rules.access.everyModelFrom.length === 0) body = await readWhole(body);
   if (body.kind === "too_large") return ex.tooLarge();
   const facts = requestFacts(body.kind === "whole" ? body.body : undefined, body.kind === "stream" ? body.bytes : 0);
-  if (rules) {
+  // the model list names no model: it is filtered instead (forwardUnmetered)
+  const listsModels = target.route === "models" && modelIdOf(target) === undefined;
+  if (rules && !listsModels) {
     const refusal = checkModel(target.route === "models" ? modelIdOf(target) : facts.model, rules.access);
     if (refusal) return ex.refuse(refusal);
   }
