@@ -106,6 +106,7 @@ export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
     description: `Lifts every revocation of the people U matches, under any of their identifiers (sub, username, e-mail), and of U itself; prints what was lifted, or that nothing was in force. ${ADMIN_AUTH}`,
     options: [...TARGET_OPTIONS, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
   },
+  { path: ["admin", "revocations"], name: "admin revocations", summary: "list the revocations in force", usage: ADMIN("revocations"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
   {
     path: ["admin", "policy", "show"],
     name: "admin policy show",
@@ -122,7 +123,6 @@ export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
     description: `The person's groups (from the last token the gateway saw of theirs), the models they may use, and every budget and rate limit that applies to them, each with its source: a policy group, the policy's default, the admin API, or the gateway's configuration. Every budget must fit and every limit holds. ${ADMIN_AUTH}`,
     options: [{ name: "user", kind: "value", valueName: "U", description: "the person: their sub, username or e-mail" }, KIND_OPTION, JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
   },
-  { path: ["admin", "revocations"], name: "admin revocations", summary: "list the revocations in force", usage: ADMIN("revocations"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
   {
     path: ["usage"],
     name: "usage",
