@@ -42,6 +42,23 @@ describe("readProxyOptions", () => {
     expect(read(["--trust-forwarded-headers"]).config.trustForwardedHeaders).toBe(true);
   });
 
+  test("the policy: --policy or AGENT_RUNNER_PROXY_POLICY, or a tenant's `policy` (relative to the config file, or inline); an invalid first one is refused with the member named", () => {
+    const good = file("policy.yaml", 'groups:\n  eng:\n    models: ["claude-*"]\n');
+    expect(read(["--policy", good]).config.single?.policy).toEqual({ path: good });
+    expect(read([], { AGENT_RUNNER_PROXY_POLICY: good }).config.single?.policy).toEqual({ path: good });
+    expect(read([]).config.single?.policy).toBeUndefined();
+    const bad = file("bad.yaml", "groups:\n  eng:\n    budgets:\n      - { period: week, usd: 5 }\n");
+    expect(refusal(["--policy", bad])).toBe(`tenant default: policy ${bad}:4: groups.eng.budgets[0].period: must be "day" or "month"`);
+    expect(refusal(["--policy", join(dir, "missing.yaml")])).toContain("missing.yaml: (policy): does not exist");
+    const config = file("with-policy.json", JSON.stringify({ tenants: { acme: { issuer: "https://i", clientIds: ["c"], upstreamApiKey: "k", policy: "policy.yaml" }, beta: { issuer: "https://i", clientIds: ["c"], upstreamApiKey: "k", policy: { default: { models: [] } } } } }));
+    const tenants = read(["--config", config]).config.tenants;
+    expect(tenants.get("acme")?.policy).toEqual({ path: good });
+    expect(tenants.get("beta")?.policy).toEqual({ inline: { default: { models: [] } }, where: "tenants.beta.policy" });
+    const badInline = file("bad-inline.json", JSON.stringify({ tenants: { acme: { issuer: "https://i", clientIds: ["c"], upstreamApiKey: "k", policy: { groups: { eng: { models: "claude-*" } } } } } }));
+    expect(refusal(["--config", badInline])).toContain("tenant acme: policy tenants.acme.policy: groups.eng.models:");
+    expect(refusal(["--config", config, "--policy", good])).toContain("--policy is for the single-tenant flags");
+  });
+
   test("every value is checked, with the flag or variable named (nothing is bound yet)", () => {
     expect(refusal(["--idle-timeout", "0"])).toContain("--idle-timeout must be whole seconds from 1 to 255");
     expect(refusal(["--max-body-bytes", "lots"])).toContain("--max-body-bytes must be a positive whole number");
