@@ -142,6 +142,10 @@ describe("budgets from the policy", () => {
     expect(message).toContain("groups.interns.budgets[0]");
     expect(message).toContain("your daily budget of 2500 tokens");
     expect((await ask(b.url, ivan, "claude-haiku-4-5")).status).toBe(200);
+    // `agent-runner-auth usage` shows the policy budget too, used up for ines
+    const mine = (await (await fetch(`${a.url}/_gateway/v1/me/usage`, { headers: { authorization: `Bearer ${ines}` } })).json()) as { budgets: { period: string; unit: string; limit: number; used: number; remaining: number }[] };
+    expect(mine.budgets).toContainEqual(expect.objectContaining({ user: "sub-ines", period: "day", unit: "tokens", limit: 2500 }));
+    expect(mine.budgets.find((x) => x.limit === 2500)!.used).toBeGreaterThan(0);
   }, 20_000);
 
   test("pooled: one platform member's spend refuses every member, on both replicas", async () => {
