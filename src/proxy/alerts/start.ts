@@ -1,0 +1,59 @@
+/**
+ * One tenant's budget alerts, wired to the gateway: the spool under `<spool base>/alerts/<tenant>`
+ * (one directory for every process of the host, so a survivor takes over a dead one's alerts),
+ * delivery with the global fetch (counter `proxy_alerts_total`), and the state store deciding
+ * which replica sends each alert (`claimOnce`). `observeStatuses` turns the budgets' figures after
+ * a request into observations.
+ */
+import { join } from "node:path";
+import type { TenantConfig } from "../config.ts";
+import type { BudgetStatus } from "../model/budgets.ts";
+import { periodKeyOf } from "../model/periods.ts";
+import type { Person } from "../model/person.ts";
+import type { GatewayState } from "../state/types.ts";
+import { logEvent } from "../telemetry/log.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import { BudgetAlerts } from "./budget-alerts.ts";
+import { AlertDelivery } from "./delivery.ts";
+import { AlertSpool } from "./spool.ts";
+import type { BudgetObservation } from "./types.ts";
+
+export interface RunningAlerts {
+  alerts: BudgetAlerts;
+  delivery: AlertDelivery;
+}
+
+export function startAlerts(tenant: TenantConfig, deps: { state: GatewayState; metrics: Metrics; fetch: typeof fetch; spoolBase: string }): RunningAlerts | undefined {
+  const config = tenant.alerts;
+  if (!config) return undefined;
+  const log = (level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>) => logEvent(level, message, { tenant: tenant.slug, webhook: config.webhookOrigin, ...fields });
+  const spool = AlertSpool.open(join(deps.spoolBase, "alerts", tenant.slug), { onCorrupt: (file) => log("warn", `an unreadable alert file was set aside: ${file}`, {}) });
+  const counter = deps.metrics.alerts;
+  const delivery = new AlertDelivery({ fetch: (url, init) => deps.fetch(url, init), spool, config, log, deliveries: { inc: ({ result }) => counter.inc({ tenant: tenant.slug, result }) } });
+  const alerts = new BudgetAlerts({ claims: deps.state, spool, delivery, thresholds: config.thresholds, log });
+  void alerts.resume().then(
+    (n) => (n > 0 ? log("info", `${n} budget alerts of an earlier run resumed`, {}) : undefined),
+    (e: unknown) => log("error", `spooled budget alerts could not be resumed: ${(e as Error).message}`, {}),
+  );
+  return { alerts, delivery };
+}
+
+/** The figures of every budget of the person after a request (spend settled; requests in flight left out). */
+export function observeStatuses(alerts: BudgetAlerts, person: Person, statuses: readonly BudgetStatus[], now = Date.now()): void {
+  for (const status of statuses) void alerts.observe(observationOf(person, status, now));
+}
+
+export function observationOf(person: Person, status: BudgetStatus, now: number): BudgetObservation {
+  const { budget } = status;
+  const scope = budget.subject.kind;
+  return {
+    tenant: person.tenant,
+    scope,
+    subject: scope === "user" ? person.sub : scope === "group" ? budget.subject.id : "*",
+    subjectName: scope === "user" ? person.displayName : scope === "group" ? budget.subject.id : person.tenant,
+    budget: { name: "admin API", source: "admin API", period: budget.period, unit: budget.unit, limit: budget.limit, soft: budget.soft },
+    periodKey: periodKeyOf(budget.period, now),
+    spent: Math.max(0, status.used - status.held),
+    resetsAt: status.resetsAt,
+  };
+}
