@@ -38,6 +38,19 @@ export function startAlerts(tenant: TenantConfig, deps: { state: GatewayState; m
   return { alerts, delivery };
 }
 
+/**
+ * After a request's usage is settled: the person's budgets as they stand now (one read of the
+ * store, only for a person some budget applies to, only for a tenant with alerts), observed.
+ * Never throws (a failed read is the next request's to catch up: alerts are level-triggered).
+ */
+export async function observeAfterSettle(alerts: BudgetAlerts, state: Pick<GatewayState, "budgetStatus">, person: Person): Promise<void> {
+  try {
+    observeStatuses(alerts, person, await state.budgetStatus(person));
+  } catch (e) {
+    logEvent("warn", `budget alerts: the budgets of ${person.displayName} could not be read after a request (${(e as Error).message}); the next request looks again`, { tenant: person.tenant });
+  }
+}
+
 /** The figures of every budget of the person after a request (spend settled; requests in flight left out). */
 export function observeStatuses(alerts: BudgetAlerts, person: Person, statuses: readonly BudgetStatus[], now = Date.now()): void {
   for (const status of statuses) void alerts.observe(observationOf(person, status, now));
