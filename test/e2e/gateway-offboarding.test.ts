@@ -10,6 +10,7 @@ import { startTenant, type TenantProcess } from "../support/tenant.ts";
 import { authorizeUrl, CookieJarBrowser, exchangeCode, revoke, type Tokens } from "../support/idp-session-client.ts";
 import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { messageBody, post, useGateway } from "../support/gateway.ts";
+import { RedisState } from "../../src/proxy/state/redis.ts";
 
 const REVALIDATE_SECONDS = 2;
 const PASSWORDS: Record<string, string> = { demo: "demo-password-1", carol: "carol-password-1", dave: "dave-password-1", frank: "frank-password-1" };
@@ -92,6 +93,18 @@ describe("the local tenant, two replicas on redis, --revalidate-seconds 2", () =
       await servedEverywhere(bystander.accessToken);
     }, 20_000);
   }
+
+  test("each session the issuer refused is in the audit log once (actor directory), with what the issuer said", async () => {
+    const store = new RedisState(redis.url);
+    try {
+      const rows = (await store.listAudit({ tenant: "acme" })).filter((r) => r.action === "directory.revoke");
+      expect(rows.map((r) => r.target.replace(/^session \S+ of /, "")).sort()).toEqual(["carol", "dave", "demo"]);
+      expect(rows.every((r) => r.actor === "directory")).toBe(true);
+      expect(rows.find((r) => r.target.endsWith("dave"))?.new).toMatchObject({ reason: "issuer", issuer_said: "401: User is disabled" });
+    } finally {
+      await store.close();
+    }
+  });
 
   afterAll(() => {
     process.stderr.write(`offboarding, ms from the IdP action to 401 on [replica 1, replica 2]: ${JSON.stringify(Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, v.map(Math.round)])))}\n`);

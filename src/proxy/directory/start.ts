@@ -45,6 +45,9 @@ export function startRevalidator(tenant: TenantConfig, deps: DirectoryDeps): Rev
 }
 
 async function revokeSession(tenant: TenantConfig, r: Revocation, deps: DirectoryDeps): Promise<void> {
+  // another replica that also saw this session may have revoked it at an earlier interval: one row
+  const already = await deps.state.isRevoked(tenant.slug, { origin_jti: r.sessionId });
+  if (already?.kind === "origin_jti") return;
   const at = Date.now();
   // until every token of the session has expired (with the verifier's skew), at least a minute
   const until = Math.max(r.until + CLOCK_SKEW_SECONDS * 1000, at + 60_000);
