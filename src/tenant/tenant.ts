@@ -153,7 +153,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   const adminGroups = options.adminGroup ? [options.adminGroup] : [];
   const replicas = options.replicas ?? 1;
   const tempDir = (replicas > 1 && !options.state) || options.alerts ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
-  const state = options.state ?? (tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
+  const state = options.state ?? (replicas > 1 && tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
   const stopIdp = () =>
     new Promise<void>((resolve) => {
       idpServer.close(() => resolve());
