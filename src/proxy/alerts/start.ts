@@ -47,9 +47,15 @@ export async function observeAfterSettle(alerts: BudgetAlerts, state: Pick<Gatew
   try {
     observeStatuses(alerts, person, await state.budgetStatus(person));
   } catch (e) {
-    logEvent("warn", `budget alerts: the budgets of ${person.displayName} could not be read after a request (${(e as Error).message}); the next request looks again`, { tenant: person.tenant });
+    // while the store is down this fails for every request: said once a minute per tenant
+    const now = Date.now();
+    if (now - (lastReadWarning.get(person.tenant) ?? 0) < 60_000) return;
+    lastReadWarning.set(person.tenant, now);
+    logEvent("warn", `budget alerts: budgets could not be read after a request (${(e as Error).message}); the next requests look again`, { tenant: person.tenant });
   }
 }
+
+const lastReadWarning = new Map<string, number>();
 
 /** The figures of every budget of the person after a request (spend settled; requests in flight left out). */
 export function observeStatuses(alerts: BudgetAlerts, person: Person, statuses: readonly BudgetStatus[], now = Date.now()): void {
