@@ -9,6 +9,7 @@ import { checkRedirectUri, EndpointPolicyError } from "../shared/endpoint-policy
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { parsePriceTable, type PriceTableOverride } from "./accounting/pricing.ts";
 import type { RateDefaults } from "./model/rate-windows.ts";
+import { type AlertsConfig, AlertsConfigError, parseAlertsConfig } from "./alerts/config.ts";
 
 export interface TenantConfig {
   slug: string;
@@ -29,6 +30,27 @@ export interface TenantConfig {
   prices?: PriceTableOverride;
   /** Rate limits where no admin-set limit applies. */
   rateLimits?: RateDefaults;
+  /** Offboarding from the directory: each active session re-checked at the issuer's userInfo this often (default 60; 0: never). */
+  revalidateSeconds?: number;
+  /** Budget alerts to a webhook (issue 18 §4); the secret read from its file. */
+  alerts?: AlertsConfig;
+}
+
+/** `--revalidate-seconds` / `revalidateSeconds`: whole seconds, 0 (off) to 86400. */
+export function parseRevalidateSeconds(value: unknown, where: string): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 86_400) throw new ConfigError(`${where} must be whole seconds from 0 (off) to 86400, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A tenant's `alerts` (or the single-tenant flags), with the secret read from its file. */
+export function parseAlerts(value: unknown, where: string): AlertsConfig {
+  try {
+    return parseAlertsConfig(value, where, (path) => readFileSync(path, "utf8"));
+  } catch (e) {
+    if (e instanceof AlertsConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 export interface ProxyConfig {
@@ -155,6 +177,8 @@ export function parseTenant(slug: string, raw: unknown, env = process.env): Tena
     ...(t.adminGroups !== undefined ? { adminGroups: strings(t.adminGroups, `${where}.adminGroups`, true) } : {}),
     ...(t.prices !== undefined ? { prices: parsePricesOrFail(t.prices, `${where}.prices`) } : {}),
     ...(t.rateLimits !== undefined ? { rateLimits: parseRateDefaults(t.rateLimits, `${where}.rateLimits`) } : {}),
+    ...(t.revalidateSeconds !== undefined ? { revalidateSeconds: parseRevalidateSeconds(t.revalidateSeconds, `${where}.revalidateSeconds`) } : {}),
+    ...(t.alerts !== undefined ? { alerts: parseAlerts(t.alerts, `${where}.alerts`) } : {}),
   };
 }
 

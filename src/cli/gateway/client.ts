@@ -11,8 +11,8 @@ import { gatewayReason } from "../../shared/gateway-reasons.ts";
 import type { AdminKey } from "./admin-key.ts";
 import { type CredentialKind, failureFromError, failureFromResponse, type FailureContext, GatewayError } from "./errors.ts";
 import {
-  type Budget, type BudgetUnit, type LogoutAnswer, type Matched, type MyUsage, type Period, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, ShapeError, type Subject, type UsageDimension, type UsageReportRow, type UserKind,
-  parseBudgetAnswer, parseBudgets, parseCleared, parseLimitAnswer, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocations, parseRevokeAnswer, parseUsageReport,
+  type AuditRowJson, type Budget, type BudgetUnit, type LogoutAnswer, type Matched, type MyUsage, type Period, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, ShapeError, type Subject, type UsageDimension, type UsageReportRow, type UserKind,
+  parseAuditRows, parseBudgetAnswer, parseBudgets, parseCleared, parseLimitAnswer, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocations, parseRevokeAnswer, parseUsageReport,
   ADMIN_PATH, LOGOUT_PATH, ME_USAGE_PATH, SESSION_PATH,
 } from "../../shared/gateway-api.ts";
 
@@ -110,6 +110,8 @@ export interface AdminClient {
   listRevocations(): Promise<Revocation[]>;
   revoke(target: RevocationTarget): Promise<RevokeAnswer>;
   restore(target: RevocationTarget): Promise<RestoreAnswer>;
+  /** The audit log from `since` (a UTC day) on. */
+  listAudit(since?: string): Promise<AuditRowJson[]>;
 }
 
 export interface GatewayClient {
@@ -248,6 +250,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
         const query = "session" in t ? { session: t.session } : { user: t.user, kind: t.kind };
         return json(await call("DELETE", "revocations", "restore access", { url: withQuery(urls.admin("revocations"), query) }), parseRestored);
       },
+      listAudit: async (since) => json(await call("GET", "audit", "read the audit log", { url: withQuery(urls.admin("audit"), { since }), maxBytes: REPORT_BYTES }), parseAuditRows),
     };
   }
 

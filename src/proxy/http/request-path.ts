@@ -12,6 +12,7 @@
  * Settle runs after the answer was sent: the state wrapper spools it when the store is down.
  */
 import { estimateOf, type RequestFacts, requestFacts } from "../accounting/estimate.ts";
+import { observeAfterSettle } from "../alerts/start.ts";
 import { resolveModel } from "../accounting/pricing.ts";
 import { hasUsage, usageRecord } from "../accounting/record.ts";
 import { cacheWrites } from "../accounting/usage.ts";
@@ -159,8 +160,12 @@ function settle(ex: TenantExchange, end: ForwardEnd, metered: Metered | undefine
   const delta = metered.tokensPerMinute ? tokensOf(record) - metered.estimate.tokens : 0;
   // the store, or the spool when the store is down (state/resilient.ts): either way it is kept
   void ctx.usageWrites.write(metered.reservation ? { kind: "settle", reservation: metered.reservation, record } : { kind: "record", record }).then(
-    // the per-minute window's correction is best effort: a window lasts a minute
-    () => (delta !== 0 ? ctx.state.chargeTokens(metered.person, delta, { defaults: runtime.rateDefaults }).catch(() => {}) : undefined),
+    () => {
+      // budget alerts see the counters once the spend is in them
+      if (runtime.alerts && metered.reservation) void observeAfterSettle(runtime.alerts, ctx.state, metered.person);
+      // the per-minute window's correction is best effort: a window lasts a minute
+      return delta !== 0 ? ctx.state.chargeTokens(metered.person, delta, { defaults: runtime.rateDefaults }).catch(() => {}) : undefined;
+    },
     (e) => ex.writeFailed(e),
   );
 }
