@@ -11,6 +11,7 @@ import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { parsePriceTable, type PriceTableOverride } from "./accounting/pricing.ts";
 import type { RateDefaults } from "./model/rate-windows.ts";
 import { type PolicySpec, policySpecOf } from "./policy/source.ts";
+import { type AlertsConfig, AlertsConfigError, parseAlertsConfig } from "./alerts/config.ts";
 
 export interface TenantConfig {
   slug: string;
@@ -33,6 +34,27 @@ export interface TenantConfig {
   rateLimits?: RateDefaults;
   /** The tenant policy (docs/policy.md): a file (watched) or an inline object. */
   policy?: PolicySpec;
+  /** Offboarding from the directory: each active session re-checked at the issuer's userInfo this often (default 60; 0: never). */
+  revalidateSeconds?: number;
+  /** Budget alerts to a webhook (issue 18 §4); the secret read from its file. */
+  alerts?: AlertsConfig;
+}
+
+/** `--revalidate-seconds` / `revalidateSeconds`: whole seconds, 0 (off) to 86400. */
+export function parseRevalidateSeconds(value: unknown, where: string): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 86_400) throw new ConfigError(`${where} must be whole seconds from 0 (off) to 86400, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A tenant's `alerts` (or the single-tenant flags), with the secret read from its file. */
+export function parseAlerts(value: unknown, where: string): AlertsConfig {
+  try {
+    return parseAlertsConfig(value, where, (path) => readFileSync(path, "utf8"));
+  } catch (e) {
+    if (e instanceof AlertsConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 export interface ProxyConfig {
@@ -161,6 +183,8 @@ export function parseTenant(slug: string, raw: unknown, env = process.env, confi
     ...(t.prices !== undefined ? { prices: parsePricesOrFail(t.prices, `${where}.prices`) } : {}),
     ...(t.rateLimits !== undefined ? { rateLimits: parseRateDefaults(t.rateLimits, `${where}.rateLimits`) } : {}),
     ...(t.policy !== undefined ? { policy: policySpecOf(t.policy, configDir, `${where}.policy`) } : {}),
+    ...(t.revalidateSeconds !== undefined ? { revalidateSeconds: parseRevalidateSeconds(t.revalidateSeconds, `${where}.revalidateSeconds`) } : {}),
+    ...(t.alerts !== undefined ? { alerts: parseAlerts(t.alerts, `${where}.alerts`) } : {}),
   };
 }
 

@@ -84,4 +84,26 @@ describe("readProxyOptions", () => {
     expect(read([], { AGENT_RUNNER_PROXY_ADMIN_GROUPS: "ops, admins" }).adminGroups).toEqual(["ops", "admins"]);
     expect(read(["--admin-group", "a", "--admin-group", "b"]).adminGroups).toEqual(["a", "b"]);
   });
+
+  test("--revalidate-seconds (or its variable) for every tenant without its own; 0 turns it off; a bad value names the flag", () => {
+    expect(read([]).config.single?.revalidateSeconds).toBeUndefined();
+    expect(read(["--revalidate-seconds", "5"]).config.single?.revalidateSeconds).toBe(5);
+    expect(read([], { AGENT_RUNNER_PROXY_REVALIDATE_SECONDS: "0" }).config.single?.revalidateSeconds).toBe(0);
+    expect(refusal(["--revalidate-seconds=-1"])).toContain("--revalidate-seconds must be whole seconds");
+    expect(refusal(["--revalidate-seconds", "1.5"])).toContain("--revalidate-seconds");
+    const config = file("tenants-revalidate.json", JSON.stringify({ tenants: { a: { issuer: "https://idp.example.com/a", clientIds: ["c"], upstreamApiKey: "k", revalidateSeconds: 30 }, b: { issuer: "https://idp.example.com/b", clientIds: ["c"], upstreamApiKey: "k" } } }));
+    const tenants = read(["--config", config, "--revalidate-seconds", "10"]).config.tenants;
+    expect([tenants.get("a")?.revalidateSeconds, tenants.get("b")?.revalidateSeconds]).toEqual([30, 10]);
+  });
+
+  test("--alerts-webhook with --alerts-secret-file: the secret read from its file; without the secret (json) or with --config: refused", () => {
+    const secretFile = file("alerts-secret", "0123456789abcdef0123456789abcdef\n");
+    const alerts = read(["--alerts-webhook", "https://hooks.example.com/x?token=t", "--alerts-secret-file", secretFile]).config.single?.alerts;
+    expect(alerts).toMatchObject({ webhook: "https://hooks.example.com/x?token=t", webhookOrigin: "https://hooks.example.com", secret: "0123456789abcdef0123456789abcdef", thresholds: [0.5, 0.8, 1], format: "json" });
+    expect(read([], { AGENT_RUNNER_PROXY_ALERTS_WEBHOOK: "http://127.0.0.1:9/h", AGENT_RUNNER_PROXY_ALERTS_SECRET_FILE: secretFile }).config.single?.alerts?.webhook).toBe("http://127.0.0.1:9/h");
+    expect(refusal(["--alerts-webhook", "https://hooks.example.com/x"])).toContain("secretFile is required");
+    expect(refusal(["--alerts-webhook", "http://hooks.example.com/x", "--alerts-secret-file", secretFile])).toContain("https://");
+    const config = file("tenants-alerts.json", JSON.stringify({ tenants: { a: { issuer: "https://idp.example.com/a", clientIds: ["c"], upstreamApiKey: "k" } } }));
+    expect(refusal(["--config", config, "--alerts-webhook", "https://hooks.example.com/x", "--alerts-secret-file", secretFile])).toContain("set alerts in each tenant's entry");
+  });
 });

@@ -18,11 +18,13 @@
  *   --reuse-port (SO_REUSEPORT; set by the --workers supervisor for its workers)
  *   --no-userinfo (…_USERINFO=off): do not look up the email of email-as-username users at userInfo
  *   --policy FILE (…_POLICY): the single tenant's policy (docs/policy.md); a tenant of --config has its own `policy`
+ *   --revalidate-seconds N (…_REVALIDATE_SECONDS, default 60, 0 = off): every tenant without its own revalidateSeconds
+ *   --alerts-webhook URL (…_ALERTS_WEBHOOK), --alerts-secret-file F (…_ALERTS_SECRET_FILE): the single tenant's budget alerts
  * `--workers` is main.ts's (workers.ts): taken out before these are read.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
+import { ConfigError, parseAlerts, parseConfigFile, parseRevalidateSeconds, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
 import { PolicyError } from "../shared/policy/errors.ts";
 import { POLICY_ENV } from "./policy/source.ts";
 import { checkPolicySpec } from "./policy/tenant-policies.ts";
@@ -82,6 +84,9 @@ export const PROXY_OPTIONS = {
   "reuse-port": { type: "boolean" },
   "no-userinfo": { type: "boolean" },
   policy: { type: "string" },
+  "revalidate-seconds": { type: "string" },
+  "alerts-webhook": { type: "string" },
+  "alerts-secret-file": { type: "string" },
 } as const;
 
 /** The options of the flags a `--workers` supervisor sets per worker (workers.ts rewrites them). */
@@ -156,6 +161,18 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
   if (maxBody !== undefined) config.maxBodyBytes = parseMaxBodyBytes(maxBody, "--max-body-bytes");
   const idle = values["idle-timeout"] ?? env.AGENT_RUNNER_PROXY_IDLE_TIMEOUT;
   if (idle !== undefined) config.idleTimeoutSeconds = parseIdleTimeout(idle, "--idle-timeout");
+  const revalidate = values["revalidate-seconds"] ?? env.AGENT_RUNNER_PROXY_REVALIDATE_SECONDS;
+  if (revalidate !== undefined) {
+    const seconds = parseRevalidateSeconds(revalidate, "--revalidate-seconds");
+    // a tenant entry's own revalidateSeconds wins over the flag
+    for (const tenant of config.tenants.values()) tenant.revalidateSeconds ??= seconds;
+  }
+  const webhook = values["alerts-webhook"] ?? env.AGENT_RUNNER_PROXY_ALERTS_WEBHOOK;
+  const secretFile = values["alerts-secret-file"] ?? env.AGENT_RUNNER_PROXY_ALERTS_SECRET_FILE;
+  if (webhook !== undefined || secretFile !== undefined) {
+    if (!config.single) throw new ProxyOptionsError("--alerts-webhook and --alerts-secret-file are for a single tenant: with --config, set alerts in each tenant's entry");
+    config.single.alerts = parseAlerts({ webhook, ...(secretFile !== undefined ? { secretFile } : {}) }, "--alerts-webhook / --alerts-secret-file");
+  }
   const grace = values["shutdown-grace"];
   if (grace !== undefined) {
     const seconds = grace.trim() === "" ? NaN : Number(grace);

@@ -24,7 +24,7 @@ export interface SessionAnswerJson {
 }
 /** The admin API: `ADMIN_PATH + resource`. */
 export const ADMIN_PATH = "/_gateway/admin/v1/";
-export const ADMIN_RESOURCES = ["usage", "budgets", "limits", "revocations", "policy", "policy/explain"] as const;
+export const ADMIN_RESOURCES = ["usage", "budgets", "limits", "revocations", "audit", "policy", "policy/explain"] as const;
 export type AdminResource = (typeof ADMIN_RESOURCES)[number];
 
 /** The members the gateway adds to the tenant discovery document's `agent_runner_auth`, so the CLI finds them without configuration. */
@@ -472,4 +472,29 @@ export function parsePolicyExplain(value: unknown): PolicyExplainJson {
     }),
     last_seen: str(o, "last_seen", "explain"),
   };
+}
+
+/** One row of the audit log (GET ADMIN_PATH + "audit"?since=): who changed what, with the old and new values. */
+export interface AuditRowJson {
+  /** ISO 8601, UTC. */
+  time: string;
+  /** A person's display name, `admin key <8 hex>`, `directory` or `policy`. */
+  actor: string;
+  actor_sub?: string;
+  /** `budget.set`, `budget.clear`, `limit.set`, `limit.clear`, `revoke`, `restore`, `policy.reload`, `directory.revoke`. */
+  action: string;
+  target: string;
+  old: unknown;
+  new: unknown;
+  request_id?: string;
+}
+
+export function parseAuditRows(value: unknown): AuditRowJson[] {
+  return arr(value, "audit").map((r, i) => {
+    const where = `audit[${i}]`;
+    const o = obj(r, where);
+    const actorSub = optStr(o, "actor_sub", where);
+    const requestId = optStr(o, "request_id", where);
+    return { time: str(o, "time", where), actor: str(o, "actor", where), ...(actorSub !== undefined ? { actor_sub: actorSub } : {}), action: str(o, "action", where), target: str(o, "target", where), old: o.old ?? null, new: o.new ?? null, ...(requestId !== undefined ? { request_id: requestId } : {}) };
+  });
 }

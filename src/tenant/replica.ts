@@ -7,7 +7,7 @@
  * stops, letting streams finish, on SIGTERM/SIGINT or when the tenant goes away (stdin closes).
  */
 import { readFileSync } from "node:fs";
-import type { TenantConfig } from "../proxy/config.ts";
+import { parseAlerts, type TenantConfig } from "../proxy/config.ts";
 import { startProxy } from "../proxy/http/server.ts";
 import { TenantPolicies } from "../proxy/policy/tenant-policies.ts";
 
@@ -18,6 +18,9 @@ export interface ReplicaSpec {
   adminGroups: string[];
   userInfo: boolean;
   tls?: { certFile: string; keyFile: string };
+  /** Budget alerts: the webhook and the secret's file (read here, so no secret is in the spec). */
+  alerts?: { webhook: string; secretFile?: string };
+  spoolDir?: string;
 }
 
 export const REPLICA_SPEC_ENV = "ARA_TENANT_REPLICA";
@@ -31,7 +34,7 @@ if (import.meta.main) {
     process.exit(2);
   }
   delete process.env[REPLICA_KEY_ENV];
-  const tenant: TenantConfig = { ...spec.config, upstreamApiKey: key };
+  const tenant: TenantConfig = { ...spec.config, upstreamApiKey: key, ...(spec.alerts ? { alerts: parseAlerts(spec.alerts, "--alerts-webhook / --alerts-secret-file") } : {}) };
   const tls = spec.tls ? { cert: readFileSync(spec.tls.certFile, "utf8"), key: readFileSync(spec.tls.keyFile, "utf8") } : undefined;
   const policies = await TenantPolicies.open([tenant]);
   process.on("SIGHUP", () => void policies.reloadAll());
@@ -42,6 +45,7 @@ if (import.meta.main) {
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },
     state: spec.state,
+    ...(spec.spoolDir ? { spoolDir: spec.spoolDir } : {}),
     adminGroups: spec.adminGroups,
     userInfo: spec.userInfo,
     ...(tls ? { tls, publicHost: "localhost" } : {}),

@@ -41,6 +41,10 @@ Options:
                               default users, adds user "admin" (password admin-password-1) in it
   --policy <file>             the tenant policy (JSON or YAML, docs/policy.md) every proxy enforces;
                               watched, and read again on SIGHUP
+  --revalidate-seconds <n>    re-check each active session at the IdP's userInfo this often, so a
+                              user disabled or signed out there loses the gateway (default 60; 0: off)
+  --alerts-webhook <url>      POST budget alerts here (signed with the secret of --alerts-secret-file)
+  --alerts-secret-file <f>    the alerts' signing secret (at least 16 bytes; required with --alerts-webhook)
   -h, --help                  show this help
 `;
 
@@ -86,6 +90,9 @@ try {
       "identity-provider": { type: "string" },
       "idp-identifier": { type: "string" },
       policy: { type: "string" },
+      "revalidate-seconds": { type: "string" },
+      "alerts-webhook": { type: "string" },
+      "alerts-secret-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -133,6 +140,14 @@ function stateOption(): { state?: string } {
   return { state };
 }
 
+function alertsOption(): { alerts?: { webhook: string; secretFile: string } } {
+  const webhook = opts["alerts-webhook"];
+  const secretFile = opts["alerts-secret-file"];
+  if (webhook === undefined && secretFile === undefined) return {};
+  if (webhook === undefined || secretFile === undefined) fail("--alerts-webhook and --alerts-secret-file go together");
+  return { alerts: { webhook, secretFile } };
+}
+
 const adminGroup = opts["admin-group"];
 if (adminGroup !== undefined && !/^[\w.@+-]{1,128}$/.test(adminGroup)) fail(`--admin-group must be a Cognito group name, got "${adminGroup}"`);
 const users = opts.user ? opts.user.map(parseUser) : adminGroup ? [...DEFAULT_USERS, adminUser(adminGroup)] : DEFAULT_USERS;
@@ -162,6 +177,8 @@ const tenant = await startTenant({
   ...upstreamOption(),
   ...stubKeyOption(),
   ...(adminGroup ? { adminGroup } : {}),
+  ...(values["revalidate-seconds"] !== undefined ? { revalidateSeconds: positiveInt("revalidate-seconds", values["revalidate-seconds"], 60, true) } : {}),
+  ...alertsOption(),
   // the gateway's own switch, honoured by the local tenant's proxy too
   userInfo: process.env.AGENT_RUNNER_PROXY_USERINFO !== "off",
   signInDefaults: {

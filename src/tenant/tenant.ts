@@ -22,6 +22,7 @@ import type { TenantConfig } from "../proxy/config.ts";
 import { openState, shownStateUrl } from "../proxy/state/open.ts";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
 import { REPLICA_KEY_ENV, REPLICA_SPEC_ENV, type ReplicaSpec } from "./replica.ts";
+import { parseAlerts } from "../proxy/config.ts";
 
 export const DEFAULT_USERS: TenantUser[] = [
   { username: "demo", password: "demo-password-1", email: "demo@example.invalid", groups: ["developers"] },
@@ -64,6 +65,10 @@ export interface TenantOptions {
   userInfo?: boolean;
   /** The tenant policy file (docs/policy.md) every proxy enforces, watched; `reloadPolicy()` is SIGHUP. */
   policy?: string;
+  /** `--revalidate-seconds`: each active session re-checked at the IdP's userInfo this often (default 60; 0: off). */
+  revalidateSeconds?: number;
+  /** `--alerts-webhook URL --alerts-secret-file F`: budget alerts (the secret read by each proxy from its file). */
+  alerts?: { webhook: string; secretFile?: string };
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -149,11 +154,12 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     upstreamApiKey: upstreamKey,
     cli: client,
     ...(options.policy ? { policy: { path: resolve(options.policy) } } : {}),
+    ...(options.revalidateSeconds !== undefined ? { revalidateSeconds: options.revalidateSeconds } : {}),
   };
   const adminGroups = options.adminGroup ? [options.adminGroup] : [];
   const replicas = options.replicas ?? 1;
-  const tempDir = replicas > 1 && !options.state ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
-  const state = options.state ?? (tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
+  const tempDir = (replicas > 1 && !options.state) || options.alerts ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
+  const state = options.state ?? (replicas > 1 && tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
   const stopIdp = () =>
     new Promise<void>((resolve) => {
       idpServer.close(() => resolve());
@@ -162,7 +168,9 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
 
   let proxies: { url: string; metrics: string; stop(): Promise<void>; reloadPolicy(): void }[];
   try {
-    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls)] : await replicaProcesses(tenantConfig, options, state, adminGroups, replicas);
+        // alerts are spooled in the tenant's temporary directory (shared by its replicas), never in the user's home
+    const spoolDir = options.alerts && tempDir ? join(tempDir, "spool") : undefined;
+    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls, spoolDir)] : await replicaProcesses(tenantConfig, options, state, adminGroups, replicas, spoolDir);
   } catch (e) {
     stub?.stop();
     await stopIdp();
@@ -196,11 +204,13 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   };
 }
 
-async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined) {
-  const policies = await TenantPolicies.open([tenantConfig]);
+async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined, spoolDir: string | undefined) {
+  const tenant: TenantConfig = { ...tenantConfig, ...(options.alerts ? { alerts: parseAlerts(options.alerts, "--alerts-webhook / --alerts-secret-file") } : {}) };
+  const policies = await TenantPolicies.open([tenant]);
   const proxy = startProxy({
-    config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
     policies,
+    ...(spoolDir ? { spoolDir } : {}),
     port: options.port,
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },
@@ -215,13 +225,13 @@ async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions
 }
 
 /** `replicas` proxy processes (replica.ts) on ports `port`, `port+1`, … (or free ports for 0), sharing `state`. */
-async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], replicas: number) {
+async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], replicas: number, spoolDir: string | undefined) {
   // Create a SQLite file once: several processes switching a new file to WAL at once fail "database is locked".
   if (state.startsWith("sqlite:")) await openState(state).close();
   const { upstreamApiKey, ...config } = tenantConfig;
   const started = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) => {
-      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}) };
+      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}), ...(options.alerts ? { alerts: options.alerts } : {}), ...(spoolDir ? { spoolDir } : {}) };
       return startReplica(spec, upstreamApiKey);
     }),
   );

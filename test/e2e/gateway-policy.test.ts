@@ -62,7 +62,7 @@ beforeAll(async () => {
   writePolicy(POLICY(`"claude-haiku-*"`));
   redis = await startTestRedis();
   metricsPort = randomPort();
-  [a, b] = await Promise.all([gateway.startProxy({ state: redis.url, policy: policyFile, metricsPort }), gateway.startProxy({ state: redis.url, policy: policyFile })]);
+  [a, b] = await Promise.all([gateway.startProxy({ state: redis.url, args: ["--policy", policyFile], metricsPort }), gateway.startProxy({ state: redis.url, args: ["--policy", policyFile] })]);
 }, 30_000);
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);

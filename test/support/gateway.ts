@@ -52,14 +52,13 @@ export async function startProxyProcess(o: {
   clientId?: string;
   /** Serve /metrics on 127.0.0.1 at this port (default: none). */
   metricsPort?: number;
-  /** `--policy FILE`: the tenant policy. */
-  policy?: string;
+  /** More flags (e.g. --revalidate-seconds 1). */
+  args?: string[];
 }): Promise<ProxyProcess> {
   const args = [
     join(ROOT, "src/proxy/main.ts"), "--issuer", o.issuer, "--client-id", o.clientId ?? "agent-runner-cli", "--upstream", o.upstream, "--upstream-key-file", o.upstreamKeyFile,
     "--host", "127.0.0.1", "--port", String(o.port ?? 0), "--metrics-port", o.metricsPort !== undefined ? String(o.metricsPort) : "off", "--state", o.state, "--state-failure", o.failure ?? "closed",
-    "--admin-group", ADMIN_GROUP, "--admin-key-file", o.adminKeyFile, "--shutdown-grace", "2",
-    ...(o.policy !== undefined ? ["--policy", o.policy] : []),
+    "--admin-group", ADMIN_GROUP, "--admin-key-file", o.adminKeyFile, "--shutdown-grace", "2", ...(o.args ?? []),
   ];
   const child = spawn(BUN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_NO_WARNINGS: "1" } });
   // always read stdout (a full pipe would block the proxy); keep the last lines for tests
@@ -126,7 +125,7 @@ export interface Gateway {
   /** A tenant on the forge and the stub, for an in-process proxy. */
   tenant(slug?: string, extra?: Partial<TenantConfig>): TenantConfig;
   /** A proxy process on the forge and the stub (stopped after the suite); `upstreamKey`: another key in its own files (the stub refuses it). */
-  startProxy(o: { state: string; failure?: "open" | "closed"; upstreamKey?: string; metricsPort?: number; port?: number; policy?: string }): Promise<ProxyProcess>;
+  startProxy(o: { state: string; failure?: "open" | "closed"; upstreamKey?: string; metricsPort?: number; port?: number; args?: string[] }): Promise<ProxyProcess>;
 }
 
 /** The forge, the stub and the key files, started before the suite's tests and stopped after them, with every proxy process started through it. */

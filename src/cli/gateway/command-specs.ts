@@ -108,6 +108,14 @@ export const GATEWAY_COMMANDS: GatewayCommandSpec[] = [
   },
   { path: ["admin", "revocations"], name: "admin revocations", summary: "list the revocations in force", usage: ADMIN("revocations"), description: ADMIN_AUTH, options: [JSON_OPTION, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION] },
   {
+    path: ["admin", "audit"],
+    name: "admin audit",
+    summary: "who changed what: budgets, limits, revocations, policy reloads, directory offboarding",
+    usage: ADMIN("audit [--since YYYY-MM-DD] [--json|--csv]"),
+    description: `The tenant's audit log, oldest first: the time, who (a person, or "admin key" and the first 8 hex of the key's SHA-256), the action, its target, the old and new values, and the request id. Every change made through the admin API or this CLI is recorded, on every replica's shared store, and so are policy reloads and the sessions the directory ended; nothing in the API edits or deletes a row, and rows are kept 400 days. A table on a terminal, JSON rows with --json, CSV with --csv. ${ADMIN_AUTH}`,
+    options: [{ name: "since", kind: "value", valueName: "YYYY-MM-DD", description: "from this day on (UTC; default: everything kept)" }, JSON_OPTION, { name: "csv", kind: "flag", description: "print CSV on stdout" }, ADMIN_KEY_FILE_OPTION, TENANT_URL_OPTION],
+  },
+  {
     path: ["admin", "policy", "show"],
     name: "admin policy show",
     summary: "the tenant policy the gateway enforces now, with its hash",

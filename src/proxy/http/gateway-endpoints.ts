@@ -4,12 +4,13 @@
  *   POST /_gateway/v1/logout            the caller's own session denylisted until its token expires
  *   GET  /_gateway/v1/me/usage          the caller's use today and this month, and their budgets
  *   GET  /_gateway/v1/session           whether the caller's access token is still accepted (issue 21)
- *   /_gateway/admin/v1/usage|budgets|limits|revocations   admins only (admin/auth.ts)
- *   /_gateway/admin/v1/policy, policy/explain?user=U      admins only: the tenant policy in force, and what a person gets
+ *   /_gateway/admin/v1/usage|budgets|limits|revocations|audit   admins only (admin/auth.ts)
+ *   /_gateway/admin/v1/policy, policy/explain?user=U            admins only: the tenant policy in force, and what a person gets
  * A person's endpoint answers another method 405 with Allow before reading credentials; an admin
  * resource answers it 400 once the caller is known to be an admin. Unknown paths are 404 to
  * anyone. Handlers throw BadInput (400); the exchange ends with the status they answer.
  */
+import { listAudit } from "../admin/audit.ts";
 import { authorizeAdmin } from "../admin/auth.ts";
 import { clearBudget, listBudgets, setBudget } from "../admin/budgets.ts";
 import { clearLimit, listLimits, setLimit } from "../admin/limits.ts";
@@ -47,6 +48,7 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   admin("budgets", { GET: listBudgets, PUT: setBudget, POST: setBudget, DELETE: clearBudget }),
   admin("limits", { GET: listLimits, PUT: setLimit, POST: setLimit, DELETE: clearLimit }),
   admin("revocations", { GET: listRevocations, POST: revoke, PUT: revoke, DELETE: restore }),
+  admin("audit", { GET: listAudit }),
   admin("policy", { GET: showTenantPolicy }),
   admin("policy/explain", { GET: explainTenantPolicy }),
 ]);

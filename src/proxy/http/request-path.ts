@@ -15,6 +15,7 @@
  * Settle runs after the answer was sent: the state wrapper spools it when the store is down.
  */
 import { estimateOf, type RequestFacts, requestFacts } from "../accounting/estimate.ts";
+import { observeAfterSettle } from "../alerts/start.ts";
 import { resolveModel } from "../accounting/pricing.ts";
 import { hasUsage, usageRecord } from "../accounting/record.ts";
 import { cacheWrites } from "../accounting/usage.ts";
@@ -46,6 +47,8 @@ interface Metered {
   tokensPerMinute: boolean;
   /** The policy's limits for the person, for that correction. */
   policyLimits: PersonRules["limits"] | undefined;
+  /** The policy's budgets for the person, for the alerts after settle. */
+  policyBudgets: PersonRules["budgets"] | undefined;
   requestedModel: string | undefined;
   budgetWarning: string | undefined;
 }
@@ -116,7 +119,7 @@ async function reserve(ex: TenantExchange, facts: RequestFacts, rules: PersonRul
       return rateLimitRefusal(admitted);
     }
   }
-  return { person, estimate, reservation, tokensPerMinute: applies.tokensPerMinute, policyLimits: extraLimits, requestedModel: facts.model, budgetWarning: warning };
+  return { person, estimate, reservation, tokensPerMinute: applies.tokensPerMinute, policyLimits: extraLimits, policyBudgets: rules && rules.budgets.length > 0 ? rules.budgets : undefined, requestedModel: facts.model, budgetWarning: warning };
 }
 
 /** `GET /v1/models/{id}`: the id from the path the route allowed. */
@@ -195,8 +198,12 @@ function settle(ex: TenantExchange, end: ForwardEnd, metered: Metered | undefine
   const delta = metered.tokensPerMinute ? tokensOf(record) - metered.estimate.tokens : 0;
   // the store, or the spool when the store is down (state/resilient.ts): either way it is kept
   void ctx.usageWrites.write(metered.reservation ? { kind: "settle", reservation: metered.reservation, record } : { kind: "record", record }).then(
-    // the per-minute window's correction is best effort: a window lasts a minute
-    () => (delta !== 0 ? ctx.state.chargeTokens(metered.person, delta, { defaults: runtime.rateDefaults, ...(metered.policyLimits ? { extraLimits: metered.policyLimits } : {}) }).catch(() => {}) : undefined),
+    () => {
+      // budget alerts see the counters once the spend is in them
+      if (runtime.alerts && metered.reservation) void observeAfterSettle(runtime.alerts, ctx.state, metered.person, metered.policyBudgets);
+      // the per-minute window's correction is best effort: a window lasts a minute
+      return delta !== 0 ? ctx.state.chargeTokens(metered.person, delta, { defaults: runtime.rateDefaults, ...(metered.policyLimits ? { extraLimits: metered.policyLimits } : {}) }).catch(() => {}) : undefined;
+    },
     (e) => ex.writeFailed(e),
   );
 }

@@ -5,7 +5,11 @@
  * gateway's own endpoints (gateway-endpoints.ts), or the API request path (request-path.ts).
  * Replicas share the state store (`--state redis://…`); one host's processes may share a SQLite file.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { startAlerts, type RunningAlerts } from "../alerts/start.ts";
+import { AuditLog } from "../audit/audit-log.ts";
+import { startRevalidator } from "../directory/start.ts";
 import type { Server } from "bun";
 import { DEFAULT_PRICES, mergePriceTables } from "../accounting/pricing.ts";
 import { DenylistCheck } from "../auth/denylist.ts";
@@ -16,7 +20,7 @@ import { CLOCK_SKEW_SECONDS, VerifiedTokenCache } from "../auth/verify.ts";
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
 import { PolicyCache } from "../limits/applicable.ts";
 import { TenantPolicies } from "../policy/tenant-policies.ts";
-import { DEFAULT_STATE_URL, type OpenedState, openState, shownStateUrl } from "../state/open.ts";
+import { DEFAULT_STATE_URL, defaultSpoolBase, type OpenedState, openState, parseStateUrl, shownStateUrl } from "../state/open.ts";
 import { UsageBatcher } from "../state/usage-batcher.ts";
 import type { FailurePolicy } from "../state/resilient.ts";
 import { observeSpool } from "../state/spool-observers.ts";
@@ -146,14 +150,18 @@ export function startProxy(options: ProxyOptions) {
   const { runtimes, keysByIssuer } = buildRuntimes(allTenants, options, metrics, policies);
   const longestLifetime = Math.max(...allTenants.map((t) => t.cli.access_token_lifetime_seconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS));
 
+  // this process, in the state store's claims (one alert, one directory check, one reload row across replicas)
+  const claimant = `${hostname()}_${process.pid}_${randomUUID().slice(0, 8)}`;
+  const userInfo = new EmailResolver({ log: (message) => logEvent("warn", message) });
   const ctx: ProxyContext = {
     state,
     denylist: new DenylistCheck(state, options.revocationCacheMs ?? 1000),
-    emails: options.userInfo === false ? null : new EmailResolver({ log: (message) => logEvent("warn", message) }),
+    emails: options.userInfo === false ? null : userInfo,
     people: new PeopleSeen(state),
     policies: new PolicyCache(state),
     usageWrites: new UsageBatcher(state),
     metrics,
+    audit: new AuditLog({ state, claimant, log: logEvent, failures: metrics.auditFailures }),
     log,
     fetch: options.fetch ?? fetch,
     connections: {
@@ -174,6 +182,7 @@ export function startProxy(options: ProxyOptions) {
     revocationTtlMs: (longestLifetime + CLOCK_SKEW_SECONDS) * 1000,
     newRequestId,
   };
+  const running = startTenantServices(runtimes, ctx, options, claimant, userInfo);
 
   /**
    * The tenant's public base URL: configured, or built from the (already validated) Host, or from
@@ -297,6 +306,8 @@ export function startProxy(options: ProxyOptions) {
     async shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
       for (const k of keysByIssuer.values()) k.stop();
       policies.close();
+      for (const runtime of runtimes.values()) runtime.revalidator?.stop();
+      for (const alerts of running.alerts) alerts.delivery.close(); // what is not delivered stays in the spool for the next start
       const graceful = server.stop(false);
       await Promise.race([graceful, new Promise((r) => setTimeout(r, graceMs))]);
       await Promise.all([server.stop(true), metricsServer?.stop(true)]);
@@ -306,6 +317,42 @@ export function startProxy(options: ProxyOptions) {
       if (ownsState) await state.close();
     },
   };
+}
+
+/**
+ * Each tenant's background services (issue 18): offboarding from the directory (a revalidator
+ * that identity.ts tells of every session seen), budget alerts (observed after settle), and the
+ * audit row of each policy in force (the first load and every reload, once per hash across replicas).
+ */
+function startTenantServices(runtimes: Map<TenantConfig, TenantRuntime>, ctx: ProxyContext, options: ProxyOptions, claimant: string, userInfo: EmailResolver): { alerts: RunningAlerts[] } {
+  const alerts: RunningAlerts[] = [];
+  // the issuer and the webhook are not upstreams: the global fetch (options.fetch is the upstreams')
+  const fetchFn = fetch;
+  for (const runtime of runtimes.values()) {
+    const revalidator = startRevalidator(runtime.config, { state: ctx.state, denylist: ctx.denylist, userInfo, audit: ctx.audit, metrics: ctx.metrics, fetch: fetchFn, claimant });
+    if (revalidator) runtime.revalidator = revalidator;
+    const started = startAlerts(runtime.config, { state: ctx.state, metrics: ctx.metrics, fetch: fetchFn, spoolBase: alertSpoolBase(options) });
+    if (started) {
+      runtime.alerts = started.alerts;
+      alerts.push(started);
+    }
+    const policy = runtime.accessPolicy;
+    if (policy) {
+      const slug = runtime.config.slug;
+      const first = policy.current();
+      void ctx.audit.recordReload(slug, { hash: first.compiled.hash, source: first.origin });
+      policy.onChange((next, previous) => void ctx.audit.recordReload(slug, { hash: next.compiled.hash, previousHash: previous.compiled.hash, source: next.origin }));
+    }
+  }
+  return { alerts };
+}
+
+/** Alerts are spooled beside the state's spool: `--spool-dir`, else beside the SQLite file, else the default base. */
+function alertSpoolBase(options: ProxyOptions): string {
+  if (options.spoolDir !== undefined) return options.spoolDir;
+  const url = typeof options.state === "string" ? options.state : DEFAULT_STATE_URL;
+  const location = parseStateUrl(url);
+  return defaultSpoolBase(location.kind === "sqlite" && location.path !== ":memory:" ? location.path : undefined, process.env);
 }
 
 /** One runtime per tenant; tenants of one issuer share its keys, and a key change clears their caches. */

@@ -1,4 +1,5 @@
 /** Input checks both state implementations share, so a bad admin call is refused the same way everywhere. */
+import type { AuditEntry } from "../model/audit.ts";
 import type { Budget } from "../model/budgets.ts";
 import { normaliseUserId, type SeenPerson } from "../model/person.ts";
 import { rateFields, type RateLimit } from "../model/rate-windows.ts";
@@ -63,4 +64,11 @@ export function groupsOf(json: string | null | undefined): { groups?: string[] }
   } catch {
     return {};
   }
+}
+
+/** An audit row must say when, where, who, what and on what; its values must be JSON (16 KiB at most each). */
+export function checkAudit(e: AuditEntry): AuditEntry {
+  if (!Number.isFinite(e.time) || !e.tenant || !e.actor || !e.action || !e.target) throw bad("an audit row needs time, tenant, actor, action and target");
+  for (const v of [e.old, e.new]) if (JSON.stringify(v ?? null).length > 16_384) throw bad("an audit value is larger than 16 KiB");
+  return e;
 }

@@ -203,3 +203,16 @@ for i = 2, #KEYS do
 end
 return 1
 `;
+
+/** KEYS[1] the claim; ARGV claimant, ttl ms. The first claimant holds it until it expires; answers the holder. */
+export const CLAIM_ONCE = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+return { redis.call('GET', KEYS[1]) }
+`;
+
+/** KEYS[1] the tenant's audit set; ARGV time, row JSON, prune before (epoch ms). */
+export const APPEND_AUDIT = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+return { 1 }
+`;

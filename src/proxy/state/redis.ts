@@ -13,9 +13,11 @@ import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type Windo
 import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 import type { Subject } from "../model/subjects.ts";
 import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
-import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject, groupsOf } from "./checks.ts";
+import { createHash } from "node:crypto";
+import { DAY_MS, DEFAULT_AUDIT_LIMIT, DEFAULT_AUDIT_RETENTION_DAYS, type AuditEntry, type AuditQuery } from "../model/audit.ts";
+import { checkAudit, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject, groupsOf } from "./checks.ts";
 import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
-import { ADMIT, CHARGE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
+import { ADMIT, APPEND_AUDIT, CHARGE, CLAIM_ONCE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
 
 const COUNTER_TTL_MS = 70 * 86_400_000;
 const SEEN_TTL_MS = 40 * 86_400_000;
@@ -404,6 +406,30 @@ export class RedisState implements GatewayState {
 
   listLimits(tenant: string): Promise<RateLimit[]> {
     return this.hashValues<RateLimit>(this.key(tenant, "limits"));
+  }
+
+  // ---- coordination and audit
+
+  async claimOnce(key: string, claimant: string, ttlMs: number): Promise<boolean> {
+    const hashed = createHash("sha256").update(key).digest("hex");
+    const [holder] = await this.script(CLAIM_ONCE, [`${this.prefix}:claim:${hashed}`], [claimant, Math.max(1, Math.round(ttlMs))]);
+    return holder === claimant;
+  }
+
+  /** A sorted set per tenant scored by time; each member a JSON row with a unique id (so equal rows stay two). */
+  async appendAudit(entry: AuditEntry, options: { retentionMs?: number } = {}): Promise<void> {
+    const e = checkAudit(entry);
+    const retention = options.retentionMs ?? DEFAULT_AUDIT_RETENTION_DAYS * DAY_MS;
+    const row = JSON.stringify({ id: crypto.randomUUID(), ...e, old: e.old ?? null, new: e.new ?? null });
+    await this.script(APPEND_AUDIT, [this.key(e.tenant, "audit")], [e.time, row, Date.now() - retention]);
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    const members = (await this.send("ZRANGEBYSCORE", [this.key(q.tenant, "audit"), String(q.since ?? 0), "+inf", "LIMIT", "0", String(q.limit ?? DEFAULT_AUDIT_LIMIT)])) as string[];
+    return members.map((m) => {
+      const { id: _id, ...entry } = JSON.parse(m) as AuditEntry & { id: string };
+      return entry;
+    });
   }
 
   async ping(): Promise<boolean> {

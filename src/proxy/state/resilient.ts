@@ -14,6 +14,7 @@
  */
 import { Spool, type SpooledWrite } from "./spool.ts";
 import { SqliteState } from "./sqlite.ts";
+import type { AuditEntry, AuditQuery } from "../model/audit.ts";
 import type { Budget, BudgetStatus, BudgetUnit, Estimate, Reservation, ReserveResult } from "../model/budgets.ts";
 import type { Period } from "../model/periods.ts";
 import type { Person, SeenPerson, UserKind, TokenIdentity } from "../model/person.ts";
@@ -342,6 +343,16 @@ export class ResilientState implements GatewayState {
   }
   policyVersion(tenant: string): Promise<string> {
     return this.serve("policyVersion", (s) => s.policyVersion(tenant));
+  }
+  // coordination and audit: the store decides, or the caller hears it is down (alerts and checks retry; an admin is told)
+  claimOnce(key: string, claimant: string, ttlMs: number): Promise<boolean> {
+    return this.primary.claimOnce(key, claimant, ttlMs);
+  }
+  appendAudit(entry: AuditEntry, options?: { retentionMs?: number }): Promise<void> {
+    return this.primary.appendAudit(entry, options);
+  }
+  listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    return this.primary.listAudit(query);
   }
   ping(): Promise<boolean> {
     return this.primary.ping();

@@ -15,7 +15,8 @@ import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type Windo
 import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 import type { Subject, SubjectKind } from "../model/subjects.ts";
 import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
-import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson, groupsOf } from "./checks.ts";
+import { DAY_MS, DEFAULT_AUDIT_LIMIT, DEFAULT_AUDIT_RETENTION_DAYS, type AuditEntry, type AuditQuery } from "../model/audit.ts";
+import { checkAudit, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson, groupsOf } from "./checks.ts";
 import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
 
 const SCHEMA = `
@@ -38,6 +39,9 @@ CREATE TABLE IF NOT EXISTS policy_versions (tenant TEXT PRIMARY KEY, v INTEGER N
 CREATE TABLE IF NOT EXISTS people (tenant TEXT NOT NULL, sub TEXT NOT NULL, username TEXT, username_key TEXT, email TEXT, display_name TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (tenant, sub)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS people_username ON people (tenant, username_key);
 CREATE INDEX IF NOT EXISTS people_email ON people (tenant, email);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, claimant TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, time INTEGER NOT NULL, actor TEXT NOT NULL, actor_sub TEXT, action TEXT NOT NULL, target TEXT NOT NULL, old TEXT, new TEXT, request_id TEXT);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (tenant, time);
 `;
 
 /** Columns added since the first schema: added to an older file at open (in the same transaction). */
@@ -48,6 +52,8 @@ const ADDED_COLUMNS: [table: string, column: string, definition: string][] = [
   ["people", "groups_json", "TEXT"],
 ];
 
+interface AuditRow { tenant: string; time: number; actor: string; actor_sub: string | null; action: string; target: string; old: string | null; new: string | null; request_id: string | null }
+const toAudit = (r: AuditRow): AuditEntry => ({ time: r.time, tenant: r.tenant, actor: r.actor, ...(r.actor_sub !== null ? { actorSub: r.actor_sub } : {}), action: r.action, target: r.target, old: r.old === null ? null : JSON.parse(r.old), new: r.new === null ? null : JSON.parse(r.new), ...(r.request_id !== null ? { requestId: r.request_id } : {}) });
 interface PersonRow { tenant: string; sub: string; username: string | null; username_key: string | null; email: string | null; display_name: string; groups_json: string | null; first_seen: number; last_seen: number }
 interface RevocationRow { tenant: string; kind: RevocationKind; value: string; until: number; at: number; by: string | null; reason: string | null }
 interface BudgetRow { tenant: string; kind: SubjectKind; id: string; period: Period; unit: BudgetUnit; lim: number; soft: number }
@@ -390,6 +396,31 @@ export class SqliteState implements GatewayState {
 
   async listLimits(tenant: string): Promise<RateLimit[]> {
     return this.limitsOf(tenant);
+  }
+
+  // ---- coordination and audit
+
+  async claimOnce(key: string, claimant: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    return this.tx(() => {
+      this.db.query("INSERT INTO claims (key, claimant, expires) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET claimant = ?2, expires = ?3 WHERE expires <= ?4").run(key, claimant, now + ttlMs, now);
+      // now and then, the expired claims of others go
+      if (Math.random() < 0.01) this.db.query("DELETE FROM claims WHERE expires <= ?").run(now);
+      return this.db.query<{ claimant: string }, [string]>("SELECT claimant FROM claims WHERE key = ?").get(key)?.claimant === claimant;
+    });
+  }
+
+  async appendAudit(entry: AuditEntry, options: { retentionMs?: number } = {}): Promise<void> {
+    const e = checkAudit(entry);
+    const keepFrom = Date.now() - (options.retentionMs ?? DEFAULT_AUDIT_RETENTION_DAYS * DAY_MS);
+    this.tx(() => {
+      this.db.query("INSERT INTO audit (tenant, time, actor, actor_sub, action, target, old, new, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)").run(e.tenant, e.time, e.actor, e.actorSub ?? null, e.action, e.target, JSON.stringify(e.old ?? null), JSON.stringify(e.new ?? null), e.requestId ?? null);
+      this.db.query("DELETE FROM audit WHERE tenant = ? AND time < ?").run(e.tenant, keepFrom);
+    });
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    return this.db.query<AuditRow, [string, number, number]>("SELECT * FROM audit WHERE tenant = ? AND time >= ? ORDER BY time, id LIMIT ?").all(q.tenant, q.since ?? 0, q.limit ?? DEFAULT_AUDIT_LIMIT).map(toAudit);
   }
 
   async ping(): Promise<boolean> {

@@ -444,6 +444,42 @@ for (const backend of backends) {
       expect((await state.budgetStatus(p))[0]?.used).toBe(n * 5);
       expect(dayKey(Date.now())).toMatch(/^\d{4}-/);
     });
+
+    test("claimOnce: the first claimant holds a key until it expires, asking again is true for it and false for others, from two connections", async () => {
+      const key = `alert\n${newTenant()}\nuser:sub\n2026-12\n0.8`;
+      const other = backend.open();
+      try {
+        const [a, b] = await Promise.all([state.claimOnce(key, "replica-a", 60_000), other.claimOnce(key, "replica-b", 60_000)]);
+        expect([a, b].filter(Boolean)).toHaveLength(1);
+        const winner = a ? "replica-a" : "replica-b";
+        expect(await state.claimOnce(key, winner, 60_000)).toBe(true);
+        expect(await other.claimOnce(key, winner === "replica-a" ? "replica-b" : "replica-a", 60_000)).toBe(false);
+        const short = `${key}\nshort`;
+        expect(await state.claimOnce(short, "replica-a", 50)).toBe(true);
+        expect(await other.claimOnce(short, "replica-b", 50)).toBe(false);
+        await Bun.sleep(120);
+        expect(await other.claimOnce(short, "replica-b", 50)).toBe(true);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("audit: rows come back oldest first with actor, action, target, old and new values and the request id; since filters; old rows are pruned", async () => {
+      const tenant = newTenant();
+      const now = Date.now();
+      await state.appendAudit({ time: now - 500 * DAY, tenant, actor: "ancient", action: "budget.set", target: "tenant", old: null, new: { usd: 1 } });
+      await state.appendAudit({ time: now - 2000, tenant, actor: "carol@example.com", actorSub: "sub-carol", action: "budget.set", target: "user bob", old: null, new: { period: "month", usd: 50, soft: false }, requestId: "req_1" });
+      await state.appendAudit({ time: now - 1000, tenant, actor: "admin key 1a2b3c4d", action: "budget.set", target: "user bob", old: { period: "month", usd: 50, soft: false }, new: { period: "month", usd: 80, soft: false }, requestId: "req_2" });
+      await state.appendAudit({ time: now, tenant: `${tenant}-other`, actor: "x", action: "revoke", target: "user y", old: null, new: {} });
+      const rows = await state.listAudit({ tenant });
+      expect(rows).toEqual([
+        { time: now - 2000, tenant, actor: "carol@example.com", actorSub: "sub-carol", action: "budget.set", target: "user bob", old: null, new: { period: "month", usd: 50, soft: false }, requestId: "req_1" },
+        { time: now - 1000, tenant, actor: "admin key 1a2b3c4d", action: "budget.set", target: "user bob", old: { period: "month", usd: 50, soft: false }, new: { period: "month", usd: 80, soft: false }, requestId: "req_2" },
+      ]);
+      expect((await state.listAudit({ tenant, since: now - 1000 })).map((r) => r.requestId)).toEqual(["req_2"]);
+      await expect(state.appendAudit({ time: now, tenant, actor: "", action: "x", target: "y", old: null, new: null })).rejects.toBeInstanceOf(StateError);
+    });
+
   });
 }
 

@@ -4,6 +4,8 @@
  * change. The domain it stores is in ../model/. Implementations: SQLite (one host, several
  * processes) and Redis (several replicas). Every time is epoch milliseconds; days and months are UTC.
  */
+import type { ClaimOnce } from "../coordination/claim-once.ts";
+import type { AuditEntry, AuditQuery } from "../model/audit.ts";
 import type { Budget, BudgetStatus, BudgetUnit, Estimate, Reservation, ReserveResult } from "../model/budgets.ts";
 import type { Period } from "../model/periods.ts";
 import type { Person, SeenPerson, TokenIdentity, UserKind } from "../model/person.ts";
@@ -32,7 +34,7 @@ export interface AdmitOptions {
   extraLimits?: readonly RateLimit[];
 }
 
-export interface GatewayState {
+export interface GatewayState extends ClaimOnce {
   // ledger
   /** Records a request's usage without a reservation (idempotent by requestId). */
   recordUsage(record: UsageRecord): Promise<void>;
@@ -82,6 +84,14 @@ export interface GatewayState {
   listLimits(tenant: string): Promise<RateLimit[]>;
   /** Changes whenever the tenant's budgets or limits change (on any replica): a cached copy of them is current while this is unchanged. */
   policyVersion(tenant: string): Promise<string>;
+
+  // coordination: `claimOnce(key, claimant, ttlMs)` (coordination/claim-once.ts), the first claimant holds the key until it expires
+
+  // audit (append-only through the API)
+  /** Appends one row; rows older than `retentionMs` (default 400 days) are pruned meanwhile. */
+  appendAudit(entry: AuditEntry, options?: { retentionMs?: number }): Promise<void>;
+  /** The tenant's rows since `since`, oldest first. */
+  listAudit(query: AuditQuery): Promise<AuditEntry[]>;
 
   /** Cheap round trip: false when the store cannot be reached. */
   ping(): Promise<boolean>;
