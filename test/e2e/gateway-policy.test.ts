@@ -208,6 +208,12 @@ describe("reloads", () => {
     b.child.kill("SIGHUP");
     await within(3000, async () => count(b.stderr()) > seen);
     expect(await readyHash(b.url)).toBe(hash);
+    // the audit log: one policy.reload row per policy in force (the first and the widened), whichever replica wrote it; none for the invalid file
+    const rows = (await (await admin(a.url, "audit", ADMIN_KEY)).json()) as { actor: string; action: string; target: string; new: { hash: string } }[];
+    const reloads = rows.filter((r) => r.action === "policy.reload");
+    expect(reloads.map((r) => r.actor)).toEqual(["policy", "policy"]);
+    expect(reloads.map((r) => r.target)).toEqual([policyFile, policyFile]);
+    expect(`sha256:${reloads[1]!.new.hash}`).toBe(hash!);
   }, 20_000);
 });
 
