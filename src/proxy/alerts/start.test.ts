@@ -35,4 +35,10 @@ describe("observationOf: a budget's figures after settle, as alerts see them", (
     day.budget.period = "day";
     expect(observationOf(carol, day, NOW).periodKey).toBe("2026-12-04");
   });
+
+  test("a budget of the tenant policy is named by its member and source", () => {
+    const pooled = status({ kind: "group", id: "platform" });
+    pooled.budget.policy = { name: "groups.platform.budgets[0]", source: "group platform" };
+    expect(observationOf(carol, pooled, NOW).budget).toMatchObject({ name: "groups.platform.budgets[0]", source: "group platform" });
+  });
 });
