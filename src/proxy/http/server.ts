@@ -218,11 +218,9 @@ export function startProxy(options: ProxyOptions) {
   /** For a Host that names a tenant with a policy, the hash it enforces (a bare /readyz names no tenant). */
   function policyLine(request: Request): string {
     if (policies.size === 0) return "";
-    const host = validHost(request.headers.get("host"));
-    const tenant = host ? tenantForHost(config, host) : undefined;
+    const tenant = tenantForHost(config, validHost(request.headers.get("host")));
     const source = tenant && policies.get(tenant.slug);
-    if (!source || (!config.single && !host)) return "";
-    return `policy sha256:${source.current().compiled.hash}\n`;
+    return source ? `policy sha256:${source.current().compiled.hash}\n` : "";
   }
 
   async function handle(ex: Exchange): Promise<Response> {
