@@ -59,7 +59,8 @@ export async function serve(options: ProxyProcessOptions): Promise<RunningProxy>
     spool_dir: spoolDir,
   });
   process.on("SIGHUP", () => {
-    logEvent("info", "SIGHUP: reading the policy files again");
+    // handled even without a policy: SIGHUP's default action would end the process
+    logEvent("info", policies.size > 0 ? "SIGHUP: reading the policy files again" : "SIGHUP: no policy file to read");
     void policies.reloadAll();
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
