@@ -6,12 +6,15 @@
  * client and is never logged.
  */
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { checkRedirectUri, EndpointPolicyError } from "../shared/endpoint-policy.ts";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { parsePriceTable, type PriceTableOverride } from "./accounting/pricing.ts";
 import type { RateDefaults } from "./model/rate-windows.ts";
 import { type PoolConfig, poolConfigOfTenant } from "./upstreams/config.ts";
 import { UpstreamError } from "./upstreams/types.ts";
+import { type PolicySpec, policySpecOf } from "./policy/source.ts";
+import { type AlertsConfig, AlertsConfigError, parseAlertsConfig } from "./alerts/config.ts";
 
 export interface TenantConfig {
   slug: string;
@@ -32,6 +35,29 @@ export interface TenantConfig {
   prices?: PriceTableOverride;
   /** Rate limits where no admin-set limit applies. */
   rateLimits?: RateDefaults;
+  /** The tenant policy (docs/policy.md): a file (watched) or an inline object. */
+  policy?: PolicySpec;
+  /** Offboarding from the directory: each active session re-checked at the issuer's userInfo this often (default 60; 0: never). */
+  revalidateSeconds?: number;
+  /** Budget alerts to a webhook (issue 18 §4); the secret read from its file. */
+  alerts?: AlertsConfig;
+}
+
+/** `--revalidate-seconds` / `revalidateSeconds`: whole seconds, 0 (off) to 86400. */
+export function parseRevalidateSeconds(value: unknown, where: string): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 86_400) throw new ConfigError(`${where} must be whole seconds from 0 (off) to 86400, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A tenant's `alerts` (or the single-tenant flags), with the secret read from its file. */
+export function parseAlerts(value: unknown, where: string): AlertsConfig {
+  try {
+    return parseAlertsConfig(value, where, (path) => readFileSync(path, "utf8"));
+  } catch (e) {
+    if (e instanceof AlertsConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 export interface ProxyConfig {
@@ -107,8 +133,12 @@ function printable(value: unknown, where: string): string {
   return value;
 }
 
-/** `pool`: given apart (`--upstreams FILE`) instead of the object's `upstreams` or shorthand. */
-export function parseTenant(slug: string, raw: unknown, pool?: PoolConfig): TenantConfig {
+/**
+ * `configDir`: where a relative `policy` path is resolved from (the configuration file's directory).
+ * `pool`: given apart (`--upstreams FILE`) instead of the object's `upstreams` or shorthand.
+ */
+export function parseTenant(slug: string, raw: unknown, given: { configDir?: string; pool?: PoolConfig } = {}): TenantConfig {
+  const { configDir = process.cwd(), pool } = given;
   const where = `tenants.${slug}`;
   if (typeof raw !== "object" || raw === null) throw new ConfigError(`${where} must be an object`);
   const t = raw as Record<string, unknown>;
@@ -136,6 +166,9 @@ export function parseTenant(slug: string, raw: unknown, pool?: PoolConfig): Tena
     ...(t.adminGroups !== undefined ? { adminGroups: strings(t.adminGroups, `${where}.adminGroups`, true) } : {}),
     ...(t.prices !== undefined ? { prices: parsePricesOrFail(t.prices, `${where}.prices`) } : {}),
     ...(t.rateLimits !== undefined ? { rateLimits: parseRateDefaults(t.rateLimits, `${where}.rateLimits`) } : {}),
+    ...(t.policy !== undefined ? { policy: policySpecOf(t.policy, configDir, `${where}.policy`) } : {}),
+    ...(t.revalidateSeconds !== undefined ? { revalidateSeconds: parseRevalidateSeconds(t.revalidateSeconds, `${where}.revalidateSeconds`) } : {}),
+    ...(t.alerts !== undefined ? { alerts: parseAlerts(t.alerts, `${where}.alerts`) } : {}),
   };
 }
 
@@ -191,7 +224,7 @@ export function parseConfigFile(path: string): ProxyConfig {
   const tenants = new Map<string, TenantConfig>();
   for (const [slug, raw] of Object.entries(root.tenants)) {
     if (!SLUG.test(slug)) throw new ConfigError(`${path}: tenant slug "${slug}" is not a DNS label`);
-    tenants.set(slug, parseTenant(slug, raw));
+    tenants.set(slug, parseTenant(slug, raw, { configDir: dirname(path) }));
   }
   return {
     ...(typeof root.domain === "string" ? { domain: root.domain.toLowerCase() } : {}),

@@ -43,6 +43,23 @@ describe("readProxyOptions", () => {
     expect(read(["--trust-forwarded-headers"]).config.trustForwardedHeaders).toBe(true);
   });
 
+  test("the policy: --policy or AGENT_RUNNER_PROXY_POLICY, or a tenant's `policy` (relative to the config file, or inline); an invalid first one is refused with the member named", () => {
+    const good = file("policy.yaml", 'groups:\n  eng:\n    models: ["claude-*"]\n');
+    expect(read(["--policy", good]).config.single?.policy).toEqual({ path: good });
+    expect(read([], { AGENT_RUNNER_PROXY_POLICY: good }).config.single?.policy).toEqual({ path: good });
+    expect(read([]).config.single?.policy).toBeUndefined();
+    const bad = file("bad.yaml", "groups:\n  eng:\n    budgets:\n      - { period: week, usd: 5 }\n");
+    expect(refusal(["--policy", bad])).toBe(`tenant default: policy ${bad}:4: groups.eng.budgets[0].period: must be "day" or "month"`);
+    expect(refusal(["--policy", join(dir, "missing.yaml")])).toContain("missing.yaml: (policy): does not exist");
+    const config = file("with-policy.json", JSON.stringify({ tenants: { acme: { issuer: "https://i", clientIds: ["c"], upstreamApiKey: "k", policy: "policy.yaml" }, beta: { issuer: "https://i", clientIds: ["c"], upstreamApiKey: "k", policy: { default: { models: [] } } } } }));
+    const tenants = read(["--config", config]).config.tenants;
+    expect(tenants.get("acme")?.policy).toEqual({ path: good });
+    expect(tenants.get("beta")?.policy).toEqual({ inline: { default: { models: [] } }, where: "tenants.beta.policy" });
+    const badInline = file("bad-inline.json", JSON.stringify({ tenants: { acme: { issuer: "https://i", clientIds: ["c"], upstreamApiKey: "k", policy: { groups: { eng: { models: "claude-*" } } } } } }));
+    expect(refusal(["--config", badInline])).toContain("tenant acme: policy tenants.acme.policy: groups.eng.models:");
+    expect(refusal(["--config", config, "--policy", good])).toContain("--policy is for the single-tenant flags");
+  });
+
   test("every value is checked, with the flag or variable named (nothing is bound yet)", () => {
     expect(refusal(["--idle-timeout", "0"])).toContain("--idle-timeout must be whole seconds from 1 to 255");
     expect(refusal(["--max-body-bytes", "lots"])).toContain("--max-body-bytes must be a positive whole number");
@@ -89,5 +106,27 @@ describe("readProxyOptions", () => {
     expect(read([], { AGENT_RUNNER_PROXY_USERINFO: "off" }).userInfo).toBe(false);
     expect(read([], { AGENT_RUNNER_PROXY_ADMIN_GROUPS: "ops, admins" }).adminGroups).toEqual(["ops", "admins"]);
     expect(read(["--admin-group", "a", "--admin-group", "b"]).adminGroups).toEqual(["a", "b"]);
+  });
+
+  test("--revalidate-seconds (or its variable) for every tenant without its own; 0 turns it off; a bad value names the flag", () => {
+    expect(read([]).config.single?.revalidateSeconds).toBeUndefined();
+    expect(read(["--revalidate-seconds", "5"]).config.single?.revalidateSeconds).toBe(5);
+    expect(read([], { AGENT_RUNNER_PROXY_REVALIDATE_SECONDS: "0" }).config.single?.revalidateSeconds).toBe(0);
+    expect(refusal(["--revalidate-seconds=-1"])).toContain("--revalidate-seconds must be whole seconds");
+    expect(refusal(["--revalidate-seconds", "1.5"])).toContain("--revalidate-seconds");
+    const config = file("tenants-revalidate.json", JSON.stringify({ tenants: { a: { issuer: "https://idp.example.com/a", clientIds: ["c"], upstreamApiKey: "k", revalidateSeconds: 30 }, b: { issuer: "https://idp.example.com/b", clientIds: ["c"], upstreamApiKey: "k" } } }));
+    const tenants = read(["--config", config, "--revalidate-seconds", "10"]).config.tenants;
+    expect([tenants.get("a")?.revalidateSeconds, tenants.get("b")?.revalidateSeconds]).toEqual([30, 10]);
+  });
+
+  test("--alerts-webhook with --alerts-secret-file: the secret read from its file; without the secret (json) or with --config: refused", () => {
+    const secretFile = file("alerts-secret", "0123456789abcdef0123456789abcdef\n");
+    const alerts = read(["--alerts-webhook", "https://hooks.example.com/x?token=t", "--alerts-secret-file", secretFile]).config.single?.alerts;
+    expect(alerts).toMatchObject({ webhook: "https://hooks.example.com/x?token=t", webhookOrigin: "https://hooks.example.com", secret: "0123456789abcdef0123456789abcdef", thresholds: [0.5, 0.8, 1], format: "json" });
+    expect(read([], { AGENT_RUNNER_PROXY_ALERTS_WEBHOOK: "http://127.0.0.1:9/h", AGENT_RUNNER_PROXY_ALERTS_SECRET_FILE: secretFile }).config.single?.alerts?.webhook).toBe("http://127.0.0.1:9/h");
+    expect(refusal(["--alerts-webhook", "https://hooks.example.com/x"])).toContain("secretFile is required");
+    expect(refusal(["--alerts-webhook", "http://hooks.example.com/x", "--alerts-secret-file", secretFile])).toContain("https://");
+    const config = file("tenants-alerts.json", JSON.stringify({ tenants: { a: { issuer: "https://idp.example.com/a", clientIds: ["c"], upstreamApiKey: "k" } } }));
+    expect(refusal(["--config", config, "--alerts-webhook", "https://hooks.example.com/x", "--alerts-secret-file", secretFile])).toContain("set alerts in each tenant's entry");
   });
 });

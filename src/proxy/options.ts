@@ -19,11 +19,17 @@
  *   --admin-group G (repeatable; …_ADMIN_GROUPS), --admin-key-file FILE (…_ADMIN_KEY_FILE)
  *   --reuse-port (SO_REUSEPORT; set by the --workers supervisor for its workers)
  *   --no-userinfo (…_USERINFO=off): do not look up the email of email-as-username users at userInfo
+ *   --policy FILE (…_POLICY): the single tenant's policy (docs/policy.md); a tenant of --config has its own `policy`
+ *   --revalidate-seconds N (…_REVALIDATE_SECONDS, default 60, 0 = off): every tenant without its own revalidateSeconds
+ *   --alerts-webhook URL (…_ALERTS_WEBHOOK), --alerts-secret-file F (…_ALERTS_SECRET_FILE): the single tenant's budget alerts
  * `--workers` is main.ts's (workers.ts): taken out before these are read.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError, parseConfigFile, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
+import { ConfigError, parseAlerts, parseConfigFile, parseRevalidateSeconds, parseIdleTimeout, parseMaxBodyBytes, parseTenant, type ProxyConfig } from "./config.ts";
+import { PolicyError } from "../shared/policy/errors.ts";
+import { POLICY_ENV } from "./policy/source.ts";
+import { checkPolicySpec } from "./policy/tenant-policies.ts";
 import { parseStateUrl } from "./state/open.ts";
 import { type PoolConfig, readUpstreamsFile } from "./upstreams/config.ts";
 import { keyInText } from "./upstreams/key-source.ts";
@@ -83,6 +89,10 @@ export const PROXY_OPTIONS = {
   "admin-key-file": { type: "string" },
   "reuse-port": { type: "boolean" },
   "no-userinfo": { type: "boolean" },
+  policy: { type: "string" },
+  "revalidate-seconds": { type: "string" },
+  "alerts-webhook": { type: "string" },
+  "alerts-secret-file": { type: "string" },
 } as const;
 
 /** The options of the flags a `--workers` supervisor sets per worker (workers.ts rewrites them). */
@@ -133,6 +143,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
   let config: ProxyConfig;
   if (configPath) {
     if (upstreamsPath) throw new ProxyOptionsError("--upstreams (AGENT_RUNNER_PROXY_UPSTREAMS) is for the single-tenant flags; with --config give each tenant its \"upstreams\" in the tenants file");
+    if (values.policy !== undefined) throw new ProxyOptionsError(`--policy is for the single-tenant flags; with --config, set "policy" in each tenant's entry`);
     config = parseConfigFile(configPath);
   } else {
     const single = parseTenant(
@@ -145,11 +156,13 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
         upstreamApiKeyFile: values["upstream-key-file"] ?? env.AGENT_RUNNER_PROXY_UPSTREAM_KEY_FILE,
         upstreamApiKeyEnv: values["upstream-key-env"] ?? env.AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV,
         publicUrl: values["public-url"] ?? env.AGENT_RUNNER_PROXY_PUBLIC_URL,
+        policy: values.policy ?? env[POLICY_ENV],
       },
-      upstreamsPath ? poolFile(upstreamsPath, values, env) : undefined,
+      upstreamsPath ? { pool: poolFile(upstreamsPath, values, env) } : {},
     );
     config = { tenants: new Map([[single.slug, single]]), single, trustForwardedHeaders: false, shutdownGraceMs: 30_000 };
   }
+  for (const tenant of config.tenants.values()) checkFirstPolicy(tenant.slug, tenant.policy);
   // the flag, else the variable, else the configuration file's trustForwardedHeaders
   const trustForwarded = values["trust-forwarded-headers"] ? true : envSwitch(env, "AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS");
   if (trustForwarded !== undefined) config.trustForwardedHeaders = trustForwarded;
@@ -157,6 +170,18 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
   if (maxBody !== undefined) config.maxBodyBytes = parseMaxBodyBytes(maxBody, "--max-body-bytes");
   const idle = values["idle-timeout"] ?? env.AGENT_RUNNER_PROXY_IDLE_TIMEOUT;
   if (idle !== undefined) config.idleTimeoutSeconds = parseIdleTimeout(idle, "--idle-timeout");
+  const revalidate = values["revalidate-seconds"] ?? env.AGENT_RUNNER_PROXY_REVALIDATE_SECONDS;
+  if (revalidate !== undefined) {
+    const seconds = parseRevalidateSeconds(revalidate, "--revalidate-seconds");
+    // a tenant entry's own revalidateSeconds wins over the flag
+    for (const tenant of config.tenants.values()) tenant.revalidateSeconds ??= seconds;
+  }
+  const webhook = values["alerts-webhook"] ?? env.AGENT_RUNNER_PROXY_ALERTS_WEBHOOK;
+  const secretFile = values["alerts-secret-file"] ?? env.AGENT_RUNNER_PROXY_ALERTS_SECRET_FILE;
+  if (webhook !== undefined || secretFile !== undefined) {
+    if (!config.single) throw new ProxyOptionsError("--alerts-webhook and --alerts-secret-file are for a single tenant: with --config, set alerts in each tenant's entry");
+    config.single.alerts = parseAlerts({ webhook, ...(secretFile !== undefined ? { secretFile } : {}) }, "--alerts-webhook / --alerts-secret-file");
+  }
   const grace = values["shutdown-grace"];
   if (grace !== undefined) {
     const seconds = grace.trim() === "" ? NaN : Number(grace);
@@ -199,6 +224,18 @@ function checkKeySources(config: ProxyConfig, env: NodeJS.ProcessEnv): void {
       }
       if (keyInText(text) === undefined) throw new ProxyOptionsError(`${where}: the key file ${member.key.path} is empty or holds more than the key (write the key alone, on one line)`);
     }
+  }
+}
+
+/** The gateway does not start without its policy: an invalid or missing first file is exit 2 with the member named. */
+function checkFirstPolicy(slug: string, spec: Parameters<typeof checkPolicySpec>[0] | undefined): void {
+  if (!spec) return;
+  try {
+    checkPolicySpec(spec);
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    const more = e.lines().length > 1 ? ` (and ${e.lines().length - 1} more; agent-runner-auth admin policy check lists them)` : "";
+    throw new ProxyOptionsError(`tenant ${slug}: policy ${e.lines()[0] ?? e.message}${more}`, { cause: e });
   }
 }
 

@@ -1,15 +1,24 @@
 /**
- * SIGHUP: what the gateway re-reads without a restart. Each part that can reload adds itself to
- * the list serve.ts hands in (the upstream pools' key files and AWS credentials; others to come:
- * the policy file). The handler is always installed: Bun exits on an unhandled SIGHUP. Reloads
- * run one after another; one that fails is logged and does not stop the others.
+ * SIGHUP: what the gateway re-reads without a restart. Each part that can reload is in the list
+ * serve.ts (and the local tenant's replica) hands in: the upstream pools' key files and AWS
+ * credentials, the tenants' policy files. The handler is always installed: Bun exits on an
+ * unhandled SIGHUP. Reloads run one after another; one that fails is logged and does not stop the others.
  */
+import type { TenantPolicies } from "./policy/tenant-policies.ts";
 import { logEvent } from "./telemetry/log.ts";
+import type { Pool } from "./upstreams/pool.ts";
 
 export interface Reloader {
   /** For the log line: what was re-read. */
   name: string;
   reload(): Promise<void> | void;
+}
+
+/** A gateway process's reloaders: each tenant's pool, then the policy files (each reload reported by its source). */
+export function gatewayReloaders(pools: ReadonlyMap<string, Pool>, policies: TenantPolicies): Reloader[] {
+  const reloaders: Reloader[] = [...pools].map(([slug, pool]) => ({ name: `tenant ${slug}'s upstream keys and credentials`, reload: () => pool.reload() }));
+  if (policies.size > 0) reloaders.push({ name: "the policy files", reload: () => policies.reloadAll() });
+  return reloaders;
 }
 
 export function onSighup(reloaders: readonly Reloader[], log = logEvent): () => void {

@@ -1,15 +1,18 @@
 /**
  * Runs the tenant gateway in this process with options read by readProxyOptions (options.ts):
- * the tenants' upstream pools (key files and AWS credentials opened first: one that cannot be
- * read fails the start), the listeners, the start-up line on stderr, draining on SIGTERM/SIGINT,
- * and SIGHUP re-reading what can be reloaded (reload.ts: the pools' keys and credentials). main.ts calls it for
- * a single process and in each worker of a `--workers` supervisor.
+ * the tenants' policies and upstream pools (opened first: an invalid first policy file, or a key file
+ * or AWS credentials that cannot be read fail the start), the listeners, the start-up line on
+ * stderr, draining on SIGTERM/SIGINT, and SIGHUP re-reading what can be reloaded (reload.ts: the
+ * pools' keys and credentials, the policy files; the supervisor forwards it to each worker).
+ * main.ts calls it for a single process and in each worker of a `--workers` supervisor.
  */
 import { poolDeps, startProxy, type RunningProxy } from "./http/server.ts";
-import { onSighup, type Reloader } from "./reload.ts";
+import { gatewayReloaders, onSighup } from "./reload.ts";
 import type { ProxyProcessOptions } from "./options.ts";
 import { DEFAULT_STATE_URL } from "./state/open.ts";
 import { StateError } from "./state/types.ts";
+import { PolicyError } from "../shared/policy/errors.ts";
+import { TenantPolicies } from "./policy/tenant-policies.ts";
 import { logEvent } from "./telemetry/log.ts";
 import { buildPool } from "./upstreams/build.ts";
 import type { Pool } from "./upstreams/pool.ts";
@@ -23,11 +26,19 @@ export class ServeError extends Error {
 
 export async function serve(options: ProxyProcessOptions): Promise<RunningProxy> {
   const { config, host, port, metrics } = options;
-  const pools = await openPools(options);
+  const policies = await openPolicies(options);
+  let pools: Map<string, Pool>;
+  try {
+    pools = await openPools(options);
+  } catch (e) {
+    policies.close();
+    throw e;
+  }
   let proxy: RunningProxy;
   try {
     proxy = startProxy({
       pools,
+      policies,
       config,
       port,
       hostname: host,
@@ -43,6 +54,7 @@ export async function serve(options: ProxyProcessOptions): Promise<RunningProxy>
     });
   } catch (e) {
     for (const pool of pools.values()) pool.close();
+    policies.close();
     if (e instanceof StateError) throw new ServeError(e.message, { cause: e });
     const where = `${host}:${port}, metrics ${metrics ? `${metrics.host}:${metrics.port}` : "off"}`;
     throw new ServeError(`cannot listen (${where}): ${(e as Error).message}; choose free ports with --port (PORT) and --metrics-port (AGENT_RUNNER_PROXY_METRICS_PORT): replicas on one host each need their own`, { cause: e });
@@ -56,9 +68,7 @@ export async function serve(options: ProxyProcessOptions): Promise<RunningProxy>
     spool_dir: spoolDir,
     upstreams: Object.fromEntries([...pools].map(([slug, pool]) => [slug, pool.stats().map((s) => `${s.name} (${s.type})`)])),
   });
-  // what SIGHUP re-reads: others add theirs to this list
-  const reloaders: Reloader[] = [...pools].map(([slug, pool]) => ({ name: `tenant ${slug}'s upstream keys and credentials`, reload: () => pool.reload() }));
-  onSighup(reloaders);
+  onSighup(gatewayReloaders(pools, policies));
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       logEvent("info", `${signal}: draining requests in flight`);
@@ -66,6 +76,16 @@ export async function serve(options: ProxyProcessOptions): Promise<RunningProxy>
     });
   }
   return proxy;
+}
+
+/** Every tenant's policy, validated and watched; an invalid or missing first file fails the start. */
+async function openPolicies(options: ProxyProcessOptions): Promise<TenantPolicies> {
+  try {
+    return await TenantPolicies.open(options.config.single ? [options.config.single] : [...options.config.tenants.values()]);
+  } catch (e) {
+    if (e instanceof PolicyError) throw new ServeError(`policy ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 /** Every tenant's pool, its key files and AWS credentials opened; one that cannot be read fails the start (exit 2, naming the upstream). */

@@ -338,10 +338,10 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
       void stopAll(0, signal);
     });
   }
-  // SIGHUP re-reads keys and credentials (reload.ts) in every worker; Bun would exit on it unhandled
+  // SIGHUP: every worker runs its reloaders (reload.ts: keys, credentials, policy files); Bun would exit on it unhandled
   process.on("SIGHUP", () => {
     logEvent("info", `SIGHUP: passed to ${count} workers`);
-    for (const w of workers) w?.process.kill("SIGHUP");
+    for (const w of workers) if (w && !stopping) w.process.kill("SIGHUP");
   });
   for (let i = 0; i < count; i++) spawnWorker(i);
   const startTimer = setTimeout(() => {

@@ -24,7 +24,7 @@ export interface SessionAnswerJson {
 }
 /** The admin API: `ADMIN_PATH + resource`. */
 export const ADMIN_PATH = "/_gateway/admin/v1/";
-export const ADMIN_RESOURCES = ["usage", "budgets", "limits", "revocations"] as const;
+export const ADMIN_RESOURCES = ["usage", "budgets", "limits", "revocations", "audit", "policy", "policy/explain"] as const;
 export type AdminResource = (typeof ADMIN_RESOURCES)[number];
 
 /** The members the gateway adds to the tenant discovery document's `agent_runner_auth`, so the CLI finds them without configuration. */
@@ -385,4 +385,118 @@ export function parseRestored(value: unknown): RestoreAnswer {
     ...parseMatched(o),
     ...(o.lifted !== undefined ? { lifted: arr(o.lifted, "answer.lifted").map((r, i) => parseRevocation(r, `answer.lifted[${i}]`)) } : {}),
   };
+}
+
+/** GET `policy`: the tenant policy the answering replica enforces now (docs/policy.md); `hash` null when the tenant has none. */
+export interface PolicyShowJson {
+  hash: string | null;
+  /** The file, or where the inline object was written. */
+  origin: string | null;
+  applied_at: string | null;
+  /** Each group's rule as written (descriptions included), in policy order. */
+  groups: Record<string, unknown>;
+  default: unknown;
+}
+
+export function parsePolicyShow(value: unknown): PolicyShowJson {
+  const o = obj(value, "policy");
+  const nullable = (key: string) => (o[key] === null ? null : str(o, key, "policy"));
+  return { hash: nullable("hash"), origin: nullable("origin"), applied_at: nullable("applied_at"), groups: obj(o.groups, "policy.groups"), default: o.default ?? null };
+}
+
+/** One rule a person gets, with where it comes from: `group <name>`, `default`, `admin API`, `gateway configuration`. */
+export interface ExplainedBudgetJson {
+  /** The policy member (`groups.contractors.budgets[0]`); absent for an admin API budget. */
+  name?: string;
+  source: string;
+  period: Period;
+  usd?: number;
+  tokens?: number;
+  soft: boolean;
+  /** Whose spend it counts: `this person`, `the group (pool)`, `group <name>`, `the tenant`. */
+  counts: string;
+}
+
+export interface ExplainedLimitJson {
+  source: string;
+  rpm?: number;
+  tpm?: number;
+  counts: string;
+}
+
+/** GET `policy/explain?user=U`: what a person gets, each rule with its source. */
+export interface PolicyExplainJson {
+  user: string;
+  sub: string;
+  /** Their `cognito:groups` when last seen; null when no sighting recorded them. */
+  groups: string[] | null;
+  policy_hash: string | null;
+  /** The groups the policy lists that they are in, in policy order. */
+  policy_groups: string[];
+  default_applies: boolean;
+  models: { pattern: string; source: string }[];
+  budgets: ExplainedBudgetJson[];
+  limits: ExplainedLimitJson[];
+  last_seen: string;
+}
+
+const strings = (value: unknown, where: string): string[] =>
+  arr(value, where).map((g, i) => {
+    if (typeof g !== "string") throw new ShapeError(`${where}[${i}] is not a string`);
+    return g;
+  });
+
+const optNum = (o: Obj, key: string, where: string) => (o[key] === undefined ? {} : { [key]: num(o, key, where) });
+
+export function parsePolicyExplain(value: unknown): PolicyExplainJson {
+  const o = obj(value, "explain");
+  return {
+    user: str(o, "user", "explain"),
+    sub: str(o, "sub", "explain"),
+    groups: o.groups === null ? null : strings(o.groups, "explain.groups"),
+    policy_hash: o.policy_hash === null ? null : str(o, "policy_hash", "explain"),
+    policy_groups: strings(o.policy_groups, "explain.policy_groups"),
+    default_applies: o.default_applies === true,
+    models: arr(o.models, "explain.models").map((m, i) => {
+      const x = obj(m, `explain.models[${i}]`);
+      return { pattern: str(x, "pattern", `explain.models[${i}]`), source: str(x, "source", `explain.models[${i}]`) };
+    }),
+    budgets: arr(o.budgets, "explain.budgets").map((b, i) => {
+      const where = `explain.budgets[${i}]`;
+      const x = obj(b, where);
+      const name = optStr(x, "name", where);
+      return { ...(name !== undefined ? { name } : {}), source: str(x, "source", where), period: period(x, where), ...optNum(x, "usd", where), ...optNum(x, "tokens", where), soft: x.soft === true, counts: str(x, "counts", where) };
+    }),
+    limits: arr(o.limits, "explain.limits").map((l, i) => {
+      const where = `explain.limits[${i}]`;
+      const x = obj(l, where);
+      return { source: str(x, "source", where), ...optNum(x, "rpm", where), ...optNum(x, "tpm", where), counts: str(x, "counts", where) };
+    }),
+    last_seen: str(o, "last_seen", "explain"),
+  };
+}
+
+/** One row of the audit log (GET ADMIN_PATH + "audit"?since=): who changed what, with the old and new values. */
+export interface AuditRowJson {
+  /** ISO 8601, UTC. */
+  time: string;
+  /** A person's display name, `admin key <8 hex>`, `directory` or `policy`. */
+  actor: string;
+  actor_sub?: string;
+  /** `budget.set`, `budget.clear`, `limit.set`, `limit.clear`, `revoke`, `restore`, `policy.reload`, `directory.revoke`. */
+  action: string;
+  target: string;
+  old: unknown;
+  new: unknown;
+  request_id?: string;
+}
+
+export function parseAuditRows(value: unknown): AuditRowJson[] {
+  return arr(value, "audit").map((r, i) => {
+    const where = `audit[${i}]`;
+    const o = obj(r, where);
+    const actorSub = optStr(o, "actor_sub", where);
+    const requestId = optStr(o, "request_id", where);
+    return { time: str(o, "time", where), actor: str(o, "actor", where), ...(actorSub !== undefined ? { actor_sub: actorSub } : {}), action: str(o, "action", where), target: str(o, "target", where), old: o.old ?? null, new: o.new ?? null, ...(requestId !== undefined ? { request_id: requestId } : {}) };
+  });
 }

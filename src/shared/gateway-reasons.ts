@@ -10,7 +10,7 @@ export const REASON_HEADER = "x-agent-runner-reason";
 export const GATEWAY_REASONS = [
   "bad_host", "bad_forwarded_host", "bad_query", "bad_input",
   "token_missing", "token_invalid", "token_expired", "person_revoked", "session_revoked", "bad_admin_key",
-  "group_required", "not_admin", "budget_exhausted",
+  "group_required", "not_admin", "budget_exhausted", "model_not_allowed",
   "not_allowed", "ambiguous_path", "bad_model_id", "unknown_tenant", "bad_method",
   "body_too_large", "rate_limited", "budget_held",
   "internal", "upstream_auth", "upstream_unreachable", "upstream_failed", "state_unavailable",

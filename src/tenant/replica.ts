@@ -7,8 +7,10 @@
  * stops, letting streams finish, on SIGTERM/SIGINT or when the tenant goes away (stdin closes).
  */
 import { readFileSync } from "node:fs";
-import type { TenantConfig } from "../proxy/config.ts";
+import { parseAlerts, type TenantConfig } from "../proxy/config.ts";
 import { poolDeps, startProxy } from "../proxy/http/server.ts";
+import { TenantPolicies } from "../proxy/policy/tenant-policies.ts";
+import { gatewayReloaders, onSighup } from "../proxy/reload.ts";
 import { buildPool } from "../proxy/upstreams/build.ts";
 
 export interface ReplicaSpec {
@@ -19,6 +21,9 @@ export interface ReplicaSpec {
   adminGroups: string[];
   userInfo: boolean;
   tls?: { certFile: string; keyFile: string };
+  /** Budget alerts: the webhook and the secret's file (read here, so no secret is in the spec). */
+  alerts?: { webhook: string; secretFile?: string };
+  spoolDir?: string;
 }
 
 export const REPLICA_SPEC_ENV = "ARA_TENANT_REPLICA";
@@ -33,16 +38,21 @@ if (import.meta.main) {
   // the key is read into the pool once, then leaves the environment
   const pool = await buildPool(spec.config.pool, { ...poolDeps(spec.config.slug, {}), env: { ...process.env } });
   delete process.env[REPLICA_KEY_ENV];
-  const tenant = spec.config;
+  const tenant: TenantConfig = { ...spec.config, ...(spec.alerts ? { alerts: parseAlerts(spec.alerts, "--alerts-webhook / --alerts-secret-file") } : {}) };
   const tls = spec.tls ? { cert: readFileSync(spec.tls.certFile, "utf8"), key: readFileSync(spec.tls.keyFile, "utf8") } : undefined;
+  const policies = await TenantPolicies.open([tenant]);
+  const pools = new Map([[tenant.slug, pool]]);
+  onSighup(gatewayReloaders(pools, policies));
   const proxy = startProxy({
     config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    policies,
     port: spec.port,
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },
     state: spec.state,
+    ...(spec.spoolDir ? { spoolDir: spec.spoolDir } : {}),
     adminGroups: spec.adminGroups,
-    pools: new Map([[tenant.slug, pool]]),
+    pools,
     userInfo: spec.userInfo,
     ...(tls ? { tls, publicHost: "localhost" } : {}),
     log: (line) => process.stderr.write(JSON.stringify(line) + "\n"),

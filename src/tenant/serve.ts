@@ -2,7 +2,10 @@
  * The local tenant (identity provider, proxy, stub Anthropic upstream) in one
  * process, all on 127.0.0.1. Prints one JSON line on stdout when ready; runs until SIGINT/SIGTERM.
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { PolicyError } from "../shared/policy/errors.ts";
+import { checkPolicySpec } from "../proxy/policy/tenant-policies.ts";
 import { adminUser, startTenant, DEFAULT_USERS } from "./tenant.ts";
 import type { TenantUser } from "./idp.ts";
 
@@ -38,6 +41,12 @@ Options:
   --idp-identifier <id>       announce this idp_identifier (e.g. example.com) as the sign-in default
   --admin-group <name>        Cognito group whose members may use the proxy's admin API; with the
                               default users, adds user "admin" (password admin-password-1) in it
+  --policy <file>             the tenant policy (JSON or YAML, docs/policy.md) every proxy enforces;
+                              watched, and read again on SIGHUP
+  --revalidate-seconds <n>    re-check each active session at the IdP's userInfo this often, so a
+                              user disabled or signed out there loses the gateway (default 60; 0: off)
+  --alerts-webhook <url>      POST budget alerts here (signed with the secret of --alerts-secret-file)
+  --alerts-secret-file <f>    the alerts' signing secret (at least 16 bytes; required with --alerts-webhook)
   -h, --help                  show this help
 `;
 
@@ -83,6 +92,10 @@ try {
       "admin-group": { type: "string" },
       "identity-provider": { type: "string" },
       "idp-identifier": { type: "string" },
+      policy: { type: "string" },
+      "revalidate-seconds": { type: "string" },
+      "alerts-webhook": { type: "string" },
+      "alerts-secret-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -134,11 +147,32 @@ function stateOption(): { state?: string } {
   return { state };
 }
 
+function alertsOption(): { alerts?: { webhook: string; secretFile: string } } {
+  const webhook = opts["alerts-webhook"];
+  const secretFile = opts["alerts-secret-file"];
+  if (webhook === undefined && secretFile === undefined) return {};
+  if (webhook === undefined || secretFile === undefined) fail("--alerts-webhook and --alerts-secret-file go together");
+  return { alerts: { webhook, secretFile } };
+}
+
 const adminGroup = opts["admin-group"];
 if (adminGroup !== undefined && !/^[\w.@+-]{1,128}$/.test(adminGroup)) fail(`--admin-group must be a Cognito group name, got "${adminGroup}"`);
 const users = opts.user ? opts.user.map(parseUser) : adminGroup ? [...DEFAULT_USERS, adminUser(adminGroup)] : DEFAULT_USERS;
 
+function policyOption(): { policy?: string } {
+  const file = opts.policy;
+  if (file === undefined) return {};
+  try {
+    checkPolicySpec({ path: resolve(file) });
+  } catch (e) {
+    if (e instanceof PolicyError) fail(`--policy: ${e.lines()[0] ?? e.message}`);
+    throw e;
+  }
+  return { policy: resolve(file) };
+}
+
 const tenant = await startTenant({
+  ...policyOption(),
   port: positiveInt("port", values.port, 0, true),
   idpPort: positiveInt("idp-port", values["idp-port"], 0, true),
   accessTokenTtl: positiveInt("access-token-ttl", values["access-token-ttl"], 3600),
@@ -150,6 +184,8 @@ const tenant = await startTenant({
   ...upstreamOption(),
   ...stubKeyOption(),
   ...(adminGroup ? { adminGroup } : {}),
+  ...(values["revalidate-seconds"] !== undefined ? { revalidateSeconds: positiveInt("revalidate-seconds", values["revalidate-seconds"], 60, true) } : {}),
+  ...alertsOption(),
   // the gateway's own switch, honoured by the local tenant's proxy too
   userInfo: process.env.AGENT_RUNNER_PROXY_USERINFO !== "off",
   signInDefaults: {
@@ -171,6 +207,7 @@ const tenant = await startTenant({
 
 process.stdout.write(JSON.stringify(tenant.info) + "\n");
 
+process.on("SIGHUP", () => tenant.reload());
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

@@ -206,8 +206,10 @@ export function startStubUpstream(options: StubOptions) {
       if (behaviour.mode === "fail") return new Response(behaviour.body, { status: behaviour.status, headers: { "content-type": "application/json", ...commonHeaders(), ...behaviour.headers } });
       if (request.method === "POST" && url.pathname === "/v1/messages") return messages(body);
       if (request.method === "POST" && url.pathname === "/v1/messages/count_tokens") return Response.json({ input_tokens: Math.max(1, Math.round(body.length / 4)) }, { headers: commonHeaders() });
-      if (request.method === "GET" && url.pathname === "/v1/models") {
-        return Response.json({ data: [{ type: "model", id: "claude-stub", display_name: "Stub model", created_at: "2026-01-01T00:00:00Z" }], has_more: false, first_id: "claude-stub", last_id: "claude-stub" }, { headers: commonHeaders() });
+      if (request.method === "GET" && url.pathname === "/v1/models") return Response.json(modelPage(url.searchParams), { headers: commonHeaders() });
+      if (request.method === "GET" && url.pathname.startsWith("/v1/models/")) {
+        const id = url.pathname.slice("/v1/models/".length);
+        return STUB_MODELS.includes(id) ? Response.json(modelEntry(id), { headers: commonHeaders() }) : error(404, "not_found_error", `model: ${id}`);
       }
       return error(404, "not_found_error", `stub: no route for ${request.method} ${url.pathname}`);
     },
@@ -226,4 +228,18 @@ export function startStubUpstream(options: StubOptions) {
     },
     recorded: (): readonly RecordedRequest[] => recorded,
   };
+}
+
+/** The models the stub lists (`GET /v1/models`), newest first as the API lists them. */
+export const STUB_MODELS = ["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-stub"];
+
+const modelEntry = (id: string) => ({ type: "model", id, display_name: id === "claude-stub" ? "Stub model" : id, created_at: "2026-01-01T00:00:00Z" });
+
+/** One page of STUB_MODELS, paged like the API: `limit` (default 20), `after_id`. */
+function modelPage(query: URLSearchParams) {
+  const limit = Math.max(1, Math.min(1000, Number(query.get("limit") ?? 20) || 20));
+  const after = query.get("after_id");
+  const start = after ? STUB_MODELS.indexOf(after) + 1 : 0;
+  const ids = STUB_MODELS.slice(start, start + limit);
+  return { data: ids.map(modelEntry), has_more: start + limit < STUB_MODELS.length, first_id: ids[0] ?? null, last_id: ids[ids.length - 1] ?? null };
 }

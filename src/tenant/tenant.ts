@@ -9,20 +9,24 @@ import { createServer as createTlsServer } from "node:https";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { createIdp, type Idp, type TenantUser } from "./idp.ts";
 import { randomBytes } from "node:crypto";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
 import { poolDeps, startProxy } from "../proxy/http/server.ts";
+import { TenantPolicies } from "../proxy/policy/tenant-policies.ts";
+import { gatewayReloaders, reloadAll } from "../proxy/reload.ts";
 import { buildPool } from "../proxy/upstreams/build.ts";
 import { poolConfigOfTenant, readUpstreamsFile } from "../proxy/upstreams/config.ts";
+import type { Pool } from "../proxy/upstreams/pool.ts";
 import type { LogLine } from "../proxy/telemetry/log.ts";
 import type { TenantConfig } from "../proxy/config.ts";
 import { openState, shownStateUrl } from "../proxy/state/open.ts";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
 import { REPLICA_KEY_ENV, REPLICA_SPEC_ENV, type ReplicaSpec } from "./replica.ts";
+import { parseAlerts } from "../proxy/config.ts";
 
 export const DEFAULT_USERS: TenantUser[] = [
   { username: "demo", password: "demo-password-1", email: "demo@example.invalid", groups: ["developers"] },
@@ -65,6 +69,12 @@ export interface TenantOptions {
   adminGroup?: string;
   /** The proxy looks up the e-mail of email-as-username people at userInfo (default true). */
   userInfo?: boolean;
+  /** The tenant policy file (docs/policy.md) every proxy enforces, watched; `reload()` (SIGHUP) re-reads it. */
+  policy?: string;
+  /** `--revalidate-seconds`: each active session re-checked at the IdP's userInfo this often (default 60; 0: off). */
+  revalidateSeconds?: number;
+  /** `--alerts-webhook URL --alerts-secret-file F`: budget alerts (the secret read by each proxy from its file). */
+  alerts?: { webhook: string; secretFile?: string };
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -95,6 +105,8 @@ export interface RunningTenant {
   info: TenantInfo;
   idp: Idp;
   stop(): Promise<void>;
+  /** Every proxy re-reads its upstream keys and its policy file (SIGHUP to each replica; reload.ts). */
+  reload(): void;
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -153,19 +165,23 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     requiredGroups: options.requiredGroups ?? [],
     pool,
     cli: client,
+    ...(options.policy ? { policy: { path: resolve(options.policy) } } : {}),
+    ...(options.revalidateSeconds !== undefined ? { revalidateSeconds: options.revalidateSeconds } : {}),
   };
   const adminGroups = options.adminGroup ? [options.adminGroup] : [];
-  const tempDir = replicas > 1 && !options.state ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
-  const state = options.state ?? (tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
+  const tempDir = (replicas > 1 && !options.state) || options.alerts ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
+  const state = options.state ?? (replicas > 1 && tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
   const stopIdp = () =>
     new Promise<void>((resolve) => {
       idpServer.close(() => resolve());
       idpServer.closeAllConnections();
     });
 
-  let proxies: { url: string; metrics: string; stop(): Promise<void> }[];
+  let proxies: { url: string; metrics: string; stop(): Promise<void>; reload(): void }[];
   try {
-    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls)] : await replicaProcesses(tenantConfig, upstreamKey, options, state, adminGroups, replicas);
+    // alerts are spooled in the tenant's temporary directory (shared by its replicas), never in the user's home
+    const spoolDir = options.alerts && tempDir ? join(tempDir, "spool") : undefined;
+    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls, spoolDir)] : await replicaProcesses(tenantConfig, upstreamKey, options, state, adminGroups, replicas, spoolDir);
   } catch (e) {
     stub?.stop();
     await stopIdp();
@@ -189,6 +205,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       ...(options.adminGroup ? { admin_group: options.adminGroup } : {}),
     },
     idp,
+    reload: () => proxies.forEach((p) => p.reload()),
     stop: async () => {
       await Promise.all(proxies.map((p) => p.stop()));
       stub?.stop();
@@ -198,11 +215,22 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   };
 }
 
-async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined) {
-  const pool = await buildPool(tenantConfig.pool, poolDeps(tenantConfig.slug, {}));
+async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined, spoolDir: string | undefined) {
+  const tenant: TenantConfig = { ...tenantConfig, ...(options.alerts ? { alerts: parseAlerts(options.alerts, "--alerts-webhook / --alerts-secret-file") } : {}) };
+  const policies = await TenantPolicies.open([tenant]);
+  let pool: Pool;
+  try {
+    pool = await buildPool(tenant.pool, poolDeps(tenant.slug, {}));
+  } catch (e) {
+    policies.close();
+    throw e;
+  }
+  const pools = new Map([[tenant.slug, pool]]);
   const proxy = startProxy({
-    pools: new Map([[tenantConfig.slug, pool]]),
-    config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    pools,
+    config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    policies,
+    ...(spoolDir ? { spoolDir } : {}),
     port: options.port,
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },
@@ -213,17 +241,17 @@ async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
   await proxy.ready();
-  return { url: proxy.url, metrics: `${proxy.metricsUrl}/metrics`, stop: () => proxy.shutdown(2000) };
+  return { url: proxy.url, metrics: `${proxy.metricsUrl}/metrics`, stop: () => proxy.shutdown(2000), reload: () => void reloadAll(gatewayReloaders(pools, policies)) };
 }
 
 /** `replicas` proxy processes (replica.ts) on ports `port`, `port+1`, … (or free ports for 0), sharing `state`. */
-async function replicaProcesses(tenantConfig: TenantConfig, upstreamApiKey: string, options: TenantOptions, state: string, adminGroups: string[], replicas: number) {
+async function replicaProcesses(tenantConfig: TenantConfig, upstreamApiKey: string, options: TenantOptions, state: string, adminGroups: string[], replicas: number, spoolDir: string | undefined) {
   // Create a SQLite file once: several processes switching a new file to WAL at once fail "database is locked".
   if (state.startsWith("sqlite:")) await openState(state).close();
   const config = tenantConfig;
   const started = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) => {
-      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}) };
+      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}), ...(options.alerts ? { alerts: options.alerts } : {}), ...(spoolDir ? { spoolDir } : {}) };
       return startReplica(spec, upstreamApiKey);
     }),
   );
@@ -236,7 +264,7 @@ async function replicaProcesses(tenantConfig: TenantConfig, upstreamApiKey: stri
   return ok;
 }
 
-function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url: string; metrics: string; stop(): Promise<void> }> {
+function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url: string; metrics: string; stop(): Promise<void>; reload(): void }> {
   const child: ChildProcess = spawn(process.execPath, [join(import.meta.dir, "replica.ts")], {
     // stdin: the replica stops when it closes, so a killed tenant leaves no proxy behind
     stdio: ["pipe", "pipe", "inherit"],
@@ -255,7 +283,7 @@ function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url:
     createInterface({ input: child.stdout! }).once("line", (line) => {
       clearTimeout(timer);
       const ready = JSON.parse(line) as { url: string; metrics: string };
-      resolve({ ...ready, stop });
+      resolve({ ...ready, stop, reload: () => void child.kill("SIGHUP") });
     });
     child.once("exit", (code) => {
       clearTimeout(timer);

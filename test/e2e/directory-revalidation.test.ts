@@ -2,8 +2,8 @@
  * The gateway's directory revalidation (src/proxy/directory) against the real local tenant's
  * userInfo (issue 18 §2): after a refresh-token revocation, a global sign-out and a disable at
  * the IdP, the next check of each affected session reports it revoked (reason issuer), and no
- * other session. The denylist write and the request-path hookup come with the gateway wiring
- * (docs/policy.md); here the revocations are collected from the callback.
+ * other session. Here the revocations are collected from the callback; the gateway's wiring
+ * (denylist, both replicas refusing) is test/e2e/gateway-offboarding.test.ts.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { decodeJwt } from "jose";

@@ -44,5 +44,10 @@ test("a bad period: exit 2, the file, line and member on stderr, nothing on stdo
 test("no file, or two: exit 2 with the usage", async () => {
   expect((await runCli(["admin", "policy", "check", join(dir, "missing.yaml")], env)).stderr).toContain("no policy file at");
   expect((await runCli(["admin", "policy", "check"], env)).code).toBe(2);
-  expect((await runCli(["admin", "policy", "show"], env)).code).toBe(2);
+  expect((await runCli(["admin", "policy", "frobnicate"], env)).code).toBe(2);
+  // show and explain ask the gateway: without a profile or --admin-key-file there is none to ask
+  const show = await runCli(["admin", "policy", "show"], env);
+  expect(show.code).toBe(1);
+  expect(show.stderr).toContain("login");
+  expect((await runCli(["admin", "policy", "explain"], env)).code).toBe(2); // --user is required
 });

@@ -57,12 +57,14 @@ export async function startProxyProcess(o: {
   upstreams?: string;
   /** More environment (AWS credentials for a Bedrock member). */
   env?: Record<string, string>;
+  /** More flags (e.g. --revalidate-seconds 1). */
+  args?: string[];
 }): Promise<ProxyProcess> {
   const upstreamArgs = o.upstreams !== undefined ? ["--upstreams", o.upstreams] : ["--upstream", o.upstream, "--upstream-key-file", o.upstreamKeyFile];
   const args = [
     join(ROOT, "src/proxy/main.ts"), "--issuer", o.issuer, "--client-id", o.clientId ?? "agent-runner-cli", ...upstreamArgs,
     "--host", "127.0.0.1", "--port", String(o.port ?? 0), "--metrics-port", o.metricsPort !== undefined ? String(o.metricsPort) : "off", "--state", o.state, "--state-failure", o.failure ?? "closed",
-    "--admin-group", ADMIN_GROUP, "--admin-key-file", o.adminKeyFile, "--shutdown-grace", "2",
+    "--admin-group", ADMIN_GROUP, "--admin-key-file", o.adminKeyFile, "--shutdown-grace", "2", ...(o.args ?? []),
   ];
   const child = spawn(BUN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_NO_WARNINGS: "1", ...o.env } });
   // always read stdout (a full pipe would block the proxy); keep the last lines for tests
@@ -128,7 +130,7 @@ export interface Gateway {
   /** A tenant on the forge and the stub, for an in-process proxy. */
   tenant(slug?: string, extra?: Partial<TenantConfig>): TenantConfig;
   /** A proxy process on the forge and the stub (stopped after the suite); `upstreamKey`: another key in its own files (the stub refuses it). */
-  startProxy(o: { state: string; failure?: "open" | "closed"; upstreamKey?: string; metricsPort?: number; port?: number; upstreams?: string; env?: Record<string, string> }): Promise<ProxyProcess>;
+  startProxy(o: { state: string; failure?: "open" | "closed"; upstreamKey?: string; metricsPort?: number; port?: number; upstreams?: string; env?: Record<string, string>; args?: string[] }): Promise<ProxyProcess>;
 }
 
 /** The forge, the stub and the key files, started before the suite's tests and stopped after them, with every proxy process started through it. */

@@ -211,3 +211,29 @@ describe("self-service view and status line", () => {
     expect(statusLineFor({ ...ME, budgets: [] })).not.toContain("\n");
   });
 });
+
+describe("admin audit", () => {
+  const rows = [
+    { time: "2026-12-04T10:00:00.000Z", actor: "carol@example.com", actor_sub: "s-carol", action: "budget.set", target: "user bob", old: null, new: { period: "month", unit: "usd", limit: 50, soft: false, user: "bob" }, request_id: "req_1" },
+    { time: "2026-12-04T11:00:00.000Z", actor: "admin key 1a2b3c4d", action: "revoke", target: "=cmd", old: null, new: [], request_id: "req_2" },
+  ];
+  const client = { listAudit: async (since?: string) => (since ? rows.slice(1) : rows) } as Partial<AdminClient> as AdminClient;
+
+  test("--since is a real day; --json and --csv exclude each other", () => {
+    expect(parse("audit --since 2026-12-04")).toEqual({ op: "audit", output: "table", since: "2026-12-04" });
+    expect(usageFailure("audit --since 2026-02-30").message).toContain("since");
+    expect(usageFailure("audit --json --csv").message).toContain("one of --json or --csv");
+  });
+
+  test("JSON rows with time, actor, action, target, old and new; CSV with the same columns, a formula-looking value made inert; a table", async () => {
+    const json = parse("audit --json");
+    expect(JSON.parse(renderAdmin(json, await runAdmin(client, json)).stdout)).toEqual(rows);
+    const csv = parse("audit --csv");
+    const lines = renderAdmin(csv, await runAdmin(client, csv)).stdout.split("\r\n");
+    expect(lines[0]).toBe("time,actor,actor_sub,action,target,old,new,request_id");
+    expect(lines[1]).toBe('2026-12-04T10:00:00.000Z,carol@example.com,s-carol,budget.set,user bob,,"{""period"":""month"",""unit"":""usd"",""limit"":50,""soft"":false,""user"":""bob""}",req_1');
+    expect(lines[2]).toBe("2026-12-04T11:00:00.000Z,admin key 1a2b3c4d,,revoke,'=cmd,,[],req_2");
+    const table = parse("audit --since 2026-12-04");
+    expect(renderAdmin(table, await runAdmin(client, table)).stdout).toContain("admin key 1a2b3c4d");
+  });
+});

@@ -15,6 +15,7 @@
  *   admin revoke (--user U [--kind sub|username|email] | --session ORIGIN_JTI) [--reason TEXT]
  *   admin restore (--user U [--kind …] | --session ORIGIN_JTI)
  *   admin revocations
+ *   admin audit [--since YYYY-MM-DD] [--json|--csv]
  *   usage [--json | --status-line]
  * Every admin command also takes --admin-key-file FILE and --json.
  * A `--user` value matches the person by sub, username or e-mail (the gateway resolves it against
@@ -26,8 +27,11 @@ import { formatMicroUsd } from "../../shared/money.ts";
 import { sanitizeForTerminal } from "../terminal-text.ts";
 import { usageError } from "../errors.ts";
 import type { AdminClient, BudgetSelector, BudgetSetting, LimitSetting, RevocationTarget, UsageQuery, UsageReport } from "./client.ts";
-import { type Budget, type Matched, type MyUsage, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, type SeenPerson, type Subject, USAGE_DIMENSIONS, type UsageDimension, type UserKind } from "../../shared/gateway-api.ts";
+import { csvField } from "../../shared/csv.ts";
+import { type AuditRowJson, type Budget, type Matched, type MyUsage, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, type SeenPerson, type Subject, USAGE_DIMENSIONS, type UsageDimension, type UserKind } from "../../shared/gateway-api.ts";
 export { ADMIN_KEY_FILE_OPTION, GATEWAY_COMMANDS, gatewayCommand, type GatewayCommandSpec } from "./command-specs.ts";
+import { renderPolicyExplain, renderPolicyShow } from "../policy/view.ts";
+import type { PolicyExplainJson, PolicyShowJson } from "../../shared/gateway-api.ts";
 import { cell, csvForOutput, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
 
 
@@ -43,7 +47,10 @@ export type AdminRequest =
   | { op: "limit-list"; json: boolean }
   | { op: "revoke"; target: RevocationTarget; json: boolean }
   | { op: "restore"; target: RevocationTarget; json: boolean }
-  | { op: "revocations"; json: boolean };
+  | { op: "revocations"; json: boolean }
+  | { op: "audit"; since?: string; output: "table" | "json" | "csv" }
+  | { op: "policy-show"; json: boolean }
+  | { op: "policy-explain"; user: string; kind?: UserKind; json: boolean };
 
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -152,6 +159,18 @@ export function parseAdminCommand(path: string[], args: ParsedArgs): AdminReques
       return { op: "restore", json, target: targetOf(args, false) };
     case "revocations":
       return { op: "revocations", json };
+    case "audit": {
+      if (args.flags.json && args.flags.csv) throw usageError("choose one of --json or --csv");
+      const since = args.values.since !== undefined ? parseDay("since", args.values.since) : undefined;
+      return { op: "audit", output: args.flags.csv ? "csv" : json ? "json" : "table", ...(since ? { since } : {}) };
+    }
+    case "policy show":
+      return { op: "policy-show", json };
+    case "policy explain": {
+      const target = targetOf(args, false);
+      if (!("user" in target)) throw usageError("give --user U: agent-runner-auth admin policy explain --user U");
+      return { op: "policy-explain", json, user: target.user, ...(target.kind ? { kind: target.kind } : {}) };
+    }
     default:
       throw usageError(`unknown command 'admin ${cell(key)}'`, "See: agent-runner-auth admin --help");
   }
@@ -175,7 +194,10 @@ export type AdminOutcome =
   | { op: "limit-list"; limits: RateLimit[] }
   | { op: "revoke"; revocation: RevokeAnswer }
   | { op: "restore"; answer: RestoreAnswer }
-  | { op: "revocations"; revocations: Revocation[] };
+  | { op: "revocations"; revocations: Revocation[] }
+  | { op: "audit"; rows: AuditRowJson[] }
+  | { op: "policy-show"; policy: PolicyShowJson }
+  | { op: "policy-explain"; explained: PolicyExplainJson };
 
 export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<AdminOutcome> {
   switch (r.op) {
@@ -203,6 +225,12 @@ export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<Ad
       return { op: "restore", answer: await client.restore(r.target) };
     case "revocations":
       return { op: "revocations", revocations: await client.listRevocations() };
+    case "audit":
+      return { op: "audit", rows: await client.listAudit(r.since) };
+    case "policy-show":
+      return { op: "policy-show", policy: await client.showPolicy() };
+    case "policy-explain":
+      return { op: "policy-explain", explained: await client.explainPolicy(r.user, r.kind) };
   }
 }
 
@@ -249,7 +277,7 @@ function revocationRows(list: Revocation[]): string {
 }
 
 export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
-  const json = r.op === "usage" ? r.output === "json" : r.json;
+  const json = r.op === "usage" || r.op === "audit" ? r.output === "json" : r.json;
   const out = (stdout: string, stderr = ""): Rendered => ({ stdout, stderr });
   switch (outcome.op) {
     case "usage": {
@@ -298,7 +326,28 @@ export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
     }
     case "revocations":
       return json ? out(jsonOutput(outcome.revocations)) : out(revocationRows(outcome.revocations));
+    case "audit":
+      if (json) return out(jsonOutput(outcome.rows));
+      if (r.op === "audit" && r.output === "csv") return out(csvForOutput(auditCsv(outcome.rows)));
+      return out(auditTable(outcome.rows));
+    case "policy-show":
+      return out(renderPolicyShow(outcome.policy, json));
+    case "policy-explain":
+      return out(renderPolicyExplain(outcome.explained, json));
   }
+}
+
+const AUDIT_COLUMNS = ["time", "actor", "actor_sub", "action", "target", "old", "new", "request_id"] as const;
+/** A value of the audit as one cell: JSON for objects, empty for none. */
+const auditValue = (v: unknown): string => (v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v));
+
+export function auditCsv(rows: AuditRowJson[]): string {
+  return [AUDIT_COLUMNS.join(","), ...rows.map((row) => AUDIT_COLUMNS.map((c) => csvField(auditValue(row[c]))).join(","))].join("\r\n") + "\r\n";
+}
+
+function auditTable(rows: AuditRowJson[]): string {
+  if (rows.length === 0) return "No audit rows.\n";
+  return renderTable(["TIME", "ACTOR", "ACTION", "TARGET", "OLD", "NEW"], rows.map((a) => [whenUtc(a.time), cell(a.actor), cell(a.action), cell(a.target), cell(auditValue(a.old)), cell(auditValue(a.new))]), [false, false, false, false, false, false]);
 }
 
 const matchedJson = (m: Matched) => ({ ...(m.matched !== undefined ? { matched: m.matched } : {}), ...(m.note !== undefined ? { note: m.note } : {}) });

@@ -11,8 +11,8 @@ import { gatewayReason } from "../../shared/gateway-reasons.ts";
 import type { AdminKey } from "./admin-key.ts";
 import { type CredentialKind, failureFromError, failureFromResponse, type FailureContext, GatewayError } from "./errors.ts";
 import {
-  type Budget, type BudgetUnit, type LogoutAnswer, type Matched, type MyUsage, type Period, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, ShapeError, type Subject, type UsageDimension, type UsageReportRow, type UserKind,
-  parseBudgetAnswer, parseBudgets, parseCleared, parseLimitAnswer, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocations, parseRevokeAnswer, parseUsageReport,
+  type AuditRowJson, type Budget, type BudgetUnit, type LogoutAnswer, type Matched, type MyUsage, type Period, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, ShapeError, type Subject, type UsageDimension, type UsageReportRow, type UserKind, type PolicyExplainJson, type PolicyShowJson,
+  parseAuditRows, parseBudgetAnswer, parseBudgets, parseCleared, parseLimitAnswer, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocations, parseRevokeAnswer, parseUsageReport, parsePolicyExplain, parsePolicyShow,
   ADMIN_PATH, LOGOUT_PATH, ME_USAGE_PATH, SESSION_PATH,
 } from "../../shared/gateway-api.ts";
 
@@ -110,6 +110,10 @@ export interface AdminClient {
   listRevocations(): Promise<Revocation[]>;
   revoke(target: RevocationTarget): Promise<RevokeAnswer>;
   restore(target: RevocationTarget): Promise<RestoreAnswer>;
+  showPolicy(): Promise<PolicyShowJson>;
+  explainPolicy(user: string, kind?: UserKind): Promise<PolicyExplainJson>;
+  /** The audit log from `since` (a UTC day) on. */
+  listAudit(since?: string): Promise<AuditRowJson[]>;
 }
 
 export interface GatewayClient {
@@ -248,6 +252,11 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
         const query = "session" in t ? { session: t.session } : { user: t.user, kind: t.kind };
         return json(await call("DELETE", "revocations", "restore access", { url: withQuery(urls.admin("revocations"), query) }), parseRestored);
       },
+      showPolicy: async () => json(await call("GET", "policy", "show the policy in force", { maxBytes: LIST_BYTES }), parsePolicyShow),
+      async explainPolicy(user, kind) {
+        return json(await call("GET", "policy/explain", "explain a person's access", { url: withQuery(urls.admin("policy/explain"), { user, kind }) }), parsePolicyExplain);
+      },
+      listAudit: async (since) => json(await call("GET", "audit", "read the audit log", { url: withQuery(urls.admin("audit"), { since }), maxBytes: REPORT_BYTES }), parseAuditRows),
     };
   }
 

@@ -2,8 +2,8 @@
  * The option table of `admin policy check` (issue 18), as data only: commands/registry.ts includes
  * it in --help, the man page and the completions, so this module must stay free of run-time
  * imports (the registry is loaded on the `token` path). `admin policy show` and
- * `admin policy explain` need gateway endpoints that do not exist yet (docs/policy.md, "Wiring
- * plan"); they are declared once those endpoints answer.
+ * `admin policy explain` ask the gateway, so their tables are with the other admin commands
+ * (src/cli/gateway/command-specs.ts).
  */
 import type { OptionSpec } from "../args.ts";
 

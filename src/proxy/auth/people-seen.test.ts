@@ -16,7 +16,7 @@ describe("PeopleSeen", () => {
     const seen = new PeopleSeen(store, 3_600_000, () => now);
     for (let i = 0; i < 100; i++) seen.saw(ann);
     await Bun.sleep(0);
-    expect(store.writes).toEqual([{ tenant: "t", sub: "s-ann", username: "ann@example.com", displayName: "ann@example.com", firstSeen: 1_000, lastSeen: 1_000 }]);
+    expect(store.writes).toEqual([{ tenant: "t", sub: "s-ann", username: "ann@example.com", displayName: "ann@example.com", groups: [], firstSeen: 1_000, lastSeen: 1_000 }]);
     // userInfo gave the e-mail: written again, with it
     seen.saw({ ...ann, email: "ann.real@example.com", displayName: "ann.real@example.com" });
     seen.saw({ ...ann, email: "ann.real@example.com", displayName: "ann.real@example.com" });
@@ -31,6 +31,11 @@ describe("PeopleSeen", () => {
     seen.saw({ ...ann, tenant: "u" });
     await Bun.sleep(0);
     expect(store.writes).toHaveLength(4);
+    // their groups changed (admin policy explain shows the latest): written again
+    seen.saw({ ...ann, tenant: "u", groups: ["platform"] });
+    await Bun.sleep(0);
+    expect(store.writes).toHaveLength(5);
+    expect(store.writes[4]?.groups).toEqual(["platform"]);
   });
 
   test("a write the store refused is tried again on the person's next request", async () => {

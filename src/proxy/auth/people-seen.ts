@@ -26,7 +26,7 @@ export class PeopleSeen {
   /** Called on every verified request; writes only when something is new. */
   saw(person: Person): void {
     const key = `${person.tenant}\0${person.sub}`;
-    const fingerprint = `${person.username ?? ""}\0${person.email ?? ""}\0${person.displayName}`;
+    const fingerprint = `${person.username ?? ""}\0${person.email ?? ""}\0${person.displayName}\0${person.groups.join("\0")}`;
     const now = this.now();
     const entry = this.written.get(key);
     if (entry && entry.fingerprint === fingerprint && now - entry.at < this.refreshMs) return;
@@ -40,6 +40,7 @@ export class PeopleSeen {
         ...(person.username !== undefined ? { username: person.username } : {}),
         ...(person.email !== undefined ? { email: person.email } : {}),
         displayName: person.displayName,
+        groups: person.groups,
         firstSeen: now,
         lastSeen: now,
       })

@@ -98,7 +98,14 @@ export class EmailResolver {
     }
   }
 
-  private async endpointOf(issuer: string): Promise<string> {
+  /** An answer of userInfo got elsewhere (the directory's re-checks): the e-mail cache learns it. */
+  learn(issuer: string, sub: string, body: Record<string, unknown>): void {
+    const email = typeof body.email === "string" && EMAIL.test(body.email) ? body.email : undefined;
+    if (email) this.remember(this.cache, `${issuer}\n${sub}`, email, this.options.ttlMs ?? USERINFO_TTL_MS);
+  }
+
+  /** The issuer's userinfo_endpoint, from its discovery document (cached). */
+  async endpointOf(issuer: string): Promise<string> {
     const known = this.endpoints.get(issuer);
     if (known?.email && known.expires > this.now()) return known.email;
     const discovery = await this.getJson(`${issuer}/.well-known/openid-configuration`, {});

@@ -2,6 +2,7 @@
  * The domain as the gateway's own endpoints answer it (the JSON of src/shared/gateway-api.ts):
  * usage rows (snake_case JSON, or CSV for finance), subjects, budgets (with their use), limits.
  */
+import { csvField } from "../../shared/csv.ts";
 import type { Budget, BudgetStatus } from "../model/budgets.ts";
 import type { RateLimit } from "../model/rate-windows.ts";
 import type { Subject } from "../model/subjects.ts";
@@ -58,13 +59,6 @@ export function usageFigures(row: UsageRow | undefined): UsageFigures {
 /** by=user rows: `user` is the display name (email or username) and `sub` the key; other dimensions name theirs. */
 export function usageJson(by: UsageDimension, rows: UsageRow[]): UsageRowJson[] {
   return rows.map((row) => ({ ...(by === "user" ? { user: row.displayName ?? row.key, sub: row.key } : { [by]: row.key }), ...usageFigures(row) }));
-}
-
-/** RFC 4180 fields; a leading =, +, - or @ is quoted with a ' so a spreadsheet does not run it. */
-function csvField(v: string | number): string {
-  let s = String(v);
-  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 export function usageCsv(by: UsageDimension, rows: UsageRowJson[]): string {

@@ -4,9 +4,13 @@ import type { TenantAuth } from "../auth/authenticate.ts";
 import type { DenylistCheck } from "../auth/denylist.ts";
 import type { PeopleSeen } from "../auth/people-seen.ts";
 import type { EmailResolver } from "../auth/userinfo.ts";
+import type { AuditLog } from "../audit/audit-log.ts";
 import type { TenantConfig } from "../config.ts";
+import type { Revalidator } from "../directory/revalidator.ts";
+import type { BudgetAlerts } from "../alerts/budget-alerts.ts";
 import type { PolicyCache } from "../limits/applicable.ts";
 import type { RateDefaults } from "../model/rate-windows.ts";
+import type { PolicySource } from "../policy/source.ts";
 import type { GatewayState } from "../state/types.ts";
 import type { UsageBatcher } from "../state/usage-batcher.ts";
 import type { LogLine } from "../telemetry/log.ts";
@@ -22,6 +26,12 @@ export interface TenantRuntime extends TenantAuth {
   rateDefaults: RateDefaults;
   /** Members of these `cognito:groups` may use the admin API. */
   adminGroups: readonly string[];
+  /** The tenant policy (groups to models, budgets, limits), when the tenant has one: take `.current()` once per request. */
+  accessPolicy?: PolicySource;
+  /** Offboarding from the directory: notes each session seen (identity.ts); none when revalidateSeconds is 0. */
+  revalidator?: Revalidator;
+  /** Budget alerts, when the tenant has `alerts`. */
+  alerts?: BudgetAlerts;
 }
 
 /**
@@ -45,6 +55,8 @@ export interface ProxyContext {
   /** Usage writes (settle, record, release), sent to the store in batches. */
   usageWrites: UsageBatcher;
   metrics: Metrics;
+  /** Who changed what (admin API, directory, policy reloads), in the state store. */
+  audit: AuditLog;
   log: (line: LogLine) => void;
   /** Requests to the upstreams. */
   fetch: typeof fetch;

@@ -42,6 +42,8 @@ export const REFUSALS = {
   /** The person is in none of the groups the tenant admits. */
   group_required: { status: 403, type: "permission_error" },
   not_admin: { status: 403, type: "permission_error" },
+  /** The tenant policy does not give this person the model asked for (docs/policy.md). */
+  model_not_allowed: { status: 403, type: "permission_error" },
   /** A hard budget cannot fit this request even with nothing in flight: waiting will not help. */
   budget_exhausted: { status: 403, type: "permission_error" },
   not_allowed: { status: 404, type: "not_found_error" },

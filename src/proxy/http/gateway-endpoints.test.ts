@@ -274,3 +274,42 @@ describe("every call is one log line and counted, like an API request", () => {
     expect(lines.find((l) => l.request_id === id)).toMatchObject({ route: "me_usage", status: 401, reject_reason: "missing" });
   });
 });
+
+describe("the audit log", () => {
+  test("every change through the admin API is a row (actor, action, target, old, new, request id); reads and refused calls are not; the log is read-only", async () => {
+    const since = new Date().toISOString();
+    const put = (resource: string, body: unknown, credential = ADMIN_KEY) => adminCall(resource, { method: "PUT", body: JSON.stringify(body), credential });
+    expect((await put("budgets", { group: "audit-eng", period: "month", usd: 50 })).status).toBe(200);
+    const changed = await put("budgets", { group: "audit-eng", period: "month", usd: 80 }, adminToken);
+    expect(changed.status).toBe(200);
+    expect((await adminCall("limits", { method: "PUT", body: JSON.stringify({ group: "audit-eng", rpm: 10 }) })).status).toBe(200);
+    expect((await adminCall("budgets?group=audit-eng&period=month", { method: "DELETE" })).status).toBe(200);
+    expect((await adminCall("revocations", { method: "POST", body: JSON.stringify({ session: "audit-session-1", reason: "lost laptop" }) })).status).toBe(200);
+    expect((await adminCall("revocations?session=audit-session-1", { method: "DELETE" })).status).toBe(200);
+    expect((await adminCall("budgets?group=nobody-here&period=day", { method: "DELETE" })).status).toBe(200); // nothing cleared: no row
+    expect((await adminCall("budgets", { method: "PUT", body: JSON.stringify({ group: "audit-eng", period: "week", usd: 1 }) })).status).toBe(400);
+    const answer = await adminCall(`audit?since=${encodeURIComponent(since)}`);
+    expect(answer.status).toBe(200);
+    const rows = (await answer.json()) as Record<string, unknown>[];
+    expect(rows.map((r) => [r.action, r.target])).toEqual([
+      ["budget.set", "group audit-eng"],
+      ["budget.set", "group audit-eng"],
+      ["limit.set", "group audit-eng"],
+      ["budget.clear", "group audit-eng"],
+      ["revoke", "session audit-session-1"],
+      ["restore", "session audit-session-1"],
+    ]);
+    const keyActor = rows[0]!.actor as string;
+    expect(keyActor).toMatch(/^admin key [0-9a-f]{8}$/);
+    expect(keyActor).not.toContain(ADMIN_KEY.slice(0, 8));
+    expect(rows[1]).toMatchObject({ actor: "ada", actor_sub: "sub-admin", old: { group: "audit-eng", limit: 50 }, new: { group: "audit-eng", limit: 80 } });
+    expect(rows[3]).toMatchObject({ old: [{ group: "audit-eng", period: "month", unit: "usd", limit: 80 }], new: null });
+    expect(rows[4]!.new).toMatchObject([{ kind: "origin_jti", value: "audit-session-1", reason: "lost laptop" }]);
+    for (const r of rows) expect(String(r.request_id)).toStartWith("req_proxy_");
+    // the row's request id is the one of the change's log line
+    const logged = new Set(lines.filter((l) => String(l.route).startsWith("admin_")).map((l) => l.request_id));
+    for (const r of rows) expect(logged.has(String(r.request_id))).toBe(true);
+    for (const method of ["PUT", "POST", "DELETE"]) expect((await adminCall("audit", { method })).status).toBe(400);
+    expect(await anthropicError(await adminCall("audit?since=yesterday"), 400, "invalid_request_error")).toContain("since");
+  });
+});

@@ -4,14 +4,17 @@
  *   POST /_gateway/v1/logout            the caller's own session denylisted until its token expires
  *   GET  /_gateway/v1/me/usage          the caller's use today and this month, and their budgets
  *   GET  /_gateway/v1/session           whether the caller's access token is still accepted (issue 21)
- *   /_gateway/admin/v1/usage|budgets|limits|revocations   admins only (admin/auth.ts)
+ *   /_gateway/admin/v1/usage|budgets|limits|revocations|audit   admins only (admin/auth.ts)
+ *   /_gateway/admin/v1/policy, policy/explain?user=U            admins only: the tenant policy in force, and what a person gets
  * A person's endpoint answers another method 405 with Allow before reading credentials; an admin
  * resource answers it 400 once the caller is known to be an admin. Unknown paths are 404 to
  * anyone. Handlers throw BadInput (400); the exchange ends with the status they answer.
  */
+import { listAudit } from "../admin/audit.ts";
 import { authorizeAdmin } from "../admin/auth.ts";
 import { clearBudget, listBudgets, setBudget } from "../admin/budgets.ts";
 import { clearLimit, listLimits, setLimit } from "../admin/limits.ts";
+import { explainTenantPolicy, showTenantPolicy } from "../admin/policy.ts";
 import { listRevocations, restore, revoke } from "../admin/revocations.ts";
 import { usageReport } from "../admin/usage.ts";
 import { logout } from "../self-service/logout.ts";
@@ -35,7 +38,7 @@ interface Endpoint {
 }
 
 const endpoint = (path: string, route: string, access: Endpoint["access"], methods: Endpoint["methods"]): [string, Endpoint] => [path, { route, access, methods, allow: Object.keys(methods).join(", ") }];
-const admin = (resource: AdminResource, methods: Endpoint["methods"]) => endpoint(ADMIN_PATH + resource, `admin_${resource}`, "admin", methods);
+const admin = (resource: AdminResource, methods: Endpoint["methods"]) => endpoint(ADMIN_PATH + resource, `admin_${resource.split("/")[0]}`, "admin", methods);
 
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   endpoint(LOGOUT_PATH, "logout", "person", { POST: logout }),
@@ -45,6 +48,9 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   admin("budgets", { GET: listBudgets, PUT: setBudget, POST: setBudget, DELETE: clearBudget }),
   admin("limits", { GET: listLimits, PUT: setLimit, POST: setLimit, DELETE: clearLimit }),
   admin("revocations", { GET: listRevocations, POST: revoke, PUT: revoke, DELETE: restore }),
+  admin("audit", { GET: listAudit }),
+  admin("policy", { GET: showTenantPolicy }),
+  admin("policy/explain", { GET: explainTenantPolicy }),
 ]);
 
 export async function serveGateway(ex: TenantExchange, path: string, search: string): Promise<Response> {

@@ -7,7 +7,7 @@
  * `--user` values resolve to who they really are.
  */
 import { verifiedUser } from "../auth/authenticate.ts";
-import { identityOf, personOf } from "../auth/person.ts";
+import { identityOf, personOf, sessionOf } from "../auth/person.ts";
 import { extractToken, TokenRejected } from "../auth/verify.ts";
 import type { TenantExchange } from "./exchange.ts";
 
@@ -30,16 +30,34 @@ export async function authenticate(ex: TenantExchange, token = extractToken(ex.r
   return undefined;
 }
 
-/** After authenticate. */
+/** After authenticate. A session still allowed is noted for the directory's re-checks (offboarding). */
 export async function checkRevocation(ex: TenantExchange): Promise<Response | undefined> {
   const user = ex.user as NonNullable<TenantExchange["user"]>;
   // the e-mail userInfo gave counts too: a revocation by e-mail reaches pools whose tokens carry none
   const revoked = await ex.ctx.denylist.revoked(ex.runtime.config.slug, identityOf(user, ex.person?.email));
-  if (!revoked) return undefined;
+  if (!revoked) {
+    noteSession(ex, user);
+    return undefined;
+  }
   return ex.unauthorized(revoked.kind === "origin_jti" ? new TokenRejected("session_revoked", SESSION_REVOKED_MESSAGE) : new TokenRejected("person_revoked", PERSON_REVOKED_MESSAGE));
 }
 
 /** Both steps: a signed-in person still allowed, or the refusal sent. */
 export async function activeUser(ex: TenantExchange, token?: string | null): Promise<Response | undefined> {
   return (await authenticate(ex, token)) ?? (await checkRevocation(ex));
+}
+
+/**
+ * Tells the tenant's revalidator of this session and its latest token (a map update: the check
+ * itself runs in the background, never on the request path; the request that finds it due is
+ * served, later ones are refused once the issuer's 401 is in the denylist).
+ */
+function noteSession(ex: TenantExchange, user: NonNullable<TenantExchange["user"]>): void {
+  const revalidator = ex.runtime.revalidator;
+  if (!revalidator) return;
+  const sessionId = sessionOf(user);
+  const token = sessionId ? extractToken(ex.request.headers) : null;
+  if (!sessionId || !token) return;
+  const { config } = ex.runtime;
+  revalidator.seen({ tenant: config.slug, issuer: config.issuer, sub: user.sub, sessionId, accessToken: token, expiresAt: user.exp * 1000, displayName: ex.person?.displayName ?? user.username });
 }

@@ -1,10 +1,12 @@
 /**
  * The request path of `/anthropic/*`, step by step:
  *   1. authenticate (verify the token) → 2. check revocation (the denylist) → read the body (whole, up
- *   to the limit: failover may resend it) →
- *   3. check policy → 4. reserve (budgets, then rate limits; a rate-limit refusal releases the
- *   reservation) → 5. forward (through the tenant's upstream pool) → 6. settle to the real usage (or release) when the answer is over.
- * Policy, budgets and limits apply to `messages` only: count_tokens and models are not use.
+ *   to the limit: failover may resend it) → 3. check the tenant policy (policy/request-rules.ts: the
+ *   model asked for, before anything is reserved or forwarded) → 4. reserve (budgets, then rate
+ *   limits, stored and the policy's; a rate-limit refusal releases the reservation) → 5. forward
+ *   (through the tenant's upstream pool) → 6. settle to the real usage (or release) when the answer is over.
+ * The model check applies to messages, count_tokens and `GET /v1/models/{id}`, and the model list
+ * is filtered to the person's models; budgets and limits apply to `messages` only (the rest is not use).
  * Reserve admits and reserves only when a limit or budget applies to the person
  * (limits/applicable.ts); usage is always recorded, through the batcher (state/usage-batcher.ts).
  * Each step's rules live in their own module (auth/, limits/, accounting/, state/); this file
@@ -13,6 +15,7 @@
  * Settle runs after the answer was sent: the state wrapper spools it when the store is down.
  */
 import { estimateOf, type RequestFacts, requestFacts } from "../accounting/estimate.ts";
+import { observeAfterSettle } from "../alerts/start.ts";
 import { resolveModel } from "../accounting/pricing.ts";
 import { hasUsage, usageRecord } from "../accounting/record.ts";
 import { cacheWrites } from "../accounting/usage.ts";
@@ -22,10 +25,11 @@ import type { Estimate, Reservation } from "../model/budgets.ts";
 import type { Person } from "../model/person.ts";
 import { tokensOf } from "../model/usage.ts";
 import { logEvent } from "../telemetry/log.ts";
+import { type PersonRules, checkModel, filteredModels, rulesFor } from "../policy/request-rules.ts";
 import { readRequestBody } from "./body.ts";
 import { GatewayRefusal } from "./errors.ts";
 import type { LogDetail, TenantExchange } from "./exchange.ts";
-import { type Forwarded, type ForwardEnd, type ForwardTarget, forward } from "./forward.ts";
+import { type Forwarded, type ForwardEnd, type ForwardRequest, type ForwardTarget, forward } from "./forward.ts";
 import { authenticate, checkRevocation } from "./identity.ts";
 import type { ApiRoute } from "./routes.ts";
 
@@ -41,6 +45,10 @@ interface Metered {
   reservation: Reservation | undefined;
   /** Whether a tokens-per-minute window counted the estimate (and is corrected after). */
   tokensPerMinute: boolean;
+  /** The policy's limits for the person, for that correction. */
+  policyLimits: PersonRules["limits"] | undefined;
+  /** The policy's budgets for the person, for the alerts after settle. */
+  policyBudgets: PersonRules["budgets"] | undefined;
   requestedModel: string | undefined;
   budgetWarning: string | undefined;
 }
@@ -50,18 +58,24 @@ export async function serveApi(ex: TenantExchange, target: ApiTarget): Promise<R
   const refused = (await authenticate(ex)) ?? (await checkRevocation(ex));
   if (refused) return refused;
 
-  // read whole up to the limit: failover may send it to the next upstream
+  // read whole up to the limit: failover may send it to the next upstream, and the policy reads its model
   const body = await readRequestBody(ex.request, ex.ctx.maxBodyBytes, ex.ctx.maxBodyBytes);
   if (body.kind === "too_large") return ex.tooLarge();
   const bytes = body.kind === "whole" ? (body.body instanceof ArrayBuffer ? new Uint8Array(body.body) : body.body) : null;
-  if (target.route !== "messages") return settleWhenOver(ex, await forward(ex, { ...target, body: bytes }), undefined);
-
   const facts = requestFacts(bytes ?? undefined, 0);
-  // 3. check policy: the tenant's rules for this person and request (the models allowed) go here,
-  //    before anything is reserved; a refusal is `ex.refuse(...)`.
+
+  // 3. check policy: the model this request is for must be one the person may use
+  const rules = ex.runtime.accessPolicy ? rulesFor(ex.runtime.accessPolicy, ex.person as Person) : undefined;
+  // the model list names no model: it is filtered instead (forwardUnmetered)
+  const listsModels = target.route === "models" && modelIdOf(target) === undefined;
+  if (rules && !listsModels) {
+    const refusal = checkModel(target.route === "models" ? modelIdOf(target) : facts.model, rules.access);
+    if (refusal) return ex.refuse(refusal);
+  }
+  if (target.route !== "messages") return settleWhenOver(ex, await forwardUnmetered(ex, { ...target, body: bytes, facts }, rules), undefined);
 
   // 4. reserve
-  const metered = await reserve(ex, facts);
+  const metered = await reserve(ex, facts, rules);
   if (metered instanceof GatewayRefusal) {
     ex.ctx.metrics.refusals.inc({ tenant: ex.runtime.config.slug, reason: metered.code });
     return ex.refuse(metered);
@@ -77,15 +91,16 @@ export async function serveApi(ex: TenantExchange, target: ApiTarget): Promise<R
  * so a request a budget refuses never counts toward a rate limit; a request the rate limit
  * refuses gives its reservation back (in the shared store: every replica agrees) before answering.
  */
-async function reserve(ex: TenantExchange, facts: RequestFacts): Promise<Metered | GatewayRefusal> {
+async function reserve(ex: TenantExchange, facts: RequestFacts, rules: PersonRules | undefined): Promise<Metered | GatewayRefusal> {
   const { ctx, runtime } = ex;
   const person = ex.person as Person;
   const estimate = estimateOf(facts, runtime.prices);
-  const applies = applicable(person, await ctx.policies.get(runtime.config.slug), runtime.rateDefaults, Date.now());
+  const applies = applicable(person, await ctx.policies.get(runtime.config.slug), runtime.rateDefaults, Date.now(), rules);
+  const extraLimits = rules && rules.limits.length > 0 ? rules.limits : undefined;
   let reservation: Reservation | undefined;
   let warning: string | undefined;
   if (applies.reserve) {
-    const reserved = await ctx.state.reserve(person, estimate);
+    const reserved = await ctx.state.reserve(person, estimate, rules && rules.budgets.length > 0 ? { extraBudgets: rules.budgets } : {});
     if (!reserved.ok) return budgetRefusal(reserved.refusedBy, estimate, Date.now());
     reservation = reserved.reservation;
     warning = budgetWarning(reserved.warnings);
@@ -93,7 +108,7 @@ async function reserve(ex: TenantExchange, facts: RequestFacts): Promise<Metered
   if (applies.admit) {
     let admitted;
     try {
-      admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults });
+      admitted = await ctx.state.admit(person, estimate.tokens, { defaults: runtime.rateDefaults, ...(extraLimits ? { extraLimits } : {}) });
     } catch (e) {
       if (reservation) await giveBack(ex, reservation);
       throw e;
@@ -103,7 +118,27 @@ async function reserve(ex: TenantExchange, facts: RequestFacts): Promise<Metered
       return rateLimitRefusal(admitted);
     }
   }
-  return { person, estimate, reservation, tokensPerMinute: applies.tokensPerMinute, requestedModel: facts.model, budgetWarning: warning };
+  return { person, estimate, reservation, tokensPerMinute: applies.tokensPerMinute, policyLimits: extraLimits, policyBudgets: rules && rules.budgets.length > 0 ? rules.budgets : undefined, requestedModel: facts.model, budgetWarning: warning };
+}
+
+/** `GET /v1/models/{id}`: the id from the path the route allowed. */
+const modelIdOf = (target: ForwardTarget) => (target.upstreamPath.startsWith("/v1/models/") ? decodeURIComponent(target.upstreamPath.slice("/v1/models/".length)) : undefined);
+
+/** count_tokens and models: forwarded without budgets or limits; the model list filtered to the person's models. */
+async function forwardUnmetered(ex: TenantExchange, target: ForwardRequest, rules: PersonRules | undefined): Promise<Forwarded> {
+  const forwarded = await forward(ex, target);
+  if (!rules || target.route !== "models" || modelIdOf(target) !== undefined) return forwarded;
+  if (forwarded.end instanceof Promise) {
+    // a stream is not a model list: never passed on unfiltered
+    await forwarded.response.body?.cancel().catch(() => {});
+    return { response: ex.answer(new GatewayRefusal("upstream_failed", "the upstream answered the model list with a stream; it is not passed on unfiltered")), end: { ...(await forwarded.end), outcome: "failed", status: 502 } };
+  }
+  try {
+    return { response: await filteredModels(forwarded.response, rules.access), end: forwarded.end };
+  } catch (e) {
+    if (!(e instanceof GatewayRefusal)) throw e;
+    return { response: ex.answer(e), end: { ...forwarded.end, outcome: "failed", status: 502 } };
+  }
 }
 
 /** A reservation for a request that will not be forwarded: released before answering, so a retry finds the room. */
@@ -162,8 +197,12 @@ function settle(ex: TenantExchange, end: ForwardEnd, metered: Metered | undefine
   const delta = metered.tokensPerMinute ? tokensOf(record) - metered.estimate.tokens : 0;
   // the store, or the spool when the store is down (state/resilient.ts): either way it is kept
   void ctx.usageWrites.write(metered.reservation ? { kind: "settle", reservation: metered.reservation, record } : { kind: "record", record }).then(
-    // the per-minute window's correction is best effort: a window lasts a minute
-    () => (delta !== 0 ? ctx.state.chargeTokens(metered.person, delta, { defaults: runtime.rateDefaults }).catch(() => {}) : undefined),
+    () => {
+      // budget alerts see the counters once the spend is in them
+      if (runtime.alerts && metered.reservation) void observeAfterSettle(runtime.alerts, ctx.state, metered.person, metered.policyBudgets);
+      // the per-minute window's correction is best effort: a window lasts a minute
+      return delta !== 0 ? ctx.state.chargeTokens(metered.person, delta, { defaults: runtime.rateDefaults, ...(metered.policyLimits ? { extraLimits: metered.policyLimits } : {}) }).catch(() => {}) : undefined;
+    },
     (e) => ex.writeFailed(e),
   );
 }

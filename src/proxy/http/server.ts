@@ -5,7 +5,11 @@
  * gateway's own endpoints (gateway-endpoints.ts), or the API request path (request-path.ts).
  * Replicas share the state store (`--state redis://…`); one host's processes may share a SQLite file.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { startAlerts, type RunningAlerts } from "../alerts/start.ts";
+import { AuditLog } from "../audit/audit-log.ts";
+import { startRevalidator } from "../directory/start.ts";
 import type { Server } from "bun";
 import { DEFAULT_PRICES, mergePriceTables } from "../accounting/pricing.ts";
 import { DenylistCheck } from "../auth/denylist.ts";
@@ -15,7 +19,8 @@ import { IssuerKeys } from "../auth/jwks.ts";
 import { CLOCK_SKEW_SECONDS, VerifiedTokenCache } from "../auth/verify.ts";
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, tenantForHost, type ProxyConfig, type TenantConfig } from "../config.ts";
 import { PolicyCache } from "../limits/applicable.ts";
-import { DEFAULT_STATE_URL, type OpenedState, openState, shownStateUrl } from "../state/open.ts";
+import { TenantPolicies } from "../policy/tenant-policies.ts";
+import { DEFAULT_STATE_URL, defaultSpoolBase, type OpenedState, openState, parseStateUrl, shownStateUrl } from "../state/open.ts";
 import { UsageBatcher } from "../state/usage-batcher.ts";
 import type { FailurePolicy } from "../state/resilient.ts";
 import { observeSpool } from "../state/spool-observers.ts";
@@ -68,6 +73,8 @@ export interface ProxyOptions {
   pools?: ReadonlyMap<string, Pool>;
   /** Share the port with other processes (SO_REUSEPORT): the workers of `--workers N` (src/proxy/workers.ts). */
   reusePort?: boolean;
+  /** The tenants' policies, opened before (TenantPolicies.open); required when a tenant has a `policy`. Closed by shutdown. */
+  policies?: TenantPolicies;
 }
 
 const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
@@ -143,20 +150,28 @@ export function startProxy(options: ProxyOptions) {
   const idleTimeout = config.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
   const metrics: Metrics = createMetrics();
   const log = options.log ?? stdoutLogger();
-  const { state, owned: ownsState } = openConfiguredState(options, metrics);
   const allTenants = config.single ? [config.single] : [...config.tenants.values()];
-  const { runtimes, keysByIssuer } = buildRuntimes(allTenants, options, metrics);
+  const policies = options.policies ?? TenantPolicies.none();
+  const unopened = allTenants.find((t) => t.policy && !policies.get(t.slug));
+  if (unopened) throw new Error(`tenant ${unopened.slug} has a policy that was not opened: pass TenantPolicies.open(...) as options.policies`);
+  policies.register(metrics.registry);
+  const { state, owned: ownsState } = openConfiguredState(options, metrics);
+  const { runtimes, keysByIssuer } = buildRuntimes(allTenants, options, metrics, policies);
   observePools(metrics.registry, [...runtimes.values()].map((r) => ({ tenant: r.config.slug, pool: r.pool })));
   const longestLifetime = Math.max(...allTenants.map((t) => t.cli.access_token_lifetime_seconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS));
 
+  // this process, in the state store's claims (one alert, one directory check, one reload row across replicas)
+  const claimant = `${hostname()}_${process.pid}_${randomUUID().slice(0, 8)}`;
+  const userInfo = new EmailResolver({ log: (message) => logEvent("warn", message) });
   const ctx: ProxyContext = {
     state,
     denylist: new DenylistCheck(state, options.revocationCacheMs ?? 1000),
-    emails: options.userInfo === false ? null : new EmailResolver({ log: (message) => logEvent("warn", message) }),
+    emails: options.userInfo === false ? null : userInfo,
     people: new PeopleSeen(state),
     policies: new PolicyCache(state),
     usageWrites: new UsageBatcher(state),
     metrics,
+    audit: new AuditLog({ state, claimant, log: logEvent, failures: metrics.auditFailures }),
     log,
     fetch: options.fetch ?? fetch,
     connections: {
@@ -177,6 +192,7 @@ export function startProxy(options: ProxyOptions) {
     revocationTtlMs: (longestLifetime + CLOCK_SKEW_SECONDS) * 1000,
     newRequestId,
   };
+  const running = startTenantServices(runtimes, ctx, options, claimant, userInfo);
 
   /**
    * The tenant's public base URL: configured, or built from the (already validated) Host, or from
@@ -209,6 +225,14 @@ export function startProxy(options: ProxyOptions) {
     return new Response(body, { headers: { "content-type": "application/json", "cache-control": "public, max-age=300" } });
   }
 
+  /** For a Host that names a tenant with a policy, the hash it enforces (a bare /readyz names no tenant). */
+  function policyLine(request: Request): string {
+    if (policies.size === 0) return "";
+    const tenant = tenantForHost(config, validHost(request.headers.get("host")));
+    const source = tenant && policies.get(tenant.slug);
+    return source ? `policy sha256:${source.current().compiled.hash}\n` : "";
+  }
+
   async function handle(ex: Exchange): Promise<Response> {
     const { request } = ex;
     const { path, search } = splitTarget(request.url);
@@ -217,7 +241,8 @@ export function startProxy(options: ProxyOptions) {
     if (path === "/healthz") return new Response("ok\n");
     if (path === "/readyz") {
       if (![...keysByIssuer.values()].every((k) => k.loaded)) return new Response("not ready: signing keys not loaded yet\n", { status: 503 });
-      return state.ready() ? new Response("ready\n") : new Response("not ready: the state store is unreachable\n", { status: 503 });
+      if (!state.ready()) return new Response("not ready: the state store is unreachable\n", { status: 503 });
+      return new Response(`ready\n${policyLine(request)}`);
     }
 
     const host = validHost(request.headers.get("host"));
@@ -288,6 +313,9 @@ export function startProxy(options: ProxyOptions) {
     /** Stops accepting, lets requests and streams in flight finish (bounded), then closes. */
     async shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
       for (const k of keysByIssuer.values()) k.stop();
+      policies.close();
+      for (const runtime of runtimes.values()) runtime.revalidator?.stop();
+      for (const alerts of running.alerts) alerts.delivery.close(); // what is not delivered stays in the spool for the next start
       const graceful = server.stop(false);
       await Promise.race([graceful, new Promise((r) => setTimeout(r, graceMs))]);
       await Promise.all([server.stop(true), metricsServer?.stop(true)]);
@@ -300,8 +328,44 @@ export function startProxy(options: ProxyOptions) {
   };
 }
 
+/**
+ * Each tenant's background services (issue 18): offboarding from the directory (a revalidator
+ * that identity.ts tells of every session seen), budget alerts (observed after settle), and the
+ * audit row of each policy in force (the first load and every reload, once per hash across replicas).
+ */
+function startTenantServices(runtimes: Map<TenantConfig, TenantRuntime>, ctx: ProxyContext, options: ProxyOptions, claimant: string, userInfo: EmailResolver): { alerts: RunningAlerts[] } {
+  const alerts: RunningAlerts[] = [];
+  // the issuer and the webhook are not upstreams: the global fetch (options.fetch is the upstreams')
+  const fetchFn = fetch;
+  for (const runtime of runtimes.values()) {
+    const revalidator = startRevalidator(runtime.config, { state: ctx.state, denylist: ctx.denylist, userInfo, audit: ctx.audit, metrics: ctx.metrics, fetch: fetchFn, claimant });
+    if (revalidator) runtime.revalidator = revalidator;
+    const started = startAlerts(runtime.config, { state: ctx.state, metrics: ctx.metrics, fetch: fetchFn, spoolBase: alertSpoolBase(options) });
+    if (started) {
+      runtime.alerts = started.alerts;
+      alerts.push(started);
+    }
+    const policy = runtime.accessPolicy;
+    if (policy) {
+      const slug = runtime.config.slug;
+      const first = policy.current();
+      void ctx.audit.recordReload(slug, { hash: first.compiled.hash, source: first.origin });
+      policy.onChange((next, previous) => void ctx.audit.recordReload(slug, { hash: next.compiled.hash, previousHash: previous.compiled.hash, source: next.origin }));
+    }
+  }
+  return { alerts };
+}
+
+/** Alerts are spooled beside the state's spool: `--spool-dir`, else beside the SQLite file, else the default base. */
+function alertSpoolBase(options: ProxyOptions): string {
+  if (options.spoolDir !== undefined) return options.spoolDir;
+  const url = typeof options.state === "string" ? options.state : DEFAULT_STATE_URL;
+  const location = parseStateUrl(url);
+  return defaultSpoolBase(location.kind === "sqlite" && location.path !== ":memory:" ? location.path : undefined, process.env);
+}
+
 /** One runtime per tenant; tenants of one issuer share its keys, and a key change clears their caches. */
-function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: Metrics) {
+function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: Metrics, policies: TenantPolicies) {
   const runtimes = new Map<TenantConfig, TenantRuntime>();
   const keysByIssuer = new Map<string, IssuerKeys>();
   const cachesByIssuer = new Map<string, VerifiedTokenCache[]>();
@@ -332,6 +396,7 @@ function buildRuntimes(tenants: TenantConfig[], options: ProxyOptions, metrics: 
       prices: mergePriceTables(DEFAULT_PRICES, tenant.prices),
       rateDefaults: tenant.rateLimits ?? {},
       adminGroups: tenant.adminGroups ?? options.adminGroups ?? [],
+      ...(policies.get(tenant.slug) ? { accessPolicy: policies.get(tenant.slug) } : {}),
     });
   }
   return { runtimes, keysByIssuer };

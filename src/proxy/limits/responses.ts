@@ -38,9 +38,14 @@ function amount(unit: "usd" | "tokens", n: number): string {
   return unit === "usd" ? formatMicroUsd(n) : `${n} tokens`;
 }
 
+/** The budget by whom it counts and how much; a policy budget also by its member (`groups.contractors.budgets[0]`). */
+function budgetName(b: BudgetStatus["budget"]): string {
+  const name = `${subjectLabel(b.subject, "you")} ${b.period === "day" ? "daily" : "monthly"} budget of ${amount(b.unit, b.limit)}`;
+  return b.policy ? `${name} (policy ${b.policy.name})` : name;
+}
+
 export function describeBudget(status: BudgetStatus): string {
-  const b = status.budget;
-  return `${subjectLabel(b.subject, "you")} ${b.period === "day" ? "daily" : "monthly"} budget of ${amount(b.unit, b.limit)} (${amount(b.unit, status.used)} used, resets ${iso(status.resetsAt)})`;
+  return `${budgetName(status.budget)} (${amount(status.budget.unit, status.used)} used, resets ${iso(status.resetsAt)})`;
 }
 
 /** The headers the Anthropic API sends, here for the gateway's most constrained window of each kind. */
@@ -71,7 +76,7 @@ export function budgetRefusal(status: BudgetStatus, estimate: { microUsd: number
   const need = b.unit === "usd" ? estimate.microUsd : estimate.tokens;
   const settled = status.used - status.held;
   const leftWhenIdle = Math.max(0, b.limit - settled);
-  const name = `${subjectLabel(b.subject, "you")} ${b.period === "day" ? "daily" : "monthly"} budget of ${amount(b.unit, b.limit)}`;
+  const name = budgetName(b);
   const resets = `resets ${iso(status.resetsAt)}`;
   if (need > leftWhenIdle) {
     // even with nothing in flight it cannot fit: retrying will not help

@@ -19,6 +19,8 @@ export interface Budget {
   limit: number;
   /** Soft: warn, never refuse. */
   soft: boolean;
+  /** A budget of the tenant policy (never stored): its member (`groups.contractors.budgets[0]`) and source (`group contractors`). */
+  policy?: { name: string; source: string };
 }
 
 export interface BudgetStatus {

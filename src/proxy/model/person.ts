@@ -34,6 +34,8 @@ export interface SeenPerson {
   /** Lower-case; from the token, or from the IdP's userInfo for pools that sign in with email. */
   email?: string;
   displayName: string;
+  /** Their `cognito:groups` at the last sighting written (for `admin policy explain`). */
+  groups?: readonly string[];
   firstSeen: number;
   lastSeen: number;
 }

@@ -48,19 +48,33 @@ export interface WindowSpec {
 }
 
 /**
- * The windows for a person: a stored user limit (by sub, username or email) or else the
- * configured per-person default; each stored group limit of their groups; the stored tenant
- * limit or else the configured per-tenant default.
+ * The windows for a person: every user limit naming them (stored by sub, username or email, and
+ * the tenant policy's) or else the configured per-person default; the limits of each of their
+ * groups; the stored tenant limit or else the configured per-tenant default. Several limits on one
+ * subject share its one window, so every one holds: the smallest rpm and the smallest tpm.
  */
-export function windowsFor(person: Person, limits: RateLimit[], defaults: RateDefaults = {}): WindowSpec[] {
+export function windowsFor(person: Person, limits: readonly RateLimit[], defaults: RateDefaults = {}): WindowSpec[] {
   const ids = personIds(person);
   const specs: WindowSpec[] = [];
-  const user = limits.find((l) => l.subject.kind === "user" && ids.has(l.subject.id)) ?? (defaults.perPerson ? { ...defaults.perPerson, subject: { kind: "user", id: person.sub } } : undefined);
+  const users = limits.filter((l) => l.subject.kind === "user" && ids.has(l.subject.id));
+  const user = users.length > 0 ? tightest(users) : defaults.perPerson;
   if (user && (user.rpm !== undefined || user.tpm !== undefined)) specs.push({ subject: { kind: "user", id: person.sub }, ...rateFields(user) });
-  for (const l of limits) if (l.subject.kind === "group" && person.groups.includes(l.subject.id)) specs.push({ subject: l.subject, ...rateFields(l) });
+  const groups = new Map<string, RateLimit[]>();
+  for (const l of limits) if (l.subject.kind === "group" && person.groups.includes(l.subject.id)) groups.set(l.subject.id, [...(groups.get(l.subject.id) ?? []), l]);
+  for (const [id, ls] of groups) specs.push({ subject: { kind: "group", id }, ...rateFields(tightest(ls)) });
   const tenant = limits.find((l) => l.subject.kind === "tenant") ?? (defaults.perTenant ? { ...defaults.perTenant } : undefined);
   if (tenant && (tenant.rpm !== undefined || tenant.tpm !== undefined)) specs.push({ subject: { kind: "tenant", id: "*" }, ...rateFields(tenant) });
   return specs;
+}
+
+const smaller = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+
+/** Limits on one subject as the one that holds them all. */
+function tightest(limits: readonly { rpm?: number; tpm?: number }[]): { rpm?: number; tpm?: number } {
+  let rpm: number | undefined;
+  let tpm: number | undefined;
+  for (const l of limits) [rpm, tpm] = [smaller(rpm, l.rpm), smaller(tpm, l.tpm)];
+  return { ...(rpm !== undefined ? { rpm } : {}), ...(tpm !== undefined ? { tpm } : {}) };
 }
 
 /** Only the rpm and tpm a limit sets. */

@@ -21,9 +21,9 @@ const carol = { sub: "sub-carol", displayName: "carol@example.com", groups: ["co
 
 test("budgets in the state's shape: per member on the person, pool on the group, each named by its policy member", () => {
   expect(policyBudgets("acme", carol, compiled.access(carol.groups))).toEqual([
-    { budget: { tenant: "acme", subject: { kind: "user", id: "sub-carol" }, period: "day", unit: "usd", limit: 5_000_000, soft: false }, name: "groups.contractors.budgets[0]", source: { kind: "group", group: "contractors" } },
-    { budget: { tenant: "acme", subject: { kind: "group", id: "platform" }, period: "month", unit: "usd", limit: 2_000_000_000, soft: false }, name: "groups.platform.budgets[0]", source: { kind: "group", group: "platform" } },
-    { budget: { tenant: "acme", subject: { kind: "user", id: "sub-carol" }, period: "month", unit: "usd", limit: 300_000_000, soft: true }, name: "groups.developers.budgets[0]", source: { kind: "group", group: "developers" } },
+    { budget: { tenant: "acme", subject: { kind: "user", id: "sub-carol" }, period: "day", unit: "usd", limit: 5_000_000, soft: false, policy: { name: "groups.contractors.budgets[0]", source: "group contractors" } }, name: "groups.contractors.budgets[0]", source: { kind: "group", group: "contractors" } },
+    { budget: { tenant: "acme", subject: { kind: "group", id: "platform" }, period: "month", unit: "usd", limit: 2_000_000_000, soft: false, policy: { name: "groups.platform.budgets[0]", source: "group platform" } }, name: "groups.platform.budgets[0]", source: { kind: "group", group: "platform" } },
+    { budget: { tenant: "acme", subject: { kind: "user", id: "sub-carol" }, period: "month", unit: "usd", limit: 300_000_000, soft: true, policy: { name: "groups.developers.budgets[0]", source: "group developers" } }, name: "groups.developers.budgets[0]", source: { kind: "group", group: "developers" } },
   ]);
   expect(policyBudgets("acme", { sub: "s" }, compiled.access([])).map((b) => b.name)).toEqual(["default.budgets[0]"]);
   expect(budgetName(compiled.access(["team/a.b"]).budgets[0]!)).toBe('groups["team/a.b"].budgets[0]');

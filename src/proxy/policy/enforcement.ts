@@ -35,6 +35,7 @@ export function policyBudgets(tenant: string, person: { sub: string }, access: A
       unit: b.unit,
       limit: b.limit,
       soft: b.soft,
+      policy: { name: budgetName(b), source: sourceText(b.source) },
     },
     name: budgetName(b),
     source: b.source,

@@ -1,4 +1,5 @@
 /** Input checks both state implementations share, so a bad admin call is refused the same way everywhere. */
+import type { AuditEntry } from "../model/audit.ts";
 import type { Budget } from "../model/budgets.ts";
 import { normaliseUserId, type SeenPerson } from "../model/person.ts";
 import { rateFields, type RateLimit } from "../model/rate-windows.ts";
@@ -53,4 +54,22 @@ export function checkQuery(q: UsageQuery): void {
 export function checkSeenPerson(p: SeenPerson): SeenPerson {
   if (!p.tenant || !p.sub || !Number.isFinite(p.lastSeen)) throw bad("a person seen needs a tenant, a sub and a time");
   return { ...p, ...(p.email ? { email: p.email.toLowerCase() } : {}) };
+}
+
+/** A person's groups as stored (JSON), when known. */
+export function groupsOf(json: string | null | undefined): { groups?: string[] } {
+  if (!json) return {};
+  try {
+    const groups = JSON.parse(json) as unknown;
+    return Array.isArray(groups) && groups.every((g) => typeof g === "string") ? { groups } : {};
+  } catch {
+    return {};
+  }
+}
+
+/** An audit row must say when, where, who, what and on what; its values must be JSON (16 KiB at most each). */
+export function checkAudit(e: AuditEntry): AuditEntry {
+  if (!Number.isFinite(e.time) || !e.tenant || !e.actor || !e.action || !e.target) throw bad("an audit row needs time, tenant, actor, action and target");
+  for (const v of [e.old, e.new]) if (JSON.stringify(v ?? null).length > 16_384) throw bad("an audit value is larger than 16 KiB");
+  return e;
 }

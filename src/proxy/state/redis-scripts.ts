@@ -193,6 +193,7 @@ redis.call('HSETNX', k, 'first', ARGV[5])
 redis.call('HSET', k, 'sub', ARGV[1], 'name', ARGV[4])
 if ARGV[2] ~= '' then redis.call('HSET', k, 'username', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', k, 'email', ARGV[3]) end
+if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', k, 'groups', ARGV[7]) end
 local last = tonumber(redis.call('HGET', k, 'last'))
 if not last or tonumber(ARGV[5]) > last then redis.call('HSET', k, 'last', ARGV[5]) end
 redis.call('PEXPIRE', k, ARGV[6])
@@ -201,4 +202,17 @@ for i = 2, #KEYS do
   redis.call('PEXPIRE', KEYS[i], ARGV[6])
 end
 return 1
+`;
+
+/** KEYS[1] the claim; ARGV claimant, ttl ms. The first claimant holds it until it expires; answers the holder. */
+export const CLAIM_ONCE = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+return { redis.call('GET', KEYS[1]) }
+`;
+
+/** KEYS[1] the tenant's audit set; ARGV time, row JSON, prune before (epoch ms). */
+export const APPEND_AUDIT = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+return { 1 }
 `;

@@ -9,13 +9,15 @@ import { RedisClient } from "bun";
 import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
 import { dayKey, daysBetween, type Period } from "../model/periods.ts";
 import { matchedBy, normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
-import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec, type RateDecision, type RateDefaults, type RateLimit } from "../model/rate-windows.ts";
+import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec, type RateDecision, type RateLimit } from "../model/rate-windows.ts";
 import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 import type { Subject } from "../model/subjects.ts";
 import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
-import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject } from "./checks.ts";
-import { type GatewayState, StateError, StateUnavailable, type UsageWrite } from "./types.ts";
-import { ADMIT, CHARGE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
+import { createHash } from "node:crypto";
+import { DAY_MS, DEFAULT_AUDIT_LIMIT, DEFAULT_AUDIT_RETENTION_DAYS, type AuditEntry, type AuditQuery } from "../model/audit.ts";
+import { checkAudit, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject, groupsOf } from "./checks.ts";
+import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
+import { ADMIT, APPEND_AUDIT, CHARGE, CLAIM_ONCE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
 
 const COUNTER_TTL_MS = 70 * 86_400_000;
 const SEEN_TTL_MS = 40 * 86_400_000;
@@ -109,9 +111,9 @@ export class RedisState implements GatewayState {
 
   // ---- budgets
 
-  async reserve(person: Person, estimate: Estimate, options: { now?: number; ttlMs?: number } = {}): Promise<ReserveResult> {
+  async reserve(person: Person, estimate: Estimate, options: ReserveOptions = {}): Promise<ReserveResult> {
     const now = options.now ?? Date.now();
-    const budgets = await this.listBudgets(person.tenant);
+    const budgets = withExtra(await this.listBudgets(person.tenant), options.extraBudgets);
     const counters = countersFor(person, now);
     const index = new Map(counters.map((c, i) => [counterKey(c), i]));
     const hard = counters.map(() => ({ usd: -1, tok: -1 }));
@@ -202,10 +204,10 @@ export class RedisState implements GatewayState {
     await this.script(RELEASE, [this.key(reservation.tenant, "resexp"), this.key(reservation.tenant, "res", reservation.id)], [reservation.id, Date.now(), this.key(reservation.tenant, "res", "")]);
   }
 
-  async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
+  async budgetStatus(person: Person, now = Date.now(), extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]> {
     // purge expired reservations first, as reserve does, so the figures are the same
     await this.script(RELEASE, [this.key(person.tenant, "resexp"), this.key(person.tenant, "res", "-")], ["-", now, this.key(person.tenant, "res", "")]);
-    const budgets = await this.listBudgets(person.tenant);
+    const budgets = withExtra(await this.listBudgets(person.tenant), extraBudgets);
     return Promise.all(
       budgets.flatMap((budget) => {
         const ref = budgetCounter(budget, person, now);
@@ -260,13 +262,13 @@ export class RedisState implements GatewayState {
 
   // ---- rate limits
 
-  private async windowsOf(person: Person, defaults: RateDefaults | undefined): Promise<WindowSpec[]> {
-    return windowsFor(person, await this.listLimits(person.tenant), defaults);
+  private async windowsOf(person: Person, options: AdmitOptions): Promise<WindowSpec[]> {
+    return windowsFor(person, withExtra(await this.listLimits(person.tenant), options.extraLimits), options.defaults);
   }
 
-  async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
+  async admit(person: Person, tokens: number, options: AdmitOptions = {}): Promise<RateDecision> {
     const now = options.now ?? Date.now();
-    const specs = await this.windowsOf(person, options.defaults);
+    const specs = await this.windowsOf(person, options);
     if (specs.length === 0) return { allowed: true, windows: [] };
     const start = windowStart(now);
     const fraction = (now - start) / WINDOW_MS;
@@ -285,10 +287,10 @@ export class RedisState implements GatewayState {
     return describeWindows(specs, counts, now, tokens, allowed);
   }
 
-  async chargeTokens(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<void> {
+  async chargeTokens(person: Person, tokens: number, options: AdmitOptions = {}): Promise<void> {
     const now = options.now ?? Date.now();
     const start = windowStart(now);
-    const specs = (await this.windowsOf(person, options.defaults)).filter((s) => s.tpm !== undefined);
+    const specs = (await this.windowsOf(person, options)).filter((s) => s.tpm !== undefined);
     if (specs.length === 0) return;
     await this.script(CHARGE, specs.map((s) => this.windowKey(person.tenant, s.subject, start)), [tokens, now, 3 * WINDOW_MS]);
   }
@@ -336,7 +338,7 @@ export class RedisState implements GatewayState {
   async notePerson(person: SeenPerson): Promise<void> {
     const p = checkSeenPerson(person);
     const ids = new Set([p.sub, p.username, p.email].filter((v): v is string => !!v).map(normaliseUserId));
-    await this.script(NOTE_PERSON, [this.personKey(p.tenant, p.sub), ...[...ids].map((id) => this.personIndexKey(p.tenant, id))], [p.sub, p.username ?? "", p.email ?? "", p.displayName, p.lastSeen, PERSON_TTL_MS]);
+    await this.script(NOTE_PERSON, [this.personKey(p.tenant, p.sub), ...[...ids].map((id) => this.personIndexKey(p.tenant, id))], [p.sub, p.username ?? "", p.email ?? "", p.displayName, p.lastSeen, PERSON_TTL_MS, p.groups ? JSON.stringify(p.groups) : ""]);
   }
 
   async findPeople(tenant: string, value: string, kind?: UserKind): Promise<SeenPerson[]> {
@@ -347,7 +349,7 @@ export class RedisState implements GatewayState {
         const flat = (await this.send("HGETALL", [this.personKey(tenant, sub)])) as Reply;
         const h = (Array.isArray(flat) ? Object.fromEntries(flat.flatMap((_, i) => (i % 2 ? [] : [[flat[i], flat[i + 1]]]))) : (flat ?? {})) as Record<string, string>;
         if (h.sub === undefined) return undefined;
-        const p: SeenPerson = { tenant, sub: h.sub, ...(h.username ? { username: h.username } : {}), ...(h.email ? { email: h.email } : {}), displayName: h.name ?? h.sub, firstSeen: Number(h.first ?? 0), lastSeen: Number(h.last ?? 0) };
+        const p: SeenPerson = { tenant, sub: h.sub, ...(h.username ? { username: h.username } : {}), ...(h.email ? { email: h.email } : {}), displayName: h.name ?? h.sub, ...groupsOf(h.groups), firstSeen: Number(h.first ?? 0), lastSeen: Number(h.last ?? 0) };
         const by = matchedBy(p, value);
         return by.length > 0 && (kind === undefined || by.includes(kind)) ? p : undefined;
       }),
@@ -404,6 +406,30 @@ export class RedisState implements GatewayState {
 
   listLimits(tenant: string): Promise<RateLimit[]> {
     return this.hashValues<RateLimit>(this.key(tenant, "limits"));
+  }
+
+  // ---- coordination and audit
+
+  async claimOnce(key: string, claimant: string, ttlMs: number): Promise<boolean> {
+    const hashed = createHash("sha256").update(key).digest("hex");
+    const [holder] = await this.script(CLAIM_ONCE, [`${this.prefix}:claim:${hashed}`], [claimant, Math.max(1, Math.round(ttlMs))]);
+    return holder === claimant;
+  }
+
+  /** A sorted set per tenant scored by time; each member a JSON row with a unique id (so equal rows stay two). */
+  async appendAudit(entry: AuditEntry, options: { retentionMs?: number } = {}): Promise<void> {
+    const e = checkAudit(entry);
+    const retention = options.retentionMs ?? DEFAULT_AUDIT_RETENTION_DAYS * DAY_MS;
+    const row = JSON.stringify({ id: crypto.randomUUID(), ...e, old: e.old ?? null, new: e.new ?? null });
+    await this.script(APPEND_AUDIT, [this.key(e.tenant, "audit")], [e.time, row, Date.now() - retention]);
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    const members = (await this.send("ZRANGEBYSCORE", [this.key(q.tenant, "audit"), String(q.since ?? 0), "+inf", "LIMIT", "0", String(q.limit ?? DEFAULT_AUDIT_LIMIT)])) as string[];
+    return members.map((m) => {
+      const { id: _id, ...entry } = JSON.parse(m) as AuditEntry & { id: string };
+      return entry;
+    });
   }
 
   async ping(): Promise<boolean> {

@@ -11,12 +11,13 @@ import { dirname } from "node:path";
 import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
 import { dayKey, type Period } from "../model/periods.ts";
 import { normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
-import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type RateDecision, type RateDefaults, type RateLimit } from "../model/rate-windows.ts";
+import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type RateDecision, type RateLimit } from "../model/rate-windows.ts";
 import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
 import type { Subject, SubjectKind } from "../model/subjects.ts";
 import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
-import { checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson } from "./checks.ts";
-import { type GatewayState, StateError, StateUnavailable, type UsageWrite } from "./types.ts";
+import { DAY_MS, DEFAULT_AUDIT_LIMIT, DEFAULT_AUDIT_RETENTION_DAYS, type AuditEntry, type AuditQuery } from "../model/audit.ts";
+import { checkAudit, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson, groupsOf } from "./checks.ts";
+import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS usage (
@@ -38,6 +39,9 @@ CREATE TABLE IF NOT EXISTS policy_versions (tenant TEXT PRIMARY KEY, v INTEGER N
 CREATE TABLE IF NOT EXISTS people (tenant TEXT NOT NULL, sub TEXT NOT NULL, username TEXT, username_key TEXT, email TEXT, display_name TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (tenant, sub)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS people_username ON people (tenant, username_key);
 CREATE INDEX IF NOT EXISTS people_email ON people (tenant, email);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, claimant TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, time INTEGER NOT NULL, actor TEXT NOT NULL, actor_sub TEXT, action TEXT NOT NULL, target TEXT NOT NULL, old TEXT, new TEXT, request_id TEXT);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (tenant, time);
 `;
 
 /** Columns added since the first schema: added to an older file at open (in the same transaction). */
@@ -47,15 +51,18 @@ const ADDED_COLUMNS: [table: string, column: string, definition: string][] = [
   ["windows", "last", "INTEGER"],
   // the pool member that served; records from before pools count under ""
   ["usage", "upstream", "TEXT NOT NULL DEFAULT ''"],
+  ["people", "groups_json", "TEXT"],
 ];
 
-interface PersonRow { tenant: string; sub: string; username: string | null; username_key: string | null; email: string | null; display_name: string; first_seen: number; last_seen: number }
+interface AuditRow { tenant: string; time: number; actor: string; actor_sub: string | null; action: string; target: string; old: string | null; new: string | null; request_id: string | null }
+const toAudit = (r: AuditRow): AuditEntry => ({ time: r.time, tenant: r.tenant, actor: r.actor, ...(r.actor_sub !== null ? { actorSub: r.actor_sub } : {}), action: r.action, target: r.target, old: r.old === null ? null : JSON.parse(r.old), new: r.new === null ? null : JSON.parse(r.new), ...(r.request_id !== null ? { requestId: r.request_id } : {}) });
+interface PersonRow { tenant: string; sub: string; username: string | null; username_key: string | null; email: string | null; display_name: string; groups_json: string | null; first_seen: number; last_seen: number }
 interface RevocationRow { tenant: string; kind: RevocationKind; value: string; until: number; at: number; by: string | null; reason: string | null }
 interface BudgetRow { tenant: string; kind: SubjectKind; id: string; period: Period; unit: BudgetUnit; lim: number; soft: number }
 interface LimitRow { tenant: string; kind: SubjectKind; id: string; rpm: number | null; tpm: number | null }
 
 const toRevocation = (r: RevocationRow): Revocation => ({ tenant: r.tenant, kind: r.kind, value: r.value, until: r.until, at: r.at, ...(r.by ? { by: r.by } : {}), ...(r.reason ? { reason: r.reason } : {}) });
-const toPerson = (r: PersonRow): SeenPerson => ({ tenant: r.tenant, sub: r.sub, ...(r.username !== null ? { username: r.username } : {}), ...(r.email !== null ? { email: r.email } : {}), displayName: r.display_name, firstSeen: r.first_seen, lastSeen: r.last_seen });
+const toPerson = (r: PersonRow): SeenPerson => ({ tenant: r.tenant, sub: r.sub, ...(r.username !== null ? { username: r.username } : {}), ...(r.email !== null ? { email: r.email } : {}), displayName: r.display_name, ...groupsOf(r.groups_json), firstSeen: r.first_seen, lastSeen: r.last_seen });
 const toBudget = (r: BudgetRow): Budget => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, period: r.period, unit: r.unit, limit: r.lim, soft: r.soft === 1 });
 const toLimit = (r: LimitRow): RateLimit => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, ...(r.rpm !== null ? { rpm: r.rpm } : {}), ...(r.tpm !== null ? { tpm: r.tpm } : {}) });
 
@@ -145,11 +152,11 @@ export class SqliteState implements GatewayState {
     });
   }
 
-  async reserve(person: Person, estimate: Estimate, options: { now?: number; ttlMs?: number } = {}): Promise<ReserveResult> {
+  async reserve(person: Person, estimate: Estimate, options: ReserveOptions = {}): Promise<ReserveResult> {
     const now = options.now ?? Date.now();
     return this.tx(() => {
       this.purgeExpired(person.tenant, now);
-      const checks = this.statuses(person, this.budgetsOf(person.tenant), now);
+      const checks = this.statuses(person, withExtra(this.budgetsOf(person.tenant), options.extraBudgets), now);
       const refused = checks.find((c) => !c.budget.soft && !fits(c.budget, c.value, estimate));
       if (refused) return { ok: false, refusedBy: budgetStatus(refused.budget, refused.value, refused.ref.periodKey), statuses: checks.map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey)) };
       const reservation: Reservation = { id: crypto.randomUUID(), tenant: person.tenant, estimate, counters: countersFor(person, now), expiresAt: now + (options.ttlMs ?? RESERVATION_TTL_MS) };
@@ -199,10 +206,10 @@ export class SqliteState implements GatewayState {
     this.add(record.tenant, live ? w.reservation.counters : recordCounters(record), record.costMicroUsd ?? 0, tokensOf(record));
   }
 
-  async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
+  async budgetStatus(person: Person, now = Date.now(), extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]> {
     return this.tx(() => {
       this.purgeExpired(person.tenant, now);
-      return this.statuses(person, this.budgetsOf(person.tenant), now).map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey));
+      return this.statuses(person, withExtra(this.budgetsOf(person.tenant), extraBudgets), now).map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey));
     });
   }
 
@@ -266,10 +273,10 @@ export class SqliteState implements GatewayState {
       .run(tenant, key, windowStart(now), requests, tokens, now);
   }
 
-  async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
+  async admit(person: Person, tokens: number, options: AdmitOptions = {}): Promise<RateDecision> {
     const now = options.now ?? Date.now();
     return this.tx(() => {
-      const specs = windowsFor(person, this.limitsOf(person.tenant), options.defaults);
+      const specs = windowsFor(person, withExtra(this.limitsOf(person.tenant), options.extraLimits), options.defaults);
       const keys = specs.map((s) => `${s.subject.kind}:${s.subject.id}`);
       const counts = keys.map((k) => this.windowCounts(person.tenant, k, now));
       const allowed = specs.every((s, i) => admits(s, counts[i] as WindowCounts, now));
@@ -279,10 +286,10 @@ export class SqliteState implements GatewayState {
     });
   }
 
-  async chargeTokens(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<void> {
+  async chargeTokens(person: Person, tokens: number, options: AdmitOptions = {}): Promise<void> {
     const now = options.now ?? Date.now();
     this.tx(() => {
-      for (const s of windowsFor(person, this.limitsOf(person.tenant), options.defaults)) if (s.tpm !== undefined) this.bump(person.tenant, `${s.subject.kind}:${s.subject.id}`, now, 0, tokens);
+      for (const s of windowsFor(person, withExtra(this.limitsOf(person.tenant), options.extraLimits), options.defaults)) if (s.tpm !== undefined) this.bump(person.tenant, `${s.subject.kind}:${s.subject.id}`, now, 0, tokens);
     });
   }
 
@@ -319,10 +326,10 @@ export class SqliteState implements GatewayState {
     this.tx(() => {
       this.db
         .query(
-          `INSERT INTO people (tenant, sub, username, username_key, email, display_name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-           ON CONFLICT (tenant, sub) DO UPDATE SET username = ?3, username_key = ?4, email = coalesce(?5, email), display_name = ?6, first_seen = min(first_seen, ?7), last_seen = max(last_seen, ?8)`,
+          `INSERT INTO people (tenant, sub, username, username_key, email, display_name, first_seen, last_seen, groups_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+           ON CONFLICT (tenant, sub) DO UPDATE SET username = ?3, username_key = ?4, email = coalesce(?5, email), display_name = ?6, first_seen = min(first_seen, ?7), last_seen = max(last_seen, ?8), groups_json = coalesce(?9, groups_json)`,
         )
-        .run(p.tenant, p.sub, p.username ?? null, p.username !== undefined ? normaliseUserId(p.username) : null, p.email ?? null, p.displayName, p.firstSeen, p.lastSeen);
+        .run(p.tenant, p.sub, p.username ?? null, p.username !== undefined ? normaliseUserId(p.username) : null, p.email ?? null, p.displayName, p.firstSeen, p.lastSeen, p.groups ? JSON.stringify(p.groups) : null);
     });
   }
 
@@ -391,6 +398,31 @@ export class SqliteState implements GatewayState {
 
   async listLimits(tenant: string): Promise<RateLimit[]> {
     return this.limitsOf(tenant);
+  }
+
+  // ---- coordination and audit
+
+  async claimOnce(key: string, claimant: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    return this.tx(() => {
+      this.db.query("INSERT INTO claims (key, claimant, expires) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET claimant = ?2, expires = ?3 WHERE expires <= ?4").run(key, claimant, now + ttlMs, now);
+      // now and then, the expired claims of others go
+      if (Math.random() < 0.01) this.db.query("DELETE FROM claims WHERE expires <= ?").run(now);
+      return this.db.query<{ claimant: string }, [string]>("SELECT claimant FROM claims WHERE key = ?").get(key)?.claimant === claimant;
+    });
+  }
+
+  async appendAudit(entry: AuditEntry, options: { retentionMs?: number } = {}): Promise<void> {
+    const e = checkAudit(entry);
+    const keepFrom = Date.now() - (options.retentionMs ?? DEFAULT_AUDIT_RETENTION_DAYS * DAY_MS);
+    this.tx(() => {
+      this.db.query("INSERT INTO audit (tenant, time, actor, actor_sub, action, target, old, new, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)").run(e.tenant, e.time, e.actor, e.actorSub ?? null, e.action, e.target, JSON.stringify(e.old ?? null), JSON.stringify(e.new ?? null), e.requestId ?? null);
+      this.db.query("DELETE FROM audit WHERE tenant = ? AND time < ?").run(e.tenant, keepFrom);
+    });
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    return this.db.query<AuditRow, [string, number, number]>("SELECT * FROM audit WHERE tenant = ? AND time >= ? ORDER BY time, id LIMIT ?").all(q.tenant, q.since ?? 0, q.limit ?? DEFAULT_AUDIT_LIMIT).map(toAudit);
   }
 
   async ping(): Promise<boolean> {

@@ -254,6 +254,46 @@ for (const backend of backends) {
       expect((await state.budgetStatus(p, T0 + 2_000))[0]).toMatchObject({ used: 700, held: 0 });
     });
 
+    test("budgets and limits that are not stored (the tenant policy's) are checked like stored ones, all of them", async () => {
+      const tenant = newTenant();
+      const a = person(tenant, "a", { groups: ["platform"] });
+      const b = person(tenant, "b", { groups: ["platform"] });
+      const est = { microUsd: 100, tokens: 4_000 };
+      // a per-person policy budget (the user counter) and a pooled one (the group counter), beside a stored one
+      const mine = (p: Person) => ({ tenant, subject: { kind: "user" as const, id: p.sub }, period: "day" as const, unit: "tokens" as const, limit: 9_000, soft: false, policy: { name: "groups.platform.budgets[0]", source: "group platform" } });
+      const pool = { tenant, subject: { kind: "group" as const, id: "platform" }, period: "month" as const, unit: "tokens" as const, limit: 14_000, soft: false, policy: { name: "groups.platform.budgets[1]", source: "group platform" } };
+      await state.setBudget({ tenant, subject: { kind: "tenant", id: "*" }, period: "month", unit: "tokens", limit: 1_000_000, soft: false });
+      expect((await state.reserve(a, est, { now: T0, extraBudgets: [mine(a), pool] })).ok).toBe(true);
+      expect((await state.reserve(a, est, { now: T0 + 1, extraBudgets: [mine(a), pool] })).ok).toBe(true);
+      const own = await state.reserve(a, est, { now: T0 + 2, extraBudgets: [mine(a), pool] });
+      expect(own.ok).toBe(false);
+      if (!own.ok) expect(own.refusedBy.budget.policy?.name).toBe("groups.platform.budgets[0]");
+      expect((await state.reserve(b, est, { now: T0 + 3, extraBudgets: [mine(b), pool] })).ok).toBe(true);
+      const pooled = await state.reserve(b, est, { now: T0 + 4, extraBudgets: [mine(b), pool] });
+      expect(pooled.ok).toBe(false);
+      if (!pooled.ok) expect(pooled.refusedBy.budget.policy?.name).toBe("groups.platform.budgets[1]");
+      expect((await state.budgetStatus(b, T0 + 5, [mine(b), pool])).map((s) => [s.budget.policy?.name ?? "stored", s.used])).toEqual([["stored", 12_000], ["groups.platform.budgets[0]", 4_000], ["groups.platform.budgets[1]", 12_000]]);
+      // without them, only the stored budget applies
+      expect((await state.reserve(b, est, { now: T0 + 6 })).ok).toBe(true);
+
+      // limits: a stored user limit and a policy one share the person's one window; the smaller holds
+      await state.setLimit({ tenant, subject: { kind: "user", id: "a" }, rpm: 5 });
+      const extraLimits = [{ tenant, subject: { kind: "user" as const, id: "a" }, rpm: 2 }, { tenant, subject: { kind: "group" as const, id: "platform" }, rpm: 3 }];
+      expect((await state.admit(a, 0, { now: T0, extraLimits })).allowed).toBe(true);
+      expect((await state.admit(a, 0, { now: T0, extraLimits })).allowed).toBe(true);
+      expect(await state.admit(a, 0, { now: T0, extraLimits })).toMatchObject({ allowed: false, refusedBy: { kind: "requests", limit: 2, subject: { kind: "user", id: "a" } } });
+      expect((await state.admit(b, 0, { now: T0, extraLimits })).allowed).toBe(true);
+      expect(await state.admit(b, 0, { now: T0, extraLimits })).toMatchObject({ allowed: false, refusedBy: { kind: "requests", limit: 3, subject: { kind: "group", id: "platform" } } });
+    });
+
+    test("people seen keep their groups of the last sighting written", async () => {
+      const tenant = newTenant();
+      await state.notePerson({ tenant, sub: "s-g", username: "gil", displayName: "gil", groups: ["interns"], firstSeen: T0, lastSeen: T0 });
+      expect((await state.findPeople(tenant, "gil"))[0]?.groups).toEqual(["interns"]);
+      await state.notePerson({ tenant, sub: "s-g", username: "gil", displayName: "gil", groups: ["interns", "platform"], firstSeen: T0, lastSeen: T0 + 1 });
+      expect((await state.findPeople(tenant, "gil"))[0]?.groups).toEqual(["interns", "platform"]);
+    });
+
     test("people seen: found by sub, username or email in any case (or only the kind asked), identifiers kept current", async () => {
       const tenant = newTenant();
       const seen = (sub: string, username: string, email: string | undefined, at: number) => state.notePerson({ tenant, sub, username, ...(email ? { email } : {}), displayName: email ?? username, firstSeen: at, lastSeen: at });
@@ -408,6 +448,42 @@ for (const backend of backends) {
       expect((await state.budgetStatus(p))[0]?.used).toBe(n * 5);
       expect(dayKey(Date.now())).toMatch(/^\d{4}-/);
     });
+
+    test("claimOnce: the first claimant holds a key until it expires, asking again is true for it and false for others, from two connections", async () => {
+      const key = `alert\n${newTenant()}\nuser:sub\n2026-12\n0.8`;
+      const other = backend.open();
+      try {
+        const [a, b] = await Promise.all([state.claimOnce(key, "replica-a", 60_000), other.claimOnce(key, "replica-b", 60_000)]);
+        expect([a, b].filter(Boolean)).toHaveLength(1);
+        const winner = a ? "replica-a" : "replica-b";
+        expect(await state.claimOnce(key, winner, 60_000)).toBe(true);
+        expect(await other.claimOnce(key, winner === "replica-a" ? "replica-b" : "replica-a", 60_000)).toBe(false);
+        const short = `${key}\nshort`;
+        expect(await state.claimOnce(short, "replica-a", 50)).toBe(true);
+        expect(await other.claimOnce(short, "replica-b", 50)).toBe(false);
+        await Bun.sleep(120);
+        expect(await other.claimOnce(short, "replica-b", 50)).toBe(true);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("audit: rows come back oldest first with actor, action, target, old and new values and the request id; since filters; old rows are pruned", async () => {
+      const tenant = newTenant();
+      const now = Date.now();
+      await state.appendAudit({ time: now - 500 * DAY, tenant, actor: "ancient", action: "budget.set", target: "tenant", old: null, new: { usd: 1 } });
+      await state.appendAudit({ time: now - 2000, tenant, actor: "carol@example.com", actorSub: "sub-carol", action: "budget.set", target: "user bob", old: null, new: { period: "month", usd: 50, soft: false }, requestId: "req_1" });
+      await state.appendAudit({ time: now - 1000, tenant, actor: "admin key 1a2b3c4d", action: "budget.set", target: "user bob", old: { period: "month", usd: 50, soft: false }, new: { period: "month", usd: 80, soft: false }, requestId: "req_2" });
+      await state.appendAudit({ time: now, tenant: `${tenant}-other`, actor: "x", action: "revoke", target: "user y", old: null, new: {} });
+      const rows = await state.listAudit({ tenant });
+      expect(rows).toEqual([
+        { time: now - 2000, tenant, actor: "carol@example.com", actorSub: "sub-carol", action: "budget.set", target: "user bob", old: null, new: { period: "month", usd: 50, soft: false }, requestId: "req_1" },
+        { time: now - 1000, tenant, actor: "admin key 1a2b3c4d", action: "budget.set", target: "user bob", old: { period: "month", usd: 50, soft: false }, new: { period: "month", usd: 80, soft: false }, requestId: "req_2" },
+      ]);
+      expect((await state.listAudit({ tenant, since: now - 1000 })).map((r) => r.requestId)).toEqual(["req_2"]);
+      await expect(state.appendAudit({ time: now, tenant, actor: "", action: "x", target: "y", old: null, new: null })).rejects.toBeInstanceOf(StateError);
+    });
+
   });
 }
 

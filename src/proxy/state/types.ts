@@ -4,6 +4,8 @@
  * change. The domain it stores is in ../model/. Implementations: SQLite (one host, several
  * processes) and Redis (several replicas). Every time is epoch milliseconds; days and months are UTC.
  */
+import type { ClaimOnce } from "../coordination/claim-once.ts";
+import type { AuditEntry, AuditQuery } from "../model/audit.ts";
 import type { Budget, BudgetStatus, BudgetUnit, Estimate, Reservation, ReserveResult } from "../model/budgets.ts";
 import type { Period } from "../model/periods.ts";
 import type { Person, SeenPerson, TokenIdentity, UserKind } from "../model/person.ts";
@@ -18,7 +20,21 @@ export type UsageWrite =
   | { kind: "record"; record: UsageRecord }
   | { kind: "release"; reservation: Reservation };
 
-export interface GatewayState {
+export interface ReserveOptions {
+  now?: number;
+  ttlMs?: number;
+  /** Budgets that are not stored (the tenant policy's), checked exactly like stored ones on the same counters. */
+  extraBudgets?: readonly Budget[];
+}
+
+export interface AdmitOptions {
+  now?: number;
+  defaults?: RateDefaults;
+  /** Limits that are not stored (the tenant policy's), counted on the same windows as stored ones. */
+  extraLimits?: readonly RateLimit[];
+}
+
+export interface GatewayState extends ClaimOnce {
   // ledger
   /** Records a request's usage without a reservation (idempotent by requestId). */
   recordUsage(record: UsageRecord): Promise<void>;
@@ -32,18 +48,19 @@ export interface GatewayState {
 
   // budgets: counters move only through reserve/settle/release/expiry
   /** Atomically checks every budget of the person (user, groups, tenant), and reserves the estimate on all of their counters if no hard budget would be exceeded. */
-  reserve(person: Person, estimate: Estimate, options?: { now?: number; ttlMs?: number }): Promise<ReserveResult>;
+  reserve(person: Person, estimate: Estimate, options?: ReserveOptions): Promise<ReserveResult>;
   /** Records the usage and moves the counters from the estimate to the real spend (idempotent by requestId; a reservation that expired meanwhile is charged in full). */
   settle(reservation: Reservation, record: UsageRecord): Promise<void>;
   /** Gives back a reservation that will not be settled (error, client gone). */
   release(reservation: Reservation): Promise<void>;
-  budgetStatus(person: Person, now?: number): Promise<BudgetStatus[]>;
+  /** Every budget of the person with its counter now; `extraBudgets` as reserve's. */
+  budgetStatus(person: Person, now?: number, extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]>;
 
   // rate limits
   /** Counts one request and `tokens` against every applicable window, unless one would be exceeded. */
-  admit(person: Person, tokens: number, options?: { now?: number; defaults?: RateDefaults }): Promise<RateDecision>;
+  admit(person: Person, tokens: number, options?: AdmitOptions): Promise<RateDecision>;
   /** Adds tokens learnt after the response (actual minus what admit counted; may be negative). */
-  chargeTokens(person: Person, tokens: number, options?: { now?: number; defaults?: RateDefaults }): Promise<void>;
+  chargeTokens(person: Person, tokens: number, options?: AdmitOptions): Promise<void>;
 
   // denylist
   revoke(revocation: Revocation): Promise<void>;
@@ -68,6 +85,14 @@ export interface GatewayState {
   /** Changes whenever the tenant's budgets or limits change (on any replica): a cached copy of them is current while this is unchanged. */
   policyVersion(tenant: string): Promise<string>;
 
+  // coordination: `claimOnce(key, claimant, ttlMs)` (coordination/claim-once.ts), the first claimant holds the key until it expires
+
+  // audit (append-only through the API)
+  /** Appends one row; rows older than `retentionMs` (default 400 days) are pruned meanwhile. */
+  appendAudit(entry: AuditEntry, options?: { retentionMs?: number }): Promise<void>;
+  /** The tenant's rows since `since`, oldest first. */
+  listAudit(query: AuditQuery): Promise<AuditEntry[]>;
+
   /** Cheap round trip: false when the store cannot be reached. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -90,4 +115,9 @@ export class StateUnavailable extends StateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("STATE_UNAVAILABLE", message, options);
   }
+}
+
+/** Stored settings plus the policy's (not stored), for one check. */
+export function withExtra<T>(stored: readonly T[], extra: readonly T[] | undefined): T[] {
+  return extra && extra.length > 0 ? [...stored, ...extra] : (stored as T[]);
 }

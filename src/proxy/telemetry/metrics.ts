@@ -68,6 +68,10 @@ export function createMetrics() {
     registers: [registry],
   });
   const jwksRefreshes = new Counter({ name: "proxy_jwks_refreshes_total", help: "JWKS fetches by tenant and outcome", labelNames: ["tenant", "outcome"], registers: [registry] });
+  // issue 18: offboarding from the directory, budget alerts, the audit log
+  const directoryChecks = new Counter({ name: "proxy_directory_checks_total", help: "Sessions re-checked at the issuer's userInfo, by result: ok, revoked (401: denylisted), error (5xx, timeout, network: never a revocation), skipped", labelNames: ["tenant", "result"], registers: [registry] });
+  const alerts = new Counter({ name: "proxy_alerts_total", help: "Budget alert deliveries by result: delivered, retry, rejected (a 4xx), expired (given up after 24 h)", labelNames: ["tenant", "result"], registers: [registry] });
+  const auditFailures = new Counter({ name: "proxy_audit_write_failures_total", help: "Audit rows the state store could not take (the change itself was made)", labelNames: ["tenant", "action"], registers: [registry] });
   // prom-client hashes the label object on every call; on the request path, keep the children.
   const children = new Map<string, { inc(n?: number): void; observe?(v: number): void }>();
   function child<T extends { inc(n?: number): void } | { observe(v: number): void }>(key: string, make: () => T): T {
@@ -90,6 +94,9 @@ export function createMetrics() {
     inflight,
     jwksRefreshes,
     upstreamAuthFailures,
+    directoryChecks,
+    alerts,
+    auditFailures,
     request(tenant: string, route: string, status: number): void {
       requestTally.add(`${tenant}\0${route}\0${status}`, () => [tenant, route, String(status)]);
     },

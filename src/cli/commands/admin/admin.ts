@@ -4,7 +4,8 @@
  * --admin-key-file (automation), else by the person's own sign-in (the `token` rules: silent
  * refresh, a browser only where `token` would open one). Parsing, the requests and the output
  * are the gateway use cases' (src/cli/gateway/admin-commands.ts); this is the thin layer.
- * `admin policy check FILE` is offline (src/cli/policy/check.ts, loaded only when it runs).
+ * `admin policy check FILE` is offline (src/cli/policy/check.ts, loaded only when it runs);
+ * `admin policy show` and `admin policy explain` ask the gateway like the others.
  */
 import type { ParsedArgs } from "../../args.ts";
 import type { CommandContext, Env } from "../../context.ts";
@@ -31,7 +32,7 @@ export interface PolicyOptions {
 
 /** `path` is the command's words: ["admin", "budget", "set"]. */
 export function parseOptions(args: ParsedArgs, _env: Env, path: string[] = []): AdminOptions | PolicyOptions {
-  if (path[1] === "policy") return { policy: parsePolicyCommand(path.slice(2), args) };
+  if (path[1] === "policy" && path[2] !== "show" && path[2] !== "explain") return { policy: parsePolicyCommand(path.slice(2), args) };
   const request = parseAdminCommand(path.slice(1), args);
   const keyFile = args.values["admin-key-file"];
   const tenantUrl = args.values["tenant-url"];
