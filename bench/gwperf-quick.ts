@@ -17,7 +17,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestRedis, type TestRedis } from "../src/proxy/state/testing/redis-server.ts";
+import { startTestRedis, type TestRedis } from "../test/support/redis-server.ts";
 import { startForge } from "../test/support/forge.ts";
 import { randomPort } from "../test/support/ports.ts";
 import { BUN, cpuByThread, cpuPerRequest, describeCpu, firstLine, median, ROOT, stopChild, waitFor, wrk } from "./support.ts";

@@ -25,7 +25,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestRedis } from "../src/proxy/state/testing/redis-server.ts";
+import { startTestRedis } from "../test/support/redis-server.ts";
 import { defaultWorkerCount } from "../src/proxy/workers.ts";
 import { EMAIL_SIGN_IN_USER } from "../src/tenant/idp/accounts.ts";
 import { ensureFetchConcurrency } from "../src/shared/fetch-concurrency.ts";

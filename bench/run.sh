@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# `npm run bench`: builds the binary and runs both benchmarks (CLI with hyperfine, proxy with
-# wrk and nginx). Results: bench/results/cli.md and bench/results/proxy.md.
+# `npm run bench`: builds the binary and runs the benchmarks (CLI with hyperfine, policy
+# resolution, the policy through the gateway, proxy with wrk and nginx). Results: bench/results/
+# cli.md, policy.md, policy-gateway.md and proxy.md.
 #   bash bench/run.sh cli        the CLI benchmark only
+#   bash bench/run.sh policy     stops after the policy ones
 #   bash bench/run.sh proxy      the proxy benchmark only (headline and every target, ~12 min)
 #   bash bench/run.sh headline   the gateway as shipped vs a bare Bun proxy vs nginx only (~3 min;
 #                                bench/results/proxy-headline.md); BENCH_SLICES=12 for more slices
 set -euo pipefail
 cd "$(dirname "$0")/.."
 part="${1:-all}"
-case "$part" in all | cli | proxy | headline) ;; *) echo "usage: bash bench/run.sh [cli|proxy|headline]" >&2; exit 2 ;; esac
+case "$part" in all | cli | policy | proxy | headline) ;; *) echo "usage: bash bench/run.sh [cli|policy|proxy|headline]" >&2; exit 2 ;; esac
 bash scripts/system-deps.sh
 node_modules/.bin/bun scripts/build.ts
 export BUN_CONFIG_MAX_HTTP_REQUESTS=65535
@@ -16,4 +18,11 @@ if [ "$part" = all ] || [ "$part" = cli ]; then node_modules/.bin/bun bench/cli.
 [ "$part" = cli ] && exit 0
 echo
 if [ "$part" = headline ]; then exec node_modules/.bin/bun bench/proxy.ts --headline; fi
+if [ "$part" = all ] || [ "$part" = policy ]; then
+  node_modules/.bin/bun bench/policy.ts
+  echo
+  node_modules/.bin/bun bench/policy-gateway.ts
+  [ "$part" = policy ] && exit 0
+  echo
+fi
 node_modules/.bin/bun bench/proxy.ts

@@ -52,6 +52,13 @@ export function commandFor(command: string, profile: string): string {
 }
 
 /** The refresh token lifetime the tenant published, in ms (undefined when it did not). */
+/**
+ * The profile whose CA bundle (remembered at login) a request trusts, besides --ca-file and
+ * $AGENT_RUNNER_AUTH_CA_FILE, which win; null when there is no profile yet. Handed in with each
+ * request (context.ts's OAuthPort, gateway/ports.ts): reading a profile sets nothing.
+ */
+export type TrustSource = Pick<Profile, "caFile"> | null;
+
 export function refreshLifetimeMs(profile: Pick<Profile, "refreshTokenLifetimeSeconds">): number | undefined {
   return profile.refreshTokenLifetimeSeconds ? profile.refreshTokenLifetimeSeconds * 1000 : undefined;
 }

@@ -4,9 +4,11 @@
  * browser and the terminal. Each adaptor loads its module only when called, so the `token`
  * command's cached path loads nothing it does not use (see scripts/build.ts, docs/benchmarks.md).
  */
-import type { CommandContext, OAuthPort } from "./commands/context.ts";
-import { profilePath, readProfile, requireProfile, writeProfile, type Profile } from "./config.ts";
+import type { CommandContext, OAuthPort } from "./context.ts";
+import type { TlsTrust } from "./oauth/bounded-fetch.ts";
+import { profilePath, readProfile, requireProfile, writeProfile, type Profile, type TrustSource } from "./config.ts";
 import { openStore } from "./store/open.ts";
+import { fileHandouts } from "./session/handouts.ts";
 
 /**
  * Status output: plain text on stderr, written synchronously (ordered with the exit). Not
@@ -24,57 +26,55 @@ const environment = () => require("./environment.ts") as typeof import("./enviro
 const surfacesPorts = () => require("./surfaces/ports.ts") as typeof import("./surfaces/ports.ts");
 
 /**
- * The CA bundle every request trusts besides the system roots: --ca-file, else
- * $AGENT_RUNNER_AUTH_CA_FILE, else the profile's (remembered at login, so `token`'s refresh uses
- * it). Only a path is kept here; bounded-fetch reads the file on the first request.
+ * The certificates a request trusts: --ca-file, else $AGENT_RUNNER_AUTH_CA_FILE, else the bundle
+ * remembered in the profile the request is about (login writes it there, so `token`'s refresh
+ * uses it). The profile is handed in with each request; one TlsTrust per bundle, so a file is read
+ * once per process, on the first request that needs it.
  */
-function caTrust(option: string | undefined, env: NodeJS.ProcessEnv) {
+function trustPolicy(option: string | undefined, env: NodeJS.ProcessEnv) {
   const explicit = option || env.AGENT_RUNNER_AUTH_CA_FILE || undefined;
-  let fromProfile: string | undefined;
+  const made = new Map<string | undefined, TlsTrust>();
+  const of = (source: TrustSource): TlsTrust => {
+    const file = explicit ?? source?.caFile;
+    let trust = made.get(file);
+    if (!trust) made.set(file, (trust = (require("./oauth/bounded-fetch.ts") as typeof import("./oauth/bounded-fetch.ts")).caTrust(file)));
+    return trust;
+  };
   return {
-    noteProfile<P extends Profile | null>(profile: P): P {
-      fromProfile = profile?.caFile;
-      return profile;
+    of,
+    /** The same, with the bundle read now: a bad file is a configuration error before any request. */
+    checked(source: TrustSource): TlsTrust {
+      const trust = of(source);
+      trust.fetchOptions();
+      return trust;
     },
     /** The profile to write: with the explicit bundle's absolute path, when there is one. */
     remember(profile: Profile): Profile {
       if (!explicit) return profile;
       return { ...profile, caFile: (require("node:path") as typeof import("node:path")).resolve(explicit) };
     },
-    /** Loads bounded-fetch (the caller is about to make a request anyway) and sets the bundle. */
-    apply(): void {
-      (require("./oauth/bounded-fetch.ts") as typeof import("./oauth/bounded-fetch.ts")).trustCaFile(explicit ?? fromProfile);
-    },
-    /** The same, and reads the bundle now: a bad file is a configuration error before any request. */
-    async applyAndCheck(): Promise<void> {
-      const fetchModule = await import("./oauth/bounded-fetch.ts");
-      fetchModule.trustCaFile(explicit ?? fromProfile);
-      fetchModule.tlsOptions();
-    },
   };
 }
 
-function oauthPort(trust: ReturnType<typeof caTrust>): OAuthPort {
-  const client = async (_profileNoted?: Profile) => {
-    await trust.applyAndCheck();
-    return import("./oauth/client.ts");
-  };
+function oauthPort(trust: ReturnType<typeof trustPolicy>): OAuthPort {
+  const client = () => import("./oauth/client.ts");
   return {
-    fetchTenantDiscovery: async (url) => (await client()).fetchTenantDiscovery(url),
-    discoverEndpoints: async (issuer) => (await client()).discoverEndpoints(issuer),
-    refreshTokens: async (profile, token) => (await client(trust.noteProfile(profile))).refreshTokens(profile, token),
-    revokeRefreshToken: async (profile, token) => (await client(trust.noteProfile(profile))).revokeRefreshToken(profile, token),
+    fetchTenantDiscovery: async (url, source) => (await client()).fetchTenantDiscovery(url, trust.checked(source)),
+    discoverEndpoints: async (issuer, source) => (await client()).discoverEndpoints(issuer, trust.checked(source)),
+    refreshTokens: async (profile, token) => (await client()).refreshTokens(profile, token, trust.checked(profile)),
+    revokeRefreshToken: async (profile, token) => (await client()).revokeRefreshToken(profile, token, trust.checked(profile)),
     signIn: async (options) => {
-      await trust.applyAndCheck();
-      return (await import("./oauth/login.ts")).interactiveLogin(options);
+      const checked = trust.checked(options.profile);
+      return (await import("./oauth/login.ts")).interactiveLogin({ ...options, trust: checked });
     },
-    fetch: async (url, init) => (await client()).guardedFetch(url, init),
+    fetch: async (url, init, source) => (await client()).guardedFetch(url, init ?? {}, trust.checked(source)),
+    stream: async (url, init, source) => (await client()).streamingFetch(url, init, trust.checked(source)),
   };
 }
 
 export function createContext(options: { profileName: string; profileReason?: string; verbose: boolean; caFile?: string }): CommandContext {
   const { profileName } = options;
-  const trust = caTrust(options.caFile, process.env);
+  const trust = trustPolicy(options.caFile, process.env);
   const ctx: CommandContext = {
     profileName,
     profileReason: options.profileReason ?? `profile "${profileName}"`,
@@ -94,8 +94,8 @@ export function createContext(options: { profileName: string; profileReason?: st
     cwd: process.cwd(),
     now: Date.now,
     profiles: {
-      read: async (name) => trust.noteProfile(await readProfile(name)),
-      require: async (name) => trust.noteProfile(await requireProfile(name)),
+      read: readProfile,
+      require: requireProfile,
       write: (name, profile) => writeProfile(name, trust.remember(profile)),
       path: profilePath,
     },
@@ -113,8 +113,7 @@ export function createContext(options: { profileName: string; profileReason?: st
     oauth: oauthPort(trust),
     // a getter: nothing of the gateway's is loaded on the cached token path
     get gateway() {
-      trust.apply();
-      return (require("./gateway/ports.ts") as typeof import("./gateway/ports.ts")).nodeGatewayPort();
+      return (require("./gateway/ports.ts") as typeof import("./gateway/ports.ts")).nodeGatewayPort(trust.of);
     },
     browser: { open: async (url) => (await import("./browser.ts")).systemBrowser.open(url) },
     terminal: {
@@ -138,6 +137,7 @@ export function createContext(options: { profileName: string; profileReason?: st
       write: async (profile, attempt) => (await import("./session/login-cooldown.ts")).fileAttempts.write(profile, attempt),
       clear: async (profile) => (await import("./session/login-cooldown.ts")).fileAttempts.clear(profile),
     },
+    handouts: fileHandouts,
     self: () => (require("./self.ts") as typeof import("./self.ts")).selfCommand(),
   };
   return ctx;

@@ -7,11 +7,11 @@
 import { parseArgs } from "./args.ts";
 import { CliError, ExitCode, exitCodeOf, InterruptedError, usageError } from "./errors.ts";
 import { renderCommandHelp, renderGroupHelp, renderMainHelp, resolveCommand } from "./commands/registry.ts";
-import type { CommandContext, Env } from "./commands/context.ts";
+import type { CommandContext, Env } from "./context.ts";
 import type { ParsedArgs } from "./args.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
-/** Any command module (commands/context.ts's CommandModule<O>, with O erased). */
+/** Any command module (context.ts's CommandModule<O>, with O erased). */
 interface LoadedCommand {
   /** `path`: the command's words, for a module that serves a group (["admin", "budget", "set"]). */
   parseOptions(args: ParsedArgs, env: Env, path: string[]): unknown;
@@ -83,7 +83,7 @@ async function main(original: string[]): Promise<number> {
     return 0;
   }
   if (!spec.takesArguments && args.positionals.length > 0) throw usageError(`'${spec.name}' takes no arguments, got "${args.positionals[0]}"`);
-  const { chooseProfileHere, resolveStoreKind, storeFlag } = await import("./commands/context.ts");
+  const { chooseProfileHere, resolveStoreKind, storeFlag } = await import("./context.ts");
   resolveStoreKind(storeFlag(args), process.env, null); // rejects a bad --store or AGENT_RUNNER_AUTH_STORE before any work
   const profile = await chooseProfileHere(args.values.profile, process.env, process.cwd());
   const command = await load();

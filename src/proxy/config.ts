@@ -1,14 +1,20 @@
 /**
  * Proxy configuration: the tenants one process serves, chosen by the Host header's first label
  * (`<slug>.proxy.<domain>`), from a JSON file; or a single tenant from flags/environment.
- * The upstream key is read here, from the file or variable the config names; it never comes
- * from the client and is never logged.
+ * The upstreams (a pool, upstreams/config.ts) are checked here; their keys are read when the pool
+ * is built (upstreams/build.ts), from the files or variables named; a key never comes from the
+ * client and is never logged.
  */
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { checkRedirectUri, EndpointPolicyError } from "../shared/endpoint-policy.ts";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { parsePriceTable, type PriceTableOverride } from "./accounting/pricing.ts";
-import type { RateDefaults } from "./state/types.ts";
+import type { RateDefaults } from "./model/rate-windows.ts";
+import { type PoolConfig, poolConfigOfTenant } from "./upstreams/config.ts";
+import { UpstreamError } from "./upstreams/types.ts";
+import { type PolicySpec, policySpecOf } from "./policy/source.ts";
+import { type AlertsConfig, AlertsConfigError, parseAlertsConfig } from "./alerts/config.ts";
 
 export interface TenantConfig {
   slug: string;
@@ -17,8 +23,8 @@ export interface TenantConfig {
   jwksUri: string;
   clientIds: string[];
   requiredGroups: string[];
-  upstream: string;
-  upstreamApiKey: string;
+  /** The upstream pool: `upstreams` + `routing`, or the one-upstream shorthand `upstream` + key. */
+  pool: PoolConfig;
   /** The client configuration published in the tenant discovery document. */
   cli: CliClientConfig;
   /** Public base URL (https://<slug>.proxy.<domain>); default: derived from the request. */
@@ -29,6 +35,29 @@ export interface TenantConfig {
   prices?: PriceTableOverride;
   /** Rate limits where no admin-set limit applies. */
   rateLimits?: RateDefaults;
+  /** The tenant policy (docs/policy.md): a file (watched) or an inline object. */
+  policy?: PolicySpec;
+  /** Offboarding from the directory: each active session re-checked at the issuer's userInfo this often (default 60; 0: never). */
+  revalidateSeconds?: number;
+  /** Budget alerts to a webhook (issue 18 §4); the secret read from its file. */
+  alerts?: AlertsConfig;
+}
+
+/** `--revalidate-seconds` / `revalidateSeconds`: whole seconds, 0 (off) to 86400. */
+export function parseRevalidateSeconds(value: unknown, where: string): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 86_400) throw new ConfigError(`${where} must be whole seconds from 0 (off) to 86400, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A tenant's `alerts` (or the single-tenant flags), with the secret read from its file. */
+export function parseAlerts(value: unknown, where: string): AlertsConfig {
+  try {
+    return parseAlertsConfig(value, where, (path) => readFileSync(path, "utf8"));
+  } catch (e) {
+    if (e instanceof AlertsConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 export interface ProxyConfig {
@@ -104,29 +133,12 @@ function printable(value: unknown, where: string): string {
   return value;
 }
 
-/** The upstream key from exactly one of: a file, an environment variable, or the config itself. */
-export function resolveUpstreamKey(source: { upstreamApiKey?: unknown; upstreamApiKeyFile?: unknown; upstreamApiKeyEnv?: unknown }, where: string, env = process.env): string {
-  const given = [source.upstreamApiKey, source.upstreamApiKeyFile, source.upstreamApiKeyEnv].filter((v) => v !== undefined);
-  if (given.length !== 1) throw new ConfigError(`${where}: set exactly one of upstreamApiKeyFile, upstreamApiKeyEnv or upstreamApiKey`);
-  if (source.upstreamApiKeyFile !== undefined) {
-    const path = str(source.upstreamApiKeyFile, `${where}.upstreamApiKeyFile`);
-    try {
-      return str(readFileSync(path, "utf8").trim(), `${where}: the file ${path}`);
-    } catch (e) {
-      if (e instanceof ConfigError) throw e;
-      throw new ConfigError(`${where}: cannot read the upstream key file ${path}: ${(e as Error).message}`);
-    }
-  }
-  if (source.upstreamApiKeyEnv !== undefined) {
-    const name = str(source.upstreamApiKeyEnv, `${where}.upstreamApiKeyEnv`);
-    const value = env[name];
-    if (!value) throw new ConfigError(`${where}: the environment variable ${name} (upstream key) is not set`);
-    return value;
-  }
-  return str(source.upstreamApiKey, `${where}.upstreamApiKey`);
-}
-
-export function parseTenant(slug: string, raw: unknown, env = process.env): TenantConfig {
+/**
+ * `configDir`: where a relative `policy` path is resolved from (the configuration file's directory).
+ * `pool`: given apart (`--upstreams FILE`) instead of the object's `upstreams` or shorthand.
+ */
+export function parseTenant(slug: string, raw: unknown, given: { configDir?: string; pool?: PoolConfig } = {}): TenantConfig {
+  const { configDir = process.cwd(), pool } = given;
   const where = `tenants.${slug}`;
   if (typeof raw !== "object" || raw === null) throw new ConfigError(`${where} must be an object`);
   const t = raw as Record<string, unknown>;
@@ -139,8 +151,7 @@ export function parseTenant(slug: string, raw: unknown, env = process.env): Tena
     jwksUri: t.jwksUri !== undefined ? str(t.jwksUri, `${where}.jwksUri`) : `${issuer}/.well-known/jwks.json`,
     clientIds,
     requiredGroups: strings(t.requiredGroups, `${where}.requiredGroups`, true),
-    upstream: str(t.upstream ?? "https://api.anthropic.com", `${where}.upstream`).replace(/\/+$/, ""),
-    upstreamApiKey: resolveUpstreamKey(t, where, env),
+    pool: pool ?? poolOf(t, where),
     cli: {
       client_id: cli.client_id !== undefined ? str(cli.client_id, `${where}.cli.client_id`) : (clientIds[0] as string),
       redirect_uris: strings(cli.redirect_uris ?? ["http://localhost:53682/callback", "http://localhost:53683/callback", "http://localhost:53684/callback"], `${where}.cli.redirect_uris`),
@@ -155,7 +166,19 @@ export function parseTenant(slug: string, raw: unknown, env = process.env): Tena
     ...(t.adminGroups !== undefined ? { adminGroups: strings(t.adminGroups, `${where}.adminGroups`, true) } : {}),
     ...(t.prices !== undefined ? { prices: parsePricesOrFail(t.prices, `${where}.prices`) } : {}),
     ...(t.rateLimits !== undefined ? { rateLimits: parseRateDefaults(t.rateLimits, `${where}.rateLimits`) } : {}),
+    ...(t.policy !== undefined ? { policy: policySpecOf(t.policy, configDir, `${where}.policy`) } : {}),
+    ...(t.revalidateSeconds !== undefined ? { revalidateSeconds: parseRevalidateSeconds(t.revalidateSeconds, `${where}.revalidateSeconds`) } : {}),
+    ...(t.alerts !== undefined ? { alerts: parseAlerts(t.alerts, `${where}.alerts`) } : {}),
   };
+}
+
+function poolOf(t: Record<string, unknown>, where: string): PoolConfig {
+  try {
+    return poolConfigOfTenant(t, where);
+  } catch (e) {
+    if (e instanceof UpstreamError) throw new ConfigError(e.message, { cause: e });
+    throw e;
+  }
 }
 
 function parsePricesOrFail(raw: unknown, where: string): PriceTableOverride {
@@ -188,7 +211,7 @@ export function parseRateDefaults(raw: unknown, where: string): RateDefaults {
 
 const SLUG = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export function parseConfigFile(path: string, env = process.env): ProxyConfig {
+export function parseConfigFile(path: string): ProxyConfig {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, "utf8"));
@@ -201,7 +224,7 @@ export function parseConfigFile(path: string, env = process.env): ProxyConfig {
   const tenants = new Map<string, TenantConfig>();
   for (const [slug, raw] of Object.entries(root.tenants)) {
     if (!SLUG.test(slug)) throw new ConfigError(`${path}: tenant slug "${slug}" is not a DNS label`);
-    tenants.set(slug, parseTenant(slug, raw, env));
+    tenants.set(slug, parseTenant(slug, raw, { configDir: dirname(path) }));
   }
   return {
     ...(typeof root.domain === "string" ? { domain: root.domain.toLowerCase() } : {}),

@@ -1,6 +1,7 @@
 /**
- * `bun src/proxy/main.ts [--workers N] …`: runs the tenant proxy (options in serve.ts).
- * - `--workers N` (AGENT_RUNNER_PROXY_WORKERS; default three per four cores, workers.ts): N > 1 runs the
+ * `bun src/proxy/main.ts [--workers N] …`: runs the tenant proxy (options in options.ts, read and
+ * checked once here, before anything listens; a bad one exits 2 with the flag named).
+ * - `--workers N` (AGENT_RUNNER_PROXY_WORKERS; default three per four cores, at least one: workers.ts): N > 1 runs the
  *   supervisor (workers.ts), which starts N worker processes sharing the port.
  * - `--workers 1`: no supervisor. Bun's fetch may hold enough upstream connections only when
  *   BUN_CONFIG_MAX_HTTP_REQUESTS is set at start (shared/fetch-concurrency.ts): without it, this
@@ -12,32 +13,52 @@
 import { availableParallelism } from "node:os";
 import { spawn } from "node:child_process";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
+import { ProxyOptionsError, type ProxyProcessOptions, readProxyOptions } from "./options.ts";
 import { EXIT_USAGE, extractWorkersFlag, parseWorkerCount, planWorkers, runSupervisor, WORKER_ENV, WorkersError } from "./workers.ts";
 
+function exitUsage(message: string): never {
+  console.error(`agent-runner-proxy: ${message}`);
+  process.exit(EXIT_USAGE);
+}
+
 const { value, rest } = extractWorkersFlag(process.argv.slice(2));
-// the server's own option parser reads process.argv and does not know --workers
-process.argv.splice(2, process.argv.length - 2, ...rest);
+let count: number;
+let options: ProxyProcessOptions;
+try {
+  count = parseWorkerCount(value ?? process.env.AGENT_RUNNER_PROXY_WORKERS, availableParallelism());
+  options = readProxyOptions(rest, process.env);
+} catch (e) {
+  if (!(e instanceof WorkersError || e instanceof ProxyOptionsError)) throw e;
+  exitUsage(e.message);
+}
 
 if (process.env[WORKER_ENV] !== undefined) {
   process.stdin.on("end", () => process.kill(process.pid, "SIGTERM"));
   process.stdin.resume();
-  await import("./serve.ts");
+  await serveHere(options);
   process.send?.({ type: "ready" });
 } else {
-  let count: number;
-  try {
-    count = parseWorkerCount(value ?? process.env.AGENT_RUNNER_PROXY_WORKERS, availableParallelism());
-    if (count > 1) {
-      const plan = planWorkers(rest, process.env);
-      await runSupervisor(count, plan, { entry: import.meta.path, env: process.env });
+  if (count > 1) {
+    try {
+      await runSupervisor(count, planWorkers(options, rest), { entry: import.meta.path, env: process.env });
+    } catch (e) {
+      if (!(e instanceof WorkersError)) throw e;
+      exitUsage(e.message);
     }
-  } catch (e) {
-    if (!(e instanceof WorkersError)) throw e;
-    console.error(`agent-runner-proxy: ${e.message}`);
-    process.exit(EXIT_USAGE);
   }
-  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) await import("./serve.ts");
+  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) await serveHere(options);
   else reRunWithFetchConcurrency();
+}
+
+/** The server, loaded only in the process that serves (not in the supervisor). */
+async function serveHere(options: ProxyProcessOptions): Promise<void> {
+  const { serve, ServeError } = await import("./serve.ts");
+  try {
+    await serve(options);
+  } catch (e) {
+    if (!(e instanceof ServeError)) throw e;
+    exitUsage(e.message);
+  }
 }
 
 function reRunWithFetchConcurrency(): void {

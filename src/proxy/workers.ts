@@ -9,12 +9,14 @@
  * Workers share budgets and limits through `--state`: a SQLite file (one host) or Redis; with no
  * `--state` the supervisor gives them a temporary SQLite file, never one in-memory store each.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
+import { PER_WORKER_OPTIONS, PROXY_OPTIONS, type ProxyProcessOptions } from "./options.ts";
 import { openState } from "./state/open.ts";
+import { eventLine, logEvent } from "./telemetry/log.ts";
 import { StateError } from "./state/types.ts";
 
 /** Exit codes of the supervisor (docs/deploy.md): 2 bad options or a worker refused its configuration; 1 crash loop. */
@@ -82,51 +84,24 @@ export interface WorkerPlan {
   graceMs: number;
 }
 
-const REWRITTEN = ["port", "host", "metrics-port", "metrics-host", "state"] as const;
+/** What the supervisor needs of the options (read once, options.ts), and the workers' arguments without the ones it sets per worker. */
+export function planWorkers(options: ProxyProcessOptions, args: readonly string[]): WorkerPlan {
+  if (options.state === "sqlite::memory:") {
+    throw new WorkersError("STATE_NOT_SHARED", "--state sqlite::memory: would give each worker its own budgets and limits; name a file (sqlite:/var/lib/agent-runner/state.db) or Redis, or run --workers 1");
+  }
+  return { args: workerArgs(args), host: options.host, port: options.port, metrics: options.metrics, state: options.state ?? null, graceMs: options.config.shutdownGraceMs };
+}
 
-/** Reads the options the supervisor needs (flags over environment, as serve.ts does) and removes the ones it sets per worker. */
-export function planWorkers(args: string[], env: NodeJS.ProcessEnv): WorkerPlan {
-  const options = Object.fromEntries([...REWRITTEN, "shutdown-grace", "config"].map((k) => [k, { type: "string" as const }]));
-  const { values, tokens } = parseArgs({ args, options, strict: false, tokens: true, allowPositionals: true });
+/** The arguments without the flags the supervisor sets per worker (PER_WORKER_OPTIONS), in either spelling. */
+export function workerArgs(args: readonly string[]): string[] {
+  const { tokens } = parseArgs({ args: [...args], options: PROXY_OPTIONS, strict: false, tokens: true, allowPositionals: true });
   const drop = new Set<number>();
   for (const t of tokens ?? []) {
-    if (t.kind !== "option" || !(REWRITTEN as readonly string[]).includes(t.name)) continue;
+    if (t.kind !== "option" || !(PER_WORKER_OPTIONS as readonly string[]).includes(t.name)) continue;
     drop.add(t.index);
     if (t.inlineValue === false) drop.add(t.index + 1);
   }
-  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
-  const host = str("host") ?? "0.0.0.0";
-  const port = Number(str("port") ?? env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WorkersError("WORKERS_VALUE", "--port must be a port number");
-  const metricsText = str("metrics-port") ?? env.AGENT_RUNNER_PROXY_METRICS_PORT ?? "9464";
-  const metricsPort = metricsText === "off" ? 0 : Number(metricsText);
-  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new WorkersError("WORKERS_VALUE", `--metrics-port must be a port number, or 0 or "off" for no metrics listener`);
-  const state = str("state") ?? env.AGENT_RUNNER_PROXY_STATE ?? null;
-  if (state === "sqlite::memory:") {
-    throw new WorkersError("STATE_NOT_SHARED", "--state sqlite::memory: would give each worker its own budgets and limits; name a file (sqlite:/var/lib/agent-runner/state.db) or Redis, or run --workers 1");
-  }
-  return {
-    args: args.filter((_, i) => !drop.has(i)),
-    host,
-    port,
-    metrics: metricsPort > 0 ? { host: str("metrics-host") ?? env.AGENT_RUNNER_PROXY_METRICS_HOST ?? "127.0.0.1", port: metricsPort } : null,
-    state,
-    graceMs: graceSeconds(str("shutdown-grace"), str("config") ?? env.AGENT_RUNNER_PROXY_CONFIG) * 1000,
-  };
-}
-
-/** The grace the workers use (serve.ts: `--shutdown-grace`, else the file's `shutdownGraceSeconds`, else 30). */
-function graceSeconds(flag: string | undefined, configPath: string | undefined): number {
-  if (flag !== undefined && Number.isFinite(Number(flag))) return Number(flag);
-  if (configPath) {
-    try {
-      const s = (JSON.parse(readFileSync(configPath, "utf8")) as { shutdownGraceSeconds?: unknown }).shutdownGraceSeconds;
-      if (typeof s === "number") return s;
-    } catch {
-      // the workers report a bad file themselves
-    }
-  }
-  return 30;
+  return args.filter((_, i) => !drop.has(i));
 }
 
 /**
@@ -188,14 +163,6 @@ export class RestartPolicy {
   }
 }
 
-function logLine(level: "info" | "warn" | "error", message: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ time: new Date().toISOString(), level, message, ...extra });
-}
-
-function log(level: "info" | "warn" | "error", message: string, extra: Record<string, unknown> = {}): void {
-  console.error(logLine(level, message, extra));
-}
-
 /** A free TCP port on `host`, found by binding port 0 (released at once; the worker binds it next). */
 function freePort(host: string): number {
   const listener = Bun.listen({ hostname: host, port: 0, socket: { data() {} } });
@@ -230,7 +197,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
   if (stateUrl === null) {
     tempDir = mkdtempSync(join(tmpdir(), "agent-runner-proxy-"));
     stateUrl = `sqlite:${join(tempDir, "state.db")}`;
-    emit(logLine("warn", `no --state: the ${count} workers share a temporary SQLite file, removed at exit; set --state sqlite:/var/lib/agent-runner/state.db (or Redis) to keep usage across restarts`));
+    emit(eventLine("warn", `no --state: the ${count} workers share a temporary SQLite file, removed at exit; set --state sqlite:/var/lib/agent-runner/state.db (or Redis) to keep usage across restarts`));
   }
   if (stateUrl.startsWith("sqlite:")) await prepareSqlite(stateUrl);
   const metricsPorts = Array.from({ length: count }, () => (plan.metrics ? freePort("127.0.0.1") : 0));
@@ -288,7 +255,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
   function maybeAnnounce(): void {
     if (announced || !workers.every((w) => w?.ready)) return;
     const shownHost = plan.host === "0.0.0.0" ? "127.0.0.1" : plan.host;
-    console.error(JSON.stringify({ time: new Date().toISOString(), level: "info", message: `listening on http://${shownHost}:${port}`, metrics: metricsServer ? `http://${metricsServer.hostname}:${metricsServer.port}` : "off", workers: count, pid: process.pid }));
+    logEvent("info", `listening on http://${shownHost}:${port}`, { metrics: metricsServer ? `http://${metricsServer.hostname}:${metricsServer.port}` : "off", workers: count, pid: process.pid });
     flushHeld();
   }
 
@@ -304,19 +271,19 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
     if (code === EXIT_USAGE && !w.ready) {
       // the configuration was refused: every worker would refuse it the same way
       flushHeld();
-      log("error", `worker ${index} refused the configuration (${how}); stopping`);
+      logEvent("error", `worker ${index} refused the configuration (${how}); stopping`);
       void stopAll(EXIT_USAGE);
       return;
     }
     const decision = policy.onExit(index, Date.now() - w.started);
     if (!decision.restart) {
       flushHeld();
-      log("error", `worker ${index} keeps exiting (${how}) within seconds of starting: crash loop, stopping`, { worker: index });
+      logEvent("error", `worker ${index} keeps exiting (${how}) within seconds of starting: crash loop, stopping`, { worker: index });
       void stopAll(EXIT_CRASH_LOOP);
       return;
     }
     restarts++;
-    log("warn", `worker ${index} (pid ${child.pid}) exited (${how}); restarting in ${decision.delayMs} ms`, { worker: index, restarts });
+    logEvent("warn", `worker ${index} (pid ${child.pid}) exited (${how}); restarting in ${decision.delayMs} ms`, { worker: index, restarts });
     setTimeout(() => {
       if (!stopping) spawnWorker(index);
     }, decision.delayMs);
@@ -372,21 +339,26 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
         })
       : undefined;
   } catch (e) {
-    log("error", `cannot listen for metrics on ${plan.metrics?.host}:${plan.metrics?.port}: ${(e as Error).message}; choose a free port with --metrics-port`);
+    logEvent("error", `cannot listen for metrics on ${plan.metrics?.host}:${plan.metrics?.port}: ${(e as Error).message}; choose a free port with --metrics-port (AGENT_RUNNER_PROXY_METRICS_PORT): replicas on one host each need their own`);
     process.exit(EXIT_USAGE);
   }
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
-      log("info", `${signal}: stopping ${count} workers, streams in flight may finish within ${plan.graceMs / 1000} s`);
+      logEvent("info", `${signal}: stopping ${count} workers, streams in flight may finish within ${plan.graceMs / 1000} s`);
       void stopAll(0, signal);
     });
   }
+  // SIGHUP: every worker runs its reloaders (reload.ts: keys, credentials, policy files); Bun would exit on it unhandled
+  process.on("SIGHUP", () => {
+    logEvent("info", `SIGHUP: passed to ${count} workers`);
+    for (const w of workers) if (w && !stopping) w.process.kill("SIGHUP");
+  });
   for (let i = 0; i < count; i++) spawnWorker(i);
   const startTimer = setTimeout(() => {
     if (announced || stopping) return;
     flushHeld();
-    log("error", `not every worker was listening within 60 s; stopping`);
+    logEvent("error", `not every worker was listening within 60 s; stopping`);
     void stopAll(EXIT_CRASH_LOOP);
   }, 60_000);
   startTimer.unref();
@@ -409,7 +381,7 @@ async function prepareSqlite(url: string): Promise<void> {
     await openState(url).close();
   } catch (e) {
     if (!(e instanceof StateError)) throw e;
-    log("error", e.message);
+    logEvent("error", e.message);
     process.exit(EXIT_USAGE);
   }
 }

@@ -13,12 +13,13 @@
  *   federation.ts the corporate IdP's own sign-in page
  *   logout.ts     Cognito's logout endpoint
  *   userinfo.ts   Cognito's userInfo endpoint (accepts the pool's access tokens)
- *   admin.ts      the `/_admin/` control plane for tests (loopback only: the tenant binds 127.0.0.1)
+ *   admin.ts      the `/_admin/` control plane for tests (loopback only: the tenant binds 127.0.0.1):
+ *                 stats, faults, key rotation, and disable / enable / global sign-out of a user
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type Provider from "oidc-provider";
 import { AccountDirectory, EMAIL_SIGN_IN_USER, EXAMPLE_CORP } from "./idp/accounts.ts";
-import { FaultQueue, handleAdmin, newStats, type IdpStats } from "./idp/admin.ts";
+import { FaultQueue, handleAdmin, newStats, type IdpStats, type UserAction } from "./idp/admin.ts";
 import { defaultLogoutUris, newSigningJwk, providerConfiguration, SCOPES, type IdpOptions } from "./idp/config.ts";
 import { CorporateIdps, FEDERATED_IDP_ROOT } from "./idp/federation.ts";
 import { guard, send } from "./idp/http.ts";
@@ -26,9 +27,10 @@ import { handleLogin } from "./idp/login.ts";
 import { handleLogout } from "./idp/logout.ts";
 import { createProvider } from "./idp/provider.ts";
 import { handleUserInfo } from "./idp/userinfo.ts";
+import { revokeAccount } from "./memory-store.ts";
 
 export { subjectOf, EMAIL_SIGN_IN_USER, EXAMPLE_CORP, type TenantUser, type FederatedIdp, type CorporateUser } from "./idp/accounts.ts";
-export type { IdpStats, TokenFault } from "./idp/admin.ts";
+export type { IdpStats, TokenFault, UserAction } from "./idp/admin.ts";
 export type { IdpOptions } from "./idp/config.ts";
 
 export interface Idp {
@@ -69,7 +71,22 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const corporate = new CorporateIdps(accounts, (uid) => `${prefix}/login/${encodeURIComponent(uid)}/idpresponse`);
   const loginDeps = { provider: current, accounts, corporate, prefix };
   const logoutDeps = { provider: current, prefix, clientId: options.clientId, logoutUris, stats };
-  const plane = { stats, faults, rotateSigningKey };
+  /** Cognito's AdminDisableUser / AdminEnableUser / AdminUserGlobalSignOut on one account. */
+  function userAction(username: string, action: UserAction): boolean {
+    const account = accounts.byUsername(username);
+    if (!account) return false;
+    if (action === "enable") {
+      accounts.setDisabled(account.sub, false);
+      return true;
+    }
+    if (action === "disable") accounts.setDisabled(account.sub, true);
+    else accounts.signOutEverywhere(account.sub, Math.floor(Date.now() / 1000));
+    // Both end every refresh token (and the tokens issued from them); disable also ends the
+    // hosted-login sessions, so no silent sign-in brings the person back.
+    revokeAccount(account.sub, { sessions: action === "disable" });
+    return true;
+  }
+  const plane = { stats, faults, rotateSigningKey, userAction };
 
   function forward(req: IncomingMessage, res: ServerResponse, url: string): void {
     // oidc-provider is mounted under the pool id: it reads originalUrl for its own URLs.

@@ -67,7 +67,31 @@ export class MemoryStore implements Adapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    for (const key of byGrant.get(grantId) ?? []) records.delete(key);
-    byGrant.delete(grantId);
+    revokeGrant(grantId);
   }
+}
+
+function revokeGrant(grantId: string): void {
+  for (const key of byGrant.get(grantId) ?? []) records.delete(key);
+  byGrant.delete(grantId);
+  records.delete(`Grant:${grantId}`);
+}
+
+/**
+ * Ends every grant of an account (its refresh tokens, with every token issued from them), as
+ * Cognito's global sign-out and disable do; with `sessions`, its hosted-login sessions too.
+ * Returns how many grants ended.
+ */
+export function revokeAccount(accountId: string, options: { sessions: boolean }): number {
+  let grants = 0;
+  for (const [key, stored] of [...records]) {
+    if (stored.payload.accountId !== accountId) continue;
+    if (key.startsWith("Grant:")) {
+      revokeGrant(key.slice("Grant:".length));
+      grants++;
+    } else if (options.sessions && key.startsWith("Session:")) {
+      records.delete(key);
+    }
+  }
+  return grants;
 }

@@ -7,15 +7,23 @@
  * stops, letting streams finish, on SIGTERM/SIGINT or when the tenant goes away (stdin closes).
  */
 import { readFileSync } from "node:fs";
-import type { TenantConfig } from "../proxy/config.ts";
-import { startProxy } from "../proxy/http/server.ts";
+import { parseAlerts, type TenantConfig } from "../proxy/config.ts";
+import { poolDeps, startProxy } from "../proxy/http/server.ts";
+import { TenantPolicies } from "../proxy/policy/tenant-policies.ts";
+import { gatewayReloaders, onSighup } from "../proxy/reload.ts";
+import { buildPool } from "../proxy/upstreams/build.ts";
 
 export interface ReplicaSpec {
-  config: Omit<TenantConfig, "upstreamApiKey">;
+  /** The pool's key is `{"kind": "env", "name": ARA_TENANT_REPLICA_KEY}` (never in the spec) unless the pool came from `--upstreams FILE`. */
+  config: TenantConfig;
   port: number;
   state: string;
   adminGroups: string[];
+  userInfo: boolean;
   tls?: { certFile: string; keyFile: string };
+  /** Budget alerts: the webhook and the secret's file (read here, so no secret is in the spec). */
+  alerts?: { webhook: string; secretFile?: string };
+  spoolDir?: string;
 }
 
 export const REPLICA_SPEC_ENV = "ARA_TENANT_REPLICA";
@@ -23,21 +31,29 @@ export const REPLICA_KEY_ENV = "ARA_TENANT_REPLICA_KEY";
 
 if (import.meta.main) {
   const spec = JSON.parse(process.env[REPLICA_SPEC_ENV] ?? "null") as ReplicaSpec | null;
-  const key = process.env[REPLICA_KEY_ENV];
-  if (!spec || !key) {
-    process.stderr.write(`tenant replica: started without ${REPLICA_SPEC_ENV} and ${REPLICA_KEY_ENV} (tenant.ts starts replicas)\n`);
+  if (!spec) {
+    process.stderr.write(`tenant replica: started without ${REPLICA_SPEC_ENV} (tenant.ts starts replicas)\n`);
     process.exit(2);
   }
+  // the key is read into the pool once, then leaves the environment
+  const pool = await buildPool(spec.config.pool, { ...poolDeps(spec.config.slug, {}), env: { ...process.env } });
   delete process.env[REPLICA_KEY_ENV];
-  const tenant: TenantConfig = { ...spec.config, upstreamApiKey: key };
+  const tenant: TenantConfig = { ...spec.config, ...(spec.alerts ? { alerts: parseAlerts(spec.alerts, "--alerts-webhook / --alerts-secret-file") } : {}) };
   const tls = spec.tls ? { cert: readFileSync(spec.tls.certFile, "utf8"), key: readFileSync(spec.tls.keyFile, "utf8") } : undefined;
+  const policies = await TenantPolicies.open([tenant]);
+  const pools = new Map([[tenant.slug, pool]]);
+  onSighup(gatewayReloaders(pools, policies));
   const proxy = startProxy({
     config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    policies,
     port: spec.port,
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },
     state: spec.state,
+    ...(spec.spoolDir ? { spoolDir: spec.spoolDir } : {}),
     adminGroups: spec.adminGroups,
+    pools,
+    userInfo: spec.userInfo,
     ...(tls ? { tls, publicHost: "localhost" } : {}),
     log: (line) => process.stderr.write(JSON.stringify(line) + "\n"),
   });

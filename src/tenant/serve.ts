@@ -2,7 +2,10 @@
  * The local tenant (identity provider, proxy, stub Anthropic upstream) in one
  * process, all on 127.0.0.1. Prints one JSON line on stdout when ready; runs until SIGINT/SIGTERM.
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { PolicyError } from "../shared/policy/errors.ts";
+import { checkPolicySpec } from "../proxy/policy/tenant-policies.ts";
 import { adminUser, startTenant, DEFAULT_USERS } from "./tenant.ts";
 import type { TenantUser } from "./idp.ts";
 
@@ -29,10 +32,21 @@ Options:
   --upstream <url>            forward to this upstream (another stub, https://api.anthropic.com)
                               instead of the local stub; needs --upstream-key-env
   --upstream-key-env <name>   the environment variable holding that upstream's key
+  --upstreams <file>          forward through this pool instead (the gateway's --upstreams FILE:
+                              {"upstreams": [...], "routing": {...}}; Anthropic keys, Bedrock)
+  --stub-key-env <name>       the local stub's key from this environment variable (default: random);
+                              the JSON line names it as "upstream_key", for a gateway you run in front
+                              of the stub (never pass a key as an argument: argv is visible to all)
   --identity-provider <name>  announce this identity_provider (e.g. ExampleCorp) as the sign-in default
   --idp-identifier <id>       announce this idp_identifier (e.g. example.com) as the sign-in default
   --admin-group <name>        Cognito group whose members may use the proxy's admin API; with the
                               default users, adds user "admin" (password admin-password-1) in it
+  --policy <file>             the tenant policy (JSON or YAML, docs/policy.md) every proxy enforces;
+                              watched, and read again on SIGHUP
+  --revalidate-seconds <n>    re-check each active session at the IdP's userInfo this often, so a
+                              user disabled or signed out there loses the gateway (default 60; 0: off)
+  --alerts-webhook <url>      POST budget alerts here (signed with the secret of --alerts-secret-file)
+  --alerts-secret-file <f>    the alerts' signing secret (at least 16 bytes; required with --alerts-webhook)
   -h, --help                  show this help
 `;
 
@@ -73,9 +87,15 @@ try {
       state: { type: "string" },
       upstream: { type: "string" },
       "upstream-key-env": { type: "string" },
+      upstreams: { type: "string" },
+      "stub-key-env": { type: "string" },
       "admin-group": { type: "string" },
       "identity-provider": { type: "string" },
       "idp-identifier": { type: "string" },
+      policy: { type: "string" },
+      "revalidate-seconds": { type: "string" },
+      "alerts-webhook": { type: "string" },
+      "alerts-secret-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -91,8 +111,12 @@ if (values.help) {
 // parsed options, typed (the functions below do not see `values` narrowed)
 const opts = values;
 
-function upstreamOption(): { upstream?: { url: string; apiKey: string } } {
+function upstreamOption(): { upstream?: { url: string; apiKey: string }; upstreamsFile?: string } {
   const url = opts.upstream;
+  if (opts.upstreams !== undefined) {
+    if (url !== undefined || opts["upstream-key-env"] !== undefined || opts["stub-key-env"] !== undefined) fail("--upstreams names the whole pool: not with --upstream, --upstream-key-env or --stub-key-env");
+    return { upstreamsFile: opts.upstreams };
+  }
   const keyEnv = opts["upstream-key-env"];
   if (url === undefined && keyEnv === undefined) return {};
   if (url === undefined || keyEnv === undefined) fail("--upstream and --upstream-key-env go together");
@@ -100,6 +124,19 @@ function upstreamOption(): { upstream?: { url: string; apiKey: string } } {
   const apiKey = process.env[keyEnv];
   if (!apiKey) fail(`--upstream-key-env ${keyEnv}: that environment variable is not set (it holds the upstream's key)`);
   return { upstream: { url, apiKey } };
+}
+
+/** A key the stub compares with the x-api-key header: printable ASCII without spaces (a header value). */
+const STUB_KEY = /^[\x21-\x7e]{8,256}$/;
+
+function stubKeyOption(): { stubKey?: string } {
+  const keyEnv = opts["stub-key-env"];
+  if (keyEnv === undefined) return {};
+  if (opts.upstream !== undefined) fail("--stub-key-env sets the local stub's key; with --upstream there is no stub (its key comes from --upstream-key-env)");
+  const stubKey = process.env[keyEnv];
+  if (!stubKey) fail(`--stub-key-env ${keyEnv}: that environment variable is not set (it holds the stub's key)`);
+  if (!STUB_KEY.test(stubKey)) fail(`--stub-key-env ${keyEnv}: the key must be 8 to 256 printable ASCII characters without spaces`);
+  return { stubKey };
 }
 
 function stateOption(): { state?: string } {
@@ -110,11 +147,32 @@ function stateOption(): { state?: string } {
   return { state };
 }
 
+function alertsOption(): { alerts?: { webhook: string; secretFile: string } } {
+  const webhook = opts["alerts-webhook"];
+  const secretFile = opts["alerts-secret-file"];
+  if (webhook === undefined && secretFile === undefined) return {};
+  if (webhook === undefined || secretFile === undefined) fail("--alerts-webhook and --alerts-secret-file go together");
+  return { alerts: { webhook, secretFile } };
+}
+
 const adminGroup = opts["admin-group"];
 if (adminGroup !== undefined && !/^[\w.@+-]{1,128}$/.test(adminGroup)) fail(`--admin-group must be a Cognito group name, got "${adminGroup}"`);
 const users = opts.user ? opts.user.map(parseUser) : adminGroup ? [...DEFAULT_USERS, adminUser(adminGroup)] : DEFAULT_USERS;
 
+function policyOption(): { policy?: string } {
+  const file = opts.policy;
+  if (file === undefined) return {};
+  try {
+    checkPolicySpec({ path: resolve(file) });
+  } catch (e) {
+    if (e instanceof PolicyError) fail(`--policy: ${e.lines()[0] ?? e.message}`);
+    throw e;
+  }
+  return { policy: resolve(file) };
+}
+
 const tenant = await startTenant({
+  ...policyOption(),
   port: positiveInt("port", values.port, 0, true),
   idpPort: positiveInt("idp-port", values["idp-port"], 0, true),
   accessTokenTtl: positiveInt("access-token-ttl", values["access-token-ttl"], 3600),
@@ -124,7 +182,12 @@ const tenant = await startTenant({
   replicas: positiveInt("replicas", values.replicas, 1),
   ...stateOption(),
   ...upstreamOption(),
+  ...stubKeyOption(),
   ...(adminGroup ? { adminGroup } : {}),
+  ...(values["revalidate-seconds"] !== undefined ? { revalidateSeconds: positiveInt("revalidate-seconds", values["revalidate-seconds"], 60, true) } : {}),
+  ...alertsOption(),
+  // the gateway's own switch, honoured by the local tenant's proxy too
+  userInfo: process.env.AGENT_RUNNER_PROXY_USERINFO !== "off",
   signInDefaults: {
     ...(values["identity-provider"] ? { identity_provider: values["identity-provider"] } : {}),
     ...(values["idp-identifier"] ? { idp_identifier: values["idp-identifier"] } : {}),
@@ -144,6 +207,7 @@ const tenant = await startTenant({
 
 process.stdout.write(JSON.stringify(tenant.info) + "\n");
 
+process.on("SIGHUP", () => tenant.reload());
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

@@ -5,6 +5,8 @@
  * records what it received for tests, and can be told to fail, stall or break mid-stream.
  * Usage is reported as the real API does (cache writes with the 5 m / 1 h split, cache reads,
  * server tool use, service tier), computed from the request alone so tests can assert totals.
+ * The answers themselves (`messageJson`, `messageEvents`) are shared with the Bedrock Runtime
+ * stand-in (test/support/bedrock-standin.ts), so both give the same answer to the same request.
  */
 
 export type StubBehaviour =
@@ -29,7 +31,7 @@ export interface StubStats {
   streamsCancelled: number;
 }
 
-const ANSWER = "Hello from the local agent-runner tenant. Your token was verified by the proxy.";
+export const STUB_ANSWER = "Hello from the local agent-runner tenant. Your token was verified by the proxy.";
 
 function sse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -68,8 +70,10 @@ export function stubUsage(body: string): StubUsage {
 /** The answer's word count is its output tokens. */
 export const stubOutputTokens = (text: string) => text.split(/(?<= )/).length;
 
-function messageEvents(model: string, text: string, usage: StubUsage): string[] {
-  const id = `msg_stub_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+export const newStubMessageId = () => `msg_stub_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+
+/** The SSE events of an answer (each `event: …\ndata: …\n\n`). */
+export function messageEvents(model: string, text: string, usage: StubUsage, id = newStubMessageId()): string[] {
   const words = text.split(/(?<= )/);
   const { cache_creation: _, service_tier: __, ...cumulative } = usage;
   return [
@@ -84,14 +88,36 @@ function messageEvents(model: string, text: string, usage: StubUsage): string[] 
   ];
 }
 
+/** The JSON answer to a non-streamed request. */
+export function messageJson(model: string, usage: StubUsage, id = "msg_stub", text = STUB_ANSWER) {
+  return { id, type: "message", role: "assistant", model, content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null, usage: { ...usage, output_tokens: stubOutputTokens(text) } };
+}
+
+/** The words of a `slow` behaviour's answer, or the usual answer. */
+export function stubAnswerText(events?: number): string {
+  return events ? Array.from({ length: events }, (_, i) => `w${i} `).join("") : STUB_ANSWER;
+}
+
 function error(status: number, type: string, message: string): Response {
   return new Response(JSON.stringify({ type: "error", error: { type, message }, request_id: `req_stub_${Date.now()}` }), { status, headers: { "content-type": "application/json" } });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function startStubUpstream(options: { apiKey: string; port?: number }) {
+export interface StubOptions {
+  apiKey: string;
+  port?: number;
+  /** Message ids (default random): a fixed one lets two stubs' answers be compared byte for byte. */
+  messageId?: () => string;
+  /** The usage of a request from its body (default {@link stubUsage}). */
+  usage?: (body: string) => StubUsage;
+}
+
+export function startStubUpstream(options: StubOptions) {
   let behaviour: StubBehaviour = { mode: "normal" };
+  /** The keys accepted, as an organisation holds several during a rotation. */
+  let keys = new Set([options.apiKey]);
+  const newId = options.messageId ?? newStubMessageId;
   const recorded: RecordedRequest[] = [];
   const stats: StubStats = { requests: 0, streamsStarted: 0, streamsCompleted: 0, streamsCancelled: 0 };
 
@@ -136,19 +162,14 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
       return error(400, "invalid_request_error", "request body is not valid JSON");
     }
     const model = parsed.model ?? "claude-stub";
-    const usage = stubUsage(body);
+    const usage = (options.usage ?? stubUsage)(body);
     if (behaviour.mode === "stall") await sleep(behaviour.ms);
-    if (!parsed.stream) {
-      return Response.json(
-        { id: "msg_stub", type: "message", role: "assistant", model, content: [{ type: "text", text: ANSWER }], stop_reason: "end_turn", stop_sequence: null, usage: { ...usage, output_tokens: stubOutputTokens(ANSWER) } },
-        { headers: commonHeaders() },
-      );
-    }
+    if (!parsed.stream) return Response.json(messageJson(model, usage, options.messageId?.()), { headers: commonHeaders() });
     const slow = behaviour.mode === "slow" ? behaviour : undefined;
-    const text = slow?.events ? Array.from({ length: slow.events }, (_, i) => `w${i} `).join("") : ANSWER;
+    const text = stubAnswerText(slow?.events);
     // A reset is only a reset once some events went out: pace them so the headers flush first.
     const delay = slow?.eventDelayMs ?? (behaviour.mode === "normal" ? (behaviour.eventDelayMs ?? 0) : behaviour.mode === "reset-mid-stream" ? 20 : 0);
-    return stream(delay, messageEvents(model, text, usage), behaviour.mode === "reset-mid-stream");
+    return stream(delay, messageEvents(model, text, usage, newId()), behaviour.mode === "reset-mid-stream");
   }
 
   const server = Bun.serve({
@@ -179,15 +200,46 @@ export function startStubUpstream(options: { apiKey: string; port?: number }) {
       recorded.push({ method: request.method, path: url.pathname, search: url.search, headers, body });
       if (recorded.length > 50) recorded.shift();
 
-      if (request.headers.get("x-api-key") !== options.apiKey) return error(401, "authentication_error", "invalid x-api-key");
+      // the API takes a key as x-api-key or, as the SDKs since 1.x send it, as a Bearer token
+      const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+      if (!keys.has(request.headers.get("x-api-key") ?? bearer ?? "")) return error(401, "authentication_error", "invalid x-api-key");
       if (behaviour.mode === "fail") return new Response(behaviour.body, { status: behaviour.status, headers: { "content-type": "application/json", ...commonHeaders(), ...behaviour.headers } });
       if (request.method === "POST" && url.pathname === "/v1/messages") return messages(body);
       if (request.method === "POST" && url.pathname === "/v1/messages/count_tokens") return Response.json({ input_tokens: Math.max(1, Math.round(body.length / 4)) }, { headers: commonHeaders() });
-      if (request.method === "GET" && url.pathname === "/v1/models") {
-        return Response.json({ data: [{ type: "model", id: "claude-stub", display_name: "Stub model", created_at: "2026-01-01T00:00:00Z" }], has_more: false, first_id: "claude-stub", last_id: "claude-stub" }, { headers: commonHeaders() });
+      if (request.method === "GET" && url.pathname === "/v1/models") return Response.json(modelPage(url.searchParams), { headers: commonHeaders() });
+      if (request.method === "GET" && url.pathname.startsWith("/v1/models/")) {
+        const id = url.pathname.slice("/v1/models/".length);
+        return STUB_MODELS.includes(id) ? Response.json(modelEntry(id), { headers: commonHeaders() }) : error(404, "not_found_error", `model: ${id}`);
       }
       return error(404, "not_found_error", `stub: no route for ${request.method} ${url.pathname}`);
     },
   });
-  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true), stats };
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    stop: () => server.stop(true),
+    stats,
+    /** In process, what `POST /_stub/behaviour` sets. */
+    behave(next: StubBehaviour) {
+      behaviour = next;
+    },
+    /** The keys accepted from now on (a rotation: add the new one, later drop the old one). */
+    acceptKeys(next: string[]) {
+      keys = new Set(next);
+    },
+    recorded: (): readonly RecordedRequest[] => recorded,
+  };
+}
+
+/** The models the stub lists (`GET /v1/models`), newest first as the API lists them. */
+export const STUB_MODELS = ["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-stub"];
+
+const modelEntry = (id: string) => ({ type: "model", id, display_name: id === "claude-stub" ? "Stub model" : id, created_at: "2026-01-01T00:00:00Z" });
+
+/** One page of STUB_MODELS, paged like the API: `limit` (default 20), `after_id`. */
+function modelPage(query: URLSearchParams) {
+  const limit = Math.max(1, Math.min(1000, Number(query.get("limit") ?? 20) || 20));
+  const after = query.get("after_id");
+  const start = after ? STUB_MODELS.indexOf(after) + 1 : 0;
+  const ids = STUB_MODELS.slice(start, start + limit);
+  return { data: ids.map(modelEntry), has_more: start + limit < STUB_MODELS.length, first_id: ids[0] ?? null, last_id: ids[ids.length - 1] ?? null };
 }

@@ -9,17 +9,24 @@ import { createServer as createTlsServer } from "node:https";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { createIdp, type Idp, type TenantUser } from "./idp.ts";
 import { randomBytes } from "node:crypto";
 import type { CliClientConfig } from "../shared/tenant-discovery.ts";
 import { startStubUpstream } from "./stub-upstream.ts";
-import { startProxy, type LogLine } from "../proxy/http/server.ts";
+import { poolDeps, startProxy } from "../proxy/http/server.ts";
+import { TenantPolicies } from "../proxy/policy/tenant-policies.ts";
+import { gatewayReloaders, reloadAll } from "../proxy/reload.ts";
+import { buildPool } from "../proxy/upstreams/build.ts";
+import { poolConfigOfTenant, readUpstreamsFile } from "../proxy/upstreams/config.ts";
+import type { Pool } from "../proxy/upstreams/pool.ts";
+import type { LogLine } from "../proxy/telemetry/log.ts";
 import type { TenantConfig } from "../proxy/config.ts";
-import { openState } from "../proxy/state/open.ts";
+import { openState, shownStateUrl } from "../proxy/state/open.ts";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
 import { REPLICA_KEY_ENV, REPLICA_SPEC_ENV, type ReplicaSpec } from "./replica.ts";
+import { parseAlerts } from "../proxy/config.ts";
 
 export const DEFAULT_USERS: TenantUser[] = [
   { username: "demo", password: "demo-password-1", email: "demo@example.invalid", groups: ["developers"] },
@@ -54,8 +61,20 @@ export interface TenantOptions {
   state?: string;
   /** Another upstream (a stub, the real API) instead of the local stub, with its key. */
   upstream?: { url: string; apiKey: string };
+  /** A pool (`--upstreams FILE`, the gateway's format) instead of the stub or `upstream`. */
+  upstreamsFile?: string;
+  /** The local stub's key (default: random); not with `upstream`. */
+  stubKey?: string;
   /** Members of this Cognito group may use the proxy's admin API. */
   adminGroup?: string;
+  /** The proxy looks up the e-mail of email-as-username people at userInfo (default true). */
+  userInfo?: boolean;
+  /** The tenant policy file (docs/policy.md) every proxy enforces, watched; `reload()` (SIGHUP) re-reads it. */
+  policy?: string;
+  /** `--revalidate-seconds`: each active session re-checked at the IdP's userInfo this often (default 60; 0: off). */
+  revalidateSeconds?: number;
+  /** `--alerts-webhook URL --alerts-secret-file F`: budget alerts (the secret read by each proxy from its file). */
+  alerts?: { webhook: string; secretFile?: string };
 }
 
 /** The JSON line the tenant prints when ready. */
@@ -67,6 +86,11 @@ export interface TenantInfo {
   admin: string;
   /** The upstream the proxy forwards to (the stub unless `--upstream`), for calling it directly (benchmarks). */
   upstream: string;
+  /**
+   * The local stub's key, for a gateway run in front of the stub (`--upstream-key-env`). Only the
+   * stub's: it guards nothing but this loopback stub; a real upstream's key (`--upstream`) is never printed.
+   */
+  upstream_key?: string;
   /** The first proxy's Prometheus metrics: a separate loopback listener, never the tenant URL. */
   metrics: string;
   /** Every proxy replica's tenant URL (`tenant` is the first). */
@@ -81,6 +105,8 @@ export interface RunningTenant {
   info: TenantInfo;
   idp: Idp;
   stop(): Promise<void>;
+  /** Every proxy re-reads its upstream keys and its policy file (SIGHUP to each replica; reload.ts). */
+  reload(): void;
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -118,33 +144,44 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   };
   idpServer.on("request", (req, res) => idp.handle(req, res));
 
-  // The tenant's real Anthropic key never leaves this process (and its replicas): the proxy adds it upstream.
-  const upstreamKey = options.upstream?.apiKey ?? `sk-ant-local-${randomBytes(16).toString("hex")}`;
-  const stub = options.upstream ? undefined : startStubUpstream({ apiKey: upstreamKey });
-  const upstreamUrl = options.upstream?.url.replace(/\/+$/, "") ?? (stub as { url: string }).url;
+  // A real upstream's key never leaves this process (and its replicas): the proxy adds it upstream.
+  // The stub's key is named in the JSON line (upstream_key), for a gateway deployed in front of the stub.
+  if (options.upstream && options.stubKey !== undefined) throw new Error("a stub key is for the local stub; with another upstream there is none");
+  if (options.upstreamsFile && (options.upstream || options.stubKey !== undefined)) throw new Error("a pool (upstreamsFile) replaces the stub and another upstream");
+  const upstreamKey = options.upstream?.apiKey ?? options.stubKey ?? `sk-ant-local-${randomBytes(16).toString("hex")}`;
+  const pooled = options.upstreamsFile ? readUpstreamsFile(options.upstreamsFile) : undefined;
+  const stub = options.upstream || pooled ? undefined : startStubUpstream({ apiKey: upstreamKey });
+  // with a pool: its first member's address (for calling it directly, as benchmarks do)
+  const firstMember = pooled?.upstreams[0];
+  const upstreamUrl = options.upstream?.url.replace(/\/+$/, "") ?? stub?.url ?? (firstMember?.type === "anthropic" ? firstMember.url : (firstMember as { endpoint: string }).endpoint);
+  const replicas = options.replicas ?? 1;
+  // replicas read the one key from their environment (REPLICA_KEY_ENV), never from their specification
+  const pool = pooled ?? poolConfigOfTenant(replicas > 1 ? { upstream: upstreamUrl, upstreamApiKeyEnv: REPLICA_KEY_ENV } : { upstream: upstreamUrl, upstreamApiKey: upstreamKey }, "tenant");
   const tenantConfig: TenantConfig = {
     slug: options.slug ?? "acme",
     issuer: idp.issuer,
     jwksUri: `${idp.issuer}/.well-known/jwks.json`,
     clientIds: [CLIENT_ID],
     requiredGroups: options.requiredGroups ?? [],
-    upstream: upstreamUrl,
-    upstreamApiKey: upstreamKey,
+    pool,
     cli: client,
+    ...(options.policy ? { policy: { path: resolve(options.policy) } } : {}),
+    ...(options.revalidateSeconds !== undefined ? { revalidateSeconds: options.revalidateSeconds } : {}),
   };
   const adminGroups = options.adminGroup ? [options.adminGroup] : [];
-  const replicas = options.replicas ?? 1;
-  const tempDir = replicas > 1 && !options.state ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
-  const state = options.state ?? (tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
+  const tempDir = (replicas > 1 && !options.state) || options.alerts ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
+  const state = options.state ?? (replicas > 1 && tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
   const stopIdp = () =>
     new Promise<void>((resolve) => {
       idpServer.close(() => resolve());
       idpServer.closeAllConnections();
     });
 
-  let proxies: { url: string; metrics: string; stop(): Promise<void> }[];
+  let proxies: { url: string; metrics: string; stop(): Promise<void>; reload(): void }[];
   try {
-    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls)] : await replicaProcesses(tenantConfig, options, state, adminGroups, replicas);
+    // alerts are spooled in the tenant's temporary directory (shared by its replicas), never in the user's home
+    const spoolDir = options.alerts && tempDir ? join(tempDir, "spool") : undefined;
+    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls, spoolDir)] : await replicaProcesses(tenantConfig, upstreamKey, options, state, adminGroups, replicas, spoolDir);
   } catch (e) {
     stub?.stop();
     await stopIdp();
@@ -161,12 +198,14 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       users: options.users.map(({ username, password, groups }) => ({ username, password, groups: groups ?? [] })),
       admin: `${origin}/_admin`,
       upstream: upstreamUrl,
+      ...(stub ? { upstream_key: upstreamKey } : {}),
       metrics: first.metrics,
       proxies: proxies.map((p) => p.url),
-      state: state.replace(/\/\/[^@/]*@/, "//***@"),
+      state: shownStateUrl(state),
       ...(options.adminGroup ? { admin_group: options.adminGroup } : {}),
     },
     idp,
+    reload: () => proxies.forEach((p) => p.reload()),
     stop: async () => {
       await Promise.all(proxies.map((p) => p.stop()));
       stub?.stop();
@@ -176,29 +215,43 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   };
 }
 
-async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined) {
+async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], tls: { cert: Buffer; key: Buffer } | undefined, spoolDir: string | undefined) {
+  const tenant: TenantConfig = { ...tenantConfig, ...(options.alerts ? { alerts: parseAlerts(options.alerts, "--alerts-webhook / --alerts-secret-file") } : {}) };
+  const policies = await TenantPolicies.open([tenant]);
+  let pool: Pool;
+  try {
+    pool = await buildPool(tenant.pool, poolDeps(tenant.slug, {}));
+  } catch (e) {
+    policies.close();
+    throw e;
+  }
+  const pools = new Map([[tenant.slug, pool]]);
   const proxy = startProxy({
-    config: { tenants: new Map([[tenantConfig.slug, tenantConfig]]), single: tenantConfig, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    pools,
+    config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 5000 },
+    policies,
+    ...(spoolDir ? { spoolDir } : {}),
     port: options.port,
     hostname: "127.0.0.1",
     metrics: { port: 0, hostname: "127.0.0.1" },
     state,
     adminGroups,
+    userInfo: options.userInfo ?? true,
     ...(tls ? { tls: { cert: tls.cert.toString(), key: tls.key.toString() }, publicHost: "localhost" } : {}),
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
   await proxy.ready();
-  return { url: proxy.url, metrics: `${proxy.metricsUrl}/metrics`, stop: () => proxy.shutdown(2000) };
+  return { url: proxy.url, metrics: `${proxy.metricsUrl}/metrics`, stop: () => proxy.shutdown(2000), reload: () => void reloadAll(gatewayReloaders(pools, policies)) };
 }
 
 /** `replicas` proxy processes (replica.ts) on ports `port`, `port+1`, … (or free ports for 0), sharing `state`. */
-async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptions, state: string, adminGroups: string[], replicas: number) {
+async function replicaProcesses(tenantConfig: TenantConfig, upstreamApiKey: string, options: TenantOptions, state: string, adminGroups: string[], replicas: number, spoolDir: string | undefined) {
   // Create a SQLite file once: several processes switching a new file to WAL at once fail "database is locked".
   if (state.startsWith("sqlite:")) await openState(state).close();
-  const { upstreamApiKey, ...config } = tenantConfig;
+  const config = tenantConfig;
   const started = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) => {
-      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, ...(options.tls ? { tls: options.tls } : {}) };
+      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}), ...(options.alerts ? { alerts: options.alerts } : {}), ...(spoolDir ? { spoolDir } : {}) };
       return startReplica(spec, upstreamApiKey);
     }),
   );
@@ -211,7 +264,7 @@ async function replicaProcesses(tenantConfig: TenantConfig, options: TenantOptio
   return ok;
 }
 
-function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url: string; metrics: string; stop(): Promise<void> }> {
+function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url: string; metrics: string; stop(): Promise<void>; reload(): void }> {
   const child: ChildProcess = spawn(process.execPath, [join(import.meta.dir, "replica.ts")], {
     // stdin: the replica stops when it closes, so a killed tenant leaves no proxy behind
     stdio: ["pipe", "pipe", "inherit"],
@@ -230,7 +283,7 @@ function startReplica(spec: ReplicaSpec, upstreamApiKey: string): Promise<{ url:
     createInterface({ input: child.stdout! }).once("line", (line) => {
       clearTimeout(timer);
       const ready = JSON.parse(line) as { url: string; metrics: string };
-      resolve({ ...ready, stop });
+      resolve({ ...ready, stop, reload: () => void child.kill("SIGHUP") });
     });
     child.once("exit", (code) => {
       clearTimeout(timer);

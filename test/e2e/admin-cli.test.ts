@@ -13,13 +13,15 @@ import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stubUsage } from "../../src/tenant/stub-upstream.ts";
-import { messageBody, post } from "../support/gateway-cluster.ts";
+import { messageBody, post } from "../support/gateway.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser, type CliResult } from "../support/cli.ts";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 
 const ADMIN_GROUP = "gateway-admins";
 // with --user the tenant adds no `admin` user of its own: one is named here, in the admin group
-const PASSWORDS = { demo: "demo-password-1", carol: "carol-password-1", admin: "admin-password-1" } as const;
+const PASSWORDS = { demo: "demo-password-1", carol: "carol-password-1", admin: "admin-password-1", dev: "dev-password-1" } as const;
+/** A username that looks like an e-mail (their e-mail is another address): the issue's trap. */
+const DEV = "dev@example.com";
 
 let tenant: TenantProcess;
 const homes: Record<string, Record<string, string>> = {};
@@ -52,12 +54,15 @@ async function within(limitMs: number, check: () => Promise<boolean>): Promise<n
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "ara-admin-cli-"));
-  tenant = await startTenant(["--replicas", "2", "--state", `sqlite:${join(dir, "state.db")}`, "--admin-group", ADMIN_GROUP, "--user", `demo:${PASSWORDS.demo}:developers`, "--user", `carol:${PASSWORDS.carol}:developers`, "--user", `admin:${PASSWORDS.admin}:${ADMIN_GROUP}`]);
+  tenant = await startTenant(["--replicas", "2", "--state", `sqlite:${join(dir, "state.db")}`, "--admin-group", ADMIN_GROUP, "--user", `demo:${PASSWORDS.demo}:developers`, "--user", `carol:${PASSWORDS.carol}:developers`, "--user", `admin:${PASSWORDS.admin}:${ADMIN_GROUP}`, "--user", `${DEV}:${PASSWORDS.dev}:developers`]);
   expect(tenant.proxies).toHaveLength(2);
   expect(tenant.users.find((u) => u.username === "admin")?.groups).toContain(ADMIN_GROUP);
   await signIn("admin", PASSWORDS.admin);
   await signIn("demo", PASSWORDS.demo);
   await signIn("carol", PASSWORDS.carol);
+  homes[DEV] = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", CI: "1", ...scriptedBrowser(DEV, PASSWORDS.dev) });
+  const login = await runCli(["login", tenant.tenant], { ...homes[DEV]!, CI: "" });
+  expect(login.code, login.stderr).toBe(0);
 }, 90_000);
 
 afterAll(async () => {
@@ -169,12 +174,45 @@ describe("budgets, limits, revocation", () => {
     const revoke = await cli("admin", ["admin", "revoke", "--user", "demo", "--reason", "e2e"]);
     expect(revoke.code, revoke.stderr).toBe(0);
     const ms = await within(2000, () => everyReplica(token, 401));
+    expect(revoke.stderr).toContain("It matches 1 person seen by the gateway:");
+    expect(revoke.stderr).toContain("username demo");
     const listed = await cli("admin", ["admin", "revocations", "--json"]);
-    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ kind: "username", value: "demo", reason: "e2e" }));
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ kind: "user", value: "demo", reason: "e2e" }));
     const restore = await cli("admin", ["admin", "restore", "--user", "demo"]);
     expect(restore.code, restore.stderr).toBe(0);
+    expect(restore.stderr).toContain("Restored demo: lifted user (any of sub, username, e-mail) demo, sub ");
     await within(2000, () => everyReplica(token, 200));
     console.log(`admin revoke: 401 on both replicas after ${Math.round(ms)} ms (from the command's exit)`);
+  });
+
+  test("revoke --user with a username that looks like an e-mail: matched by username (their e-mail is another), 401 person_revoked everywhere within 2 s; restore", async () => {
+    const token = await tokenOf(DEV);
+    expect(await everyReplica(token, 200)).toBe(true);
+    await Bun.sleep(200); // the gateway notes the people it sees just after answering
+    const revoke = await cli("admin", ["admin", "revoke", "--user", DEV]);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    expect(revoke.stderr).toContain(`Revoked user (any of sub, username, e-mail) ${DEV}`);
+    expect(revoke.stderr).toMatch(new RegExp(`username ${DEV.replace(".", "\\.")}, .*sub [0-9a-f-]{36}; matched by username`));
+    const ms = await within(2000, () => everyReplica(token, 401));
+    const refused = await fetch(`${tenant.proxies[1]}/anthropic/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+    expect(refused.headers.get("x-agent-runner-reason")).toBe("person_revoked");
+    const restore = await cli("admin", ["admin", "restore", "--user", DEV]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(restore.stderr).toContain(`Restored ${DEV}: lifted`);
+    const back = await within(2000, () => everyReplica(token, 200));
+    console.log(`admin revoke --user ${DEV} (a username): 401 on both replicas after ${Math.round(ms)} ms; restore: 200 after ${Math.round(back)} ms`);
+  });
+
+  test("revoke --user someone the gateway has never seen: it says so, and that it applies when they first appear; restore says what it lifted", async () => {
+    const revoke = await cli("admin", ["admin", "revoke", "--user", "nobody-yet@example.com"]);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    expect(revoke.stderr).toContain("no token seen for nobody-yet@example.com");
+    expect(revoke.stderr).toContain("revoked anyway: it applies when they first appear");
+    expect(revoke.stderr).not.toContain("refuses their tokens");
+    const restore = await cli("admin", ["admin", "restore", "--user", "nobody-yet@example.com"]);
+    expect(restore.stderr).toContain("Restored nobody-yet@example.com: lifted user (any of sub, username, e-mail) nobody-yet@example.com");
+    const again = await cli("admin", ["admin", "restore", "--user", "nobody-yet@example.com"]);
+    expect(again.stderr).toContain("No revocation of nobody-yet@example.com was in force: nothing lifted.");
   });
 });
 

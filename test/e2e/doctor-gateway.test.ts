@@ -1,7 +1,8 @@
 /**
  * `doctor` checks the gateway with the user's token (issue 11, sections 4 and 5), through the
  * real binary and the real local tenant: the HEAD probe, 401 + WWW-Authenticate for a bad token,
- * count_tokens, and `--deep`'s one-token stream, which must arrive in pieces. The "bad" network is
+ * count_tokens, and `--deep`'s one-token stream, which must arrive in pieces or, when the answer is
+ * tiny and sent at once, whole soon after the request (short, not held back). The "bad" network is
  * a real nginx reverse proxy in front of the tenant's proxy with `proxy_buffering on` (the
  * profile's tenant URL pointed at it after login), which collapses the
  * stream into one piece; the direct connection is the good case. Also: SSH detection.
@@ -13,6 +14,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
+import { gatewayDir, startProxyProcess } from "../support/gateway.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
 
 let tenant: TenantProcess;
@@ -99,17 +101,80 @@ test("without --deep no model request is sent, and the stream check says how to 
   expect(after).toBe(before);
 }, 30_000);
 
-test("through a buffering nginx: the stream arrives in one piece; doctor fails it with the fix, exit 1", async () => {
+/** The stub's events this far apart (120: a model's pace; 0: all at once, as a tiny answer comes). */
+async function eventDelay(ms: number) {
+  await fetch(`${tenant.upstream}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal", eventDelayMs: ms }) });
+}
+
+/** A signed-in profile whose tenant URL is the buffering nginx in front of the gateway. */
+async function throughNginx() {
   const env = await loggedIn();
   const profileFile = join(env.XDG_CONFIG_HOME!, "agent-runner-auth", "profiles", "default.json");
   const profile = JSON.parse(readFileSync(profileFile, "utf8"));
   writeFileSync(profileFile, JSON.stringify({ ...profile, tenant: nginxUrl }));
+  return env;
+}
+
+test("through a buffering nginx: the events, 120 ms apart, are held back and arrive in one piece at the end; doctor fails it with the fix, exit 1", async () => {
+  const env = await throughNginx();
   const out = await runCli(["doctor", "--deep"], env);
   expect(out.stderr).toContain(`tenant ${nginxUrl}`);
   expect(out.code).toBe(1);
-  expect(out.stderr).toMatch(/✗ streaming +the streamed answer arrived in one piece/);
+  expect(out.stderr).toMatch(/✗ streaming +the streamed answer arrived in one piece, headers and all, only \d+ ms after the request, compressed \(content-encoding: gzip\): small events were held back/);
   expect(out.stderr).toContain("fix: Turn off response buffering");
   expect(out.stderr).toMatch(/✓ count_tokens/); // the rest works through it
+}, 30_000);
+
+test("direct, a tiny answer sent all at once: one piece because it was short, no buffering blamed", async () => {
+  const env = await loggedIn();
+  await eventDelay(0);
+  try {
+    const out = await runCli(["doctor", "--deep", "--json"], env);
+    const streaming = check(out.stdout, "streaming")!;
+    expect(streaming.verdict).toBe("pass");
+    expect(streaming.detail).toMatch(/^the one-token answer was short: it arrived whole \d+ ms after the request, in one piece/);
+    expect(streaming.detail).not.toMatch(/buffer|held back on the way/);
+  } finally {
+    await eventDelay(120);
+  }
+}, 30_000);
+
+test("through the compressing nginx, a tiny answer: too short to show holding, but the compression is named (a warning, not a failure)", async () => {
+  const env = await throughNginx();
+  await eventDelay(0);
+  try {
+    const out = await runCli(["doctor", "--deep", "--json"], env);
+    const streaming = check(out.stdout, "streaming")!;
+    expect(streaming.verdict).toBe("warn");
+    expect(streaming.detail).toContain("content-encoding: gzip");
+    expect(streaming.fix).toContain("gzip off");
+  } finally {
+    await eventDelay(120);
+  }
+}, 30_000);
+
+test("a gateway whose own upstream key is refused: doctor names it as the gateway's problem, not the person's (no 'log in')", async () => {
+  const env = await loggedIn();
+  // the real gateway, for the tenant's IdP and stub upstream, with a key the stub refuses (401)
+  const files = gatewayDir("sk-ant-not-the-stubs-key");
+  const gateway = await startProxyProcess({ issuer: tenant.issuer, clientId: tenant.client_id, upstream: tenant.upstream!, state: `sqlite:${join(files.dir, "state.db")}`, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile });
+  try {
+    const profileFile = join(env.XDG_CONFIG_HOME!, "agent-runner-auth", "profiles", "default.json");
+    const profile = JSON.parse(readFileSync(profileFile, "utf8"));
+    writeFileSync(profileFile, JSON.stringify({ ...profile, tenant: gateway.url }));
+    const out = await runCli(["doctor", "--json"], env);
+    expect(out.code).toBe(1);
+    const proxy = check(out.stdout, "proxy")!;
+    expect(proxy.verdict).toBe("fail");
+    expect(proxy.detail).toContain("answered 502: the Anthropic API refused the gateway's own credential");
+    expect(proxy.detail).toContain("the gateway's problem, not your sign-in");
+    expect(proxy.fix).toContain("Tell the gateway's operator");
+    expect(proxy.fix).not.toContain("agent-runner-auth login");
+    const human = await runCli(["doctor"], env);
+    expect(human.stderr).toContain("the gateway's problem, not your sign-in");
+  } finally {
+    await gateway.stop();
+  }
 }, 30_000);
 
 test("in an SSH session doctor says which sign-in will work", async () => {

@@ -11,28 +11,20 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestRedis, type TestRedis } from "../../src/proxy/state/testing/redis-server.ts";
-import { startStubUpstream, stubUsage } from "../../src/tenant/stub-upstream.ts";
-import { startForge, type Forge } from "../support/forge.ts";
-import { ADMIN_KEY, admin, gatewayDir, messageBody, post, type ProxyProcess, startProxyProcess, UPSTREAM_KEY, within } from "../support/gateway-cluster.ts";
+import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { stubUsage } from "../../src/tenant/stub-upstream.ts";
+import { ADMIN_KEY, admin, messageBody, post, type ProxyProcess, useGateway, within } from "../support/gateway.ts";
 
 const EVENTS = 10;
-let forge: Forge;
-let stub: ReturnType<typeof startStubUpstream>;
-let files: ReturnType<typeof gatewayDir>;
+const gateway = useGateway();
 let redis: TestRedis;
 
 beforeAll(async () => {
-  forge = await startForge();
-  stub = startStubUpstream({ apiKey: UPSTREAM_KEY });
-  files = gatewayDir();
   redis = await startTestRedis({ persistent: true });
   // every stream: EVENTS words, one every 150 ms, so Redis can be stopped while they run
-  await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 150, events: EVENTS }) });
+  await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 150, events: EVENTS }) });
 });
 afterAll(async () => {
-  stub?.stop();
-  forge?.stop();
   await redis?.dispose();
 });
 
@@ -92,14 +84,14 @@ describe("fail-closed, Redis stopped mid-stream", () => {
   afterAll(() => {
     delete process.env.AGENT_RUNNER_PROXY_SPOOL_DIR;
   });
-  const opts = () => ({ issuer: forge.issuer, upstream: stub.url, state: redis.url, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile, failure: "closed" as const });
+  const opts = () => ({ state: redis.url, failure: "closed" as const });
 
   test("the answers complete, their usage is spooled, and replayed into the ledger when Redis is back", async () => {
     const spoolDir = mkdtempSync(join(tmpdir(), "ara-spool-e2e-"));
     spoolEnv(spoolDir);
-    const proxy = await startProxyProcess(opts());
+    const proxy = await gateway.startProxy(opts());
     try {
-      const token = await forge.sign({ sub: "sub-dora", username: "dora" });
+      const token = await gateway.forge.sign({ sub: "sub-dora", username: "dora" });
       const bodies = [messageBody({ stream: true }), messageBody({ stream: true, max_tokens: 32 })];
       const texts = await streamsAcrossOutage(proxy.url, token, bodies);
       for (const t of texts) expect(t).toContain("event: message_stop");
@@ -120,8 +112,8 @@ describe("fail-closed, Redis stopped mid-stream", () => {
   test("SIGKILLed before Redis returns: two new processes on the same spool replay it once, totals exact", async () => {
     const spoolDir = mkdtempSync(join(tmpdir(), "ara-spool-e2e-"));
     spoolEnv(spoolDir);
-    const first = await startProxyProcess(opts());
-    const token = await forge.sign({ sub: "sub-eli", username: "eli" });
+    const first = await gateway.startProxy(opts());
+    const token = await gateway.forge.sign({ sub: "sub-eli", username: "eli" });
     const before = messageBody({ stream: true, max_tokens: 8 });
     let bodies: string[];
     try {
@@ -136,7 +128,7 @@ describe("fail-closed, Redis stopped mid-stream", () => {
     const orphans = spoolFiles(spoolDir).length;
     expect(orphans).toBeGreaterThan(0);
     await redis.start();
-    const [a, b] = await Promise.all([startProxyProcess(opts()), startProxyProcess(opts())]);
+    const [a, b] = await Promise.all([gateway.startProxy(opts()), gateway.startProxy(opts())]);
     try {
       const all = expected([before, ...bodies]);
       await within(5000, async () => (await rowOf(a.url, "sub-eli"))?.requests === all.requests);

@@ -5,40 +5,27 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { startTestRedis, type TestRedis } from "../../src/proxy/state/testing/redis-server.ts";
-import { startStubUpstream, stubUsage } from "../../src/tenant/stub-upstream.ts";
-import { ADMIN_KEY, admin, gatewayDir, messageBody, post, startProxyProcess, UPSTREAM_KEY, within } from "../support/gateway-cluster.ts";
-import { startForge, type Forge } from "../support/forge.ts";
+import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { stubUsage } from "../../src/tenant/stub-upstream.ts";
+import { ADMIN_KEY, admin, messageBody, post, useGateway, within } from "../support/gateway.ts";
 
-let forge: Forge;
-let stub: ReturnType<typeof startStubUpstream>;
-let files: ReturnType<typeof gatewayDir>;
-
-beforeAll(async () => {
-  forge = await startForge();
-  stub = startStubUpstream({ apiKey: UPSTREAM_KEY });
-  files = gatewayDir();
-});
-afterAll(() => {
-  stub?.stop();
-  forge?.stop();
-});
+const gateway = useGateway();
 
 const requestsOf = async (url: string, sub: string) => Number(((await (await admin(url, "usage", ADMIN_KEY)).json()) as Record<string, unknown>[]).find((r) => r.sub === sub)?.requests ?? 0);
 
 describe("SQLite", () => {
   test("usage, cache tokens and revocations survive SIGKILL: the file is reopened", async () => {
-    const state = `sqlite:${join(files.dir, "state.db")}`;
-    const opts = { issuer: forge.issuer, upstream: stub.url, state, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile };
-    let proxy = await startProxyProcess(opts);
+    const state = `sqlite:${join(gateway.files.dir, "state.db")}`;
+    const opts = { state };
+    let proxy = await gateway.startProxy(opts);
     try {
-      const token = await forge.sign({ sub: "sub-sam", username: "sam" });
+      const token = await gateway.forge.sign({ sub: "sub-sam", username: "sam" });
       const bodies = [messageBody(), messageBody({ stream: true })];
       for (const body of bodies) expect((await post(proxy.url, token, body)).status).toBe(200);
       await within(1000, async () => (await requestsOf(proxy.url, "sub-sam")) === 2);
       await admin(proxy.url, "revocations", ADMIN_KEY, { method: "POST", body: JSON.stringify({ user: "sam" }) });
       await proxy.stop("SIGKILL");
-      proxy = await startProxyProcess(opts);
+      proxy = await gateway.startProxy(opts);
       const row = ((await (await admin(proxy.url, "usage", ADMIN_KEY)).json()) as Record<string, number | string>[]).find((r) => r.sub === "sub-sam");
       expect(row).toMatchObject({ requests: 2, cache_read_input_tokens: bodies.reduce((n, b) => n + stubUsage(b).cache_read_input_tokens, 0) });
       expect((await post(proxy.url, token, messageBody())).status).toBe(401);
@@ -58,10 +45,10 @@ describe("Redis stopped mid-run", () => {
   });
 
   test("fail-closed: /readyz 503 and requests 503 overloaded_error; fail-open: served, counts written when Redis is back", async () => {
-    const opts = { issuer: forge.issuer, upstream: stub.url, state: redis.url, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile };
-    const [closed, open] = await Promise.all([startProxyProcess({ ...opts, failure: "closed" }), startProxyProcess({ ...opts, failure: "open" })]);
+    const opts = { state: redis.url };
+    const [closed, open] = await Promise.all([gateway.startProxy({ ...opts, failure: "closed" }), gateway.startProxy({ ...opts, failure: "open" })]);
     try {
-      const token = await forge.sign({ sub: "sub-fay", username: "fay" });
+      const token = await gateway.forge.sign({ sub: "sub-fay", username: "fay" });
       expect((await post(closed.url, token, messageBody())).status).toBe(200);
       expect((await post(open.url, token, messageBody())).status).toBe(200);
       await within(1000, async () => (await requestsOf(open.url, "sub-fay")) === 2);

@@ -11,13 +11,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { startProxy, type LogLine, type RunningProxy } from "../../src/proxy/http/server.ts";
+import { startProxy, type RunningProxy } from "../../src/proxy/http/server.ts";
+import type { LogLine } from "../../src/proxy/telemetry/log.ts";
 import type { ProxyConfig, TenantConfig } from "../../src/proxy/config.ts";
 import { startForge, type Forge } from "../support/forge.ts";
+import { tenantConfig, UPSTREAM_KEY } from "../support/gateway.ts";
 import { BUN, ROOT } from "../support/tenant.ts";
 import { randomPort } from "../support/ports.ts";
 
-const UPSTREAM_KEY = "sk-ant-security-test-key";
 const HOST = "acme.proxy.example.test";
 const MAX_BODY = 64 * 1024;
 
@@ -58,19 +59,7 @@ let proxy: RunningProxy;
 let logs: LogLine[] = [];
 let token: string;
 
-function tenant(slug: string, extra: Partial<TenantConfig> = {}): TenantConfig {
-  return {
-    slug,
-    issuer: forge.issuer,
-    jwksUri: forge.jwksUri,
-    clientIds: ["agent-runner-cli"],
-    requiredGroups: [],
-    upstream: recorder.url,
-    upstreamApiKey: UPSTREAM_KEY,
-    cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] },
-    ...extra,
-  };
-}
+const tenant = (slug: string, extra: Partial<TenantConfig> = {}) => tenantConfig({ issuer: forge.issuer, jwksUri: forge.jwksUri, upstream: recorder.url }, slug, extra);
 
 function config(extra: Partial<ProxyConfig> = {}): ProxyConfig {
   return { domain: "proxy.example.test", tenants: new Map([["acme", tenant("acme")]]), trustForwardedHeaders: false, shutdownGraceMs: 100, maxBodyBytes: MAX_BODY, ...extra };
@@ -377,15 +366,16 @@ describe("the proxy process (src/proxy/main.ts) and its flags", () => {
     const keyFile = join(dir, "key");
     writeFileSync(keyFile, UPSTREAM_KEY, { mode: 0o600 });
     const common = ["--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", recorder.url, "--upstream-key-file", keyFile, "--host", "127.0.0.1", "--port", "0"];
+    // the refusals below must not depend on the default metrics port 9464 being free on this machine
 
-    const bad = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--idle-timeout", "0"], { stderr: "pipe" });
+    const bad = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--metrics-port", "off", "--idle-timeout", "0"], { stderr: "pipe" });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr.toString()).toContain("--idle-timeout must be whole seconds from 1 to 255");
     // Above Bun's own limit: refused as a configuration error, not a misleading start-up failure.
-    const tooLong = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--idle-timeout", "310"], { stderr: "pipe" });
+    const tooLong = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--metrics-port", "off", "--idle-timeout", "310"], { stderr: "pipe" });
     expect(tooLong.exitCode).toBe(2);
     expect(tooLong.stderr.toString()).toContain("--idle-timeout must be whole seconds from 1 to 255");
-    const badBody = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--max-body-bytes", "lots"], { stderr: "pipe" });
+    const badBody = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), ...common, "--metrics-port", "off", "--max-body-bytes", "lots"], { stderr: "pipe" });
     expect(badBody.exitCode).toBe(2);
     expect(badBody.stderr.toString()).toContain("--max-body-bytes must be a positive whole number of bytes");
 
@@ -403,6 +393,25 @@ describe("the proxy process (src/proxy/main.ts) and its flags", () => {
       expect(recorder.seen).toEqual([]);
     } finally {
       child.kill("SIGTERM");
+    }
+  }, 30_000);
+
+  test("every flag is checked before anything listens: a busy metrics port does not hide a bad --idle-timeout (supervisor or one process)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ara-proxysec-"));
+    const keyFile = join(dir, "key");
+    writeFileSync(keyFile, UPSTREAM_KEY, { mode: 0o600 });
+    const busy = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("taken") });
+    try {
+      const common = ["--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", recorder.url, "--upstream-key-file", keyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(busy.port), "--idle-timeout", "0"];
+      for (const workers of ["2", "1"]) {
+        const run = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), "--workers", workers, ...common], { stderr: "pipe", env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+        const stderr = run.stderr.toString();
+        expect(run.exitCode, stderr).toBe(2);
+        expect(stderr).toContain("--idle-timeout must be whole seconds from 1 to 255");
+        expect(stderr).not.toContain("cannot listen");
+      }
+    } finally {
+      busy.stop(true);
     }
   }, 30_000);
 });

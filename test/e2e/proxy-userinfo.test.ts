@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createInterface } from "node:readline";
 import { EMAIL_SIGN_IN_USER } from "../../src/tenant/idp.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
-import { messageBody, post } from "../support/gateway-cluster.ts";
+import { messageBody, post } from "../support/gateway.ts";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 
 const ADMIN_GROUP = "gateway-admins";

@@ -3,42 +3,24 @@
  * failures of the upstream, metrics and logs. Tokens are forged with a test key published by a
  * JWKS server (so every claim can be bent), and the upstream is the local tenant's stub.
  */
+import { poolConfigOfTenant } from "../../src/proxy/upstreams/config.ts";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { SignJWT, exportSPKI, generateKeyPair } from "jose";
-import { startProxy, type LogLine, type RunningProxy } from "../../src/proxy/http/server.ts";
-import type { TenantConfig } from "../../src/proxy/config.ts";
-import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
-import { startForge, type Forge } from "../support/forge.ts";
+import { startProxy, type RunningProxy } from "../../src/proxy/http/server.ts";
+import type { LogLine } from "../../src/proxy/telemetry/log.ts";
+import { UPSTREAM_KEY, useGateway } from "../support/gateway.ts";
 
-const UPSTREAM_KEY = "sk-ant-test-upstream-key";
-let forge: Forge;
-let stub: ReturnType<typeof startStubUpstream>;
+const gateway = useGateway();
 let proxy: RunningProxy;
 let logs: LogLine[] = [];
 
-function tenant(slug: string, extra: Partial<TenantConfig> = {}): TenantConfig {
-  return {
-    slug,
-    issuer: forge.issuer,
-    jwksUri: forge.jwksUri,
-    clientIds: ["agent-runner-cli"],
-    requiredGroups: [],
-    upstream: stub.url,
-    upstreamApiKey: UPSTREAM_KEY,
-    cli: { client_id: "agent-runner-cli", redirect_uris: ["http://localhost:53682/callback"], scopes: ["openid"] },
-    ...extra,
-  };
-}
-
 beforeAll(async () => {
-  forge = await startForge();
-  stub = startStubUpstream({ apiKey: UPSTREAM_KEY });
   proxy = startProxy({
     config: {
       domain: "proxy.example.test",
       tenants: new Map([
-        ["acme", tenant("acme")],
-        ["secure", tenant("secure", { requiredGroups: ["admins"] })],
+        ["acme", gateway.tenant("acme")],
+        ["secure", gateway.tenant("secure", { requiredGroups: ["admins"] })],
       ]),
       trustForwardedHeaders: false,
       shutdownGraceMs: 5000,
@@ -52,12 +34,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy.shutdown(100);
-  stub.stop();
-  forge.stop();
 });
 beforeEach(async () => {
   logs = [];
-  await fetch(`${stub.url}/_stub/reset`, { method: "POST" });
+  await fetch(`${gateway.stub.url}/_stub/reset`, { method: "POST" });
 });
 
 const HOST = "acme.proxy.example.test";
@@ -78,13 +58,13 @@ function messages(token: string | null, body: Record<string, unknown> = {}, extr
 }
 
 async function lastUpstreamRequest() {
-  const recorded = (await (await fetch(`${stub.url}/_stub/requests`)).json()) as { path: string; search: string; headers: Record<string, string>; body: string }[];
+  const recorded = (await (await fetch(`${gateway.stub.url}/_stub/requests`)).json()) as { path: string; search: string; headers: Record<string, string>; body: string }[];
   return recorded.at(-1);
 }
 
 describe("forwarding", () => {
   test("the seed's base URL (/anthropic/v1 + /v1/messages) reaches upstream /v1/messages with the tenant key", async () => {
-    const token = await forge.sign();
+    const token = await gateway.forge.sign();
     const response = await messages(token, {}, { "anthropic-beta": "interleaved-thinking-2025-05-14,some-future-beta", cookie: "session=abc", "x-claude-code-session-id": "s1" });
     expect(response.status).toBe(200);
     expect(response.headers.get("request-id")).toStartWith("req_stub_");
@@ -104,7 +84,7 @@ describe("forwarding", () => {
   });
 
   test("a base URL without /v1 works too, and the body passes unchanged", async () => {
-    const token = await forge.sign();
+    const token = await gateway.forge.sign();
     const body = JSON.stringify({ model: "m", max_tokens: 1, messages: [{ role: "user", content: "ünïcødé ✓" }], metadata: { user_id: "x" } });
     const response = await call("/anthropic/v1/messages", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body });
     expect(response.status).toBe(200);
@@ -114,7 +94,7 @@ describe("forwarding", () => {
   });
 
   test("count_tokens, models, and the HEAD probe", async () => {
-    const token = await forge.sign();
+    const token = await gateway.forge.sign();
     const count = await call("/anthropic/v1/v1/messages/count_tokens", { method: "POST", headers: { "x-api-key": token, "content-type": "application/json" }, body: JSON.stringify({ model: "m", messages: [] }) });
     expect(count.status).toBe(200);
     expect(((await count.json()) as { input_tokens: number }).input_tokens).toBeGreaterThan(0);
@@ -126,7 +106,7 @@ describe("forwarding", () => {
   });
 
   test("the x-api-key header alone is accepted (Bearer first when both are present)", async () => {
-    const token = await forge.sign();
+    const token = await gateway.forge.sign();
     expect((await call("/anthropic/v1/v1/models", { headers: { "x-api-key": token } })).status).toBe(200);
     const both = await call("/anthropic/v1/v1/models", { headers: { authorization: "Bearer garbage.garbage.garbage", "x-api-key": token } });
     expect(both.status).toBe(401);
@@ -134,8 +114,8 @@ describe("forwarding", () => {
 
   test("upstream errors pass back unchanged (status, body, retry headers)", async () => {
     const errorBody = JSON.stringify({ type: "error", error: { type: "rate_limit_error", message: "Number of request tokens has exceeded your per-minute rate limit" } });
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "fail", status: 429, body: errorBody, headers: { "retry-after": "7", "x-should-retry": "true" } }) });
-    const response = await messages(await forge.sign());
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "fail", status: 429, body: errorBody, headers: { "retry-after": "7", "x-should-retry": "true" } }) });
+    const response = await messages(await gateway.forge.sign());
     expect(response.status).toBe(429);
     expect(response.headers.get("retry-after")).toBe("7");
     expect(response.headers.get("x-should-retry")).toBe("true");
@@ -144,13 +124,13 @@ describe("forwarding", () => {
 
   test("an unreachable upstream is a 502 in Anthropic's error shape", async () => {
     const down = startProxy({
-      config: { tenants: new Map(), single: tenant("down", { upstream: "http://127.0.0.1:9" }), trustForwardedHeaders: false, shutdownGraceMs: 100 },
+      config: { tenants: new Map(), single: gateway.tenant("down", { pool: poolConfigOfTenant({ upstream: "http://127.0.0.1:9", upstreamApiKey: "sk-any" }, "down") }), trustForwardedHeaders: false, shutdownGraceMs: 100 },
       port: 0,
       hostname: "127.0.0.1",
       log: () => {},
     });
     await down.ready();
-    const response = await fetch(`${down.url}/anthropic/v1/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${await forge.sign()}` }, body: "{}" });
+    const response = await fetch(`${down.url}/anthropic/v1/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${await gateway.forge.sign()}` }, body: "{}" });
     expect(response.status).toBe(502);
     expect(await response.json()).toMatchObject({ type: "error", error: { type: "api_error" } });
     await down.shutdown(100);
@@ -180,7 +160,7 @@ describe("rejections: 401 in Anthropic's shape with WWW-Authenticate, never echo
   });
 
   test("garbage, truncated, non-ASCII and oversized credentials", async () => {
-    const token = await forge.sign();
+    const token = await gateway.forge.sign();
     await expect401(await messages("not-a-jwt"), /not a JWT/);
     await expect401(await messages(token.slice(0, token.lastIndexOf("."))), /not a JWT/, token);
     await expect401(await messages(token.slice(0, -10)), /signature/, token);
@@ -193,12 +173,12 @@ describe("rejections: 401 in Anthropic's shape with WWW-Authenticate, never echo
   });
 
   test("alg none and HS256 signed with the public key as secret", async () => {
-    const claims = { iss: forge.issuer, token_use: "access", client_id: "agent-runner-cli", exp: Math.floor(Date.now() / 1000) + 600 };
+    const claims = { iss: gateway.forge.issuer, token_use: "access", client_id: "agent-runner-cli", exp: Math.floor(Date.now() / 1000) + 600 };
     const none = `${Buffer.from(JSON.stringify({ alg: "none", kid: "forge-key-1" })).toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.`;
     await expect401(await messages(none), /not a JWT|not accepted/);
     const noneWithSig = none + "c2ln";
     await expect401(await messages(noneWithSig), /"none" is not accepted/);
-    const pem = new TextEncoder().encode(JSON.stringify(forge.publicJwk));
+    const pem = new TextEncoder().encode(JSON.stringify(gateway.forge.publicJwk));
     const hs = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", kid: "forge-key-1" }).sign(pem);
     await expect401(await messages(hs), /"HS256" is not accepted/, hs);
     const { publicKey } = await generateKeyPair("RS256", { extractable: true });
@@ -208,44 +188,44 @@ describe("rejections: 401 in Anthropic's shape with WWW-Authenticate, never echo
   });
 
   test("another issuer, an unknown kid, a bad signature", async () => {
-    await expect401(await messages(await forge.sign({ iss: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_other" })), /another identity provider/);
-    await expect401(await messages(await forge.sign({}, { kid: "no-such-key" })), /key the tenant's identity provider does not publish/);
-    await expect401(await messages(await forge.sign({}, {}, await forge.otherKey())), /signature/);
+    await expect401(await messages(await gateway.forge.sign({ iss: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_other" })), /another identity provider/);
+    await expect401(await messages(await gateway.forge.sign({}, { kid: "no-such-key" })), /key the tenant's identity provider does not publish/);
+    await expect401(await messages(await gateway.forge.sign({}, {}, await gateway.forge.otherKey())), /signature/);
   });
 
   test("an ID token, a wrong client, an expired token; 60 s of skew tolerated", async () => {
     const now = Math.floor(Date.now() / 1000);
-    await expect401(await messages(await forge.sign({ token_use: "id", aud: "agent-runner-cli" })), /ID token was sent/);
-    await expect401(await messages(await forge.sign({ client_id: "some-other-app" })), /app client this tenant does not accept/);
-    await expect401(await messages(await forge.sign({ exp: now - 120, iat: now - 3720 })), /expired/);
-    await expect401(await messages(await forge.sign({ nbf: now + 300 })), /not valid yet/);
-    expect((await messages(await forge.sign({ exp: now - 30 }))).status).toBe(200);
-    expect((await messages(await forge.sign({ nbf: now + 30 }))).status).toBe(200);
+    await expect401(await messages(await gateway.forge.sign({ token_use: "id", aud: "agent-runner-cli" })), /ID token was sent/);
+    await expect401(await messages(await gateway.forge.sign({ client_id: "some-other-app" })), /app client this tenant does not accept/);
+    await expect401(await messages(await gateway.forge.sign({ exp: now - 120, iat: now - 3720 })), /expired/);
+    await expect401(await messages(await gateway.forge.sign({ nbf: now + 300 })), /not valid yet/);
+    expect((await messages(await gateway.forge.sign({ exp: now - 30 }))).status).toBe(200);
+    expect((await messages(await gateway.forge.sign({ nbf: now + 30 }))).status).toBe(200);
   });
 
   test("a valid user outside the required group gets 403 permission_error", async () => {
-    const response = await messages(await forge.sign(), {}, {}, "/anthropic/v1/v1/messages");
+    const response = await messages(await gateway.forge.sign(), {}, {}, "/anthropic/v1/v1/messages");
     expect(response.status).toBe(200);
-    const forbidden = await call("/anthropic/v1/v1/messages", { method: "POST", host: "secure.proxy.example.test", headers: { authorization: `Bearer ${await forge.sign()}` }, body: "{}" });
+    const forbidden = await call("/anthropic/v1/v1/messages", { method: "POST", host: "secure.proxy.example.test", headers: { authorization: `Bearer ${await gateway.forge.sign()}` }, body: "{}" });
     expect(forbidden.status).toBe(403);
     expect(await forbidden.json()).toMatchObject({ type: "error", error: { type: "permission_error" } });
-    const admin = await call("/anthropic/v1/v1/models", { host: "secure.proxy.example.test", headers: { authorization: `Bearer ${await forge.sign({ "cognito:groups": ["admins"] })}` } });
+    const admin = await call("/anthropic/v1/v1/models", { host: "secure.proxy.example.test", headers: { authorization: `Bearer ${await gateway.forge.sign({ "cognito:groups": ["admins"] })}` } });
     expect(admin.status).toBe(200);
   });
 
   test("an unknown tenant is 404; the upstream never sees rejected requests", async () => {
-    const response = await call("/anthropic/v1/v1/messages", { method: "POST", host: "nobody.proxy.example.test", headers: { authorization: `Bearer ${await forge.sign()}` }, body: "{}" });
+    const response = await call("/anthropic/v1/v1/messages", { method: "POST", host: "nobody.proxy.example.test", headers: { authorization: `Bearer ${await gateway.forge.sign()}` }, body: "{}" });
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ error: { type: "not_found_error" } });
     expect((await call("/anthropic/v1/v1/messages", { method: "POST", host: "acme.proxy.other.test", body: "{}" })).status).toBe(404);
     await messages("garbage");
-    expect(stub.stats.requests).toBe(0);
+    expect(gateway.stub.stats.requests).toBe(0);
   });
 
   test("a new signing key is picked up by refetching the JWKS, at most once per 10 s", async () => {
-    const before = forge.jwksFetches();
-    const newKey = await forge.addKey("forge-key-2");
-    const token = await forge.sign({}, { kid: "forge-key-2" }, newKey);
+    const before = gateway.forge.jwksFetches();
+    const newKey = await gateway.forge.addKey("forge-key-2");
+    const token = await gateway.forge.sign({}, { kid: "forge-key-2" }, newKey);
     let status = 0;
     const started = Date.now();
     // the first fetch was at start-up: the refetch happens once 10 s have passed since then
@@ -255,18 +235,18 @@ describe("rejections: 401 in Anthropic's shape with WWW-Authenticate, never echo
     }
     expect(status).toBe(200);
     expect(Date.now() - started).toBeLessThan(12_000);
-    expect(forge.jwksFetches() - before).toBe(1);
+    expect(gateway.forge.jwksFetches() - before).toBe(1);
     // a flood of unknown kids does not hammer the IdP
-    for (let i = 0; i < 20; i++) await messages(await forge.sign({}, { kid: `forged-${i}` }));
-    expect(forge.jwksFetches() - before).toBe(1);
+    for (let i = 0; i < 20; i++) await messages(await gateway.forge.sign({}, { kid: `forged-${i}` }));
+    expect(gateway.forge.jwksFetches() - before).toBe(1);
   }, 20_000);
 });
 
 describe("streaming", () => {
   test("events arrive as the upstream sends them, unbuffered and uncompressed", async () => {
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 100, events: 10 }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 100, events: 10 }) });
     const started = performance.now();
-    const response = await messages(await forge.sign(), { stream: true }, { "accept-encoding": "gzip, br" });
+    const response = await messages(await gateway.forge.sign(), { stream: true }, { "accept-encoding": "gzip, br" });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/event-stream");
     expect(response.headers.get("content-encoding")).toBeNull();
@@ -295,12 +275,12 @@ describe("streaming", () => {
   });
 
   test("a client that disconnects aborts the upstream request", async () => {
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 200, events: 50 }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 200, events: 50 }) });
     const controller = new AbortController();
     const response = await call("/anthropic/v1/v1/messages", {
       method: "POST",
       signal: controller.signal,
-      headers: { authorization: `Bearer ${await forge.sign()}` },
+      headers: { authorization: `Bearer ${await gateway.forge.sign()}` },
       body: JSON.stringify({ model: "m", stream: true, messages: [] }),
     });
     const reader = response.body!.getReader();
@@ -309,16 +289,16 @@ describe("streaming", () => {
     let cancelled = 0;
     for (let i = 0; i < 40 && cancelled === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      cancelled = stub.stats.streamsCancelled;
+      cancelled = gateway.stub.stats.streamsCancelled;
     }
     expect(cancelled).toBe(1);
-    expect(stub.stats.streamsCompleted).toBe(0);
+    expect(gateway.stub.stats.streamsCompleted).toBe(0);
     expect(logs.some((l) => l.completed === false)).toBe(true);
   });
 
   test("an upstream that resets mid-stream ends the client's stream; the proxy keeps serving", async () => {
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "reset-mid-stream" }) });
-    const response = await messages(await forge.sign(), { stream: true });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "reset-mid-stream" }) });
+    const response = await messages(await gateway.forge.sign(), { stream: true });
     expect(response.status).toBe(200);
     let text = "";
     let failed = false;
@@ -331,15 +311,15 @@ describe("streaming", () => {
     expect(text).toContain("message_start");
     await new Promise((r) => setTimeout(r, 50));
     expect(logs.find((l) => l.route === "messages")).toMatchObject({ status: 200, completed: false, outcome: "failed" });
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
-    expect((await messages(await forge.sign())).status).toBe(200);
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
+    expect((await messages(await gateway.forge.sign())).status).toBe(200);
   });
 
   test("graceful shutdown lets a stream in flight finish", async () => {
-    const own = startProxy({ config: { tenants: new Map(), single: tenant("own"), trustForwardedHeaders: false, shutdownGraceMs: 10_000 }, port: 0, hostname: "127.0.0.1", log: () => {} });
+    const own = startProxy({ config: { tenants: new Map(), single: gateway.tenant("own"), trustForwardedHeaders: false, shutdownGraceMs: 10_000 }, port: 0, hostname: "127.0.0.1", log: () => {} });
     await own.ready();
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 50, events: 20 }) });
-    const response = await fetch(`${own.url}/anthropic/v1/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${await forge.sign()}` }, body: JSON.stringify({ model: "m", stream: true, messages: [] }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 50, events: 20 }) });
+    const response = await fetch(`${own.url}/anthropic/v1/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${await gateway.forge.sign()}` }, body: JSON.stringify({ model: "m", stream: true, messages: [] }) });
     const stopping = own.shutdown();
     const text = await response.text();
     await stopping;
@@ -353,8 +333,8 @@ describe("operations", () => {
     expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${proxy.url}/readyz`)).status).toBe(200);
     const discovery = await call("/.well-known/oauth-protected-resource/anthropic");
-    expect(await discovery.json()).toMatchObject({ resource: `http://${HOST}/anthropic`, authorization_servers: [forge.issuer], agent_runner_auth: { client_id: "agent-runner-cli" } });
-    const token = await forge.sign();
+    expect(await discovery.json()).toMatchObject({ resource: `http://${HOST}/anthropic`, authorization_servers: [gateway.forge.issuer], agent_runner_auth: { client_id: "agent-runner-cli" } });
+    const token = await gateway.forge.sign();
     await messages(token, { stream: true });
     await messages(token.slice(0, -6) + "AAAAAA");
     await new Promise((r) => setTimeout(r, 50));

@@ -4,9 +4,8 @@
  * the JSON line), and `--upstream` + `--upstream-key-env` (the whole tenant pointed at another stub).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash, randomBytes } from "node:crypto";
 import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
-import { signInAndCaptureRedirect } from "../support/http-login.ts";
+import { tenantAccessToken } from "../support/http-login.ts";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 
 const OTHER_KEY = "sk-ant-other-stub-key-0123456789";
@@ -23,16 +22,9 @@ afterAll(async () => {
 });
 
 /** An access token through the IdP's real login page and the authorization-code + PKCE grant. */
-async function accessToken(username: string): Promise<string> {
+function accessToken(username: string): Promise<string> {
   const user = tenant.users.find((u) => u.username === username)!;
-  const verifier = randomBytes(32).toString("base64url");
-  const redirectUri = `http://localhost:${tenant.redirectPorts[0]}/callback`;
-  const authorize = new URL(`${tenant.issuer}/oauth2/authorize`);
-  for (const [k, v] of Object.entries({ response_type: "code", client_id: tenant.client_id, redirect_uri: redirectUri, scope: "openid email profile", state: "s", code_challenge: createHash("sha256").update(verifier).digest("base64url"), code_challenge_method: "S256" })) authorize.searchParams.set(k, v);
-  const code = new URL(await signInAndCaptureRedirect(authorize.href, user.username, user.password)).searchParams.get("code")!;
-  const response = await fetch(`${tenant.issuer}/oauth2/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirectUri, client_id: tenant.client_id, code_verifier: verifier }).toString() });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
+  return tenantAccessToken(tenant, user.username, user.password);
 }
 
 const ask = (base: string, token: string) => fetch(`${base}/anthropic/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "anthropic-version": "2023-06-01" }, body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 16, messages: [{ role: "user", content: "hi" }] }) });
@@ -49,6 +41,9 @@ describe("local tenant: --replicas, --admin-group, --upstream", () => {
     ]);
     expect(tenant.state).toMatch(/^sqlite:.*ara-tenant-.*\/state\.db$/);
     expect(tenant.upstream).toBe(other.url);
+    // a real upstream's key is never printed: upstream_key names only the local stub's
+    expect(tenant.upstream_key).toBeUndefined();
+    expect(JSON.stringify(tenant)).not.toContain(OTHER_KEY);
   });
 
   test("both replicas forward to the given upstream with its key; the admin-group member administers; a revocation on one replica holds on the other", async () => {

@@ -3,30 +3,16 @@
  * the forge issuer's JWKS and the stub upstream. Which worker served a request is read from the
  * supervisor's merged metrics (`worker` label); worker pids are the supervisor's children.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
-import { gatewayDir, messageBody, post, UPSTREAM_KEY, within } from "../support/gateway-cluster.ts";
-import { startForge, type Forge } from "../support/forge.ts";
+import { messageBody, post, UPSTREAM_KEY, useGateway, within } from "../support/gateway.ts";
 import { BUN, ROOT } from "../support/tenant.ts";
 import { randomPort } from "../support/ports.ts";
 
-let forge: Forge;
-let stub: ReturnType<typeof startStubUpstream>;
-let files: ReturnType<typeof gatewayDir>;
-
-beforeAll(async () => {
-  forge = await startForge();
-  stub = startStubUpstream({ apiKey: UPSTREAM_KEY });
-  files = gatewayDir();
-});
-afterAll(() => {
-  stub?.stop();
-  forge?.stop();
-});
+const gateway = useGateway();
 
 interface Supervisor {
   url: string;
@@ -39,9 +25,9 @@ interface Supervisor {
 async function startSupervisor(workers: number, extra: string[] = []): Promise<Supervisor> {
   const metricsPort = randomPort(); // below the ephemeral range
   const child = spawn(BUN, [
-    join(ROOT, "src/proxy/main.ts"), "--workers", String(workers), "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", stub.url,
-    "--upstream-key-file", files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(metricsPort), "--shutdown-grace", "10",
-    "--state", `sqlite:${join(files.dir, `state-${metricsPort}.db`)}`, ...extra,
+    join(ROOT, "src/proxy/main.ts"), "--workers", String(workers), "--issuer", gateway.forge.issuer, "--client-id", "agent-runner-cli", "--upstream", gateway.stub.url,
+    "--upstream-key-file", gateway.files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(metricsPort), "--shutdown-grace", "10",
+    "--state", `sqlite:${join(gateway.files.dir, `state-${metricsPort}.db`)}`, ...extra,
   ], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_NO_WARNINGS: "1" } });
   let stderr = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -79,7 +65,7 @@ describe("--workers", () => {
     const s = await startSupervisor(2);
     try {
       expect(workerPids(s)).toHaveLength(2);
-      const token = await forge.sign({ sub: "sub-w", username: "w" });
+      const token = await gateway.forge.sign({ sub: "sub-w", username: "w" });
       for (let i = 0; i < 40; i++) expect((await post(s.url, token, messageBody(), { keepalive: false } as RequestInit)).status).toBe(200);
       const by = await requestsByWorker(s);
       expect([...by.keys()].sort()).toEqual(["0", "1"]);
@@ -125,7 +111,7 @@ describe("--workers", () => {
       expect(failed).toBeLessThanOrEqual(2);
       // the replacement serves: its requests appear once it is up
       expect(replacement).not.toBe(victim);
-      const token = await forge.sign({ sub: "sub-r", username: "r" });
+      const token = await gateway.forge.sign({ sub: "sub-r", username: "r" });
       for (let i = 0; i < 30; i++) expect((await post(s.url, token, messageBody(), { keepalive: false } as RequestInit)).status).toBe(200);
       expect([...(await requestsByWorker(s)).keys()].sort()).toEqual(["0", "1"]);
       expect(await (await fetch(`${s.metrics}/metrics`)).text()).toContain("proxy_worker_restarts_total 1");
@@ -137,9 +123,9 @@ describe("--workers", () => {
 
   test("SIGTERM: the port closes to new connections, a stream in flight finishes, the supervisor exits 0", async () => {
     const s = await startSupervisor(2);
-    await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 150, events: 16 }) });
+    await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "slow", eventDelayMs: 150, events: 16 }) });
     try {
-      const token = await forge.sign({ sub: "sub-s", username: "s" });
+      const token = await gateway.forge.sign({ sub: "sub-s", username: "s" });
       const response = await post(s.url, token, messageBody({ stream: true }));
       expect(response.status).toBe(200);
       const reader = response.body!.getReader();
@@ -153,7 +139,7 @@ describe("--workers", () => {
       expect(await s.exited).toBe(0);
       for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
     } finally {
-      await fetch(`${stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
+      await fetch(`${gateway.stub.url}/_stub/behaviour`, { method: "POST", body: JSON.stringify({ mode: "normal" }) });
       s.child.kill("SIGKILL");
     }
   }, 40_000);
@@ -169,7 +155,7 @@ describe("--workers", () => {
   test("--workers 1 without BUN_CONFIG_MAX_HTTP_REQUESTS: the server re-run by the entry drains and exits when the entry is SIGKILLed", async () => {
     const env: Record<string, string | undefined> = { ...process.env };
     delete env.BUN_CONFIG_MAX_HTTP_REQUESTS;
-    const child = spawn(BUN, [join(ROOT, "src/proxy/main.ts"), "--workers", "1", "--issuer", forge.issuer, "--client-id", "agent-runner-cli", "--upstream", stub.url, "--upstream-key-file", files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "off"], { stdio: ["ignore", "ignore", "pipe"], env });
+    const child = spawn(BUN, [join(ROOT, "src/proxy/main.ts"), "--workers", "1", "--issuer", gateway.forge.issuer, "--client-id", "agent-runner-cli", "--upstream", gateway.stub.url, "--upstream-key-file", gateway.files.upstreamKeyFile, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "off"], { stdio: ["ignore", "ignore", "pipe"], env });
     const line = await new Promise<string>((resolve) => createInterface({ input: child.stderr! }).on("line", (l) => l.includes("listening on") && resolve(l)));
     const url = String(JSON.parse(line).message).replace("listening on ", "");
     const [server] = Bun.spawnSync(["pgrep", "-P", String(child.pid)]).stdout.toString().split("\n").filter(Boolean).map(Number);
@@ -190,12 +176,12 @@ describe("--workers", () => {
     expect(await s.exited).toBe(1);
     expect(s.stderr()).toContain("crash loop, stopping");
 
-    const refused = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), "--workers", "2", "--issuer", forge.issuer, "--client-id", "c", "--upstream-key-env", "ARA_UNSET_KEY_VARIABLE", "--port", "0", "--metrics-port", "off"], { stderr: "pipe", env: { ...process.env, ARA_UNSET_KEY_VARIABLE: "" } });
+    const refused = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), "--workers", "2", "--issuer", gateway.forge.issuer, "--client-id", "c", "--upstream-key-env", "ARA_UNSET_KEY_VARIABLE", "--port", "0", "--metrics-port", "off"], { stderr: "pipe", env: { ...process.env, ARA_UNSET_KEY_VARIABLE: "" } });
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr.toString()).toContain("ARA_UNSET_KEY_VARIABLE");
     const bad = Bun.spawnSync([BUN, join(ROOT, "src/proxy/main.ts"), "--workers", "lots"], { stderr: "pipe" });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr.toString()).toContain("--workers must be a whole number from 1 to 256");
-    expect(readFileSync(files.upstreamKeyFile, "utf8")).toBe(UPSTREAM_KEY);
+    expect(readFileSync(gateway.files.upstreamKeyFile, "utf8")).toBe(UPSTREAM_KEY);
   }, 60_000);
 });

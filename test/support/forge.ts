@@ -12,6 +12,9 @@ export interface Forge {
   otherKey(): Promise<CryptoKey>;
   jwksFetches(): number;
   addKey(kid: string): Promise<CryptoKey>;
+  /** Its userInfo answers this status from now on (default 200 `{sub}`); how many times it was asked. */
+  userInfoStatus(status: number): void;
+  userInfoCalls(): number;
   stop(): void;
 }
 
@@ -20,18 +23,26 @@ export async function startForge(): Promise<Forge> {
   const publicJwk = { ...(await exportJWK(publicKey)), kid: "forge-key-1", alg: "RS256", use: "sig" };
   const keys: JWK[] = [publicJwk];
   let fetches = 0;
+  let userInfoStatus = 200;
+  let userInfoCalls = 0;
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
-    fetch(request) {
-      if (new URL(request.url).pathname.endsWith("/.well-known/jwks.json")) {
+    fetch(request): Response {
+      const path = new URL(request.url).pathname;
+      if (path.endsWith("/.well-known/openid-configuration")) return Response.json({ issuer: `http://127.0.0.1:${server.port}/local_Forge`, userinfo_endpoint: `http://127.0.0.1:${server.port}/local_Forge/oauth2/userInfo` });
+      if (path.endsWith("/oauth2/userInfo")) {
+        userInfoCalls++;
+        return userInfoStatus === 200 ? Response.json({ sub: "forged" }) : new Response("issuer trouble", { status: userInfoStatus });
+      }
+      if (path.endsWith("/.well-known/jwks.json")) {
         fetches++;
         return Response.json({ keys });
       }
       return new Response("not found", { status: 404 });
     },
   });
-  const issuer = `http://127.0.0.1:${server.port}/local_Forge`;
+  const issuer: string = `http://127.0.0.1:${server.port}/local_Forge`;
   return {
     issuer,
     jwksUri: `${issuer}/.well-known/jwks.json`,
@@ -58,6 +69,8 @@ export async function startForge(): Promise<Forge> {
       return (await generateKeyPair("RS256")).privateKey;
     },
     jwksFetches: () => fetches,
+    userInfoStatus: (status) => void (userInfoStatus = status),
+    userInfoCalls: () => userInfoCalls,
     async addKey(kid) {
       const pair = await generateKeyPair("RS256", { extractable: true });
       keys.push({ ...(await exportJWK(pair.publicKey)), kid, alg: "RS256", use: "sig" });

@@ -1,3 +1,5 @@
+import { createHash, randomBytes } from "node:crypto";
+
 /**
  * Signs in on the tenant's login page over plain HTTP (like the scripted browser) but stops at
  * the final redirect and returns its address, as a person on another machine would copy it from
@@ -32,4 +34,21 @@ export async function signInAndCaptureRedirect(authorizeUrl: string, username: s
     url = next.href;
     response = await send(url);
   }
+}
+
+/**
+ * An access token from the local tenant's IdP for one of its users, as the CLI gets one: the
+ * real login page, then the authorization-code grant with PKCE (no CLI, no fixed ports).
+ */
+export async function tenantAccessToken(tenant: { issuer: string; client_id: string; redirectPorts: number[] }, username: string, password: string): Promise<string> {
+  const verifier = randomBytes(32).toString("base64url");
+  const redirectUri = `http://localhost:${tenant.redirectPorts[0]}/callback`;
+  const authorize = new URL(`${tenant.issuer}/oauth2/authorize`);
+  const params = { response_type: "code", client_id: tenant.client_id, redirect_uri: redirectUri, scope: "openid email profile", state: "s", code_challenge: createHash("sha256").update(verifier).digest("base64url"), code_challenge_method: "S256" };
+  for (const [k, v] of Object.entries(params)) authorize.searchParams.set(k, v);
+  const code = new URL(await signInAndCaptureRedirect(authorize.href, username, password)).searchParams.get("code");
+  if (!code) throw new Error("the sign-in returned no code");
+  const response = await fetch(`${tenant.issuer}/oauth2/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirectUri, client_id: tenant.client_id, code_verifier: verifier }).toString() });
+  if (response.status !== 200) throw new Error(`the token endpoint answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { access_token: string }).access_token;
 }

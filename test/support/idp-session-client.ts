@@ -90,6 +90,8 @@ export function authorizeUrl(issuer: string, clientId: string, redirectUri: stri
 }
 
 export interface Tokens {
+  /** The access token itself (for userInfo and the gateway). */
+  accessToken: string;
   access: Record<string, unknown>;
   id: Record<string, unknown>;
   refreshToken: string;
@@ -105,7 +107,7 @@ export async function exchangeCode(issuer: string, clientId: string, auth: Autho
   });
   const body = (await response.json()) as { access_token: string; id_token: string; refresh_token: string };
   if (!response.ok) throw new Error(`token endpoint ${response.status}: ${JSON.stringify(body)}`);
-  return { access: decodeJwt(body.access_token), id: decodeJwt(body.id_token), refreshToken: body.refresh_token };
+  return { accessToken: body.access_token, access: decodeJwt(body.access_token), id: decodeJwt(body.id_token), refreshToken: body.refresh_token };
 }
 
 export async function revoke(issuer: string, clientId: string, refreshToken: string): Promise<number> {
@@ -114,6 +116,13 @@ export async function revoke(issuer: string, clientId: string, refreshToken: str
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ token: refreshToken, client_id: clientId }).toString(),
   });
+  return response.status;
+}
+
+/** The status of the issuer's userInfo for this access token (200, or 401 once Cognito would refuse it). */
+export async function userInfoStatus(issuer: string, accessToken: string): Promise<number> {
+  const response = await fetch(`${issuer}/oauth2/userInfo`, { headers: { authorization: `Bearer ${accessToken}` } });
+  await response.body?.cancel();
   return response.status;
 }
 

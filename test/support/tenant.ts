@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
-import type { IdpStats, TokenFault } from "../../src/tenant/idp.ts";
+import type { IdpStats, TokenFault, UserAction } from "../../src/tenant/idp.ts";
 import { portBlock } from "./ports.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -13,6 +13,8 @@ export interface TenantProcess {
   issuer: string;
   client_id: string;
   upstream?: string;
+  /** The stub's key (absent with `--upstream`: a real upstream's key is never printed). */
+  upstream_key?: string;
   admin: string;
   users: { username: string; password: string; groups: string[] }[];
   /** Every proxy replica's tenant URL (`--replicas N`; `tenant` is the first). */
@@ -26,6 +28,8 @@ export interface TenantProcess {
   stats(): Promise<IdpStats>;
   faults(faults: TokenFault[]): Promise<void>;
   rotateKey(): Promise<void>;
+  /** The IdP's AdminDisableUser / AdminEnableUser / AdminUserGlobalSignOut; the HTTP status (204, or 404 for an unknown user). */
+  userAction(username: string, action: UserAction): Promise<number>;
   stop(): Promise<void>;
   child: ChildProcess;
 }
@@ -64,6 +68,11 @@ export async function startTenant(args: string[] = [], extraEnv: Record<string, 
     },
     rotateKey: async () => {
       await adminFetch(`${admin}/rotate-key`, { method: "POST" });
+    },
+    userAction: async (username, action) => {
+      const response = await adminFetch(`${admin}/users/${encodeURIComponent(username)}/${action}`, { method: "POST" });
+      await response.body?.cancel();
+      return response.status;
     },
     stop: () =>
       new Promise<void>((resolve) => {

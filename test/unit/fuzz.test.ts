@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { CliError } from "../../src/cli/errors.ts";
 import { parsePastedCallback } from "../../src/cli/oauth/paste.ts";
 import { refreshTokens, validateCallback } from "../../src/cli/oauth/client.ts";
+import { SYSTEM_TRUST } from "../../src/cli/oauth/bounded-fetch.ts";
 import { decodeAccess, decodeRefresh, jwtClaims } from "../../src/cli/session/records.ts";
 import { parseTenantDiscovery, DiscoveryFormatError, buildTenantDiscovery } from "../../src/shared/tenant-discovery.ts";
 import { readProfile, type Profile } from "../../src/cli/config.ts";
@@ -227,7 +228,7 @@ describe("fuzz over the network", () => {
       nextStatus = [200, 200, 200, 400, 401, 500][Math.floor(random() * 6)]!;
       nextBody = i % 2 === 0 ? JSON.stringify(jsonMutate(random, jsonMutate(random, nextStatus === 200 ? valid : { error: "invalid_grant" }))) : mutate(random, JSON.stringify(valid));
       // RefreshRejected and CliError are the only outcomes besides a TokenSet
-      await expectOnlyAsync(() => refreshTokens(p, "rt"), CliError, (await import("../../src/cli/oauth/client.ts")).RefreshRejected);
+      await expectOnlyAsync(() => refreshTokens(p, "rt", SYSTEM_TRUST), CliError, (await import("../../src/cli/oauth/client.ts")).RefreshRejected);
     }
   });
 

@@ -1,26 +1,18 @@
 /**
  * Guards of the command layer: no command imports another command (shared behaviour lives in the
- * use-case layer), every command folder has its unit test, and docs/cli.md's exit-code table
- * lists exactly the codes of the one table in errors.ts.
+ * use-case layer), nothing below the commands imports them, every command folder has its unit
+ * test, and docs/cli.md's exit-code table lists exactly the codes of the one table in errors.ts.
+ * (No import circles anywhere in src/: test/unit/import-cycles.test.ts.)
  */
 import { expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { importsOf, sourceFiles } from "../../../test/support/import-graph.ts";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { EXIT_CODES } from "../errors.ts";
 
 const COMMANDS_DIR = import.meta.dir;
 const commandFolders = readdirSync(COMMANDS_DIR).filter((name) => statSync(join(COMMANDS_DIR, name)).isDirectory());
-
-/** Every module specifier a file imports: static, type-only, re-exports and dynamic import()/require(). */
-function importsOf(file: string): string[] {
-  const transpiler = new Bun.Transpiler({ loader: "ts" });
-  const text = readFileSync(file, "utf8");
-  const { imports } = transpiler.scan(text);
-  // scan() drops type-only imports: those couple modules too, so read them from the text.
-  const typeOnly = [...text.matchAll(/^\s*(?:import|export)\s+type\s[^;]*?from\s+["']([^"']+)["']/gms)].map((m) => m[1]!);
-  return [...imports.map((i) => i.path), ...typeOnly];
-}
 
 test("no module under src/cli/commands/<name>/ imports another command's folder", () => {
   expect(commandFolders.length).toBeGreaterThanOrEqual(8);
@@ -43,6 +35,18 @@ test("the guard sees static, dynamic and type-only imports", () => {
   const fixture = join(mkdtempSync(join(tmpdir(), "ara-guard-")), "fixture.ts");
   writeFileSync(fixture, 'import { a } from "../login/login.ts";\nimport type { B } from "../token/token.ts";\nconst c = await import("../status/status.ts");\n');
   expect(importsOf(fixture).sort()).toEqual(["../login/login.ts", "../status/status.ts", "../token/token.ts"]);
+});
+
+test("nothing below the command layer imports it: CommandContext and its ports live beside the factory", () => {
+  const cli = join(COMMANDS_DIR, "..");
+  const offences: string[] = [];
+  for (const path of sourceFiles(cli)) {
+    if (path.startsWith(COMMANDS_DIR) || path.endsWith(".test.ts") || path === join(cli, "main.ts")) continue;
+    for (const specifier of importsOf(path)) {
+      if (specifier.startsWith(".") && resolve(dirname(path), specifier).startsWith(COMMANDS_DIR + "/")) offences.push(`${relative(cli, path)} imports ${specifier}`);
+    }
+  }
+  expect(offences).toEqual([]);
 });
 
 test("each command has its own folder with a unit test beside it", () => {

@@ -5,6 +5,7 @@
 import type { OptionSpec } from "../args.ts";
 import { EXIT_CODES } from "../errors.ts";
 import { GATEWAY_COMMANDS } from "../gateway/command-specs.ts";
+import { POLICY_COMMANDS } from "../policy/command-specs.ts";
 
 export interface CommandSpec {
   name: string;
@@ -128,8 +129,15 @@ export const COMMANDS: CommandSpec[] = [
     summary: "run a command with ANTHROPIC_BASE_URL and a fresh ANTHROPIC_AUTH_TOKEN",
     usage: "agent-runner-auth exec [options] -- CMD [ARGS...]",
     description:
-      "Gets a token like 'token' does, then runs CMD with ANTHROPIC_BASE_URL (<tenant>/anthropic/v1) and ANTHROPIC_AUTH_TOKEN set and ANTHROPIC_API_KEY removed, stdio inherited. Prints nothing on stdout itself; stderr says how long the token lives (it is not refreshed inside CMD). Exits with CMD's status, 128+N when signal N ended it, 127 when CMD is not found, 126 when it cannot run. SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to CMD.",
-    options: [PROFILE_OPTION, STORE_OPTION, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION],
+      "Gets a token like 'token' does, then runs CMD with ANTHROPIC_BASE_URL (<tenant>/anthropic/v1) and ANTHROPIC_AUTH_TOKEN set and ANTHROPIC_API_KEY removed, stdio inherited. Prints nothing on stdout itself; stderr says how long the token lives (it is not refreshed inside CMD, unless --keep-fresh). Exits with CMD's status, 128+N when signal N ended it, 127 when CMD is not found, 126 when it cannot run. SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to CMD.",
+    options: [
+      PROFILE_OPTION,
+      STORE_OPTION,
+      { name: "keep-fresh", kind: "flag", description: "for jobs that outlive a token: CMD talks to a local forwarder (127.0.0.1, this user only, a per-run secret as its token) that sends each request on with a fresh token" },
+      CA_FILE_OPTION,
+      VERBOSE_OPTION,
+      HELP_OPTION,
+    ],
   },
   {
     name: "env",
@@ -171,6 +179,8 @@ export const COMMANDS: CommandSpec[] = [
   },
   // `admin …` and `usage` (issue 13): their tables live beside their use cases
   ...GATEWAY_COMMANDS.map(({ path: _path, ...spec }): CommandSpec => ({ ...spec, options: [...spec.options, PROFILE_OPTION, STORE_OPTION, CA_FILE_OPTION, VERBOSE_OPTION, HELP_OPTION] })),
+  // `admin policy check` (issue 18): offline, so no profile, store or CA options
+  ...POLICY_COMMANDS.map((spec): CommandSpec => ({ ...spec, options: [...spec.options, VERBOSE_OPTION, HELP_OPTION] })),
 ];
 
 export function findCommand(name: string): CommandSpec | undefined {
@@ -187,11 +197,12 @@ export interface CommandGroup {
 export const COMMAND_GROUPS: CommandGroup[] = [
   {
     name: "admin",
-    summary: "administer the tenant's gateway: usage report, budgets, rate limits, revocations",
+    summary: "administer the tenant's gateway: usage report, budgets, rate limits, revocations, policy",
     description: "For members of the tenant's admin group (your own sign-in is enough) or automation with --admin-key-file.",
   },
   { name: "admin budget", summary: "set, clear or list budgets", description: "Daily or monthly, in USD or tokens, per person, group or the whole tenant." },
   { name: "admin limit", summary: "set, clear or list rate limits", description: "Requests and tokens per minute, per person, group or the whole tenant." },
+  { name: "admin policy", summary: "check a tenant policy file (groups to models, budgets and limits)", description: "The policy is a file the organisation reviews like code (docs/policy.md)." },
 ];
 
 /**

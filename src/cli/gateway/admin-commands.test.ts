@@ -3,7 +3,7 @@ import { parseArgs } from "../args.ts";
 import { CliError, ExitCode } from "../errors.ts";
 import { GATEWAY_COMMANDS, gatewayCommand, parseAdminCommand, parseUsageCommand, renderAdmin, renderUsageCommand, runAdmin, type AdminRequest } from "./admin-commands.ts";
 import type { AdminClient } from "./client.ts";
-import type { MyUsage, UsageReportRow } from "./shapes.ts";
+import type { MyUsage, UsageReportRow } from "../../shared/gateway-api.ts";
 import { csvForOutput, renderUsageReport, statusLineFor, tightestBudget } from "./usage-view.ts";
 
 /** What the command layer will do: the option table parses argv, then the pure parser. */
@@ -45,7 +45,7 @@ describe("parsing the issue's forms", () => {
     expect(usageFailure("usage --json --csv").message).toContain("one of --json or --csv");
     expect(usageFailure("usage --since 2026-02-30").message).toContain("YYYY-MM-DD");
     expect(usageFailure("usage --since 2026-11-02 --until 2026-11-01").message).toContain("after");
-    expect(usageFailure("usage --by person").message).toContain("user, group, model or day");
+    expect(usageFailure("usage --by person").message).toContain("user, group, model, day or upstream");
   });
 
   test("admin budget set|clear|list", () => {
@@ -68,6 +68,11 @@ describe("parsing the issue's forms", () => {
     expect(parse("limit clear --group g")).toEqual({ op: "limit-clear", json: false, subject: { group: "g" } });
     expect(usageFailure("limit set --user bob").message).toContain("--rpm N, --tpm N");
     expect(usageFailure("limit set --user bob --rpm ten").message).toContain("whole number");
+    // --kind says what --user is, for budgets and limits too
+    expect(parse("limit set --user bob@example.com --kind username --rpm 3")).toMatchObject({ limit: { subject: { user: "bob@example.com", kind: "username" } } });
+    expect(parse("budget clear --user s-1 --kind sub --period day")).toMatchObject({ selector: { subject: { user: "s-1", kind: "sub" } } });
+    expect(usageFailure("limit set --group g --kind email --rpm 3").message).toContain("--kind is sub, username or email, and goes with --user");
+    expect(usageFailure("budget set --user a --kind phone --period day --usd 1").message).toContain("--kind is sub, username or email");
   });
 
   test("admin revoke|restore", () => {
@@ -142,6 +147,38 @@ describe("rendering", () => {
     const revs = parse("revocations");
     expect(renderAdmin(revs, await runAdmin(client, revs)).stdout).toBe("No revocations in force.\n");
   });
+
+  const at = "2026-11-29T10:00:00.000Z";
+  const until = "2026-11-29T11:01:00.000Z";
+  const dev = { sub: "s-dev", username: "dev@example.com", email: "dev.other@example.com", display_name: "dev.other@example.com", matched_by: ["username" as const], last_seen: at };
+
+  test("revoke prints whom the gateway matched, never a guess; nobody seen: its note, and that it waits for them", async () => {
+    const revoke = parse("revoke --user dev@example.com");
+    const matched = { revoke: async () => ({ kind: "user" as const, value: "dev@example.com", at, until, matched: [dev], revocations: [] }) } as Partial<AdminClient> as AdminClient;
+    expect(renderAdmin(revoke, await runAdmin(matched, revoke)).stderr).toBe(
+      "Revoked user (any of sub, username, e-mail) dev@example.com until 2026-11-29 11:01 UTC. It matches 1 person seen by the gateway:\n  username dev@example.com, e-mail dev.other@example.com, sub s-dev; matched by username; last seen 2026-11-29 10:00 UTC\nEvery replica refuses their tokens within about a second.\n",
+    );
+    const note = "no token seen for new@example.com: no person whose sub, username or e-mail is new@example.com has used this gateway yet; revoked anyway: it applies when they first appear";
+    const nobody = { revoke: async () => ({ kind: "user" as const, value: "new@example.com", at, until, matched: [], note }) } as Partial<AdminClient> as AdminClient;
+    const said = renderAdmin(revoke, await runAdmin(nobody, revoke)).stderr;
+    expect(said).toBe(`${note} (until 2026-11-29 11:01 UTC).\n`);
+    expect(said).not.toContain("refuses their tokens");
+    // an older gateway that does not say whom it matched: no claim either way
+    const older = { revoke: async () => ({ kind: "email" as const, value: "dev@example.com", at, until }) } as Partial<AdminClient> as AdminClient;
+    expect(renderAdmin(revoke, await runAdmin(older, revoke)).stderr).toContain("does not say whom this matched");
+    const json = renderAdmin(parse("revoke --user dev@example.com --json"), await runAdmin(matched, revoke));
+    expect(JSON.parse(json.stdout)).toMatchObject({ matched: [{ sub: "s-dev", matched_by: ["username"] }] });
+  });
+
+  test("restore prints what was lifted, or that nothing was in force", async () => {
+    const restore = parse("restore --user dev.other@example.com");
+    const lifted = { restore: async () => ({ restored: true, kind: "user", value: "dev.other@example.com", matched: [{ ...dev, matched_by: ["email" as const] }], lifted: [{ kind: "user" as const, value: "dev@example.com", at, until }, { kind: "sub" as const, value: "s-dev", at, until }] }) } as Partial<AdminClient> as AdminClient;
+    const text = renderAdmin(restore, await runAdmin(lifted, restore)).stderr;
+    expect(text).toStartWith("Restored dev.other@example.com: lifted user (any of sub, username, e-mail) dev@example.com, sub s-dev.");
+    expect(text).toContain("matched by e-mail");
+    const none = { restore: async () => ({ restored: false, kind: "user", value: "x", matched: [], lifted: [], note: "no token seen for x: no person whose sub, username or e-mail is x has used this gateway yet" }) } as Partial<AdminClient> as AdminClient;
+    expect(renderAdmin(parse("restore --user x"), await runAdmin(none, parse("restore --user x"))).stderr).toBe("No revocation of x was in force: nothing lifted.\nno token seen for x: no person whose sub, username or e-mail is x has used this gateway yet.\n");
+  });
 });
 
 const ME: MyUsage = {
@@ -172,5 +209,31 @@ describe("self-service view and status line", () => {
     const usedUp = { ...ME, budgets: [{ ...ME.budgets[1]!, used: 5.01, remaining: 0 }] };
     expect(statusLineFor(usedUp)).toBe("$0.1432 today · $3.20 this month · budget used up today (resets 2026-11-30 00:00 UTC)");
     expect(statusLineFor({ ...ME, budgets: [] })).not.toContain("\n");
+  });
+});
+
+describe("admin audit", () => {
+  const rows = [
+    { time: "2026-12-04T10:00:00.000Z", actor: "carol@example.com", actor_sub: "s-carol", action: "budget.set", target: "user bob", old: null, new: { period: "month", unit: "usd", limit: 50, soft: false, user: "bob" }, request_id: "req_1" },
+    { time: "2026-12-04T11:00:00.000Z", actor: "admin key 1a2b3c4d", action: "revoke", target: "=cmd", old: null, new: [], request_id: "req_2" },
+  ];
+  const client = { listAudit: async (since?: string) => (since ? rows.slice(1) : rows) } as Partial<AdminClient> as AdminClient;
+
+  test("--since is a real day; --json and --csv exclude each other", () => {
+    expect(parse("audit --since 2026-12-04")).toEqual({ op: "audit", output: "table", since: "2026-12-04" });
+    expect(usageFailure("audit --since 2026-02-30").message).toContain("since");
+    expect(usageFailure("audit --json --csv").message).toContain("one of --json or --csv");
+  });
+
+  test("JSON rows with time, actor, action, target, old and new; CSV with the same columns, a formula-looking value made inert; a table", async () => {
+    const json = parse("audit --json");
+    expect(JSON.parse(renderAdmin(json, await runAdmin(client, json)).stdout)).toEqual(rows);
+    const csv = parse("audit --csv");
+    const lines = renderAdmin(csv, await runAdmin(client, csv)).stdout.split("\r\n");
+    expect(lines[0]).toBe("time,actor,actor_sub,action,target,old,new,request_id");
+    expect(lines[1]).toBe('2026-12-04T10:00:00.000Z,carol@example.com,s-carol,budget.set,user bob,,"{""period"":""month"",""unit"":""usd"",""limit"":50,""soft"":false,""user"":""bob""}",req_1');
+    expect(lines[2]).toBe("2026-12-04T11:00:00.000Z,admin key 1a2b3c4d,,revoke,'=cmd,,[],req_2");
+    const table = parse("audit --since 2026-12-04");
+    expect(renderAdmin(table, await runAdmin(client, table)).stdout).toContain("admin key 1a2b3c4d");
   });
 });

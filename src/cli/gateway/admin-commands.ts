@@ -5,25 +5,34 @@
  * network), running a request against an AdminClient, and rendering its outcome.
  *
  * Forms (issue 13 §5; more options welcome):
- *   admin usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day] [--json|--csv]
- *   admin budget set (--user U | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]
- *   admin budget clear (--user U | --group G | --tenant) --period day|month [--unit usd|tokens]
+ *   admin usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by user|group|model|day|upstream] [--json|--csv]
+ *   admin budget set (--user U [--kind K] | --group G | --tenant) --period day|month (--usd N | --tokens N) [--soft]
+ *   admin budget clear (--user U [--kind K] | --group G | --tenant) --period day|month [--unit usd|tokens]
  *   admin budget list
- *   admin limit set (--user U | --group G | --tenant) [--rpm N] [--tpm N]
- *   admin limit clear (--user U | --group G | --tenant)
+ *   admin limit set (--user U [--kind K] | --group G | --tenant) [--rpm N] [--tpm N]
+ *   admin limit clear (--user U [--kind K] | --group G | --tenant)
  *   admin limit list
  *   admin revoke (--user U [--kind sub|username|email] | --session ORIGIN_JTI) [--reason TEXT]
  *   admin restore (--user U [--kind …] | --session ORIGIN_JTI)
  *   admin revocations
+ *   admin audit [--since YYYY-MM-DD] [--json|--csv]
  *   usage [--json | --status-line]
  * Every admin command also takes --admin-key-file FILE and --json.
+ * A `--user` value matches the person by sub, username or e-mail (the gateway resolves it against
+ * the people it has seen); `--kind sub|username|email` says which one it is. What the gateway
+ * matched is printed as it answered: nothing is confirmed that did not happen.
  */
 import type { ParsedArgs } from "../args.ts";
+import { formatMicroUsd } from "../../shared/money.ts";
+import { sanitizeForTerminal } from "../terminal-text.ts";
 import { usageError } from "../errors.ts";
 import type { AdminClient, BudgetSelector, BudgetSetting, LimitSetting, RevocationTarget, UsageQuery, UsageReport } from "./client.ts";
-import type { Budget, MyUsage, RateLimit, Revocation, Subject, UsageDimension } from "./shapes.ts";
+import { csvField } from "../../shared/csv.ts";
+import { type AuditRowJson, type Budget, type Matched, type MyUsage, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, type SeenPerson, type Subject, USAGE_DIMENSIONS, type UsageDimension, type UserKind } from "../../shared/gateway-api.ts";
 export { ADMIN_KEY_FILE_OPTION, GATEWAY_COMMANDS, gatewayCommand, type GatewayCommandSpec } from "./command-specs.ts";
-import { cell, csvForOutput, formatUsd, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
+import { renderPolicyExplain, renderPolicyShow } from "../policy/view.ts";
+import type { PolicyExplainJson, PolicyShowJson } from "../../shared/gateway-api.ts";
+import { cell, csvForOutput, jsonOutput, renderMyUsage, renderTable, renderUsageReport, whenUtc } from "./usage-view.ts";
 
 
 // ---- parsing (pure; usage errors, exit 2) ----
@@ -38,7 +47,10 @@ export type AdminRequest =
   | { op: "limit-list"; json: boolean }
   | { op: "revoke"; target: RevocationTarget; json: boolean }
   | { op: "restore"; target: RevocationTarget; json: boolean }
-  | { op: "revocations"; json: boolean };
+  | { op: "revocations"; json: boolean }
+  | { op: "audit"; since?: string; output: "table" | "json" | "csv" }
+  | { op: "policy-show"; json: boolean }
+  | { op: "policy-explain"; user: string; kind?: UserKind; json: boolean };
 
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -68,10 +80,18 @@ function dollars(option: string, text: string): number {
   return n;
 }
 
+function userKindOf(args: ParsedArgs): UserKind | undefined {
+  const kind = args.values.kind;
+  if (kind === undefined) return undefined;
+  if (args.values.user === undefined || (kind !== "sub" && kind !== "username" && kind !== "email")) throw usageError("--kind is sub, username or email, and goes with --user");
+  return kind;
+}
+
 function subjectOf(args: ParsedArgs): Subject {
   const given = [args.values.user !== undefined, args.values.group !== undefined, args.flags.tenant === true].filter(Boolean).length;
   if (given !== 1) throw usageError("name exactly one of --user U, --group G or --tenant");
-  if (args.values.user !== undefined) return { user: name("user", args.values.user) };
+  const kind = userKindOf(args);
+  if (args.values.user !== undefined) return { user: name("user", args.values.user), ...(kind ? { kind } : {}) };
   if (args.values.group !== undefined) return { group: name("group", args.values.group) };
   return { tenant: true };
 }
@@ -83,16 +103,16 @@ function periodOf(args: ParsedArgs): "day" | "month" {
 }
 
 function targetOf(args: ParsedArgs, withReason: boolean): RevocationTarget {
-  const { user, session, kind, reason } = args.values;
+  const { user, session, reason } = args.values;
   if ((user === undefined) === (session === undefined)) throw usageError("name exactly one of --user U or --session ORIGIN_JTI");
-  if (kind !== undefined && (session !== undefined || (kind !== "sub" && kind !== "username" && kind !== "email"))) throw usageError("--kind is sub, username or email, and goes with --user");
+  const kind = userKindOf(args);
   if (reason !== undefined && (!withReason || reason.length > 500)) throw usageError("--reason is at most 500 characters, and only for revoke");
   const extra = withReason && reason !== undefined ? { reason: name("reason", reason) } : {};
   if (session !== undefined) {
     if (!/^[\x21-\x7e]{1,256}$/.test(session)) throw usageError(`--session must be an origin_jti (printable, no spaces), got "${cell(session)}"`);
     return { session, ...extra };
   }
-  return { user: name("user", user as string), ...(kind ? { kind: kind as "sub" | "username" | "email" } : {}), ...extra };
+  return { user: name("user", user as string), ...(kind ? { kind } : {}), ...extra };
 }
 
 /** Turns parsed arguments of `admin <path…>` into a request; `path` is what follows `admin`. */
@@ -103,7 +123,7 @@ export function parseAdminCommand(path: string[], args: ParsedArgs): AdminReques
     case "usage": {
       if (args.flags.json && args.flags.csv) throw usageError("choose one of --json or --csv");
       const by = args.values.by ?? "user";
-      if (!["user", "group", "model", "day"].includes(by)) throw usageError(`--by must be user, group, model or day, got "${cell(by)}"`);
+      if (!(USAGE_DIMENSIONS as readonly string[]).includes(by)) throw usageError(`--by must be user, group, model, day or upstream, got "${cell(by)}"`);
       const since = args.values.since !== undefined ? parseDay("since", args.values.since) : undefined;
       const until = args.values.until !== undefined ? parseDay("until", args.values.until) : undefined;
       if (since && until && since > until) throw usageError(`--since ${since} is after --until ${until}`);
@@ -139,6 +159,18 @@ export function parseAdminCommand(path: string[], args: ParsedArgs): AdminReques
       return { op: "restore", json, target: targetOf(args, false) };
     case "revocations":
       return { op: "revocations", json };
+    case "audit": {
+      if (args.flags.json && args.flags.csv) throw usageError("choose one of --json or --csv");
+      const since = args.values.since !== undefined ? parseDay("since", args.values.since) : undefined;
+      return { op: "audit", output: args.flags.csv ? "csv" : json ? "json" : "table", ...(since ? { since } : {}) };
+    }
+    case "policy show":
+      return { op: "policy-show", json };
+    case "policy explain": {
+      const target = targetOf(args, false);
+      if (!("user" in target)) throw usageError("give --user U: agent-runner-auth admin policy explain --user U");
+      return { op: "policy-explain", json, user: target.user, ...(target.kind ? { kind: target.kind } : {}) };
+    }
     default:
       throw usageError(`unknown command 'admin ${cell(key)}'`, "See: agent-runner-auth admin --help");
   }
@@ -155,14 +187,17 @@ export function parseUsageCommand(args: ParsedArgs): UsageCommandRequest {
 
 export type AdminOutcome =
   | { op: "usage"; report: UsageReport }
-  | { op: "budget-set"; budget: Budget }
-  | { op: "budget-clear" | "limit-clear"; cleared: number }
+  | { op: "budget-set"; budget: Budget & Matched }
+  | { op: "budget-clear" | "limit-clear"; cleared: number; matched: Matched }
   | { op: "budget-list"; budgets: Budget[] }
-  | { op: "limit-set"; limit: RateLimit }
+  | { op: "limit-set"; limit: RateLimit & Matched }
   | { op: "limit-list"; limits: RateLimit[] }
-  | { op: "revoke"; revocation: Revocation }
-  | { op: "restore"; restored: boolean; kind: string; value: string }
-  | { op: "revocations"; revocations: Revocation[] };
+  | { op: "revoke"; revocation: RevokeAnswer }
+  | { op: "restore"; answer: RestoreAnswer }
+  | { op: "revocations"; revocations: Revocation[] }
+  | { op: "audit"; rows: AuditRowJson[] }
+  | { op: "policy-show"; policy: PolicyShowJson }
+  | { op: "policy-explain"; explained: PolicyExplainJson };
 
 export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<AdminOutcome> {
   switch (r.op) {
@@ -170,22 +205,32 @@ export async function runAdmin(client: AdminClient, r: AdminRequest): Promise<Ad
       return { op: "usage", report: await client.usage(r.query) };
     case "budget-set":
       return { op: "budget-set", budget: await client.setBudget(r.budget) };
-    case "budget-clear":
-      return { op: "budget-clear", cleared: (await client.clearBudget(r.selector)).cleared };
+    case "budget-clear": {
+      const { cleared, ...matched } = await client.clearBudget(r.selector);
+      return { op: "budget-clear", cleared, matched };
+    }
     case "budget-list":
       return { op: "budget-list", budgets: await client.listBudgets() };
     case "limit-set":
       return { op: "limit-set", limit: await client.setLimit(r.limit) };
-    case "limit-clear":
-      return { op: "limit-clear", cleared: (await client.clearLimit(r.subject)).cleared };
+    case "limit-clear": {
+      const { cleared, ...matched } = await client.clearLimit(r.subject);
+      return { op: "limit-clear", cleared, matched };
+    }
     case "limit-list":
       return { op: "limit-list", limits: await client.listLimits() };
     case "revoke":
       return { op: "revoke", revocation: await client.revoke(r.target) };
     case "restore":
-      return { op: "restore", ...(await client.restore(r.target)) };
+      return { op: "restore", answer: await client.restore(r.target) };
     case "revocations":
       return { op: "revocations", revocations: await client.listRevocations() };
+    case "audit":
+      return { op: "audit", rows: await client.listAudit(r.since) };
+    case "policy-show":
+      return { op: "policy-show", policy: await client.showPolicy() };
+    case "policy-explain":
+      return { op: "policy-explain", explained: await client.explainPolicy(r.user, r.kind) };
   }
 }
 
@@ -196,7 +241,32 @@ export interface Rendered {
 }
 
 const subjectText = (s: Subject) => ("user" in s ? `user ${cell(s.user)}` : "group" in s ? `group ${cell(s.group)}` : "the tenant");
-const budgetAmount = (b: Budget) => (b.unit === "usd" ? formatUsd(b.limit) : `${b.limit} tokens`);
+
+const KIND_WORDS: Record<UserKind, string> = { sub: "sub", username: "username", email: "e-mail" };
+
+/** One person the gateway matched: their identifiers, and which one the value named. */
+function personText(p: SeenPerson): string {
+  const ids = [p.username !== undefined ? `username ${cell(p.username)}` : "", p.email !== undefined ? `e-mail ${cell(p.email)}` : "", `sub ${cell(p.sub)}`].filter(Boolean).join(", ");
+  const by = p.matched_by.length > 0 ? `; matched by ${p.matched_by.map((k) => KIND_WORDS[k]).join(" and ")}` : "";
+  return `  ${ids}${by}${p.last_seen ? `; last seen ${whenUtc(p.last_seen)}` : ""}\n`;
+}
+
+/** The gateway's own words: one line, inert, at most 500 characters. */
+const noteText = (note: string) => sanitizeForTerminal(note).slice(0, 500);
+
+/**
+ * Whom an operation on a user matched, as the gateway said: the people, or its note that it has
+ * seen nobody by that name; an older gateway that does not say is not read as "nobody".
+ */
+function matchedText(m: Matched, subject: Subject | undefined, nobody: string): string {
+  if (subject !== undefined && !("user" in subject)) return "";
+  if (m.matched === undefined) return ""; // an older gateway: it matched any identifier, and does not say whom
+  if (m.matched.length === 0) return `${[m.note ? `${noteText(m.note)}.` : "No person seen by the gateway has that name.", nobody].filter(Boolean).join(" ")}\n`;
+  return `It matches ${m.matched.length === 1 ? "1 person" : `${m.matched.length} people`} seen by the gateway:\n${m.matched.map(personText).join("")}`;
+}
+
+const revocationText = (r: Revocation) => `${r.kind === "user" ? "user (any of sub, username, e-mail)" : r.kind === "origin_jti" ? "session" : KIND_WORDS[r.kind]} ${cell(r.value)}`;
+const budgetAmount = (b: Budget) => (b.unit === "usd" ? formatMicroUsd(Math.round(b.limit * 1e6)) : `${b.limit} tokens`);
 const subjectJson = (s: Subject) => ("user" in s ? { user: s.user } : "group" in s ? { group: s.group } : { tenant: true });
 const budgetJson = (b: Budget) => ({ ...subjectJson(b.subject), period: b.period, unit: b.unit, limit: b.limit, soft: b.soft });
 const limitJson = (l: RateLimit) => ({ ...subjectJson(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) });
@@ -207,7 +277,7 @@ function revocationRows(list: Revocation[]): string {
 }
 
 export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
-  const json = r.op === "usage" ? r.output === "json" : r.json;
+  const json = r.op === "usage" || r.op === "audit" ? r.output === "json" : r.json;
   const out = (stdout: string, stderr = ""): Rendered => ({ stdout, stderr });
   switch (outcome.op) {
     case "usage": {
@@ -218,12 +288,16 @@ export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
     }
     case "budget-set": {
       const b = outcome.budget;
-      return json ? out(jsonOutput(budgetJson(b))) : out("", `Budget set: ${subjectText(b.subject)}, ${b.period === "day" ? "daily" : "monthly"}, ${budgetAmount(b)}${b.soft ? " (soft: warns, never refuses)" : ""}.\n`);
+      if (json) return out(jsonOutput({ ...budgetJson(b), ...matchedJson(b) }));
+      return out("", `Budget set: ${subjectText(b.subject)}, ${b.period === "day" ? "daily" : "monthly"}, ${budgetAmount(b)}${b.soft ? " (soft: warns, never refuses)" : ""}.\n${matchedText(b, b.subject, "It applies when they first appear.")}`);
     }
     case "budget-clear":
     case "limit-clear": {
       const what = outcome.op === "budget-clear" ? "budget" : "rate limit";
-      return json ? out(jsonOutput({ cleared: outcome.cleared })) : out("", outcome.cleared > 0 ? `Cleared ${outcome.cleared} ${what}${outcome.cleared === 1 ? "" : "s"}.\n` : `No such ${what}: nothing cleared.\n`);
+      const subject = r.op === "budget-clear" ? r.selector.subject : r.op === "limit-clear" ? r.subject : undefined;
+      if (json) return out(jsonOutput({ cleared: outcome.cleared, ...matchedJson(outcome.matched) }));
+      const said = subject && "user" in subject ? matchedText(outcome.matched, subject, "") : "";
+      return out("", `${outcome.cleared > 0 ? `Cleared ${outcome.cleared} ${what}${outcome.cleared === 1 ? "" : "s"}.` : `No such ${what}: nothing cleared.`}\n${said}`);
     }
     case "budget-list":
       if (json) return out(jsonOutput(outcome.budgets.map(budgetJson)));
@@ -231,20 +305,61 @@ export function renderAdmin(r: AdminRequest, outcome: AdminOutcome): Rendered {
     case "limit-set": {
       const l = outcome.limit;
       const parts = [l.rpm !== undefined ? `${l.rpm} requests/min` : "", l.tpm !== undefined ? `${l.tpm} tokens/min` : ""].filter(Boolean).join(", ");
-      return json ? out(jsonOutput(limitJson(l))) : out("", `Rate limit set: ${subjectText(l.subject)}, ${parts}.\n`);
+      return json ? out(jsonOutput({ ...limitJson(l), ...matchedJson(l) })) : out("", `Rate limit set: ${subjectText(l.subject)}, ${parts}.\n${matchedText(l, l.subject, "It applies when they first appear.")}`);
     }
     case "limit-list":
       if (json) return out(jsonOutput(outcome.limits.map(limitJson)));
       return out(outcome.limits.length === 0 ? "No rate limits set (the tenant's defaults apply).\n" : renderTable(["SUBJECT", "RPM", "TPM"], outcome.limits.map((l) => [subjectText(l.subject), l.rpm !== undefined ? String(l.rpm) : "-", l.tpm !== undefined ? String(l.tpm) : "-"]), [false, true, true]));
     case "revoke": {
       const v = outcome.revocation;
-      return json ? out(jsonOutput(v)) : out("", `Revoked ${v.kind} ${cell(v.value)} until ${whenUtc(v.until)}: every replica refuses their tokens within seconds.\n`);
+      if (json) return out(jsonOutput(v));
+      return out("", renderRevoked(v));
     }
-    case "restore":
-      return json ? out(jsonOutput({ restored: outcome.restored, kind: outcome.kind, value: outcome.value })) : out("", outcome.restored ? `Restored ${cell(outcome.kind)} ${cell(outcome.value)}.\n` : `No revocation of ${cell(outcome.kind)} ${cell(outcome.value)} was in force.\n`);
+    case "restore": {
+      const a = outcome.answer;
+      if (json) return out(jsonOutput(a));
+      const target = r.op === "restore" ? r.target : undefined;
+      const said = target && "user" in target ? matchedText(a, { user: target.user }, "") : "";
+      if (!a.restored) return out("", `No revocation of ${cell(a.value)} was in force: nothing lifted.\n${said}`);
+      const lifted = a.lifted ? `: lifted ${a.lifted.map(revocationText).join(", ")}` : "";
+      return out("", `Restored ${cell(a.value)}${lifted}. Every replica lets them in again within about a second.\n${said}`);
+    }
     case "revocations":
       return json ? out(jsonOutput(outcome.revocations)) : out(revocationRows(outcome.revocations));
+    case "audit":
+      if (json) return out(jsonOutput(outcome.rows));
+      if (r.op === "audit" && r.output === "csv") return out(csvForOutput(auditCsv(outcome.rows)));
+      return out(auditTable(outcome.rows));
+    case "policy-show":
+      return out(renderPolicyShow(outcome.policy, json));
+    case "policy-explain":
+      return out(renderPolicyExplain(outcome.explained, json));
   }
+}
+
+const AUDIT_COLUMNS = ["time", "actor", "actor_sub", "action", "target", "old", "new", "request_id"] as const;
+/** A value of the audit as one cell: JSON for objects, empty for none. */
+const auditValue = (v: unknown): string => (v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v));
+
+export function auditCsv(rows: AuditRowJson[]): string {
+  return [AUDIT_COLUMNS.join(","), ...rows.map((row) => AUDIT_COLUMNS.map((c) => csvField(auditValue(row[c]))).join(","))].join("\r\n") + "\r\n";
+}
+
+function auditTable(rows: AuditRowJson[]): string {
+  if (rows.length === 0) return "No audit rows.\n";
+  return renderTable(["TIME", "ACTOR", "ACTION", "TARGET", "OLD", "NEW"], rows.map((a) => [whenUtc(a.time), cell(a.actor), cell(a.action), cell(a.target), cell(auditValue(a.old)), cell(auditValue(a.new))]), [false, false, false, false, false, false]);
+}
+
+const matchedJson = (m: Matched) => ({ ...(m.matched !== undefined ? { matched: m.matched } : {}), ...(m.note !== undefined ? { note: m.note } : {}) });
+
+/** A revocation as the gateway answered it: for a person, whom it matched; for nobody seen, that it waits for them. */
+function renderRevoked(v: RevokeAnswer): string {
+  const until = whenUtc(v.until);
+  if (v.kind === "origin_jti") return `Revoked session ${cell(v.value)} until ${until}: every replica refuses that sign-in's tokens within about a second.\n`;
+  const what = revocationText(v);
+  if (v.matched === undefined) return `Revoked ${what} until ${until}. The gateway does not say whom this matched (it runs an older version): check with 'agent-runner-auth admin revocations'.\n`;
+  if (v.matched.length === 0) return `${v.note ? noteText(v.note) : `No token seen for ${cell(v.value)}; revoked anyway: it applies when they first appear`} (until ${until}).\n`;
+  return `Revoked ${what} until ${until}. ${matchedText(v, undefined, "")}Every replica refuses their tokens within about a second.\n`;
 }
 
 /** `usage` (not --status-line): the view for a person, or the gateway's document as JSON. */

@@ -7,16 +7,17 @@
  */
 import { boundedFetch, CaFileError, type Bounds } from "../oauth/bounded-fetch.ts";
 import { checkEndpointUrl, checkTenantUrl } from "../../shared/endpoint-policy.ts";
+import { gatewayReason } from "../../shared/gateway-reasons.ts";
 import type { AdminKey } from "./admin-key.ts";
 import { type CredentialKind, failureFromError, failureFromResponse, type FailureContext, GatewayError } from "./errors.ts";
 import {
-  type Budget, type BudgetUnit, type LogoutAnswer, type MyUsage, type Period, type RateLimit, type Revocation, type RevocationKind, ShapeError, type Subject, type UsageDimension, type UsageReportRow,
-  parseBudget, parseBudgets, parseCleared, parseLimit, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocation, parseRevocations, parseUsageReport,
-} from "./shapes.ts";
+  type AuditRowJson, type Budget, type BudgetUnit, type LogoutAnswer, type Matched, type MyUsage, type Period, type RateLimit, type RestoreAnswer, type Revocation, type RevokeAnswer, ShapeError, type Subject, type UsageDimension, type UsageReportRow, type UserKind, type PolicyExplainJson, type PolicyShowJson,
+  parseAuditRows, parseBudgetAnswer, parseBudgets, parseCleared, parseLimitAnswer, parseLimits, parseLogout, parseMyUsage, parseRestored, parseRevocations, parseRevokeAnswer, parseUsageReport, parsePolicyExplain, parsePolicyShow,
+  ADMIN_PATH, LOGOUT_PATH, ME_USAGE_PATH, SESSION_PATH,
+} from "../../shared/gateway-api.ts";
 
-export const LOGOUT_PATH = "/_gateway/v1/logout";
-export const ME_USAGE_PATH = "/_gateway/v1/me/usage";
-export const ADMIN_PATH = "/_gateway/admin/v1/";
+/** The gateway's word on a token: refused with its reason header (when it sent one), or unknown with why. */
+export type TokenAcceptance = { verdict: "accepted" } | { verdict: "refused"; reason: string | null } | { verdict: "unknown"; why: string };
 
 /** fetch with bounds: what the client needs from the network (boundedFetch, or a fake in tests). */
 export type GatewayHttp = (url: string, init: RequestInit, bounds: Bounds) => Promise<Response>;
@@ -55,7 +56,7 @@ const REPORT_BYTES = 32 * 1024 * 1024;
  * The gateway's URLs for a tenant. An announced endpoint is used only on the tenant's own
  * origin: the access token is for this proxy and must not be sent anywhere else.
  */
-export function gatewayUrls(tenantUrl: string, endpoints: GatewayEndpoints = {}): { logout: string; usage: string; admin: (resource: string) => string } {
+export function gatewayUrls(tenantUrl: string, endpoints: GatewayEndpoints = {}): { logout: string; usage: string; session: string; admin: (resource: string) => string } {
   const tenant = checkTenantUrl("the tenant URL", tenantUrl);
   const base = tenant.href.replace(/\/+$/, "");
   const sameOrigin = (value: string | undefined, what: string): string | undefined => {
@@ -66,6 +67,7 @@ export function gatewayUrls(tenantUrl: string, endpoints: GatewayEndpoints = {})
   return {
     logout: sameOrigin(endpoints.logout, "the logout endpoint") ?? `${base}${LOGOUT_PATH}`,
     usage: sameOrigin(endpoints.usage, "the usage endpoint") ?? `${base}${ME_USAGE_PATH}`,
+    session: `${base}${SESSION_PATH}`,
     admin: (resource) => `${base}${ADMIN_PATH}${resource}`,
   };
 }
@@ -95,19 +97,23 @@ export interface BudgetSelector {
   unit?: BudgetUnit;
 }
 export type LimitSetting = { subject: Subject; rpm?: number; tpm?: number };
-export type RevocationTarget = ({ user: string; kind?: Exclude<RevocationKind, "origin_jti"> } | { session: string }) & { reason?: string };
+export type RevocationTarget = ({ user: string; kind?: UserKind } | { session: string }) & { reason?: string };
 
 export interface AdminClient {
   usage(query: UsageQuery): Promise<UsageReport>;
   listBudgets(): Promise<Budget[]>;
-  setBudget(budget: BudgetSetting): Promise<Budget>;
-  clearBudget(selector: BudgetSelector): Promise<{ cleared: number }>;
+  setBudget(budget: BudgetSetting): Promise<Budget & Matched>;
+  clearBudget(selector: BudgetSelector): Promise<{ cleared: number } & Matched>;
   listLimits(): Promise<RateLimit[]>;
-  setLimit(limit: LimitSetting): Promise<RateLimit>;
-  clearLimit(subject: Subject): Promise<{ cleared: number }>;
+  setLimit(limit: LimitSetting): Promise<RateLimit & Matched>;
+  clearLimit(subject: Subject): Promise<{ cleared: number } & Matched>;
   listRevocations(): Promise<Revocation[]>;
-  revoke(target: RevocationTarget): Promise<Revocation>;
-  restore(target: RevocationTarget): Promise<{ restored: boolean; kind: string; value: string }>;
+  revoke(target: RevocationTarget): Promise<RevokeAnswer>;
+  restore(target: RevocationTarget): Promise<RestoreAnswer>;
+  showPolicy(): Promise<PolicyShowJson>;
+  explainPolicy(user: string, kind?: UserKind): Promise<PolicyExplainJson>;
+  /** The audit log from `since` (a UTC day) on. */
+  listAudit(since?: string): Promise<AuditRowJson[]>;
 }
 
 export interface GatewayClient {
@@ -116,6 +122,11 @@ export interface GatewayClient {
   logoutSession(accessToken: string, options?: { timeoutMs?: number }): Promise<LogoutAnswer>;
   /** The caller's use today and this month, and their budgets. */
   myUsage(accessToken: string, options?: { timeoutMs?: number }): Promise<MyUsage>;
+  /**
+   * Whether the gateway still accepts this access token (the API's own checks: revocations and
+   * signed-out sessions included). Never throws: a gateway that cannot be asked is "unknown".
+   */
+  tokenAcceptance(accessToken: string, options: { timeoutMs: number }): Promise<TokenAcceptance>;
   admin(credential: AdminCredential): AdminClient;
 }
 
@@ -133,11 +144,11 @@ interface Call {
 }
 
 function subjectQuery(subject: Subject): Record<string, string> {
-  return "user" in subject ? { user: subject.user } : "group" in subject ? { group: subject.group } : { tenant: "1" };
+  return "user" in subject ? { user: subject.user, ...(subject.kind ? { kind: subject.kind } : {}) } : "group" in subject ? { group: subject.group } : { tenant: "1" };
 }
 
 function subjectBody(subject: Subject): Record<string, string | true> {
-  return "user" in subject ? { user: subject.user } : "group" in subject ? { group: subject.group } : { tenant: true };
+  return "user" in subject ? { user: subject.user, ...(subject.kind ? { kind: subject.kind } : {}) } : "group" in subject ? { group: subject.group } : { tenant: true };
 }
 
 function withQuery(url: string, query: Record<string, string | undefined>): string {
@@ -218,7 +229,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       listBudgets: async () => json(await call("GET", "budgets", "list the budgets", { maxBytes: LIST_BYTES }), parseBudgets),
       async setBudget(b) {
         const amount = "usd" in b ? { usd: b.usd } : { tokens: b.tokens };
-        return json(await call("PUT", "budgets", "set a budget", { body: { ...subjectBody(b.subject), period: b.period, ...amount, soft: b.soft } }), (v) => parseBudget(v));
+        return json(await call("PUT", "budgets", "set a budget", { body: { ...subjectBody(b.subject), period: b.period, ...amount, soft: b.soft } }), parseBudgetAnswer);
       },
       async clearBudget(s) {
         const url = withQuery(urls.admin("budgets"), { ...subjectQuery(s.subject), period: s.period, unit: s.unit });
@@ -227,7 +238,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       listLimits: async () => json(await call("GET", "limits", "list the rate limits", { maxBytes: LIST_BYTES }), parseLimits),
       async setLimit(l) {
         const body = { ...subjectBody(l.subject), ...(l.rpm !== undefined ? { rpm: l.rpm } : {}), ...(l.tpm !== undefined ? { tpm: l.tpm } : {}) };
-        return json(await call("PUT", "limits", "set a rate limit", { body }), (v) => parseLimit(v));
+        return json(await call("PUT", "limits", "set a rate limit", { body }), parseLimitAnswer);
       },
       async clearLimit(subject) {
         return json(await call("DELETE", "limits", "clear a rate limit", { url: withQuery(urls.admin("limits"), subjectQuery(subject)) }), parseCleared);
@@ -235,12 +246,17 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       listRevocations: async () => json(await call("GET", "revocations", "list the revocations", { maxBytes: LIST_BYTES }), parseRevocations),
       async revoke(t) {
         const body = "session" in t ? { session: t.session } : { user: t.user, ...(t.kind ? { kind: t.kind } : {}) };
-        return json(await call("POST", "revocations", "revoke access", { body: { ...body, ...(t.reason ? { reason: t.reason } : {}) } }), (v) => parseRevocation(v));
+        return json(await call("POST", "revocations", "revoke access", { body: { ...body, ...(t.reason ? { reason: t.reason } : {}) } }), parseRevokeAnswer);
       },
       async restore(t) {
         const query = "session" in t ? { session: t.session } : { user: t.user, kind: t.kind };
         return json(await call("DELETE", "revocations", "restore access", { url: withQuery(urls.admin("revocations"), query) }), parseRestored);
       },
+      showPolicy: async () => json(await call("GET", "policy", "show the policy in force", { maxBytes: LIST_BYTES }), parsePolicyShow),
+      async explainPolicy(user, kind) {
+        return json(await call("GET", "policy/explain", "explain a person's access", { url: withQuery(urls.admin("policy/explain"), { user, kind }) }), parsePolicyExplain);
+      },
+      listAudit: async (since) => json(await call("GET", "audit", "read the audit log", { url: withQuery(urls.admin("audit"), { since }), maxBytes: REPORT_BYTES }), parseAuditRows),
     };
   }
 
@@ -250,6 +266,18 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       json({ method: "POST", url: urls.logout, action: "end the session at the gateway", bearer: accessToken, credential: "token", admin: false, maxBytes: SMALL_BYTES, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, parseLogout),
     myUsage: (accessToken, o = {}) =>
       json({ method: "GET", url: urls.usage, action: "read your usage", bearer: accessToken, credential: "token", admin: false, maxBytes: SMALL_BYTES, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, parseMyUsage),
+    async tokenAcceptance(accessToken, o) {
+      try {
+        checkEndpointUrl("the gateway endpoint", urls.session);
+        const response = await http(urls.session, { method: "GET", headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" }, redirect: "manual" }, { maxBytes: 4096, timeoutMs: o.timeoutMs });
+        // Any 401 is a refusal; the reason header, when present, says which kind.
+        if (response.status === 401) return { verdict: "refused", reason: gatewayReason(response.headers) ?? null };
+        if (response.status === 200) return { verdict: "accepted" };
+        return { verdict: "unknown", why: `HTTP ${response.status}` };
+      } catch (e) {
+        return { verdict: "unknown", why: (e as Error)?.name === "TimeoutError" ? `no answer within ${o.timeoutMs} ms` : String((e as Error)?.message ?? e) };
+      }
+    },
     admin,
   };
 }

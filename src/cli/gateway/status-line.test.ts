@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { GatewayError } from "./errors.ts";
-import type { MyUsage } from "./shapes.ts";
+import type { MyUsage } from "../../shared/gateway-api.ts";
 import { statusLineText, type StatusLineDeps } from "./status-line.ts";
 
 const F = { requests: 1, input_tokens: 1, output_tokens: 1, cache_creation_input_tokens: 0, cache_creation_5m_input_tokens: 0, cache_creation_1h_input_tokens: 0, cache_read_input_tokens: 0, web_search_requests: 0, cost_usd: 0.25, unpriced_requests: 0 };

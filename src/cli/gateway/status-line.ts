@@ -14,7 +14,7 @@
  */
 import type { GatewayErrorCode } from "./errors.ts";
 import { GatewayError } from "./errors.ts";
-import { myUsageToWire, parseMyUsage, type MyUsage } from "./shapes.ts";
+import { myUsageToWire, parseMyUsage, type MyUsage } from "../../shared/gateway-api.ts";
 import { statusLineFor } from "./usage-view.ts";
 
 /** The cache file, as the command layer opens it (private file in the state dir, written atomically). */

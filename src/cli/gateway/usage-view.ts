@@ -4,7 +4,7 @@
  * string from the gateway (names, groups, models, dates) is sanitised here, whatever its source.
  */
 import { jsonForTerminal, sanitizeForTerminal } from "../terminal-text.ts";
-import type { BudgetStatus, MyUsage, Subject, UsageDimension, UsageFigures, UsageReportRow } from "./shapes.ts";
+import type { BudgetStatus, MyUsage, Subject, UsageDimension, UsageFigures, UsageReportRow } from "../../shared/gateway-api.ts";
 
 const MAX_CELL = 48;
 
@@ -54,7 +54,7 @@ function sum(rows: UsageFigures[]): UsageFigures {
 /** The admin usage report as a table, with a total (except by group: a request counts under each of its groups). */
 export function renderUsageReport(rows: UsageReportRow[], by: UsageDimension): string {
   if (rows.length === 0) return "No usage in this period.\n";
-  const keyCell = (r: UsageReportRow) => (by === "group" && r.key === "" ? "(no group)" : cell(r.key));
+  const keyCell = (r: UsageReportRow) => (r.key === "" && by === "group" ? "(no group)" : r.key === "" && by === "upstream" ? "(before pools)" : cell(r.key));
   const body = rows.map((r) => [keyCell(r), ...figureCells(r)]);
   const total = sum(rows);
   if (by !== "group") body.push(["TOTAL", ...figureCells(total)]);

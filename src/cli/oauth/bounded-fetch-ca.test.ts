@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestCa, type TestCa } from "../../../test/support/network.ts";
-import { boundedFetch, CaFileError, caFileInEffect, trustCaFile } from "./bounded-fetch.ts";
+import { boundedFetch, CaFileError, caTrust, SYSTEM_TRUST, type TlsTrust } from "./bounded-fetch.ts";
 import { ExitCode } from "../errors.ts";
 
 let ca: TestCa;
@@ -17,31 +17,30 @@ beforeAll(() => {
 });
 afterAll(() => server.stop(true));
 afterEach(() => {
-  trustCaFile(undefined);
   delete process.env.NODE_EXTRA_CA_CERTS;
 });
-const get = () => boundedFetch(`https://localhost:${server.port}/`, {}, { timeoutMs: 5000 });
+const get = (trust: TlsTrust) => boundedFetch(`https://localhost:${server.port}/`, {}, { timeoutMs: 5000, trust });
 
-test("without a bundle the private CA is not trusted; with it, it is", async () => {
-  await expect(get()).rejects.toMatchObject({ code: expect.stringMatching(/CERT|VERIFY|SELF_SIGNED/) });
-  trustCaFile(ca.caFile);
-  expect(caFileInEffect()).toBe(ca.caFile);
-  expect(await (await get()).text()).toBe("hi");
+test("without a bundle the private CA is not trusted; with it, it is; one request's trust is not another's", async () => {
+  await expect(get(SYSTEM_TRUST)).rejects.toMatchObject({ code: expect.stringMatching(/CERT|VERIFY|SELF_SIGNED/) });
+  const trusting = caTrust(ca.caFile);
+  expect(trusting.caFile).toBe(ca.caFile);
+  expect(await (await get(trusting)).text()).toBe("hi");
+  // no module state: a request without the bundle is still refused after one with it
+  await expect(get(SYSTEM_TRUST)).rejects.toMatchObject({ code: expect.stringMatching(/CERT|VERIFY|SELF_SIGNED/) });
+  await expect(boundedFetch(`https://localhost:${server.port}/`, {}, { timeoutMs: 5000 })).rejects.toMatchObject({ code: expect.stringMatching(/CERT|VERIFY|SELF_SIGNED/) });
 });
 
 test("NODE_EXTRA_CA_CERTS stays trusted alongside --ca-file (tls.ca replaces Bun's defaults)", async () => {
   process.env.NODE_EXTRA_CA_CERTS = ca.caFile;
-  trustCaFile(other.caFile);
-  expect(await (await get()).text()).toBe("hi");
+  expect(await (await get(caTrust(other.caFile))).text()).toBe("hi");
 });
 
 test("a missing file or one without a PEM certificate is a CaFileError, exit 5", async () => {
-  trustCaFile("/nonexistent/ca.pem");
-  const missing = await get().catch((e: unknown) => e);
+  const missing = await get(caTrust("/nonexistent/ca.pem")).catch((e: unknown) => e);
   expect(missing).toBeInstanceOf(CaFileError);
   expect((missing as CaFileError).exitCode).toBe(ExitCode.config);
   const junk = join(tmpdir(), `ara-junk-${process.pid}.pem`);
   writeFileSync(junk, "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n");
-  trustCaFile(junk);
-  expect(await get().catch((e: unknown) => (e as Error).message)).toContain("holds no PEM certificate");
+  expect(await get(caTrust(junk)).catch((e: unknown) => (e as Error).message)).toContain("holds no PEM certificate");
 });

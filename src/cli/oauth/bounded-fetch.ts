@@ -27,6 +27,8 @@ export class ResponseTooLarge extends Error {
 export interface Bounds {
   maxBytes?: number;
   timeoutMs: number;
+  /** The certificates trusted (default: the system roots). */
+  trust?: TlsTrust;
 }
 
 function timeoutError(signal: AbortSignal): Error {
@@ -41,7 +43,9 @@ function timeoutError(signal: AbortSignal): Error {
  * A custom CA bundle (`--ca-file`, $AGENT_RUNNER_AUTH_CA_FILE, or the profile's, remembered at
  * login): a TLS-inspecting corporate proxy re-signs every site with its own CA. Bun's `tls.ca`
  * replaces the default roots (as Node's does), so the bundle is added to node:tls's root
- * certificates. Read once, on the first request: the cached `token` path never pays for it.
+ * certificates. A TlsTrust is a value handed to each request (the factory makes one per bundle):
+ * nothing here is set by reading a profile. The file is read on the first request that uses it,
+ * so the cached `token` path never pays for it.
  */
 const MAX_CA_FILE_BYTES = 4 * 1024 * 1024;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
@@ -51,19 +55,12 @@ export class CaFileError extends ConfigError {
   readonly code = "ca_file";
 }
 
-let caFile: string | undefined;
-let trusted: string[] | undefined;
-
-/** Sets the CA bundle every later request trusts in addition to the system roots (undefined: none). */
-export function trustCaFile(path: string | undefined): void {
-  if (path === caFile) return;
-  caFile = path;
-  trusted = undefined;
-}
-
-/** The CA bundle in effect, if any (login remembers it in the profile). */
-export function caFileInEffect(): string | undefined {
-  return caFile;
+/** Which certificates a request trusts: the system roots, plus a CA bundle when there is one. */
+export interface TlsTrust {
+  /** The bundle's path, or undefined for the system roots alone. */
+  readonly caFile: string | undefined;
+  /** fetch's `tls` option ({} without a bundle: Bun's defaults apply). Reads the bundle once; a bad file is a CaFileError. */
+  fetchOptions(): { tls?: { ca: string[] } };
 }
 
 const CA_HINT = "Pass --ca-file (or set AGENT_RUNNER_AUTH_CA_FILE) with the path of your organisation's CA bundle in PEM format.";
@@ -96,12 +93,21 @@ function environmentCas(): string[] {
   });
 }
 
-/** fetch's `tls` option for the CA bundle in effect; {} without one (Bun's defaults apply). */
-export function tlsOptions(): { tls?: { ca: string[] } } {
-  if (caFile === undefined) return {};
-  trusted ??= [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ...environmentCas(), ...readCaFile(caFile)];
-  return { tls: { ca: trusted } };
+/** The trust of requests with this CA bundle (undefined: the system roots alone). */
+export function caTrust(caFile: string | undefined): TlsTrust {
+  let trusted: string[] | undefined;
+  return {
+    caFile,
+    fetchOptions() {
+      if (caFile === undefined) return {};
+      trusted ??= [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ...environmentCas(), ...readCaFile(caFile)];
+      return { tls: { ca: trusted } };
+    },
+  };
 }
+
+/** The system roots alone (tests, and callers with no bundle configured). */
+export const SYSTEM_TRUST: TlsTrust = caTrust(undefined);
 
 const NO_BODY = new Set([101, 204, 205, 304]);
 
@@ -111,7 +117,7 @@ export async function boundedFetch(url: string | URL, init: RequestInit, bounds:
   const maxBytes = bounds.maxBytes ?? MAX_RESPONSE_BYTES;
   const deadline = AbortSignal.timeout(bounds.timeoutMs);
   const signal = init.signal ? AbortSignal.any([deadline, init.signal]) : deadline;
-  const response = await fetch(href, { ...init, ...tlsOptions(), signal });
+  const response = await fetch(href, { ...init, ...(bounds.trust ?? SYSTEM_TRUST).fetchOptions(), signal });
   const declared = Number(response.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > maxBytes) {
     void response.body?.cancel().catch(() => {});
@@ -133,14 +139,17 @@ export interface TimedRead {
 }
 
 /**
- * A streamed response read under the same bounds, keeping when each piece arrived (`doctor
- * --deep`: a buffering middlebox delivers a streamed answer in one piece at the end).
+ * A streamed response (`send` makes the request, with the deadline's signal) read under the same
+ * bounds, keeping when each piece arrived (`doctor --deep`: a buffering middlebox delivers a
+ * streamed answer in one piece at the end). `url` names the server in errors.
  */
-export async function timedReads(url: string, init: RequestInit, bounds: Bounds, clock: () => number = () => performance.now()): Promise<{ status: number; headers: Headers; reads: TimedRead[]; text: string }> {
+export async function timedReads(send: (signal: AbortSignal) => Promise<Response>, url: string, bounds: Omit<Bounds, "trust">, clock: () => number = () => performance.now()): Promise<{ status: number; headers: Headers; headersAtMs: number; reads: TimedRead[]; text: string }> {
   const maxBytes = bounds.maxBytes ?? MAX_RESPONSE_BYTES;
   const signal = AbortSignal.timeout(bounds.timeoutMs);
   const started = clock();
-  const response = await fetch(url, { ...init, ...tlsOptions(), signal });
+  const response = await send(signal);
+  // a buffering middlebox usually holds the headers with the body; a direct stream sends them at once
+  const headersAtMs = clock() - started;
   const reads: TimedRead[] = [];
   const decoder = new TextDecoder();
   let text = "";
@@ -162,5 +171,5 @@ export async function timedReads(url: string, init: RequestInit, bounds: Bounds,
       throw e;
     }
   }
-  return { status: response.status, headers: response.headers, reads, text };
+  return { status: response.status, headers: response.headers, headersAtMs, reads, text };
 }

@@ -3,9 +3,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import * as oauth from "oauth4webapi";
 import { CliError, exitCodeOf, RefreshRejected } from "../errors.ts";
 import { EndpointPolicyError } from "../../shared/endpoint-policy.ts";
-import { ResponseTooLarge } from "./bounded-fetch.ts";
+import { ResponseTooLarge, SYSTEM_TRUST } from "./bounded-fetch.ts";
 import { CallbackStateMismatch, idpFailure, refreshTokens, USER_AGENT, validateCallback } from "./client.ts";
-import { PROFILE } from "../commands/fake-context.ts";
+import { PROFILE } from "../../../test/support/fake-context.ts";
 import { VERSION } from "../version.ts";
 
 const URL_ = "https://idp.example.com/pool/token";
@@ -56,7 +56,7 @@ describe("refresh and callback errors are typed", () => {
   afterAll(() => server.stop(true));
   test("invalid_grant is RefreshRejected (kind auth-required, code refresh-rejected), with the cause kept", async () => {
     const profile = { ...PROFILE, issuer: `http://127.0.0.1:${server.port}`, endpoints: { authorization: `http://127.0.0.1:${server.port}/a`, token: `http://127.0.0.1:${server.port}/token` } };
-    const error = await refreshTokens(profile, "dead").catch((e: unknown) => e);
+    const error = await refreshTokens(profile, "dead", SYSTEM_TRUST).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RefreshRejected);
     expect((error as RefreshRejected).code).toBe("refresh-rejected");
     expect((error as RefreshRejected).cause).toBeInstanceOf(oauth.ResponseBodyError);

@@ -10,7 +10,7 @@ import type { Endpoints, Profile } from "../config.ts";
 import type { TokenSet } from "../session/records.ts";
 import { discoveryUrlFor, parseTenantDiscovery, DiscoveryFormatError, DiscoveryPolicyError, type TenantDiscovery } from "../../shared/tenant-discovery.ts";
 import { checkEndpointUrl, checkProfileUrls, checkRedirectUri, checkTenantUrl, EndpointPolicyError, isLoopbackHost } from "../../shared/endpoint-policy.ts";
-import { boundedCustomFetch, boundedFetch, ResponseTooLarge } from "./bounded-fetch.ts";
+import { boundedCustomFetch, boundedFetch, ResponseTooLarge, type TlsTrust } from "./bounded-fetch.ts";
 import { sanitizeForTerminal } from "../terminal-text.ts";
 
 /**
@@ -38,22 +38,31 @@ type FetchLike = (url: string, options: RequestInit) => Promise<Response>;
 /**
  * Options for every request to the IdP or the tenant: the URL passes the endpoint policy first
  * (http(s) only, plain http only to this machine), and the response is read through the bounded
- * fetch (size cap, one deadline for the whole exchange).
+ * fetch (size cap, one deadline for the whole exchange) trusting `trust`'s certificates.
  */
-export function requestOptions(url: string): { signal: AbortSignal; [oauth.allowInsecureRequests]?: boolean; [oauth.customFetch]: FetchLike; headers: Record<string, string> } {
+export function requestOptions(url: string, trust: TlsTrust): { signal: AbortSignal; [oauth.allowInsecureRequests]?: boolean; [oauth.customFetch]: FetchLike; headers: Record<string, string> } {
   const { protocol, hostname } = checkEndpointUrl("the request URL", url);
   return {
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     headers: { "user-agent": USER_AGENT },
-    [oauth.customFetch]: boundedCustomFetch({ timeoutMs: REQUEST_TIMEOUT_MS }),
+    [oauth.customFetch]: boundedCustomFetch({ timeoutMs: REQUEST_TIMEOUT_MS, trust }),
     ...(protocol === "http:" && isLoopbackHost(hostname) ? { [oauth.allowInsecureRequests]: true } : {}),
   };
 }
 
 /** A GET (or any request) to the IdP or the tenant with the same policy and bounds as the OAuth requests. */
-export function guardedFetch(url: string, init: RequestInit = {}): Promise<Response> {
-  const { [oauth.customFetch]: _, [oauth.allowInsecureRequests]: __, ...options } = requestOptions(url);
-  return boundedFetch(url, { ...options, ...init, headers: { ...options.headers, ...(init.headers as Record<string, string> | undefined) } }, { timeoutMs: REQUEST_TIMEOUT_MS });
+export function guardedFetch(url: string, init: RequestInit, trust: TlsTrust): Promise<Response> {
+  const { [oauth.customFetch]: _, [oauth.allowInsecureRequests]: __, ...options } = requestOptions(url, trust);
+  return boundedFetch(url, { ...options, ...init, headers: { ...options.headers, ...(init.headers as Record<string, string> | undefined) } }, { timeoutMs: REQUEST_TIMEOUT_MS, trust });
+}
+
+/**
+ * A request whose answer the caller reads as it arrives and bounds itself (doctor --deep, the
+ * keep-fresh forwarder): the endpoint policy and the trusted certificates, nothing buffered.
+ */
+export async function streamingFetch(url: string, init: RequestInit, trust: TlsTrust): Promise<Response> {
+  checkEndpointUrl("the request URL", url);
+  return fetch(url, { ...init, ...trust.fetchOptions() });
 }
 
 const FIX_PROFILE = "Fix the profile file, or run 'agent-runner-auth login <tenant URL>' again to rewrite it.";
@@ -171,12 +180,12 @@ async function withRetryAfter(send: () => Promise<Response>): Promise<Response> 
   return send();
 }
 
-export async function refreshTokens(profile: Profile, refreshToken: string): Promise<TokenSet> {
+export async function refreshTokens(profile: Profile, refreshToken: string, trust: TlsTrust): Promise<TokenSet> {
   checkProfile(profile);
   const as = authorizationServer(profile);
   try {
     const response = await withRetryAfter(() =>
-      oauth.refreshTokenGrantRequest(as, client(profile), oauth.None(), refreshToken, requestOptions(profile.endpoints.token)),
+      oauth.refreshTokenGrantRequest(as, client(profile), oauth.None(), refreshToken, requestOptions(profile.endpoints.token, trust)),
     );
     return toTokenSet(await oauth.processRefreshTokenResponse(as, client(profile, response), response));
   } catch (e) {
@@ -192,7 +201,7 @@ export interface CodeExchange {
   nonce: string;
 }
 
-export async function exchangeCode(profile: Profile, exchange: CodeExchange): Promise<TokenSet> {
+export async function exchangeCode(profile: Profile, exchange: CodeExchange, trust: TlsTrust): Promise<TokenSet> {
   checkProfile(profile);
   const as = authorizationServer(profile);
   try {
@@ -203,7 +212,7 @@ export async function exchangeCode(profile: Profile, exchange: CodeExchange): Pr
       exchange.callbackParameters,
       exchange.redirectUri,
       exchange.codeVerifier,
-      requestOptions(profile.endpoints.token),
+      requestOptions(profile.endpoints.token, trust),
     );
     const result = await oauth.processAuthorizationCodeResponse(as, client(profile, response), response, { expectedNonce: exchange.nonce, requireIdToken: true });
     const tokens = toTokenSet(result);
@@ -215,13 +224,13 @@ export async function exchangeCode(profile: Profile, exchange: CodeExchange): Pr
 }
 
 /** Revokes a refresh token (Cognito also invalidates the access tokens issued from it). */
-export async function revokeRefreshToken(profile: Profile, refreshToken: string): Promise<void> {
+export async function revokeRefreshToken(profile: Profile, refreshToken: string, trust: TlsTrust): Promise<void> {
   if (!profile.endpoints.revocation) throw new CliError(ExitCode.idpUnavailable, "the identity provider has no revocation endpoint");
   checkProfile(profile);
   const as = authorizationServer(profile);
   try {
     const response = await oauth.revocationRequest(as, client(profile), oauth.None(), refreshToken, {
-      ...requestOptions(profile.endpoints.revocation),
+      ...requestOptions(profile.endpoints.revocation, trust),
       additionalParameters: { token_type_hint: "refresh_token" },
     });
     await oauth.processRevocationResponse(response);
@@ -230,10 +239,10 @@ export async function revokeRefreshToken(profile: Profile, refreshToken: string)
   }
 }
 
-async function getJson(url: string, what: string): Promise<unknown> {
+async function getJson(url: string, what: string, trust: TlsTrust): Promise<unknown> {
   let response: Response;
   try {
-    response = await guardedFetch(url, { redirect: "manual" });
+    response = await guardedFetch(url, { redirect: "manual" }, trust);
   } catch (e) {
     throw idpFailure(`read the ${what}`, url, e);
   }
@@ -259,11 +268,11 @@ function withPolicy<T>(code: ExitCode, check: () => T): T {
 
 export const ASK_ADMIN = "The tenant's configuration is unsafe or wrong; tell your administrator (nothing was opened or sent).";
 
-export async function fetchTenantDiscovery(tenantUrl: string): Promise<TenantDiscovery> {
+export async function fetchTenantDiscovery(tenantUrl: string, trust: TlsTrust): Promise<TenantDiscovery> {
   withPolicy(ExitCode.usage, () => checkTenantUrl("the tenant URL", tenantUrl));
   const url = discoveryUrlFor(tenantUrl);
   try {
-    return parseTenantDiscovery(await getJson(url, "tenant discovery document"), tenantUrl);
+    return parseTenantDiscovery(await getJson(url, "tenant discovery document", trust), tenantUrl);
   } catch (e) {
     // A URL the CLI must not use is a bad configuration (5); other format errors stay 3.
     if (e instanceof DiscoveryPolicyError) throw new CliError(ExitCode.config, sanitizeForTerminal(`${url}: ${e.message}`), ASK_ADMIN);
@@ -273,11 +282,11 @@ export async function fetchTenantDiscovery(tenantUrl: string): Promise<TenantDis
 }
 
 /** OpenID Provider discovery of the issuer (Cognito serves it under the issuer path). */
-export async function discoverEndpoints(issuer: string): Promise<Endpoints> {
+export async function discoverEndpoints(issuer: string, trust: TlsTrust): Promise<Endpoints> {
   const issuerUrl = withPolicy(ExitCode.config, () => checkEndpointUrl("the issuer", issuer));
   let as: oauth.AuthorizationServer;
   try {
-    const response = await oauth.discoveryRequest(issuerUrl, { algorithm: "oidc", ...requestOptions(issuer) });
+    const response = await oauth.discoveryRequest(issuerUrl, { algorithm: "oidc", ...requestOptions(issuer, trust) });
     as = await oauth.processDiscoveryResponse(issuerUrl, response);
   } catch (e) {
     throw idpFailure("read the OpenID configuration", issuer, e);

@@ -8,6 +8,7 @@ import { CliError, ExitCode } from "../errors.ts";
 import type { Profile } from "../config.ts";
 import type { TokenSet } from "../session/records.ts";
 import type { BrowserOpener } from "../browser.ts";
+import type { TlsTrust } from "./bounded-fetch.ts";
 import { listenForCallback, type CallbackOutcome, type LoopbackListener } from "./loopback.ts";
 import { parsePastedCallback, terminalLines } from "./paste.ts";
 import { exchangeCode, newAuthorizationRequest, validateCallback } from "./client.ts";
@@ -28,6 +29,8 @@ export interface LoginOptions {
    * paste only), shown under the address (surfaces/where-am-i.ts signInScreen).
    */
   headlessHelp?: (callbackPort: number | null) => string[];
+  /** The certificates the code exchange trusts. */
+  trust: TlsTrust;
 }
 
 export async function interactiveLogin(options: LoginOptions): Promise<TokenSet> {
@@ -53,7 +56,7 @@ export async function interactiveLogin(options: LoginOptions): Promise<TokenSet>
     try {
       if (!request) throw new CliError(ExitCode.authRequired, "callback arrived before the login started");
       const parameters = validateCallback(profile, url, request.state);
-      const tokens = await exchangeCode(profile, { callbackParameters: parameters, redirectUri, codeVerifier: request.codeVerifier, nonce: request.nonce });
+      const tokens = await exchangeCode(profile, { callbackParameters: parameters, redirectUri, codeVerifier: request.codeVerifier, nonce: request.nonce }, options.trust);
       settle.resolve(tokens);
       return { ok: true, message: "You are signed in to agent-runner. You can close this tab and return to the terminal." };
     } catch (e) {

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { fakeContext, PROFILE } from "../commands/fake-context.ts";
+import { fakeContext, PROFILE } from "../../../test/support/fake-context.ts";
 import { endBrowserSession, poolLogoutUrl } from "./browser-logout.ts";
 
 test("the pool's /logout URL: end_session_endpoint when announced, else /logout on the hosted domain", () => {

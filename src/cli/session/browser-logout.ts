@@ -7,7 +7,7 @@
  *  - unless the browser was seen reaching that page, the profile records `loggedOut`, and the
  *    next sign-in sends `prompt=login` (the form is shown whatever the cookie says).
  */
-import type { CommandContext } from "../commands/context.ts";
+import type { CommandContext } from "../context.ts";
 import type { Profile } from "../config.ts";
 
 /** How long `logout` waits for the browser to come back from the pool's /logout. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { AuthRequiredError, CliError } from "../errors.ts";
-import { fakeContext, NOW, PROFILE } from "../commands/fake-context.ts";
+import { fakeContext, NOW, PROFILE } from "../../../test/support/fake-context.ts";
 import { cooldownBlocker, LOGIN_COOLDOWN_MS, recordedLogin, type AttemptRecords, type LoginAttempt } from "./login-cooldown.ts";
 import { automaticLogin, browserLogin, DEFAULT_LOGIN_TIMEOUT_MS } from "./interactive-login.ts";
 

@@ -3,7 +3,7 @@
  * (automatic: only with a person there, and not again within the cool-down after an unfinished
  * one, so a background caller never opens a tab storm). Both run under the profile lock.
  */
-import type { CommandContext } from "../commands/context.ts";
+import type { CommandContext } from "../context.ts";
 import type { Profile } from "../config.ts";
 import type { TokenSet } from "./records.ts";
 import { AuthRequiredError } from "../errors.ts";

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { decodeAccess, decodeRefresh, isFresh, jwtClaims, requiredValidityMs } from "./records.ts";
-import { requestedValidityMs, HELPER_TTL_MARGIN_MS, DEFAULT_MIN_VALIDITY_MS } from "../commands/token/token.ts";
 
 describe("freshness", () => {
   test("the requested validity applies, capped just under the token's lifetime", () => {
@@ -19,13 +18,6 @@ describe("freshness", () => {
     expect(isFresh(fresh, 1000, 10 * 3_600_000)).toBe(true);
     expect(isFresh(fresh, 1000 + 3_600_000 - 4 * 60_000, 5 * 60_000)).toBe(false);
     expect(isFresh(fresh, 1000 + 3_600_000 - 6 * 60_000, 5 * 60_000)).toBe(true);
-  });
-
-  test("CLAUDE_CODE_API_KEY_HELPER_TTL_MS raises the requested validity to TTL + margin", () => {
-    expect(requestedValidityMs(undefined, undefined)).toBe(DEFAULT_MIN_VALIDITY_MS);
-    expect(requestedValidityMs(undefined, "3300000")).toBe(3_300_000 + HELPER_TTL_MARGIN_MS);
-    expect(requestedValidityMs("90m", "60000")).toBe(90 * 60_000);
-    expect(() => requestedValidityMs(undefined, "soon")).toThrow("CLAUDE_CODE_API_KEY_HELPER_TTL_MS must be a number");
   });
 });
 

@@ -23,8 +23,14 @@ export interface AccessRecord {
 
 export interface RefreshRecord {
   token: string;
+  /** When this refresh token arrived (a sign-in, or a rotation). */
   issuedAt: number;
-  /** Known only when the tenant publishes the refresh token lifetime. */
+  /** When the session began (the sign-in), kept across rotations; absent in records written before it was kept. */
+  signedInAt?: number;
+  /**
+   * The absolute end of the session: sign-in + the refresh token lifetime. A rotated refresh
+   * token keeps it (Cognito). Known only when the tenant publishes the lifetime.
+   */
   expiresAt?: number;
 }
 
@@ -48,7 +54,7 @@ export function decodeAccess(raw: string | null): AccessRecord | null {
 export function decodeRefresh(raw: string | null): RefreshRecord | null {
   const r = parseRecord(raw);
   if (!r || typeof r.token !== "string" || r.token === "" || typeof r.issuedAt !== "number") return null;
-  return { token: r.token, issuedAt: r.issuedAt, ...(typeof r.expiresAt === "number" ? { expiresAt: r.expiresAt } : {}) };
+  return { token: r.token, issuedAt: r.issuedAt, ...(typeof r.signedInAt === "number" ? { signedInAt: r.signedInAt } : {}), ...(typeof r.expiresAt === "number" ? { expiresAt: r.expiresAt } : {}) };
 }
 
 export const encodeRecord = (record: AccessRecord | RefreshRecord): string => JSON.stringify(record);

@@ -68,7 +68,7 @@ describe("the behaviour table", () => {
     await seed(store, { token: "cached", expiresAt: 1_000_000 + 3_000_000 }, "rt");
     let locked = false;
     const p = ports(store, { lock: async () => ((locked = true), { release() {} }) });
-    expect(await getToken(p, 300_000)).toBe("cached");
+    expect((await getToken(p, 300_000)).access.token).toBe("cached");
     expect(locked).toBe(false);
     expect(p.refreshes).toEqual([]);
   });
@@ -77,7 +77,7 @@ describe("the behaviour table", () => {
     const store = new MemoryStore();
     await seed(store, { token: "old", expiresAt: 1_000_000 + 200_000 }, "rt");
     const p = ports(store);
-    expect(await getToken(p, 300_000)).toBe("refreshed-1");
+    expect((await getToken(p, 300_000)).access.token).toBe("refreshed-1");
     expect(p.refreshes).toEqual(["rt"]);
     expect(JSON.parse(store.data.get("access")!).token).toBe("refreshed-1");
     // Cognito without rotation returns no refresh token: the old one stays
@@ -97,7 +97,7 @@ describe("the behaviour table", () => {
   test("interactive: no tokens, login possible: logs in and stores everything", async () => {
     const store = new MemoryStore();
     const p = ports(store, { login: async () => ({ accessToken: "fresh", expiresIn: 3600, refreshToken: "rt-new", idToken: "a.b.c" }) });
-    expect(await getToken(p, 0)).toBe("fresh");
+    expect((await getToken(p, 0)).access.token).toBe("fresh");
     expect(JSON.parse(store.data.get("refresh")!).token).toBe("rt-new");
     expect(store.data.get("id")).toBe("a.b.c");
   });
@@ -115,7 +115,7 @@ describe("the behaviour table", () => {
     const store = new MemoryStore();
     await seed(store, { token: "still-valid", expiresAt: 1_000_000 + 60_000 }, "rt");
     const p = ports(store, { refresh: async () => Promise.reject(new CliError(3, "cannot reach the identity provider")) });
-    expect(await getToken(p, 300_000)).toBe("still-valid");
+    expect((await getToken(p, 300_000)).access.token).toBe("still-valid");
     expect(p.warnings[0]).toContain("cannot reach the identity provider; using the current access token (valid for 60 s more)");
     expect(JSON.parse(store.data.get("refresh")!).token).toBe("rt");
   });
@@ -135,7 +135,7 @@ describe("many callers at once", () => {
     const store = new MemoryStore();
     await seed(store, { token: "old", expiresAt: 0 }, "rt");
     const p = ports(store);
-    const tokens = await Promise.all(Array.from({ length: 50 }, () => getToken(p, 0)));
+    const tokens = await Promise.all(Array.from({ length: 50 }, async () => (await getToken(p, 0)).access.token));
     expect(p.refreshes).toHaveLength(1);
     expect(new Set(tokens)).toEqual(new Set(["refreshed-1"]));
   });
@@ -159,7 +159,7 @@ describe("many callers at once", () => {
         return { accessToken: "logged-in", expiresIn: 3600, refreshToken: "rt" } satisfies TokenSet;
       },
     });
-    const tokens = await Promise.all(Array.from({ length: 10 }, () => getToken(p, 0)));
+    const tokens = await Promise.all(Array.from({ length: 10 }, async () => (await getToken(p, 0)).access.token));
     expect(logins).toBe(1);
     expect(new Set(tokens)).toEqual(new Set(["logged-in"]));
   });
@@ -168,6 +168,66 @@ describe("many callers at once", () => {
 test("saveTokens records the refresh token's expiry when the tenant publishes the lifetime", async () => {
   const store = new MemoryStore();
   await saveTokens(store, { accessToken: "a", expiresIn: 60, refreshToken: "r" }, 1000, 30_000);
-  expect(JSON.parse(store.data.get("refresh")!)).toEqual({ token: "r", issuedAt: 1000, expiresAt: 31_000 });
+  expect(JSON.parse(store.data.get("refresh")!)).toEqual({ token: "r", issuedAt: 1000, signedInAt: 1000, expiresAt: 31_000 });
   expect(JSON.parse(store.data.get("access")!)).toEqual({ token: "a", expiresAt: 61_000, lifetimeMs: 60_000 });
+});
+
+describe("refresh-token rotation keeps the session's sign-in time and absolute expiry (Cognito)", () => {
+  test("a rotated refresh token inherits signedInAt and expiresAt; only issuedAt moves", async () => {
+    const store = new MemoryStore();
+    store.data.set("refresh", JSON.stringify({ token: "rt-1", issuedAt: 10_000, signedInAt: 10_000, expiresAt: 10_000 + 30 * 86_400_000 }));
+    const p = ports(store, { refresh: async () => ({ accessToken: "a2", expiresIn: 3600, refreshToken: "rt-2" }), refreshTokenLifetimeMs: 30 * 86_400_000 });
+    await getToken(p, 0);
+    expect(JSON.parse(store.data.get("refresh")!)).toEqual({ token: "rt-2", issuedAt: 1_000_000, signedInAt: 10_000, expiresAt: 10_000 + 30 * 86_400_000 });
+  });
+
+  test("a record from before signedInAt was kept: its issue time is the sign-in, the expiry computed from it", async () => {
+    const store = new MemoryStore();
+    store.data.set("refresh", JSON.stringify({ token: "rt-1", issuedAt: 20_000 }));
+    const p = ports(store, { refresh: async () => ({ accessToken: "a2", expiresIn: 3600, refreshToken: "rt-2" }), refreshTokenLifetimeMs: 60_000 });
+    await getToken(p, 0);
+    expect(JSON.parse(store.data.get("refresh")!)).toEqual({ token: "rt-2", issuedAt: 1_000_000, signedInAt: 20_000, expiresAt: 80_000 });
+  });
+
+  test("a sign-in starts a new session: its own time and a full lifetime", async () => {
+    const store = new MemoryStore();
+    store.data.set("refresh", JSON.stringify({ token: "rt-old", issuedAt: 1, signedInAt: 1, expiresAt: 2 }));
+    const p = ports(store, { login: async () => ({ accessToken: "a", expiresIn: 3600, refreshToken: "rt-new" }), refreshTokenLifetimeMs: 60_000 });
+    await getToken(p, 0, { signIn: true });
+    expect(JSON.parse(store.data.get("refresh")!)).toEqual({ token: "rt-new", issuedAt: 1_000_000, signedInAt: 1_000_000, expiresAt: 1_060_000 });
+  });
+});
+
+describe("a token the gateway refused", () => {
+  test("is never served again: its entry is dropped, one refresh, the refresh token kept", async () => {
+    const store = new MemoryStore();
+    await seed(store, { token: "refused", expiresAt: 1_000_000 + 3_000_000 }, "rt");
+    const p = ports(store);
+    const served = await getToken(p, 300_000, { refused: "refused" });
+    expect(served).toMatchObject({ access: { token: "refreshed-1" }, source: "refresh" });
+    expect(p.refreshes).toEqual(["rt"]);
+    expect(JSON.parse(store.data.get("refresh")!).token).toBe("rt");
+  });
+
+  test("the IdP unreachable: the refused token is not the fallback; the error, and the refresh token kept", async () => {
+    const store = new MemoryStore();
+    await seed(store, { token: "refused", expiresAt: 1_000_000 + 3_000_000 }, "rt");
+    const p = ports(store, { refresh: async () => Promise.reject(new CliError(3, "cannot reach the identity provider")) });
+    expect((await getToken(p, 300_000, { refused: "refused" }).catch((e) => e)).exitCode).toBe(3);
+    expect(store.data.has("access")).toBe(false);
+    expect(JSON.parse(store.data.get("refresh")!).token).toBe("rt");
+  });
+
+  test("another process already replaced it: that token is served, nothing refreshed", async () => {
+    const store = new MemoryStore();
+    await seed(store, { token: "refused", expiresAt: 1_000_000 + 3_000_000 }, "rt");
+    const p = ports(store, {
+      lock: async () => {
+        store.data.set("access", JSON.stringify({ token: "someone-else's", expiresAt: 1_000_000 + 3_000_000, lifetimeMs: 3_600_000 }));
+        return { release() {} };
+      },
+    });
+    expect((await getToken(p, 300_000, { refused: "refused" })).access.token).toBe("someone-else's");
+    expect(p.refreshes).toEqual([]);
+  });
 });

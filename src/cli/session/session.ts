@@ -28,17 +28,36 @@ export interface TokenPorts {
   loginCommand: string;
 }
 
+/** Where a served access token came from: the store as it was, a refresh grant, or a sign-in. */
+export type TokenSource = "cache" | "refresh" | "sign-in";
+
+export interface ServedToken {
+  access: AccessRecord;
+  source: TokenSource;
+}
+
+/**
+ * What a refresh keeps of the session it continues: when it was signed in and, when known, the
+ * refresh token's absolute expiry. A rotated refresh token keeps the first one's expiry (Cognito),
+ * so neither moves at a rotation.
+ */
+export type SessionStart = Pick<RefreshRecord, "signedInAt" | "expiresAt">;
+
+/** The session facts a refresh of `record` carries over (records from before `signedInAt`: their issue time). */
+export function sessionStart(record: RefreshRecord): SessionStart {
+  return { signedInAt: record.signedInAt ?? record.issuedAt, ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}) };
+}
+
 /**
  * Stores a token set. Order matters: a rotated refresh token is written first, so a crash
  * after it leaves a usable session; the old refresh token is only ever replaced, never deleted.
+ * `continuing` is the session a refresh continues (absent for a sign-in, which starts one now).
  */
-export async function saveTokens(store: SecretStore, tokens: TokenSet, now: number, refreshTokenLifetimeMs?: number): Promise<AccessRecord> {
+export async function saveTokens(store: SecretStore, tokens: TokenSet, now: number, refreshTokenLifetimeMs?: number, continuing?: SessionStart): Promise<AccessRecord> {
   if (tokens.refreshToken) {
-    const record: RefreshRecord = {
-      token: tokens.refreshToken,
-      issuedAt: now,
-      ...(refreshTokenLifetimeMs ? { expiresAt: now + refreshTokenLifetimeMs } : {}),
-    };
+    const signedInAt = continuing?.signedInAt ?? now;
+    const expiresAt = continuing?.expiresAt ?? (refreshTokenLifetimeMs ? signedInAt + refreshTokenLifetimeMs : undefined);
+    const record: RefreshRecord = { token: tokens.refreshToken, issuedAt: now, signedInAt, ...(expiresAt !== undefined ? { expiresAt } : {}) };
     await store.set("refresh", encodeRecord(record));
   }
   if (tokens.idToken) await store.set("id", tokens.idToken);
@@ -59,38 +78,53 @@ export async function readAccess(store: SecretStore): Promise<AccessRecord | nul
   return decodeAccess(await store.get("access"));
 }
 
-/**
- * The whole behaviour table. `firstRead` is the access entry when the caller has just read it
- * (the `token` command does, to stay lean on its cached path), so it is not read twice.
- */
-export async function getToken(ports: TokenPorts, validityMs: number, firstRead?: { access: AccessRecord | null }): Promise<string> {
-  const first = firstRead ? firstRead.access : await readAccess(ports.store);
-  if (first && isFresh(first, ports.now(), validityMs)) return first.token;
+export interface GetTokenOptions {
+  /** The access entry the caller has just read (the `token` command's cached path), so it is not read twice. */
+  firstRead?: { access: AccessRecord | null };
+  /**
+   * An access token the gateway refused: never served again. Its entry is dropped (if still
+   * stored) and the session refreshed; the refresh token stays (a person restored by an
+   * administrator needs no new sign-in).
+   */
+  refused?: string;
+  /** Sign in anew instead of refreshing (the refreshed token was refused too); without a way to sign in, the not-logged-in error. */
+  signIn?: boolean;
+}
+
+/** The whole behaviour table. */
+export async function getToken(ports: TokenPorts, validityMs: number, options: GetTokenOptions = {}): Promise<ServedToken> {
+  const usable = (access: AccessRecord | null): boolean => access !== null && access.token !== options.refused && isFresh(access, ports.now(), validityMs);
+  const first = options.firstRead ? options.firstRead.access : await readAccess(ports.store);
+  if (first && usable(first)) return { access: first, source: "cache" };
 
   // Nothing to refresh and nobody to log in: say so at once, without waiting for the lock.
-  if (typeof ports.login !== "function" && decodeRefresh(await ports.store.get("refresh")) === null) {
-    throw notLoggedIn(ports, ports.login.unavailable, "you are not logged in");
+  if (typeof ports.login !== "function" && (options.signIn || decodeRefresh(await ports.store.get("refresh")) === null)) {
+    throw notLoggedIn(ports, ports.login.unavailable, options.signIn ? "the gateway refuses this session" : "you are not logged in");
   }
 
   const held = await ports.lock();
   try {
     // Another process may have refreshed or logged in while we waited for the lock.
-    const access = decodeAccess(await ports.store.get("access"));
-    if (access && isFresh(access, ports.now(), validityMs)) return access.token;
+    let access = decodeAccess(await ports.store.get("access"));
+    if (access && usable(access)) return { access, source: "cache" };
+    if (access && access.token === options.refused) {
+      await ports.store.delete("access");
+      access = null;
+    }
 
-    const refresh = decodeRefresh(await ports.store.get("refresh"));
+    const refresh = options.signIn ? null : decodeRefresh(await ports.store.get("refresh"));
     let sessionEnded = false;
     if (refresh) {
       try {
         const tokens = await ports.refresh(refresh.token);
-        return (await saveTokens(ports.store, tokens, ports.now(), ports.refreshTokenLifetimeMs)).token;
+        return { access: await saveTokens(ports.store, tokens, ports.now(), ports.refreshTokenLifetimeMs, sessionStart(refresh)), source: "refresh" };
       } catch (e) {
         if (!ports.isRefreshRejected(e)) {
           // The IdP is unreachable or failing: the refresh token stays; a still-valid token is served.
           if (access && access.expiresAt > ports.now()) {
             const left = Math.round((access.expiresAt - ports.now()) / 1000);
             ports.warn(`${(e as Error).message}; using the current access token (valid for ${left} s more)`);
-            return access.token;
+            return { access, source: "cache" };
           }
           throw e;
         }
@@ -101,12 +135,12 @@ export async function getToken(ports: TokenPorts, validityMs: number, firstRead?
     }
 
     if (typeof ports.login !== "function") {
-      const why = sessionEnded ? "your session has expired or was revoked" : refresh ? "your session has expired" : "you are not logged in";
+      const why = sessionEnded ? "your session has expired or was revoked" : refresh ? "your session has expired" : options.signIn ? "the gateway refuses this session" : "you are not logged in";
       throw notLoggedIn(ports, ports.login.unavailable, why);
     }
     if (sessionEnded) ports.warn("your session has expired or was revoked; signing in again");
     const tokens = await ports.login();
-    return (await saveTokens(ports.store, tokens, ports.now(), ports.refreshTokenLifetimeMs)).token;
+    return { access: await saveTokens(ports.store, tokens, ports.now(), ports.refreshTokenLifetimeMs), source: "sign-in" };
   } finally {
     held.release();
   }

@@ -5,7 +5,7 @@
  * Test hook: AGENT_RUNNER_AUTH_DESKTOP_PLATFORM=darwin|win32 configures as on that platform
  * (library under $HOME), so Linux CI can run the real binary against a real file tree.
  */
-import type { CommandContext } from "../commands/context.ts";
+import type { CommandContext } from "../context.ts";
 import { ConfigError } from "../errors.ts";
 import type { Profile } from "../config.ts";
 import { configDir } from "../paths.ts";

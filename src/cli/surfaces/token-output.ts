@@ -105,6 +105,6 @@ export function gatewayEnvironment(tenant: string, token: string): { set: Record
 export function validityLine(expiresAtMs: number, nowMs: number, command: "env" | "exec"): string {
   const minutes = Math.max(0, Math.floor((expiresAtMs - nowMs) / 60_000));
   const until = new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, "Z");
-  const after = command === "env" ? "run `agent-runner-auth env` again after that" : "a command running longer gets 401s after that";
+  const after = command === "env" ? "run `agent-runner-auth env` again after that" : "a command running longer gets 401s after that (exec --keep-fresh refreshes it for every request)";
   return `agent-runner-auth: token valid for ${minutes} min (until ${until}); it is not refreshed, ${after}.`;
 }

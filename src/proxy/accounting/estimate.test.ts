@@ -17,6 +17,10 @@ describe("requestFacts", () => {
     const body = bytes(JSON.stringify({ model: "small", max_tokens: 300, messages: [] }));
     expect(requestFacts(body, 0)).toEqual({ model: "small", maxTokens: 300, bodyBytes: body.byteLength });
   });
+  test("a streamed request says so (its head comes early: the upstream pool's shorter timeout)", () => {
+    expect(requestFacts(bytes(JSON.stringify({ model: "m", stream: true })), 0).stream).toBe(true);
+    expect(requestFacts(bytes(JSON.stringify({ model: "m", stream: "yes" })), 0).stream).toBeUndefined();
+  });
 
   test("a max_tokens that is not a positive integer, or a model that is not a string, is ignored", () => {
     for (const max of [0, -1, 1.5, "300", null, 2 ** 60]) {

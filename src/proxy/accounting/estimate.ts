@@ -5,7 +5,7 @@
  * the response ends. A model missing from the price table is estimated at the table's dearest
  * rates, so an unpriced model cannot slip under a budget.
  */
-import type { Estimate } from "../state/types.ts";
+import type { Estimate } from "../model/budgets.ts";
 import { type PriceTable, type Rates, resolveModel } from "./pricing.ts";
 
 export const BYTES_PER_TOKEN = 4;
@@ -15,6 +15,8 @@ export const DEFAULT_MAX_TOKENS = 4096;
 export interface RequestFacts {
   model?: string;
   maxTokens?: number;
+  /** `"stream": true`: the answer is SSE (its head comes early). */
+  stream?: boolean;
   bodyBytes: number;
 }
 
@@ -23,11 +25,12 @@ export function requestFacts(body: Uint8Array | ArrayBuffer | undefined, declare
   const bytes = body ? body.byteLength : declaredBytes;
   if (!body) return { bodyBytes: bytes };
   try {
-    const json = JSON.parse(new TextDecoder().decode(body)) as { model?: unknown; max_tokens?: unknown };
+    const json = JSON.parse(new TextDecoder().decode(body)) as { model?: unknown; max_tokens?: unknown; stream?: unknown };
     return {
       bodyBytes: bytes,
       ...(typeof json.model === "string" ? { model: json.model } : {}),
       ...(typeof json.max_tokens === "number" && Number.isSafeInteger(json.max_tokens) && json.max_tokens > 0 ? { maxTokens: json.max_tokens } : {}),
+      ...(json.stream === true ? { stream: true } : {}),
     };
   } catch {
     return { bodyBytes: bytes };

@@ -1,5 +1,6 @@
 /** The usage read from a response, priced and attributed: one ledger record, one log line's figures. */
-import type { Person, TokenCounts, UsageRecord } from "../state/types.ts";
+import type { Person } from "../model/person.ts";
+import type { TokenCounts, UsageRecord } from "../model/usage.ts";
 import { costOf, type Cost, type PriceTable } from "./pricing.ts";
 import type { Usage } from "./usage.ts";
 
@@ -18,7 +19,8 @@ export function tokenCounts(usage: Usage): TokenCounts {
 /** Whether the response reported any use at all (an error before the model ran reports none). */
 export const hasUsage = (usage: Usage) => usage.inputTokens !== undefined || usage.outputTokens !== undefined || usage.cacheReadInputTokens !== undefined || usage.cacheCreationInputTokens !== undefined;
 
-export function usageRecord(requestId: string, upstreamRequestId: string | null, time: number, person: Person, usage: Usage, requestedModel: string | undefined, table: PriceTable): { record: UsageRecord; cost: Cost } {
+/** `upstream`: the pool member that served, when known. */
+export function usageRecord(requestId: string, upstreamRequestId: string | null, time: number, person: Person, usage: Usage, requestedModel: string | undefined, table: PriceTable, upstream?: string): { record: UsageRecord; cost: Cost } {
   const model = usage.model ?? requestedModel ?? "unknown";
   const cost = costOf(usage, model, table);
   return {
@@ -26,6 +28,7 @@ export function usageRecord(requestId: string, upstreamRequestId: string | null,
     record: {
       requestId,
       ...(upstreamRequestId ? { upstreamRequestId } : {}),
+      ...(upstream !== undefined ? { upstream } : {}),
       time,
       tenant: person.tenant,
       sub: person.sub,

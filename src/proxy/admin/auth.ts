@@ -5,11 +5,13 @@
  * a valid token outside the admin groups is 403.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { extractToken, type VerifiedUser } from "../auth/verify.ts";
-import { activeUser } from "../http/active-user.ts";
-import type { ProxyContext, TenantRuntime } from "../http/context.ts";
+import { extractToken } from "../auth/verify.ts";
+import { GatewayRefusal } from "../http/errors.ts";
+import type { TenantExchange } from "../http/exchange.ts";
+import { activeUser } from "../http/identity.ts";
 
-export type AdminCaller = { kind: "user"; user: VerifiedUser; name: string } | { kind: "key"; name: "admin-key" };
+/** The caller's name when they hold the admin key (revocations say who made them). */
+export const ADMIN_KEY_CALLER = "admin-key";
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const digest = (s: string) => createHash("sha256").update(s).digest();
@@ -19,18 +21,24 @@ export function sameKey(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-export async function authorizeAdmin(ctx: ProxyContext, runtime: TenantRuntime, request: Request, started: number, base: string, route: string): Promise<AdminCaller | Response> {
-  const token = extractToken(request.headers);
-  const slug = runtime.config.slug;
+/** Undefined for an admin (their name in `ex.caller`), else the refusal sent. */
+export async function authorizeAdmin(ex: TenantExchange): Promise<Response | undefined> {
+  const token = extractToken(ex.request.headers);
   if (token && !JWT_SHAPE.test(token)) {
-    if (ctx.adminKey !== undefined && sameKey(token, ctx.adminKey)) return { kind: "key", name: "admin-key" };
-    return ctx.rejected(request, started, slug, route, 401, "authentication_error", "bad_admin_key", "the admin API needs an admin's access token ('agent-runner-auth token') or the admin key");
+    if (ex.ctx.adminKey !== undefined && sameKey(token, ex.ctx.adminKey)) {
+      ex.caller = ADMIN_KEY_CALLER;
+      return undefined;
+    }
+    return ex.refuse(new GatewayRefusal("bad_admin_key", "the admin API needs an admin's access token ('agent-runner-auth token') or the admin key"));
   }
-  const user = await activeUser(ctx, runtime, request, started, base, route);
-  if (user instanceof Response) return user;
-  if (!runtime.adminGroups.some((g) => user.groups.includes(g))) {
-    const groups = runtime.adminGroups.length > 0 ? `one of the admin groups (${runtime.adminGroups.join(", ")})` : "an admin group, and this tenant has none configured (--admin-group)";
-    return ctx.rejected(request, started, slug, route, 403, "permission_error", "not_admin", `the admin API is for members of ${groups}`);
+  const refused = await activeUser(ex, token);
+  if (refused) return refused;
+  const user = ex.user as NonNullable<TenantExchange["user"]>;
+  const adminGroups = ex.runtime.adminGroups;
+  if (!adminGroups.some((g) => user.groups.includes(g))) {
+    const groups = adminGroups.length > 0 ? `one of the admin groups (${adminGroups.join(", ")})` : "an admin group, and this tenant has none configured (--admin-group)";
+    return ex.refuse(new GatewayRefusal("not_admin", `the admin API is for members of ${groups}`));
   }
-  return { kind: "user", user, name: user.email ?? user.username };
+  ex.caller = user.email ?? user.username;
+  return undefined;
 }

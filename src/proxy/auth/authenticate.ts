@@ -1,6 +1,6 @@
-/** The bearer token of a request, verified (or taken from the verified-token cache) against the tenant's policy. */
+/** A request's bearer token (extractToken), verified or taken from the verified-token cache, against the tenant's policy. */
 import type { IssuerKeys } from "./jwks.ts";
-import { extractToken, type AccessPolicy, type VerifiedTokenCache, verifyAccessToken, type VerifiedUser } from "./verify.ts";
+import { type AccessPolicy, type VerifiedTokenCache, verifyAccessToken, type VerifiedUser } from "./verify.ts";
 
 export interface TenantAuth {
   keys: IssuerKeys;
@@ -9,8 +9,7 @@ export interface TenantAuth {
 }
 
 /** Throws TokenRejected. */
-export async function authenticate(auth: TenantAuth, headers: Headers): Promise<VerifiedUser> {
-  const token = extractToken(headers);
+export async function verifiedUser(auth: TenantAuth, token: string | null): Promise<VerifiedUser> {
   const cached = token ? auth.verified.get(token) : undefined;
   if (cached) return cached;
   const user = await verifyAccessToken(token, auth.policy, auth.keys);

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import type { Revocation, TokenIdentity } from "../state/types.ts";
+import type { TokenIdentity } from "../model/person.ts";
+import type { Revocation } from "../model/revocations.ts";
 import { DenylistCheck } from "./denylist.ts";
 
 test("answers are kept for the TTL only, per identity; forget() drops them", async () => {

@@ -4,7 +4,9 @@
  * time plus one store round trip, well inside the 2 s offboarding target, while a busy person's
  * requests cost one store read per second instead of one each.
  */
-import type { GatewayState, Revocation, TokenIdentity } from "../state/types.ts";
+import type { TokenIdentity } from "../model/person.ts";
+import type { Revocation } from "../model/revocations.ts";
+import type { GatewayState } from "../state/types.ts";
 
 const MAX_ENTRIES = 20_000;
 

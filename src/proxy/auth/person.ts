@@ -1,7 +1,6 @@
 /** The person a verified token speaks for, as the state layer counts them. */
-import type { Person, TokenIdentity } from "../state/types.ts";
-import { needsEmailLookup, resolvedEmail } from "./userinfo.ts";
-import { extractToken, type VerifiedUser } from "./verify.ts";
+import type { Person, TokenIdentity } from "../model/person.ts";
+import type { VerifiedUser } from "./verify.ts";
 
 /** `resolvedEmail`: from userInfo (userinfo.ts) when the token has none (email-as-username pools). */
 export function personOf(tenant: string, user: VerifiedUser, resolvedEmail?: string): Person {
@@ -17,15 +16,11 @@ export function personOf(tenant: string, user: VerifiedUser, resolvedEmail?: str
   };
 }
 
-/** The person of a request: as personOf, with the email userInfo gave (looked up in the background, never awaited). */
-export function personOfRequest(tenant: string, issuer: string, user: VerifiedUser, headers: Headers): Person {
-  return personOf(tenant, user, needsEmailLookup(user) ? resolvedEmail(issuer, user, () => extractToken(headers)) : undefined);
-}
-
 /** The session a token belongs to: `origin_jti`, or its own `jti` for an IdP that has no sessions. */
 export const sessionOf = (user: VerifiedUser): string | undefined => user.originJti ?? user.jti;
 
-export function identityOf(user: VerifiedUser): TokenIdentity {
+/** What the denylist checks; `email`: the token's, or the one userInfo gave (the person of the request: http/identity.ts). */
+export function identityOf(user: VerifiedUser, email = user.email): TokenIdentity {
   const session = sessionOf(user);
-  return { sub: user.sub, username: user.username, ...(user.email ? { email: user.email } : {}), ...(session ? { origin_jti: session } : {}) };
+  return { sub: user.sub, username: user.username, ...(email ? { email } : {}), ...(session ? { origin_jti: session } : {}) };
 }

@@ -9,8 +9,9 @@
  * Every fetch is bounded in time and size. Once known, the answer is also kept on the verified
  * token's own object (the verified-token cache hands each request of a token the same one), so a
  * request pays one WeakMap look-up for it: no key to build, no token to pull out of the headers.
+ * The proxy owns one resolver (http/server.ts), unless `--no-userinfo` / `AGENT_RUNNER_PROXY_USERINFO=off`
+ * turned the lookup off.
  */
-import { logEvent } from "../http/log.ts";
 import type { VerifiedUser } from "./verify.ts";
 import { readCapped } from "../../shared/read-capped.ts";
 
@@ -118,7 +119,14 @@ export class EmailResolver {
     }
   }
 
-  private async endpointOf(issuer: string): Promise<string> {
+  /** An answer of userInfo got elsewhere (the directory's re-checks): the e-mail cache learns it. */
+  learn(issuer: string, sub: string, body: Record<string, unknown>): void {
+    const email = typeof body.email === "string" && EMAIL.test(body.email) ? body.email : undefined;
+    if (email) this.remember(this.cache, `${issuer}\n${sub}`, email, this.options.ttlMs ?? USERINFO_TTL_MS);
+  }
+
+  /** The issuer's userinfo_endpoint, from its discovery document (cached). */
+  async endpointOf(issuer: string): Promise<string> {
     const known = this.endpoints.get(issuer);
     if (known?.email && known.expires > this.now()) return known.email;
     const discovery = await this.getJson(`${issuer}/.well-known/openid-configuration`, {});
@@ -163,18 +171,4 @@ export class EmailResolver {
     }
     throw new UserInfoError("not_json", `${url} did not answer a JSON object`);
   }
-}
-
-const logWarning = (message: string) => logEvent("warn", message);
-
-/** The proxy's resolver; `--no-userinfo` / `AGENT_RUNNER_PROXY_USERINFO=off` turn it off. */
-let shared: EmailResolver | null = process.env.AGENT_RUNNER_PROXY_USERINFO === "off" ? null : new EmailResolver({ log: logWarning });
-
-export function configureEmailResolution(enabled: boolean, options: UserInfoOptions = { log: logWarning }): void {
-  shared = enabled ? new EmailResolver(options) : null;
-}
-
-/** For the request path: the email to show for a person, from the cache, or undefined (never waits). */
-export function resolvedEmail(issuer: string, user: VerifiedUser, token: TokenSource): string | undefined {
-  return shared?.emailFor(issuer, user, token);
 }

@@ -22,7 +22,10 @@ export type RejectReason =
   | "token_use"
   | "client_id"
   | "group"
-  | "revoked";
+  /** An administrator revoked the person (denylist by sub, username or email). */
+  | "person_revoked"
+  /** The sign-in was ended (logout; denylist by origin_jti). */
+  | "session_revoked";
 
 export class TokenRejected extends Error {
   constructor(

@@ -57,13 +57,17 @@ async function readChunkedBody(body: ReadableStream<Uint8Array>, limit: number, 
   return { kind: "stream", stream, bytes: total, exceeded: () => exceeded };
 }
 
-/** A declared length was checked before this (and Bun holds the client to it); a chunked body is counted. */
-export async function readRequestBody(request: Request, limit: number): Promise<RequestBody> {
+/**
+ * A declared length was checked before this (and Bun holds the client to it); a chunked body is
+ * counted. `buffered`: read whole up to this size (the upstream pool passes the limit itself, as
+ * failover may send the body again).
+ */
+export async function readRequestBody(request: Request, limit: number, buffered = BUFFERED_BODY_LIMIT): Promise<RequestBody> {
   if (request.method === "GET" || request.method === "HEAD" || !request.body) return { kind: "none" };
   const lengthHeader = request.headers.get("content-length");
-  if (lengthHeader === null) return readChunkedBody(request.body, limit, BUFFERED_BODY_LIMIT);
+  if (lengthHeader === null) return readChunkedBody(request.body, limit, buffered);
   const length = Number(lengthHeader);
-  if (length <= BUFFERED_BODY_LIMIT) {
+  if (length <= buffered) {
     const body = await request.arrayBuffer();
     return { kind: "whole", body, bytes: body.byteLength };
   }

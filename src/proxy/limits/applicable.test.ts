@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { applicable, PolicyCache, type PolicySnapshot } from "./applicable.ts";
-import { type Budget, type Person, type RateLimit, StateUnavailable } from "../state/types.ts";
+import type { Budget } from "../model/budgets.ts";
+import type { Person } from "../model/person.ts";
+import type { RateLimit } from "../model/rate-windows.ts";
+import { StateUnavailable } from "../state/types.ts";
 
 const NOW = Date.parse("2026-11-10T10:00:00Z");
 const ann: Person = { tenant: "t", sub: "sub-ann", username: "ann", email: "Ann@Example.com", displayName: "Ann@Example.com", groups: ["eng"] };

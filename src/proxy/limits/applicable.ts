@@ -7,10 +7,13 @@
  * write: one cheap read per request tells whether the copy is current, so a budget or limit set
  * on one replica applies on every replica from their next request, exactly as before.
  * When the settings cannot be read (the store down under fail-open) nothing is skipped: the
- * state wrapper decides, as for any request.
+ * state wrapper decides, as for any request. The tenant policy's budgets and limits for the
+ * person (`extra`, never stored) count like stored ones.
  */
-import { budgetCounter, windowsFor } from "../state/common.ts";
-import { type Budget, type GatewayState, type Person, type RateDefaults, type RateLimit, StateUnavailable } from "../state/types.ts";
+import { budgetCounter, type Budget } from "../model/budgets.ts";
+import type { Person } from "../model/person.ts";
+import { windowsFor, type RateDefaults, type RateLimit } from "../model/rate-windows.ts";
+import { type GatewayState, StateUnavailable } from "../state/types.ts";
 
 export interface PolicySnapshot {
   budgets: readonly Budget[];
@@ -28,13 +31,14 @@ export interface Applicable {
 
 const EVERYTHING: Applicable = { admit: true, tokensPerMinute: true, reserve: true };
 
-export function applicable(person: Person, policy: PolicySnapshot | undefined, defaults: RateDefaults, now: number): Applicable {
+export function applicable(person: Person, policy: PolicySnapshot | undefined, defaults: RateDefaults, now: number, extra?: PolicySnapshot): Applicable {
   if (!policy) return EVERYTHING;
-  const windows = windowsFor(person, policy.limits as RateLimit[], defaults);
+  const limits = extra && extra.limits.length > 0 ? [...policy.limits, ...extra.limits] : policy.limits;
+  const windows = windowsFor(person, limits, defaults);
   return {
     admit: windows.length > 0,
     tokensPerMinute: windows.some((w) => w.tpm !== undefined),
-    reserve: policy.budgets.some((b) => budgetCounter(b, person, now) !== undefined),
+    reserve: (extra?.budgets.length ?? 0) > 0 || policy.budgets.some((b) => budgetCounter(b, person, now) !== undefined),
   };
 }
 

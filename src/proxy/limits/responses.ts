@@ -1,15 +1,22 @@
 /**
- * Budget and rate-limit decisions as the answers Claude Code understands.
- * - Rate limit: 429 `rate_limit_error` with `retry-after` and `anthropic-ratelimit-*` headers
- *   describing the gateway's own windows (Claude Code waits and retries).
- * - Budget used up (nothing left, or this request alone is larger than the whole budget):
- *   403 `permission_error` naming the budget and when it resets; waiting minutes would not help,
- *   and Claude Code shows a 403 at once instead of retrying.
- * - Budget held by requests in flight (something is left but less than this request may cost):
- *   429 `rate_limit_error` with `retry-after: 5`, since it frees up as they settle.
+ * Budget and rate-limit decisions as the answers Claude Code understands (GatewayRefusal, mapped
+ * through the one table of http/errors.ts):
+ * - Rate limit: 429 `rate_limit_error` (`rate_limited`) with `retry-after` (never more than the
+ *   window) and `anthropic-ratelimit-*` headers describing the gateway's own windows (Claude Code
+ *   waits and retries).
+ * - A hard budget that cannot fit the request's estimate even with nothing in flight: 403
+ *   `permission_error` (`budget_exhausted`) naming the budget, what is left and when it resets;
+ *   waiting minutes would not help, and Claude Code shows a 403 at once instead of retrying.
+ * - A budget whose room is held by requests in flight (it would fit once they end): 429
+ *   `rate_limit_error` (`budget_held`) with `retry-after: 5`, since it frees up as they settle.
+ * Amounts are shown precisely enough to be true (4 significant digits below a dollar).
  * Soft budgets only warn: `x-agent-runner-budget-warning` header and a log field.
  */
-import type { BudgetStatus, RateDecision, RateWindow, Subject } from "../state/types.ts";
+import { formatMicroUsd } from "../../shared/money.ts";
+import { GatewayRefusal } from "../http/errors.ts";
+import type { BudgetStatus } from "../model/budgets.ts";
+import type { RateDecision, RateWindow } from "../model/rate-windows.ts";
+import type { Subject } from "../model/subjects.ts";
 
 export const BUDGET_WARNING_HEADER = "x-agent-runner-budget-warning";
 export const BUDGET_BUSY_RETRY_SECONDS = 5;
@@ -28,12 +35,17 @@ function whom(s: Subject): string {
 }
 
 function amount(unit: "usd" | "tokens", n: number): string {
-  return unit === "usd" ? `$${(n / 1e6).toFixed(2)}` : `${n} tokens`;
+  return unit === "usd" ? formatMicroUsd(n) : `${n} tokens`;
+}
+
+/** The budget by whom it counts and how much; a policy budget also by its member (`groups.contractors.budgets[0]`). */
+function budgetName(b: BudgetStatus["budget"]): string {
+  const name = `${subjectLabel(b.subject, "you")} ${b.period === "day" ? "daily" : "monthly"} budget of ${amount(b.unit, b.limit)}`;
+  return b.policy ? `${name} (policy ${b.policy.name})` : name;
 }
 
 export function describeBudget(status: BudgetStatus): string {
-  const b = status.budget;
-  return `${subjectLabel(b.subject, "you")} ${b.period === "day" ? "daily" : "monthly"} budget of ${amount(b.unit, b.limit)} (${amount(b.unit, status.used)} used, resets ${iso(status.resetsAt)})`;
+  return `${budgetName(status.budget)} (${amount(status.budget.unit, status.used)} used, resets ${iso(status.resetsAt)})`;
 }
 
 /** The headers the Anthropic API sends, here for the gateway's most constrained window of each kind. */
@@ -50,39 +62,37 @@ export function rateLimitHeaders(decision: RateDecision): Record<string, string>
   return headers;
 }
 
-export type Refusal = { status: 403 | 429; type: "permission_error" | "rate_limit_error"; reason: string; message: string; headers: Record<string, string> };
-
-export function rateLimitRefusal(decision: RateDecision): Refusal {
+/** The log and metric reason of a limit refusal is its code: rate_limited, budget_exhausted, budget_held. */
+export function rateLimitRefusal(decision: RateDecision): GatewayRefusal {
   const w = decision.refusedBy as RateWindow;
   const seconds = Math.max(1, Math.ceil((decision.retryAfterMs ?? 1000) / 1000));
-  return {
-    status: 429,
-    type: "rate_limit_error",
-    reason: "rate_limited",
-    message: `the gateway's rate limit of ${w.limit} ${w.kind === "requests" ? "requests" : "tokens"} per minute for ${whom(w.subject)} is reached; retry in ${seconds} s`,
+  return new GatewayRefusal("rate_limited", `the gateway's rate limit of ${w.limit} ${w.kind === "requests" ? "requests" : "tokens"} per minute for ${whom(w.subject)} is reached; retry in ${seconds} s`, {
     headers: { ...rateLimitHeaders(decision), "retry-after": String(seconds) },
-  };
+  });
 }
 
-export function budgetRefusal(status: BudgetStatus, estimate: { microUsd: number; tokens: number }, now: number): Refusal {
-  const need = status.budget.unit === "usd" ? estimate.microUsd : estimate.tokens;
-  const usedUp = status.remaining <= 0 || need > status.budget.limit;
-  if (usedUp) {
-    return {
-      status: 403,
-      type: "permission_error",
-      reason: "budget_exhausted",
-      message: `${describeBudget(status)} is used up${need > status.budget.limit ? " for a request this large (lower max_tokens)" : ""}; ask an administrator to raise it, or wait until it resets`,
-      headers: {},
-    };
+export function budgetRefusal(status: BudgetStatus, estimate: { microUsd: number; tokens: number }, now: number): GatewayRefusal {
+  const b = status.budget;
+  const need = b.unit === "usd" ? estimate.microUsd : estimate.tokens;
+  const settled = status.used - status.held;
+  const leftWhenIdle = Math.max(0, b.limit - settled);
+  const name = budgetName(b);
+  const resets = `resets ${iso(status.resetsAt)}`;
+  if (need > leftWhenIdle) {
+    // even with nothing in flight it cannot fit: retrying will not help
+    const message =
+      leftWhenIdle === 0
+        ? `${name} is used up (${amount(b.unit, settled)} used, ${resets}); ask an administrator to raise it, or wait until it resets`
+        : need > b.limit
+          ? `${name} is smaller than this request may cost (${amount(b.unit, need)}; ${amount(b.unit, leftWhenIdle)} left, ${resets}); lower max_tokens, or ask an administrator to raise it`
+          : `${name} has ${amount(b.unit, leftWhenIdle)} left (${amount(b.unit, settled)} used, ${resets}), less than this request may cost (${amount(b.unit, need)}); lower max_tokens, ask an administrator to raise it, or wait until it resets`;
+    return new GatewayRefusal("budget_exhausted", message);
   }
-  return {
-    status: 429,
-    type: "rate_limit_error",
-    reason: "budget_held",
-    message: `${describeBudget(status)} has ${amount(status.budget.unit, status.remaining)} left, less than this request may cost (${amount(status.budget.unit, need)}) while other requests are in flight; retry shortly or lower max_tokens`,
-    headers: { "retry-after": String(Math.min(BUDGET_BUSY_RETRY_SECONDS, Math.max(1, Math.ceil((status.resetsAt - now) / 1000)))) },
-  };
+  return new GatewayRefusal(
+    "budget_held",
+    `${name} has ${amount(b.unit, status.remaining)} left while requests in flight hold ${amount(b.unit, status.held)}, less than this request may cost (${amount(b.unit, need)}); retry shortly, as they finish (${resets})`,
+    { headers: { "retry-after": String(Math.min(BUDGET_BUSY_RETRY_SECONDS, Math.max(1, Math.ceil((status.resetsAt - now) / 1000)))) } },
+  );
 }
 
 export function budgetWarning(warnings: BudgetStatus[]): string | undefined {

@@ -18,6 +18,8 @@ import { type GatewayState, StateError } from "./types.ts";
 export interface OpenedState extends GatewayState {
   /** For /readyz. */
   ready(): boolean;
+  /** The directory this store's failed writes are spooled to; absent when there is no spool. */
+  readonly spoolDir?: string;
 }
 
 export interface OpenStateOptions {
@@ -84,29 +86,42 @@ function resilience(policy: FailurePolicy, spool: Spool | undefined, options: Op
 
 export const DEFAULT_STATE_URL = "sqlite::memory:";
 
-/** The URL without a password, for messages. */
-const shown = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@");
+/** A state URL without its credentials, for messages and logs (greedy: a password may hold an unencoded `@`). */
+export const shownStateUrl = (url: string) => url.replace(/\/\/[^/]*@/, "//***@");
 
-export function openState(url: string, options: OpenStateOptions = {}): OpenedState {
+/** What a `--state` URL names, checked; throws StateError (STATE_URL) saying what a valid one looks like. */
+export type StateLocation = { kind: "sqlite"; path: string } | { kind: "redis"; url: string; parsed: URL };
+
+export function parseStateUrl(url: string): StateLocation {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
-    if (!path) throw new StateError("STATE_URL", `--state ${shown(url)}: name a database file, e.g. sqlite:/var/lib/agent-runner/state.db, or sqlite::memory:`);
-    const sqlite = new SqliteState(path);
-    const spool = options.spool && path !== ":memory:" ? openSpool(`sqlite:${resolve(path)}`, path, options.spool) : undefined;
-    if (!spool) return Object.assign(sqlite, { ready: () => true });
-    // one host's file: nothing to serve from meanwhile, so a busy database refuses (503) and spools usage
-    return new ResilientState(sqlite, resilience("closed", spool, options));
+    if (!path) throw new StateError("STATE_URL", `--state ${shownStateUrl(url)}: name a database file, e.g. sqlite:/var/lib/agent-runner/state.db, or sqlite::memory:`);
+    return { kind: "sqlite", path };
   }
   if (url.startsWith("redis://") || url.startsWith("rediss://")) {
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch (e) {
-      throw new StateError("STATE_URL", `--state ${shown(url)}: not a valid Redis URL (redis://host:6379/0)`, { cause: e });
+      throw new StateError("STATE_URL", `--state ${shownStateUrl(url)}: not a valid Redis URL (redis://host:6379/0)`, { cause: e });
     }
-    if (parsed.pathname.length > 1 && !/^\/\d+$/.test(parsed.pathname)) throw new StateError("STATE_URL", `--state ${shown(url)}: the path must be a database number, e.g. /0`);
-    const spool = options.spool ? openSpool(`redis://${parsed.host}${parsed.pathname.length > 1 ? parsed.pathname : "/0"}`, undefined, options.spool) : undefined;
-    return new ResilientState(new RedisState(url, options.redis), resilience(options.onRedisDown ?? "closed", spool, options));
+    if (parsed.pathname.length > 1 && !/^\/\d+$/.test(parsed.pathname)) throw new StateError("STATE_URL", `--state ${shownStateUrl(url)}: the path must be a database number, e.g. /0`);
+    return { kind: "redis", url, parsed };
   }
-  throw new StateError("STATE_URL", `--state ${shown(url)}: use sqlite:/path/state.db, sqlite::memory: or redis://host:6379/0`);
+  throw new StateError("STATE_URL", `--state ${shownStateUrl(url)}: use sqlite:/path/state.db, sqlite::memory: or redis://host:6379/0`);
+}
+
+export function openState(url: string, options: OpenStateOptions = {}): OpenedState {
+  const location = parseStateUrl(url);
+  if (location.kind === "sqlite") {
+    const { path } = location;
+    const sqlite = new SqliteState(path);
+    const spool = options.spool && path !== ":memory:" ? openSpool(`sqlite:${resolve(path)}`, path, options.spool) : undefined;
+    if (!spool) return Object.assign(sqlite, { ready: () => true });
+    // one host's file: nothing to serve from meanwhile, so a busy database refuses (503) and spools usage
+    return new ResilientState(sqlite, resilience("closed", spool, options));
+  }
+  const { parsed } = location;
+  const spool = options.spool ? openSpool(`redis://${parsed.host}${parsed.pathname.length > 1 ? parsed.pathname : "/0"}`, undefined, options.spool) : undefined;
+  return new ResilientState(new RedisState(url, options.redis), resilience(options.onRedisDown ?? "closed", spool, options));
 }

@@ -6,18 +6,23 @@
  * fails at once and the caller decides (fail-open or fail-closed) instead of piling up.
  */
 import { RedisClient } from "bun";
-import {
-  admits, budgetCounter, budgetStatus, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, counterKey, countersFor, type CounterValue, dayKey, daysBetween,
-  describeWindows, fits, identityKeys, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec,
-} from "./common.ts";
-import { ADMIT, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
-import {
-  type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
-  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite,
-} from "./types.ts";
+import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
+import { dayKey, daysBetween, type Period } from "../model/periods.ts";
+import { matchedBy, normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
+import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type WindowSpec, type RateDecision, type RateLimit } from "../model/rate-windows.ts";
+import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
+import type { Subject } from "../model/subjects.ts";
+import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
+import { createHash } from "node:crypto";
+import { DAY_MS, DEFAULT_AUDIT_LIMIT, DEFAULT_AUDIT_RETENTION_DAYS, type AuditEntry, type AuditQuery } from "../model/audit.ts";
+import { checkAudit, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject, groupsOf } from "./checks.ts";
+import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
+import { ADMIT, APPEND_AUDIT, CHARGE, CLAIM_ONCE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
 
 const COUNTER_TTL_MS = 70 * 86_400_000;
 const SEEN_TTL_MS = 40 * 86_400_000;
+/** People not seen for this long are forgotten. */
+const PERSON_TTL_MS = 400 * 86_400_000;
 /** Keys repeat (tenants, people, models, days): their encoded parts are kept, up to a bound. */
 const encoded = new Map<string, string>();
 function enc(part: string): string {
@@ -106,9 +111,9 @@ export class RedisState implements GatewayState {
 
   // ---- budgets
 
-  async reserve(person: Person, estimate: Estimate, options: { now?: number; ttlMs?: number } = {}): Promise<ReserveResult> {
+  async reserve(person: Person, estimate: Estimate, options: ReserveOptions = {}): Promise<ReserveResult> {
     const now = options.now ?? Date.now();
-    const budgets = await this.listBudgets(person.tenant);
+    const budgets = withExtra(await this.listBudgets(person.tenant), options.extraBudgets);
     const counters = countersFor(person, now);
     const index = new Map(counters.map((c, i) => [counterKey(c), i]));
     const hard = counters.map(() => ({ usd: -1, tok: -1 }));
@@ -128,14 +133,18 @@ export class RedisState implements GatewayState {
       [this.key(person.tenant, "resexp"), this.key(person.tenant, "res", id), ...counters.map((c) => this.counterKey(person.tenant, c))],
       [now, expiresAt, estimate.microUsd, estimate.tokens, this.key(person.tenant, "res", ""), id, COUNTER_TTL_MS, ...hard.flatMap((h) => [h.usd, h.tok])],
     )) as number[];
-    const value = (i: number): CounterValue => ({ microUsd: out[2 + 2 * i] as number, tokens: out[3 + 2 * i] as number });
+    const value = (i: number): CounterValue => ({ microUsd: out[2 + 4 * i] as number, tokens: out[3 + 4 * i] as number, heldMicroUsd: out[4 + 4 * i] as number, heldTokens: out[5 + 4 * i] as number });
     if (out[0] !== 1) {
       const statuses = applying.map((a) => budgetStatus(a.budget, value(a.i), a.ref.periodKey));
       const refused = applying.find((a) => !a.budget.soft && !fits(a.budget, value(a.i), estimate)) ?? applying[0];
       if (!refused) throw new StateError("STATE_CORRUPT", "Redis refused a reservation no budget explains");
       return { ok: false, refusedBy: budgetStatus(refused.budget, value(refused.i), refused.ref.periodKey), statuses };
     }
-    const statuses = applying.map((a) => budgetStatus(a.budget, { microUsd: value(a.i).microUsd + estimate.microUsd, tokens: value(a.i).tokens + estimate.tokens }, a.ref.periodKey));
+    const after = (i: number): CounterValue => {
+      const v = value(i);
+      return { microUsd: v.microUsd + estimate.microUsd, tokens: v.tokens + estimate.tokens, heldMicroUsd: (v.heldMicroUsd ?? 0) + estimate.microUsd, heldTokens: (v.heldTokens ?? 0) + estimate.tokens };
+    };
+    const statuses = applying.map((a) => budgetStatus(a.budget, after(a.i), a.ref.periodKey));
     return { ok: true, reservation: { id, tenant: person.tenant, estimate, counters, expiresAt }, statuses, warnings: statuses.filter((s) => s.budget.soft && s.used > s.budget.limit) };
   }
 
@@ -178,7 +187,7 @@ export class RedisState implements GatewayState {
       const t = r.tenant;
       const day = dayKey(r.time);
       const groups = r.groups.length ? [...new Set(r.groups)] : [""];
-      const agg = [["user", r.sub], ["model", r.model], ["day", day], ...groups.map((g) => ["group", g])].map(([dim, v]) => this.key(t, "agg", day, dim as string, enc(v as string)));
+      const agg = [["user", r.sub], ["model", r.model], ["day", day], ["upstream", r.upstream ?? ""], ...groups.map((g) => ["group", g])].map(([dim, v]) => this.key(t, "agg", day, dim as string, enc(v as string)));
       const resId = reservationId ?? `none-${r.requestId}`;
       const own = [this.key(t, "resexp"), this.key(t, "res", resId), this.key(t, "seen", enc(r.requestId)), this.key(t, "ledger"), this.key(t, "aggidx", day), ...agg, ...recordCounters(r).map((c) => this.counterKey(t, c))];
       const ownArgs = [
@@ -195,15 +204,20 @@ export class RedisState implements GatewayState {
     await this.script(RELEASE, [this.key(reservation.tenant, "resexp"), this.key(reservation.tenant, "res", reservation.id)], [reservation.id, Date.now(), this.key(reservation.tenant, "res", "")]);
   }
 
-  async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
+  async budgetStatus(person: Person, now = Date.now(), extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]> {
     // purge expired reservations first, as reserve does, so the figures are the same
     await this.script(RELEASE, [this.key(person.tenant, "resexp"), this.key(person.tenant, "res", "-")], ["-", now, this.key(person.tenant, "res", "")]);
-    const budgets = await this.listBudgets(person.tenant);
+    const budgets = withExtra(await this.listBudgets(person.tenant), extraBudgets);
     return Promise.all(
       budgets.flatMap((budget) => {
         const ref = budgetCounter(budget, person, now);
         if (!ref) return [];
-        return [this.send("HMGET", [this.counterKey(person.tenant, ref), "usd", "tok"]).then((v) => budgetStatus(budget, { microUsd: Number((v as Reply[])[0] ?? 0), tokens: Number((v as Reply[])[1] ?? 0) }, ref.periodKey))];
+        return [
+          this.send("HMGET", [this.counterKey(person.tenant, ref), "usd", "tok", "husd", "htok"]).then((v) => {
+            const [usd, tok, husd, htok] = (v as Reply[]).map((x) => Number(x ?? 0));
+            return budgetStatus(budget, { microUsd: usd ?? 0, tokens: tok ?? 0, heldMicroUsd: husd ?? 0, heldTokens: htok ?? 0 }, ref.periodKey);
+          }),
+        ];
       }),
     );
   }
@@ -248,31 +262,37 @@ export class RedisState implements GatewayState {
 
   // ---- rate limits
 
-  private async windowsOf(person: Person, defaults: RateDefaults | undefined): Promise<WindowSpec[]> {
-    return windowsFor(person, await this.listLimits(person.tenant), defaults);
+  private async windowsOf(person: Person, options: AdmitOptions): Promise<WindowSpec[]> {
+    return windowsFor(person, withExtra(await this.listLimits(person.tenant), options.extraLimits), options.defaults);
   }
 
-  async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
+  async admit(person: Person, tokens: number, options: AdmitOptions = {}): Promise<RateDecision> {
     const now = options.now ?? Date.now();
-    const specs = await this.windowsOf(person, options.defaults);
+    const specs = await this.windowsOf(person, options);
     if (specs.length === 0) return { allowed: true, windows: [] };
     const start = windowStart(now);
     const fraction = (now - start) / WINDOW_MS;
     const out = (await this.script(
       ADMIT,
       specs.flatMap((s) => [this.windowKey(person.tenant, s.subject, start), this.windowKey(person.tenant, s.subject, start - WINDOW_MS)]),
-      [String(fraction), tokens, 3 * WINDOW_MS, ...specs.flatMap((s) => [s.rpm ?? -1, s.tpm ?? -1])],
+      [String(fraction), tokens, 3 * WINDOW_MS, now, ...specs.flatMap((s) => [s.rpm ?? -1, s.tpm ?? -1])],
     )) as number[];
-    const counts: WindowCounts[] = specs.map((_, i) => ({ prevRequests: out[1 + 4 * i] as number, currRequests: out[2 + 4 * i] as number, prevTokens: out[3 + 4 * i] as number, currTokens: out[4 + 4 * i] as number }));
+    const last = (n: number) => (n >= 0 ? n : undefined);
+    const counts: WindowCounts[] = specs.map((_, i) => {
+      const [prevRequests, currRequests, prevTokens, currTokens, prevLast, currLast] = out.slice(1 + 6 * i, 7 + 6 * i) as [number, number, number, number, number, number];
+      return { prevRequests, currRequests, prevTokens, currTokens, ...(last(prevLast) !== undefined ? { prevLast } : {}), ...(last(currLast) !== undefined ? { currLast } : {}) };
+    });
     const allowed = out[0] === 1;
-    if (allowed !== specs.every((s, i) => admits(s, counts[i] as WindowCounts, fraction))) throw new StateError("STATE_CORRUPT", "the Redis rate-limit script and the gateway disagree; redeploy one version");
+    if (allowed !== specs.every((s, i) => admits(s, counts[i] as WindowCounts, now))) throw new StateError("STATE_CORRUPT", "the Redis rate-limit script and the gateway disagree; redeploy one version");
     return describeWindows(specs, counts, now, tokens, allowed);
   }
 
-  async chargeTokens(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<void> {
-    const start = windowStart(options.now ?? Date.now());
-    const specs = (await this.windowsOf(person, options.defaults)).filter((s) => s.tpm !== undefined);
-    await Promise.all(specs.map((s) => this.send("HINCRBY", [this.windowKey(person.tenant, s.subject, start), "tok", String(tokens)])));
+  async chargeTokens(person: Person, tokens: number, options: AdmitOptions = {}): Promise<void> {
+    const now = options.now ?? Date.now();
+    const start = windowStart(now);
+    const specs = (await this.windowsOf(person, options)).filter((s) => s.tpm !== undefined);
+    if (specs.length === 0) return;
+    await this.script(CHARGE, specs.map((s) => this.windowKey(person.tenant, s.subject, start)), [tokens, now, 3 * WINDOW_MS]);
   }
 
   // ---- denylist
@@ -308,6 +328,33 @@ export class RedisState implements GatewayState {
     if (members.length === 0) return [];
     const values = (await this.send("MGET", members.map((m) => this.key(tenant, "deny", m)))) as (string | null)[];
     return values.flatMap((v) => (v ? [JSON.parse(v) as Revocation] : [])).sort((a, b) => a.at - b.at);
+  }
+
+  // ---- people seen
+
+  private personKey = (tenant: string, sub: string) => this.key(tenant, "person", enc(sub));
+  private personIndexKey = (tenant: string, id: string) => this.key(tenant, "pidx", enc(normaliseUserId(id)));
+
+  async notePerson(person: SeenPerson): Promise<void> {
+    const p = checkSeenPerson(person);
+    const ids = new Set([p.sub, p.username, p.email].filter((v): v is string => !!v).map(normaliseUserId));
+    await this.script(NOTE_PERSON, [this.personKey(p.tenant, p.sub), ...[...ids].map((id) => this.personIndexKey(p.tenant, id))], [p.sub, p.username ?? "", p.email ?? "", p.displayName, p.lastSeen, PERSON_TTL_MS, p.groups ? JSON.stringify(p.groups) : ""]);
+  }
+
+  async findPeople(tenant: string, value: string, kind?: UserKind): Promise<SeenPerson[]> {
+    // the index may name people whose identifiers changed since: each is checked against their record
+    const subs = ((await this.send("SMEMBERS", [this.personIndexKey(tenant, value)])) as string[]).slice(0, 100);
+    const people = await Promise.all(
+      subs.map(async (sub) => {
+        const flat = (await this.send("HGETALL", [this.personKey(tenant, sub)])) as Reply;
+        const h = (Array.isArray(flat) ? Object.fromEntries(flat.flatMap((_, i) => (i % 2 ? [] : [[flat[i], flat[i + 1]]]))) : (flat ?? {})) as Record<string, string>;
+        if (h.sub === undefined) return undefined;
+        const p: SeenPerson = { tenant, sub: h.sub, ...(h.username ? { username: h.username } : {}), ...(h.email ? { email: h.email } : {}), displayName: h.name ?? h.sub, ...groupsOf(h.groups), firstSeen: Number(h.first ?? 0), lastSeen: Number(h.last ?? 0) };
+        const by = matchedBy(p, value);
+        return by.length > 0 && (kind === undefined || by.includes(kind)) ? p : undefined;
+      }),
+    );
+    return people.filter((p): p is SeenPerson => p !== undefined).sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
   // ---- settings
@@ -359,6 +406,30 @@ export class RedisState implements GatewayState {
 
   listLimits(tenant: string): Promise<RateLimit[]> {
     return this.hashValues<RateLimit>(this.key(tenant, "limits"));
+  }
+
+  // ---- coordination and audit
+
+  async claimOnce(key: string, claimant: string, ttlMs: number): Promise<boolean> {
+    const hashed = createHash("sha256").update(key).digest("hex");
+    const [holder] = await this.script(CLAIM_ONCE, [`${this.prefix}:claim:${hashed}`], [claimant, Math.max(1, Math.round(ttlMs))]);
+    return holder === claimant;
+  }
+
+  /** A sorted set per tenant scored by time; each member a JSON row with a unique id (so equal rows stay two). */
+  async appendAudit(entry: AuditEntry, options: { retentionMs?: number } = {}): Promise<void> {
+    const e = checkAudit(entry);
+    const retention = options.retentionMs ?? DEFAULT_AUDIT_RETENTION_DAYS * DAY_MS;
+    const row = JSON.stringify({ id: crypto.randomUUID(), ...e, old: e.old ?? null, new: e.new ?? null });
+    await this.script(APPEND_AUDIT, [this.key(e.tenant, "audit")], [e.time, row, Date.now() - retention]);
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    const members = (await this.send("ZRANGEBYSCORE", [this.key(q.tenant, "audit"), String(q.since ?? 0), "+inf", "LIMIT", "0", String(q.limit ?? DEFAULT_AUDIT_LIMIT)])) as string[];
+    return members.map((m) => {
+      const { id: _id, ...entry } = JSON.parse(m) as AuditEntry & { id: string };
+      return entry;
+    });
   }
 
   async ping(): Promise<boolean> {

@@ -5,8 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openState } from "./open.ts";
 import { ResilientState } from "./resilient.ts";
-import { startTestRedis, type TestRedis } from "./testing/redis-server.ts";
-import { type Person, StateError, StateUnavailable, type UsageRecord } from "./types.ts";
+import { startTestRedis, type TestRedis } from "../../../test/support/redis-server.ts";
+import type { Person } from "../model/person.ts";
+import type { UsageRecord } from "../model/usage.ts";
+import { StateError, StateUnavailable } from "./types.ts";
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -71,7 +73,8 @@ test("fail-closed: typed StateUnavailable and not ready while Redis is down; ser
   await expect(state.recordUsage(rec())).rejects.toBeInstanceOf(StateUnavailable);
   await expect(state.isRevoked("acme", { sub: "alice" })).rejects.toBeInstanceOf(StateUnavailable);
   await redis.start();
-  await state.tryRecover();
+  // the client may need a moment to reconnect to the restarted server: probe as the timer does
+  for (const deadline = Date.now() + 5000; !state.ready() && Date.now() < deadline; await Bun.sleep(50)) await state.tryRecover();
   expect(state.ready()).toBe(true);
   expect((await state.admit(alice, 0)).allowed).toBe(true);
   await state.close();
@@ -99,7 +102,7 @@ test("fail-closed with a spool: usage of answers already sent is spooled (fsync'
     expect(events).toEqual(["spooled:settle:true", "spooled:record:false"]);
 
     await redis.start();
-    await state.tryRecover();
+    for (const deadline = Date.now() + 5000; !state.ready() && Date.now() < deadline; await Bun.sleep(50)) await state.tryRecover();
     expect(state.queued).toBe(0);
     expect(events.at(-1)).toBe("replayed:2:true");
     expect((await report(state))[0]?.requests).toBe(before + 2);
@@ -126,7 +129,7 @@ test("fail-closed with a spool: a batch of usage writes that finds Redis down is
     expect(spooled.sort()).toEqual(["record", "release", "settle"]);
     expect(state.queued).toBe(3);
     await redis.start();
-    await state.tryRecover();
+    for (const deadline = Date.now() + 5000; !state.ready() && Date.now() < deadline; await Bun.sleep(50)) await state.tryRecover();
     expect(state.queued).toBe(0);
     expect((await report(state))[0]).toMatchObject({ requests: before.requests + 2, costMicroUsd: before.costMicroUsd + 14 });
     expect((await state.budgetStatus(alice)).length).toBe(0);

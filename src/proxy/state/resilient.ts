@@ -14,10 +14,15 @@
  */
 import { Spool, type SpooledWrite } from "./spool.ts";
 import { SqliteState } from "./sqlite.ts";
-import {
-  type Budget, type BudgetStatus, type BudgetUnit, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit, type Reservation,
-  type ReserveResult, type Revocation, type RevocationKind, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite,
-} from "./types.ts";
+import type { AuditEntry, AuditQuery } from "../model/audit.ts";
+import type { Budget, BudgetStatus, BudgetUnit, Estimate, Reservation, ReserveResult } from "../model/budgets.ts";
+import type { Period } from "../model/periods.ts";
+import type { Person, SeenPerson, UserKind, TokenIdentity } from "../model/person.ts";
+import type { RateDecision, RateLimit } from "../model/rate-windows.ts";
+import type { Revocation, RevocationKind } from "../model/revocations.ts";
+import type { Subject } from "../model/subjects.ts";
+import type { UsageQuery, UsageRecord, UsageRow } from "../model/usage.ts";
+import { type AdmitOptions, type GatewayState, type ReserveOptions, StateUnavailable, type UsageWrite } from "./types.ts";
 
 export type FailurePolicy = "open" | "closed";
 
@@ -64,12 +69,15 @@ export class ResilientState implements GatewayState {
   private probe: ReturnType<typeof setInterval> | undefined;
   private flushing: Promise<void> | undefined;
   private readonly scan: ReturnType<typeof setInterval> | undefined;
+  /** Where failed writes are spooled (the spool's directory), for the start-up log line. */
+  readonly spoolDir: string | undefined;
 
   constructor(
     private readonly primary: GatewayState,
     private readonly options: ResilientOptions,
   ) {
     this.fallback = options.fallback ?? new SqliteState(":memory:");
+    this.spoolDir = options.spool?.dir;
     if (options.spool) {
       // what a killed predecessor or a dead sibling worker left: at start, then now and then
       void this.drainSpool();
@@ -247,7 +255,7 @@ export class ResilientState implements GatewayState {
     else await this.fallback.restore(w.tenant, w.revocationKind, w.value);
   }
 
-  reserve(person: Person, estimate: Estimate, options?: { now?: number; ttlMs?: number }): Promise<ReserveResult> {
+  reserve(person: Person, estimate: Estimate, options?: ReserveOptions): Promise<ReserveResult> {
     return this.serve("reserve", (s) => s.reserve(person, estimate, options));
   }
   settle(reservation: Reservation, record: UsageRecord): Promise<void> {
@@ -274,24 +282,39 @@ export class ResilientState implements GatewayState {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
   }
-  budgetStatus(person: Person, now?: number): Promise<BudgetStatus[]> {
-    return this.serve("budgetStatus", (s) => s.budgetStatus(person, now));
+  budgetStatus(person: Person, now?: number, extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]> {
+    return this.serve("budgetStatus", (s) => s.budgetStatus(person, now, extraBudgets));
   }
-  admit(person: Person, tokens: number, options?: { now?: number; defaults?: RateDefaults }): Promise<RateDecision> {
+  admit(person: Person, tokens: number, options?: AdmitOptions): Promise<RateDecision> {
     return this.serve("admit", (s) => s.admit(person, tokens, options));
   }
-  chargeTokens(person: Person, tokens: number, options?: { now?: number; defaults?: RateDefaults }): Promise<void> {
+  chargeTokens(person: Person, tokens: number, options?: AdmitOptions): Promise<void> {
     return this.serve("chargeTokens", (s) => s.chargeTokens(person, tokens, options));
   }
   revoke(revocation: Revocation): Promise<void> {
     return this.write("revoke", { kind: "revoke", revocation });
   }
+  /** Whether a revocation was lifted; under fail-open with the store down it is spooled and the answer is true (not known yet). */
   async restore(tenant: string, kind: RevocationKind, value: string): Promise<boolean> {
+    if (this.downSince === undefined) {
+      try {
+        return await this.primary.restore(tenant, kind, value);
+      } catch (e) {
+        if (!(e instanceof StateUnavailable)) throw e;
+        this.markDown("restore", e);
+      }
+    }
     await this.write("restore", { kind: "restore", tenant, revocationKind: kind, value });
     return true;
   }
   isRevoked(tenant: string, identity: TokenIdentity, now?: number): Promise<Revocation | null> {
     return this.serve("isRevoked", (s) => s.isRevoked(tenant, identity, now));
+  }
+  notePerson(person: SeenPerson): Promise<void> {
+    return this.serve("notePerson", (s) => s.notePerson(person));
+  }
+  findPeople(tenant: string, value: string, kind?: UserKind): Promise<SeenPerson[]> {
+    return this.serve("findPeople", (s) => s.findPeople(tenant, value, kind));
   }
   // admin reads and settings: the store or a clear error
   usageReport(query: UsageQuery): Promise<UsageRow[]> {
@@ -320,6 +343,16 @@ export class ResilientState implements GatewayState {
   }
   policyVersion(tenant: string): Promise<string> {
     return this.serve("policyVersion", (s) => s.policyVersion(tenant));
+  }
+  // coordination and audit: the store decides, or the caller hears it is down (alerts and checks retry; an admin is told)
+  claimOnce(key: string, claimant: string, ttlMs: number): Promise<boolean> {
+    return this.primary.claimOnce(key, claimant, ttlMs);
+  }
+  appendAudit(entry: AuditEntry, options?: { retentionMs?: number }): Promise<void> {
+    return this.primary.appendAudit(entry, options);
+  }
+  listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    return this.primary.listAudit(query);
   }
   ping(): Promise<boolean> {
     return this.primary.ping();

@@ -5,7 +5,7 @@
  * the spool has drained, and one for each file taken over from a process that is gone.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
-import { logEvent } from "../http/log.ts";
+import { logEvent } from "../telemetry/log.ts";
 import type { ResilienceHooks } from "./resilient.ts";
 import type { SpoolHooks } from "./spool.ts";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Spool, SpoolError, type SpooledWrite } from "./spool.ts";
 import { SqliteState } from "./sqlite.ts";
-import type { UsageRecord } from "./types.ts";
+import type { UsageRecord } from "../model/usage.ts";
 
 const dirs: string[] = [];
 const newDir = () => {

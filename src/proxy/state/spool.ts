@@ -17,7 +17,8 @@ import { mkdirSync, readdirSync, statSync, utimesSync, type Stats } from "node:f
 import { open, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { Revocation, RevocationKind, UsageWrite } from "./types.ts";
+import type { Revocation, RevocationKind } from "../model/revocations.ts";
+import type { UsageWrite } from "./types.ts";
 
 export type SpooledWrite =
   | UsageWrite

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { ResilientState } from "./resilient.ts";
 import { Spool } from "./spool.ts";
 import { SqliteState } from "./sqlite.ts";
-import { StateUnavailable, type UsageRecord } from "./types.ts";
+import type { UsageRecord } from "../model/usage.ts";
+import { StateUnavailable } from "./types.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ara-sqlite-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

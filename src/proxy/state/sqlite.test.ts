@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteState } from "./sqlite.ts";
-import type { Person, UsageRecord } from "./types.ts";
+import type { Person } from "../model/person.ts";
+import type { UsageRecord } from "../model/usage.ts";
 
 test("in memory, the policy version is kept in the process (no query per request) and still changes with every settings change", async () => {
   const state = new SqliteState(":memory:");

@@ -8,15 +8,17 @@
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import {
-  budgetCounter, budgetStatus, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, counterKey, countersFor, type CounterValue,
-  admits, describeWindows, fits, identityKeys, RESERVATION_TTL_MS, recordCounters, revocationValue, tokensOf, WINDOW_MS, windowStart, windowsFor, type WindowCounts, dayKey,
-} from "./common.ts";
+import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
+import { dayKey, type Period } from "../model/periods.ts";
+import { normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
+import { admits, describeWindows, WINDOW_MS, windowStart, windowsFor, type WindowCounts, type RateDecision, type RateLimit } from "../model/rate-windows.ts";
+import { identityKeys, revocationValue, type Revocation, type RevocationKind } from "../model/revocations.ts";
+import type { Subject, SubjectKind } from "../model/subjects.ts";
+import { tokensOf, type UsageQuery, type UsageRecord, type UsageRow } from "../model/usage.ts";
+import { DAY_MS, DEFAULT_AUDIT_LIMIT, DEFAULT_AUDIT_RETENTION_DAYS, type AuditEntry, type AuditQuery } from "../model/audit.ts";
+import { checkAudit, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson, groupsOf } from "./checks.ts";
+import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
 import { SqliteWriterThread } from "./sqlite-writer.ts";
-import {
-  type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type GatewayState, type Period, type Person, type RateDecision, type RateDefaults, type RateLimit,
-  type Reservation, type ReserveResult, type Revocation, type RevocationKind, StateError, StateUnavailable, type Subject, type TokenIdentity, type UsageQuery, type UsageRecord, type UsageRow, type UsageWrite, type SubjectKind,
-} from "./types.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS usage (
@@ -27,26 +29,48 @@ CREATE TABLE IF NOT EXISTS usage (
   PRIMARY KEY (tenant, request_id)
 );
 CREATE INDEX IF NOT EXISTS usage_day ON usage (tenant, day);
-CREATE TABLE IF NOT EXISTS counters (tenant TEXT NOT NULL, key TEXT NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (tenant TEXT NOT NULL, key TEXT NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, held_usd INTEGER NOT NULL DEFAULT 0, held_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tenant, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, expires INTEGER NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, counters TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reservations_expiry ON reservations (tenant, expires);
-CREATE TABLE IF NOT EXISTS windows (tenant TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key, start)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS windows (tenant TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, last INTEGER, PRIMARY KEY (tenant, key, start)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS revocations (tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, until INTEGER NOT NULL, at INTEGER NOT NULL, by TEXT, reason TEXT, PRIMARY KEY (tenant, kind, value)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS budgets (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, period TEXT NOT NULL, unit TEXT NOT NULL, lim INTEGER NOT NULL, soft INTEGER NOT NULL, PRIMARY KEY (tenant, kind, id, period, unit)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS limits (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, rpm INTEGER, tpm INTEGER, PRIMARY KEY (tenant, kind, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS policy_versions (tenant TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS people (tenant TEXT NOT NULL, sub TEXT NOT NULL, username TEXT, username_key TEXT, email TEXT, display_name TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (tenant, sub)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS people_username ON people (tenant, username_key);
+CREATE INDEX IF NOT EXISTS people_email ON people (tenant, email);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, claimant TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, time INTEGER NOT NULL, actor TEXT NOT NULL, actor_sub TEXT, action TEXT NOT NULL, target TEXT NOT NULL, old TEXT, new TEXT, request_id TEXT);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (tenant, time);
 `;
 
+/** Columns added since the first schema: added to an older file at open (in the same transaction). */
+const ADDED_COLUMNS: [table: string, column: string, definition: string][] = [
+  ["counters", "held_usd", "INTEGER NOT NULL DEFAULT 0"],
+  ["counters", "held_tokens", "INTEGER NOT NULL DEFAULT 0"],
+  ["windows", "last", "INTEGER"],
+  // the pool member that served; records from before pools count under ""
+  ["usage", "upstream", "TEXT NOT NULL DEFAULT ''"],
+  ["people", "groups_json", "TEXT"],
+];
+
+interface AuditRow { tenant: string; time: number; actor: string; actor_sub: string | null; action: string; target: string; old: string | null; new: string | null; request_id: string | null }
+const toAudit = (r: AuditRow): AuditEntry => ({ time: r.time, tenant: r.tenant, actor: r.actor, ...(r.actor_sub !== null ? { actorSub: r.actor_sub } : {}), action: r.action, target: r.target, old: r.old === null ? null : JSON.parse(r.old), new: r.new === null ? null : JSON.parse(r.new), ...(r.request_id !== null ? { requestId: r.request_id } : {}) });
+interface PersonRow { tenant: string; sub: string; username: string | null; username_key: string | null; email: string | null; display_name: string; groups_json: string | null; first_seen: number; last_seen: number }
 interface RevocationRow { tenant: string; kind: RevocationKind; value: string; until: number; at: number; by: string | null; reason: string | null }
 interface BudgetRow { tenant: string; kind: SubjectKind; id: string; period: Period; unit: BudgetUnit; lim: number; soft: number }
 interface LimitRow { tenant: string; kind: SubjectKind; id: string; rpm: number | null; tpm: number | null }
 
 const toRevocation = (r: RevocationRow): Revocation => ({ tenant: r.tenant, kind: r.kind, value: r.value, until: r.until, at: r.at, ...(r.by ? { by: r.by } : {}), ...(r.reason ? { reason: r.reason } : {}) });
+const toPerson = (r: PersonRow): SeenPerson => ({ tenant: r.tenant, sub: r.sub, ...(r.username !== null ? { username: r.username } : {}), ...(r.email !== null ? { email: r.email } : {}), displayName: r.display_name, ...groupsOf(r.groups_json), firstSeen: r.first_seen, lastSeen: r.last_seen });
 const toBudget = (r: BudgetRow): Budget => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, period: r.period, unit: r.unit, limit: r.lim, soft: r.soft === 1 });
 const toLimit = (r: LimitRow): RateLimit => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, ...(r.rpm !== null ? { rpm: r.rpm } : {}), ...(r.tpm !== null ? { tpm: r.tpm } : {}) });
 
-const DAY_MS = 86_400_000;
 const RECORD_PEOPLE_MAX = 10_000;
+
+interface CounterSum { usd: number; tokens: number; heldUsd: number; heldTokens: number }
+const NOTHING_HELD = { usd: 0, tokens: 0 } as const;
 
 interface RecordPerson {
   tenant: string;
@@ -56,9 +80,9 @@ interface RecordPerson {
   counterKeys: readonly string[];
 }
 
-const USAGE_COLUMNS = "tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro";
-const USAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/** Records inserted by one statement at most (17 values each). */
+const USAGE_COLUMNS = "tenant, request_id, upstream_request_id, time, day, sub, display_name, groups, model, input, output, cache_write, cache_write_5m, cache_write_1h, cache_read, web_search, cost_micro, upstream";
+const USAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** Records inserted by one statement at most (18 values each). */
 const ROWS_PER_INSERT = 32;
 
 /** A record's values in the usage table's column order. */
@@ -66,6 +90,7 @@ function usageValues(r: UsageRecord, person: RecordPerson, into: (string | numbe
   into.push(
     r.tenant, r.requestId, r.upstreamRequestId ?? null, r.time, person.day, r.sub, r.displayName, person.groupsJson, r.model, r.inputTokens, r.outputTokens,
     r.cacheCreationInputTokens, r.cacheCreation5mInputTokens, r.cacheCreation1hInputTokens, r.cacheReadInputTokens, r.webSearchRequests, r.costMicroUsd,
+    r.upstream ?? "",
   );
 }
 
@@ -76,7 +101,9 @@ function prepareHot(db: Database) {
     savepoint: db.prepare("SAVEPOINT usage_rows"),
     release: db.prepare("RELEASE usage_rows"),
     rollback: db.prepare("ROLLBACK TO usage_rows"),
-    addCounter: db.prepare<never, [string, string, number, number]>("INSERT INTO counters (tenant, key, usd, tokens) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4"),
+    addCounter: db.prepare<never, [string, string, number, number, number, number]>(
+      "INSERT INTO counters (tenant, key, usd, tokens, held_usd, held_tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (tenant, key) DO UPDATE SET usd = usd + ?3, tokens = tokens + ?4, held_usd = held_usd + ?5, held_tokens = held_tokens + ?6",
+    ),
     dropReservation: db.prepare<{ usd: number; tokens: number }, [string]>("DELETE FROM reservations WHERE id = ? RETURNING usd, tokens"),
     policyVersion: db.prepare<{ v: number }, [string]>("SELECT v FROM policy_versions WHERE tenant = ?"),
   };
@@ -114,7 +141,14 @@ export class SqliteState implements GatewayState {
       this.db.exec("PRAGMA synchronous = NORMAL");
       // the writer thread commits nearly everything, and checkpoints there (its connection keeps the default)
       if (threaded) this.db.exec("PRAGMA wal_autocheckpoint = 0");
-      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA);
+        for (const [table, column, definition] of ADDED_COLUMNS) {
+          const columns = this.db.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all();
+          if (!columns.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+        }
+      }).immediate();
+      // after the added columns: the hot statements name them
       this.hot = prepareHot(this.db);
       this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs, ...(options.maxLagMs !== undefined ? { maxLagMs: options.maxLagMs } : {}) }) : undefined;
       this.privateVersions = path === ":memory:" ? new Map() : undefined;
@@ -138,36 +172,37 @@ export class SqliteState implements GatewayState {
   // ---- counters and reservations
 
   private counter(tenant: string, c: CounterRef): CounterValue {
-    const row = this.db.query<{ usd: number; tokens: number }, [string, string]>("SELECT usd, tokens FROM counters WHERE tenant = ? AND key = ?").get(tenant, counterKey(c));
-    return { microUsd: row?.usd ?? 0, tokens: row?.tokens ?? 0 };
+    const row = this.db.query<{ usd: number; tokens: number; held_usd: number; held_tokens: number }, [string, string]>("SELECT usd, tokens, held_usd, held_tokens FROM counters WHERE tenant = ? AND key = ?").get(tenant, counterKey(c));
+    return { microUsd: row?.usd ?? 0, tokens: row?.tokens ?? 0, heldMicroUsd: row?.held_usd ?? 0, heldTokens: row?.held_tokens ?? 0 };
   }
 
   /** While a batch is written: counter changes summed per tenant and counter key, written once at its end. */
-  private sums: Map<string, Map<string, { usd: number; tokens: number }>> | undefined;
+  private sums: Map<string, Map<string, CounterSum>> | undefined;
 
-  private add(tenant: string, counters: readonly CounterRef[], usd: number, tokens: number): void {
-    this.addKeys(tenant, counters.map(counterKey), usd, tokens);
+  /** Adds to the counters; `held`: the part that is a reservation's (requests in flight). */
+  private add(tenant: string, counters: readonly CounterRef[], usd: number, tokens: number, held: { usd: number; tokens: number } = NOTHING_HELD): void {
+    this.addKeys(tenant, counters.map(counterKey), usd, tokens, held);
   }
 
-  private addKeys(tenant: string, keys: readonly string[], usd: number, tokens: number): void {
+  private addKeys(tenant: string, keys: readonly string[], usd: number, tokens: number, held: { usd: number; tokens: number } = NOTHING_HELD): void {
     if (this.sums) {
       let byKey = this.sums.get(tenant);
       if (!byKey) this.sums.set(tenant, (byKey = new Map()));
       for (const key of keys) {
         const sum = byKey.get(key);
-        if (sum) [sum.usd, sum.tokens] = [sum.usd + usd, sum.tokens + tokens];
-        else byKey.set(key, { usd, tokens });
+        if (sum) [sum.usd, sum.tokens, sum.heldUsd, sum.heldTokens] = [sum.usd + usd, sum.tokens + tokens, sum.heldUsd + held.usd, sum.heldTokens + held.tokens];
+        else byKey.set(key, { usd, tokens, heldUsd: held.usd, heldTokens: held.tokens });
       }
       return;
     }
-    for (const key of keys) this.hot.addCounter.run(tenant, key, usd, tokens);
+    for (const key of keys) this.hot.addCounter.run(tenant, key, usd, tokens, held.usd, held.tokens);
   }
 
   /** Gives back the estimates of reservations past their expiry (a replica that died never settled them). */
   private purgeExpired(tenant: string, now: number): void {
     const expired = this.db.query<{ id: string; usd: number; tokens: number; counters: string }, [string, number]>("SELECT id, usd, tokens, counters FROM reservations WHERE tenant = ? AND expires <= ?").all(tenant, now);
     for (const r of expired) {
-      this.add(tenant, JSON.parse(r.counters) as CounterRef[], -r.usd, -r.tokens);
+      this.add(tenant, JSON.parse(r.counters) as CounterRef[], -r.usd, -r.tokens, { usd: -r.usd, tokens: -r.tokens });
       this.db.query("DELETE FROM reservations WHERE id = ?").run(r.id);
     }
   }
@@ -176,7 +211,7 @@ export class SqliteState implements GatewayState {
   private drop(reservation: Reservation): boolean {
     const row = this.hot.dropReservation.get(reservation.id);
     if (!row) return false;
-    this.add(reservation.tenant, reservation.counters, -row.usd, -row.tokens);
+    this.add(reservation.tenant, reservation.counters, -row.usd, -row.tokens, { usd: -row.usd, tokens: -row.tokens });
     return true;
   }
 
@@ -187,17 +222,17 @@ export class SqliteState implements GatewayState {
     });
   }
 
-  async reserve(person: Person, estimate: Estimate, options: { now?: number; ttlMs?: number } = {}): Promise<ReserveResult> {
+  async reserve(person: Person, estimate: Estimate, options: ReserveOptions = {}): Promise<ReserveResult> {
     const now = options.now ?? Date.now();
     return this.tx(() => {
       this.purgeExpired(person.tenant, now);
-      const checks = this.statuses(person, this.budgetsOf(person.tenant), now);
+      const checks = this.statuses(person, withExtra(this.budgetsOf(person.tenant), options.extraBudgets), now);
       const refused = checks.find((c) => !c.budget.soft && !fits(c.budget, c.value, estimate));
       if (refused) return { ok: false, refusedBy: budgetStatus(refused.budget, refused.value, refused.ref.periodKey), statuses: checks.map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey)) };
       const reservation: Reservation = { id: crypto.randomUUID(), tenant: person.tenant, estimate, counters: countersFor(person, now), expiresAt: now + (options.ttlMs ?? RESERVATION_TTL_MS) };
-      this.add(person.tenant, reservation.counters, estimate.microUsd, estimate.tokens);
+      this.add(person.tenant, reservation.counters, estimate.microUsd, estimate.tokens, { usd: estimate.microUsd, tokens: estimate.tokens });
       this.db.query("INSERT INTO reservations (id, tenant, expires, usd, tokens, counters) VALUES (?, ?, ?, ?, ?, ?)").run(reservation.id, person.tenant, reservation.expiresAt, estimate.microUsd, estimate.tokens, JSON.stringify(reservation.counters));
-      const statuses = checks.map((c) => budgetStatus(c.budget, { microUsd: c.value.microUsd + estimate.microUsd, tokens: c.value.tokens + estimate.tokens }, c.ref.periodKey));
+      const statuses = checks.map((c) => budgetStatus(c.budget, { microUsd: c.value.microUsd + estimate.microUsd, tokens: c.value.tokens + estimate.tokens, heldMicroUsd: (c.value.heldMicroUsd ?? 0) + estimate.microUsd, heldTokens: (c.value.heldTokens ?? 0) + estimate.tokens }, c.ref.periodKey));
       return { ok: true, reservation, statuses, warnings: statuses.filter((s) => s.budget.soft && s.used > s.budget.limit) };
     });
   }
@@ -234,7 +269,7 @@ export class SqliteState implements GatewayState {
       } finally {
         this.sums = undefined;
       }
-      for (const [tenant, byKey] of sums) for (const [key, c] of byKey) this.hot.addCounter.run(tenant, key, c.usd, c.tokens);
+      for (const [tenant, byKey] of sums) for (const [key, c] of byKey) this.hot.addCounter.run(tenant, key, c.usd, c.tokens, c.heldUsd, c.heldTokens);
     });
   }
 
@@ -251,10 +286,10 @@ export class SqliteState implements GatewayState {
     else this.addKeys(record.tenant, person.counterKeys, record.costMicroUsd ?? 0, tokensOf(record));
   }
 
-  async budgetStatus(person: Person, now = Date.now()): Promise<BudgetStatus[]> {
+  async budgetStatus(person: Person, now = Date.now(), extraBudgets?: readonly Budget[]): Promise<BudgetStatus[]> {
     return this.tx(() => {
       this.purgeExpired(person.tenant, now);
-      return this.statuses(person, this.budgetsOf(person.tenant), now).map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey));
+      return this.statuses(person, withExtra(this.budgetsOf(person.tenant), extraBudgets), now).map((c) => budgetStatus(c.budget, c.value, c.ref.periodKey));
     });
   }
 
@@ -340,7 +375,7 @@ export class SqliteState implements GatewayState {
 
   async usageReport(q: UsageQuery): Promise<UsageRow[]> {
     checkQuery(q);
-    const key = { user: "u.sub", model: "u.model", day: "u.day", group: "g.value" }[q.by];
+    const key = { user: "u.sub", model: "u.model", day: "u.day", group: "g.value", upstream: "u.upstream" }[q.by];
     const from = q.by === "group" ? `usage u, json_each(CASE WHEN u.groups = '[]' THEN '[""]' ELSE u.groups END) g` : "usage u";
     const rows = this.db
       .query<Record<string, number | string>, (string | number)[]>(
@@ -370,34 +405,38 @@ export class SqliteState implements GatewayState {
 
   private windowCounts(tenant: string, key: string, now: number): WindowCounts {
     const start = windowStart(now);
-    const rows = this.db.query<{ start: number; requests: number; tokens: number }, [string, string, number, number]>("SELECT start, requests, tokens FROM windows WHERE tenant = ? AND key = ? AND start IN (?, ?)").all(tenant, key, start, start - WINDOW_MS);
+    const rows = this.db.query<{ start: number; requests: number; tokens: number; last: number | null }, [string, string, number, number]>("SELECT start, requests, tokens, last FROM windows WHERE tenant = ? AND key = ? AND start IN (?, ?)").all(tenant, key, start, start - WINDOW_MS);
     const curr = rows.find((r) => r.start === start);
     const prev = rows.find((r) => r.start !== start);
-    return { prevRequests: prev?.requests ?? 0, currRequests: curr?.requests ?? 0, prevTokens: prev?.tokens ?? 0, currTokens: curr?.tokens ?? 0 };
+    return {
+      prevRequests: prev?.requests ?? 0, currRequests: curr?.requests ?? 0, prevTokens: prev?.tokens ?? 0, currTokens: curr?.tokens ?? 0,
+      ...(prev?.last != null ? { prevLast: prev.last } : {}), ...(curr?.last != null ? { currLast: curr.last } : {}),
+    };
   }
 
   private bump(tenant: string, key: string, now: number, requests: number, tokens: number): void {
-    this.db.query("INSERT INTO windows (tenant, key, start, requests, tokens) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET requests = requests + ?4, tokens = tokens + ?5").run(tenant, key, windowStart(now), requests, tokens);
+    this.db
+      .query("INSERT INTO windows (tenant, key, start, requests, tokens, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET requests = requests + ?4, tokens = tokens + ?5, last = max(coalesce(last, 0), ?6)")
+      .run(tenant, key, windowStart(now), requests, tokens, now);
   }
 
-  async admit(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<RateDecision> {
+  async admit(person: Person, tokens: number, options: AdmitOptions = {}): Promise<RateDecision> {
     const now = options.now ?? Date.now();
     return this.tx(() => {
-      const specs = windowsFor(person, this.limitsOf(person.tenant), options.defaults);
+      const specs = windowsFor(person, withExtra(this.limitsOf(person.tenant), options.extraLimits), options.defaults);
       const keys = specs.map((s) => `${s.subject.kind}:${s.subject.id}`);
       const counts = keys.map((k) => this.windowCounts(person.tenant, k, now));
-      const fraction = (now - windowStart(now)) / WINDOW_MS;
-      const allowed = specs.every((s, i) => admits(s, counts[i] as WindowCounts, fraction));
+      const allowed = specs.every((s, i) => admits(s, counts[i] as WindowCounts, now));
       if (allowed) for (const k of keys) this.bump(person.tenant, k, now, 1, tokens);
       this.db.query("DELETE FROM windows WHERE tenant = ? AND start < ?").run(person.tenant, windowStart(now) - WINDOW_MS);
       return describeWindows(specs, counts, now, tokens, allowed);
     });
   }
 
-  async chargeTokens(person: Person, tokens: number, options: { now?: number; defaults?: RateDefaults } = {}): Promise<void> {
+  async chargeTokens(person: Person, tokens: number, options: AdmitOptions = {}): Promise<void> {
     const now = options.now ?? Date.now();
     this.tx(() => {
-      for (const s of windowsFor(person, this.limitsOf(person.tenant), options.defaults)) if (s.tpm !== undefined) this.bump(person.tenant, `${s.subject.kind}:${s.subject.id}`, now, 0, tokens);
+      for (const s of windowsFor(person, withExtra(this.limitsOf(person.tenant), options.extraLimits), options.defaults)) if (s.tpm !== undefined) this.bump(person.tenant, `${s.subject.kind}:${s.subject.id}`, now, 0, tokens);
     });
   }
 
@@ -425,6 +464,27 @@ export class SqliteState implements GatewayState {
 
   async listRevocations(tenant: string, now = Date.now()): Promise<Revocation[]> {
     return this.db.query<RevocationRow, [string, number]>("SELECT * FROM revocations WHERE tenant = ? AND until > ? ORDER BY at").all(tenant, now).map(toRevocation);
+  }
+
+  // ---- people seen
+
+  async notePerson(person: SeenPerson): Promise<void> {
+    const p = checkSeenPerson(person);
+    this.tx(() => {
+      this.db
+        .query(
+          `INSERT INTO people (tenant, sub, username, username_key, email, display_name, first_seen, last_seen, groups_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+           ON CONFLICT (tenant, sub) DO UPDATE SET username = ?3, username_key = ?4, email = coalesce(?5, email), display_name = ?6, first_seen = min(first_seen, ?7), last_seen = max(last_seen, ?8), groups_json = coalesce(?9, groups_json)`,
+        )
+        .run(p.tenant, p.sub, p.username ?? null, p.username !== undefined ? normaliseUserId(p.username) : null, p.email ?? null, p.displayName, p.firstSeen, p.lastSeen, p.groups ? JSON.stringify(p.groups) : null);
+    });
+  }
+
+  async findPeople(tenant: string, value: string, kind?: UserKind): Promise<SeenPerson[]> {
+    const v = normaliseUserId(value);
+    const where = { sub: "lower(sub) = ?2", username: "username_key = ?2", email: "email = ?2" };
+    const clause = kind ? where[kind] : Object.values(where).join(" OR ");
+    return this.db.query<PersonRow, [string, string]>(`SELECT * FROM people WHERE tenant = ?1 AND (${clause}) ORDER BY last_seen DESC LIMIT 100`).all(tenant, v).map(toPerson);
   }
 
   // ---- settings
@@ -496,6 +556,31 @@ export class SqliteState implements GatewayState {
 
   async listLimits(tenant: string): Promise<RateLimit[]> {
     return this.limitsOf(tenant);
+  }
+
+  // ---- coordination and audit
+
+  async claimOnce(key: string, claimant: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    return this.tx(() => {
+      this.db.query("INSERT INTO claims (key, claimant, expires) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET claimant = ?2, expires = ?3 WHERE expires <= ?4").run(key, claimant, now + ttlMs, now);
+      // now and then, the expired claims of others go
+      if (Math.random() < 0.01) this.db.query("DELETE FROM claims WHERE expires <= ?").run(now);
+      return this.db.query<{ claimant: string }, [string]>("SELECT claimant FROM claims WHERE key = ?").get(key)?.claimant === claimant;
+    });
+  }
+
+  async appendAudit(entry: AuditEntry, options: { retentionMs?: number } = {}): Promise<void> {
+    const e = checkAudit(entry);
+    const keepFrom = Date.now() - (options.retentionMs ?? DEFAULT_AUDIT_RETENTION_DAYS * DAY_MS);
+    this.tx(() => {
+      this.db.query("INSERT INTO audit (tenant, time, actor, actor_sub, action, target, old, new, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)").run(e.tenant, e.time, e.actor, e.actorSub ?? null, e.action, e.target, JSON.stringify(e.old ?? null), JSON.stringify(e.new ?? null), e.requestId ?? null);
+      this.db.query("DELETE FROM audit WHERE tenant = ? AND time < ?").run(e.tenant, keepFrom);
+    });
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    return this.db.query<AuditRow, [string, number, number]>("SELECT * FROM audit WHERE tenant = ? AND time >= ? ORDER BY time, id LIMIT ?").all(q.tenant, q.since ?? 0, q.limit ?? DEFAULT_AUDIT_LIMIT).map(toAudit);
   }
 
   async ping(): Promise<boolean> {

@@ -6,11 +6,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dayKey, RESERVATION_TTL_MS, WINDOW_MS } from "./common.ts";
+import { RESERVATION_TTL_MS } from "../model/budgets.ts";
+import { dayKey } from "../model/periods.ts";
+import type { Person } from "../model/person.ts";
+import { WINDOW_MS } from "../model/rate-windows.ts";
+import type { UsageRecord } from "../model/usage.ts";
+import { type GatewayState, StateError } from "./types.ts";
 import { RedisState } from "./redis.ts";
 import { SqliteState } from "./sqlite.ts";
-import { startTestRedis, type TestRedis } from "./testing/redis-server.ts";
-import { type GatewayState, type Person, StateError, type UsageRecord } from "./types.ts";
+import { startTestRedis, type TestRedis } from "../../../test/support/redis-server.ts";
 
 let redis: TestRedis;
 const dir = mkdtempSync(join(tmpdir(), "ara-state-contract-"));
@@ -43,7 +47,7 @@ function record(p: Person, fields: Partial<UsageRecord> = {}): UsageRecord {
 async function runWorkers(url: string, op: "reserve" | "admit", job: Record<string, unknown>, processes = 2): Promise<number[]> {
   const startAt = Date.now() + 1200; // every process connected before the race
   const procs = Array.from({ length: processes }, () =>
-    Bun.spawn([process.execPath, join(import.meta.dir, "contract-worker.ts"), url, op, JSON.stringify({ ...job, startAt })], { stdout: "pipe", stderr: "pipe" }),
+    Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "..", "test", "support", "state-contract-worker.ts"), url, op, JSON.stringify({ ...job, startAt })], { stdout: "pipe", stderr: "pipe" }),
   );
   return Promise.all(
     procs.map(async (p) => {
@@ -69,14 +73,15 @@ for (const backend of backends) {
       await state.close();
     });
 
-    test("ledger totals equal what was recorded, cache tokens included, by user, group, model and day", async () => {
+    test("ledger totals equal what was recorded, cache tokens included, by user, group, model, day and upstream", async () => {
       const tenant = newTenant();
       const alice = person(tenant, "alice", { groups: ["eng", "ml"] });
       const bob = person(tenant, "bob", { groups: ["eng"] });
       const carol = person(tenant, "carol");
       const records = [
-        record(alice), record(alice, { model: "claude-opus-4-6", time: T0 + DAY, costMicroUsd: 50_000 }), record(bob, { time: T0 + 2 * DAY }),
-        record(bob, { model: "claude-stub", costMicroUsd: null }), record(carol, { webSearchRequests: 2 }), record(alice, { time: T0 + 40 * DAY }),
+        record(alice, { upstream: "anthropic-a" }), record(alice, { model: "claude-opus-4-6", time: T0 + DAY, costMicroUsd: 50_000, upstream: "bedrock-us" }), record(bob, { time: T0 + 2 * DAY, upstream: "anthropic-a" }),
+        // a record without an upstream: written before pools, counted under ""
+        record(bob, { model: "claude-stub", costMicroUsd: null }), record(carol, { webSearchRequests: 2, upstream: "anthropic-a" }), record(alice, { time: T0 + 40 * DAY }),
       ];
       for (const r of records) await state.recordUsage(r);
       await state.recordUsage(records[0] as UsageRecord); // a retried write is not counted twice
@@ -101,6 +106,9 @@ for (const backend of backends) {
       const byDay = await state.usageReport({ ...range, by: "day" });
       expect(byDay.map((r) => [r.key, r.requests])).toEqual([["2026-11-10", 3], ["2026-11-11", 1], ["2026-11-12", 1]]);
       expect(byDay.reduce((s, r) => s + r.cacheReadInputTokens, 0)).toBe(sum(inRange, "cacheReadInputTokens"));
+      const byUpstream = await state.usageReport({ ...range, by: "upstream" });
+      expect(byUpstream.map((r) => [r.key, r.requests])).toEqual([["", 1], ["anthropic-a", 3], ["bedrock-us", 1]]);
+      expect(byUpstream.reduce((s, r) => s + r.costMicroUsd, 0)).toBe(sum(inRange, "costMicroUsd"));
 
       const oneDay = await state.usageReport({ tenant, since: "2026-11-11", until: "2026-11-11", by: "user" });
       expect(oneDay.map((r) => [r.key, r.requests])).toEqual([["alice", 1]]);
@@ -195,12 +203,118 @@ for (const backend of backends) {
       expect(decisions.map((d) => d.windows[0]?.remaining)).toEqual([2, 1, 0, 0]);
       const refused = decisions[3]!;
       expect(refused.refusedBy).toMatchObject({ kind: "requests", limit: 3, subject: { kind: "user", id: "rl" }, resetAt: T0 + WINDOW_MS });
-      // in the next window the 3 earlier requests weigh (1 - f): one more fits once f >= 1/3
-      expect(refused.retryAfterMs).toBe(45_000 + 20_000);
+      // the 3 requests were made at `now`: a minute later none is inside the last minute, so the
+      // wait is the window at most (the approximation alone would say 45 s + 20 s)
+      expect(refused.retryAfterMs).toBe(WINDOW_MS);
       expect((await state.admit(p, 0, { now: T0 + WINDOW_MS + 10_000 })).allowed).toBe(false);
-      expect((await state.admit(p, 0, { now: T0 + WINDOW_MS + 21_000 })).allowed).toBe(true);
+      expect((await state.admit(p, 0, { now: now + refused.retryAfterMs! })).allowed).toBe(true);
       // another person has their own window; no limit at all means always allowed
       expect((await state.admit(person(tenant, "other"), 0, { now })).windows).toEqual([]);
+    });
+
+    test("retry-after is never longer than the window, and a retry after it is admitted", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "rl3");
+      await state.setLimit({ tenant, subject: { kind: "user", id: "rl3" }, rpm: 3 });
+      // the issue's case: 3 requests early in a window, refused a moment later
+      for (let i = 0; i < 3; i++) expect((await state.admit(p, 0, { now: T0 + 2_000 + i })).allowed).toBe(true);
+      const refused = await state.admit(p, 0, { now: T0 + 11_000 });
+      expect(refused.allowed).toBe(false);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(WINDOW_MS);
+      expect(refused.retryAfterMs).toBe(2_002 + WINDOW_MS - 11_000);
+      expect((await state.admit(p, 0, { now: T0 + 11_000 + refused.retryAfterMs! })).allowed).toBe(true);
+      // tokens per minute: the same bound
+      const q = person(tenant, "tp");
+      await state.setLimit({ tenant, subject: { kind: "user", id: "tp" }, tpm: 100 });
+      expect((await state.admit(q, 150, { now: T0 + 1_000 })).allowed).toBe(true);
+      const over = await state.admit(q, 10, { now: T0 + 5_000 });
+      expect(over.allowed).toBe(false);
+      expect(over.retryAfterMs).toBeLessThanOrEqual(WINDOW_MS);
+      expect((await state.admit(q, 10, { now: T0 + 5_000 + over.retryAfterMs! })).allowed).toBe(true);
+    });
+
+    test("a budget status says how much of what is used is held by requests in flight", async () => {
+      const tenant = newTenant();
+      const p = person(tenant, "held");
+      await state.setBudget({ tenant, subject: { kind: "user", id: "held" }, period: "day", unit: "usd", limit: 2_000, soft: false });
+      const r1 = await state.reserve(p, { microUsd: 600, tokens: 1 }, { now: T0 });
+      const r2 = await state.reserve(p, { microUsd: 500, tokens: 1 }, { now: T0 });
+      if (!r1.ok || !r2.ok) throw new Error("both fit");
+      expect(r2.statuses[0]).toMatchObject({ used: 1_100, held: 1_100 });
+      await state.settle(r1.reservation, record(p, { time: T0, costMicroUsd: 700 }));
+      expect((await state.budgetStatus(p, T0))[0]).toMatchObject({ used: 1_200, held: 500, remaining: 800 });
+      const refused = await state.reserve(p, { microUsd: 1_000, tokens: 1 }, { now: T0 });
+      expect(refused.ok).toBe(false);
+      if (!refused.ok) expect(refused.refusedBy).toMatchObject({ used: 1_200, held: 500 });
+      await state.release(r2.reservation);
+      expect((await state.budgetStatus(p, T0))[0]).toMatchObject({ used: 700, held: 0 });
+      // an expired reservation gives its held part back too
+      const r3 = await state.reserve(p, { microUsd: 300, tokens: 1 }, { now: T0, ttlMs: 1_000 });
+      expect(r3.ok).toBe(true);
+      expect((await state.budgetStatus(p, T0 + 2_000))[0]).toMatchObject({ used: 700, held: 0 });
+    });
+
+    test("budgets and limits that are not stored (the tenant policy's) are checked like stored ones, all of them", async () => {
+      const tenant = newTenant();
+      const a = person(tenant, "a", { groups: ["platform"] });
+      const b = person(tenant, "b", { groups: ["platform"] });
+      const est = { microUsd: 100, tokens: 4_000 };
+      // a per-person policy budget (the user counter) and a pooled one (the group counter), beside a stored one
+      const mine = (p: Person) => ({ tenant, subject: { kind: "user" as const, id: p.sub }, period: "day" as const, unit: "tokens" as const, limit: 9_000, soft: false, policy: { name: "groups.platform.budgets[0]", source: "group platform" } });
+      const pool = { tenant, subject: { kind: "group" as const, id: "platform" }, period: "month" as const, unit: "tokens" as const, limit: 14_000, soft: false, policy: { name: "groups.platform.budgets[1]", source: "group platform" } };
+      await state.setBudget({ tenant, subject: { kind: "tenant", id: "*" }, period: "month", unit: "tokens", limit: 1_000_000, soft: false });
+      expect((await state.reserve(a, est, { now: T0, extraBudgets: [mine(a), pool] })).ok).toBe(true);
+      expect((await state.reserve(a, est, { now: T0 + 1, extraBudgets: [mine(a), pool] })).ok).toBe(true);
+      const own = await state.reserve(a, est, { now: T0 + 2, extraBudgets: [mine(a), pool] });
+      expect(own.ok).toBe(false);
+      if (!own.ok) expect(own.refusedBy.budget.policy?.name).toBe("groups.platform.budgets[0]");
+      expect((await state.reserve(b, est, { now: T0 + 3, extraBudgets: [mine(b), pool] })).ok).toBe(true);
+      const pooled = await state.reserve(b, est, { now: T0 + 4, extraBudgets: [mine(b), pool] });
+      expect(pooled.ok).toBe(false);
+      if (!pooled.ok) expect(pooled.refusedBy.budget.policy?.name).toBe("groups.platform.budgets[1]");
+      expect((await state.budgetStatus(b, T0 + 5, [mine(b), pool])).map((s) => [s.budget.policy?.name ?? "stored", s.used])).toEqual([["stored", 12_000], ["groups.platform.budgets[0]", 4_000], ["groups.platform.budgets[1]", 12_000]]);
+      // without them, only the stored budget applies
+      expect((await state.reserve(b, est, { now: T0 + 6 })).ok).toBe(true);
+
+      // limits: a stored user limit and a policy one share the person's one window; the smaller holds
+      await state.setLimit({ tenant, subject: { kind: "user", id: "a" }, rpm: 5 });
+      const extraLimits = [{ tenant, subject: { kind: "user" as const, id: "a" }, rpm: 2 }, { tenant, subject: { kind: "group" as const, id: "platform" }, rpm: 3 }];
+      expect((await state.admit(a, 0, { now: T0, extraLimits })).allowed).toBe(true);
+      expect((await state.admit(a, 0, { now: T0, extraLimits })).allowed).toBe(true);
+      expect(await state.admit(a, 0, { now: T0, extraLimits })).toMatchObject({ allowed: false, refusedBy: { kind: "requests", limit: 2, subject: { kind: "user", id: "a" } } });
+      expect((await state.admit(b, 0, { now: T0, extraLimits })).allowed).toBe(true);
+      expect(await state.admit(b, 0, { now: T0, extraLimits })).toMatchObject({ allowed: false, refusedBy: { kind: "requests", limit: 3, subject: { kind: "group", id: "platform" } } });
+    });
+
+    test("people seen keep their groups of the last sighting written", async () => {
+      const tenant = newTenant();
+      await state.notePerson({ tenant, sub: "s-g", username: "gil", displayName: "gil", groups: ["interns"], firstSeen: T0, lastSeen: T0 });
+      expect((await state.findPeople(tenant, "gil"))[0]?.groups).toEqual(["interns"]);
+      await state.notePerson({ tenant, sub: "s-g", username: "gil", displayName: "gil", groups: ["interns", "platform"], firstSeen: T0, lastSeen: T0 + 1 });
+      expect((await state.findPeople(tenant, "gil"))[0]?.groups).toEqual(["interns", "platform"]);
+    });
+
+    test("people seen: found by sub, username or email in any case (or only the kind asked), identifiers kept current", async () => {
+      const tenant = newTenant();
+      const seen = (sub: string, username: string, email: string | undefined, at: number) => state.notePerson({ tenant, sub, username, ...(email ? { email } : {}), displayName: email ?? username, firstSeen: at, lastSeen: at });
+      // a username that looks like an e-mail, and someone else whose e-mail it is
+      await seen("sub-1", "dev@example.com", "Dev.Other@Example.com", T0);
+      await seen("sub-2", "devon", "dev@example.com", T0 + 1);
+      const both = await state.findPeople(tenant, "DEV@example.com");
+      expect(both.map((p) => p.sub).sort()).toEqual(["sub-1", "sub-2"]);
+      expect((await state.findPeople(tenant, "dev@example.com", "username")).map((p) => p.sub)).toEqual(["sub-1"]);
+      expect((await state.findPeople(tenant, "dev@example.com", "email")).map((p) => p.sub)).toEqual(["sub-2"]);
+      expect((await state.findPeople(tenant, "dev.other@example.com"))[0]).toMatchObject({ sub: "sub-1", username: "dev@example.com", email: "dev.other@example.com", firstSeen: T0 });
+      expect((await state.findPeople(tenant, "SUB-2", "sub")).map((p) => p.sub)).toEqual(["sub-2"]);
+      expect(await state.findPeople(tenant, "nobody@example.com")).toEqual([]);
+      expect(await state.findPeople(newTenant(), "devon")).toEqual([]);
+      // seen again without an e-mail (userInfo not answered yet): the known one is kept; first seen too
+      await seen("sub-2", "devon", undefined, T0 + 5_000);
+      expect((await state.findPeople(tenant, "devon"))[0]).toMatchObject({ email: "dev@example.com", firstSeen: T0 + 1, lastSeen: T0 + 5_000 });
+      // an e-mail that changed: the old one no longer finds them
+      await seen("sub-2", "devon", "devon@example.com", T0 + 6_000);
+      expect((await state.findPeople(tenant, "dev@example.com")).map((p) => p.sub)).toEqual(["sub-1"]);
+      expect((await state.findPeople(tenant, "devon@example.com")).map((p) => p.sub)).toEqual(["sub-2"]);
     });
 
     test("tokens per minute, configured defaults per person and per tenant", async () => {
@@ -246,6 +360,21 @@ for (const backend of backends) {
       expect(await state.restore(tenant, "email", "LEAVER@example.com")).toBe(true);
       expect(await state.isRevoked(tenant, { email: "leaver@example.com" })).toBeNull();
       expect(await state.restore(tenant, "email", "nobody@example.com")).toBe(false);
+    });
+
+    test("denylist by user: the value matches a token's sub, username or email, in any case", async () => {
+      const tenant = newTenant();
+      const now = Date.now();
+      await state.revoke({ tenant, kind: "user", value: "Dev@Example.com", until: now + 60_000, at: now });
+      // a username that looks like an e-mail, and an e-mail: both are the value
+      expect(await state.isRevoked(tenant, { sub: "s1", username: "dev@example.com", email: "other@example.com" })).toMatchObject({ kind: "user", value: "dev@example.com" });
+      expect(await state.isRevoked(tenant, { sub: "s2", username: "devon", email: "DEV@example.com" })).toMatchObject({ kind: "user" });
+      expect(await state.isRevoked(tenant, { sub: "s3", username: "devon", email: "devon@example.com" })).toBeNull();
+      await state.revoke({ tenant, kind: "user", value: "0F9E8D7C-1111-4222-A333-444455556666", until: now + 60_000, at: now });
+      expect(await state.isRevoked(tenant, { sub: "0f9e8d7c-1111-4222-a333-444455556666", username: "x" })).toMatchObject({ kind: "user" });
+      expect((await state.listRevocations(tenant)).map((r) => [r.kind, r.value]).sort()).toEqual([["user", "0f9e8d7c-1111-4222-a333-444455556666"], ["user", "dev@example.com"]]);
+      expect(await state.restore(tenant, "user", "DEV@EXAMPLE.COM")).toBe(true);
+      expect(await state.isRevoked(tenant, { sub: "s1", username: "dev@example.com" })).toBeNull();
     });
 
     test("budget and limit settings: set replaces, list, clear; bad input is a typed error", async () => {
@@ -319,6 +448,42 @@ for (const backend of backends) {
       expect((await state.budgetStatus(p))[0]?.used).toBe(n * 5);
       expect(dayKey(Date.now())).toMatch(/^\d{4}-/);
     });
+
+    test("claimOnce: the first claimant holds a key until it expires, asking again is true for it and false for others, from two connections", async () => {
+      const key = `alert\n${newTenant()}\nuser:sub\n2026-12\n0.8`;
+      const other = backend.open();
+      try {
+        const [a, b] = await Promise.all([state.claimOnce(key, "replica-a", 60_000), other.claimOnce(key, "replica-b", 60_000)]);
+        expect([a, b].filter(Boolean)).toHaveLength(1);
+        const winner = a ? "replica-a" : "replica-b";
+        expect(await state.claimOnce(key, winner, 60_000)).toBe(true);
+        expect(await other.claimOnce(key, winner === "replica-a" ? "replica-b" : "replica-a", 60_000)).toBe(false);
+        const short = `${key}\nshort`;
+        expect(await state.claimOnce(short, "replica-a", 50)).toBe(true);
+        expect(await other.claimOnce(short, "replica-b", 50)).toBe(false);
+        await Bun.sleep(120);
+        expect(await other.claimOnce(short, "replica-b", 50)).toBe(true);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("audit: rows come back oldest first with actor, action, target, old and new values and the request id; since filters; old rows are pruned", async () => {
+      const tenant = newTenant();
+      const now = Date.now();
+      await state.appendAudit({ time: now - 500 * DAY, tenant, actor: "ancient", action: "budget.set", target: "tenant", old: null, new: { usd: 1 } });
+      await state.appendAudit({ time: now - 2000, tenant, actor: "carol@example.com", actorSub: "sub-carol", action: "budget.set", target: "user bob", old: null, new: { period: "month", usd: 50, soft: false }, requestId: "req_1" });
+      await state.appendAudit({ time: now - 1000, tenant, actor: "admin key 1a2b3c4d", action: "budget.set", target: "user bob", old: { period: "month", usd: 50, soft: false }, new: { period: "month", usd: 80, soft: false }, requestId: "req_2" });
+      await state.appendAudit({ time: now, tenant: `${tenant}-other`, actor: "x", action: "revoke", target: "user y", old: null, new: {} });
+      const rows = await state.listAudit({ tenant });
+      expect(rows).toEqual([
+        { time: now - 2000, tenant, actor: "carol@example.com", actorSub: "sub-carol", action: "budget.set", target: "user bob", old: null, new: { period: "month", usd: 50, soft: false }, requestId: "req_1" },
+        { time: now - 1000, tenant, actor: "admin key 1a2b3c4d", action: "budget.set", target: "user bob", old: { period: "month", usd: 50, soft: false }, new: { period: "month", usd: 80, soft: false }, requestId: "req_2" },
+      ]);
+      expect((await state.listAudit({ tenant, since: now - 1000 })).map((r) => r.requestId)).toEqual(["req_2"]);
+      await expect(state.appendAudit({ time: now, tenant, actor: "", action: "x", target: "y", old: null, new: null })).rejects.toBeInstanceOf(StateError);
+    });
+
   });
 }
 
@@ -335,5 +500,45 @@ test("sqlite: what was recorded survives closing and reopening the file", async 
   expect((await s.usageReport({ tenant, since: "2026-11-01", until: "2026-11-30", by: "user" }))[0]).toMatchObject({ requests: 1, cacheReadInputTokens: 20000 });
   expect(await s.isRevoked(tenant, { sub: "durable" })).not.toBeNull();
   expect((await s.budgetStatus(p, T0))[0]).toMatchObject({ used: 12_345 });
+  await s.close();
+});
+
+test("sqlite: a file from before the held figures and window times is upgraded at open, its counters kept", async () => {
+  const file = join(dir, "old.db");
+  const { Database } = await import("bun:sqlite");
+  const old = new Database(file, { create: true });
+  old.exec("CREATE TABLE counters (tenant TEXT NOT NULL, key TEXT NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key)) WITHOUT ROWID");
+  old.exec("CREATE TABLE windows (tenant TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (tenant, key, start)) WITHOUT ROWID");
+  old.query("INSERT INTO counters VALUES ('old', 'user:sub-o:2026-11-10', 700, 7)").run();
+  old.close();
+  const s = new SqliteState(file);
+  const p = person("old", "sub-o");
+  await s.setBudget({ tenant: "old", subject: { kind: "user", id: "sub-o" }, period: "day", unit: "usd", limit: 1_000, soft: false });
+  expect((await s.budgetStatus(p, T0))[0]).toMatchObject({ used: 700, held: 0 });
+  const r = await s.reserve(p, { microUsd: 200, tokens: 1 }, { now: T0 });
+  expect(r.ok && r.statuses[0]).toMatchObject({ used: 900, held: 200 });
+  await s.setLimit({ tenant: "old", subject: { kind: "user", id: "sub-o" }, rpm: 1 });
+  expect((await s.admit(p, 0, { now: T0 })).allowed).toBe(true);
+  expect((await s.admit(p, 0, { now: T0 + 1 })).retryAfterMs).toBe(WINDOW_MS - 1);
+  await s.notePerson({ tenant: "old", sub: "sub-o", username: "o", displayName: "o", firstSeen: T0, lastSeen: T0 });
+  expect(await s.findPeople("old", "O")).toHaveLength(1);
+  await s.close();
+});
+
+test("sqlite: a ledger from before upstream pools gains the upstream column at open; its records count under \"\"", async () => {
+  const file = join(dir, "old-ledger.db");
+  const { Database } = await import("bun:sqlite");
+  const old = new Database(file, { create: true });
+  old.exec(`CREATE TABLE usage (
+    tenant TEXT NOT NULL, request_id TEXT NOT NULL, upstream_request_id TEXT, time INTEGER NOT NULL, day TEXT NOT NULL,
+    sub TEXT NOT NULL, display_name TEXT NOT NULL, groups TEXT NOT NULL, model TEXT NOT NULL,
+    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_write INTEGER NOT NULL, cache_write_5m INTEGER NOT NULL, cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL, web_search INTEGER NOT NULL, cost_micro INTEGER, PRIMARY KEY (tenant, request_id))`);
+  old.query("INSERT INTO usage VALUES ('old', 'req-1', NULL, ?, '2026-11-10', 'sub-o', 'o', '[]', 'claude-sonnet-4-5', 1, 2, 0, 0, 0, 0, 0, 100)").run(T0);
+  old.close();
+  const s = new SqliteState(file);
+  await s.recordUsage(record(person("old", "sub-o"), { upstream: "bedrock-us" }));
+  const rows = await s.usageReport({ tenant: "old", since: "2026-11-01", until: "2026-11-30", by: "upstream" });
+  expect(rows.map((r) => [r.key, r.requests])).toEqual([["", 1], ["bedrock-us", 1]]);
   await s.close();
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { UsageBatcher } from "./usage-batcher.ts";
-import { StateError, StateUnavailable, type UsageRecord, type UsageWrite } from "./types.ts";
+import type { UsageRecord } from "../model/usage.ts";
+import { StateError, StateUnavailable, type UsageWrite } from "./types.ts";
 
 const rec = (requestId: string): UsageRecord => ({
   requestId, time: 0, tenant: "t", sub: "s", displayName: "s", groups: [], model: "m", costMicroUsd: 0,

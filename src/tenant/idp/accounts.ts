@@ -2,7 +2,9 @@
  * The pool's accounts as Cognito shows them: local users (by user name, or by email in an
  * "email as username" pool, where the user name is a UUID), and users federated from a
  * corporate IdP (`<Provider>_<userId>`, with an `identities` claim and the pool's automatic
- * `<poolId>_<Provider>` group).
+ * `<poolId>_<Provider>` group). An account can be disabled (AdminDisableUser: no sign-in, no
+ * refresh, userInfo refuses its tokens) and signed out everywhere (AdminUserGlobalSignOut:
+ * tokens issued before it are refused); the control plane (admin.ts) does both.
  */
 import { createHash } from "node:crypto";
 
@@ -72,6 +74,9 @@ export const federatedUsername = (idp: FederatedIdp, user: CorporateUser): strin
 export class AccountDirectory {
   private readonly bySub = new Map<string, Account>();
   private readonly byLogin = new Map<string, TenantUser>();
+  private readonly disabled = new Set<string>();
+  /** sub → when the account was last signed out everywhere (epoch seconds). */
+  private readonly signedOut = new Map<string, number>();
 
   constructor(
     private readonly poolId: string,
@@ -100,6 +105,34 @@ export class AccountDirectory {
 
   account(sub: string): Account | undefined {
     return this.bySub.get(sub);
+  }
+
+  /** The account an admin API call names, as Cognito's `Username`: the user name, or the email of an email-sign-in user. */
+  byUsername(username: string): Account | undefined {
+    const direct = this.bySub.get(subjectOf(username));
+    if (direct?.username === username) return direct;
+    const user = this.byLogin.get(username.toLowerCase());
+    return user?.emailSignIn ? this.bySub.get(subjectOf(user.username)) : undefined;
+  }
+
+  isDisabled(sub: string): boolean {
+    return this.disabled.has(sub);
+  }
+
+  setDisabled(sub: string, disabled: boolean): void {
+    if (disabled) this.disabled.add(sub);
+    else this.disabled.delete(sub);
+  }
+
+  /** Records a global sign-out: tokens issued before `at` (epoch seconds) are refused. */
+  signOutEverywhere(sub: string, at: number): void {
+    this.signedOut.set(sub, at);
+  }
+
+  /** Whether a token issued at `iat` (epoch seconds) predates the account's last global sign-out. */
+  issuedBeforeSignOut(sub: string, iat: number): boolean {
+    const at = this.signedOut.get(sub);
+    return at !== undefined && iat < at;
   }
 
   /** The local user signing in with `login` (a user name, or an email in an email pool) and `password`. */

@@ -1,6 +1,12 @@
 /**
  * The IdP's control plane under `/_admin/` (loopback only: the whole tenant binds 127.0.0.1), so
- * tests can count grants, inject faults at the token endpoint and rotate the signing key.
+ * tests can count grants, inject faults at the token endpoint, rotate the signing key, and
+ * offboard people the way a directory admin does in Cognito:
+ *   POST /_admin/users/<username>/disable          AdminDisableUser (sign-ins and tokens end)
+ *   POST /_admin/users/<username>/enable           AdminEnableUser (may sign in again)
+ *   POST /_admin/users/<username>/global-sign-out  AdminUserGlobalSignOut (every refresh token ends)
+ * 204 when done, 404 `UserNotFoundException` for an unknown user (the user name, or the email of
+ * an email-sign-in user).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody, send } from "./http.ts";
@@ -53,11 +59,17 @@ export class FaultQueue {
   }
 }
 
+export type UserAction = "disable" | "enable" | "global-sign-out";
+
 export interface ControlPlane {
   stats: IdpStats;
   faults: FaultQueue;
   rotateSigningKey(): void;
+  /** False when no such user. */
+  userAction(username: string, action: UserAction): boolean;
 }
+
+const USER_ACTION = /^\/_admin\/users\/([^/]+)\/(disable|enable|global-sign-out)$/;
 
 export async function handleAdmin(plane: ControlPlane, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   if (path === "/_admin/stats" && req.method === "GET") {
@@ -68,6 +80,16 @@ export async function handleAdmin(plane: ControlPlane, req: IncomingMessage, res
   } else if (path === "/_admin/rotate-key" && req.method === "POST") {
     plane.rotateSigningKey();
     send(res, 204, "text/plain", "");
+  } else if (USER_ACTION.test(path) && req.method === "POST") {
+    const [, name, action] = USER_ACTION.exec(path)!;
+    let username: string;
+    try {
+      username = decodeURIComponent(name!);
+    } catch {
+      return send(res, 400, "application/json", JSON.stringify({ __type: "InvalidParameterException", message: "Invalid user name." }));
+    }
+    if (plane.userAction(username, action as UserAction)) send(res, 204, "text/plain", "");
+    else send(res, 404, "application/json", JSON.stringify({ __type: "UserNotFoundException", message: "User does not exist." }));
   } else {
     send(res, 404, "text/plain", "not found");
   }

@@ -103,7 +103,8 @@ export function providerConfiguration(options: IdpOptions, accounts: AccountDire
     rotateRefreshToken: () => options.rotateRefreshTokens,
     findAccount: async (_ctx, sub) => {
       const account = accounts.account(sub);
-      if (!account) return undefined;
+      // a disabled user is not found: no refresh (invalid_grant), no silent sign-in
+      if (!account || accounts.isDisabled(sub)) return undefined;
       return {
         accountId: sub,
         claims: async () => ({

@@ -21,6 +21,8 @@ export interface LoginDeps {
 const EXPIRED = "This sign-in link has expired. Start again from the application.";
 /** Cognito's words for an identity provider the app client does not offer. */
 const UNKNOWN_IDP = "Login option is not available. Please try another one.";
+/** Cognito's words for a disabled user's sign-in (AdminDisableUser). */
+const DISABLED = "User is disabled.";
 
 const param = (params: Record<string, unknown>, name: string): string | undefined => (typeof params[name] === "string" && params[name] !== "" ? (params[name] as string) : undefined);
 
@@ -53,6 +55,7 @@ export async function handleLogin(deps: LoginDeps, req: IncomingMessage, res: Se
   const username = form.get("username") ?? "";
   const account = deps.accounts.signIn(username, form.get("password") ?? "");
   if (!account) return send(res, 200, HTML, localPage(deps, base, clientId, username, "Incorrect username or password."));
+  if (deps.accounts.isDisabled(account.sub)) return send(res, 200, HTML, localPage(deps, base, clientId, username, DISABLED));
   await finish(deps, req, res, account);
 }
 
@@ -64,6 +67,7 @@ function localPage(deps: LoginDeps, base: string, clientId: string, username: st
 async function finishFederated(deps: LoginDeps, req: IncomingMessage, res: ServerResponse, url: URL, uid: string): Promise<void> {
   const account = deps.corporate.redeem(url.searchParams.get("code") ?? "", uid);
   if (!account) return send(res, 400, HTML, renderLoginPage({ error: "The identity provider's answer is invalid or was already used. Start again from the application." }));
+  if (deps.accounts.isDisabled(account.sub)) return send(res, 400, HTML, renderLoginPage({ error: DISABLED }));
   await finish(deps, req, res, account);
 }
 

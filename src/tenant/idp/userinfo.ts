@@ -2,8 +2,9 @@
  * Cognito's `/oauth2/userInfo`: it accepts the pool's own access token (oidc-provider's userinfo
  * refuses JWT access tokens issued for a resource server, so this endpoint is served here) and
  * answers `sub`, `username`, `email`, `email_verified` (a string, as Cognito sends it). The token
- * is verified with the pool's signing keys; a revoked sign-in (its grant gone) is refused, as
- * Cognito refuses access tokens issued from a revoked refresh token.
+ * is verified with the pool's signing keys. Refused with 401, as Cognito refuses them: a token of
+ * a revoked sign-in (its grant gone: `/oauth2/revoke` of the refresh token, global sign-out,
+ * disable), a token issued before the user's global sign-out, and any token of a disabled user.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
@@ -41,9 +42,11 @@ export async function handleUserInfo(deps: UserInfoDeps, req: IncomingMessage, r
     return invalidToken(res, "Invalid access token");
   }
   if (claims.token_use !== "access" || typeof claims.sub !== "string") return invalidToken(res, "Access token is not an access token");
-  const grant = typeof claims.origin_jti === "string" ? await deps.provider().Grant.find(claims.origin_jti) : undefined;
-  if (!grant) return invalidToken(res, "Access token has been revoked");
   const account = deps.accounts.account(claims.sub);
   if (!account) return invalidToken(res, "User does not exist");
+  if (deps.accounts.isDisabled(account.sub)) return invalidToken(res, "User is disabled");
+  const grant = typeof claims.origin_jti === "string" ? await deps.provider().Grant.find(claims.origin_jti) : undefined;
+  if (!grant) return invalidToken(res, "Access token has been revoked");
+  if (deps.accounts.issuedBeforeSignOut(account.sub, typeof claims.iat === "number" ? claims.iat : 0)) return invalidToken(res, "Access token has been revoked");
   send(res, 200, JSON_TYPE, JSON.stringify({ sub: account.sub, email_verified: "true", email: account.email, username: account.username }));
 }

@@ -1,20 +1,24 @@
 import { describe, expect, test } from "bun:test";
-import { parseTenant, resolveUpstreamKey, tenantForHost, type ProxyConfig } from "../../../src/proxy/config.ts";
+import { parseTenant, tenantForHost, type ProxyConfig } from "../../../src/proxy/config.ts";
 import { upstreamPath } from "../../../src/proxy/http/routes.ts";
 import { extractToken, VerifiedTokenCache, TokenRejected } from "../../../src/proxy/auth/verify.ts";
 
 describe("proxy configuration and routing", () => {
-  test("the upstream key comes from exactly one source", () => {
-    expect(resolveUpstreamKey({ upstreamApiKeyEnv: "K" }, "t", { K: "sk-1" })).toBe("sk-1");
-    expect(() => resolveUpstreamKey({}, "t", {})).toThrow("set exactly one of");
-    expect(() => resolveUpstreamKey({ upstreamApiKey: "a", upstreamApiKeyEnv: "K" }, "t", {})).toThrow("exactly one");
-    expect(() => resolveUpstreamKey({ upstreamApiKeyEnv: "MISSING" }, "t", {})).toThrow("MISSING (upstream key) is not set");
-    expect(() => resolveUpstreamKey({ upstreamApiKeyFile: "/nonexistent/key" }, "t", {})).toThrow("cannot read the upstream key file");
+  test("the upstream key comes from exactly one source; the shorthand is a pool of one, and never beside upstreams", () => {
+    const base = { issuer: "https://i", clientIds: ["c"] };
+    expect(parseTenant("t", { ...base, upstreamApiKeyEnv: "K" }).pool.upstreams[0]).toMatchObject({ name: "anthropic", key: { kind: "env", name: "K" } });
+    expect(() => parseTenant("t", base)).toThrow("set exactly one of");
+    expect(() => parseTenant("t", { ...base, upstreamApiKey: "a", upstreamApiKeyEnv: "K" })).toThrow("exactly one");
+    expect(() => parseTenant("t", { ...base, upstreamApiKey: "a", upstreams: [{ name: "b", type: "anthropic", apiKeyEnv: "B" }] })).toThrow('set either "upstreams" or "upstreamApiKey", not both');
+    expect(() => parseTenant("t", { ...base, upstreams: [{ name: "b", type: "anthropic", apiKeyfile: "/k" }] })).toThrow('unknown field "apiKeyfile"');
+    const pool = parseTenant("t", { ...base, upstreams: [{ name: "a", type: "anthropic", apiKeyFile: "/run/k" }, { name: "br", type: "bedrock", region: "us-east-1" }], routing: { strategy: "weighted" } }).pool;
+    expect(pool.upstreams.map((u) => u.name)).toEqual(["a", "br"]);
+    expect(pool.routing.strategy).toBe("weighted");
   });
   test("a tenant's defaults follow Cognito", () => {
     const t = parseTenant("acme", { issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X/", clientIds: ["c1"], upstreamApiKey: "k" });
     expect(t.jwksUri).toBe("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X/.well-known/jwks.json");
-    expect(t.upstream).toBe("https://api.anthropic.com");
+    expect(t.pool.upstreams[0]).toMatchObject({ type: "anthropic", url: "https://api.anthropic.com" });
     expect(t.cli.client_id).toBe("c1");
   });
   test("the Host header's first label picks the tenant", () => {

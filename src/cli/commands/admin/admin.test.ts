@@ -2,9 +2,8 @@ import { expect, test } from "bun:test";
 import { parseArgs } from "../../args.ts";
 import { ExitCode, exitCodeOf } from "../../errors.ts";
 import type { GatewayHttp } from "../../gateway/client.ts";
-import { memoryGatewayPort } from "../../gateway/ports.ts";
 import { findCommand } from "../registry.ts";
-import { accessRecord, fakeContext, NOW, PROFILE, refreshRecord } from "../fake-context.ts";
+import { accessRecord, fakeContext, NOW, PROFILE, refreshRecord, memoryGatewayPort } from "../../../../test/support/fake-context.ts";
 import { parseOptions, run } from "./admin.ts";
 
 const KEY = "adminkey-0123456789abcdef0123456789abcdef";
@@ -76,7 +75,7 @@ test("budget set with the admin key file: PUT with the key as bearer, a confirma
   expect(await run(fake.ctx, parse("admin budget set --user demo --period day --usd 0.000001 --admin-key-file /k"))).toBe(0);
   expect(seen).toEqual([{ method: "PUT", url: "https://acme.proxy.example.com/_gateway/admin/v1/budgets", authorization: `Bearer ${KEY}`, body: { user: "demo", period: "day", usd: 0.000001, soft: false } }]);
   expect(fake.stdout).toEqual([]);
-  expect(fake.stderr).toEqual(["Budget set: user demo, daily, $0.0000."]);
+  expect(fake.stderr).toEqual(["Budget set: user demo, daily, $0.000001000."]);
 });
 
 test("--tenant-url with --admin-key-file needs no profile; without the key file it is refused (a token stays with its tenant)", async () => {
@@ -121,4 +120,34 @@ test("a profile made with --issuer: exit 5, no gateway to ask", async () => {
   const { tenant: _, ...noTenant } = PROFILE;
   const fake = fakeContext({ profile: noTenant });
   expect(exitCodeOf(await run(fake.ctx, parse("admin revocations")).catch((x: unknown) => x))).toBe(ExitCode.config);
+});
+
+test("admin policy check FILE runs offline: no profile, no store, no gateway request", async () => {
+  const seen: Seen[] = [];
+  const fake = fakeContext({ profile: null, files: { "/repo/policy.yaml": 'groups:\n  contractors:\n    models: ["claude-haiku-*"]\n' }, gateway: memoryGatewayPort({ http: gateway(() => Response.json([]), seen) }) });
+  fake.ctx.openStore = async () => {
+    throw new Error("no store for an offline check");
+  };
+  const spec = findCommand("admin policy check")!;
+  expect(spec.takesArguments).toBe(true);
+  const options = parseOptions(parseArgs(["/repo/policy.yaml"], spec.options, spec.name), {}, ["admin", "policy", "check"]);
+  expect(await run(fake.ctx, options)).toBe(0);
+  expect(seen).toEqual([]);
+  expect(fake.stderr.at(-1)).toMatch(/^\/repo\/policy\.yaml: valid policy \(1 group, no default rule\); hash sha256:[0-9a-f]{12}$/);
+});
+
+test("admin policy check: an invalid file is exit 2 naming the member; a missing argument is a usage error", async () => {
+  const fake = fakeContext({ files: { "/p.json": '{"groups": {"x": {"budgets": [{"period": "week", "usd": 1}]}}}' } });
+  const spec = findCommand("admin policy check")!;
+  const e = await run(fake.ctx, parseOptions(parseArgs(["/p.json"], spec.options, spec.name), {}, ["admin", "policy", "check"])).catch((x: unknown) => x);
+  expect(exitCodeOf(e)).toBe(ExitCode.usage);
+  expect((e as Error).message).toBe('/p.json:1: groups.x.budgets[0].period: must be "day" or "month"');
+  const noFile = (() => {
+    try {
+      parseOptions(parseArgs([], spec.options, spec.name), {}, ["admin", "policy", "check"]);
+    } catch (x) {
+      return x;
+    }
+  })();
+  expect(exitCodeOf(noFile)).toBe(ExitCode.usage);
 });

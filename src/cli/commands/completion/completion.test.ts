@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { parseArgs } from "../../args.ts";
 import { findCommand, COMMANDS } from "../registry.ts";
-import { fakeContext } from "../fake-context.ts";
+import { fakeContext } from "../../../../test/support/fake-context.ts";
 import { parseOptions, run } from "./completion.ts";
 
 const options = (argv: string[]) => parseOptions(parseArgs(argv, findCommand("completion")!.options, "completion"), {});
@@ -36,7 +36,7 @@ t agent-runner-auth usage --st
 `;
   const out = spawnSync("bash", ["-c", script], { encoding: "utf8" });
   expect(out.stderr).toBe("");
-  expect(out.stdout.split("\n").slice(0, 5)).toEqual(["admin", "usage budget limit revoke restore revocations", "set clear list", "--user --usd", "--status-line --store"]);
+  expect(out.stdout.split("\n").slice(0, 5)).toEqual(["admin", "usage budget limit revoke restore revocations audit policy", "set clear list", "--user --usd", "--status-line --store"]);
 });
 
 test("bash: a command's word first (setup -> claude claude-desktop), then its options; option values from the table", () => {

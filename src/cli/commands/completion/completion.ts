@@ -1,6 +1,6 @@
 /** `completion bash|zsh|fish|powershell`: shell completion scripts, generated from the option tables. */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
 import { COMMAND_GROUPS, COMMANDS } from "../registry.ts";
 import type { OptionSpec } from "../../args.ts";
 import { usageError } from "../../errors.ts";

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { accessRecord, fakeContext, NOW, refreshRecord } from "../fake-context.ts";
+import { accessRecord, fakeContext, NOW, refreshRecord } from "../../../../test/support/fake-context.ts";
 import { run, runChecks } from "./doctor.ts";
 
 test("no profile: the profile check fails with the login command as its fix; later checks are skipped", async () => {

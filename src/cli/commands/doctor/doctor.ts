@@ -5,19 +5,18 @@
  * when every check passes (warnings allowed); --json for scripts.
  */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
 import { commandFor, type Profile } from "../../config.ts";
-import { sessionPorts } from "../../session/ports.ts";
 import { CliError } from "../../errors.ts";
 import { VERSION, COMMIT } from "../../version.ts";
 import { probeStore, type SecretStore } from "../../store/types.ts";
 import { decodeAccess, decodeRefresh } from "../../session/records.ts";
-import { getToken } from "../../session/session.ts";
 import { CONFLICTING_ENV, parseSettings, settingsPath, SCOPES, isOurHelper, helperCommand, tenantBaseUrl, type Scope } from "../../claude/settings.ts";
 import { checkProfile } from "../../oauth/client.ts";
 import { checkEndpointUrl } from "../../../shared/endpoint-policy.ts";
 import { jsonForTerminal, sanitizeForTerminal } from "../../terminal-text.ts";
-import { gatewayChecks, type StreamProbe } from "./gateway-checks.ts";
+import { gatewayChecks, refusalAdvice, type StreamProbe } from "./gateway-checks.ts";
+import type { Check, Verdict } from "./check.ts";
 import { desktopCheck, placeCheck, type SurfaceFacts } from "./surface-checks.ts";
 
 export interface DoctorOptions {
@@ -46,19 +45,11 @@ async function realFacts(): Promise<SurfaceFacts> {
   return { platform: process.platform, osRelease, exists: nodeExists, read: (path) => nodeReadText(path, { trusted: true }), join: (platform, ...parts) => (platform === "win32" ? win32 : posix).join(...parts) };
 }
 
-async function realStream(): Promise<StreamProbe> {
+async function realStream(ctx: CommandContext, profile: Profile): Promise<StreamProbe> {
   const { timedReads } = await import("../../oauth/bounded-fetch.ts");
-  return (url, init) => timedReads(url, init, { timeoutMs: 30_000, maxBytes: 64 * 1024 });
+  return (url, init) => timedReads((signal) => ctx.oauth.stream(url, { ...init, signal }, profile), url, { timeoutMs: 30_000, maxBytes: 64 * 1024 });
 }
 
-export type Verdict = "pass" | "warn" | "fail" | "skip";
-
-export interface Check {
-  name: string;
-  verdict: Verdict;
-  detail: string;
-  fix?: string;
-}
 
 const SYMBOL: Record<Verdict, string> = { pass: "✓", warn: "!", fail: "✗", skip: "-" };
 const COLOUR: Record<Verdict, string> = { pass: "32", warn: "33", fail: "31", skip: "90" };
@@ -123,7 +114,7 @@ export async function runChecks(ctx: CommandContext, options: { deep?: boolean }
   if (profile && !unsafe) {
     const url = `${profile.issuer}/.well-known/openid-configuration`;
     try {
-      const [response, ms] = await timed(ctx.now, () => ctx.oauth.fetch(url));
+      const [response, ms] = await timed(ctx.now, () => ctx.oauth.fetch(url, undefined, profile));
       const serverDate = Date.parse(response.headers.get("date") ?? "");
       const skew = Number.isFinite(serverDate) ? Math.round((ctx.now() - serverDate) / 1000) : null;
       const skewText = skew === null ? "clock skew unknown (no Date header)" : `clock skew ${skew >= 0 ? "+" : ""}${skew} s`;
@@ -138,16 +129,19 @@ export async function runChecks(ctx: CommandContext, options: { deep?: boolean }
     const url = `${tenantBaseUrl(profile.tenant)}/v1/models`;
     try {
       checkEndpointUrl("the proxy URL", url); // before the token is read (or refreshed), not only before it is sent
-      const token = await getToken(sessionPorts(ctx, profile, store, { login: { unavailable: "doctor never opens a browser" }, warn: () => {}, lockTimeoutMs: 30_000 }), 60_000);
-      const [response, ms] = await timed(ctx.now, () => ctx.oauth.fetch(url, { headers: { authorization: `Bearer ${token}`, "anthropic-version": "2023-06-01" } }));
+      const { acquireToken } = await import("../../session/acquire-token.ts");
+      const token = (await acquireToken(ctx, profile, store, { validityMs: 60_000, loginBlocker: "doctor never opens a browser", warn: () => {}, lockTimeoutMs: 30_000 })).access.token;
+      const [response, ms] = await timed(ctx.now, () => ctx.oauth.fetch(url, { headers: { authorization: `Bearer ${token}`, "anthropic-version": "2023-06-01" } }, profile));
       if (response.ok) {
         add({ name: "proxy", verdict: "pass", detail: `${profile.tenant} accepts the token (GET /v1/models: ${response.status}, ${ms} ms)` });
         const models = (await response.json().catch(() => null)) as { data?: { id?: unknown }[] } | null;
         const model = typeof models?.data?.[0]?.id === "string" ? models.data[0].id : "claude-sonnet-4-5";
-        for (const check of await gatewayChecks(ctx, tenantBaseUrl(profile.tenant), token, model, Boolean(options.deep), ports.stream ?? (await realStream()))) add(check);
+        for (const check of await gatewayChecks(ctx, profile, tenantBaseUrl(profile.tenant), token, model, Boolean(options.deep), ports.stream ?? (await realStream(ctx, profile)))) add(check);
       } else {
         const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
-        add({ name: "proxy", verdict: "fail", detail: `${url} answered ${response.status}: ${body?.error?.message ?? response.statusText}`, fix: response.status === 401 ? login : undefined });
+        const advice = refusalAdvice(response.headers, login);
+        if (advice) add({ name: "proxy", verdict: "fail", detail: `${url} answered ${response.status}: ${advice.detail}`, fix: advice.fix });
+        else add({ name: "proxy", verdict: "fail", detail: `${url} answered ${response.status}: ${body?.error?.message ?? response.statusText}`, fix: response.status === 401 ? login : undefined });
       }
     } catch (e) {
       add({ name: "proxy", verdict: "fail", detail: message(e), fix: e instanceof CliError ? e.hint : undefined });

@@ -2,8 +2,8 @@
  * `doctor`: where this runs (a container, SSH, WSL: which sign-in will work, surfaces/where-am-i.ts)
  * and Claude Desktop's configuration when its library exists (surfaces/desktop-config.ts).
  */
-import type { CommandContext } from "../context.ts";
-import type { Check } from "./doctor.ts";
+import type { CommandContext } from "../../context.ts";
+import type { Check } from "./check.ts";
 import { commandFor, type Profile } from "../../config.ts";
 import { detectPlace } from "../../surfaces/where-am-i.ts";
 import { checkDesktopEntry } from "../../surfaces/desktop-config.ts";

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { parseArgs } from "../../args.ts";
 import { findCommand } from "../registry.ts";
 import { UsageError } from "../../errors.ts";
-import { accessRecord, fakeContext, NOW, PROFILE } from "../fake-context.ts";
+import { accessRecord, fakeContext, NOW, PROFILE } from "../../../../test/support/fake-context.ts";
 import { parseOptions, run } from "./env.ts";
 
 const options = (argv: string[], env: Record<string, string> = {}) => parseOptions(parseArgs(argv, findCommand("env")!.options, "env"), env);

@@ -4,8 +4,8 @@
  * lives (nothing refreshes it in the shell).
  */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { storeFlag } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { storeFlag } from "../../context.ts";
 import { ConfigError, usageError } from "../../errors.ts";
 import type { StoreKind } from "../../store/types.ts";
 import { freshToken } from "../../surfaces/fresh-token.ts";

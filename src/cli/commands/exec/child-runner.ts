@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import { exitCodeFor, FORWARDED_SIGNALS, IGNORED_WHILE_CHILD_RUNS, spawnFailureExitCode } from "../../surfaces/exec-policy.ts";
-import type { ChildRunner } from "./exec.ts";
+import type { ChildRunner } from "./child.ts";
 
 const SIGNAL_NUMBERS = constants.signals as unknown as Record<string, number>;
 

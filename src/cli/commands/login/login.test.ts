@@ -3,7 +3,7 @@ import { parseArgs } from "../../args.ts";
 import { findCommand } from "../registry.ts";
 import { exitCodeOf } from "../../errors.ts";
 import type { LoginOptions as SignInOptions } from "../../oauth/login.ts";
-import { fakeContext, NOW, PROFILE } from "../fake-context.ts";
+import { fakeContext, NOW, PROFILE } from "../../../../test/support/fake-context.ts";
 import { parseOptions, run } from "./login.ts";
 
 const options = (argv: string[]) => parseOptions(parseArgs(argv, findCommand("login")!.options, "login"), {});
@@ -14,7 +14,7 @@ const discovery = {
 };
 
 test("login TENANT_URL: discovery, sign-in through the OAuth port, tokens stored, profile written, cool-down cleared", async () => {
-  const signIns: SignInOptions[] = [];
+  const signIns: Omit<SignInOptions, "trust">[] = [];
   const fake = fakeContext({
     profile: null,
     oauth: {
@@ -61,7 +61,7 @@ test("usage errors before anything is sent (exit 2)", async () => {
 });
 
 test("no browser here (SSH, no display): signs in without one, and the screen names the callback port actually listened on", async () => {
-  const signIns: SignInOptions[] = [];
+  const signIns: Omit<SignInOptions, "trust">[] = [];
   const fake = fakeContext({ env: { SSH_CONNECTION: "10.0.0.2 50000 10.0.0.1 22" }, oauth: { signIn: async (o) => (signIns.push(o), { accessToken: "acc", expiresIn: 3600, refreshToken: "ref" }) } });
   fake.ctx.platform = "darwin"; // `open` over SSH would show the page on the remote Mac's screen
   expect(await run(fake.ctx, options([]))).toBe(0);

@@ -1,8 +1,8 @@
 /** `login`: configure the profile (tenant discovery or explicit issuer) and sign in. */
 import type { ParsedArgs } from "../../args.ts";
 import { parseDuration } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { resolveStoreKind, storeFlag } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { resolveStoreKind, storeFlag } from "../../context.ts";
 import { commandFor, refreshLifetimeMs, SIGN_IN_HINT, type Profile } from "../../config.ts";
 import { usageError } from "../../errors.ts";
 import { ASK_ADMIN, checkProfile } from "../../oauth/client.ts";
@@ -101,9 +101,9 @@ export function parseOptions(args: ParsedArgs, _env: Env): LoginOptions {
 /** The profile of a tenant, from its discovery document. */
 type Hints = Partial<Pick<Profile, "identityProvider" | "idpIdentifier" | "loginHint">> | undefined;
 
-async function fromTenant(ctx: CommandContext, tenant: string, store: StoreKind, hints: Hints[]): Promise<Profile> {
+async function fromTenant(ctx: CommandContext, tenant: string, store: StoreKind, hints: Hints[], saved: Profile | null): Promise<Profile> {
   ctx.verbose(`reading the tenant discovery document of ${tenant}`);
-  const discovery = await ctx.oauth.fetchTenantDiscovery(tenant);
+  const discovery = await ctx.oauth.fetchTenantDiscovery(tenant, saved); // the saved profile's CA bundle, if it has one
   const issuer = discovery.authorization_servers[0];
   const client = discovery.agent_runner_auth;
   ctx.verbose(sanitizeForTerminal(`issuer ${issuer}, client ${client.client_id}`));
@@ -114,7 +114,7 @@ async function fromTenant(ctx: CommandContext, tenant: string, store: StoreKind,
     redirectUris: client.redirect_uris,
     scopes: client.scopes.length > 0 ? client.scopes : DEFAULT_SCOPES,
     store,
-    endpoints: await ctx.oauth.discoverEndpoints(issuer),
+    endpoints: await ctx.oauth.discoverEndpoints(issuer, saved),
     ...(client.access_token_lifetime_seconds ? { accessTokenLifetimeSeconds: client.access_token_lifetime_seconds } : {}),
     ...(client.refresh_token_lifetime_seconds ? { refreshTokenLifetimeSeconds: client.refresh_token_lifetime_seconds } : {}),
     ...(client.logout_uris?.length ? { logoutUris: client.logout_uris } : {}),
@@ -136,7 +136,7 @@ async function fromTenantSources(ctx: CommandContext, options: LoginOptions, sav
     profileName: ctx.profileName,
     savedTenant: saved?.tenant,
     readText: ctx.files.readText,
-    fetch: (url, init) => ctx.oauth.fetch(url, init),
+    fetch: (url, init) => ctx.oauth.fetch(url, init, saved),
     prompt: () => ctx.terminal.ask("Tenant URL (https://<your-slug>.proxy.<domain>): "),
   });
   for (const note of resolution.notes) ctx.say(`agent-runner-auth: ${note}`);
@@ -145,13 +145,13 @@ async function fromTenantSources(ctx: CommandContext, options: LoginOptions, sav
     checkProfile(saved, ctx.profiles.path(ctx.profileName)); // a hand-edited file: nothing opened or sent
     return { ...saved, store, ...mergeHints(options.hints, saved) };
   }
-  return fromTenant(ctx, resolution.tenant, store, [options.hints, saved ?? undefined, resolution.system]);
+  return fromTenant(ctx, resolution.tenant, store, [options.hints, saved ?? undefined, resolution.system], saved);
 }
 
 /** Builds the profile from the options: tenant discovery, explicit issuer, or the saved one. */
 async function resolveProfile(ctx: CommandContext, options: LoginOptions, saved: Profile | null): Promise<Profile> {
   const store = resolveStoreKind(options.store, ctx.env, saved);
-  if (options.tenant) return fromTenant(ctx, checkUrl("TENANT_URL", options.tenant), store, [options.hints, saved?.tenant ? saved : undefined]);
+  if (options.tenant) return fromTenant(ctx, checkUrl("TENANT_URL", options.tenant), store, [options.hints, saved?.tenant ? saved : undefined], saved);
   if (options.issuer && options.clientId) {
     const issuer = checkUrl("--issuer", options.issuer, checkIssuer);
     const redirectUris = options.redirectUris ?? DEFAULT_REDIRECT_URIS;
@@ -162,7 +162,7 @@ async function resolveProfile(ctx: CommandContext, options: LoginOptions, saved:
       redirectUris,
       scopes: options.scopes ?? DEFAULT_SCOPES,
       store,
-      endpoints: await ctx.oauth.discoverEndpoints(issuer),
+      endpoints: await ctx.oauth.discoverEndpoints(issuer, saved),
       ...mergeHints(options.hints),
     });
   }
@@ -203,7 +203,8 @@ function whereToSignIn(ctx: CommandContext, profile: Profile, noBrowser: boolean
 export async function run(ctx: CommandContext, options: LoginOptions): Promise<number> {
   const saved = await ctx.profiles.read(ctx.profileName);
   // After a logout the hosted page may still remember the last person: show its form (prompt=login).
-  const profile = { ...(await resolveProfile(ctx, options, saved)), ...(saved?.loggedOut ? { loggedOut: true } : {}) };
+  // The CA bundle remembered at an earlier login stays (--ca-file, when given, replaces it on write).
+  const profile = { ...(await resolveProfile(ctx, options, saved)), ...(saved?.loggedOut ? { loggedOut: true } : {}), ...(saved?.caFile ? { caFile: saved.caFile } : {}) };
   const store = await ctx.openStore(profile.store);
   await probeStore(store); // fail on an unusable store before the user signs in, not after
 

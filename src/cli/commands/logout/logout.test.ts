@@ -1,8 +1,7 @@
 import { expect, test } from "bun:test";
 import { IdpUnavailableError } from "../../errors.ts";
-import { accessRecord, fakeContext, NOW, refreshRecord } from "../fake-context.ts";
+import { accessRecord, fakeContext, NOW, refreshRecord, memoryGatewayPort } from "../../../../test/support/fake-context.ts";
 import { run } from "./logout.ts";
-import { memoryGatewayPort } from "../../gateway/ports.ts";
 import type { GatewayHttp } from "../../gateway/client.ts";
 
 /** A gateway that records the bearer of each request and answers the logout endpoint. */
@@ -53,7 +52,7 @@ test("a gateway that fails (an older proxy, 404): a warning that says how long a
 });
 
 test("a profile made with --issuer has no gateway: nothing is sent to one", async () => {
-  const { tenant: _, ...noTenant } = (await import("../fake-context.ts")).PROFILE;
+  const { tenant: _, ...noTenant } = (await import("../../../../test/support/fake-context.ts")).PROFILE;
   const fake = fakeContext({ profile: noTenant, oauth: { revokeRefreshToken: async () => {} } });
   fake.stores.file.values.set("access", accessRecord("a", NOW + 60_000));
   fake.stores.file.values.set("refresh", refreshRecord("r"));

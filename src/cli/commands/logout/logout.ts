@@ -3,8 +3,8 @@
  * revoke the refresh token at the IdP, then delete locally; offline it still deletes, and warns.
  */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { resolveStoreKind, storeFlag } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { resolveStoreKind, storeFlag } from "../../context.ts";
 import { decodeRefresh } from "../../session/records.ts";
 import { clearSession, readAccess } from "../../session/session.ts";
 import { describeEndSession, endSessionAtGateway } from "../../gateway/logout.ts";
@@ -30,7 +30,7 @@ export async function run(ctx: CommandContext, options: LogoutOptions): Promise<
     // First, while the access token is still ours to present: the gateway denylists this sign-in
     // on every replica, so a copy of the token stops working too. Never fails the local logout.
     const access = await readAccess(store);
-    const ended = await endSessionAtGateway({ tenantUrl: profile.tenant, accessToken: access?.token }, { http: ctx.gateway.http, now: ctx.now });
+    const ended = await endSessionAtGateway({ tenantUrl: profile.tenant, accessToken: access?.token }, { http: ctx.gateway.http(profile), now: ctx.now });
     const said = describeEndSession(ended);
     if (said) ctx.say(`agent-runner-auth: ${said}`);
     if (refresh) {

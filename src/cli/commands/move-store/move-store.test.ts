@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { parseArgs } from "../../args.ts";
 import { findCommand } from "../registry.ts";
 import { exitCodeOf } from "../../errors.ts";
-import { accessRecord, fakeContext, NOW, refreshRecord } from "../fake-context.ts";
+import { accessRecord, fakeContext, NOW, refreshRecord } from "../../../../test/support/fake-context.ts";
 import { parseOptions, run } from "./move-store.ts";
 
 const options = (argv: string[]) => parseOptions(parseArgs(argv, findCommand("move-store")!.options, "move-store"), {});

@@ -4,7 +4,7 @@
  * then delete the old copy: a failure at any step leaves a working session behind.
  */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
 import { AuthRequiredError, StoreUnavailableError, usageError } from "../../errors.ts";
 import { isStoreKind, probeStore, type SecretName, type StoreKind } from "../../store/types.ts";
 import { clearSession } from "../../session/session.ts";

@@ -5,7 +5,7 @@
  *
  * Test hook: AGENT_RUNNER_AUTH_DESKTOP_PLATFORM (surfaces/desktop-place.ts).
  */
-import type { CommandContext } from "../context.ts";
+import type { CommandContext } from "../../context.ts";
 import { ConfigError } from "../../errors.ts";
 import type { Profile } from "../../config.ts";
 import { backupPath } from "../../claude/settings.ts";

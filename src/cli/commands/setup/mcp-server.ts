@@ -4,7 +4,7 @@
  * (--scope project; the default when ./.mcp.json exists) or ~/.claude.json (--scope user, Claude
  * Code's user-scope servers). Backup first, atomic write, diff with --dry-run.
  */
-import type { CommandContext } from "../context.ts";
+import type { CommandContext } from "../../context.ts";
 import { ConfigError, usageError } from "../../errors.ts";
 import { backupPath } from "../../claude/settings.ts";
 import { joinPath } from "../../paths.ts";

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exitCodeOf } from "../../errors.ts";
-import { fakeContext, PROFILE } from "../fake-context.ts";
+import { fakeContext, PROFILE } from "../../../../test/support/fake-context.ts";
 import { run } from "./setup.ts";
 
 const home = mkdtempSync(join(tmpdir(), "ara-setup-unit-"));

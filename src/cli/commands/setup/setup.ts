@@ -5,7 +5,7 @@
  * never reads or writes through a symlinked settings file or directory.
  */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
 import { ConfigError, usageError } from "../../errors.ts";
 import { commandFor } from "../../config.ts";
 import { sanitizeForTerminal } from "../../terminal-text.ts";

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { fakeContext, accessRecord, NOW, refreshRecord } from "../fake-context.ts";
+import { fakeContext, accessRecord, NOW, refreshRecord } from "../../../../test/support/fake-context.ts";
 import { run } from "./status.ts";
 
 // An ID token whose payload names the user (the signature is not checked for display).
@@ -29,4 +29,15 @@ test("--store overrides the profile's store", async () => {
   fake.stores.pass.values.set("access", accessRecord("a", NOW + 60_000));
   expect(await run(fake.ctx, { store: "pass", json: true })).toBe(0);
   expect(JSON.parse(fake.stdout.join("")).store).toBe("pass");
+});
+
+test("after refresh-token rotations: the sign-in time and the session's real end (sign-in + lifetime), not the last rotation's", async () => {
+  const fake = fakeContext();
+  const signedInAt = NOW - 10 * 86_400_000;
+  fake.stores.file.values.set("refresh", JSON.stringify({ token: "rotated", issuedAt: NOW - 60_000, signedInAt, expiresAt: signedInAt + 30 * 86_400_000 }));
+  expect(await run(fake.ctx, { store: undefined, json: true })).toBe(0);
+  expect(JSON.parse(fake.stdout.join(""))).toMatchObject({ signed_in_at: new Date(signedInAt).toISOString(), refresh_token_expires_at: new Date(signedInAt + 30 * 86_400_000).toISOString() });
+  expect(await run(fake.ctx, { store: undefined, json: false })).toBe(0);
+  expect(fake.stderr).toContain(`  Signed in      10 d 0 h ago (${new Date(signedInAt).toISOString()})`);
+  expect(fake.stderr).toContain(`  Refresh token  expires in 20 d 0 h (${new Date(signedInAt + 30 * 86_400_000).toISOString()})`);
 });

@@ -1,7 +1,7 @@
 /** `status`: who is signed in where, and until when. Exit 0 only with a usable session. */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { resolveStoreKind, storeFlag } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { resolveStoreKind, storeFlag } from "../../context.ts";
 import { commandFor } from "../../config.ts";
 import { decodeAccess, decodeRefresh, displayUser, jwtClaims } from "../../session/records.ts";
 import { jsonForTerminal, sanitizeForTerminal } from "../../terminal-text.ts";
@@ -31,7 +31,10 @@ export interface StatusReport {
   access_token_expires_at: string | null;
   access_token_valid: boolean;
   refresh_token_present: boolean;
+  /** The end of the session: sign-in + the refresh token lifetime (a rotated refresh token keeps it). */
   refresh_token_expires_at: string | null;
+  /** When this session was signed in (kept across refresh-token rotations). */
+  signed_in_at: string | null;
   logged_in: boolean;
 }
 
@@ -68,6 +71,7 @@ export async function run(ctx: CommandContext, options: StatusOptions): Promise<
     access_token_valid: accessValid,
     refresh_token_present: refresh !== null,
     refresh_token_expires_at: iso(refresh?.expiresAt),
+    signed_in_at: iso(refresh ? (refresh.signedInAt ?? refresh.issuedAt) : undefined),
     logged_in: accessValid || refreshUsable,
   };
 
@@ -83,6 +87,7 @@ export async function run(ctx: CommandContext, options: StatusOptions): Promise<
     line("User", report.user ? `${report.user}${report.email && report.email !== report.user ? ` <${report.email}>` : ""}` : "-");
     if (report.groups.length > 0) line("Groups", report.groups.join(", "));
     line("Access token", access ? `${accessValid ? "valid" : "expired"}, expires ${inWords(access.expiresAt - now)} (${report.access_token_expires_at})` : "none");
+    if (refresh && report.signed_in_at) line("Signed in", `${inWords((refresh.signedInAt ?? refresh.issuedAt) - now)} (${report.signed_in_at})`);
     line("Refresh token", refresh ? (refresh.expiresAt ? `expires ${inWords(refresh.expiresAt - now)} (${report.refresh_token_expires_at})` : "present (expiry not published by the tenant)") : "none");
     line("Store", report.store_description);
     if (!report.logged_in) ctx.say(`Run: ${commandFor("login", ctx.profileName)}`);

@@ -1,8 +1,7 @@
 import { expect, test } from "bun:test";
 import { ExitCode, exitCodeOf } from "../../errors.ts";
 import type { GatewayHttp } from "../../gateway/client.ts";
-import { memoryGatewayPort } from "../../gateway/ports.ts";
-import { accessRecord, fakeContext, NOW, PROFILE } from "../fake-context.ts";
+import { accessRecord, fakeContext, NOW, PROFILE, memoryGatewayPort } from "../../../../test/support/fake-context.ts";
 import { run } from "./usage.ts";
 
 const FIGURES = { requests: 3, input_tokens: 30, output_tokens: 60, cache_creation_input_tokens: 100, cache_read_input_tokens: 9000, cost_usd: 0.14 };

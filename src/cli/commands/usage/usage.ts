@@ -5,8 +5,8 @@
  * 0 with a short word instead), and touches the secret store only when the cache is stale.
  */
 import type { ParsedArgs } from "../../args.ts";
-import type { CommandContext, Env } from "../context.ts";
-import { resolveStoreKind, storeFlag } from "../context.ts";
+import type { CommandContext, Env } from "../../context.ts";
+import { resolveStoreKind, storeFlag } from "../../context.ts";
 import { commandFor, type Profile } from "../../config.ts";
 import { CliError, ConfigError, ExitCode } from "../../errors.ts";
 import { parseUsageCommand, renderUsageCommand } from "../../gateway/admin-commands.ts";
@@ -14,7 +14,7 @@ import { createGatewayClient } from "../../gateway/client.ts";
 import { sessionAccessToken } from "../../gateway/access-token.ts";
 import { GatewayError } from "../../gateway/errors.ts";
 import { STATUS_LINE_FETCH_TIMEOUT_MS, statusLineText } from "../../gateway/status-line.ts";
-import type { MyUsage } from "../../gateway/shapes.ts";
+import type { MyUsage } from "../../../shared/gateway-api.ts";
 import type { StoreKind } from "../../store/types.ts";
 
 export interface UsageOptions {
@@ -31,7 +31,7 @@ async function myUsage(ctx: CommandContext, profile: Profile & { tenant: string 
   const loginCommand = commandFor("login", ctx.profileName);
   const store = await ctx.openStore(resolveStoreKind(options.store, ctx.env, profile), { quiet: !interactive });
   const token = sessionAccessToken(ctx, profile, store, interactive ? { interactive: true } : { interactive: false, lockTimeoutMs: STATUS_LINE_FETCH_TIMEOUT_MS });
-  const client = createGatewayClient({ tenantUrl: profile.tenant, http: ctx.gateway.http, loginCommand, ...(interactive ? {} : { timeoutMs: STATUS_LINE_FETCH_TIMEOUT_MS }) });
+  const client = createGatewayClient({ tenantUrl: profile.tenant, http: ctx.gateway.http(profile), loginCommand, ...(interactive ? {} : { timeoutMs: STATUS_LINE_FETCH_TIMEOUT_MS }) });
   return client.myUsage(await token());
 }
 
