@@ -62,7 +62,8 @@ beforeAll(async () => {
   writePolicy(POLICY(`"claude-haiku-*"`));
   redis = await startTestRedis();
   metricsPort = randomPort();
-  [a, b] = await Promise.all([gateway.startProxy({ state: redis.url, args: ["--policy", policyFile], metricsPort }), gateway.startProxy({ state: redis.url, args: ["--policy", policyFile] })]);
+  // a: two workers whatever the host's cores (the default is three per four), so the reload metric is seen per worker
+  [a, b] = await Promise.all([gateway.startProxy({ state: redis.url, args: ["--policy", policyFile, "--workers", "2"], metricsPort }), gateway.startProxy({ state: redis.url, args: ["--policy", policyFile] })]);
 }, 30_000);
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);

@@ -14,6 +14,15 @@ import { randomPort } from "../support/ports.ts";
 
 const gateway = useGateway();
 
+/** SIGKILL, unless the process is gone already (the supervisor may be stopping its workers itself: ESRCH). */
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ESRCH") throw e;
+  }
+}
+
 interface Supervisor {
   url: string;
   metrics: string;
@@ -170,7 +179,7 @@ describe("--workers", () => {
     const s = await startSupervisor(2);
     // every worker killed as soon as it is back: each keeps dying within seconds of starting
     for (let round = 0; round < 10 && s.child.exitCode === null; round++) {
-      for (const pid of workerPids(s)) process.kill(pid, "SIGKILL");
+      for (const pid of workerPids(s)) killIfAlive(pid);
       await within(15_000, async () => s.child.exitCode !== null || workerPids(s).length === 2);
     }
     expect(await s.exited).toBe(1);
