@@ -1,0 +1,248 @@
+/**
+ * Roll-ups in Redis: one hash per level and period, a field per row, its counters packed in one
+ * value ("requests,input,output,cw5m,cw1h,cacheRead,costMicro,unpriced"), so a period of the
+ * people table is one HGETALL and a year is ~75 of them, pipelined. Keys share the state store's
+ * `<prefix>:{<tenant>}:` (one cluster slot per tenant):
+ *
+ *   ru:person:<period>            field sub
+ *   ru:pm:<sub>:<period>          field model          (a person's page reads only their keys)
+ *   ru:gm:<period>                field group US model
+ *   ru:model:<period>             field model
+ *   ru:people                     field sub -> JSON {name, username, email, groups, lastDay}
+ *   ru:seen:<requestId>           dedup marker, DEDUP_DAYS
+ *
+ * Writes are one Lua script per batch (read, add, write each field; Redis numbers are doubles,
+ * exact to 2^53: $9 billion in micro-dollars). Day keys expire RETENTION_DAYS after their day,
+ * month keys RETENTION_MONTHS after their month.
+ */
+import { addFigures, dayMs, type Figures, FIGURE_FIELDS, zeroFigures } from "../../shared/console-api.ts";
+import { cellsOf, peopleOf } from "./aggregate.ts";
+import { isMonthKey, nextMonthStart } from "./periods.ts";
+import { BoundedRedis } from "./redis-client.ts";
+import { DEDUP_DAYS, type PersonEntry, type RollupCell, RollupError, type RollupLevel, type RollupRecord, type RollupRow, RETENTION_DAYS, RETENTION_MONTHS, type SeriesRow, type UsageRollups } from "./types.ts";
+
+const SEP = "\u001f";
+const DAY_MS = 86_400_000;
+
+/**
+ * KEYS: every key the batch touches, named by index in ARGV.
+ * ARGV: seenTtlMs, number of groups; per group: seen key index (0: no dedup), n, then n x
+ * (key index, field, packed figures, expire-at ms); then the number of people, and per person
+ * (key index, sub, entry JSON).
+ */
+export const ADD_SCRIPT = `
+local function add(cur, inc)
+  if not cur then return inc end
+  local a = {}
+  for x in string.gmatch(cur, '[^,]+') do a[#a + 1] = tonumber(x) end
+  local out = {}
+  local i = 0
+  for x in string.gmatch(inc, '[^,]+') do
+    i = i + 1
+    out[i] = string.format('%.0f', (a[i] or 0) + tonumber(x))
+  end
+  return table.concat(out, ',')
+end
+local expiring = {}
+local pos = 3
+for g = 1, tonumber(ARGV[2]) do
+  local seen, n = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])
+  pos = pos + 2
+  local fresh = seen == 0 or redis.call('SET', KEYS[seen], '1', 'NX', 'PX', ARGV[1])
+  if fresh then
+    for i = 1, n do
+      local k, f = KEYS[tonumber(ARGV[pos])], ARGV[pos + 1]
+      redis.call('HSET', k, f, add(redis.call('HGET', k, f), ARGV[pos + 2]))
+      if not expiring[k] then
+        redis.call('PEXPIREAT', k, ARGV[pos + 3])
+        expiring[k] = true
+      end
+      pos = pos + 4
+    end
+  else
+    pos = pos + 4 * n
+  end
+end
+local people = tonumber(ARGV[pos])
+pos = pos + 1
+for p = 1, people do
+  local k, sub, seen = KEYS[tonumber(ARGV[pos])], ARGV[pos + 1], cjson.decode(ARGV[pos + 2])
+  pos = pos + 3
+  local raw = redis.call('HGET', k, sub)
+  local out = seen
+  if raw then
+    local known = cjson.decode(raw)
+    local newer, older = seen, known
+    if known.lastDay > seen.lastDay then newer, older = known, seen end
+    out = newer
+    if not out.username then out.username = older.username end
+    if not out.email then out.email = older.email end
+  end
+  redis.call('HSET', k, sub, cjson.encode(out))
+end
+return 1
+`;
+
+const pack = (f: Figures) => FIGURE_FIELDS.map((k) => f[k]).join(",");
+
+function unpack(value: string): Figures {
+  const parts = value.split(",");
+  const f = zeroFigures();
+  for (let i = 0; i < FIGURE_FIELDS.length; i++) f[FIGURE_FIELDS[i] as keyof Figures] = Number(parts[i] ?? 0);
+  return f;
+}
+
+const enc = (s: string) => encodeURIComponent(s);
+
+/** When a period's cells may go: RETENTION_DAYS after a day, RETENTION_MONTHS after a month. */
+export function expiryOf(period: string): number {
+  if (!isMonthKey(period)) return dayMs(period) + RETENTION_DAYS * DAY_MS;
+  let month = period;
+  for (let i = 0; i < RETENTION_MONTHS; i++) month = nextMonthStart(month).slice(0, 7);
+  return dayMs(`${month}-01`);
+}
+
+export interface RedisRollupsOptions {
+  /** Key prefix, default "ara" (the state store's). */
+  prefix?: string;
+  commandTimeoutMs?: number;
+  /** Cells per script call (bounds the time one call holds the server). Default 2000. */
+  cellsPerCall?: number;
+}
+
+export class RedisRollups implements UsageRollups {
+  private readonly redis: BoundedRedis;
+  private readonly prefix: string;
+  private readonly cellsPerCall: number;
+
+  constructor(url: string, options: RedisRollupsOptions = {}) {
+    this.redis = new BoundedRedis(url, options.commandTimeoutMs ?? 2000);
+    this.prefix = options.prefix ?? "ara";
+    this.cellsPerCall = options.cellsPerCall ?? 2000;
+  }
+
+  private key(tenant: string, ...parts: string[]): string {
+    return `${this.prefix}:{${enc(tenant)}}:ru:${parts.join(":")}`;
+  }
+
+  /** The hash and field of a cell. */
+  private place(tenant: string, level: RollupLevel, period: string, id: string, model: string): [key: string, field: string] {
+    switch (level) {
+      case "person":
+        return [this.key(tenant, "person", period), id];
+      case "person_model":
+        return [this.key(tenant, "pm", enc(id), period), model];
+      case "group_model":
+        return [this.key(tenant, "gm", period), `${id}${SEP}${model}`];
+      case "model":
+        return [this.key(tenant, "model", period), model];
+    }
+  }
+
+  private peopleKey = (tenant: string) => this.key(tenant, "people");
+
+  /** Builds one script call: groups of cells (each optionally guarded by a seen key) and people. */
+  private async write(tenant: string, groups: { seen?: string; cells: readonly RollupCell[] }[], people: readonly PersonEntry[]): Promise<void> {
+    const keys: string[] = [];
+    const index = new Map<string, number>();
+    const ref = (k: string) => {
+      let i = index.get(k);
+      if (i === undefined) {
+        keys.push(k);
+        index.set(k, (i = keys.length));
+      }
+      return i;
+    };
+    const args: (string | number)[] = [DEDUP_DAYS * DAY_MS, groups.length];
+    for (const g of groups) {
+      args.push(g.seen !== undefined ? ref(g.seen) : 0, g.cells.length);
+      for (const c of g.cells) {
+        const [k, field] = this.place(tenant, c.level, c.period, c.id, c.model);
+        args.push(ref(k), field, pack(c.figures), expiryOf(c.period));
+      }
+    }
+    args.push(people.length);
+    const pk = people.length ? ref(this.peopleKey(tenant)) : 0;
+    for (const p of people) args.push(pk, p.sub, JSON.stringify(p));
+    await this.redis.script(ADD_SCRIPT, keys, args);
+  }
+
+  async add(records: readonly RollupRecord[]): Promise<void> {
+    const byTenant = new Map<string, RollupRecord[]>();
+    for (const r of records) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), r]);
+    await Promise.all(
+      [...byTenant].map(([tenant, list]) =>
+        // each record guarded by its own seen key: a replayed record adds nothing, the rest of its batch does
+        this.write(tenant, list.map((r) => ({ seen: this.key(tenant, "seen", enc(r.requestId)), cells: cellsOf([r]) })), peopleOf(list)),
+      ),
+    );
+  }
+
+  async addCells(tenant: string, cells: readonly RollupCell[], people: readonly PersonEntry[]): Promise<void> {
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < cells.length; i += this.cellsPerCall) calls.push(this.write(tenant, [{ cells: cells.slice(i, i + this.cellsPerCall) }], []));
+    for (let i = 0; i < people.length; i += this.cellsPerCall) calls.push(this.write(tenant, [], people.slice(i, i + this.cellsPerCall)));
+    await Promise.all(calls);
+  }
+
+  /** Every field of each period's hash of `level`, in parallel (pipelined). */
+  private async read(tenant: string, level: RollupLevel, periods: readonly string[], id: string | undefined): Promise<SeriesRow[]> {
+    if (level === "person_model" && id === undefined) throw new RollupError("ROLLUP_INPUT", "person_model is read for one person: give the id");
+    const hashes = await Promise.all(
+      periods.map(async (period) => {
+        const [key, field] = this.place(tenant, level, period, id ?? "", "");
+        if (level === "person" && id !== undefined) {
+          const v = await this.redis.send("HGET", [key, field]);
+          return { period, fields: (v === null ? {} : { [field]: String(v) }) as Record<string, string> };
+        }
+        return { period, fields: await this.redis.hgetall(key) };
+      }),
+    );
+    const rows: SeriesRow[] = [];
+    for (const { period, fields } of hashes) {
+      for (const field in fields) {
+        const figures = unpack(fields[field] as string);
+        if (level === "person") rows.push({ period, id: field, model: "", figures });
+        else if (level === "person_model") rows.push({ period, id: id as string, model: field, figures });
+        else if (level === "model") rows.push({ period, id: "", model: field, figures });
+        else {
+          const at = field.indexOf(SEP);
+          const group = field.slice(0, at);
+          if (id === undefined || group === id) rows.push({ period, id: group, model: field.slice(at + 1), figures });
+        }
+      }
+    }
+    return rows;
+  }
+
+  async sum(tenant: string, level: RollupLevel, periods: readonly string[], id?: string): Promise<RollupRow[]> {
+    const sums = new Map<string, RollupRow>();
+    for (const r of await this.read(tenant, level, periods, id)) {
+      const key = `${r.id}${SEP}${r.model}`;
+      const row = sums.get(key);
+      if (row) addFigures(row.figures, r.figures);
+      else sums.set(key, { id: r.id, model: r.model, figures: r.figures });
+    }
+    return [...sums.values()];
+  }
+
+  series(tenant: string, level: "model" | "person_model", periods: readonly string[], id?: string): Promise<SeriesRow[]> {
+    return this.read(tenant, level, periods, id);
+  }
+
+  async people(tenant: string): Promise<PersonEntry[]> {
+    const fields = await this.redis.hgetall(this.peopleKey(tenant));
+    return Object.values(fields).map((raw) => {
+      const p = JSON.parse(raw) as Partial<PersonEntry> & { groups?: unknown };
+      // Lua's cjson writes an empty list as {}
+      return { sub: String(p.sub), name: String(p.name ?? p.sub), ...(p.username ? { username: p.username } : {}), ...(p.email ? { email: p.email } : {}), groups: Array.isArray(p.groups) ? (p.groups as string[]) : [], lastDay: String(p.lastDay ?? "") };
+    });
+  }
+
+  /** Cells expire by themselves (PEXPIREAT at each write); nothing to do. */
+  async prune(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.redis.close();
+  }
+}
