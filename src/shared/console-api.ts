@@ -270,6 +270,8 @@ export interface ConsoleErrorBody {
   /** forbidden: who is signed in and the groups that would admit them. */
   user?: PersonSummary;
   needed_groups?: string[];
+  /** forbidden (the session endpoint): the token for signing out. */
+  csrf_token?: string;
 }
 
 // ---- inputs ------------------------------------------------------------------------------------

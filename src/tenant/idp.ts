@@ -29,7 +29,7 @@ import { handleUserInfo } from "./idp/userinfo.ts";
 
 export { subjectOf, EMAIL_SIGN_IN_USER, EXAMPLE_CORP, type TenantUser, type FederatedIdp, type CorporateUser } from "./idp/accounts.ts";
 export type { IdpStats, TokenFault } from "./idp/admin.ts";
-export type { IdpOptions } from "./idp/config.ts";
+export type { ConsoleClient, IdpOptions } from "./idp/config.ts";
 
 export interface Idp {
   issuer: string;
@@ -68,7 +68,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
 
   const corporate = new CorporateIdps(accounts, (uid) => `${prefix}/login/${encodeURIComponent(uid)}/idpresponse`);
   const loginDeps = { provider: current, accounts, corporate, prefix };
-  const logoutDeps = { provider: current, prefix, clientId: options.clientId, logoutUris, stats };
+  const otherClients = options.consoleClient ? { [options.consoleClient.clientId]: options.consoleClient.logoutUris } : {};
+  const logoutDeps = { provider: current, prefix, clientId: options.clientId, logoutUris, otherClients, stats };
   const plane = { stats, faults, rotateSigningKey };
 
   function forward(req: IncomingMessage, res: ServerResponse, url: string): void {

@@ -1,7 +1,8 @@
 /**
- * The few Redis calls the roll-ups make, each bounded in time, over Bun's built-in client with
- * the offline queue off (a command while disconnected fails at once): the same rules as the
- * gateway's state store (state/redis.ts), with the roll-ups' own error type.
+ * The few Redis calls the roll-ups and the console's sessions make, each bounded in time, over
+ * Bun's built-in client with the offline queue off (a command while disconnected fails at once):
+ * the same rules as the gateway's state store (state/redis.ts). Failures are RollupErrors:
+ * ROLLUP_UNAVAILABLE (unreachable, no answer in time) or ROLLUP_CORRUPT (refused by the server).
  */
 import { RedisClient } from "bun";
 import { RollupError } from "./types.ts";
