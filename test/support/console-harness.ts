@@ -14,6 +14,7 @@ import { DenylistCheck } from "../../src/proxy/auth/denylist.ts";
 import { IssuerKeys } from "../../src/proxy/auth/jwks.ts";
 import { buildConsoleAssets, type ConsoleAssets } from "../../src/proxy/console/assets.ts";
 import { createConsoleData, stateRevocationActions } from "../../src/proxy/console/data.ts";
+import { discoverConsoleIdp } from "../../src/proxy/console/oidc.ts";
 import { createConsoleHandler } from "../../src/proxy/console/server.ts";
 import { MemorySealedStore } from "../../src/proxy/console/session.ts";
 import { consoleVerifier } from "../../src/proxy/console/verify.ts";
@@ -133,10 +134,8 @@ export async function startConsoleHarness(options: HarnessOptions = {}): Promise
     const denylist = new DenylistCheck(state, 1000, now);
     const handler = createConsoleHandler({
       tenant: TENANT,
-      idp: {
-        issuer: idp.issuer, authorizationEndpoint: `${idp.issuer}/oauth2/authorize`, tokenEndpoint: `${idp.issuer}/oauth2/token`, revocationEndpoint: `${idp.issuer}/oauth2/revoke`,
-        logoutEndpoint: `${idp.issuer}/logout`, logoutUri: `${consoleUrl}?signed_out=1`, clientId: CONSOLE_CLIENT_ID, redirectUri: `${consoleUrl}callback`, scopes: idp.scopes,
-      },
+      // the endpoints as the gateway will learn them: from the IdP's discovery document
+      idp: await discoverConsoleIdp(idp.issuer, { clientId: CONSOLE_CLIENT_ID, redirectUri: `${consoleUrl}callback`, logoutUri: `${consoleUrl}?signed_out=1` }, idp.scopes),
       verify: consoleVerifier({ tenant: TENANT, issuer: idp.issuer, keys, clientId: CONSOLE_CLIENT_ID, denylist }),
       adminGroups: [ADMIN_GROUP],
       data: createConsoleData({ tenant: TENANT, rollups, state, actions: stateRevocationActions(state, TENANT, 3_600_000, now, () => denylist.forget()) }),

@@ -146,6 +146,42 @@ export async function revokeRefreshToken(idp: ConsoleIdp, refreshToken: string, 
   }
 }
 
+/** The console's app client as the tenant config names it (`console: {clientId, redirectUri, logoutUri?}`). */
+export interface ConsoleClientConfig {
+  clientId: string;
+  redirectUri: string;
+  /** A sign-out URL registered on the app client; without it, sign-out ends only the console's session. */
+  logoutUri?: string;
+}
+
+/**
+ * The IdP's endpoints from its discovery document (bounded fetch), for the console's client.
+ * Cognito serves `/logout` beside `/oauth2/authorize` on the pool's domain (it is not in the
+ * discovery document), so it is derived from the authorization endpoint.
+ */
+export async function discoverConsoleIdp(issuer: string, client: ConsoleClientConfig, scopes: readonly string[] = ["openid", "email", "profile"], fetchImpl: FetchLike = fetch): Promise<ConsoleIdp> {
+  const url = new URL(issuer);
+  let as: oauth.AuthorizationServer;
+  try {
+    as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, { algorithm: "oidc", ...options(issuer, fetchImpl) }));
+  } catch (e) {
+    throw failure("describe itself (discovery)", issuer, e);
+  }
+  if (!as.authorization_endpoint || !as.token_endpoint) throw new SignInError("idp_invalid", `the identity provider at ${url.host} names no authorization or token endpoint`);
+  const authorize = new URL(as.authorization_endpoint);
+  const logout = new URL(authorize.pathname.replace(/\/oauth2\/authorize$/, "/logout"), authorize.origin).href;
+  return {
+    issuer: as.issuer,
+    authorizationEndpoint: as.authorization_endpoint,
+    tokenEndpoint: as.token_endpoint,
+    ...(as.revocation_endpoint ? { revocationEndpoint: as.revocation_endpoint } : {}),
+    ...(client.logoutUri ? { logoutEndpoint: logout, logoutUri: client.logoutUri } : {}),
+    clientId: client.clientId,
+    redirectUri: client.redirectUri,
+    scopes,
+  };
+}
+
 /** Where the browser goes after sign-out: Cognito's /logout (ending the hosted-login session) when registered, else the console. */
 export function signedOutUrl(idp: ConsoleIdp, fallback: string): string {
   if (!idp.logoutEndpoint || !idp.logoutUri) return fallback;

@@ -1,6 +1,6 @@
 /** From usage records to roll-up cells: what one request adds at every level and period. */
 import { addFigures, dayOf, type Figures, zeroFigures } from "../../shared/console-api.ts";
-import { monthOf } from "./periods.ts";
+import { monthOf, weekOf } from "./periods.ts";
 import type { PersonEntry, RollupCell, RollupLevel, RollupRecord } from "./types.ts";
 
 /** One request's figures. Cache writes whose TTL the API did not state count as 5-minute writes (its default). */
@@ -21,11 +21,11 @@ export function figuresOf(r: RollupRecord): Figures {
 /** A request without groups counts under group "" (as the ledger's report by group does). */
 export const groupsOf = (r: Pick<RollupRecord, "groups">): string[] => (r.groups.length ? [...new Set(r.groups)] : [""]);
 
-/** The cells one record adds to: four levels, its day and its month. */
+/** The cells one record adds to: four levels, its day, week and month. */
 export function cellKeysOf(r: RollupRecord): { level: RollupLevel; period: string; id: string; model: string }[] {
   const day = dayOf(r.time);
   const keys: { level: RollupLevel; period: string; id: string; model: string }[] = [];
-  for (const period of [day, monthOf(day)]) {
+  for (const period of [day, weekOf(day), monthOf(day)]) {
     keys.push({ level: "person", period, id: r.sub, model: "" }, { level: "person_model", period, id: r.sub, model: r.model }, { level: "model", period, id: "", model: r.model });
     for (const g of groupsOf(r)) keys.push({ level: "group_model", period, id: g, model: r.model });
   }

@@ -158,12 +158,15 @@ export class RollupQueries {
       userBudgets.length && today ? this.currentUse(tenant, today) : undefined,
     ]);
     const bySub = new Map(directory.map((p) => [p.sub, p]));
+    // each user budget resolved to the people it names once, not once per row
+    const budgetsOf = new Map<string, BudgetSetting[]>();
+    if (current) for (const b of userBudgets) for (const sub of subsNamed(b.subject.id, directory)) budgetsOf.set(sub, [...(budgetsOf.get(sub) ?? []), b]);
     const q = query.q.toLowerCase();
     const rows: PersonRow[] = [];
     for (const [sub, figures] of byId(sums)) {
       const p = bySub.get(sub);
       if (!matches(q, sub, p?.name, p?.username, p?.email, ...(p?.groups ?? []))) continue;
-      const own = current ? userBudgets.filter((b) => subsNamed(b.subject.id, directory).includes(sub)).map((b) => burnOf(b, (b.period === "day" ? current.people.day : current.people.month).get(sub) ?? zeroFigures())) : [];
+      const own = current ? (budgetsOf.get(sub) ?? []).map((b) => burnOf(b, (b.period === "day" ? current.people.day : current.people.month).get(sub) ?? zeroFigures())) : [];
       rows.push({ ...summaryOf(p, sub), ...figures, budget: furthest(own) });
     }
     return page(rows, (r) => r.name, query);

@@ -192,6 +192,7 @@ export class SqliteRollups implements UsageRollups {
     this.tx(() => {
       for (const { table } of Object.values(TABLES)) {
         this.db.query(`DELETE FROM ${table} WHERE length(period) = 10 AND period < ?`).run(floor.day);
+        this.db.query(`DELETE FROM ${table} WHERE length(period) = 11 AND period < ?`).run(`w${floor.day}`);
         this.db.query(`DELETE FROM ${table} WHERE length(period) = 7 AND period < ?`).run(floor.month);
       }
       this.db.query("DELETE FROM rollup_seen WHERE day < ?").run(seenFloor);

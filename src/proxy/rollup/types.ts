@@ -1,15 +1,15 @@
 /**
  * Usage pre-aggregated as it is written, so the console never scans the request ledger: counters
- * per period (a UTC day "2026-11-29" and its month "2026-11") at four levels, each summing the
- * same requests:
+ * per period (a UTC day "2026-11-29", its week "w2026-11-23" and its month "2026-11") at four
+ * levels, each summing the same requests:
  *
  *   person         per person (sub)                     the people table, top people, budget burn
  *   person_model   per person and model                 a person's page (daily chart, models)
  *   group_model    per group and model                  the groups table (a request counts in each of its groups; none: group "")
  *   model          per model, the whole tenant          the overview (totals, daily chart), the models table
  *
- * A query over a range reads the months it covers whole and the days at its ends, so a year is
- * 12 months and at most ~60 days of rows, whatever the traffic. Implementations: SQLite
+ * A query over a range reads the months it covers whole, then weeks, then days at its ends
+ * (periods.ts), so a year is at most ~25 periods of rows, whatever the traffic. Implementations: SQLite
  * (sqlite.ts, its own tables in the state file) and Redis (redis.ts, a hash per period and level).
  */
 import type { Figures, IsoDay } from "../../shared/console-api.ts";
@@ -27,7 +27,7 @@ export interface RollupRecord extends UsageRecord {
 /** One counter cell: `id` is the sub (person levels), the group (group_model) or "" (model); `model` is "" at the person level. */
 export interface RollupCell {
   level: RollupLevel;
-  /** "YYYY-MM-DD" or "YYYY-MM". */
+  /** "YYYY-MM-DD", "wYYYY-MM-DD" (a week, by its Monday) or "YYYY-MM". */
   period: string;
   id: string;
   model: string;

@@ -22,6 +22,13 @@ function limitModels(series: DailySeries, max = PALETTE.length): { labels: strin
   return { labels: [...series.models.slice(0, max - 1), "other"], values: [...kept, other] };
 }
 
+/** Axis labels in dollars with as many decimals as the tick spacing needs ($0.05, $0.10; $5; $1.2K). */
+export function dollarTicks(ticks: number[]): string[] {
+  const step = ticks.length > 1 ? Math.abs((ticks[1] as number) - (ticks[0] as number)) : Math.abs(ticks[0] ?? 1);
+  const decimals = step > 0 && step < 1 ? Math.min(6, Math.ceil(-Math.log10(step))) : 0;
+  return ticks.map((t) => (Math.abs(t) >= 10_000 ? `$${compact(t)}` : `$${t.toFixed(decimals)}`));
+}
+
 export function StackedCostChart(props: { series: DailySeries; scheme: "light" | "dark"; label: string; testid?: string }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -56,7 +63,7 @@ export function StackedCostChart(props: { series: DailySeries; scheme: "light" |
       bands: labels.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number] })),
       axes: [
         { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
-        { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 60, values: (_u, ticks) => ticks.map((t) => `$${compact(t)}`) },
+        { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 64, values: (_u, ticks) => dollarTicks(ticks) },
       ],
     };
     const plot = new uPlot(opts, [x, ...stacked] as uPlot.AlignedData, el);

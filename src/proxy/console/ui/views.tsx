@@ -278,9 +278,8 @@ export function PersonView(props: ViewProps & { sub: string }) {
           </div>
           <StackedCostChart series={data.daily} scheme={props.scheme} label={`Cost per day of ${p.name}`} testid="person-chart" />
           <DataTable<ModelRow> caption="By model" rows={data.by_model} rowKey={(r) => r.model} columns={[{ label: "Model", cell: (r) => r.model }, ...figureColumns<ModelRow>()]} />
-          <h3>Budgets that apply</h3>
           <DataTable
-            caption="Budgets of this person, their groups and the tenant"
+            caption="Budgets that apply (this person's, their groups', the tenant's)"
             rows={data.budgets}
             rowKey={(b) => `${b.source}:${b.subject.kind}:${b.subject.id}:${b.period}:${b.unit}`}
             empty="No budget applies."
@@ -291,8 +290,7 @@ export function PersonView(props: ViewProps & { sub: string }) {
               { label: "Source", cell: (b) => (b.source === "policy" ? "policy file" : "admin API") },
             ]}
           />
-          <h3>Rate limits that apply</h3>
-          <DataTable caption="Rate limits" rows={data.limits} rowKey={(l) => `${l.source}:${l.subject.kind}:${l.subject.id}`} empty="No stored limit applies (the gateway's defaults do)." columns={[
+          <DataTable caption="Rate limits that apply" rows={data.limits} rowKey={(l) => `${l.source}:${l.subject.kind}:${l.subject.id}`} empty="No stored limit applies (the gateway's defaults do)." columns={[
             { label: "Limit of", cell: (l) => `${l.subject.kind}: ${l.subject.label}` },
             { label: "Requests per minute", numeric: true, cell: (l) => (l.rpm === null ? "\u2014" : int(l.rpm)) },
             { label: "Tokens per minute", numeric: true, cell: (l) => (l.tpm === null ? "\u2014" : int(l.tpm)) },
