@@ -150,12 +150,13 @@ export class RollupQueries {
     return { day: today, month, people: { day: byId(pd), month: byId(pm) }, groups: { day: byId(gd), month: byId(gm) }, tenant: { day: sumAll(md), month: sumAll(mm) } };
   }
 
-  async peopleTable(tenant: string, query: Pick<TableQuery, "range" | "q" | "sort" | "dir" | "offset" | "limit">, budgets: readonly BudgetSetting[] = [], today?: IsoDay): Promise<TablePage<PersonRow>> {
+  /** `current`: the caller's reading of the current periods, when it has one (the overview shares one). */
+  async peopleTable(tenant: string, query: Pick<TableQuery, "range" | "q" | "sort" | "dir" | "offset" | "limit">, budgets: readonly BudgetSetting[] = [], today?: IsoDay, currentRead?: Promise<CurrentUse>): Promise<TablePage<PersonRow>> {
     const userBudgets = budgets.filter((b) => b.subject.kind === "user");
     const [sums, directory, current] = await Promise.all([
       this.rollups.sum(tenant, "person", coverRange(query.range)),
       this.rollups.people(tenant),
-      userBudgets.length && today ? this.currentUse(tenant, today) : undefined,
+      userBudgets.length && today ? (currentRead ?? this.currentUse(tenant, today)) : undefined,
     ]);
     const bySub = new Map(directory.map((p) => [p.sub, p]));
     // each user budget resolved to the people it names once, not once per row
@@ -172,9 +173,9 @@ export class RollupQueries {
     return page(rows, (r) => r.name, query);
   }
 
-  async groupsTable(tenant: string, query: Pick<TableQuery, "range" | "q" | "sort" | "dir" | "offset" | "limit">, budgets: readonly BudgetSetting[] = [], today?: IsoDay): Promise<TablePage<GroupRow>> {
+  async groupsTable(tenant: string, query: Pick<TableQuery, "range" | "q" | "sort" | "dir" | "offset" | "limit">, budgets: readonly BudgetSetting[] = [], today?: IsoDay, currentRead?: Promise<CurrentUse>): Promise<TablePage<GroupRow>> {
     const groupBudgets = budgets.filter((b) => b.subject.kind === "group");
-    const [sums, current] = await Promise.all([this.rollups.sum(tenant, "group_model", coverRange(query.range)), groupBudgets.length && today ? this.currentUse(tenant, today) : undefined]);
+    const [sums, current] = await Promise.all([this.rollups.sum(tenant, "group_model", coverRange(query.range)), groupBudgets.length && today ? (currentRead ?? this.currentUse(tenant, today)) : undefined]);
     const q = query.q.toLowerCase();
     const rows: GroupRow[] = [];
     for (const [group, figures] of byId(sums)) {
@@ -198,14 +199,16 @@ export class RollupQueries {
     const last = previousMonth(month);
     const sameDay = `${last}-${today.slice(8)}` <= lastDayOfMonth(last) ? `${last}-${today.slice(8)}` : lastDayOfMonth(last);
     const topQuery = { range, q: "", sort: "cost_micro_usd" as const, dir: "desc" as const, offset: 0, limit: top };
+    // one reading of the current periods for both tables' budget burn
+    const current = budgets.some((b) => b.subject.kind !== "tenant") ? this.currentUse(tenant, today) : undefined;
     const [daily, todayRows, monthRows, lastRows, lastToDate, people, groups] = await Promise.all([
       this.rollups.series(tenant, "model", daysOf(range)),
       this.rollups.sum(tenant, "model", [today]),
       this.rollups.sum(tenant, "model", [month]),
       this.rollups.sum(tenant, "model", [last]),
       this.rollups.sum(tenant, "model", coverRange({ from: `${last}-01`, to: sameDay })),
-      this.peopleTable(tenant, topQuery, budgets, today),
-      this.groupsTable(tenant, topQuery, budgets, today),
+      this.peopleTable(tenant, topQuery, budgets, today, current),
+      this.groupsTable(tenant, topQuery, budgets, today, current),
     ]);
     const totals = sumAll(daily);
     const models = [...byModel(daily)].map(([model, figures]): ModelRow => ({ model, ...figures })).sort((a, b) => b.cost_micro_usd - a.cost_micro_usd || a.model.localeCompare(b.model));
