@@ -128,6 +128,15 @@ async function measure(name: string, rollups: UsageRollups, state: SqliteState, 
   return { rows, worst };
 }
 
+/** The write side: records per second through `add` (dedup, every level and period), in batches of 100 as the usage batcher writes them. */
+async function writeRate(name: string, rollups: UsageRollups): Promise<string> {
+  const records = [...generateDays({ ...seed, tenant: `write-${name}`, requests: 20_000, days: 20 })].flatMap((d) => d.records);
+  const started = performance.now();
+  for (let i = 0; i < records.length; i += 100) await rollups.add(records.slice(i, i + 100));
+  const seconds = (performance.now() - started) / 1000;
+  return `| ${name} | ${Math.round(records.length / seconds).toLocaleString("en-US")} records/s | ${((seconds * 1000 * 100) / records.length).toFixed(1)} ms per batch of 100 |`;
+}
+
 /** The request ledger holding the same million records (the reference: what scanning it costs). */
 async function ledgerReference(state: SqliteState): Promise<string[]> {
   let batch: UsageRecord[] = [];
@@ -226,6 +235,7 @@ try {
     worst = Math.max(worst, m.worst);
     console.error(`${name}: worst p95 ${ms(m.worst)} ms`);
   }
+  const writes = [await writeRate("SQLite", sqlite), await writeRate("Redis", redisRollups)];
   const reference = args.includes("--no-reference") ? [] : await ledgerReference(state);
   const browser = args.includes("--no-browser") ? [] : await browserTimes(sqlite);
   const after = loadavg().map((l) => l.toFixed(2)).join(" ");
@@ -238,6 +248,12 @@ try {
     "| store | range | call | p50 ms | p95 ms | max ms |",
     "|---|---|---|---:|---:|---:|",
     ...results,
+    "",
+    "Writing: `add` of 20,000 generated records in batches of 100 (each counted at 4 levels x day, week and month, deduplicated by request id):",
+    "",
+    "| store | rate | per batch |",
+    "|---|---:|---:|",
+    ...writes,
     ...(reference.length ? ["", "Reference, same run: the gateway's request ledger (`SqliteState.usageReport`) over the same 1,000,000 records, 3 calls each:", "", "| store | range | call | p50 ms | p95 ms | max ms |", "|---|---|---|---:|---:|---:|", ...reference] : []),
     ...(browser.length ? ["", "In Chromium (the console harness over the seeded SQLite store, the local tenant's IdP), 10 times each:", "", "| measurement | p50 ms | p95 ms | max ms |", "|---|---:|---:|---:|", ...browser] : []),
     "",

@@ -28,63 +28,61 @@ const DAY_MS = 86_400_000;
 
 /**
  * KEYS: every key the batch touches, named by index in ARGV.
- * ARGV: seenTtlMs, number of groups; per group: seen key index (0: no dedup), n, then n x
- * (key index, field, packed figures, expire-at ms); then the number of people, and per person
+ * ARGV: seenTtlMs, the number of request-id markers, their key indexes; the number of cells, and
+ * per cell (key index, field, packed figures, expire-at ms); the number of people, and per person
  * (key index, sub, entry JSON).
+ * All or nothing: when a marker already exists (a request counted before), nothing is written
+ * and the positions of those markers are returned, for the caller to send the batch again without
+ * them; otherwise the markers are set, the cells added, and {} returned.
  */
 export const ADD_SCRIPT = `
+-- a value: its field, the unit separator, eight counters (the field may hold a separator itself: the last one counts)
+local COUNTERS = '\\031(%-?%d+),(%-?%d+),(%-?%d+),(%-?%d+),(%-?%d+),(%-?%d+),(%-?%d+),(%-?%d+)$'
 local function add(cur, inc)
   if not cur then return inc end
-  -- the counters follow the last unit separator (a group_model field holds one itself)
-  local head = string.match(inc, '^(.*\\031)')
-  local a = {}
-  for x in string.gmatch(string.sub(cur, #string.match(cur, '^(.*\\031)') + 1), '[^,]+') do a[#a + 1] = tonumber(x) end
-  local out = {}
-  local i = 0
-  for x in string.gmatch(string.sub(inc, #head + 1), '[^,]+') do
-    i = i + 1
-    out[i] = string.format('%.0f', (a[i] or 0) + tonumber(x))
-  end
-  return head .. table.concat(out, ',')
+  local a1, a2, a3, a4, a5, a6, a7, a8 = string.match(cur, COUNTERS)
+  local b1, b2, b3, b4, b5, b6, b7, b8 = string.match(inc, COUNTERS)
+  local head = string.sub(inc, 1, #inc - #b1 - #b2 - #b3 - #b4 - #b5 - #b6 - #b7 - #b8 - 8)
+  return string.format('%s\\031%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f', head, a1 + b1, a2 + b2, a3 + b3, a4 + b4, a5 + b5, a6 + b6, a7 + b7, a8 + b8)
 end
+local seen = tonumber(ARGV[2])
+local repeated = {}
+for i = 1, seen do
+  if redis.call('EXISTS', KEYS[tonumber(ARGV[2 + i])]) == 1 then repeated[#repeated + 1] = i end
+end
+if #repeated > 0 then return repeated end
+for i = 1, seen do redis.call('SET', KEYS[tonumber(ARGV[2 + i])], '1', 'PX', ARGV[1]) end
+local pos = 3 + seen
+local cells = tonumber(ARGV[pos])
+pos = pos + 1
 local expiring = {}
-local pos = 3
-for g = 1, tonumber(ARGV[2]) do
-  local seen, n = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])
-  pos = pos + 2
-  local fresh = seen == 0 or redis.call('SET', KEYS[seen], '1', 'NX', 'PX', ARGV[1])
-  if fresh then
-    for i = 1, n do
-      local k, f = KEYS[tonumber(ARGV[pos])], ARGV[pos + 1]
-      redis.call('HSET', k, f, add(redis.call('HGET', k, f), ARGV[pos + 2]))
-      if not expiring[k] then
-        redis.call('PEXPIREAT', k, ARGV[pos + 3])
-        expiring[k] = true
-      end
-      pos = pos + 4
-    end
-  else
-    pos = pos + 4 * n
+for i = 1, cells do
+  local k, f = KEYS[tonumber(ARGV[pos])], ARGV[pos + 1]
+  redis.call('HSET', k, f, add(redis.call('HGET', k, f), ARGV[pos + 2]))
+  if not expiring[k] then
+    redis.call('PEXPIREAT', k, ARGV[pos + 3])
+    expiring[k] = true
   end
+  pos = pos + 4
 end
 local people = tonumber(ARGV[pos])
 pos = pos + 1
 for p = 1, people do
-  local k, sub, seen = KEYS[tonumber(ARGV[pos])], ARGV[pos + 1], cjson.decode(ARGV[pos + 2])
+  local k, sub, entry = KEYS[tonumber(ARGV[pos])], ARGV[pos + 1], cjson.decode(ARGV[pos + 2])
   pos = pos + 3
   local raw = redis.call('HGET', k, sub)
-  local out = seen
+  local out = entry
   if raw then
     local known = cjson.decode(raw)
-    local newer, older = seen, known
-    if known.lastDay > seen.lastDay then newer, older = known, seen end
+    local newer, older = entry, known
+    if known.lastDay > entry.lastDay then newer, older = known, entry end
     out = newer
     if not out.username then out.username = older.username end
     if not out.email then out.email = older.email end
   end
   redis.call('HSET', k, sub, cjson.encode(out))
 end
-return 1
+return {}
 `;
 
 /** A cell's value: its field, then its counters. */
@@ -148,8 +146,8 @@ export class RedisRollups implements UsageRollups {
 
   private peopleKey = (tenant: string) => this.key(tenant, "people");
 
-  /** Builds one script call: groups of cells (each optionally guarded by a seen key) and people. */
-  private async write(tenant: string, groups: { seen?: string; cells: readonly RollupCell[] }[], people: readonly PersonEntry[]): Promise<void> {
+  /** One script call: request-id markers (all new, or nothing is written), cells, people. Returns the positions of markers that existed. */
+  private async write(tenant: string, seen: readonly string[], cells: readonly RollupCell[], people: readonly PersonEntry[]): Promise<number[]> {
     const keys: string[] = [];
     const index = new Map<string, number>();
     const ref = (k: string) => {
@@ -160,35 +158,43 @@ export class RedisRollups implements UsageRollups {
       }
       return i;
     };
-    const args: (string | number)[] = [DEDUP_DAYS * DAY_MS, groups.length];
-    for (const g of groups) {
-      args.push(g.seen !== undefined ? ref(g.seen) : 0, g.cells.length);
-      for (const c of g.cells) {
-        const [k, field] = this.place(tenant, c.level, c.period, c.id, c.model);
-        args.push(ref(k), field, pack(field, c.figures), expiryOf(c.period));
-      }
+    const args: (string | number)[] = [DEDUP_DAYS * DAY_MS, seen.length, ...seen.map(ref), cells.length];
+    for (const c of cells) {
+      const [k, field] = this.place(tenant, c.level, c.period, c.id, c.model);
+      args.push(ref(k), field, pack(field, c.figures), expiryOf(c.period));
     }
     args.push(people.length);
     const pk = people.length ? ref(this.peopleKey(tenant)) : 0;
     for (const p of people) args.push(pk, p.sub, JSON.stringify(p));
-    await this.redis.script(ADD_SCRIPT, keys, args);
+    const repeated = await this.redis.script(ADD_SCRIPT, keys, args);
+    return Array.isArray(repeated) ? repeated.map(Number) : [];
   }
 
+  /**
+   * A batch's cells summed and written once (a batch of 100 requests touches a few hundred cells,
+   * not 1,500), guarded by each request's marker; a request counted before is left out and the
+   * rest sent again (rare: a retry or a spool replay).
+   */
   async add(records: readonly RollupRecord[]): Promise<void> {
     const byTenant = new Map<string, RollupRecord[]>();
     for (const r of records) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), r]);
     await Promise.all(
-      [...byTenant].map(([tenant, list]) =>
-        // each record guarded by its own seen key: a replayed record adds nothing, the rest of its batch does
-        this.write(tenant, list.map((r) => ({ seen: this.key(tenant, "seen", enc(r.requestId)), cells: cellsOf([r]) })), peopleOf(list)),
-      ),
+      [...byTenant].map(async ([tenant, list]) => {
+        let fresh = [...new Map(list.map((r) => [r.requestId, r])).values()];
+        while (fresh.length > 0) {
+          const repeated = await this.write(tenant, fresh.map((r) => this.key(tenant, "seen", enc(r.requestId))), cellsOf(fresh), peopleOf(fresh));
+          if (repeated.length === 0) return;
+          const skip = new Set(repeated.map((i) => i - 1));
+          fresh = fresh.filter((_, i) => !skip.has(i));
+        }
+      }),
     );
   }
 
   async addCells(tenant: string, cells: readonly RollupCell[], people: readonly PersonEntry[]): Promise<void> {
-    const calls: Promise<void>[] = [];
-    for (let i = 0; i < cells.length; i += this.cellsPerCall) calls.push(this.write(tenant, [{ cells: cells.slice(i, i + this.cellsPerCall) }], []));
-    for (let i = 0; i < people.length; i += this.cellsPerCall) calls.push(this.write(tenant, [], people.slice(i, i + this.cellsPerCall)));
+    const calls: Promise<number[]>[] = [];
+    for (let i = 0; i < cells.length; i += this.cellsPerCall) calls.push(this.write(tenant, [], cells.slice(i, i + this.cellsPerCall), []));
+    for (let i = 0; i < people.length; i += this.cellsPerCall) calls.push(this.write(tenant, [], [], people.slice(i, i + this.cellsPerCall)));
     await Promise.all(calls);
   }
 
