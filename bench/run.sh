@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # `npm run bench`: builds the binary and runs the benchmarks (CLI with hyperfine, policy
-# resolution, the policy through the gateway, proxy with wrk and nginx). Results: bench/results/
-# cli.md, policy.md, policy-gateway.md and proxy.md.
+# resolution, the policy through the gateway, proxy with wrk and nginx, the admin console's API on a
+# year of seeded usage). Results: bench/results/ cli.md, policy.md, policy-gateway.md, proxy.md, console.md.
 #   bash bench/run.sh cli        the CLI benchmark only
 #   bash bench/run.sh policy     stops after the policy ones
 #   bash bench/run.sh proxy      the proxy benchmark only (headline and every target, ~12 min)
 #   bash bench/run.sh headline   the gateway as shipped vs a bare Bun proxy vs nginx only (~3 min;
 #                                bench/results/proxy-headline.md); BENCH_SLICES=12 for more slices
+#   bash bench/run.sh console    the admin console's API only (bench/results/console.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 part="${1:-all}"
-case "$part" in all | cli | policy | proxy | headline) ;; *) echo "usage: bash bench/run.sh [cli|policy|proxy|headline]" >&2; exit 2 ;; esac
+case "$part" in all | cli | policy | proxy | headline | console) ;; *) echo "usage: bash bench/run.sh [cli|policy|proxy|headline|console]" >&2; exit 2 ;; esac
 bash scripts/system-deps.sh
+if [ "$part" = console ]; then exec node_modules/.bin/bun bench/console-api.ts; fi
 node_modules/.bin/bun scripts/build.ts
 export BUN_CONFIG_MAX_HTTP_REQUESTS=65535
 if [ "$part" = all ] || [ "$part" = cli ]; then node_modules/.bin/bun bench/cli.ts; fi
@@ -26,3 +28,5 @@ if [ "$part" = all ] || [ "$part" = policy ]; then
   echo
 fi
 node_modules/.bin/bun bench/proxy.ts
+echo
+node_modules/.bin/bun bench/console-api.ts

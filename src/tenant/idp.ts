@@ -31,7 +31,7 @@ import { revokeAccount } from "./memory-store.ts";
 
 export { subjectOf, EMAIL_SIGN_IN_USER, EXAMPLE_CORP, type TenantUser, type FederatedIdp, type CorporateUser } from "./idp/accounts.ts";
 export type { IdpStats, TokenFault, UserAction } from "./idp/admin.ts";
-export type { IdpOptions } from "./idp/config.ts";
+export type { ConsoleClient, IdpOptions } from "./idp/config.ts";
 
 export interface Idp {
   issuer: string;
@@ -70,7 +70,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
 
   const corporate = new CorporateIdps(accounts, (uid) => `${prefix}/login/${encodeURIComponent(uid)}/idpresponse`);
   const loginDeps = { provider: current, accounts, corporate, prefix };
-  const logoutDeps = { provider: current, prefix, clientId: options.clientId, logoutUris, stats };
+  const otherClients = options.consoleClient ? { [options.consoleClient.clientId]: options.consoleClient.logoutUris } : {};
+  const logoutDeps = { provider: current, prefix, clientId: options.clientId, logoutUris, otherClients, stats };
   /** Cognito's AdminDisableUser / AdminEnableUser / AdminUserGlobalSignOut on one account. */
   function userAction(username: string, action: UserAction): boolean {
     const account = accounts.byUsername(username);

@@ -22,6 +22,15 @@ export interface IdpOptions {
   accessTokenTtl: number;
   refreshTokenTtl: number;
   rotateRefreshTokens: boolean;
+  /** The admin console's app client (the gateway's `/_gateway/console/callback`), registered beside the CLI's. */
+  consoleClient?: ConsoleClient;
+}
+
+/** A second public app client for the browser console: PKCE, exact redirect and sign-out URLs. */
+export interface ConsoleClient {
+  clientId: string;
+  redirectUris: string[];
+  logoutUris: string[];
 }
 
 export const SCOPES = ["openid", "email", "profile"];
@@ -56,6 +65,18 @@ export function providerConfiguration(options: IdpOptions, accounts: AccountDire
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
       },
+      ...(options.consoleClient
+        ? [
+            {
+              client_id: options.consoleClient.clientId,
+              token_endpoint_auth_method: "none" as const,
+              application_type: "web" as const,
+              redirect_uris: options.consoleClient.redirectUris,
+              grant_types: ["authorization_code", "refresh_token"],
+              response_types: ["code" as const],
+            },
+          ]
+        : []),
     ],
     routes: {
       authorization: "/oauth2/authorize",

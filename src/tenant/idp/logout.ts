@@ -16,6 +16,8 @@ export interface LogoutDeps {
   prefix: string;
   clientId: string;
   logoutUris: string[];
+  /** Other app clients (the console) and their sign-out URLs. */
+  otherClients?: Record<string, string[]>;
   stats: IdpStats;
 }
 
@@ -28,11 +30,12 @@ export async function handleLogout(deps: LogoutDeps, req: IncomingMessage, res: 
   const q = url.searchParams;
   const clientId = q.get("client_id");
   if (!clientId) return refuse(res, "invalid_request", "client_id is required");
-  if (clientId !== deps.clientId) return refuse(res, "invalid_client", "unknown client_id");
+  const logoutUris = clientId === deps.clientId ? deps.logoutUris : Object.hasOwn(deps.otherClients ?? {}, clientId) ? (deps.otherClients?.[clientId] ?? []) : undefined;
+  if (!logoutUris) return refuse(res, "invalid_client", "unknown client_id");
   const logoutUri = q.get("logout_uri");
   let next: string;
   if (logoutUri !== null) {
-    if (!deps.logoutUris.includes(logoutUri)) return refuse(res, "redirect_mismatch", "logout_uri is not a sign-out URL of this app client");
+    if (!logoutUris.includes(logoutUri)) return refuse(res, "redirect_mismatch", "logout_uri is not a sign-out URL of this app client");
     next = logoutUri;
   } else if (q.get("redirect_uri") !== null && q.get("response_type") !== null) {
     next = `${deps.prefix}/oauth2/authorize?${q}`;
