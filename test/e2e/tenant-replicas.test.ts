@@ -54,9 +54,12 @@ describe("local tenant: --replicas, --admin-group, --upstream", () => {
 
     const adminToken = await accessToken("admin");
     expect((await admin(tenant.proxies[1]!, demo, "usage")).status).toBe(403);
-    const usage = (await (await admin(tenant.proxies[1]!, adminToken, "usage")).json()) as { user: string; requests: number }[];
-    // both replicas' requests are in the one ledger
-    expect(usage.find((r) => /^demo(@|$)/.test(r.user))?.requests).toBe(2);
+    // both replicas' requests are in the one ledger, once each replica's writer thread has
+    // committed its batch (usage is recorded after the answer, a few ms later)
+    const demoRequests = async () => ((await (await admin(tenant.proxies[1]!, adminToken, "usage")).json()) as { user: string; requests: number }[]).find((r) => /^demo(@|$)/.test(r.user))?.requests;
+    let requests = await demoRequests();
+    for (const until = Date.now() + 3000; requests !== 2 && Date.now() < until; requests = await demoRequests()) await Bun.sleep(50);
+    expect(requests).toBe(2);
 
     expect((await admin(tenant.proxies[0]!, adminToken, "revocations", { method: "POST", body: JSON.stringify({ user: "demo" }) })).status).toBeLessThan(300);
     const deadline = Date.now() + 3000;

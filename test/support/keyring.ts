@@ -22,6 +22,9 @@ export function startSecretService(home: Record<string, string>, options: { unlo
   const args = options.unlocked ? ["--unlock", "--components=secrets"] : ["--daemonize", "--components=secrets"];
   const started = spawnSync("gnome-keyring-daemon", args, { env: busEnv, input: options.unlocked ? "test-keyring-password" : "", encoding: "utf8" });
   if (started.status !== 0) throw new Error(`gnome-keyring-daemon failed: ${started.stderr}`);
+  // The daemon forks and the starter exits before the secrets component owns its bus name; a
+  // loaded machine showed the gap (the first login found no Secret Service, exit 4): wait for it.
+  waitForBusName(busEnv, "org.freedesktop.secrets", 10_000);
   // Only the daemons started on this bus: found by their environment, never by name.
   const signalDaemons = (signal: NodeJS.Signals) => {
     for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
@@ -44,6 +47,17 @@ export function startSecretService(home: Record<string, string>, options: { unlo
       } catch {}
     },
   };
+}
+
+/** Polls the bus until `name` has an owner, or throws after `timeoutMs`. */
+function waitForBusName(env: Record<string, string>, name: string, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const asked = spawnSync("dbus-send", ["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", `string:${name}`], { env, encoding: "utf8" });
+    if (asked.status === 0 && /boolean true/.test(asked.stdout)) return;
+    if (Date.now() > deadline) throw new Error(`${name} has no owner on the test bus after ${timeoutMs} ms: ${asked.stderr}`);
+    Bun.sleepSync(25);
+  }
 }
 
 export function secretToolLookup(env: Record<string, string>, attributes: Record<string, string>): string | null {
