@@ -188,7 +188,9 @@ describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
         await expectOnlyAsync(() => readProfile("fuzz"), CliError);
       }
     } finally {
-      process.env.XDG_CONFIG_HOME = saved;
+      // assigning undefined would leave the string "undefined" (a relative directory) to later tests
+      if (saved === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = saved;
     }
   });
 
