@@ -9,14 +9,14 @@
  */
 import { mkdirSync, readdirSync } from "node:fs";
 import { open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import type { SpooledAlert } from "./types.ts";
+import { pidAlive, spoolOwner, type SpoolIdentity, type SpoolOwner } from "../coordination/spool-owner.ts";
 
 const FILE = /^alert_([0-9a-f]{32})~(.+)_(\d+)_(\d+)\.json$/;
 
 export interface AlertSpoolOptions {
-  identity?: { host: string; pid: number; startMs: number };
+  identity?: SpoolIdentity;
   isAlive?: (pid: number) => boolean;
   /** Another host's file not touched for this long is orphaned. Default 10 min (attempts touch it at least every 5). */
   staleMs?: number;
@@ -24,30 +24,14 @@ export interface AlertSpoolOptions {
   onCorrupt?: (file: string) => void;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 export class AlertSpool {
-  private readonly owner: string;
-  private readonly host: string;
-  private readonly pid: number;
-  private readonly startMs: number;
+  private readonly me: SpoolOwner;
 
   private constructor(
     readonly dir: string,
     private readonly options: AlertSpoolOptions,
   ) {
-    const id = options.identity ?? { host: hostname(), pid: process.pid, startMs: Date.now() };
-    this.host = id.host.replace(/[^A-Za-z0-9-]/g, "-");
-    this.pid = id.pid;
-    this.startMs = id.startMs;
-    this.owner = `${this.host}_${this.pid}_${this.startMs}`;
+    this.me = spoolOwner(options.identity);
   }
 
   /** Creates the directory (0700) if needed. */
@@ -58,7 +42,7 @@ export class AlertSpool {
   }
 
   private path(id: string): string {
-    return join(this.dir, `alert_${id}~${this.owner}.json`);
+    return join(this.dir, `alert_${id}~${this.me.name}.json`);
   }
 
   /** Writes the alert durably (returns once it is on disk). */
@@ -97,7 +81,7 @@ export class AlertSpool {
       const [, id, host, pid, startMs] = m;
       const owner = `${host}_${pid}_${startMs}`;
       let from = join(this.dir, name);
-      if (owner !== this.owner) {
+      if (owner !== this.me.name) {
         if (!(await this.orphaned(from, host!, Number(pid), Number(startMs)))) continue;
         const to = this.path(id!);
         try {
@@ -121,8 +105,9 @@ export class AlertSpool {
   }
 
   private async orphaned(path: string, host: string, pid: number, startMs: number): Promise<boolean> {
-    if (host === this.host) {
-      if (pid === this.pid) return startMs !== this.startMs; // our pid, an earlier life of it
+    const me = this.me;
+    if (host === me.host) {
+      if (pid === me.pid) return startMs !== me.startMs; // our pid, an earlier life of it
       return !(this.options.isAlive ?? pidAlive)(pid);
     }
     try {

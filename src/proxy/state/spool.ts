@@ -15,10 +15,10 @@
  */
 import { mkdirSync, readdirSync, statSync, utimesSync, type Stats } from "node:fs";
 import { open, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Revocation, RevocationKind } from "../model/revocations.ts";
 import type { UsageWrite } from "./types.ts";
+import { pidAlive, spoolOwner, type SpoolIdentity, type SpoolOwner } from "../coordination/spool-owner.ts";
 
 export type SpooledWrite =
   | UsageWrite
@@ -53,7 +53,7 @@ export interface SpoolOptions {
   /** Bytes of spooled writes kept at most; past it appends fail (SPOOL_FULL). Default 1 GiB. */
   maxBytes?: number;
   /** For tests: who this process is. */
-  identity?: { host: string; pid: number; startMs: number };
+  identity?: SpoolIdentity;
   /** For tests: whether a pid of this host is alive. */
   isAlive?: (pid: number) => boolean;
 }
@@ -67,15 +67,6 @@ export interface ReplayResult {
 
 const FILE = /^spool_(.+)_(\d+)_(\d+)~(\d{13}-\d{6})\.jsonl$/;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 interface Segment {
   name: string;
   /** Lines of it already applied by this process (a replay that stopped resumes here). */
@@ -83,9 +74,7 @@ interface Segment {
 }
 
 export class Spool {
-  private readonly host: string;
-  private readonly pid: number;
-  private readonly startMs: number;
+  private readonly me: SpoolOwner;
   private readonly staleMs: number;
   private readonly maxBytes: number;
   private readonly isAlive: (pid: number) => boolean;
@@ -105,10 +94,7 @@ export class Spool {
     readonly dir: string,
     private readonly options: SpoolOptions,
   ) {
-    const id = options.identity ?? { host: hostname(), pid: process.pid, startMs: Date.now() };
-    this.host = id.host.replace(/[^A-Za-z0-9-]/g, "-");
-    this.pid = id.pid;
-    this.startMs = id.startMs;
+    this.me = spoolOwner(options.identity);
     this.staleMs = options.staleMs ?? 60_000;
     this.maxBytes = options.maxBytes ?? 1024 ** 3;
     this.isAlive = options.isAlive ?? pidAlive;
@@ -128,7 +114,7 @@ export class Spool {
   }
 
   private get owner(): string {
-    return `${this.host}_${this.pid}_${this.startMs}`;
+    return this.me.name;
   }
 
   /** Writes spooled and not yet replayed by this process (orphans count once claimed). */
@@ -207,8 +193,9 @@ export class Spool {
   }
 
   private orphaned(host: string, pid: number, startMs: number, stats: Stats): boolean {
-    if (host === this.host && pid === this.pid) return startMs !== this.startMs; // our predecessor with the same pid (a container's pid 1)
-    if (host === this.host && !this.isAlive(pid)) return true;
+    const me = this.me;
+    if (host === me.host && pid === me.pid) return startMs !== me.startMs; // our predecessor with the same pid (a container's pid 1)
+    if (host === me.host && !this.isAlive(pid)) return true;
     return Date.now() - stats.mtimeMs > this.staleMs;
   }
 
