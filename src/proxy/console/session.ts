@@ -9,7 +9,8 @@ import { Database } from "bun:sqlite";
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { BoundedRedis } from "../rollup/redis-client.ts";
+import { BoundedRedis } from "../state/bounded-redis.ts";
+import { ROLLUP_REDIS_ERRORS } from "../rollup/types.ts";
 
 /** A random id or token: 32 bytes, base64url (43 characters). */
 export const randomToken = () => randomBytes(32).toString("base64url");
@@ -133,7 +134,7 @@ export class RedisSealedStore implements SealedStore {
     url: string,
     private readonly prefix = "ara:console",
   ) {
-    this.redis = new BoundedRedis(url);
+    this.redis = new BoundedRedis(url, 2000, ROLLUP_REDIS_ERRORS);
   }
   async get(key: string): Promise<string | null> {
     const v = await this.redis.send("GET", [`${this.prefix}:${key}`]);

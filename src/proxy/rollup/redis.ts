@@ -20,8 +20,8 @@
 import { dayMs, type Figures, FIGURE_FIELDS, zeroFigures } from "../../shared/console-api.ts";
 import { cellsOf, peopleOf } from "./aggregate.ts";
 import { isMonthKey, isWeekKey, nextMonthStart, weekStart } from "./periods.ts";
-import { BoundedRedis } from "./redis-client.ts";
-import { DEDUP_DAYS, type PersonEntry, type RollupCell, RollupError, type RollupLevel, type RollupRecord, type RollupRow, RETENTION_DAYS, RETENTION_MONTHS, type SeriesRow, type UsageRollups } from "./types.ts";
+import { BoundedRedis } from "../state/bounded-redis.ts";
+import { DEDUP_DAYS, type PersonEntry, type RollupCell, RollupError, type RollupLevel, ROLLUP_REDIS_ERRORS, type RollupRecord, type RollupRow, RETENTION_DAYS, RETENTION_MONTHS, type SeriesRow, type UsageRollups } from "./types.ts";
 
 const SEP = "\u001f";
 const DAY_MS = 86_400_000;
@@ -121,7 +121,7 @@ export class RedisRollups implements UsageRollups {
   private readonly cellsPerCall: number;
 
   constructor(url: string, options: RedisRollupsOptions = {}) {
-    this.redis = new BoundedRedis(url, options.commandTimeoutMs ?? 2000);
+    this.redis = new BoundedRedis(url, options.commandTimeoutMs ?? 2000, ROLLUP_REDIS_ERRORS);
     this.prefix = options.prefix ?? "ara";
     this.cellsPerCall = options.cellsPerCall ?? 2000;
   }

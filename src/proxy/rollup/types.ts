@@ -95,3 +95,11 @@ export class RollupError extends Error {
     super(message, options);
   }
 }
+
+/** How the roll-ups' Redis client (state/bounded-redis.ts) names its failures. */
+export const ROLLUP_REDIS_ERRORS = {
+  unavailable: (message: string, options?: { cause?: unknown }) => new RollupError("ROLLUP_UNAVAILABLE", message, options),
+  refused: (message: string, options: { cause: unknown }) => new RollupError("ROLLUP_CORRUPT", message, options),
+  isOwn: (e: unknown) => e instanceof RollupError,
+  isRefused: (e: unknown) => e instanceof RollupError && e.code === "ROLLUP_CORRUPT",
+};

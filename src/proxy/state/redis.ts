@@ -5,7 +5,7 @@
  * built-in client (EVALSHA through `send`), offline queue off: a command while disconnected
  * fails at once and the caller decides (fail-open or fail-closed) instead of piling up.
  */
-import { RedisClient } from "bun";
+import { BoundedRedis, type Reply } from "./bounded-redis.ts";
 import { budgetCounter, budgetStatus, counterKey, countersFor, type CounterValue, fits, RESERVATION_TTL_MS, recordCounters, type Budget, type BudgetStatus, type BudgetUnit, type CounterRef, type Estimate, type Reservation, type ReserveResult } from "../model/budgets.ts";
 import { dayKey, daysBetween, type Period } from "../model/periods.ts";
 import { matchedBy, normaliseUserId, type Person, type SeenPerson, type TokenIdentity, type UserKind } from "../model/person.ts";
@@ -41,65 +41,34 @@ export interface RedisStateOptions {
   commandTimeoutMs?: number;
 }
 
-type Reply = string | number | null | Reply[];
+
+/** How the state store's Redis client names its failures: StateUnavailable, or STATE_CORRUPT when refused. */
+const STATE_REDIS_ERRORS = {
+  unavailable: (message: string, options?: { cause?: unknown }) => new StateUnavailable(message, options),
+  refused: (message: string, options: { cause: unknown }) => new StateError("STATE_CORRUPT", message, options),
+  isOwn: (e: unknown) => e instanceof StateError,
+  isRefused: (e: unknown) => e instanceof StateError && e.code === "STATE_CORRUPT",
+};
 
 export class RedisState implements GatewayState {
-  private readonly client: RedisClient;
+  private readonly redis: BoundedRedis;
   private readonly prefix: string;
-  private readonly timeoutMs: number;
-  private readonly shas = new Map<string, string>();
-  private connecting: Promise<void> | undefined;
 
   constructor(
-    private readonly url: string,
+    url: string,
     options: RedisStateOptions = {},
   ) {
     this.prefix = options.prefix ?? "ara";
-    this.timeoutMs = options.commandTimeoutMs ?? 2000;
-    this.client = new RedisClient(url, { enableOfflineQueue: false, connectionTimeout: this.timeoutMs, autoReconnect: true, maxRetries: 5 });
-  }
-
-  private where(): string {
-    const u = new URL(this.url);
-    return `${u.hostname}:${u.port || 6379}`;
-  }
-
-  private ensureConnected(): Promise<void> {
-    if (this.client.connected) return Promise.resolve();
-    this.connecting ??= this.client.connect().finally(() => (this.connecting = undefined));
-    return this.connecting;
+    this.redis = new BoundedRedis(url, options.commandTimeoutMs ?? 2000, STATE_REDIS_ERRORS);
   }
 
   /** One command, bounded in time; connection trouble becomes StateUnavailable. */
-  private async send(command: string, args: string[]): Promise<Reply> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StateUnavailable(`Redis at ${this.where()} is unreachable: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    try {
-      return (await Promise.race([this.ensureConnected().then(() => this.client.send(command, args)), timeout])) as Reply;
-    } catch (e) {
-      if (e instanceof StateError) throw e;
-      const code = (e as { code?: string }).code ?? "";
-      if (code === "ERR_REDIS_SERVER_ERROR") throw new StateError("STATE_CORRUPT", `Redis refused ${command}: ${(e as Error).message}`, { cause: e });
-      throw new StateUnavailable(`Redis at ${this.where()} is unreachable (${code || (e as Error).message}); check that it runs and the --state URL`, { cause: e });
-    } finally {
-      clearTimeout(timer);
-    }
+  private send(command: string, args: string[]): Promise<Reply> {
+    return this.redis.send(command, args);
   }
 
   private async script(source: string, keys: string[], args: (string | number)[]): Promise<Reply[]> {
-    let sha = this.shas.get(source);
-    if (!sha) this.shas.set(source, (sha = new Bun.CryptoHasher("sha1").update(source).digest("hex")));
-    const rest = [String(keys.length), ...keys, ...args.map(String)];
-    try {
-      return (await this.send("EVALSHA", [sha, ...rest])) as Reply[];
-    } catch (e) {
-      // NOSCRIPT is the protocol's error code (first word of the reply): load it once by EVAL
-      const cause = e instanceof StateError ? (e.cause as Error | undefined) : undefined;
-      if (e instanceof StateError && e.code === "STATE_CORRUPT" && cause?.message?.startsWith("NOSCRIPT")) return (await this.send("EVAL", [source, ...rest])) as Reply[];
-      throw e;
-    }
+    return (await this.redis.script(source, keys, args)) as Reply[];
   }
 
   private key(tenant: string, ...parts: string[]): string {
@@ -441,6 +410,6 @@ export class RedisState implements GatewayState {
   }
 
   async close(): Promise<void> {
-    this.client.close();
+    this.redis.close();
   }
 }

@@ -1,13 +1,23 @@
 /**
- * The few Redis calls the roll-ups and the console's sessions make, each bounded in time, over
- * Bun's built-in client with the offline queue off (a command while disconnected fails at once):
- * the same rules as the gateway's state store (state/redis.ts). Failures are RollupErrors:
- * ROLLUP_UNAVAILABLE (unreachable, no answer in time) or ROLLUP_CORRUPT (refused by the server).
+ * Redis for the gateway's stores (the state store, state/redis.ts; the usage roll-ups and the
+ * console's sessions): Bun's built-in client with the offline queue off (a command while
+ * disconnected fails at once), every command bounded in time, scripts by EVALSHA. Each store
+ * names its own errors (`RedisErrors`): unreachable / no answer in time, or refused by the server.
  */
 import { RedisClient } from "bun";
-import { RollupError } from "./types.ts";
 
 export type Reply = string | number | null | boolean | Reply[] | { [key: string]: Reply };
+
+export interface RedisErrors {
+  /** Unreachable, or no answer within the bound. */
+  unavailable(message: string, options?: { cause?: unknown }): Error;
+  /** The server refused the command (its reply is the cause). */
+  refused(message: string, options: { cause: unknown }): Error;
+  /** An error `unavailable` or `refused` made (passed on as it is). */
+  isOwn(e: unknown): boolean;
+  /** An error `refused` made. */
+  isRefused(e: unknown): boolean;
+}
 
 export class BoundedRedis {
   private readonly client: RedisClient;
@@ -16,7 +26,8 @@ export class BoundedRedis {
 
   constructor(
     private readonly url: string,
-    private readonly timeoutMs = 2000,
+    private readonly timeoutMs: number,
+    private readonly errors: RedisErrors,
   ) {
     this.client = new RedisClient(url, { enableOfflineQueue: false, connectionTimeout: timeoutMs, autoReconnect: true, maxRetries: 5 });
   }
@@ -36,15 +47,15 @@ export class BoundedRedis {
   async send(command: string, args: string[]): Promise<Reply> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RollupError("ROLLUP_UNAVAILABLE", `Redis at ${this.where()} is unreachable: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(() => reject(this.errors.unavailable(`Redis at ${this.where()} is unreachable: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
       return (await Promise.race([this.ensureConnected().then(() => this.client.send(command, args)), timeout])) as Reply;
     } catch (e) {
-      if (e instanceof RollupError) throw e;
+      if (this.errors.isOwn(e)) throw e;
       const code = (e as { code?: string }).code ?? "";
-      if (code === "ERR_REDIS_SERVER_ERROR") throw new RollupError("ROLLUP_CORRUPT", `Redis refused ${command}: ${(e as Error).message}`, { cause: e });
-      throw new RollupError("ROLLUP_UNAVAILABLE", `Redis at ${this.where()} is unreachable (${code || (e as Error).message}); check that it runs and the --state URL`, { cause: e });
+      if (code === "ERR_REDIS_SERVER_ERROR") throw this.errors.refused(`Redis refused ${command}: ${(e as Error).message}`, { cause: e });
+      throw this.errors.unavailable(`Redis at ${this.where()} is unreachable (${code || (e as Error).message}); check that it runs and the --state URL`, { cause: e });
     } finally {
       clearTimeout(timer);
     }
@@ -58,8 +69,9 @@ export class BoundedRedis {
     try {
       return await this.send("EVALSHA", [sha, ...rest]);
     } catch (e) {
-      const cause = e instanceof RollupError ? (e.cause as Error | undefined) : undefined;
-      if (e instanceof RollupError && e.code === "ROLLUP_CORRUPT" && cause?.message?.startsWith("NOSCRIPT")) return this.send("EVAL", [source, ...rest]);
+      // NOSCRIPT is the protocol's error code (first word of the reply): load it once by EVAL
+      const cause = (e as { cause?: Error }).cause;
+      if (this.errors.isRefused(e) && cause?.message?.startsWith("NOSCRIPT")) return this.send("EVAL", [source, ...rest]);
       throw e;
     }
   }
