@@ -15,16 +15,14 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { startForge } from "../test/support/forge.ts";
 import { parsePolicyText } from "../src/shared/policy/parse.ts";
 import { compilePolicy } from "../src/shared/policy/resolve.ts";
 import { checkModel } from "../src/proxy/policy/request-rules.ts";
 import { policyBudgets, policyLimits } from "../src/proxy/policy/enforcement.ts";
 import { portBlock } from "../test/support/ports.ts";
+import { BUN, firstLine, median, ROOT, waitFor } from "./support.ts";
 
-const ROOT = join(import.meta.dir, "..");
-const BUN = process.execPath;
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const DURATION = process.env.DURATION ?? "5s";
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
@@ -48,23 +46,6 @@ function policyYaml(): string {
   }
   lines.push("default:", `  models: ["claude-haiku-*"]`);
   return lines.join("\n") + "\n";
-}
-
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", resolve);
-    child.once("exit", (c) => reject(new Error(`exited ${c}`)));
-  });
-}
-
-async function waitFor(url: string) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {}
-    await Bun.sleep(50);
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 /** User plus system CPU time of a process, in seconds. */
@@ -106,11 +87,6 @@ function policyStepNs(groupsOf: string[][]): number {
   if (sink !== 0) throw new Error("a model check refused in the benchmark");
   return ns;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const dir = mkdtempSync(join(tmpdir(), "bench-policy-gw-"));
 const forge = await startForge();
