@@ -8,57 +8,25 @@
  * ledger and `usage?by=upstream` naming the upstream that served; the log line's
  * `upstream` and `attempts`.
  */
-import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
-import { startBedrockStandin } from "../support/bedrock-standin.ts";
 import { ADMIN_KEY, admin, messageBody, post, type ProxyProcess, useGateway, within } from "../support/gateway.ts";
+import { usePoolUpstreams } from "../support/pool-harness.ts";
 import { portBlock } from "../support/ports.ts";
 
 const gateway = useGateway();
-const dir = mkdtempSync(join(tmpdir(), "ara-gateway-pool-"));
-const keyFile = (name: string, key: string) => {
-  const path = join(dir, name);
-  writeFileSync(path, `${key}\n`, { mode: 0o600 });
-  return path;
-};
-/** An atomic write, as docs/deploy.md tells operators to do it. */
-const rotate = (path: string, key: string) => {
-  writeFileSync(`${path}.tmp`, `${key}\n`, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
-};
+const { dir, stubA, stubB, aws, standin, keyFile, rotate } = usePoolUpstreams("gateway-pool");
 const poolFile = (name: string, upstreams: unknown[], routing?: unknown) => {
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify({ upstreams, ...(routing ? { routing } : {}) }));
   return path;
 };
-
-const stubA = startStubUpstream({ apiKey: "sk-ant-a" });
-const stubB = startStubUpstream({ apiKey: "sk-ant-b" });
-const aws = { accessKeyId: "ASIAGATEWAYPOOL", secretAccessKey: "gateway-pool-secret", sessionToken: "gateway-pool-token" };
-const standin = startBedrockStandin({ credentials: [aws] });
 // the standard AWS chain, from the environment only: never the network, never the developer's files
 const AWS_ENV = { AWS_ACCESS_KEY_ID: aws.accessKeyId, AWS_SECRET_ACCESS_KEY: aws.secretAccessKey, AWS_SESSION_TOKEN: aws.sessionToken, AWS_EC2_METADATA_DISABLED: "true", AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"), AWS_CONFIG_FILE: join(dir, "none") };
 const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
 const refusedUrl = `http://127.0.0.1:${closed.port}`;
 await closed.stop(true);
-
-afterAll(() => {
-  stubA.stop();
-  stubB.stop();
-  standin.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  for (const s of [stubA, stubB]) {
-    s.behave({ mode: "normal" });
-    s.stats.requests = 0;
-  }
-  stubA.acceptKeys(["sk-ant-a"]);
-  standin.behave({ mode: "normal" });
-});
 
 const anthropicA = (apiKeyFile = keyFile("a", "sk-ant-a")) => ({ name: "anthropic-a", type: "anthropic", url: stubA.url, apiKeyFile });
 const anthropicB = () => ({ name: "anthropic-b", type: "anthropic", url: stubB.url, apiKeyFile: keyFile("b", "sk-ant-b") });

@@ -7,52 +7,23 @@
  * key file, the AWS shared-credentials chain. The gateway's own behaviour with the pool:
  * gateway-pool.test.ts.
  */
-import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildPool, type PoolBuildDeps } from "../../src/proxy/upstreams/build.ts";
 import { parsePoolConfig } from "../../src/proxy/upstreams/config.ts";
 import type { Pool } from "../../src/proxy/upstreams/pool.ts";
 import type { UpstreamRequest } from "../../src/proxy/upstreams/types.ts";
-import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
 import { startBedrockStandin, THROTTLED } from "../support/bedrock-standin.ts";
+import { usePoolUpstreams } from "../support/pool-harness.ts";
 import { seededRandom } from "../support/seeded-random.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "ara-pool-"));
-const keyFile = (name: string, key: string) => {
-  const path = join(dir, name);
-  writeFileSync(path, `${key}\n`);
-  return path;
-};
-/** An atomic write, as docs/upstreams.md tells operators to do it. */
-const rotate = (path: string, key: string) => {
-  writeFileSync(`${path}.tmp`, `${key}\n`);
-  renameSync(`${path}.tmp`, path);
-};
-
-const stubA = startStubUpstream({ apiKey: "sk-ant-a" });
-const stubB = startStubUpstream({ apiKey: "sk-ant-b" });
-const aws = { accessKeyId: "ASIAPOOL", secretAccessKey: "pool-secret", sessionToken: "pool-token" };
-const standin = startBedrockStandin({ credentials: [aws] });
+const { stubA, stubB, aws, standin, keyFile, rotate } = usePoolUpstreams("pool");
 
 const pools: Pool[] = [];
 afterEach(() => {
   for (const p of pools.splice(0)) p.close();
-});
-afterAll(() => {
-  stubA.stop();
-  stubB.stop();
-  standin.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  for (const s of [stubA, stubB]) {
-    s.behave({ mode: "normal" });
-    s.stats.requests = 0;
-  }
-  stubA.acceptKeys(["sk-ant-a"]);
-  standin.behave({ mode: "normal" });
 });
 
 const anthropicA = () => ({ name: "anthropic-a", type: "anthropic", url: stubA.url, apiKeyFile: keyFile("a", "sk-ant-a") });

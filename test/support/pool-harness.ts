@@ -5,7 +5,13 @@
  * adaptors' compatibility tests (bedrock-compat.test.ts), where the byte-for-byte comparison is
  * the point; the gateway's own behaviour is tested through its process (gateway-pool.test.ts).
  */
+import { afterAll, beforeEach } from "bun:test";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { RESOURCE_PATH } from "../../src/shared/tenant-discovery.ts";
+import { startStubUpstream } from "../../src/tenant/stub-upstream.ts";
+import { startBedrockStandin } from "./bedrock-standin.ts";
 import { decideRoute } from "../../src/proxy/http/routes.ts";
 import type { Pool, PoolResult } from "../../src/proxy/upstreams/pool.ts";
 
@@ -30,4 +36,44 @@ export function servePool(pool: Pool, onResult: (result: PoolResult) => void = (
     },
   });
   return { url: `http://127.0.0.1:${server.port}${RESOURCE_PATH}`, stop: () => server.stop(true) };
+}
+
+/**
+ * The members a pool test needs, for one test file: two Anthropic stubs (A takes `sk-ant-a`, B
+ * `sk-ant-b`), the Bedrock Runtime stand-in taking `aws`, and a directory for key files. Each
+ * test starts with every member answering normally and A's request count at zero; all stop after
+ * the file.
+ */
+export function usePoolUpstreams(name: string) {
+  const dir = mkdtempSync(join(tmpdir(), `ara-${name}-`));
+  const stubA = startStubUpstream({ apiKey: "sk-ant-a" });
+  const stubB = startStubUpstream({ apiKey: "sk-ant-b" });
+  const aws = { accessKeyId: "ASIAPOOLTEST", secretAccessKey: `${name}-secret`, sessionToken: `${name}-token` };
+  const standin = startBedrockStandin({ credentials: [aws] });
+  afterAll(() => {
+    stubA.stop();
+    stubB.stop();
+    standin.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    for (const stub of [stubA, stubB]) {
+      stub.behave({ mode: "normal" });
+      stub.stats.requests = 0;
+    }
+    stubA.acceptKeys(["sk-ant-a"]);
+    standin.behave({ mode: "normal" });
+  });
+  /** A key file as an operator writes it (owner-only). */
+  const keyFile = (file: string, key: string) => {
+    const path = join(dir, file);
+    writeFileSync(path, `${key}\n`, { mode: 0o600 });
+    return path;
+  };
+  /** An atomic write, as docs/upstreams.md and docs/deploy.md tell operators to rotate a key. */
+  const rotate = (path: string, key: string) => {
+    writeFileSync(`${path}.tmp`, `${key}\n`, { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+  };
+  return { dir, stubA, stubB, aws, standin, keyFile, rotate };
 }
