@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 import { gatewayDir, startProxyProcess } from "../support/gateway.ts";
-import { baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
+import { runCli, signedIn } from "../support/cli.ts";
 
 let tenant: TenantProcess;
 let nginx: ChildProcess;
@@ -70,18 +70,12 @@ afterAll(async () => {
   await tenant.stop();
 });
 
-async function loggedIn() {
-  const user = tenant.users[0]!;
-  const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password) });
-  expect((await runCli(["login", tenant.tenant], env)).code).toBe(0);
-  return env;
-}
 
 type Check = { name: string; verdict: string; detail: string; fix?: string };
 const check = (stdout: string, name: string): Check | undefined => (JSON.parse(stdout).checks as Check[]).find((c) => c.name === name);
 
 test("direct: the probe, the bad-token 401, count_tokens and the --deep stream (in pieces) all pass", async () => {
-  const env = await loggedIn();
+  const env = await signedIn(tenant);
   const out = await runCli(["doctor", "--deep", "--json"], env);
   expect(check(out.stdout, "gateway probe")).toMatchObject({ verdict: "pass" });
   expect(check(out.stdout, "gateway auth")).toMatchObject({ verdict: "pass", detail: expect.stringContaining("WWW-Authenticate: Bearer") });
@@ -93,7 +87,7 @@ test("direct: the probe, the bad-token 401, count_tokens and the --deep stream (
 }, 30_000);
 
 test("without --deep no model request is sent, and the stream check says how to run it", async () => {
-  const env = await loggedIn();
+  const env = await signedIn(tenant);
   const before = ((await (await fetch(`${tenant.upstream}/_stub/requests`)).json()) as { path: string }[]).filter((r) => r.path === "/v1/messages").length;
   const out = await runCli(["doctor", "--json"], env);
   expect(check(out.stdout, "streaming")).toMatchObject({ verdict: "skip", detail: expect.stringContaining("doctor --deep") });
@@ -108,7 +102,7 @@ async function eventDelay(ms: number) {
 
 /** A signed-in profile whose tenant URL is the buffering nginx in front of the gateway. */
 async function throughNginx() {
-  const env = await loggedIn();
+  const env = await signedIn(tenant);
   const profileFile = join(env.XDG_CONFIG_HOME!, "agent-runner-auth", "profiles", "default.json");
   const profile = JSON.parse(readFileSync(profileFile, "utf8"));
   writeFileSync(profileFile, JSON.stringify({ ...profile, tenant: nginxUrl }));
@@ -126,7 +120,7 @@ test("through a buffering nginx: the events, 120 ms apart, are held back and arr
 }, 30_000);
 
 test("direct, a tiny answer sent all at once: one piece because it was short, no buffering blamed", async () => {
-  const env = await loggedIn();
+  const env = await signedIn(tenant);
   await eventDelay(0);
   try {
     const out = await runCli(["doctor", "--deep", "--json"], env);
@@ -154,7 +148,7 @@ test("through the compressing nginx, a tiny answer: too short to show holding, b
 }, 30_000);
 
 test("a gateway whose own upstream key is refused: doctor names it as the gateway's problem, not the person's (no 'log in')", async () => {
-  const env = await loggedIn();
+  const env = await signedIn(tenant);
   // the real gateway, for the tenant's IdP and stub upstream, with a key the stub refuses (401)
   const files = gatewayDir("sk-ant-not-the-stubs-key");
   const gateway = await startProxyProcess({ issuer: tenant.issuer, clientId: tenant.client_id, upstream: tenant.upstream!, state: `sqlite:${join(files.dir, "state.db")}`, adminKeyFile: files.adminKeyFile, upstreamKeyFile: files.upstreamKeyFile });
@@ -178,7 +172,7 @@ test("a gateway whose own upstream key is refused: doctor names it as the gatewa
 }, 30_000);
 
 test("in an SSH session doctor says which sign-in will work", async () => {
-  const env = await loggedIn();
+  const env = await signedIn(tenant);
   const out = await runCli(["doctor"], { ...env, SSH_CONNECTION: "10.0.0.2 50000 10.0.0.1 22" });
   // (this test machine may itself be a container: then that comes first, SSH is still named)
   expect(out.stderr).toMatch(/! sign-in here +(ssh|container) \([^)]*SSH_CONNECTION is set\)/);

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, startTenant, type TenantProcess } from "../support/tenant.ts";
-import { BINARY, baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
+import { BINARY, signedIn, execReceivingTerm } from "../support/cli.ts";
 
 const ACCESS_TTL_S = 20;
 const NOBODY = 65534;
@@ -22,11 +22,6 @@ beforeAll(async () => {
 });
 afterAll(() => tenant?.stop());
 
-async function loggedIn() {
-  const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser("demo", "demo-password-1") });
-  expect((await runCli(["login", tenant.tenant], env)).code).toBe(0);
-  return env;
-}
 
 
 /**
@@ -53,7 +48,7 @@ process.exit(first.status === 200 && second.status === 200 ? 5 : 1);
 
 describe("exec --keep-fresh", () => {
   test("20 s tokens: calls at 0 s and at 45 s both get 200 (the second streamed); another user and the bare secret are refused; the forwarder ends with the child", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const dir = mkdtempSync(join(tmpdir(), "ara-keep-fresh-"));
     const job = join(dir, "job.ts");
     writeFileSync(job, JOB);
@@ -99,14 +94,9 @@ describe("exec --keep-fresh", () => {
   }, 90_000);
 
   test("SIGTERM sent to exec reaches the child, and exec exits 143 like the child", async () => {
-    const env = await loggedIn();
-    const mark = join(mkdtempSync(join(tmpdir(), "ara-sig-")), "got-term");
-    const script = `trap 'echo got-term > "${mark}"; trap - TERM; kill -TERM $$' TERM; echo ready; while :; do sleep 0.1; done`;
-    const child = spawn(BINARY, ["exec", "--keep-fresh", "--", "sh", "-c", script], { env, stdio: ["ignore", "pipe", "pipe"] });
-    await new Promise<void>((resolve) => child.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
-    child.kill("SIGTERM");
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    const env = await signedIn(tenant);
+    const { code, trapped } = await execReceivingTerm(["--keep-fresh"], env);
     expect(code).toBe(143);
-    expect(await Bun.file(mark).text()).toBe("got-term\n");
+    expect(trapped).toBe("got-term\n");
   }, 30_000);
 });

@@ -10,7 +10,7 @@ import { chmodSync, chownSync, existsSync, rmSync, linkSync, lstatSync, mkdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
-import { BINARY, baseEnv, isolatedHome, runCli, scriptedBrowser, type CliResult } from "../support/cli.ts";
+import { BINARY, runCli, type CliResult, signedIn } from "../support/cli.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const NOBODY = 65534;
@@ -23,9 +23,7 @@ beforeAll(async () => {
 afterAll(() => tenant.stop());
 
 async function loggedIn(extra: Record<string, string> = {}) {
-  const user = tenant.users[0]!;
-  const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password), ...extra });
-  expect((await runCli(["login", tenant.tenant], env)).code).toBe(0);
+  const env = await signedIn(tenant, extra);
   await sleep(1100); // the access token has expired: the next `token` takes the lock
   return env;
 }

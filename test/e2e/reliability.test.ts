@@ -9,26 +9,16 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTenant, type TenantProcess, BUN, ROOT } from "../support/tenant.ts";
-import { BINARY, baseEnv, isolatedHome, runCli, runCliWithTerminal, scriptedBrowser } from "../support/cli.ts";
+import { BINARY, runCli, runCliWithTerminal, signedIn } from "../support/cli.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const figures: Record<string, unknown> = {};
 
-function userEnv(tenant: TenantProcess, extra: Record<string, string> = {}) {
-  const user = tenant.users[0]!;
-  return baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password), ...extra });
-}
 
 function refreshFile(env: Record<string, string>): string {
   return join(env.XDG_DATA_HOME!, "agent-runner-auth", "tokens", "default", "refresh.json");
 }
 
-async function loggedIn(tenant: TenantProcess, extra: Record<string, string> = {}) {
-  const env = userEnv(tenant, extra);
-  const login = await runCli(["login", tenant.tenant], env);
-  expect(login.code).toBe(0);
-  return env;
-}
 
 function countingBrowser(signIn: boolean, tenant: TenantProcess): Record<string, string> {
   const countFile = join(mkdtempSync(join(tmpdir(), "ara-count-")), "launches");
@@ -52,7 +42,7 @@ describe("many callers at once", () => {
     test(`50 concurrent token calls with an expired access token: one refresh grant${rotate ? " (rotation on, no token lost)" : ""}`, async () => {
       const tenant = await startTenant(["--access-token-ttl", "2", ...(rotate ? ["--rotate-refresh-tokens"] : [])]);
       try {
-        const env = await loggedIn(tenant);
+        const env = await signedIn(tenant);
         await sleep(2200);
         const before = (await tenant.stats()).grants.refresh_token ?? 0;
         const results = await Promise.all(Array.from({ length: 50 }, () => runCli(["token", "--min-validity", "0"], env)));
@@ -75,7 +65,7 @@ describe("many callers at once", () => {
   test("a lock holder killed with SIGKILL mid-refresh does not block the next caller", async () => {
     const tenant = await startTenant(["--access-token-ttl", "1"]);
     try {
-      const env = await loggedIn(tenant);
+      const env = await signedIn(tenant);
       await sleep(1200);
       await tenant.faults([{ kind: "delay", ms: 4000 }]);
       const victim = spawn(BINARY, ["token", "--min-validity", "0"], { env, stdio: "ignore" });
@@ -96,7 +86,7 @@ describe("many callers at once", () => {
   test("10 callers that all need a browser login open one browser and all get the token", async () => {
     const tenant = await startTenant();
     try {
-      const env = await loggedIn(tenant);
+      const env = await signedIn(tenant);
       await runCli(["logout"], env);
       const browser = countingBrowser(true, tenant);
       const results = await Promise.all(Array.from({ length: 10 }, () => runCliWithTerminal(["token"], { ...env, ...browser })));
@@ -112,7 +102,7 @@ describe("many callers at once", () => {
   test("no tab storm: 100 calls with nobody signing in open at most one browser", async () => {
     const tenant = await startTenant();
     try {
-      const env = await loggedIn(tenant);
+      const env = await signedIn(tenant);
       await runCli(["logout"], env);
       const browser = countingBrowser(false, tenant);
       const first = await runCliWithTerminal(["token", "--timeout", "1s"], { ...env, ...browser });
@@ -152,7 +142,7 @@ describe("faults at the identity provider keep the refresh token", () => {
     test(name, async () => {
       const tenant = await startTenant(["--access-token-ttl", "1"]);
       try {
-        const env = await loggedIn(tenant, extra);
+        const env = await signedIn(tenant, extra);
         const refreshBefore = readFileSync(refreshFile(env), "utf8");
         await sleep(1200);
         await tenant.faults(fault as never);
@@ -176,7 +166,7 @@ describe("faults at the identity provider keep the refresh token", () => {
   test("HTTP 429 with a short Retry-After is honoured and retried once", async () => {
     const tenant = await startTenant(["--access-token-ttl", "1"]);
     try {
-      const env = await loggedIn(tenant);
+      const env = await signedIn(tenant);
       await sleep(1200);
       await tenant.faults([{ kind: "status", status: 429, retryAfter: 1, body: JSON.stringify({ error: "slow_down" }) }]);
       const started = performance.now();
@@ -192,7 +182,7 @@ describe("faults at the identity provider keep the refresh token", () => {
   test("IdP unreachable while the access token is still valid: printed, with a warning", async () => {
     const tenant = await startTenant(["--access-token-ttl", "10"]);
     try {
-      const env = await loggedIn(tenant);
+      const env = await signedIn(tenant);
       const cached = (await runCli(["token"], env)).stdout;
       const profilePath = join(env.XDG_CONFIG_HOME!, "agent-runner-auth", "profiles", "default.json");
       const profile = JSON.parse(readFileSync(profilePath, "utf8"));

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
-import { BINARY, baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
+import { BINARY, baseEnv, isolatedHome, runCli, scriptedBrowser, signedIn } from "../support/cli.ts";
 
 let tenant: TenantProcess;
 beforeAll(async () => {
@@ -12,18 +12,12 @@ beforeAll(async () => {
 });
 afterAll(() => tenant.stop());
 
-async function loggedIn(extra: Record<string, string> = {}) {
-  const user = tenant.users[0]!;
-  const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password), ...extra });
-  expect((await runCli(["login", tenant.tenant], env)).code).toBe(0);
-  return env;
-}
 
 const settingsFile = (env: Record<string, string>) => join(env.HOME!, ".claude", "settings.json");
 
 describe("setup claude", () => {
   test("writes the seed's configuration with the binary's absolute path; twice changes nothing", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const first = await runCli(["setup", "claude"], env);
     expect(first.code).toBe(0);
     expect(JSON.parse(readFileSync(settingsFile(env), "utf8"))).toEqual({
@@ -36,7 +30,7 @@ describe("setup claude", () => {
   });
 
   test("merges into existing settings with a backup, keeps the file mode; --profile goes into the helper", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     expect((await runCli(["login", tenant.tenant, "--profile", "work"], env)).code).toBe(0);
     mkdirSync(join(env.HOME!, ".claude"));
     const original = '{\n  "model": "opus",\n  "env": {"DISABLE_TELEMETRY": "1"}\n}\n';
@@ -72,7 +66,7 @@ describe("setup claude", () => {
   });
 
   test("a settings file that is not valid JSON is refused with its path and left untouched", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     mkdirSync(join(env.HOME!, ".claude"));
     writeFileSync(settingsFile(env), '{ "model": "opus", }');
     const out = await runCli(["setup", "claude"], env);
@@ -83,7 +77,7 @@ describe("setup claude", () => {
   });
 
   test("--dry-run prints a diff and writes nothing; --scope project and local pick the project files", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const dry = await runCli(["setup", "claude", "--dry-run"], env);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('+  "apiKeyHelper": "' + BINARY + ' token"');
@@ -99,7 +93,7 @@ describe("setup claude", () => {
   });
 
   test("warns about ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN, saying what to unset", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const out = await runCli(["setup", "claude"], { ...env, ANTHROPIC_API_KEY: "sk-ant-old", ANTHROPIC_AUTH_TOKEN: "x" });
     expect(out.code).toBe(0);
     expect(out.stderr).toContain("ANTHROPIC_API_KEY is set in your environment and overrides the apiKeyHelper in Claude Code. Run: unset ANTHROPIC_API_KEY");
@@ -109,7 +103,7 @@ describe("setup claude", () => {
 
 describe("doctor", () => {
   test("fails on each broken link with its fix; passes when all is well; --json", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const before = await runCli(["doctor"], env);
     expect(before.code).toBe(1);
     expect(before.stderr).toContain("✗ claude settings");

@@ -5,13 +5,13 @@
  * run the way Desktop runs it, --mdm parsed as a plist) and `setup claude --mcp-server`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parsePlist } from "plist";
 import { BUN, startTenant, type TenantProcess } from "../support/tenant.ts";
-import { BINARY, baseEnv, isolatedHome, runCli, scriptedBrowser } from "../support/cli.ts";
+import { BINARY, baseEnv, isolatedHome, runCli, signedIn, execReceivingTerm } from "../support/cli.ts";
 
 let tenant: TenantProcess;
 beforeAll(async () => {
@@ -19,13 +19,6 @@ beforeAll(async () => {
 });
 afterAll(() => tenant.stop());
 
-async function loggedIn(extra: Record<string, string> = {}) {
-  const user = tenant.users[0]!;
-  const env = baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password), ...extra });
-  const login = await runCli(["login", tenant.tenant], env);
-  expect(login.code).toBe(0);
-  return env;
-}
 
 /** A small SDK-like client: one request to the gateway with what `exec` put in its environment. */
 const CLIENT = `
@@ -48,7 +41,7 @@ function scriptFile(text: string): string {
 
 describe("exec", () => {
   test("the child calls the proxy with the base URL and a fresh token; ANTHROPIC_API_KEY removed; its exit code 7 is ours; our stdout is only the child's", async () => {
-    const env = await loggedIn({ ANTHROPIC_API_KEY: "sk-ant-should-not-reach-the-child" });
+    const env = await signedIn(tenant, { ANTHROPIC_API_KEY: "sk-ant-should-not-reach-the-child" });
     const out = await runCli(["exec", "--", BUN, scriptFile(CLIENT), "7"], env);
     expect(out.code).toBe(7);
     const answer = JSON.parse(out.stdout);
@@ -58,19 +51,14 @@ describe("exec", () => {
   }, 30_000);
 
   test("SIGTERM sent to exec reaches the child, and exec exits 143 like the child", async () => {
-    const env = await loggedIn();
-    const mark = join(mkdtempSync(join(tmpdir(), "ara-sig-")), "got-term");
-    const script = `trap 'echo got-term > "${mark}"; trap - TERM; kill -TERM $$' TERM; echo ready; while :; do sleep 0.1; done`;
-    const child = spawn(BINARY, ["exec", "--", "sh", "-c", script], { env, stdio: ["ignore", "pipe", "pipe"] });
-    await new Promise<void>((resolve) => child.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
-    child.kill("SIGTERM");
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    const env = await signedIn(tenant);
+    const { code, trapped } = await execReceivingTerm([], env);
     expect(code).toBe(143);
-    expect(await Bun.file(mark).text()).toBe("got-term\n");
+    expect(trapped).toBe("got-term\n");
   }, 30_000);
 
   test("a command that does not exist: 127 and one line", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const out = await runCli(["exec", "--", "no-such-command-ara"], env);
     expect(out.code).toBe(127);
     expect(out.stderr).toContain('"no-such-command-ara": command not found');
@@ -86,7 +74,7 @@ describe("exec", () => {
 
 describe("env", () => {
   test('eval "$(agent-runner-auth env)" in bash, then curl the proxy', async () => {
-    const env = await loggedIn({ ANTHROPIC_API_KEY: "sk-ant-old" });
+    const env = await signedIn(tenant, { ANTHROPIC_API_KEY: "sk-ant-old" });
     const script = `eval "$("$ARA" env --shell bash)" && test -z "\${ANTHROPIC_API_KEY+x}" && curl -sS -X POST "$ANTHROPIC_BASE_URL/v1/messages" -H "authorization: Bearer $ANTHROPIC_AUTH_TOKEN" -H "anthropic-version: 2023-06-01" -H "content-type: application/json" -d '{"model":"claude-stub","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}'`;
     const out = spawnSync("bash", ["-c", script], { env: { ...env, ARA: BINARY }, encoding: "utf8", timeout: 30_000 });
     expect(out.status).toBe(0);
@@ -95,7 +83,7 @@ describe("env", () => {
   }, 30_000);
 
   test("fish and PowerShell output: parsed, the same values", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const sh = await runCli(["env", "--shell", "sh"], env);
     const token = /ANTHROPIC_AUTH_TOKEN='([^']+)'/.exec(sh.stdout)![1]!;
     const fish = await runCli(["env", "--shell", "fish"], env);
@@ -114,14 +102,14 @@ describe("setup claude-desktop", () => {
   const library = (env: Record<string, string>) => join(env.HOME!, "Library", "Application Support", "Claude-3p", "configLibrary");
 
   test("on Linux: a clear refusal naming the platforms, exit 2", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const out = await runCli(["setup", "claude-desktop"], env);
     expect(out.code).toBe(2);
     expect(out.stderr).toContain("Claude Desktop runs on macOS and Windows");
   }, 30_000);
 
   test("as on macOS (test hook): dry-run writes nothing; then the entry, _meta.json and the alias; the alias run as Desktop runs it prints {token}; doctor checks it", async () => {
-    const env = await loggedIn({ AGENT_RUNNER_AUTH_DESKTOP_PLATFORM: "darwin" });
+    const env = await signedIn(tenant, { AGENT_RUNNER_AUTH_DESKTOP_PLATFORM: "darwin" });
     const dry = await runCli(["setup", "claude-desktop", "--dry-run"], env);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('+  "inferenceProvider": "gateway"');
@@ -166,7 +154,7 @@ describe("setup claude-desktop", () => {
   }, 60_000);
 
   test("--mdm macos prints a .mobileconfig that parses as a plist, with no secret; --mdm windows a .reg", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const out = await runCli(["setup", "claude-desktop", "--mdm", "macos"], env);
     expect(out.code).toBe(0);
     const plist = parsePlist(out.stdout) as { PayloadContent: Record<string, unknown>[] };
@@ -182,7 +170,7 @@ describe("setup claude-desktop", () => {
 
 describe("setup claude --mcp-server", () => {
   test("adds the headersHelper to an http server of the project's .mcp.json; the helper prints the Authorization header the proxy accepts; --remove takes it out", async () => {
-    const env = await loggedIn();
+    const env = await signedIn(tenant);
     const project = mkdtempSync(join(tmpdir(), "ara-mcp-"));
     const original = '{\n  "mcpServers": {\n    "docs": { "type": "http", "url": "https://mcp.example.com/mcp" },\n    "local": { "command": "node", "args": ["x.js"] }\n  }\n}\n';
     writeFileSync(join(project, ".mcp.json"), original);

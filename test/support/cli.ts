@@ -72,6 +72,40 @@ export function scriptedBrowser(username: string, password: string): Record<stri
   };
 }
 
+/** What a test needs of a tenant to sign in to it: its URL and its first user. */
+interface SignInTarget {
+  tenant: string;
+  users: readonly { username: string; password: string }[];
+}
+
+/** The environment of the tenant's first user: a throwaway home, the file store, the scripted browser. */
+export function userEnv(target: SignInTarget, extra: Record<string, string> = {}): Record<string, string> {
+  const user = target.users[0]!;
+  return baseEnv({ ...isolatedHome(), AGENT_RUNNER_AUTH_STORE: "file", ...scriptedBrowser(user.username, user.password), ...extra });
+}
+
+/** `login` as the tenant's first user through the scripted browser; that user's environment. */
+export async function signedIn(target: SignInTarget, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const env = userEnv(target, extra);
+  const login = await runCli(["login", target.tenant], env);
+  if (login.code !== 0) throw new Error(`login exited ${login.code}: ${login.stderr.trim()}`);
+  return env;
+}
+
+/**
+ * `exec <flags> -- sh` whose shell traps TERM, sent TERM once the shell runs: exec's exit code
+ * and what the shell's trap wrote (`got-term\n` when the signal reached it).
+ */
+export async function execReceivingTerm(flags: string[], env: Record<string, string>): Promise<{ code: number | null; trapped: string }> {
+  const mark = join(mkdtempSync(join(tmpdir(), "ara-sig-")), "got-term");
+  const script = `trap 'echo got-term > "${mark}"; trap - TERM; kill -TERM $$' TERM; echo ready; while :; do sleep 0.1; done`;
+  const child = spawn(BINARY, ["exec", ...flags, "--", "sh", "-c", script], { env, stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve) => child.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
+  child.kill("SIGTERM");
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  return { code, trapped: readFileSync(mark, "utf8") };
+}
+
 /** BROWSER for the real Chromium, driven by playwright-core through the login page. */
 export function chromiumBrowser(username: string, password: string, resultFile: string): Record<string, string> {
   return {
