@@ -275,19 +275,19 @@ export class SqliteState implements GatewayState {
    * a pause between (so requests go on being served), then the day's prune.
    */
   maintainRollups(now = Date.now()): Promise<RollupUpkeep> {
-    this.upkeep ??= (async () => {
+    if (this.upkeep) return this.upkeep;
+    const round = (async () => {
       let backfilled = 0;
-      try {
-        for (let n = 1; n > 0 && !this.closed; ) {
-          backfilled += n = this.backfillStep();
-          if (n > 0) await Bun.sleep(BACKFILL_PAUSE_MS);
-        }
-        return { backfilled, pruned: !this.closed && this.pruneDaily(now) };
-      } finally {
-        this.upkeep = undefined;
+      for (let n = 1; n > 0 && !this.closed; ) {
+        backfilled += n = this.backfillStep();
+        if (n > 0) await Bun.sleep(BACKFILL_PAUSE_MS);
       }
+      return { backfilled, pruned: !this.closed && this.pruneDaily(now) };
     })();
-    return this.upkeep;
+    this.upkeep = round;
+    // cleared once settled (after the assignment: a round with nothing to wait for ends synchronously)
+    round.finally(() => this.upkeep === round && (this.upkeep = undefined)).catch(() => {});
+    return round;
   }
 
   /** Runs fn in a BEGIN IMMEDIATE transaction; SQLite failures become typed errors. */
