@@ -13,7 +13,7 @@ let opening: { path: string; busyTimeoutMs: number } | undefined;
 
 function open(): SqliteState {
   if (!opening) throw new StateError("STATE_UNAVAILABLE", "the writer thread was not told which database to open");
-  state ??= new SqliteState(opening.path, { usageWrites: "inline", busyTimeoutMs: opening.busyTimeoutMs, rollupUpkeep: false });
+  state ??= new SqliteState(opening.path, { usageWrites: "inline", busyTimeoutMs: opening.busyTimeoutMs, rollupUpkeep: true });
   return state;
 }
 
