@@ -207,15 +207,15 @@ export class SqliteState implements GatewayState {
       }).immediate();
       // after the added columns: the hot statements name them
       this.hot = prepareHot(this.db);
-      this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs, ...(options.maxLagMs !== undefined ? { maxLagMs: options.maxLagMs } : {}) }) : undefined;
+      this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs, rollupUpkeep: options.rollupUpkeep ?? true, ...(options.maxLagMs !== undefined ? { maxLagMs: options.maxLagMs } : {}) }) : undefined;
       this.privateVersions = path === ":memory:" ? new Map() : undefined;
       this.rollups = new SqliteRollups(this.db);
       // the thread does the upkeep: started now if a backfill waits, not at the first request
-      if (this.writer && this.meta("backfill_upto") !== undefined) void this.writer.write([]).catch(() => {});
+      if (this.writer && (options.rollupUpkeep ?? true) && this.meta("backfill_upto") !== undefined) void this.writer.write([]).catch(() => {});
     } catch (e) {
       throw new StateError("STATE_UNAVAILABLE", `cannot open the state database ${path}: ${(e as Error).message}; check the path and its permissions`, { cause: e });
     }
-    if (options.rollupUpkeep ?? !threaded) {
+    if (!threaded && (options.rollupUpkeep ?? true)) {
       // a failure (the file busy) is tried again at the next round
       const round = () => void this.maintainRollups().catch(() => {});
       this.upkeepTimers.push(setTimeout(round, 0), setInterval(round, UPKEEP_EVERY_MS));
