@@ -237,7 +237,11 @@ export class RedisState implements GatewayState {
     if (done || !upto) return 0;
     const claim = this.key(tenant, "ru", "backfill-claim");
     const claimant = crypto.randomUUID();
-    if ((await this.send("SET", [claim, claimant, "NX", "PX", String(BACKFILL_CLAIM_MS)])) === null) return 0;
+    if ((await this.send("SET", [claim, claimant, "NX", "PX", String(BACKFILL_CLAIM_MS)])) === null) {
+      // another replica runs it: looked at again at the tenant's first write after its claim would lapse (it may die)
+      setTimeout(() => this.live.delete(tenant), BACKFILL_CLAIM_MS).unref?.();
+      return 0;
+    }
     const ledger = this.key(tenant, "ledger");
     let cursor = from ?? null;
     let counted = 0;

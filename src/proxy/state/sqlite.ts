@@ -54,8 +54,9 @@ CREATE INDEX IF NOT EXISTS audit_time ON audit (tenant, time);
  */
 const ROLLUP_META = "CREATE TABLE IF NOT EXISTS rollup_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;";
 /**
- * Ledger rows counted per backfill transaction: ~12 ms of the event loop each (measured ~50 µs a
- * row), followed by a pause as long as the step took, so requests keep at least half of it.
+ * Ledger rows counted per backfill transaction: ~12 ms each (measured ~50 µs a row), followed by
+ * a pause as long as the step took, so the usage writes queued behind a step (on the writer
+ * thread; on the event loop for an in-memory store, requests) wait no longer than one step.
  */
 const BACKFILL_ROWS = 250;
 const BACKFILL_MIN_PAUSE_MS = 5;
