@@ -183,7 +183,11 @@ export class RedisRollups implements UsageRollups {
   /** As `add`; returns how many records were counted (not counted before). */
   async addCounted(records: readonly RollupRecord[]): Promise<number> {
     const byTenant = new Map<string, RollupRecord[]>();
-    for (const r of records) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), r]);
+    for (const r of records) {
+      const list = byTenant.get(r.tenant);
+      if (list) list.push(r);
+      else byTenant.set(r.tenant, [r]);
+    }
     const counted = await Promise.all(
       [...byTenant].map(async ([tenant, list]) => {
         let fresh = [...new Map(list.map((r) => [r.requestId, r])).values()];

@@ -25,8 +25,11 @@ const COUNTER_TTL_MS = 70 * 86_400_000;
 const SEEN_TTL_MS = 40 * 86_400_000;
 /** People not seen for this long are forgotten. */
 const PERSON_TTL_MS = 400 * 86_400_000;
-/** Ledger entries counted per step of the roll-ups' backfill, and how long its claim lasts without a step. */
-const BACKFILL_CHUNK = 1000;
+/**
+ * Ledger entries counted per step of the roll-ups' backfill (one script of up to ~4,000 cells: tens
+ * of ms of the server, which every replica shares), and how long its claim lasts without a step.
+ */
+const BACKFILL_CHUNK = 250;
 const BACKFILL_CLAIM_MS = 60_000;
 /** Keys repeat (tenants, people, models, days): their encoded parts are kept, up to a bound. */
 const encoded = new Map<string, string>();
