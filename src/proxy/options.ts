@@ -149,7 +149,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
   if (configPath) {
     if (upstreamsPath) throw new ProxyOptionsError("--upstreams (AGENT_RUNNER_PROXY_UPSTREAMS) is for the single-tenant flags; with --config give each tenant its \"upstreams\" in the tenants file");
     if (values.policy !== undefined) throw new ProxyOptionsError(`--policy is for the single-tenant flags; with --config, set "policy" in each tenant's entry`);
-    if (consoleOf(values, env)) throw new ProxyOptionsError(`--console-client-id, --console-redirect-uri and --console-logout-uri are for the single-tenant flags; with --config, set "console" in each tenant's entry`);
+    if (consoleValues(values, env).some((v) => v !== undefined)) throw new ProxyOptionsError(`--console-client-id, --console-redirect-uri and --console-logout-uri are for the single-tenant flags; with --config, set "console" in each tenant's entry`);
     config = parseConfigFile(configPath);
   } else {
     const single = parseTenant(
@@ -198,11 +198,15 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
   return config;
 }
 
+const consoleValues = (values: Values, env: NodeJS.ProcessEnv) => [
+  values["console-client-id"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_CLIENT_ID,
+  values["console-redirect-uri"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_REDIRECT_URI,
+  values["console-logout-uri"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_LOGOUT_URI,
+];
+
 /** The single tenant's `console` from its flags or variables; undefined when none is given (checked by parseTenant). */
 function consoleOf(values: Values, env: NodeJS.ProcessEnv): Record<string, string | undefined> | undefined {
-  const clientId = values["console-client-id"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_CLIENT_ID;
-  const redirectUri = values["console-redirect-uri"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_REDIRECT_URI;
-  const logoutUri = values["console-logout-uri"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_LOGOUT_URI;
+  const [clientId, redirectUri, logoutUri] = consoleValues(values, env);
   if (clientId === undefined && redirectUri === undefined && logoutUri === undefined) return undefined;
   if (clientId === undefined || redirectUri === undefined) throw new ProxyOptionsError("the admin console needs both --console-client-id and --console-redirect-uri (or AGENT_RUNNER_PROXY_CONSOLE_CLIENT_ID and …_CONSOLE_REDIRECT_URI)");
   return { clientId, redirectUri, ...(logoutUri !== undefined ? { logoutUri } : {}) };
