@@ -16,7 +16,6 @@ import type { UsageBatcher } from "../state/usage-batcher.ts";
 import type { LogLine } from "../telemetry/log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import type { Pool } from "../upstreams/pool.ts";
-import type { TenantConsole } from "./console.ts";
 
 export interface TenantRuntime extends TenantAuth {
   config: TenantConfig;
@@ -33,8 +32,6 @@ export interface TenantRuntime extends TenantAuth {
   revalidator?: Revalidator;
   /** Budget alerts, when the tenant has `alerts`. */
   alerts?: BudgetAlerts;
-  /** The admin console under /_gateway/console/, when the tenant has `console`. */
-  console?: TenantConsole;
 }
 
 /**

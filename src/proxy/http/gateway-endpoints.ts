@@ -6,8 +6,8 @@
  *   GET  /_gateway/v1/session           whether the caller's access token is still accepted (issue 21)
  *   /_gateway/admin/v1/usage|budgets|limits|revocations|audit   admins only (admin/auth.ts)
  *   /_gateway/admin/v1/policy, policy/explain?user=U            admins only: the tenant policy in force, and what a person gets
- *   /_gateway/console/…                 the admin console (http/console.ts), when the tenant has `console`: its own
- *                                       cookie session, so it is answered before any bearer-token check
+ * (`/_gateway/console/…`, the admin console, is answered just before this table by server.ts:
+ * http/console.ts; it has its own cookie session, so no bearer token is read for it.)
  * A person's endpoint answers another method 405 with Allow before reading credentials; an admin
  * resource answers it 400 once the caller is known to be an admin. Unknown paths are 404 to
  * anyone. Handlers throw BadInput (400); the exchange ends with the status they answer.
@@ -26,7 +26,6 @@ import { ADMIN_PATH, type AdminResource, LOGOUT_PATH, ME_USAGE_PATH, SESSION_PAT
 import { BadInput, GatewayRefusal } from "./errors.ts";
 import type { TenantExchange } from "./exchange.ts";
 import { activeUser } from "./identity.ts";
-import { isConsolePath } from "./console.ts";
 
 export type GatewayHandler = (ex: TenantExchange, query: URLSearchParams) => Promise<Response>;
 
@@ -57,7 +56,6 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
 ]);
 
 export async function serveGateway(ex: TenantExchange, path: string, search: string): Promise<Response> {
-  if (ex.runtime.console && isConsolePath(path)) return ex.runtime.console.serve(ex);
   const found = ENDPOINTS.get(path);
   if (!found) {
     ex.route = "gateway";
