@@ -253,7 +253,10 @@ try {
     console.error(`${name}: worst p95 ${ms(m.worst)} ms`);
   }
   const writes = [await writeRate("SQLite", sqlite), await writeRate("Redis", redisRollups)];
-  const reference = args.includes("--no-reference") ? [] : await ledgerReference(state, (await state.usageReport({ tenant: seed.tenant, since: today, until: today, by: "model" })).length > 0);
+  // a file of its own: the state writes the roll-ups with its ledger, and the seeded ones must stay the seed's
+  const ledger = new SqliteState(join(dir, "ledger.db"), { rollupUpkeep: false });
+  const reference = args.includes("--no-reference") ? [] : await ledgerReference(ledger, (await ledger.usageReport({ tenant: seed.tenant, since: today, until: today, by: "model" })).length > 0);
+  await ledger.close();
   const browser = args.includes("--no-browser") ? [] : await browserTimes(sqlite);
   const after = loadavg().map((l) => l.toFixed(2)).join(" ");
   const cpu = (await Bun.file("/proc/cpuinfo").text()).match(/model name\s*:\s*(.+)/)?.[1] ?? "unknown CPU";

@@ -2,7 +2,7 @@
  * The admin console in the gateway (docs/console.md): `/_gateway/console/…` is answered by the
  * console's handler (console/server.ts), which authenticates by its own cookie, before any
  * bearer-token check. Here it is wired: the process's parts (the bundle, built once; the sealed
- * session store and the roll-ups beside the state), and per tenant with `console` in its
+ * session store beside the state), and per tenant with `console` in its
  * configuration, the handler's dependencies: the IdP (discovered in the background, retried; 503
  * meanwhile), the gateway's verifier with the console's client id and the denylist, and the
  * changes through the admin API's own use cases (admin/*.ts), so a revocation reaches the
@@ -19,9 +19,6 @@ import { putLimit, removeLimits } from "../admin/limits.ts";
 import { settingIds } from "../admin/people.ts";
 import { restoreRevoked, revokePerson, revokeSession } from "../admin/revocations.ts";
 import type { Acting } from "../admin/audit.ts";
-import { RedisRollups } from "../rollup/redis.ts";
-import { SqliteRollups } from "../rollup/sqlite.ts";
-import type { UsageRollups } from "../rollup/types.ts";
 import { parseStateUrl } from "../state/open.ts";
 import type { AuditEntry } from "../model/audit.ts";
 import type { Subject } from "../model/subjects.ts";
@@ -39,31 +36,25 @@ export interface ConsoleParts {
   assets: Promise<ConsoleAssets>;
   /** Sealed sessions beside the state: the SQLite file, Redis, or memory for `sqlite::memory:`. */
   sessions: SealedStore;
-  rollups: UsageRollups;
   close(): Promise<void>;
 }
 
-/** Opens the session store and the roll-ups on the state's file or URL (`prefix`: the state's Redis key prefix). */
+/**
+ * Opens the session store on the state's file or URL (`prefix`: the state's Redis key prefix).
+ * The roll-ups are the state store's own (`GatewayState.rollups`, written with its ledger).
+ */
 export function openConsoleParts(stateUrl: string, assets: ConsoleAssets | Promise<ConsoleAssets> | undefined, prefix = "ara"): ConsoleParts {
   const location = parseStateUrl(stateUrl);
-  let sessions: SealedStore;
-  let rollups: UsageRollups;
-  if (location.kind === "redis") {
-    sessions = new RedisSealedStore(location.url, `${prefix}:console`);
-    rollups = new RedisRollups(location.url, { prefix });
-  } else {
-    sessions = location.path === ":memory:" ? new MemorySealedStore() : new SqliteSealedStore(location.path);
-    rollups = new SqliteRollups(location.path);
-  }
+  const sessions: SealedStore =
+    location.kind === "redis" ? new RedisSealedStore(location.url, `${prefix}:console`) : location.path === ":memory:" ? new MemorySealedStore() : new SqliteSealedStore(location.path);
   const built = Promise.resolve(assets ?? buildConsoleAssets());
   // a failed build is said once, here; the console answers 503 (serve below)
   built.catch((e: unknown) => logEvent("error", `the admin console is not served: ${(e as Error).message}`));
   return {
     assets: built,
     sessions,
-    rollups,
     async close() {
-      await Promise.allSettled([sessions.close(), rollups.close()]);
+      await sessions.close();
     },
   };
 }
@@ -182,7 +173,7 @@ export class TenantConsole {
       idp,
       verify: consoleVerifier({ tenant, issuer: config.issuer, keys: runtime.keys, clientId: client.clientId, denylist: ctx.denylist }),
       adminGroups: runtime.adminGroups,
-      data: createConsoleData({ tenant, rollups: this.parts.rollups, state: ctx.state, actions: revocationActions(ctx, tenant), settings: settingActions(ctx, tenant), audit: auditPort(ctx, tenant) }),
+      data: createConsoleData({ tenant, rollups: ctx.state.rollups, state: ctx.state, actions: revocationActions(ctx, tenant), settings: settingActions(ctx, tenant), audit: auditPort(ctx, tenant) }),
       assets,
       sessions: this.parts.sessions,
       clock: Date.now,

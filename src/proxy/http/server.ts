@@ -363,9 +363,9 @@ function startTenantServices(runtimes: Map<TenantConfig, TenantRuntime>, ctx: Pr
 }
 
 /**
- * The admin console of each tenant that has `console` (http/console.ts): the sessions and the
- * roll-ups beside the state (an opened state given by the caller: in memory), the bundle given or
- * built once; each tenant's IdP discovered in the background.
+ * The admin console of each tenant that has `console` (http/console.ts): the sessions beside the
+ * state (an opened state given by the caller: in memory), the roll-ups the state's own, the bundle
+ * given or built once; each tenant's IdP discovered in the background.
  */
 function startConsoles(runtimes: Map<TenantConfig, TenantRuntime>, ctx: ProxyContext, options: ProxyOptions): { parts: ConsoleParts | undefined; consoles: Map<TenantRuntime, TenantConsole> } {
   const consoles = new Map<TenantRuntime, TenantConsole>();

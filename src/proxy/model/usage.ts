@@ -19,6 +19,9 @@ export interface UsageRecord extends TokenCounts {
   time: number;
   tenant: string;
   sub: string;
+  /** The person's username and email as the IdP gave them, when known (the console's people table names people by them). */
+  username?: string;
+  email?: string;
   displayName: string;
   groups: readonly string[];
   model: string;

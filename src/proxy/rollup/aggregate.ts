@@ -1,5 +1,5 @@
 /** From usage records to roll-up cells: what one request adds at every level and period. */
-import { addFigures, dayOf, type Figures, zeroFigures } from "../../shared/console-api.ts";
+import { addFigures, dayOf, type Figures } from "../../shared/console-api.ts";
 import { monthOf, weekOf } from "./periods.ts";
 import type { PersonEntry, RollupCell, RollupLevel, RollupRecord } from "./types.ts";
 
@@ -34,16 +34,37 @@ export function cellKeysOf(r: RollupRecord): { level: RollupLevel; period: strin
 
 export const cellKey = (c: Pick<RollupCell, "level" | "period" | "id" | "model">) => `${c.level}\u0000${c.period}\u0000${c.id}\u0000${c.model}`;
 
-/** Sums records into cells (a batch that touches one cell many times writes it once). */
+const DAY_MS = 86_400_000;
+/** A record's day, week and month keys by its day's start: formatting dates is most of a record's cost otherwise. */
+const periodsByDay = new Map<number, readonly [string, string, string]>();
+function periodsOf(time: number): readonly [string, string, string] {
+  const start = time - (((time % DAY_MS) + DAY_MS) % DAY_MS);
+  let periods = periodsByDay.get(start);
+  if (!periods) {
+    if (periodsByDay.size >= 2000) periodsByDay.clear();
+    const day = dayOf(start);
+    periodsByDay.set(start, (periods = [day, weekOf(day), monthOf(day)]));
+  }
+  return periods;
+}
+
+/** Sums records into cells (a batch that touches one cell many times writes it once): the cells of {@link cellKeysOf}, without building them per record. */
 export function cellsOf(records: readonly RollupRecord[]): RollupCell[] {
   const cells = new Map<string, RollupCell>();
+  const add = (level: RollupLevel, period: string, id: string, model: string, f: Figures) => {
+    const key = `${level}\u0000${period}\u0000${id}\u0000${model}`;
+    const cell = cells.get(key);
+    if (cell) addFigures(cell.figures, f);
+    else cells.set(key, { level, period, id, model, figures: { ...f } });
+  };
   for (const r of records) {
     const f = figuresOf(r);
-    for (const k of cellKeysOf(r)) {
-      const key = cellKey(k);
-      const cell = cells.get(key);
-      if (cell) addFigures(cell.figures, f);
-      else cells.set(key, { ...k, figures: addFigures(zeroFigures(), f) });
+    const groups = groupsOf(r);
+    for (const period of periodsOf(r.time)) {
+      add("person", period, r.sub, "", f);
+      add("person_model", period, r.sub, r.model, f);
+      add("model", period, "", r.model, f);
+      for (const g of groups) add("group_model", period, g, r.model, f);
     }
   }
   return [...cells.values()];
@@ -61,7 +82,7 @@ export function peopleOf(records: readonly RollupRecord[]): PersonEntry[] {
       ...(r.username ?? known?.username ? { username: (r.username ?? known?.username) as string } : {}),
       ...(r.email ?? known?.email ? { email: ((r.email ?? known?.email) as string).toLowerCase() } : {}),
       groups: [...new Set(r.groups)],
-      lastDay: dayOf(r.time),
+      lastDay: periodsOf(r.time)[0],
       time: r.time,
     });
   }

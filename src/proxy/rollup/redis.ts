@@ -12,6 +12,7 @@
  *   ru:model:<period>             field model
  *   ru:people                     field sub -> JSON {name, username, email, groups, lastDay}
  *   ru:seen:<requestId>           dedup marker, DEDUP_DAYS
+ *   ru:seen-batch:<id>            a backfill chunk's dedup marker, DEDUP_DAYS
  *
  * Writes are one Lua script per batch (read, add, write each field; Redis numbers are doubles,
  * exact to 2^53: $9 billion in micro-dollars). Day keys expire RETENTION_DAYS after their day,
@@ -176,19 +177,41 @@ export class RedisRollups implements UsageRollups {
    * rest sent again (rare: a retry or a spool replay).
    */
   async add(records: readonly RollupRecord[]): Promise<void> {
+    await this.addCounted(records);
+  }
+
+  /** As `add`; returns how many records were counted (not counted before). */
+  async addCounted(records: readonly RollupRecord[]): Promise<number> {
     const byTenant = new Map<string, RollupRecord[]>();
-    for (const r of records) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), r]);
-    await Promise.all(
+    for (const r of records) {
+      const list = byTenant.get(r.tenant);
+      if (list) list.push(r);
+      else byTenant.set(r.tenant, [r]);
+    }
+    const counted = await Promise.all(
       [...byTenant].map(async ([tenant, list]) => {
         let fresh = [...new Map(list.map((r) => [r.requestId, r])).values()];
         while (fresh.length > 0) {
           const repeated = await this.write(tenant, fresh.map((r) => this.key(tenant, "seen", enc(r.requestId))), cellsOf(fresh), peopleOf(fresh));
-          if (repeated.length === 0) return;
+          if (repeated.length === 0) return fresh.length;
           const skip = new Set(repeated.map((i) => i - 1));
           fresh = fresh.filter((_, i) => !skip.has(i));
         }
+        return 0;
       }),
     );
+    return counted.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Counts records once under one marker (`batchId`) instead of one per request: a backfill's
+   * chunk of old records, whose per-request markers would cost the memory of the whole ledger.
+   * The marker is set in the same script as the cells, so a chunk sent twice is counted once.
+   */
+  async addBatchOnce(tenant: string, batchId: string, records: readonly RollupRecord[]): Promise<boolean> {
+    if (records.length === 0) return false;
+    const repeated = await this.write(tenant, [this.key(tenant, "seen-batch", enc(batchId))], cellsOf(records), peopleOf(records));
+    return repeated.length === 0;
   }
 
   async addCells(tenant: string, cells: readonly RollupCell[], people: readonly PersonEntry[]): Promise<void> {

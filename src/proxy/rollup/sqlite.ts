@@ -78,6 +78,18 @@ export function applyRollups(db: Database, records: readonly RollupRecord[]): vo
   for (const [tenant, list] of byTenant(records)) writeCells(db, tenant, cellsOf(list), peopleOf(list));
 }
 
+/** Drops cells older than the retention and request-id markers older than DEDUP_DAYS, inside the caller's transaction. */
+export function pruneRollups(db: Database, now: number): void {
+  const floor = retentionFloor(now);
+  const seenFloor = dayOf(now - DEDUP_DAYS * 86_400_000);
+  for (const { table } of Object.values(TABLES)) {
+    db.query(`DELETE FROM ${table} WHERE length(period) = 10 AND period < ?`).run(floor.day);
+    db.query(`DELETE FROM ${table} WHERE length(period) = 11 AND period < ?`).run(`w${floor.day}`);
+    db.query(`DELETE FROM ${table} WHERE length(period) = 7 AND period < ?`).run(floor.month);
+  }
+  db.query("DELETE FROM rollup_seen WHERE day < ?").run(seenFloor);
+}
+
 interface CounterRow {
   id: string;
   model: string;
@@ -100,9 +112,21 @@ const SUMS = "sum(n) AS n, sum(input) AS input, sum(output) AS output, sum(cw5) 
 
 export class SqliteRollups implements UsageRollups {
   private readonly db: Database;
+  /** A connection handed in belongs to its owner (the state store): close leaves it open. */
+  private readonly owned: boolean;
 
-  /** `path` is a file (created with its directory; the gateway's state file is fine) or ":memory:". */
-  constructor(path: string) {
+  /**
+   * `path` is a file (created with its directory; the gateway's state file is fine) or ":memory:";
+   * or an open connection (the state store's own, so an in-memory store's roll-ups are readable),
+   * which must hold the roll-up schema already (ensureRollupSchema).
+   */
+  constructor(path: string | Database) {
+    if (typeof path !== "string") {
+      this.db = path;
+      this.owned = false;
+      return;
+    }
+    this.owned = true;
     try {
       if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
       this.db = new Database(path, { create: true, strict: true });
@@ -187,19 +211,10 @@ export class SqliteRollups implements UsageRollups {
   }
 
   async prune(now: number): Promise<void> {
-    const floor = retentionFloor(now);
-    const seenFloor = dayOf(now - DEDUP_DAYS * 86_400_000);
-    this.tx(() => {
-      for (const { table } of Object.values(TABLES)) {
-        this.db.query(`DELETE FROM ${table} WHERE length(period) = 10 AND period < ?`).run(floor.day);
-        this.db.query(`DELETE FROM ${table} WHERE length(period) = 11 AND period < ?`).run(`w${floor.day}`);
-        this.db.query(`DELETE FROM ${table} WHERE length(period) = 7 AND period < ?`).run(floor.month);
-      }
-      this.db.query("DELETE FROM rollup_seen WHERE day < ?").run(seenFloor);
-    });
+    this.tx(() => pruneRollups(this.db, now));
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    if (this.owned) this.db.close();
   }
 }

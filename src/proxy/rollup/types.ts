@@ -18,11 +18,8 @@ import type { UsageRecord } from "../model/usage.ts";
 export type RollupLevel = "person" | "person_model" | "group_model" | "model";
 export const ROLLUP_LEVELS = ["person", "person_model", "group_model", "model"] as const satisfies readonly RollupLevel[];
 
-/** A usage record as the gateway writes it, with the person's identifiers when the writer knows them. */
-export interface RollupRecord extends UsageRecord {
-  username?: string;
-  email?: string;
-}
+/** A usage record as the gateway writes it (with the person's username and email when the token gave them). */
+export type RollupRecord = UsageRecord;
 
 /** One counter cell: `id` is the sub (person levels), the group (group_model) or "" (model); `model` is "" at the person level. */
 export interface RollupCell {

@@ -17,12 +17,20 @@ import { createHash } from "node:crypto";
 import { DAY_MS, DEFAULT_AUDIT_LIMIT, DEFAULT_AUDIT_RETENTION_DAYS, type AuditEntry, type AuditQuery } from "../model/audit.ts";
 import { checkAudit, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSeenPerson, checkSubject, groupsOf } from "./checks.ts";
 import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
+import { RedisRollups } from "../rollup/redis.ts";
+import { RollupError, type UsageRollups } from "../rollup/types.ts";
 import { ADMIT, APPEND_AUDIT, CHARGE, CLAIM_ONCE, NOTE_PERSON, RELEASE, RESERVE, SETTLE } from "./redis-scripts.ts";
 
 const COUNTER_TTL_MS = 70 * 86_400_000;
 const SEEN_TTL_MS = 40 * 86_400_000;
 /** People not seen for this long are forgotten. */
 const PERSON_TTL_MS = 400 * 86_400_000;
+/**
+ * Ledger entries counted per step of the roll-ups' backfill (one script of up to ~4,000 cells: tens
+ * of ms of the server, which every replica shares), and how long its claim lasts without a step.
+ */
+const BACKFILL_CHUNK = 250;
+const BACKFILL_CLAIM_MS = 60_000;
 /** Keys repeat (tenants, people, models, days): their encoded parts are kept, up to a bound. */
 const encoded = new Map<string, string>();
 function enc(part: string): string {
@@ -39,6 +47,8 @@ export interface RedisStateOptions {
   prefix?: string;
   /** Per-command bound; a store that does not answer in time is unavailable. Default 2000 ms. */
   commandTimeoutMs?: number;
+  /** Where the usage roll-ups are written and read; default the same server and prefix (tests hand in another server to fail it alone). */
+  rollups?: RedisRollups;
 }
 
 
@@ -53,6 +63,13 @@ const STATE_REDIS_ERRORS = {
 export class RedisState implements GatewayState {
   private readonly redis: BoundedRedis;
   private readonly prefix: string;
+  private readonly rollupWriter: RedisRollups;
+  /** The usage roll-ups of this store (the console's reader): same server, same key prefix. */
+  readonly rollups: UsageRollups;
+  /** Per tenant: the roll-ups' start marked in the ledger (rollupsLive), and the backfill this process started. */
+  private readonly live = new Map<string, Promise<unknown>>();
+  private readonly backfills = new Map<string, Promise<number>>();
+  private closed = false;
 
   constructor(
     url: string,
@@ -60,6 +77,7 @@ export class RedisState implements GatewayState {
   ) {
     this.prefix = options.prefix ?? "ara";
     this.redis = new BoundedRedis(url, options.commandTimeoutMs ?? 2000, STATE_REDIS_ERRORS);
+    this.rollups = this.rollupWriter = options.rollups ?? new RedisRollups(url, { prefix: this.prefix, commandTimeoutMs: options.commandTimeoutMs ?? 2000 });
   }
 
   /** One command, bounded in time; connection trouble becomes StateUnavailable. */
@@ -166,7 +184,96 @@ export class RedisState implements GatewayState {
       keys.push(...own);
       args.push(own.length, ownArgs.length, ...ownArgs);
     }
+    const tenant = (records[0] as { record: UsageRecord }).record.tenant;
+    // before this process's first record of the tenant goes into the ledger: where the backfill stops
+    await this.rollupsLive(tenant);
     await this.script(SETTLE, keys, args);
+    await this.countRollups(records.map((r) => r.record));
+  }
+
+  /**
+   * After the ledger took them: the records in the roll-ups. Every record of the call, not only
+   * the ones the ledger found new: the roll-ups' own request-id markers leave out what they
+   * counted before. If the roll-ups cannot be written, the call fails as unavailable, so the
+   * state wrapper spools the writes and replays them: the ledger then finds them recorded, the
+   * roll-ups count the rest, and no record is lost or counted twice.
+   */
+  private async countRollups(records: readonly UsageRecord[]): Promise<void> {
+    try {
+      await this.rollupWriter.add(records);
+    } catch (e) {
+      throw rollupFailure(e);
+    }
+  }
+
+  /**
+   * Once per tenant and process, before its first usage write: marks where in the ledger's stream
+   * the roll-ups start being written (the stream's last entry, set by the first process of this
+   * version and kept), then starts the backfill of what lies before it in the background.
+   */
+  private rollupsLive(tenant: string): Promise<unknown> {
+    let live = this.live.get(tenant);
+    if (!live) {
+      live = (async () => {
+        const last = streamEntries(await this.send("XREVRANGE", [this.key(tenant, "ledger"), "+", "-", "COUNT", "1"]))[0]?.id ?? "0-0";
+        await this.send("HSETNX", [this.key(tenant, "ru", "backfill"), "upto", last]);
+        // a failure (Redis down) is tried again by this process at the tenant's next write
+        this.backfills.set(tenant, this.backfillRollups(tenant).catch(() => (this.live.delete(tenant), 0)));
+      })();
+      // not marked: the next write tries again (and fails as unavailable meanwhile)
+      live.catch(() => this.live.delete(tenant));
+      this.live.set(tenant, live);
+    }
+    return live;
+  }
+
+  /**
+   * Counts into the roll-ups, once, the records the tenant's ledger (its stream, up to the last
+   * 5 million) held before the roll-ups were written with it: the entries up to the mark
+   * `rollupsLive` left. One replica at a time (a claim), in chunks of {@link BACKFILL_CHUNK}, each
+   * chunk counted under one marker set with its cells (a chunk repeated after a crash counts
+   * nothing), a cursor, then marked done for good. Returns how many records it counted.
+   */
+  async backfillRollups(tenant: string): Promise<number> {
+    const meta = this.key(tenant, "ru", "backfill");
+    const [upto, done, from] = (await this.send("HMGET", [meta, "upto", "done", "cursor"])) as (string | null)[];
+    if (done || !upto) return 0;
+    const claim = this.key(tenant, "ru", "backfill-claim");
+    const claimant = crypto.randomUUID();
+    if ((await this.send("SET", [claim, claimant, "NX", "PX", String(BACKFILL_CLAIM_MS)])) === null) {
+      // another replica runs it: looked at again at the tenant's first write after its claim would lapse (it may die)
+      setTimeout(() => this.live.delete(tenant), BACKFILL_CLAIM_MS).unref?.();
+      return 0;
+    }
+    const ledger = this.key(tenant, "ledger");
+    let cursor = from ?? null;
+    let counted = 0;
+    try {
+      while (!this.closed) {
+        const entries = upto === "0-0" ? [] : streamEntries(await this.send("XRANGE", [ledger, cursor === null ? "-" : `(${cursor}`, upto, "COUNT", String(BACKFILL_CHUNK)]));
+        if (entries.length === 0) {
+          await this.send("HSET", [meta, "done", new Date().toISOString()]);
+          break;
+        }
+        const records = entries.flatMap((e) => (e.record && e.record.tenant === tenant ? [e.record] : []));
+        try {
+          if (await this.rollupWriter.addBatchOnce(tenant, `backfill:${(entries[0] as StreamEntry).id}`, records)) counted += records.length;
+        } catch (e) {
+          throw rollupFailure(e);
+        }
+        cursor = (entries.at(-1) as StreamEntry).id;
+        await this.send("HSET", [meta, "cursor", cursor]);
+        await this.send("PEXPIRE", [claim, String(BACKFILL_CLAIM_MS)]);
+      }
+    } finally {
+      if ((await this.send("GET", [claim]).catch(() => null)) === claimant) await this.send("DEL", [claim]).catch(() => {});
+    }
+    return counted;
+  }
+
+  /** For tests and shutdown: the backfills this process started, finished. */
+  async backfillsSettled(): Promise<void> {
+    await Promise.all(this.backfills.values());
   }
 
   async release(reservation: Reservation): Promise<void> {
@@ -410,6 +517,43 @@ export class RedisState implements GatewayState {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.backfillsSettled();
+    await this.rollupWriter.close();
     this.redis.close();
   }
+}
+
+/** A roll-up failure as the state names it: unavailable (spooled and replayed) or refused. */
+function rollupFailure(e: unknown): unknown {
+  if (!(e instanceof RollupError)) return e;
+  if (e.code === "ROLLUP_UNAVAILABLE") return new StateUnavailable(`the usage roll-ups were not written: ${e.message}`, { cause: e });
+  return new StateError("STATE_CORRUPT", `the usage roll-ups were not written: ${e.message}`, { cause: e });
+}
+
+interface StreamEntry {
+  id: string;
+  /** The ledger record the entry holds (field `r`), when it parses. */
+  record: UsageRecord | undefined;
+}
+
+/** XRANGE's reply: [id, [field, value, ...]] per entry (a map of fields under RESP3 in some clients). */
+function streamEntries(reply: Reply): StreamEntry[] {
+  if (!Array.isArray(reply)) return [];
+  return reply.flatMap((entry) => {
+    if (!Array.isArray(entry)) return [];
+    const [id, fields] = entry;
+    let raw: Reply | undefined;
+    if (Array.isArray(fields)) raw = fields.indexOf("r") >= 0 ? fields[fields.indexOf("r") + 1] : undefined;
+    else if (fields && typeof fields === "object") raw = (fields as Record<string, Reply>).r;
+    let record: UsageRecord | undefined;
+    try {
+      const parsed = typeof raw === "string" ? (JSON.parse(raw) as UsageRecord) : undefined;
+      // what the roll-ups read of it; anything else is not a record this gateway wrote
+      record = parsed && typeof parsed.time === "number" && typeof parsed.sub === "string" && typeof parsed.model === "string" && Array.isArray(parsed.groups) ? parsed : undefined;
+    } catch {
+      record = undefined;
+    }
+    return [{ id: String(id), record }];
+  });
 }

@@ -22,6 +22,7 @@ import type { RateDecision, RateLimit } from "../model/rate-windows.ts";
 import type { Revocation, RevocationKind } from "../model/revocations.ts";
 import type { Subject } from "../model/subjects.ts";
 import type { UsageQuery, UsageRecord, UsageRow } from "../model/usage.ts";
+import type { UsageRollups } from "../rollup/types.ts";
 import { type AdmitOptions, type GatewayState, type ReserveOptions, StateUnavailable, type UsageWrite } from "./types.ts";
 
 export type FailurePolicy = "open" | "closed";
@@ -117,6 +118,11 @@ export class ResilientState implements GatewayState {
     if (count === 0) return;
     const depth = this.options.spool?.depth ?? 0;
     this.options.hooks?.replayed?.({ count, drained: depth === 0, depth });
+  }
+
+  /** The store's roll-ups: the console reads the store or hears it is down (never the fail-open stand-in). */
+  get rollups(): UsageRollups {
+    return this.primary.rollups;
   }
 
   /** For /readyz: false while the store is down under fail-closed. */

@@ -23,6 +23,8 @@ export interface WriterOptions {
   busyTimeoutMs: number;
   /** A write in flight this long means the thread is stuck: new writes are refused (spooled). Default 1000. */
   maxLagMs?: number;
+  /** The thread backfills and prunes the usage roll-ups (SqliteState's `rollupUpkeep`). Default true. */
+  rollupUpkeep?: boolean;
 }
 
 export const DEFAULT_MAX_LAG_MS = 1000;
@@ -31,7 +33,7 @@ export const DEFAULT_MAX_LAG_MS = 1000;
  * Messages to the thread. A batch travels as JSON text: cheaper on the event loop than the
  * structured clone of its objects (measured: 0.9 against 2.4 µs per record on the sender).
  */
-export type WriterRequest = { type: "open"; path: string; busyTimeoutMs: number } | { type: "write"; id: number; writes: string } | { type: "close" };
+export type WriterRequest = { type: "open"; path: string; busyTimeoutMs: number; rollupUpkeep: boolean } | { type: "write"; id: number; writes: string } | { type: "close" };
 /** Messages from the thread. */
 export type WriterReply = { type: "done"; id: number; error?: { code: StateErrorCode; message: string } } | { type: "closed" };
 
@@ -88,7 +90,7 @@ export class SqliteWriterThread {
     worker.addEventListener("message", (event) => this.onReply((event as MessageEvent<WriterReply>).data));
     worker.addEventListener("error", (event) => this.stopped(worker, (event as ErrorEvent).message || "an error on the writer thread"));
     worker.addEventListener("close", () => this.stopped(worker, "the writer thread exited"));
-    worker.postMessage({ type: "open", path: this.path, busyTimeoutMs: this.options.busyTimeoutMs } satisfies WriterRequest);
+    worker.postMessage({ type: "open", path: this.path, busyTimeoutMs: this.options.busyTimeoutMs, rollupUpkeep: this.options.rollupUpkeep ?? true } satisfies WriterRequest);
     worker.unref();
     return worker;
   }

@@ -9,11 +9,11 @@ import type { WriterReply, WriterRequest } from "./sqlite-writer.ts";
 declare const self: Worker;
 
 let state: SqliteState | undefined;
-let opening: { path: string; busyTimeoutMs: number } | undefined;
+let opening: { path: string; busyTimeoutMs: number; rollupUpkeep: boolean } | undefined;
 
 function open(): SqliteState {
   if (!opening) throw new StateError("STATE_UNAVAILABLE", "the writer thread was not told which database to open");
-  state ??= new SqliteState(opening.path, { usageWrites: "inline", busyTimeoutMs: opening.busyTimeoutMs });
+  state ??= new SqliteState(opening.path, { usageWrites: "inline", busyTimeoutMs: opening.busyTimeoutMs, rollupUpkeep: opening.rollupUpkeep });
   return state;
 }
 
@@ -22,7 +22,7 @@ const reply = (message: WriterReply) => self.postMessage(message);
 self.onmessage = async (event: MessageEvent<WriterRequest>) => {
   const message = event.data;
   if (message.type === "open") {
-    opening = { path: message.path, busyTimeoutMs: message.busyTimeoutMs };
+    opening = { path: message.path, busyTimeoutMs: message.busyTimeoutMs, rollupUpkeep: message.rollupUpkeep };
     return;
   }
   if (message.type === "close") {

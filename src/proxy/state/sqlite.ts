@@ -19,6 +19,9 @@ import { DAY_MS, DEFAULT_AUDIT_LIMIT, DEFAULT_AUDIT_RETENTION_DAYS, type AuditEn
 import { checkAudit, checkBudget, checkLimit, checkQuery, checkRecord, checkRevocation, checkSubject, checkSeenPerson, groupsOf } from "./checks.ts";
 import { type AdmitOptions, type GatewayState, type ReserveOptions, StateError, StateUnavailable, type UsageWrite, withExtra } from "./types.ts";
 import { SqliteWriterThread } from "./sqlite-writer.ts";
+import { dayOf } from "../../shared/console-api.ts";
+import { applyRollups, ensureRollupSchema, pruneRollups, SqliteRollups } from "../rollup/sqlite.ts";
+import type { UsageRollups } from "../rollup/types.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS usage (
@@ -45,6 +48,21 @@ CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant T
 CREATE INDEX IF NOT EXISTS audit_time ON audit (tenant, time);
 `;
 
+/**
+ * The roll-ups' own bookkeeping: `backfill_upto` / `backfill_cursor` (the ledger's rowids still
+ * to count, set when the roll-ups first meet a ledger that has records), `pruned_day`.
+ */
+const ROLLUP_META = "CREATE TABLE IF NOT EXISTS rollup_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;";
+/**
+ * Ledger rows counted per backfill transaction: ~12 ms each (measured ~50 µs a row), followed by
+ * a pause as long as the step took, so the usage writes queued behind a step (on the writer
+ * thread; on the event loop for an in-memory store, requests) wait no longer than one step.
+ */
+const BACKFILL_ROWS = 250;
+const BACKFILL_MIN_PAUSE_MS = 5;
+/** How often the roll-ups' upkeep looks for work (the prune itself runs once a UTC day). */
+const UPKEEP_EVERY_MS = 3_600_000;
+
 /** Columns added since the first schema: added to an older file at open (in the same transaction). */
 const ADDED_COLUMNS: [table: string, column: string, definition: string][] = [
   ["counters", "held_usd", "INTEGER NOT NULL DEFAULT 0"],
@@ -68,6 +86,20 @@ const toBudget = (r: BudgetRow): Budget => ({ tenant: r.tenant, subject: { kind:
 const toLimit = (r: LimitRow): RateLimit => ({ tenant: r.tenant, subject: { kind: r.kind, id: r.id }, ...(r.rpm !== null ? { rpm: r.rpm } : {}), ...(r.tpm !== null ? { tpm: r.tpm } : {}) });
 
 const RECORD_PEOPLE_MAX = 10_000;
+
+/** A ledger row as the backfill reads it, with the person's identifiers from the people seen. */
+interface LedgerRow {
+  tenant: string; request_id: string; time: number; sub: string; display_name: string; groups: string; model: string;
+  input: number; output: number; cache_write: number; cache_write_5m: number; cache_write_1h: number; cache_read: number; web_search: number; cost_micro: number | null;
+  username: string | null; email: string | null;
+}
+
+const ledgerRecord = (r: LedgerRow): UsageRecord => ({
+  requestId: r.request_id, time: r.time, tenant: r.tenant, sub: r.sub, displayName: r.display_name, groups: JSON.parse(r.groups) as string[], model: r.model,
+  ...(r.username !== null ? { username: r.username } : {}), ...(r.email !== null ? { email: r.email } : {}),
+  inputTokens: r.input, outputTokens: r.output, cacheCreationInputTokens: r.cache_write, cacheCreation5mInputTokens: r.cache_write_5m, cacheCreation1hInputTokens: r.cache_write_1h,
+  cacheReadInputTokens: r.cache_read, webSearchRequests: r.web_search, costMicroUsd: r.cost_micro,
+});
 
 interface CounterSum { usd: number; tokens: number; heldUsd: number; heldTokens: number }
 const NOTHING_HELD = { usd: 0, tokens: 0 } as const;
@@ -120,6 +152,20 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** With the writer thread: how long its oldest write may wait before new ones are refused (spooled). Default 1 s. */
   maxLagMs?: number;
+  /**
+   * Backfill and prune the roll-ups in the background, off the event loop where there is a writer
+   * thread: the default is on the connection that commits the usage writes (the thread for a
+   * file, which starts at open when a backfill is pending; this one otherwise).
+   */
+  rollupUpkeep?: boolean;
+}
+
+/** What one round of roll-up upkeep did. */
+export interface RollupUpkeep {
+  /** Ledger records counted into the roll-ups by the backfill. */
+  backfilled: number;
+  /** Whether the day's prune ran (at most once a UTC day per file). */
+  pruned: boolean;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -128,6 +174,14 @@ export class SqliteState implements GatewayState {
   private readonly db: Database;
   private readonly hot: ReturnType<typeof prepareHot>;
   private readonly writer: SqliteWriterThread | undefined;
+  /**
+   * The usage roll-ups of this store (the console's reader): written in the ledger's own
+   * transaction, read on this connection, so an in-memory store's are readable too.
+   */
+  readonly rollups: UsageRollups;
+  private readonly upkeepTimers: ReturnType<typeof setTimeout>[] = [];
+  private upkeep: Promise<RollupUpkeep> | undefined;
+  private closed = false;
 
   /** `path` is a file (created with its directory) or ":memory:". */
   constructor(path: string, options: SqliteOptions = {}) {
@@ -147,14 +201,104 @@ export class SqliteState implements GatewayState {
           const columns = this.db.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all();
           if (!columns.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
         }
+        const rollupsNew = this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_meta'").get() === null;
+        ensureRollupSchema(this.db);
+        this.db.exec(ROLLUP_META);
+        if (rollupsNew) this.planBackfill();
       }).immediate();
       // after the added columns: the hot statements name them
       this.hot = prepareHot(this.db);
-      this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs, ...(options.maxLagMs !== undefined ? { maxLagMs: options.maxLagMs } : {}) }) : undefined;
+      this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs, rollupUpkeep: options.rollupUpkeep ?? true, ...(options.maxLagMs !== undefined ? { maxLagMs: options.maxLagMs } : {}) }) : undefined;
       this.privateVersions = path === ":memory:" ? new Map() : undefined;
+      this.rollups = new SqliteRollups(this.db);
+      // the thread does the upkeep: started now if a backfill waits, not at the first request
+      if (this.writer && (options.rollupUpkeep ?? true) && this.meta("backfill_upto") !== undefined) void this.writer.write([]).catch(() => {});
     } catch (e) {
       throw new StateError("STATE_UNAVAILABLE", `cannot open the state database ${path}: ${(e as Error).message}; check the path and its permissions`, { cause: e });
     }
+    if (!threaded && (options.rollupUpkeep ?? true)) {
+      // a failure (the file busy) is tried again at the next round
+      const round = () => void this.maintainRollups().catch(() => {});
+      this.upkeepTimers.push(setTimeout(round, 0), setInterval(round, UPKEEP_EVERY_MS));
+      for (const t of this.upkeepTimers) t.unref?.();
+    }
+  }
+
+  // ---- roll-ups: backfill and prune
+
+  /**
+   * The roll-ups meet a ledger for the first time (this schema transaction created them): if the
+   * ledger has records and the roll-ups have none, the records up to the ledger's last rowid are
+   * to be counted (later ones are counted as they are inserted). The ledger is never deleted from,
+   * so rowids only grow.
+   */
+  private planBackfill(): void {
+    const upto = this.db.query<{ m: number | null }, []>("SELECT max(rowid) AS m FROM usage").get()?.m ?? null;
+    const counted = this.db.query("SELECT 1 FROM rollup_model LIMIT 1").get() !== null;
+    if (upto === null || counted) return;
+    this.db.query("INSERT OR REPLACE INTO rollup_meta (key, value) VALUES ('backfill_upto', ?), ('backfill_cursor', '0')").run(String(upto));
+  }
+
+  private meta(key: string): string | undefined {
+    return this.db.query<{ value: string }, [string]>("SELECT value FROM rollup_meta WHERE key = ?").get(key)?.value;
+  }
+
+  /**
+   * Counts the next {@link BACKFILL_ROWS} ledger records of the backfill into the roll-ups, and
+   * moves its cursor, in one transaction: a crash, a second run or another process running it at
+   * the same time counts no record twice. Returns how many it counted (0: nothing left).
+   */
+  private backfillStep(): number {
+    return this.tx(() => {
+      const upto = this.meta("backfill_upto");
+      if (upto === undefined) return 0;
+      const rows = this.db
+        .query<LedgerRow & { rowid: number }, [number, number, number]>(
+          `SELECT u.rowid AS rowid, u.tenant, u.request_id, u.time, u.sub, u.display_name, u.groups, u.model, u.input, u.output, u.cache_write, u.cache_write_5m, u.cache_write_1h, u.cache_read, u.web_search, u.cost_micro, p.username, p.email
+           FROM usage u LEFT JOIN people p ON p.tenant = u.tenant AND p.sub = u.sub WHERE u.rowid > ? AND u.rowid <= ? ORDER BY u.rowid LIMIT ?`,
+        )
+        .all(Number(this.meta("backfill_cursor") ?? 0), Number(upto), BACKFILL_ROWS);
+      if (rows.length === 0) {
+        this.db.query("DELETE FROM rollup_meta WHERE key IN ('backfill_upto', 'backfill_cursor')").run();
+        return 0;
+      }
+      applyRollups(this.db, rows.map(ledgerRecord));
+      this.db.query("UPDATE rollup_meta SET value = ? WHERE key = 'backfill_cursor'").run(String((rows.at(-1) as { rowid: number }).rowid));
+      return rows.length;
+    });
+  }
+
+  /** Prunes the roll-ups unless this file's were pruned today (UTC) already. */
+  private pruneDaily(now: number): boolean {
+    return this.tx(() => {
+      const today = dayOf(now);
+      if (this.meta("pruned_day") === today) return false;
+      pruneRollups(this.db, now);
+      this.db.query("INSERT OR REPLACE INTO rollup_meta (key, value) VALUES ('pruned_day', ?)").run(today);
+      return true;
+    });
+  }
+
+  /**
+   * Roll-up upkeep, run at open and hourly (one round at a time): the backfill of records the
+   * ledger held before the roll-ups existed, a transaction of {@link BACKFILL_ROWS} at a time with
+   * a pause between (so requests go on being served), then the day's prune.
+   */
+  maintainRollups(now = Date.now()): Promise<RollupUpkeep> {
+    if (this.upkeep) return this.upkeep;
+    const round = (async () => {
+      let backfilled = 0;
+      for (let n = 1; n > 0 && !this.closed; ) {
+        const started = performance.now();
+        backfilled += n = this.backfillStep();
+        if (n > 0) await Bun.sleep(Math.max(BACKFILL_MIN_PAUSE_MS, performance.now() - started));
+      }
+      return { backfilled, pruned: !this.closed && this.pruneDaily(now) };
+    })();
+    this.upkeep = round;
+    // cleared once settled (after the assignment: a round with nothing to wait for ends synchronously)
+    round.finally(() => this.upkeep === round && (this.upkeep = undefined)).catch(() => {});
+    return round;
   }
 
   /** Runs fn in a BEGIN IMMEDIATE transaction; SQLite failures become typed errors. */
@@ -259,21 +403,24 @@ export class SqliteState implements GatewayState {
     this.tx(() => {
       // a person's records in one batch share their counters: one upsert per counter, not per record
       const sums = (this.sums = new Map());
+      const inserted: UsageRecord[] = [];
       try {
         const records: UsageRecord[] = [];
         for (const w of writes) {
           if (w.kind === "record") records.push(w.record);
-          else this.applyUsage(w);
+          else this.applyUsage(w, inserted);
         }
-        this.insertRecords(records);
+        this.insertRecords(records, inserted);
       } finally {
         this.sums = undefined;
       }
       for (const [tenant, byKey] of sums) for (const [key, c] of byKey) this.hot.addCounter.run(tenant, key, c.usd, c.tokens, c.heldUsd, c.heldTokens);
+      // exactly the records this transaction inserted (a replayed request id is not counted again), atomically with them
+      applyRollups(this.db, inserted);
     });
   }
 
-  private applyUsage(w: UsageWrite): void {
+  private applyUsage(w: UsageWrite, inserted: UsageRecord[]): void {
     if (w.kind === "release") return void this.drop(w.reservation);
     const { record } = w;
     const person = this.recordPerson(record);
@@ -281,6 +428,7 @@ export class SqliteState implements GatewayState {
       if (w.kind === "settle") this.drop(w.reservation);
       return;
     }
+    inserted.push(record);
     const live = w.kind === "settle" && this.drop(w.reservation);
     if (live) this.add(record.tenant, w.reservation.counters, record.costMicroUsd ?? 0, tokensOf(record));
     else this.addKeys(record.tenant, person.counterKeys, record.costMicroUsd ?? 0, tokensOf(record));
@@ -311,14 +459,17 @@ export class SqliteState implements GatewayState {
    * already (a replayed write) is rolled back and its records go one by one, so only the new
    * ones count.
    */
-  private insertRecords(records: readonly UsageRecord[]): void {
+  private insertRecords(records: readonly UsageRecord[], inserted: UsageRecord[]): void {
     for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
       const chunk = records.slice(i, i + ROWS_PER_INSERT);
       const people = chunk.map((r) => this.recordPerson(r));
-      const inserted = chunk.length > 1 && this.insertAll(chunk, people);
+      const all = chunk.length > 1 && this.insertAll(chunk, people);
       chunk.forEach((r, j) => {
         const person = people[j] as RecordPerson;
-        if (inserted || this.insertUsage(r, person)) this.addKeys(r.tenant, person.counterKeys, r.costMicroUsd ?? 0, tokensOf(r));
+        if (all || this.insertUsage(r, person)) {
+          this.addKeys(r.tenant, person.counterKeys, r.costMicroUsd ?? 0, tokensOf(r));
+          inserted.push(r);
+        }
       });
     }
   }
@@ -602,8 +753,11 @@ export class SqliteState implements GatewayState {
     this.writer?.crashForTests();
   }
 
-  /** Waits for the usage writes in flight to commit, then closes. */
+  /** Waits for the usage writes in flight to commit (and a backfill transaction under way), then closes. */
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.upkeepTimers) clearTimeout(t);
+    await this.upkeep?.catch(() => {});
     await this.writer?.close();
     this.db.close();
   }

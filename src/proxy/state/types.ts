@@ -13,6 +13,7 @@ import type { RateDecision, RateDefaults, RateLimit } from "../model/rate-window
 import type { Revocation, RevocationKind } from "../model/revocations.ts";
 import type { Subject } from "../model/subjects.ts";
 import type { UsageQuery, UsageRecord, UsageRow } from "../model/usage.ts";
+import type { UsageRollups } from "../rollup/types.ts";
 
 /** A usage write made after the answer was sent: what the batcher groups and the spool keeps. */
 export type UsageWrite =
@@ -45,6 +46,12 @@ export interface GatewayState extends ClaimOnce {
    * retries them one by one to find the one at fault.
    */
   writeUsage(writes: readonly UsageWrite[]): Promise<void>;
+
+  /**
+   * The usage pre-aggregated per day, week and month (rollup/types.ts), written with the ledger:
+   * the console reads it. Same store; closed with it.
+   */
+  readonly rollups: UsageRollups;
 
   // budgets: counters move only through reserve/settle/release/expiry
   /** Atomically checks every budget of the person (user, groups, tenant), and reserves the estimate on all of their counters if no hard budget would be exceeded. */
