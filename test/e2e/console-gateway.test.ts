@@ -7,11 +7,12 @@
  * credential; a budget set in the console is the one `admin budget list` shows, and is in
  * `admin audit`; revoking in the console makes the gateway answer 401 on /anthropic/ within 2 s;
  * the overview's and the people table's figures equal `admin usage --json` for the same range;
- * axe-core finds no serious or critical violation on any view, light or dark.
+ * axe-core finds no serious or critical violation on any view, light or dark. Under `--workers 2`
+ * the supervisor's one bundle is what every worker serves.
  * (test/e2e/console-browser.test.ts covers a year of seeded roll-ups over the harness.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -23,7 +24,8 @@ import { baseEnv, isolatedHome, runCli, scriptedBrowser, type CliResult } from "
 import { axeFindings, ConsoleBrowser, consoleViews, cookieHeader, launchChromium } from "../support/console-browser.ts";
 import { messageBody, post } from "../support/gateway.ts";
 import { tenantAccessToken } from "../support/http-login.ts";
-import { startTenant, type TenantProcess } from "../support/tenant.ts";
+import { randomPort } from "../support/ports.ts";
+import { ROOT, startTenant, type TenantProcess } from "../support/tenant.ts";
 
 const ADMIN_GROUP = "console-admins";
 const PASSWORDS = { admin: "admin-password-1", demo: "demo-password-1" } as const;
@@ -219,4 +221,39 @@ describe("the console served by the gateway", () => {
     expect(cb.cspViolations).toEqual([]);
     expect(cb.foreignRequests).toEqual([]);
   }, 120_000);
+});
+
+describe("the console under --workers", () => {
+  test("the supervisor builds the bundle once and hands it to every worker: each serves the same files; its directory goes with it", async () => {
+    const port = randomPort();
+    const stateFile = join(mkdtempSync(join(tmpdir(), "ara-console-workers-")), "state.db");
+    const child = Bun.spawn([process.execPath, join(ROOT, "src/proxy/main.ts"), "--workers", "2", "--issuer", tenant.issuer, "--client-id", tenant.client_id, "--upstream", tenant.upstream as string, "--upstream-key-env", "STUB_KEY",
+      "--host", "127.0.0.1", "--port", String(port), "--metrics-port", "off", "--state", `sqlite:${stateFile}`,
+      // the IdP knows the tenant gateway's callback only: enough to serve the console, not to sign in here
+      "--console-client-id", CONSOLE_CLIENT_ID, "--console-redirect-uri", `${tenant.console}callback`], { env: { ...process.env, STUB_KEY: tenant.upstream_key as string }, stdout: "ignore", stderr: "ignore" });
+    try {
+      const url = `http://127.0.0.1:${port}/_gateway/console/`;
+      let status = 0;
+      for (let i = 0; i < 300 && status !== 200; i++) {
+        status = await fetch(url).then((r) => r.status, () => 0);
+        if (status !== 200) await Bun.sleep(100);
+      }
+      expect(status).toBe(200);
+      const workers = Bun.spawnSync(["pgrep", "-P", String(child.pid)]).stdout.toString().trim().split("\n").filter(Boolean);
+      expect(workers).toHaveLength(2);
+      const dirs = new Set(workers.map((pid) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("AGENT_RUNNER_PROXY_CONSOLE_ASSETS="))));
+      expect(dirs.size).toBe(1);
+      const dir = [...dirs][0]?.split("=")[1] as string;
+      expect(existsSync(dir)).toBe(true);
+      // new connections reach either worker: both answer the same index (same hashed names, same ETag)
+      const etags = new Set<string | null>();
+      for (let i = 0; i < 20; i++) etags.add((await fetch(url, { headers: { connection: "close" } })).headers.get("etag"));
+      expect(etags.size).toBe(1);
+      child.kill("SIGTERM");
+      await child.exited;
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 60_000);
 });
