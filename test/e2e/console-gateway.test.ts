@@ -5,14 +5,14 @@
  * `admin …`. An admin gets the console, anyone else `forbidden`; the console API refuses a missing
  * cookie, a wrong CSRF token, a non-admin and a bearer token; the console's own token is no API
  * credential; a budget set in the console is the one `admin budget list` shows, and is in
- * `admin audit`; revoking in the console makes the gateway answer 401 on /anthropic/ within 2 s;
+ * `admin audit`; the tenant policy's pooled budget is shown read-only; revoking in the console makes the gateway answer 401 on /anthropic/ within 2 s;
  * the overview's and the people table's figures equal `admin usage --json` for the same range;
  * axe-core finds no serious or critical violation on any view, light or dark. Under `--workers 2`
  * the supervisor's one bundle is what every worker serves.
  * (test/e2e/console-browser.test.ts covers a year of seeded roll-ups over the harness.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -42,7 +42,10 @@ const anthropicStatus = async (token: string) => (await fetch(`${tenant.tenant}/
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "ara-console-gw-"));
-  tenant = await startTenant(["--state", `sqlite:${join(dir, "state.db")}`, "--admin-group", ADMIN_GROUP]);
+  // the tenant policy's pooled budget and limit of a group: shown in the console, read-only
+  const policy = join(dir, "policy.yaml");
+  writeFileSync(policy, "groups:\n  developers:\n    budgets:\n      - { period: month, usd: 2000, pool: true }\n    limits: { rpm: 600, pool: true }\n");
+  tenant = await startTenant(["--state", `sqlite:${join(dir, "state.db")}`, "--admin-group", ADMIN_GROUP, "--policy", policy]);
   expect(tenant.console).toBe(`${tenant.tenant}/_gateway/console/`);
   browser = await launchChromium();
   cb = new ConsoleBrowser(browser, tenant.console);
@@ -120,6 +123,10 @@ describe("the console served by the gateway", () => {
     await page.fill("[data-testid=budget-usd]", "12.5");
     await page.click("[data-testid=budget-submit]");
     await page.waitForSelector("[data-testid=budget-row-user-demo-month-usd]");
+    // the policy file's pooled budget beside it: read-only (no Clear), its source named
+    const fromPolicy = page.locator("[data-testid=budget-row-group-developers-month-usd]");
+    expect(await fromPolicy.textContent()).toContain("policy file (read-only)");
+    expect(await fromPolicy.locator("button:has-text('Clear')").count()).toBe(0);
     const list = await admin(["budget", "list", "--json"]);
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ user: "demo", period: "month", unit: "usd", limit: 12.5, soft: false })]);

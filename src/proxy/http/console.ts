@@ -9,7 +9,7 @@
  * denylist and every change is in the audit log exactly as from `agent-runner-auth admin`.
  */
 import { type ConsoleAssets, buildConsoleAssets } from "../console/assets.ts";
-import { type ConsoleActor, createConsoleData, type RevocationActions, type SettingActions } from "../console/data.ts";
+import { type ConsoleActor, createConsoleData, type PolicySettings, type RevocationActions, type SettingActions } from "../console/data.ts";
 import { discoverConsoleIdp, type ConsoleIdp } from "../console/oidc.ts";
 import { type ConsoleDeps, handleConsole } from "../console/server.ts";
 import { MemorySealedStore, RedisSealedStore, type SealedStore, SqliteSealedStore } from "../console/session.ts";
@@ -95,6 +95,29 @@ function settingActions(ctx: ProxyContext, tenant: string): SettingActions {
   };
 }
 
+/**
+ * The policy file's budgets and limits a group shares (`pool: true`), read-only in the console,
+ * from the policy in force at each call. A per-member budget or limit (one for each person in the
+ * group) has no single use to burn against, so the console leaves those to `admin policy`.
+ */
+function policySettings(runtime: TenantRuntime): PolicySettings | undefined {
+  const source = runtime.accessPolicy;
+  if (!source) return undefined;
+  const groups = () => Object.entries(source.current().compiled.policy.groups ?? {});
+  return {
+    budgets: () =>
+      groups().flatMap(([group, rule]) =>
+        (rule.budgets ?? [])
+          .filter((b) => b.pool === true)
+          .map((b) => ({ subject: { kind: "group" as const, id: group }, period: b.period, unit: b.usd !== undefined ? ("usd" as const) : ("tokens" as const), limit: b.usd !== undefined ? Math.round(b.usd * 1e6) : Math.floor(b.tokens ?? 0), soft: b.soft === true })),
+      ),
+    limits: () =>
+      groups().flatMap(([group, rule]) =>
+        rule.limits?.pool === true ? [{ subject: { kind: "group" as const, id: group }, ...(rule.limits.rpm !== undefined ? { rpm: rule.limits.rpm } : {}), ...(rule.limits.tpm !== undefined ? { tpm: rule.limits.tpm } : {}) }] : [],
+      ),
+  };
+}
+
 const DETAIL_CHARS = 300;
 
 function auditRow(e: AuditEntry): AuditEntryWire {
@@ -173,7 +196,7 @@ export class TenantConsole {
       idp,
       verify: consoleVerifier({ tenant, issuer: config.issuer, keys: runtime.keys, clientId: client.clientId, denylist: ctx.denylist }),
       adminGroups: runtime.adminGroups,
-      data: createConsoleData({ tenant, rollups: ctx.state.rollups, state: ctx.state, actions: revocationActions(ctx, tenant), settings: settingActions(ctx, tenant), audit: auditPort(ctx, tenant) }),
+      data: createConsoleData({ tenant, rollups: ctx.state.rollups, state: ctx.state, actions: revocationActions(ctx, tenant), settings: settingActions(ctx, tenant), audit: auditPort(ctx, tenant), ...withPolicy(runtime) }),
       assets,
       sessions: this.parts.sessions,
       clock: Date.now,
@@ -191,6 +214,11 @@ export class TenantConsole {
     ex.end(answer.status);
     return answer;
   }
+}
+
+function withPolicy(runtime: TenantRuntime): { policy?: PolicySettings } {
+  const policy = policySettings(runtime);
+  return policy ? { policy } : {};
 }
 
 function withoutTime(line: Record<string, unknown>): Record<string, unknown> {
