@@ -6,7 +6,8 @@
  * target of 200 ms at p95. The reference, in the same run: the same questions answered by the
  * gateway's request ledger (SqliteState.usageReport over the same million records), which is
  * what a console without roll-ups would scan. Then the overview in Chromium: from navigation to
- * the chart drawn, on the seeded SQLite store, signed in on the local tenant's real IdP.
+ * the chart drawn, served by the local tenant's gateway on the seeded SQLite state file, signed
+ * in on its real IdP.
  *
  *   bun bench/console-api.ts [--runs 30] [--no-reference] [--no-browser] [--keep DIR --redis URL]
  *
@@ -30,7 +31,7 @@ import type { UsageRollups } from "../src/proxy/rollup/types.ts";
 import { SqliteState } from "../src/proxy/state/sqlite.ts";
 import { startTestRedis } from "../test/support/redis-server.ts";
 import type { UsageRecord } from "../src/proxy/model/usage.ts";
-import { startConsoleHarness } from "../test/support/console-harness.ts";
+import { adminUser, DEFAULT_USERS, startTenant } from "../src/tenant/tenant.ts";
 import { DEFAULT_SEED, generateDays, type SeedOptions, seedUsage } from "./seed-usage.ts";
 
 const args = process.argv.slice(2);
@@ -178,14 +179,19 @@ async function ledgerReference(state: SqliteState, loadedAlready: boolean): Prom
   return rows;
 }
 
-/** Chromium: the overview from navigation to the chart drawn (30 days), and after picking 365 days. */
-async function browserTimes(rollups: UsageRollups): Promise<string[]> {
-  const harness = await startConsoleHarness({ rollups });
+/**
+ * Chromium: the overview from navigation to the chart drawn (30 days), and after picking 365 days,
+ * as the gateway serves it: the local tenant (its IdP, the gateway) on the seeded SQLite state
+ * file, whose roll-ups the console reads (GatewayState.rollups).
+ */
+async function browserTimes(stateFile: string): Promise<string[]> {
+  const tenant = await startTenant({ port: 0, idpPort: 0, accessTokenTtl: 3600, refreshTokenTtl: 86_400, rotateRefreshTokens: false, users: [...DEFAULT_USERS, adminUser("admins")], adminGroup: "admins", state: `sqlite:${stateFile}`, slug: seed.tenant, log: () => {} });
+  const consoleUrl = tenant.info.console;
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
   const rows: string[] = [];
   try {
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-    await page.goto(harness.consoleUrl);
+    await page.goto(consoleUrl);
     await page.click("[data-testid=signed-out] a.button");
     await page.fill("#username", "admin");
     await page.fill("#password", "admin-password-1");
@@ -196,7 +202,7 @@ async function browserTimes(rollups: UsageRollups): Promise<string[]> {
     for (let i = 0; i < 10; i++) {
       await page.goto("about:blank");
       let t = performance.now();
-      await page.goto(`${harness.consoleUrl}#/overview`);
+      await page.goto(`${consoleUrl}#/overview`);
       await page.waitForSelector("[data-testid=spend-chart] canvas");
       await page.waitForSelector("[data-testid=top-people] tbody tr");
       loads.push(performance.now() - t);
@@ -214,7 +220,7 @@ async function browserTimes(rollups: UsageRollups): Promise<string[]> {
     rows.push(`| Chromium: overview switched to 365 days, click to chart redrawn | ${ms(b.p50)} | **${ms(b.p95)}** | ${ms(b.max)} |`);
   } finally {
     await browser.close();
-    await harness.stop();
+    await tenant.stop();
   }
   return rows;
 }
@@ -257,7 +263,7 @@ try {
   const ledger = new SqliteState(join(dir, "ledger.db"), { rollupUpkeep: false });
   const reference = args.includes("--no-reference") ? [] : await ledgerReference(ledger, (await ledger.usageReport({ tenant: seed.tenant, since: today, until: today, by: "model" })).length > 0);
   await ledger.close();
-  const browser = args.includes("--no-browser") ? [] : await browserTimes(sqlite);
+  const browser = args.includes("--no-browser") ? [] : await browserTimes(join(dir, "state.db"));
   const after = loadavg().map((l) => l.toFixed(2)).join(" ");
   const cpu = (await Bun.file("/proc/cpuinfo").text()).match(/model name\s*:\s*(.+)/)?.[1] ?? "unknown CPU";
   const report = [
@@ -275,7 +281,7 @@ try {
     "|---|---:|---:|",
     ...writes,
     ...(reference.length ? ["", "Reference, same run: the gateway's request ledger (`SqliteState.usageReport`) over the same 1,000,000 records, 3 calls each:", "", "| store | range | call | p50 ms | p95 ms | max ms |", "|---|---|---|---:|---:|---:|", ...reference] : []),
-    ...(browser.length ? ["", "In Chromium (the console harness over the seeded SQLite store, the local tenant's IdP), 10 times each:", "", "| measurement | p50 ms | p95 ms | max ms |", "|---|---:|---:|---:|", ...browser] : []),
+    ...(browser.length ? ["", "In Chromium (the local tenant's gateway on the seeded SQLite state file, signed in on its IdP), 10 times each:", "", "| measurement | p50 ms | p95 ms | max ms |", "|---|---:|---:|---:|", ...browser] : []),
     "",
   ].join("\n");
   writeFileSync(join(import.meta.dir, "results", "console.md"), report);

@@ -15,6 +15,8 @@ import { type PoolConfig, poolConfigOfTenant } from "./upstreams/config.ts";
 import { UpstreamError } from "./upstreams/types.ts";
 import { type PolicySpec, policySpecOf } from "./policy/source.ts";
 import { type AlertsConfig, AlertsConfigError, parseAlertsConfig } from "./alerts/config.ts";
+import type { ConsoleClientConfig } from "./console/oidc.ts";
+import { CONSOLE_CALLBACK } from "../shared/console-api.ts";
 
 export interface TenantConfig {
   slug: string;
@@ -41,6 +43,56 @@ export interface TenantConfig {
   revalidateSeconds?: number;
   /** Budget alerts to a webhook (issue 18 §4); the secret read from its file. */
   alerts?: AlertsConfig;
+  /** The admin console (docs/console.md): its own app client, served under /_gateway/console/ only when set. */
+  console?: ConsoleClientConfig;
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+const isLoopback = (host: string) => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/**
+ * A console URL (the redirect or the sign-out URL): https on the tenant's host (publicUrl's, else
+ * `<slug>.…`), or http on loopback (the local tenant); no credentials, query (but the sign-out
+ * URL's) or fragment. `path`: the one path it must have.
+ */
+function consoleUrl(value: unknown, where: string, tenant: ConsoleTenant, path?: string): string {
+  const text = str(value, where);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`${where} must be an absolute URL, got ${JSON.stringify(text)}`);
+  }
+  const host = url.hostname.toLowerCase();
+  const tenantHost = tenant.publicUrl ? new URL(tenant.publicUrl).hostname.toLowerCase() : undefined;
+  // a single tenant is served on any host: without publicUrl, any https host is its own
+  const onTenant = url.protocol === "https:" && (tenantHost ? host === tenantHost : tenant.anyHost === true || host.split(".")[0] === tenant.slug);
+  const local = url.protocol === "http:" && isLoopback(host);
+  if (!onTenant && !local) throw new ConfigError(`${where} must be https on the tenant's host (${tenantHost ?? `${tenant.slug}.<domain>`}) or http on loopback, got ${JSON.stringify(text)}`);
+  if (url.username || url.password || url.hash) throw new ConfigError(`${where} must not carry a user name, password or fragment`);
+  if (path !== undefined && (url.pathname !== path || url.search)) throw new ConfigError(`${where} must end in ${path} (the gateway's console callback), got ${JSON.stringify(text)}`);
+  return url.href;
+}
+
+/** `console: {clientId, redirectUri, logoutUri?}`: the console's app client, never one of the API's `clientIds`. */
+interface ConsoleTenant {
+  slug: string;
+  publicUrl?: string;
+  clientIds: readonly string[];
+  /** The single tenant of the flags: every Host is its. */
+  anyHost?: boolean;
+}
+
+export function parseConsoleConfig(raw: unknown, where: string, tenant: ConsoleTenant): ConsoleClientConfig {
+  if (typeof raw !== "object" || raw === null) throw new ConfigError(`${where} must be an object with clientId and redirectUri`);
+  const c = raw as Record<string, unknown>;
+  const clientId = printable(c.clientId, `${where}.clientId`);
+  // a console sign-in is not an API credential: its tokens must not pass /anthropic/
+  if (tenant.clientIds.includes(clientId)) throw new ConfigError(`${where}.clientId must be the console's own app client, not one of clientIds (${clientId}): its tokens would be accepted as API credentials`);
+  const redirectUri = consoleUrl(c.redirectUri, `${where}.redirectUri`, tenant, CONSOLE_CALLBACK);
+  const logoutUri = c.logoutUri !== undefined ? consoleUrl(c.logoutUri, `${where}.logoutUri`, tenant) : undefined;
+  if (logoutUri !== undefined && new URL(logoutUri).origin !== new URL(redirectUri).origin) throw new ConfigError(`${where}.logoutUri must be on the redirect URI's origin (${new URL(redirectUri).origin})`);
+  return { clientId, redirectUri, ...(logoutUri !== undefined ? { logoutUri } : {}) };
 }
 
 /** `--revalidate-seconds` / `revalidateSeconds`: whole seconds, 0 (off) to 86400. */
@@ -137,7 +189,7 @@ function printable(value: unknown, where: string): string {
  * `configDir`: where a relative `policy` path is resolved from (the configuration file's directory).
  * `pool`: given apart (`--upstreams FILE`) instead of the object's `upstreams` or shorthand.
  */
-export function parseTenant(slug: string, raw: unknown, given: { configDir?: string; pool?: PoolConfig } = {}): TenantConfig {
+export function parseTenant(slug: string, raw: unknown, given: { configDir?: string; pool?: PoolConfig; single?: boolean } = {}): TenantConfig {
   const { configDir = process.cwd(), pool } = given;
   const where = `tenants.${slug}`;
   if (typeof raw !== "object" || raw === null) throw new ConfigError(`${where} must be an object`);
@@ -145,6 +197,7 @@ export function parseTenant(slug: string, raw: unknown, given: { configDir?: str
   const issuer = str(t.issuer, `${where}.issuer`).replace(/\/+$/, "");
   const clientIds = strings(t.clientIds, `${where}.clientIds`);
   const cli = (t.cli ?? {}) as Record<string, unknown>;
+  const publicUrl = t.publicUrl !== undefined ? str(t.publicUrl, `${where}.publicUrl`).replace(/\/+$/, "") : undefined;
   return {
     slug,
     issuer,
@@ -162,13 +215,14 @@ export function parseTenant(slug: string, raw: unknown, given: { configDir?: str
       ...(cli.identity_provider !== undefined ? { identity_provider: printable(cli.identity_provider, `${where}.cli.identity_provider`) } : {}),
       ...(cli.idp_identifier !== undefined ? { idp_identifier: printable(cli.idp_identifier, `${where}.cli.idp_identifier`) } : {}),
     },
-    ...(t.publicUrl !== undefined ? { publicUrl: str(t.publicUrl, `${where}.publicUrl`).replace(/\/+$/, "") } : {}),
+    ...(publicUrl !== undefined ? { publicUrl } : {}),
     ...(t.adminGroups !== undefined ? { adminGroups: strings(t.adminGroups, `${where}.adminGroups`, true) } : {}),
     ...(t.prices !== undefined ? { prices: parsePricesOrFail(t.prices, `${where}.prices`) } : {}),
     ...(t.rateLimits !== undefined ? { rateLimits: parseRateDefaults(t.rateLimits, `${where}.rateLimits`) } : {}),
     ...(t.policy !== undefined ? { policy: policySpecOf(t.policy, configDir, `${where}.policy`) } : {}),
     ...(t.revalidateSeconds !== undefined ? { revalidateSeconds: parseRevalidateSeconds(t.revalidateSeconds, `${where}.revalidateSeconds`) } : {}),
     ...(t.alerts !== undefined ? { alerts: parseAlerts(t.alerts, `${where}.alerts`) } : {}),
+    ...(t.console !== undefined ? { console: parseConsoleConfig(t.console, `${where}.console`, { slug, clientIds, anyHost: given.single === true, ...(publicUrl !== undefined ? { publicUrl } : {}) }) } : {}),
   };
 }
 

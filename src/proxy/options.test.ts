@@ -130,3 +130,31 @@ describe("readProxyOptions", () => {
     expect(refusal(["--config", config, "--alerts-webhook", "https://hooks.example.com/x", "--alerts-secret-file", secretFile])).toContain("set alerts in each tenant's entry");
   });
 });
+
+describe("the admin console's app client", () => {
+  const CALLBACK = "/_gateway/console/callback";
+  test("single tenant: flags or variables; https on any host (every Host is the tenant's) or http on loopback; a sign-out URL on its origin", () => {
+    expect(read(["--console-client-id", "console", "--console-redirect-uri", `https://gw.example.com${CALLBACK}`]).config.single?.console).toEqual({ clientId: "console", redirectUri: `https://gw.example.com${CALLBACK}` });
+    const env = { AGENT_RUNNER_PROXY_CONSOLE_CLIENT_ID: "console", AGENT_RUNNER_PROXY_CONSOLE_REDIRECT_URI: `http://127.0.0.1:8080${CALLBACK}`, AGENT_RUNNER_PROXY_CONSOLE_LOGOUT_URI: "http://127.0.0.1:8080/_gateway/console/?signed_out=1" };
+    expect(read([], env).config.single?.console).toEqual({ clientId: "console", redirectUri: `http://127.0.0.1:8080${CALLBACK}`, logoutUri: "http://127.0.0.1:8080/_gateway/console/?signed_out=1" });
+    expect(read([]).config.single?.console).toBeUndefined();
+  });
+
+  test("refused: one flag without the other, http off loopback, another path, a sign-out URL on another origin, the API's own client id", () => {
+    expect(refusal(["--console-client-id", "console"])).toContain("needs both --console-client-id and --console-redirect-uri");
+    expect(refusal(["--console-client-id", "console", "--console-redirect-uri", `http://gw.example.com${CALLBACK}`])).toContain("must be https on the tenant's host");
+    expect(refusal(["--console-client-id", "console", "--console-redirect-uri", "https://gw.example.com/callback"])).toContain(`must end in ${CALLBACK}`);
+    expect(refusal(["--console-client-id", "console", "--console-redirect-uri", `https://gw.example.com${CALLBACK}`, "--console-logout-uri", "https://evil.example.com/"])).toContain("on the redirect URI's origin");
+    // a console sign-in must not be an API credential
+    expect(refusal(["--console-client-id", "cli", "--console-redirect-uri", `https://gw.example.com${CALLBACK}`])).toContain("not one of clientIds");
+  });
+
+  test("--config: a tenant's console on its own host (publicUrl's, else <slug>.…); the flags are refused with a file", () => {
+    const tenant = (console: unknown, extra: object = {}) => file(`tenants-${Math.random()}.json`, JSON.stringify({ tenants: { acme: { issuer: "https://idp.example.com/p", clientIds: ["cli"], upstreamApiKeyEnv: "UPSTREAM_KEY", console, ...extra } } }));
+    expect(read(["--config", tenant({ clientId: "console", redirectUri: `https://acme.proxy.example.com${CALLBACK}` })]).config.tenants.get("acme")?.console?.clientId).toBe("console");
+    expect(refusal(["--config", tenant({ clientId: "console", redirectUri: `https://beta.proxy.example.com${CALLBACK}` })])).toContain("acme.<domain>");
+    expect(read(["--config", tenant({ clientId: "console", redirectUri: `https://claude.example.com${CALLBACK}` }, { publicUrl: "https://claude.example.com" })]).config.tenants.get("acme")?.console?.redirectUri).toBe(`https://claude.example.com${CALLBACK}`);
+    expect(refusal(["--config", tenant({ clientId: "console", redirectUri: `https://acme.proxy.example.com${CALLBACK}` }, { publicUrl: "https://claude.example.com" })])).toContain("(claude.example.com)");
+    expect(refusal(["--config", tenant({ clientId: "console", redirectUri: `https://acme.proxy.example.com${CALLBACK}` }), "--console-client-id", "x"])).toContain("are for the single-tenant flags");
+  });
+});

@@ -22,6 +22,8 @@
  *   --policy FILE (…_POLICY): the single tenant's policy (docs/policy.md); a tenant of --config has its own `policy`
  *   --revalidate-seconds N (…_REVALIDATE_SECONDS, default 60, 0 = off): every tenant without its own revalidateSeconds
  *   --alerts-webhook URL (…_ALERTS_WEBHOOK), --alerts-secret-file F (…_ALERTS_SECRET_FILE): the single tenant's budget alerts
+ *   --console-client-id ID (…_CONSOLE_CLIENT_ID), --console-redirect-uri URL (…_CONSOLE_REDIRECT_URI),
+ *   --console-logout-uri URL (…_CONSOLE_LOGOUT_URI): the single tenant's admin console (docs/console.md)
  * `--workers` is main.ts's (workers.ts): taken out before these are read.
  */
 import { readFileSync } from "node:fs";
@@ -93,6 +95,9 @@ export const PROXY_OPTIONS = {
   "revalidate-seconds": { type: "string" },
   "alerts-webhook": { type: "string" },
   "alerts-secret-file": { type: "string" },
+  "console-client-id": { type: "string" },
+  "console-redirect-uri": { type: "string" },
+  "console-logout-uri": { type: "string" },
 } as const;
 
 /** The options of the flags a `--workers` supervisor sets per worker (workers.ts rewrites them). */
@@ -144,6 +149,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
   if (configPath) {
     if (upstreamsPath) throw new ProxyOptionsError("--upstreams (AGENT_RUNNER_PROXY_UPSTREAMS) is for the single-tenant flags; with --config give each tenant its \"upstreams\" in the tenants file");
     if (values.policy !== undefined) throw new ProxyOptionsError(`--policy is for the single-tenant flags; with --config, set "policy" in each tenant's entry`);
+    if (consoleValues(values, env).some((v) => v !== undefined)) throw new ProxyOptionsError(`--console-client-id, --console-redirect-uri and --console-logout-uri are for the single-tenant flags; with --config, set "console" in each tenant's entry`);
     config = parseConfigFile(configPath);
   } else {
     const single = parseTenant(
@@ -157,8 +163,9 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
         upstreamApiKeyEnv: values["upstream-key-env"] ?? env.AGENT_RUNNER_PROXY_UPSTREAM_KEY_ENV,
         publicUrl: values["public-url"] ?? env.AGENT_RUNNER_PROXY_PUBLIC_URL,
         policy: values.policy ?? env[POLICY_ENV],
+        console: consoleOf(values, env),
       },
-      upstreamsPath ? { pool: poolFile(upstreamsPath, values, env) } : {},
+      { single: true, ...(upstreamsPath ? { pool: poolFile(upstreamsPath, values, env) } : {}) },
     );
     config = { tenants: new Map([[single.slug, single]]), single, trustForwardedHeaders: false, shutdownGraceMs: 30_000 };
   }
@@ -189,6 +196,20 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ProxyConfig {
     config.shutdownGraceMs = seconds * 1000;
   }
   return config;
+}
+
+const consoleValues = (values: Values, env: NodeJS.ProcessEnv) => [
+  values["console-client-id"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_CLIENT_ID,
+  values["console-redirect-uri"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_REDIRECT_URI,
+  values["console-logout-uri"] ?? env.AGENT_RUNNER_PROXY_CONSOLE_LOGOUT_URI,
+];
+
+/** The single tenant's `console` from its flags or variables; undefined when none is given (checked by parseTenant). */
+function consoleOf(values: Values, env: NodeJS.ProcessEnv): Record<string, string | undefined> | undefined {
+  const [clientId, redirectUri, logoutUri] = consoleValues(values, env);
+  if (clientId === undefined && redirectUri === undefined && logoutUri === undefined) return undefined;
+  if (clientId === undefined || redirectUri === undefined) throw new ProxyOptionsError("the admin console needs both --console-client-id and --console-redirect-uri (or AGENT_RUNNER_PROXY_CONSOLE_CLIENT_ID and …_CONSOLE_REDIRECT_URI)");
+  return { clientId, redirectUri, ...(logoutUri !== undefined ? { logoutUri } : {}) };
 }
 
 /** `--upstreams FILE`: the pool, instead of the one upstream of --upstream and its key (never both). */

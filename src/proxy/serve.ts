@@ -17,6 +17,7 @@ import { logEvent } from "./telemetry/log.ts";
 import { buildPool } from "./upstreams/build.ts";
 import type { Pool } from "./upstreams/pool.ts";
 import { UpstreamError } from "./upstreams/types.ts";
+import { consoleAssetsFor } from "./console/assets.ts";
 
 /** The gateway could not start (the state store cannot be opened, a port is taken): the process exits 2 with the message. */
 export class ServeError extends Error {
@@ -51,6 +52,8 @@ export async function serve(options: ProxyProcessOptions): Promise<RunningProxy>
       // set by the --workers supervisor (main.ts, workers.ts) so its workers share the port
       reusePort: options.reusePort,
       userInfo: options.userInfo,
+      // the admin console's bundle: the supervisor's (workers.ts), else built once here
+      ...(tenantsOf(options).some((t) => t.console) ? { consoleAssets: consoleAssetsFor(process.env) } : {}),
     });
   } catch (e) {
     for (const pool of pools.values()) pool.close();
@@ -77,6 +80,8 @@ export async function serve(options: ProxyProcessOptions): Promise<RunningProxy>
   }
   return proxy;
 }
+
+const tenantsOf = (options: ProxyProcessOptions) => (options.config.single ? [options.config.single] : [...options.config.tenants.values()]);
 
 /** Every tenant's policy, validated and watched; an invalid or missing first file fails the start. */
 async function openPolicies(options: ProxyProcessOptions): Promise<TenantPolicies> {

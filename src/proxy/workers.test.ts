@@ -27,18 +27,18 @@ describe("planWorkers", () => {
 
   test("port, host, metrics and state are removed (set per worker); the rest is passed on; flags win over the environment", () => {
     const args = ["--issuer", "https://i", "--port=8081", "--host", "127.0.0.1", "--metrics-port", "9500", "--state", "redis://r:6379/0", "--client-id", "c", "--shutdown-grace", "7", "--reuse-port"];
-    expect(plan(args, { PORT: "9999", AGENT_RUNNER_PROXY_METRICS_HOST: "0.0.0.0" })).toEqual({ args: ["--issuer", "https://i", "--client-id", "c", "--shutdown-grace", "7"], host: "127.0.0.1", port: 8081, metrics: { host: "0.0.0.0", port: 9500 }, state: "redis://r:6379/0", graceMs: 7000 });
+    expect(plan(args, { PORT: "9999", AGENT_RUNNER_PROXY_METRICS_HOST: "0.0.0.0" })).toEqual({ args: ["--issuer", "https://i", "--client-id", "c", "--shutdown-grace", "7"], host: "127.0.0.1", port: 8081, metrics: { host: "0.0.0.0", port: 9500 }, state: "redis://r:6379/0", graceMs: 7000, console: false });
   });
 
   test("defaults: 0.0.0.0:8080, metrics on 127.0.0.1:9464, no state (a shared temporary file), 30 s grace; metrics off", () => {
-    expect(plan([])).toEqual({ args: [], host: "0.0.0.0", port: 8080, metrics: { host: "127.0.0.1", port: 9464 }, state: null, graceMs: 30_000 });
+    expect(plan([])).toEqual({ args: [], host: "0.0.0.0", port: 8080, metrics: { host: "127.0.0.1", port: 9464 }, state: null, graceMs: 30_000, console: false });
     expect(plan(["--metrics-port", "off"]).metrics).toBeNull();
     expect(plan([], { AGENT_RUNNER_PROXY_METRICS_PORT: "0" }).metrics).toBeNull();
   });
 
   test("every listen address can come from the environment alone (a replica per host, no flags): host, port, metrics, state", () => {
     const env = { AGENT_RUNNER_PROXY_HOST: "127.0.0.1", PORT: "8082", AGENT_RUNNER_PROXY_METRICS_PORT: "9465", AGENT_RUNNER_PROXY_STATE: "redis://r:6379/0" };
-    expect(plan([], env)).toEqual({ args: [], host: "127.0.0.1", port: 8082, metrics: { host: "127.0.0.1", port: 9465 }, state: "redis://r:6379/0", graceMs: 30_000 });
+    expect(plan([], env)).toEqual({ args: [], host: "127.0.0.1", port: 8082, metrics: { host: "127.0.0.1", port: 9465 }, state: "redis://r:6379/0", graceMs: 30_000, console: false });
     expect(plan(["--host", "::1"], env).host).toBe("::1");
   });
 

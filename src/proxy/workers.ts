@@ -18,6 +18,7 @@ import { PER_WORKER_OPTIONS, PROXY_OPTIONS, type ProxyProcessOptions } from "./o
 import { openState } from "./state/open.ts";
 import { eventLine, logEvent } from "./telemetry/log.ts";
 import { StateError } from "./state/types.ts";
+import { buildConsoleAssets, CONSOLE_ASSETS_DIR_ENV, writeConsoleAssets } from "./console/assets.ts";
 
 /** Exit codes of the supervisor (docs/deploy.md): 2 bad options or a worker refused its configuration; 1 crash loop. */
 export const EXIT_USAGE = 2;
@@ -82,6 +83,8 @@ export interface WorkerPlan {
   /** The `--state` URL to give workers, or null to make a temporary SQLite file. */
   state: string | null;
   graceMs: number;
+  /** A tenant has the admin console: its bundle is built once here and handed to the workers. */
+  console: boolean;
 }
 
 /** What the supervisor needs of the options (read once, options.ts), and the workers' arguments without the ones it sets per worker. */
@@ -89,7 +92,8 @@ export function planWorkers(options: ProxyProcessOptions, args: readonly string[
   if (options.state === "sqlite::memory:") {
     throw new WorkersError("STATE_NOT_SHARED", "--state sqlite::memory: would give each worker its own budgets and limits; name a file (sqlite:/var/lib/agent-runner/state.db) or Redis, or run --workers 1");
   }
-  return { args: workerArgs(args), host: options.host, port: options.port, metrics: options.metrics, state: options.state ?? null, graceMs: options.config.shutdownGraceMs };
+  const tenants = options.config.single ? [options.config.single] : [...options.config.tenants.values()];
+  return { args: workerArgs(args), host: options.host, port: options.port, metrics: options.metrics, state: options.state ?? null, graceMs: options.config.shutdownGraceMs, console: tenants.some((t) => t.console) };
 }
 
 /** The arguments without the flags the supervisor sets per worker (PER_WORKER_OPTIONS), in either spelling. */
@@ -200,6 +204,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
     emit(eventLine("warn", `no --state: the ${count} workers share a temporary SQLite file, removed at exit; set --state sqlite:/var/lib/agent-runner/state.db (or Redis) to keep usage across restarts`));
   }
   if (stateUrl.startsWith("sqlite:")) await prepareSqlite(stateUrl);
+  const consoleDir = plan.console ? await prepareConsole() : undefined;
   const metricsPorts = Array.from({ length: count }, () => (plan.metrics ? freePort("127.0.0.1") : 0));
   const workers: (Worker | undefined)[] = new Array(count);
   const policy = new RestartPolicy();
@@ -218,7 +223,7 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
       stdin: "pipe",
       stdout: "inherit",
       stderr: "pipe",
-      env: { ...deps.env, [WORKER_ENV]: String(index), BUN_CONFIG_MAX_HTTP_REQUESTS: deps.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? MAX_UPSTREAM_CONNECTIONS },
+      env: { ...deps.env, [WORKER_ENV]: String(index), BUN_CONFIG_MAX_HTTP_REQUESTS: deps.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? MAX_UPSTREAM_CONNECTIONS, ...(consoleDir ? { [CONSOLE_ASSETS_DIR_ENV]: consoleDir } : {}) },
       ipc(message) {
         if ((message as { type?: unknown }).type === "ready" && workers[index]?.process === child) {
           (workers[index] as Worker).ready = true;
@@ -368,7 +373,20 @@ export async function runSupervisor(count: number, plan: WorkerPlan, deps: Super
   flushHeld();
   await metricsServer?.stop(true);
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
   process.exit(exitCode || code);
+}
+
+/** The admin console's bundle, built once for every worker (and restart) into a temporary directory; a failed build fails the start. */
+async function prepareConsole(): Promise<string> {
+  try {
+    const dir = mkdtempSync(join(tmpdir(), "agent-runner-console-"));
+    writeConsoleAssets(await buildConsoleAssets(), dir);
+    return dir;
+  } catch (e) {
+    logEvent("error", `the admin console could not be built: ${(e as Error).message}`);
+    process.exit(EXIT_USAGE);
+  }
 }
 
 /**

@@ -58,6 +58,7 @@ if (import.meta.main) {
     log: (line) => process.stderr.write(JSON.stringify(line) + "\n"),
   });
   await proxy.ready();
+  await proxy.consoleReady();
   process.stdout.write(JSON.stringify({ url: proxy.url, metrics: `${proxy.metricsUrl}/metrics` }) + "\n");
   let stopping = false;
   const stop = () => {

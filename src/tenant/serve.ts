@@ -206,6 +206,9 @@ const tenant = await startTenant({
 });
 
 process.stdout.write(JSON.stringify(tenant.info) + "\n");
+// for a person at the terminal (stdout keeps only the JSON line)
+const consoleAdmin = adminGroup ? `sign in as admin / admin-password-1 (group ${adminGroup})` : "sign in as a member of the admin group: start with --admin-group admins to get user admin / admin-password-1";
+process.stderr.write(`tenant: admin console at ${tenant.info.console} (${consoleAdmin})\n`);
 
 process.on("SIGHUP", () => tenant.reload());
 let stopping = false;

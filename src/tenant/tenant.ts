@@ -26,6 +26,7 @@ import type { TenantConfig } from "../proxy/config.ts";
 import { openState, shownStateUrl } from "../proxy/state/open.ts";
 import { MAX_UPSTREAM_CONNECTIONS } from "../shared/fetch-concurrency.ts";
 import { REPLICA_KEY_ENV, REPLICA_SPEC_ENV, type ReplicaSpec } from "./replica.ts";
+import { CONSOLE_BASE, CONSOLE_CALLBACK } from "../shared/console-api.ts";
 import { parseAlerts } from "../proxy/config.ts";
 
 export const DEFAULT_USERS: TenantUser[] = [
@@ -38,6 +39,8 @@ export function adminUser(group: string): TenantUser {
 export const DEFAULT_REDIRECT_PORTS = [53682, 53683, 53684];
 export const POOL_ID = "local_AgentRunner";
 export const CLIENT_ID = "agent-runner-cli";
+/** The admin console's own app client (its tokens are not accepted on /anthropic/). */
+export const CONSOLE_CLIENT_ID = "agent-runner-console";
 
 export interface TenantOptions {
   port: number;
@@ -99,6 +102,8 @@ export interface TenantInfo {
   state: string;
   /** The proxy's admin group, when one was given. */
   admin_group?: string;
+  /** The admin console on the first proxy (sign in as a member of the admin group). */
+  console: string;
 }
 
 export interface RunningTenant {
@@ -107,6 +112,14 @@ export interface RunningTenant {
   stop(): Promise<void>;
   /** Every proxy re-reads its upstream keys and its policy file (SIGHUP to each replica; reload.ts). */
   reload(): void;
+}
+
+/** A free loopback port, found by binding port 0 (released at once; the proxy binds it next). */
+function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -123,6 +136,11 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   // With TLS the name is localhost (what the certificate names); without, the loopback address.
   const origin = tls ? `https://localhost:${idpPort}` : `http://127.0.0.1:${idpPort}`;
   const redirectUris = (options.redirectPorts ?? DEFAULT_REDIRECT_PORTS).map((p) => `http://localhost:${p}/callback`);
+  // the console's redirect URI names the first proxy's port: chosen before the IdP registers it
+  const proxyPort = options.port === 0 ? freePort() : options.port;
+  const proxyOrigin = tls ? `https://localhost:${proxyPort}` : `http://127.0.0.1:${proxyPort}`;
+  const consoleUrl = `${proxyOrigin}${CONSOLE_BASE}`;
+  const consoleClient = { clientId: CONSOLE_CLIENT_ID, redirectUri: `${proxyOrigin}${CONSOLE_CALLBACK}`, logoutUri: `${consoleUrl}?signed_out=1` };
   const idp = await createIdp({
     origin,
     poolId: POOL_ID,
@@ -132,6 +150,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     accessTokenTtl: options.accessTokenTtl,
     refreshTokenTtl: options.refreshTokenTtl,
     rotateRefreshTokens: options.rotateRefreshTokens,
+    consoleClient: { clientId: consoleClient.clientId, redirectUris: [consoleClient.redirectUri], logoutUris: [consoleClient.logoutUri] },
   });
   const client: CliClientConfig = {
     client_id: CLIENT_ID,
@@ -167,6 +186,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
     cli: client,
     ...(options.policy ? { policy: { path: resolve(options.policy) } } : {}),
     ...(options.revalidateSeconds !== undefined ? { revalidateSeconds: options.revalidateSeconds } : {}),
+    console: consoleClient,
   };
   const adminGroups = options.adminGroup ? [options.adminGroup] : [];
   const tempDir = (replicas > 1 && !options.state) || options.alerts ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
@@ -181,7 +201,8 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   try {
     // alerts are spooled in the tenant's temporary directory (shared by its replicas), never in the user's home
     const spoolDir = options.alerts && tempDir ? join(tempDir, "spool") : undefined;
-    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, options, state, adminGroups, tls, spoolDir)] : await replicaProcesses(tenantConfig, upstreamKey, options, state, adminGroups, replicas, spoolDir);
+    const ports = { ...options, port: proxyPort };
+    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, ports, state, adminGroups, tls, spoolDir)] : await replicaProcesses(tenantConfig, upstreamKey, options, proxyPort, state, adminGroups, replicas, spoolDir);
   } catch (e) {
     stub?.stop();
     await stopIdp();
@@ -203,6 +224,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       proxies: proxies.map((p) => p.url),
       state: shownStateUrl(state),
       ...(options.adminGroup ? { admin_group: options.adminGroup } : {}),
+      console: consoleUrl,
     },
     idp,
     reload: () => proxies.forEach((p) => p.reload()),
@@ -241,17 +263,20 @@ async function inProcessProxy(tenantConfig: TenantConfig, options: TenantOptions
     log: options.log ?? ((line: LogLine) => process.stderr.write(JSON.stringify(line) + "\n")),
   });
   await proxy.ready();
+  await proxy.consoleReady();
   return { url: proxy.url, metrics: `${proxy.metricsUrl}/metrics`, stop: () => proxy.shutdown(2000), reload: () => void reloadAll(gatewayReloaders(pools, policies)) };
 }
 
 /** `replicas` proxy processes (replica.ts) on ports `port`, `port+1`, … (or free ports for 0), sharing `state`. */
-async function replicaProcesses(tenantConfig: TenantConfig, upstreamApiKey: string, options: TenantOptions, state: string, adminGroups: string[], replicas: number, spoolDir: string | undefined) {
+async function replicaProcesses(tenantConfig: TenantConfig, upstreamApiKey: string, options: TenantOptions, firstPort: number, state: string, adminGroups: string[], replicas: number, spoolDir: string | undefined) {
+  const anyPort = options.port === 0;
   // Create a SQLite file once: several processes switching a new file to WAL at once fail "database is locked".
   if (state.startsWith("sqlite:")) await openState(state).close();
   const config = tenantConfig;
   const started = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) => {
-      const spec: ReplicaSpec = { config, port: options.port === 0 ? 0 : options.port + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}), ...(options.alerts ? { alerts: options.alerts } : {}), ...(spoolDir ? { spoolDir } : {}) };
+      // the first on the port the console was registered with; the others after it, or free ones
+      const spec: ReplicaSpec = { config, port: i === 0 ? firstPort : anyPort ? 0 : firstPort + i, state, adminGroups, userInfo: options.userInfo ?? true, ...(options.tls ? { tls: options.tls } : {}), ...(options.alerts ? { alerts: options.alerts } : {}), ...(spoolDir ? { spoolDir } : {}) };
       return startReplica(spec, upstreamApiKey);
     }),
   );

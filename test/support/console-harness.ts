@@ -1,8 +1,9 @@
 /**
- * The admin console, standing alone until it is wired into the gateway: the console server
- * module (src/proxy/console/server.ts) on a loopback port, signing in with the local tenant's
- * real IdP (oidc-provider, the console's own app client), over a real SQLite state store
- * (budgets, limits, revocations) and real SQLite (or Redis) roll-ups seeded with known records.
+ * The admin console's server module alone (src/proxy/console/server.ts; the gateway serves it
+ * through http/console.ts, driven by test/e2e/console-gateway.test.ts) on a loopback port,
+ * signing in with the local tenant's real IdP (oidc-provider, the console's own app client), over
+ * a real SQLite state store (budgets, limits, revocations) and real SQLite (or Redis) roll-ups
+ * seeded with known records.
  *
  *   bun test/support/console-harness.ts [--rollups sqlite:<file>|redis://…] [--port N]
  *

@@ -24,6 +24,8 @@ export interface TenantProcess {
   /** The proxies' state store URL (password hidden). */
   state: string;
   admin_group?: string;
+  /** The admin console on the first proxy. */
+  console: string;
   redirectPorts: number[];
   stats(): Promise<IdpStats>;
   faults(faults: TokenFault[]): Promise<void>;

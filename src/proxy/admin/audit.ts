@@ -8,18 +8,22 @@ import type { Subject } from "../model/subjects.ts";
 import type { AuditRowJson } from "../../shared/gateway-api.ts";
 import { ADMIN_KEY_CALLER } from "./auth.ts";
 
-/** The caller as the audit names them: a person (display name and sub), or the admin key's digest. */
-export function actorOf(ex: TenantExchange): Pick<AuditInput, "actor" | "actorSub"> {
-  if (ex.caller === ADMIN_KEY_CALLER && ex.ctx.adminKey !== undefined) return { actor: adminKeyActor(ex.ctx.adminKey) };
-  if (ex.person) return { actor: ex.person.displayName, actorSub: ex.person.sub };
-  return { actor: ex.caller ?? "unknown" };
+/** Who makes a change and in which request, as the audit row names them. */
+export type Acting = Pick<AuditInput, "actor" | "actorSub" | "requestId">;
+
+/** The caller as the audit names them: a person (display name and sub), or the admin key's digest; and the request. */
+export function actorOf(ex: TenantExchange): Acting {
+  const request = { requestId: ex.requestId };
+  if (ex.caller === ADMIN_KEY_CALLER && ex.ctx.adminKey !== undefined) return { actor: adminKeyActor(ex.ctx.adminKey), ...request };
+  if (ex.person) return { actor: ex.person.displayName, actorSub: ex.person.sub, ...request };
+  return { actor: ex.caller ?? "unknown", ...request };
 }
 
 export const targetOf = (s: Subject): string => (s.kind === "tenant" ? "tenant" : `${s.kind} ${s.id}`);
 
 /** Records a change made by this request's caller (never fails the request: see AuditLog). */
 export function recordChange(ex: TenantExchange, change: { action: string; target: string; old: unknown; new: unknown }): Promise<boolean> {
-  return ex.ctx.audit.record({ tenant: ex.runtime.config.slug, ...actorOf(ex), ...change, requestId: ex.requestId });
+  return ex.ctx.audit.record({ tenant: ex.runtime.config.slug, ...actorOf(ex), ...change });
 }
 
 export function auditRowJson(e: AuditEntry): AuditRowJson {

@@ -25,14 +25,20 @@ export interface ConsoleData {
   groups(query: TableQuery, today: IsoDay): Promise<TablePage<GroupRow>>;
   models(query: TableQuery, today: IsoDay): Promise<TablePage<ModelRow>>;
   budgets(today: IsoDay): Promise<BudgetsAndLimits>;
-  setBudget(input: BudgetInput, by: string, today: IsoDay): Promise<BudgetView>;
-  clearBudget(input: BudgetClear, by: string): Promise<number>;
-  setLimit(input: LimitInput, by: string): Promise<LimitView>;
-  clearLimit(subject: LimitInput["subject"], by: string): Promise<number>;
+  setBudget(input: BudgetInput, by: ConsoleActor, today: IsoDay): Promise<BudgetView>;
+  clearBudget(input: BudgetClear, by: ConsoleActor): Promise<number>;
+  setLimit(input: LimitInput, by: ConsoleActor): Promise<LimitView>;
+  clearLimit(subject: LimitInput["subject"], by: ConsoleActor): Promise<number>;
   audit(query: AuditQuery): Promise<AuditPage>;
   revocations(): Promise<RevocationView[]>;
-  revoke(input: RevocationInput, by: string): Promise<RevocationView[]>;
-  restore(input: RestoreInput, by: string): Promise<boolean>;
+  revoke(input: RevocationInput, by: ConsoleActor): Promise<RevocationView[]>;
+  restore(input: RestoreInput, by: ConsoleActor): Promise<boolean>;
+}
+
+/** The signed-in admin making a change: `name` (e-mail, else username) on revocations and audit rows, `sub` on audit rows. */
+export interface ConsoleActor {
+  name: string;
+  sub: string;
 }
 
 /**
@@ -40,12 +46,24 @@ export interface ConsoleData {
  * by sub for each person seen; the denylist cache forgotten), so the console and the CLI agree.
  */
 export interface RevocationActions {
-  revokeUser(value: string, by: string, reason: string | undefined): Promise<void>;
-  revokeSession(session: string, by: string, reason: string | undefined): Promise<void>;
+  revokeUser(value: string, by: ConsoleActor, reason: string | undefined): Promise<void>;
+  revokeSession(session: string, by: ConsoleActor, reason: string | undefined): Promise<void>;
   /** Lifts every revocation of the person the value names. */
-  restoreUser(value: string): Promise<boolean>;
+  restoreUser(value: string, by: ConsoleActor): Promise<boolean>;
   /** Lifts one revocation. */
-  restoreOne(kind: Revocation["kind"], value: string): Promise<boolean>;
+  restoreOne(kind: Revocation["kind"], value: string, by: ConsoleActor): Promise<boolean>;
+}
+
+/**
+ * Budgets and limits set and cleared the way the admin API does it (admin/budgets.ts,
+ * admin/limits.ts: a person's settings by any identifier, every change in the audit log), so a
+ * budget set in the console is the one `admin budget` lists.
+ */
+export interface SettingActions {
+  setBudget(budget: Budget, by: ConsoleActor): Promise<void>;
+  clearBudget(subject: Budget["subject"], period: Budget["period"], unit: Budget["unit"] | undefined, by: ConsoleActor): Promise<number>;
+  setLimit(limit: RateLimit, by: ConsoleActor): Promise<void>;
+  clearLimit(subject: RateLimit["subject"], by: ConsoleActor): Promise<number>;
 }
 
 /** Budgets and limits of the policy file (read-only here). */
@@ -59,10 +77,12 @@ export interface ConsoleDataPorts {
   rollups: UsageRollups;
   state: Pick<GatewayState, "listBudgets" | "setBudget" | "clearBudget" | "listLimits" | "setLimit" | "clearLimit" | "listRevocations">;
   actions: RevocationActions;
+  /** Default: straight to the state store (no audit), for tests and the harness. */
+  settings?: SettingActions;
   policy?: PolicySettings;
   /** The audit log, once the gateway keeps one. */
   audit?(query: AuditQuery): Promise<{ total: number; entries: AuditPage["entries"] }>;
-  /** Each change made in the console, for the audit log. */
+  /** Each change made in the console (when `actions` and `settings` do not audit it themselves). */
   onChange?(change: { action: string; target: string; detail: string; by: string }): void;
   /** A person's sign-ins, when the gateway keeps them. */
   sessions?(sub: string): Promise<SessionView[]>;
@@ -103,6 +123,7 @@ function revocationNames(r: Revocation, p: PersonEntry): boolean {
 export function createConsoleData(ports: ConsoleDataPorts): ConsoleData {
   const { tenant, state } = ports;
   const queries = new RollupQueries(ports.rollups);
+  const settingActions = ports.settings ?? stateSettingActions(state, tenant);
 
   async function settings(): Promise<{ budgets: (BudgetSetting & { source: SettingSource })[]; limits: (LimitView & { raw: BudgetSetting["subject"] })[] }> {
     const [budgets, limits] = await Promise.all([state.listBudgets(tenant), state.listLimits(tenant)]);
@@ -134,7 +155,7 @@ export function createConsoleData(ports: ConsoleDataPorts): ConsoleData {
   }
 
   const apiBudgets = async () => (await settings()).budgets;
-  const changed = (action: string, target: string, detail: string, by: string) => ports.onChange?.({ action, target, detail, by });
+  const changed = (action: string, target: string, detail: string, by: ConsoleActor) => ports.onChange?.({ action, target, detail, by: by.name });
   const subjectText = (s: BudgetSetting["subject"]) => (s.kind === "tenant" ? "tenant" : `${s.kind} ${s.id}`);
 
   return {
@@ -161,24 +182,24 @@ export function createConsoleData(ports: ConsoleDataPorts): ConsoleData {
       return budgetViews(today);
     },
     async setBudget(input, by, today) {
-      await state.setBudget({ tenant, subject: input.subject, period: input.period, unit: input.unit, limit: budgetLimitOf(input), soft: input.soft });
+      await settingActions.setBudget({ tenant, subject: input.subject, period: input.period, unit: input.unit, limit: budgetLimitOf(input), soft: input.soft }, by);
       changed("budget.set", subjectText(input.subject), `${input.period} ${input.unit} ${input.amount}${input.soft ? " soft" : ""}`, by);
       const id = input.subject.kind === "user" ? input.subject.id.toLowerCase() : input.subject.id;
       const view = (await budgetViews(today)).budgets.find((b) => b.source === "api" && b.subject.kind === input.subject.kind && b.subject.id === id && b.period === input.period && b.unit === input.unit);
       return view ?? { subject: { ...input.subject, label: input.subject.id }, period: input.period, unit: input.unit, limit: budgetLimitOf(input), soft: input.soft, source: "api", used: 0, fraction: 0, resets_at: resetsAt(input.period, today) };
     },
     async clearBudget(input, by) {
-      const n = await state.clearBudget(tenant, input.subject, input.period, input.unit);
+      const n = await settingActions.clearBudget(input.subject, input.period, input.unit, by);
       changed("budget.clear", subjectText(input.subject), `${input.period}${input.unit ? ` ${input.unit}` : ""}: ${n} cleared`, by);
       return n;
     },
     async setLimit(input, by) {
-      await state.setLimit({ tenant, subject: input.subject, ...(input.rpm !== null ? { rpm: input.rpm } : {}), ...(input.tpm !== null ? { tpm: input.tpm } : {}) });
+      await settingActions.setLimit({ tenant, subject: input.subject, ...(input.rpm !== null ? { rpm: input.rpm } : {}), ...(input.tpm !== null ? { tpm: input.tpm } : {}) }, by);
       changed("limit.set", subjectText(input.subject), `rpm ${input.rpm ?? "-"} tpm ${input.tpm ?? "-"}`, by);
       return { subject: { ...input.subject, label: input.subject.id }, rpm: input.rpm, tpm: input.tpm, source: "api" };
     },
     async clearLimit(subject, by) {
-      const n = (await state.clearLimit(tenant, subject)) ? 1 : 0;
+      const n = await settingActions.clearLimit(subject, by);
       changed("limit.clear", subjectText(subject), `${n} cleared`, by);
       return n;
     },
@@ -195,10 +216,20 @@ export function createConsoleData(ports: ConsoleDataPorts): ConsoleData {
       return revocationViews();
     },
     async restore(input, by) {
-      const done = input.kind === "user" ? await ports.actions.restoreUser(input.value) : await ports.actions.restoreOne(input.kind, input.value);
+      const done = input.kind === "user" ? await ports.actions.restoreUser(input.value, by) : await ports.actions.restoreOne(input.kind, input.value, by);
       changed("restore", `${input.kind} ${input.value}`, done ? "lifted" : "nothing in force", by);
       return done;
     },
+  };
+}
+
+/** Budgets and limits straight into the state store (no audit, no resolution of a person's identifiers): tests, the harness. */
+export function stateSettingActions(state: Pick<GatewayState, "setBudget" | "clearBudget" | "setLimit" | "clearLimit">, tenant: string): SettingActions {
+  return {
+    setBudget: (budget) => state.setBudget(budget),
+    clearBudget: (subject, period, unit) => state.clearBudget(tenant, subject, period, unit),
+    setLimit: (limit) => state.setLimit(limit),
+    clearLimit: async (subject) => ((await state.clearLimit(tenant, subject)) ? 1 : 0),
   };
 }
 
@@ -210,12 +241,12 @@ export function stateRevocationActions(state: Pick<GatewayState, "revoke" | "res
   return {
     async revokeUser(value, by, reason) {
       const at = now();
-      await state.revoke({ tenant, kind: "user", value, at, until: at + ttlMs, by, ...(reason ? { reason } : {}) });
+      await state.revoke({ tenant, kind: "user", value, at, until: at + ttlMs, by: by.name, ...(reason ? { reason } : {}) });
       forget();
     },
     async revokeSession(session, by, reason) {
       const at = now();
-      await state.revoke({ tenant, kind: "origin_jti", value: session, at, until: at + ttlMs, by, ...(reason ? { reason } : {}) });
+      await state.revoke({ tenant, kind: "origin_jti", value: session, at, until: at + ttlMs, by: by.name, ...(reason ? { reason } : {}) });
       forget();
     },
     async restoreUser(value) {

@@ -43,12 +43,12 @@ function world(options: { redirectUri?: string; tokenTtl?: number; refuseRefresh
   const data = {
     overview: async () => ({ marker: "overview" }),
     people: async (q: { q: string }) => ({ range: { from: "2026-11-01", to: "2026-11-29" }, total: 1, offset: 0, limit: 50, sort: "cost_micro_usd", dir: "desc", totals: zeroFigures(), rows: [{ ...zeroFigures(), sub: "s1", name: "=HYPERLINK(evil)", username: "x", groups: ["g"], cost_micro_usd: 1_500_000, budget: null, q: q.q }] }),
-    setBudget: async (input: { amount: number }, by: string) => {
-      changes.push(`budget ${input.amount} by ${by}`);
+    setBudget: async (input: { amount: number }, by: { name: string }) => {
+      changes.push(`budget ${input.amount} by ${by.name}`);
       return { ok: true };
     },
-    revoke: async (input: { user?: string }, by: string) => {
-      changes.push(`revoke ${input.user} by ${by}`);
+    revoke: async (input: { user?: string }, by: { name: string }) => {
+      changes.push(`revoke ${input.user} by ${by.name}`);
       return [];
     },
   } as unknown as ConsoleData;

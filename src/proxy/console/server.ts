@@ -20,7 +20,7 @@ import {
 import { toCsv } from "../../shared/csv.ts";
 import { readCapped } from "../../shared/read-capped.ts";
 import type { Asset, ConsoleAssets } from "./assets.ts";
-import type { ConsoleData } from "./data.ts";
+import type { ConsoleActor, ConsoleData } from "./data.ts";
 import { cookieName, readCookie, securityHeaders, setCookie } from "./headers.ts";
 import { authorizationUrl, type ConsoleIdp, exchangeCode, type FetchLike, newCodeVerifier, refreshTokens, revokeRefreshToken, SignInError, signedOutUrl } from "./oidc.ts";
 import { isTokenShaped, randomToken, type SealedStore, SealedRecords, sameToken } from "./session.ts";
@@ -259,7 +259,7 @@ export function createConsoleHandler(deps: ConsoleDeps): (request: Request) => P
     }
     if (endpoint === "logout" && method === "POST") return logout(auth);
     if (!auth.admin) return forbidden(auth, endpoint === "session");
-    const by = auth.user.email ?? auth.user.username;
+    const by: ConsoleActor = { name: auth.user.email ?? auth.user.username, sub: auth.user.sub };
     const today = dayOf(deps.clock());
     const params = new URL(request.url).searchParams;
     let answer: Response;
@@ -272,7 +272,7 @@ export function createConsoleHandler(deps: ConsoleDeps): (request: Request) => P
     return answer;
   }
 
-  async function route(endpoint: string, method: string, params: URLSearchParams, request: Request, today: string, by: string, auth: Authenticated): Promise<Response> {
+  async function route(endpoint: string, method: string, params: URLSearchParams, request: Request, today: string, by: ConsoleActor, auth: Authenticated): Promise<Response> {
     const d = deps.data;
     const key = `${method} ${endpoint}`;
     switch (key) {

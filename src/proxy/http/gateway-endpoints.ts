@@ -6,6 +6,8 @@
  *   GET  /_gateway/v1/session           whether the caller's access token is still accepted (issue 21)
  *   /_gateway/admin/v1/usage|budgets|limits|revocations|audit   admins only (admin/auth.ts)
  *   /_gateway/admin/v1/policy, policy/explain?user=U            admins only: the tenant policy in force, and what a person gets
+ * (`/_gateway/console/…`, the admin console, is answered just before this table by server.ts:
+ * http/console.ts; it has its own cookie session, so no bearer token is read for it.)
  * A person's endpoint answers another method 405 with Allow before reading credentials; an admin
  * resource answers it 400 once the caller is known to be an admin. Unknown paths are 404 to
  * anyone. Handlers throw BadInput (400); the exchange ends with the status they answer.

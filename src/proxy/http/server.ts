@@ -35,6 +35,8 @@ import type { Pool } from "../upstreams/pool.ts";
 import { GatewayRefusal, refusalOf, refusalResponse } from "./errors.ts";
 import { Exchange } from "./exchange.ts";
 import { serveGateway } from "./gateway-endpoints.ts";
+import { type ConsoleParts, isConsolePath, openConsoleParts, TenantConsole } from "./console.ts";
+import type { ConsoleAssets } from "../console/assets.ts";
 import { newRequestId } from "./request-id.ts";
 import { serveApi } from "./request-path.ts";
 import { decideRoute, validHost } from "./routes.ts";
@@ -76,6 +78,8 @@ export interface ProxyOptions {
   reusePort?: boolean;
   /** The tenants' policies, opened before (TenantPolicies.open); required when a tenant has a `policy`. Closed by shutdown. */
   policies?: TenantPolicies;
+  /** The admin console's bundle, built once by the primary (serve.ts, workers.ts); absent: built here when a tenant has `console`. */
+  consoleAssets?: ConsoleAssets | Promise<ConsoleAssets>;
 }
 
 const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
@@ -185,6 +189,7 @@ export function startProxy(options: ProxyOptions) {
     newRequestId,
   };
   const running = startTenantServices(runtimes, ctx, options, claimant, userInfo);
+  const { parts: consoleParts, consoles } = startConsoles(runtimes, ctx, options);
 
   /**
    * The tenant's public base URL: configured, or built from the (already validated) Host, or from
@@ -247,7 +252,12 @@ export function startProxy(options: ProxyOptions) {
     if (!base) return ex.refuse(new GatewayRefusal("bad_forwarded_host", "X-Forwarded-Host must be a host name with an optional port, and X-Forwarded-Proto http or https"));
     const tenantEx = ex.forTenant(runtime, base);
     if (path === DISCOVERY_PATH) return discovery(runtime, base);
-    if (path.startsWith(GATEWAY_PREFIX)) return serveGateway(tenantEx, path, search);
+    if (path.startsWith(GATEWAY_PREFIX)) {
+      // the admin console authenticates by its own cookie: answered before the table's bearer checks
+      const tenantConsole = consoles.get(runtime);
+      if (tenantConsole && isConsolePath(path)) return tenantConsole.serve(tenantEx);
+      return serveGateway(tenantEx, path, search);
+    }
 
     const decision = decideRoute(request.method, path, search);
     if (decision.kind === "reject") return ex.refuse(new GatewayRefusal(decision.reason, decision.message));
@@ -302,11 +312,14 @@ export function startProxy(options: ProxyOptions) {
     /** Where `/metrics` is served, when a metrics listener was asked for. */
     metricsUrl: metricsServer ? `http://${metricsServer.hostname}:${metricsServer.port}` : undefined,
     ready: () => Promise.all([...keysByIssuer.values()].map((k) => k.refresh())).then(() => undefined),
+    /** Whether every tenant's console can answer (IdP discovered, bundle built) within the time; true with no console. */
+    consoleReady: async (timeoutMs?: number) => (await Promise.all([...consoles.values()].map((c) => c.ready(timeoutMs)))).every(Boolean),
     /** Stops accepting, lets requests and streams in flight finish (bounded), then closes. */
     async shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
       for (const k of keysByIssuer.values()) k.stop();
       policies.close();
       for (const runtime of runtimes.values()) runtime.revalidator?.stop();
+      for (const c of consoles.values()) c.stop();
       for (const alerts of running.alerts) alerts.delivery.close(); // what is not delivered stays in the spool for the next start
       const graceful = server.stop(false);
       await Promise.race([graceful, new Promise((r) => setTimeout(r, graceMs))]);
@@ -315,6 +328,7 @@ export function startProxy(options: ProxyOptions) {
       await new Promise((r) => setTimeout(r, 50));
       await ctx.usageWrites.close();
       for (const r of runtimes.values()) r.pool.close();
+      await consoleParts?.close();
       if (ownsState) await state.close();
     },
   };
@@ -346,6 +360,25 @@ function startTenantServices(runtimes: Map<TenantConfig, TenantRuntime>, ctx: Pr
     }
   }
   return { alerts };
+}
+
+/**
+ * The admin console of each tenant that has `console` (http/console.ts): the sessions beside the
+ * state (an opened state given by the caller: in memory), the roll-ups the state's own, the bundle
+ * given or built once; each tenant's IdP discovered in the background.
+ */
+function startConsoles(runtimes: Map<TenantConfig, TenantRuntime>, ctx: ProxyContext, options: ProxyOptions): { parts: ConsoleParts | undefined; consoles: Map<TenantRuntime, TenantConsole> } {
+  const consoles = new Map<TenantRuntime, TenantConsole>();
+  const withConsole = [...runtimes.values()].filter((r) => r.config.console);
+  if (withConsole.length === 0) return { parts: undefined, consoles };
+  const url = typeof options.state === "string" ? options.state : DEFAULT_STATE_URL;
+  const parts = openConsoleParts(url, options.consoleAssets);
+  for (const runtime of withConsole) {
+    const tenantConsole = new TenantConsole(runtime, ctx, parts);
+    tenantConsole.start();
+    consoles.set(runtime, tenantConsole);
+  }
+  return { parts, consoles };
 }
 
 /** Alerts are spooled beside the state's spool: `--spool-dir`, else beside the SQLite file, else the default base. */

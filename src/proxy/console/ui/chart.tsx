@@ -39,6 +39,9 @@ export function StackedCostChart(props: { series: DailySeries; scheme: "light" |
     const stacked: number[][] = [];
     const running = x.map(() => 0);
     for (const v of values) stacked.push(v.map((c, i) => (running[i] = (running[i] as number) + c / 1e6)));
+    const totals = values.map((v) => v.reduce((a, b) => a + b, 0));
+    const days = props.series.days;
+    const rangeText = days.length === 0 ? "" : days.length === 1 ? (days[0] as string) : `${days[0]} – ${days[days.length - 1]}`;
     const text = cssVar("--text-muted");
     const grid = cssVar("--grid");
     const colors = PALETTE.map(cssVar);
@@ -49,15 +52,16 @@ export function StackedCostChart(props: { series: DailySeries; scheme: "light" |
       legend: { live: true },
       cursor: { points: { show: false } },
       series: [
-        { label: "Day", value: (_u, v) => (v == null ? "" : new Date(v * 1000).toISOString().slice(0, 10)) },
+        // hovered: the day; otherwise the range the models' totals are over (its label and colon hidden: style.css)
+        { label: "", value: (_u, v) => (v == null ? rangeText : new Date(v * 1000).toISOString().slice(0, 10)) },
         ...labels.map((label, i) => ({
           label,
           stroke: colors[i % colors.length] as string,
           fill: `${colors[i % colors.length]}cc`,
           width: 1,
           points: { show: false },
-          // the legend shows the model's own cost, not the running sum
-          value: (_u: uPlot, _v: number | null, _s: number, idx: number | null) => (idx == null ? "" : money(values[i]?.[idx] ?? 0)),
+          // the legend shows the model's own cost (not the running sum): that day's, or over the range when not hovered
+          value: (_u: uPlot, _v: number | null, _s: number, idx: number | null) => money(idx == null ? (totals[i] ?? 0) : (values[i]?.[idx] ?? 0)),
         })),
       ],
       bands: labels.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number] })),
