@@ -39,8 +39,9 @@ Options:
                               of the stub (never pass a key as an argument: argv is visible to all)
   --identity-provider <name>  announce this identity_provider (e.g. ExampleCorp) as the sign-in default
   --idp-identifier <id>       announce this idp_identifier (e.g. example.com) as the sign-in default
-  --admin-group <name>        Cognito group whose members may use the proxy's admin API; with the
-                              default users, adds user "admin" (password admin-password-1) in it
+  --admin-group <name>        Cognito group whose members may use the proxy's admin API and the admin
+                              console (default: admins); with the default users, adds user "admin"
+                              (password admin-password-1) in it
   --policy <file>             the tenant policy (JSON or YAML, docs/policy.md) every proxy enforces;
                               watched, and read again on SIGHUP
   --revalidate-seconds <n>    re-check each active session at the IdP's userInfo this often, so a
@@ -155,9 +156,10 @@ function alertsOption(): { alerts?: { webhook: string; secretFile: string } } {
   return { alerts: { webhook, secretFile } };
 }
 
-const adminGroup = opts["admin-group"];
-if (adminGroup !== undefined && !/^[\w.@+-]{1,128}$/.test(adminGroup)) fail(`--admin-group must be a Cognito group name, got "${adminGroup}"`);
-const users = opts.user ? opts.user.map(parseUser) : adminGroup ? [...DEFAULT_USERS, adminUser(adminGroup)] : DEFAULT_USERS;
+/** A default, so that `npm run tenant` serves a console someone can sign in to. */
+const adminGroup = opts["admin-group"] ?? "admins";
+if (!/^[\w.@+-]{1,128}$/.test(adminGroup)) fail(`--admin-group must be a Cognito group name, got "${adminGroup}"`);
+const users = opts.user ? opts.user.map(parseUser) : [...DEFAULT_USERS, adminUser(adminGroup)];
 
 function policyOption(): { policy?: string } {
   const file = opts.policy;
@@ -183,7 +185,7 @@ const tenant = await startTenant({
   ...stateOption(),
   ...upstreamOption(),
   ...stubKeyOption(),
-  ...(adminGroup ? { adminGroup } : {}),
+  adminGroup,
   ...(values["revalidate-seconds"] !== undefined ? { revalidateSeconds: positiveInt("revalidate-seconds", values["revalidate-seconds"], 60, true) } : {}),
   ...alertsOption(),
   // the gateway's own switch, honoured by the local tenant's proxy too
@@ -207,7 +209,7 @@ const tenant = await startTenant({
 
 process.stdout.write(JSON.stringify(tenant.info) + "\n");
 // for a person at the terminal (stdout keeps only the JSON line)
-const consoleAdmin = adminGroup ? `sign in as admin / admin-password-1 (group ${adminGroup})` : "sign in as a member of the admin group: start with --admin-group admins to get user admin / admin-password-1";
+const consoleAdmin = opts.user ? `sign in as a member of ${adminGroup}` : `sign in as admin / admin-password-1 (group ${adminGroup})`;
 process.stderr.write(`tenant: admin console at ${tenant.info.console} (${consoleAdmin})\n`);
 
 process.on("SIGHUP", () => tenant.reload());
