@@ -26,6 +26,8 @@ export class Exchange {
   base = "";
   /** The route label of the log line and the metrics (bounded): "other" until the path names one. */
   route = "other";
+  /** The credential the request carried (extractToken), once authenticate read it: read once per request. */
+  token: string | null = null;
   /** Who is asking, once the token is verified. */
   user: VerifiedUser | undefined = undefined;
   person: Person | undefined = undefined;

@@ -18,6 +18,7 @@ export const SESSION_REVOKED_MESSAGE = "this sign-in was ended (signed out); sig
 /** `token`: the request's (extractToken), when the caller has it already. */
 export async function authenticate(ex: TenantExchange, token = extractToken(ex.request.headers)): Promise<Response | undefined> {
   const { ctx, runtime } = ex;
+  ex.token = token;
   try {
     ex.user = await verifiedUser(runtime, token);
   } catch (e) {
@@ -56,7 +57,7 @@ function noteSession(ex: TenantExchange, user: NonNullable<TenantExchange["user"
   const revalidator = ex.runtime.revalidator;
   if (!revalidator) return;
   const sessionId = sessionOf(user);
-  const token = sessionId ? extractToken(ex.request.headers) : null;
+  const token = sessionId ? ex.token : null;
   if (!sessionId || !token) return;
   const { config } = ex.runtime;
   revalidator.seen({ tenant: config.slug, issuer: config.issuer, sub: user.sub, sessionId, accessToken: token, expiresAt: user.exp * 1000, displayName: ex.person?.displayName ?? user.username });
