@@ -8,7 +8,8 @@
  */
 interface Entry {
   at: number;
-  signal: AbortSignal;
+  /** Its `signal` is read only at a tick (the request path's is made on first use). */
+  client: { readonly signal: AbortSignal };
   expire: (reason: "timeout" | "cancelled") => void;
 }
 
@@ -21,9 +22,9 @@ export class Deadlines {
     private readonly tickMs: number,
   ) {}
 
-  /** Calls `expire` once `ms` have passed, or once `signal` aborted; returns the cancel. */
-  add(ms: number, signal: AbortSignal, expire: Entry["expire"]): () => void {
-    const entry: Entry = { at: this.now() + ms, signal, expire };
+  /** Calls `expire` once `ms` have passed, or once `client.signal` aborted; returns the cancel. */
+  add(ms: number, client: Entry["client"], expire: Entry["expire"]): () => void {
+    const entry: Entry = { at: this.now() + ms, client, expire };
     this.pending.add(entry);
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.tickMs);
@@ -41,7 +42,7 @@ export class Deadlines {
     if (this.pending.size === 0) return this.stop();
     const now = this.now();
     for (const entry of this.pending) {
-      const reason = entry.signal.aborted ? "cancelled" : entry.at <= now ? "timeout" : undefined;
+      const reason = entry.client.signal.aborted ? "cancelled" : entry.at <= now ? "timeout" : undefined;
       if (!reason) continue;
       this.pending.delete(entry);
       entry.expire(reason);

@@ -101,7 +101,7 @@ export class Pool {
       if (last) this.leave(last);
       const started = this.deps.now();
       member.stats.requests++;
-      const attempt = await this.attempt(member.upstream, request, facts);
+      const attempt = await this.attempt(member.upstream, request, facts, tried.length === 0);
       const verdict = verdictOf(attempt.outcome);
       const record: AttemptRecord = { upstream: member.upstream.name, outcome: "served", status: attempt.response?.status, ms: this.deps.now() - started };
       tried.push(record);
@@ -166,14 +166,16 @@ export class Pool {
   /**
    * One attempt, bounded by the head timeout. Its own controller is aborted by the deadline, or
    * (at the deadline's next tick) once the client went away; after the head, the request path's
-   * relay cancels the body when the client goes.
+   * relay cancels the body when the client goes. A retry first checks the client is still there;
+   * the first attempt leaves that to the tick (on the request path, reading the client's signal
+   * makes it, a cost every request would pay).
    */
-  private attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts): Promise<Attempt> {
-    if (request.signal.aborted) return Promise.resolve({ outcome: { kind: "cancelled" } });
+  private attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts, first: boolean): Promise<Attempt> {
+    if (!first && request.signal.aborted) return Promise.resolve({ outcome: { kind: "cancelled" } });
     const attempt = new AbortController();
     const timeoutMs = facts.stream ? this.routing.streamHeadTimeoutMs : this.routing.headTimeoutMs;
     let timedOut = false;
-    const cancel = this.deadlines.add(timeoutMs, request.signal, (reason) => {
+    const cancel = this.deadlines.add(timeoutMs, request, (reason) => {
       timedOut = reason === "timeout";
       attempt.abort(timedOut ? new Error(`no answer from upstream ${upstream.name} within ${timeoutMs} ms`) : request.signal.reason);
     });
