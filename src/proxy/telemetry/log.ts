@@ -57,10 +57,11 @@ const LOG_WRITE_BYTES = 64 * 1024;
 /**
  * The request lines on stdout, gathered and written together every 20 ms (or at 64 KiB): one
  * write for many lines, where a write per line cost a system call each on a pipe (systemd,
- * container runtimes). `flush` writes what waits and waits until stdout took it: the shutdown
- * calls it before the process exits, which would otherwise drop what a pipe had not taken yet.
+ * container runtimes). `flush` writes what waits and waits until stdout took it, at most
+ * `timeoutMs` (a reader that stopped reading must not hold the shutdown): the shutdown calls it
+ * before the process exits, which would otherwise drop what a pipe had not taken yet.
  */
-export function stdoutLogger(): { log(line: LogLine): void; flush(): Promise<void> } {
+export function stdoutLogger(): { log(line: LogLine): void; flush(timeoutMs?: number): Promise<void> } {
   const writer = Bun.stdout.writer();
   let pending: string[] = [];
   let bytes = 0;
@@ -82,9 +83,11 @@ export function stdoutLogger(): { log(line: LogLine): void; flush(): Promise<voi
       if (bytes >= LOG_WRITE_BYTES) writeOut();
       else timer ??= setTimeout(writeOut, 20);
     },
-    async flush() {
+    async flush(timeoutMs = 2000) {
       writeOut();
-      await writer.flush();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([writer.flush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
     },
   };
 }
