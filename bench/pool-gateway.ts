@@ -4,6 +4,8 @@
  * all up at once in front of the same stub, loaded one at a time in interleaved rounds (each
  * round a new order), wrk at $CONNECTIONS (default 50) connections for $DURATION (default 4s):
  *   direct  the pool replaced by a pass-through (the one upstream's send, the client's signal)
+ *   again   the same as direct in a second process: the A/A control (what two processes of the
+ *           same code differ by here, the floor under any difference below)
  *   one     the tenant's one upstream: a pool of one (the shipped path)
  *   two     a failover pool of two, the healthy stub first
  * and the bare Bun proxy (bench/bare-proxy.ts) as the reference of the run. Per round: requests
@@ -30,8 +32,8 @@ const start = async (script: string, env: Record<string, string>) => {
   return { url: (await firstLine(child)).trim(), child };
 };
 
-type Arm = "direct" | "one" | "two" | "bare";
-const ARMS: Arm[] = ["direct", "one", "two", "bare"];
+type Arm = "direct" | "again" | "one" | "two" | "bare";
+const ARMS: Arm[] = ["direct", "again", "one", "two", "bare"];
 const forge = await startForge();
 try {
   const token = await forge.sign({ email: "alice@example.com" });
@@ -45,12 +47,13 @@ try {
   await waitFor(`http://127.0.0.1:${barePort}/healthz`);
   const targets: Record<Arm, { url: string; child: ChildProcess; env: Record<string, string> }> = {
     direct: { ...(await gateway("direct")), env: { BENCH_TOKEN: token } },
+    again: { ...(await gateway("direct")), env: { BENCH_TOKEN: token } },
     one: { ...(await gateway("one")), env: { BENCH_TOKEN: token } },
     two: { ...(await gateway("two")), env: { BENCH_TOKEN: token } },
     bare: { url: `http://127.0.0.1:${barePort}`, child: bareChild, env: { BENCH_UPSTREAM_KEY: KEY } },
   };
   const target = (arm: Arm) => `${targets[arm].url}${arm === "bare" ? "" : "/anthropic"}/v1/messages`;
-  const runs: Record<Arm, { rps: number; cpu: number }[]> = { direct: [], one: [], two: [], bare: [] };
+  const runs: Record<Arm, { rps: number; cpu: number }[]> = { direct: [], again: [], one: [], two: [], bare: [] };
   const loadBefore = loadAverage();
   for (const arm of ARMS) await wrk(target(arm), 8, targets[arm].env, "2s"); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
@@ -72,6 +75,7 @@ try {
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
   const label: Record<Arm, string> = {
     direct: "gateway, pool bypassed (the one upstream's send)",
+    again: "the same, a second process (A/A control)",
     one: "gateway, pool of one (as shipped)",
     two: "gateway, failover pool of two, first healthy",
     bare: "bare Bun `fetch` proxy (reference)",
@@ -85,6 +89,7 @@ try {
     "|---|---:|---|---:|---:|",
     ...ARMS.map((a) => `| ${label[a]} | **${rps(a).toFixed(0)}** | ${runs[a].map((r) => r.rps.toFixed(0)).join(", ")} | ${cpu(a).toFixed(1)} | ${a === "direct" ? "1" : ratio(a).toFixed(3)} |`),
     "",
+    `- A/A control (a second bypassed process): ${pct(1 - ratio("again"))} of throughput, CPU per request ${pct((cpu("again") - cpu("direct")) / cpu("direct"))} (${(cpu("again") - cpu("direct")).toFixed(1)} µs): differences this small are noise.`,
     `- **Pool of one vs bypassed: ${pct(1 - ratio("one"))} of throughput** (median of the per-round ratios), CPU per request ${pct((cpu("one") - cpu("direct")) / cpu("direct"))} (${(cpu("one") - cpu("direct")).toFixed(1)} µs); goal < 3 %: **${1 - ratio("one") < 0.03 ? "met" : "not met"}**.`,
     `- **Failover pool of two (first healthy) vs bypassed: ${pct(1 - ratio("two"))} of throughput**, CPU per request ${pct((cpu("two") - cpu("direct")) / cpu("direct"))} (${(cpu("two") - cpu("direct")).toFixed(1)} µs).`,
   ].join("\n");
