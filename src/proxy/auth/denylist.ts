@@ -21,6 +21,12 @@ export class DenylistCheck {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** The answer kept from the last `ttlMs`, at once (the request path awaits only a store read); undefined: ask `revoked`. */
+  kept(tenant: string, identity: TokenIdentity): Revocation | null | undefined {
+    const hit = this.entries.get(this.keyOf(tenant, identity));
+    return hit && this.now() - hit.at < this.ttlMs ? hit.revoked : undefined;
+  }
+
   async revoked(tenant: string, identity: TokenIdentity): Promise<Revocation | null> {
     const key = this.keyOf(tenant, identity);
     const now = this.now();

@@ -20,7 +20,8 @@ export async function authenticate(ex: TenantExchange, token = extractToken(ex.r
   const { ctx, runtime } = ex;
   ex.token = token;
   try {
-    ex.user = await verifiedUser(runtime, token);
+    const user = verifiedUser(runtime, token);
+    ex.user = user instanceof Promise ? await user : user;
   } catch (e) {
     if (!(e instanceof TokenRejected)) throw e;
     return ex.unauthorized(e);
@@ -35,7 +36,9 @@ export async function authenticate(ex: TenantExchange, token = extractToken(ex.r
 export async function checkRevocation(ex: TenantExchange): Promise<Response | undefined> {
   const user = ex.user as NonNullable<TenantExchange["user"]>;
   // the e-mail userInfo gave counts too: a revocation by e-mail reaches pools whose tokens carry none
-  const revoked = await ex.ctx.denylist.revoked(ex.runtime.config.slug, identityOf(user, ex.person?.email));
+  const identity = identityOf(user, ex.person?.email);
+  const kept = ex.ctx.denylist.kept(ex.runtime.config.slug, identity);
+  const revoked = kept !== undefined ? kept : await ex.ctx.denylist.revoked(ex.runtime.config.slug, identity);
   if (!revoked) {
     noteSession(ex, user);
     return undefined;
