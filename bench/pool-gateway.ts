@@ -1,80 +1,102 @@
 /**
- * What the upstream pool costs the gateway when the first upstream is healthy: wrk against the
- * gateway as it was before the pool was wired (the reference: REFERENCE, a git revision, default
- * b4826bc, extracted with `git archive` and run from its own bench/pool-gateway-server.ts in
- * MODE=direct) and this tree's gateway, whose every request goes through a pool of two (the
- * healthy stub first), in alternating rounds, same stub, same token. Prints each round's
- * requests per second and the gateway process's CPU time per request (from /proc: steadier than
- * throughput on a machine shared with other work), and the medians.
- * Usage: bun bench/pool-gateway.ts [rounds, default 6] (DURATION per round, default 4s; CONNECTIONS, default 32; REFERENCE)
+ * What the upstream pool costs the gateway when the first upstream is healthy (issue 19), as an
+ * A/B in one tree and one run: the same gateway build (bench/pool-gateway-server.ts) three ways,
+ * all up at once in front of the same stub, loaded one at a time in interleaved rounds (each
+ * round a new order), wrk at $CONNECTIONS (default 50) connections for $DURATION (default 4s):
+ *   direct  the pool replaced by a pass-through (the one upstream's send, the client's signal)
+ *   again   the same as direct in a second process: the A/A control (what two processes of the
+ *           same code differ by here, the floor under any difference below)
+ *   one     the tenant's one upstream: a pool of one (the shipped path)
+ *   two     a failover pool of two, the healthy stub first
+ * and the bare Bun proxy (bench/bare-proxy.ts) as the reference of the run. Per round: requests
+ * per second and each gateway's CPU time per request (/proc, all threads: steadier than
+ * throughput on a shared machine); then the medians and the pool's cost, one vs direct and two vs direct.
+ * Usage: bun bench/pool-gateway.ts [rounds, default 8]; writes bench/results/pool-gateway.md.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { startForge } from "../test/support/forge.ts";
 import { randomPort } from "../test/support/ports.ts";
+import { BUN, cpuByThread, cpuPerRequest, firstLine, loadAverage, median, ROOT, stopChild, waitFor, wrk } from "./support.ts";
 
-const ROOT = join(import.meta.dir, "..");
-const ROUNDS = Number(process.argv[2] ?? 6);
-const REFERENCE = process.env.REFERENCE ?? "b4826bc";
+const ROUNDS = Number(process.argv[2] ?? 8);
 const DURATION = process.env.DURATION ?? "4s";
-const CONNECTIONS = process.env.CONNECTIONS ?? "32";
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const KEY = "sk-ant-bench-pool";
 const children: ChildProcess[] = [];
-const firstLine = (child: ChildProcess) => new Promise<string>((resolve, reject) => {
-  createInterface({ input: child.stdout! }).once("line", resolve);
-  child.once("exit", (c) => reject(new Error(`exited ${c}`)));
-});
-const start = (script: string, env: Record<string, string>, root = ROOT) => {
-  const child = spawn(process.execPath, [join(root, "bench", script)], { env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "512", ...env }, stdio: ["ignore", "pipe", "inherit"] });
+const start = async (script: string, env: Record<string, string>) => {
+  const child = spawn(BUN, [join(ROOT, "bench", script)], { env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "512", ...env }, stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
-  return firstLine(child).then((url) => ({ url: url.trim(), child }));
+  return { url: (await firstLine(child)).trim(), child };
 };
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
-function wrk(url: string, token: string, pid: number): { rps: number; cpuUsPerRequest: number } {
-  const before = cpuSeconds(pid);
-  const r = spawnSync("wrk", ["-t", "2", "-c", CONNECTIONS, "-d", DURATION, "-s", join(ROOT, "bench", "post.lua"), url], { env: { ...process.env, BENCH_TOKEN: token }, encoding: "utf8" });
-  const cpu = cpuSeconds(pid) - before;
-  if (/Non-2xx or 3xx responses: (\d+)/.test(r.stdout)) throw new Error(`non-2xx answers:\n${r.stdout}`);
-  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]), cpuUsPerRequest: (cpu * 1e6) / requests };
-}
 
-/** The reference tree: the gateway before the wiring, with this tree's dependencies. */
-const referenceDir = mkdtempSync(join(tmpdir(), "ara-bench-reference-"));
-const archive = spawnSync("sh", ["-c", `git -C "${ROOT}" archive "${REFERENCE}" | tar -x -C "${referenceDir}"`], { encoding: "utf8" });
-if (archive.status !== 0) throw new Error(`cannot extract the reference ${REFERENCE}: ${archive.stderr}`);
-symlinkSync(join(ROOT, "node_modules"), join(referenceDir, "node_modules"));
-
+type Arm = "direct" | "again" | "one" | "two" | "bare";
+const ARMS: Arm[] = ["direct", "again", "one", "two", "bare"];
 const forge = await startForge();
 try {
   const token = await forge.sign({ email: "alice@example.com" });
   const stub = await start("stub-server.ts", { STUB_API_KEY: KEY });
   const spare = await start("stub-server.ts", { STUB_API_KEY: KEY });
   const base = { BENCH_ISSUER: forge.issuer, BENCH_STUB: stub.url, BENCH_SPARE: spare.url, BENCH_KEY: KEY };
-  const gateways = { direct: await start("pool-gateway-server.ts", { ...base, MODE: "direct", BENCH_PORT: String(randomPort()) }, referenceDir), pool: await start("pool-gateway-server.ts", { ...base, MODE: "pool", BENCH_PORT: String(randomPort()) }) };
-  const runs: Record<"direct" | "pool", Array<{ rps: number; cpuUsPerRequest: number }>> = { direct: [], pool: [] };
-  const target = (mode: "direct" | "pool") => `${gateways[mode].url}/anthropic/v1/messages`;
-  for (const mode of ["direct", "pool"] as const) wrk(target(mode), token, gateways[mode].child.pid as number); // warm-up
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const mode of (i % 2 === 0 ? ["direct", "pool"] : ["pool", "direct"]) as Array<"direct" | "pool">) runs[mode].push(wrk(target(mode), token, gateways[mode].child.pid as number));
+  const gateway = (mode: string) => start("pool-gateway-server.ts", { ...base, MODE: mode, BENCH_PORT: String(randomPort()) });
+  const barePort = randomPort();
+  const bareChild = spawn(BUN, [join(ROOT, "bench", "bare-proxy.ts")], { stdio: "ignore", env: { ...process.env, BARE_PORT: String(barePort), BARE_UPSTREAM: stub.url } });
+  children.push(bareChild);
+  await waitFor(`http://127.0.0.1:${barePort}/healthz`);
+  const targets: Record<Arm, { url: string; child: ChildProcess; env: Record<string, string> }> = {
+    direct: { ...(await gateway("direct")), env: { BENCH_TOKEN: token } },
+    again: { ...(await gateway("direct")), env: { BENCH_TOKEN: token } },
+    one: { ...(await gateway("one")), env: { BENCH_TOKEN: token } },
+    two: { ...(await gateway("two")), env: { BENCH_TOKEN: token } },
+    bare: { url: `http://127.0.0.1:${barePort}`, child: bareChild, env: { BENCH_UPSTREAM_KEY: KEY } },
+  };
+  const target = (arm: Arm) => `${targets[arm].url}${arm === "bare" ? "" : "/anthropic"}/v1/messages`;
+  const runs: Record<Arm, { rps: number; cpu: number }[]> = { direct: [], again: [], one: [], two: [], bare: [] };
+  const loadBefore = loadAverage();
+  for (const arm of ARMS) await wrk(target(arm), 8, targets[arm].env, "2s"); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = ARMS.map((_, k) => ARMS[(round + k) % ARMS.length] as Arm);
+    if (round % 2 === 1) order.reverse(); // each arm before and after each other arm
+    for (const arm of order) {
+      const pid = targets[arm].child.pid as number;
+      const before = cpuByThread(pid);
+      const r = await wrk(target(arm), CONNECTIONS, targets[arm].env, DURATION);
+      if (r.errors !== "none") throw new Error(`${arm}: ${r.errors}`);
+      runs[arm].push({ rps: r.rps, cpu: cpuPerRequest(before, cpuByThread(pid), r.requests).total });
+    }
+    console.error(`round ${round + 1}/${ROUNDS}: ${ARMS.map((a) => `${a} ${runs[a][round]!.rps.toFixed(0)} req/s ${runs[a][round]!.cpu.toFixed(1)} µs`).join(", ")}`);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-  for (const mode of ["direct", "pool"] as const) {
-    const label = mode === "direct" ? `before the pool (${REFERENCE})` : "through the pool (this tree)";
-    console.log(`gateway ${label}: ${runs[mode].map((r) => r.rps.toFixed(0)).join(", ")} req/s (median ${median(runs[mode].map((r) => r.rps)).toFixed(0)}); CPU ${runs[mode].map((r) => r.cpuUsPerRequest.toFixed(1)).join(", ")} µs/request (median ${median(runs[mode].map((r) => r.cpuUsPerRequest)).toFixed(1)})`);
-  }
-  const [dr, pr] = [median(runs.direct.map((r) => r.rps)), median(runs.pool.map((r) => r.rps))];
-  const [dc, pc] = [median(runs.direct.map((r) => r.cpuUsPerRequest)), median(runs.pool.map((r) => r.cpuUsPerRequest))];
-  console.log(`pool cost: ${(((dr - pr) / dr) * 100).toFixed(1)} % of throughput, ${(((pc - dc) / pc) * 100).toFixed(1)} % of the gateway's CPU per request (${ROUNDS} alternating rounds of ${DURATION}, ${CONNECTIONS} connections, first upstream healthy)`);
+  const rps = (a: Arm) => median(runs[a].map((r) => r.rps));
+  const cpu = (a: Arm) => median(runs[a].map((r) => r.cpu));
+  // per round: the throughput ratio to direct measured seconds apart
+  const ratio = (a: Arm) => median(runs[a].map((r, i) => r.rps / (runs.direct[i] as { rps: number }).rps));
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const label: Record<Arm, string> = {
+    direct: "gateway, pool bypassed (the one upstream's send)",
+    again: "the same, a second process (A/A control)",
+    one: "gateway, pool of one (as shipped)",
+    two: "gateway, failover pool of two, first healthy",
+    bare: "bare Bun `fetch` proxy (reference)",
+  };
+  const report = [
+    `### The upstream pool's cost, first upstream healthy (\`bun bench/pool-gateway.ts\`)`,
+    "",
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model ?? "?"} (${cpus().length} vCPU; load average ${loadBefore} before, ${loadAverage()} after); ${ROUNDS} interleaved rounds, wrk ${CONNECTIONS} connections, ${DURATION} per arm and round; the same build, stub and token for every gateway arm.`,
+    "",
+    "| arm | req/s, median | each round | CPU µs per request, median (all threads) | req/s vs pool bypassed, median of the rounds |",
+    "|---|---:|---|---:|---:|",
+    ...ARMS.map((a) => `| ${label[a]} | **${rps(a).toFixed(0)}** | ${runs[a].map((r) => r.rps.toFixed(0)).join(", ")} | ${cpu(a).toFixed(1)} | ${a === "direct" ? "1" : ratio(a).toFixed(3)} |`),
+    "",
+    `- A/A control (a second bypassed process): ${pct(1 - ratio("again"))} of throughput, CPU per request ${pct((cpu("again") - cpu("direct")) / cpu("direct"))} (${(cpu("again") - cpu("direct")).toFixed(1)} µs): differences this small are noise.`,
+    `- **Pool of one vs bypassed: ${pct(1 - ratio("one"))} of throughput** (median of the per-round ratios), CPU per request ${pct((cpu("one") - cpu("direct")) / cpu("direct"))} (${(cpu("one") - cpu("direct")).toFixed(1)} µs); goal < 3 %: **${1 - ratio("one") < 0.03 ? "met" : "not met"}**.`,
+    `- **Failover pool of two (first healthy) vs bypassed: ${pct(1 - ratio("two"))} of throughput**, CPU per request ${pct((cpu("two") - cpu("direct")) / cpu("direct"))} (${(cpu("two") - cpu("direct")).toFixed(1)} µs).`,
+  ].join("\n");
+  console.log(report);
+  mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+  writeFileSync(join(ROOT, "bench", "results", "pool-gateway.md"), report + "\n");
 } finally {
-  for (const c of children) c.kill("SIGTERM");
+  await Promise.all(children.map(stopChild));
   forge.stop();
-  rmSync(referenceDir, { recursive: true, force: true });
 }

@@ -20,24 +20,35 @@ export interface RequestFacts {
   bodyBytes: number;
 }
 
+/** Whole bodies only (no `stream` option): one decoder serves every request. */
+const decoder = new TextDecoder();
+
 /** The model and max_tokens of a JSON body already in memory; nothing if it is not JSON. */
 export function requestFacts(body: Uint8Array | ArrayBuffer | undefined, declaredBytes: number): RequestFacts {
   const bytes = body ? body.byteLength : declaredBytes;
-  if (!body) return { bodyBytes: bytes };
+  const facts: RequestFacts = { bodyBytes: bytes };
+  if (!body) return facts;
   try {
-    const json = JSON.parse(new TextDecoder().decode(body)) as { model?: unknown; max_tokens?: unknown; stream?: unknown };
-    return {
-      bodyBytes: bytes,
-      ...(typeof json.model === "string" ? { model: json.model } : {}),
-      ...(typeof json.max_tokens === "number" && Number.isSafeInteger(json.max_tokens) && json.max_tokens > 0 ? { maxTokens: json.max_tokens } : {}),
-      ...(json.stream === true ? { stream: true } : {}),
-    };
+    const json = JSON.parse(decoder.decode(body)) as { model?: unknown; max_tokens?: unknown; stream?: unknown };
+    if (typeof json.model === "string") facts.model = json.model;
+    if (typeof json.max_tokens === "number" && Number.isSafeInteger(json.max_tokens) && json.max_tokens > 0) facts.maxTokens = json.max_tokens;
+    if (json.stream === true) facts.stream = true;
   } catch {
-    return { bodyBytes: bytes };
+    // not JSON: the size alone
   }
+  return facts;
 }
 
+/** A table's dearest rates, computed once per table (an unpriced model is estimated at them on every request). */
+const dearestOf = new WeakMap<PriceTable, Rates>();
+
 function dearest(table: PriceTable): Rates {
+  let rates = dearestOf.get(table);
+  if (!rates) dearestOf.set(table, (rates = dearestRates(table)));
+  return rates;
+}
+
+function dearestRates(table: PriceTable): Rates {
   let input = 0;
   let output = 0;
   for (const p of Object.values(table.models)) {

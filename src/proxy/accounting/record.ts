@@ -1,20 +1,8 @@
 /** The usage read from a response, priced and attributed: one ledger record, one log line's figures. */
 import type { Person } from "../model/person.ts";
-import type { TokenCounts, UsageRecord } from "../model/usage.ts";
+import type { UsageRecord } from "../model/usage.ts";
 import { costOf, type Cost, type PriceTable } from "./pricing.ts";
 import type { Usage } from "./usage.ts";
-
-export function tokenCounts(usage: Usage): TokenCounts {
-  return {
-    inputTokens: usage.inputTokens ?? 0,
-    outputTokens: usage.outputTokens ?? 0,
-    cacheCreationInputTokens: usage.cacheCreationInputTokens ?? 0,
-    cacheCreation5mInputTokens: usage.cacheCreation5mInputTokens ?? 0,
-    cacheCreation1hInputTokens: usage.cacheCreation1hInputTokens ?? 0,
-    cacheReadInputTokens: usage.cacheReadInputTokens ?? 0,
-    webSearchRequests: usage.serverToolUse?.web_search_requests ?? 0,
-  };
-}
 
 /** Whether the response reported any use at all (an error before the model ran reports none). */
 export const hasUsage = (usage: Usage) => usage.inputTokens !== undefined || usage.outputTokens !== undefined || usage.cacheReadInputTokens !== undefined || usage.cacheCreationInputTokens !== undefined;
@@ -23,22 +11,27 @@ export const hasUsage = (usage: Usage) => usage.inputTokens !== undefined || usa
 export function usageRecord(requestId: string, upstreamRequestId: string | null, time: number, person: Person, usage: Usage, requestedModel: string | undefined, table: PriceTable, upstream?: string): { record: UsageRecord; cost: Cost } {
   const model = usage.model ?? requestedModel ?? "unknown";
   const cost = costOf(usage, model, table);
-  return {
-    cost,
-    record: {
-      requestId,
-      ...(upstreamRequestId ? { upstreamRequestId } : {}),
-      ...(upstream !== undefined ? { upstream } : {}),
-      time,
-      tenant: person.tenant,
-      sub: person.sub,
-      ...(person.username !== undefined ? { username: person.username } : {}),
-      ...(person.email !== undefined ? { email: person.email } : {}),
-      displayName: person.displayName,
-      groups: person.groups,
-      model,
-      costMicroUsd: cost.microUsd,
-      ...tokenCounts(usage),
-    },
+  // one literal, the optional fields set after: no spread of partial objects (one record per request)
+  const record: UsageRecord = {
+    requestId,
+    time,
+    tenant: person.tenant,
+    sub: person.sub,
+    displayName: person.displayName,
+    groups: person.groups,
+    model,
+    costMicroUsd: cost.microUsd,
+    inputTokens: usage.inputTokens ?? 0,
+    outputTokens: usage.outputTokens ?? 0,
+    cacheCreationInputTokens: usage.cacheCreationInputTokens ?? 0,
+    cacheCreation5mInputTokens: usage.cacheCreation5mInputTokens ?? 0,
+    cacheCreation1hInputTokens: usage.cacheCreation1hInputTokens ?? 0,
+    cacheReadInputTokens: usage.cacheReadInputTokens ?? 0,
+    webSearchRequests: usage.serverToolUse?.web_search_requests ?? 0,
   };
+  if (upstreamRequestId) record.upstreamRequestId = upstreamRequestId;
+  if (upstream !== undefined) record.upstream = upstream;
+  if (person.username !== undefined) record.username = person.username;
+  if (person.email !== undefined) record.email = person.email;
+  return { cost, record };
 }

@@ -8,10 +8,17 @@ export interface TenantAuth {
   verified: VerifiedTokenCache;
 }
 
-/** Throws TokenRejected. */
-export async function verifiedUser(auth: TenantAuth, token: string | null): Promise<VerifiedUser> {
+/**
+ * Throws (or rejects with) TokenRejected. A token verified before is answered at once, without a
+ * promise: the request path awaits only a real verification (once per token).
+ */
+export function verifiedUser(auth: TenantAuth, token: string | null): VerifiedUser | Promise<VerifiedUser> {
   const cached = token ? auth.verified.get(token) : undefined;
   if (cached) return cached;
+  return verifyAndKeep(auth, token);
+}
+
+async function verifyAndKeep(auth: TenantAuth, token: string | null): Promise<VerifiedUser> {
   const user = await verifyAccessToken(token, auth.policy, auth.keys);
   auth.verified.set(token as string, user);
   return user;

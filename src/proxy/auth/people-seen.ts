@@ -16,6 +16,8 @@ const MAX_ENTRIES = 50_000;
 
 export class PeopleSeen {
   private readonly written = new Map<string, { fingerprint: string; at: number }>();
+  /** When each person object (shared by a token's requests: auth/person.ts) was last found written: no key or fingerprint to build. */
+  private readonly checked = new WeakMap<Person, number>();
 
   constructor(
     private readonly state: Pick<GatewayState, "notePerson">,
@@ -25,14 +27,20 @@ export class PeopleSeen {
 
   /** Called on every verified request; writes only when something is new. */
   saw(person: Person): void {
+    const now = this.now();
+    const checked = this.checked.get(person);
+    if (checked !== undefined && now - checked < this.refreshMs) return;
     const key = `${person.tenant}\0${person.sub}`;
     const fingerprint = `${person.username ?? ""}\0${person.email ?? ""}\0${person.displayName}\0${person.groups.join("\0")}`;
-    const now = this.now();
     const entry = this.written.get(key);
-    if (entry && entry.fingerprint === fingerprint && now - entry.at < this.refreshMs) return;
+    if (entry && entry.fingerprint === fingerprint && now - entry.at < this.refreshMs) {
+      this.checked.set(person, entry.at);
+      return;
+    }
     if (this.written.size >= MAX_ENTRIES) this.written.clear();
     const mine = { fingerprint, at: now };
     this.written.set(key, mine);
+    this.checked.set(person, now);
     void this.state
       .notePerson({
         tenant: person.tenant,
@@ -47,6 +55,7 @@ export class PeopleSeen {
       .catch(() => {
         // the store is down or busy: try again with this person's next request
         if (this.written.get(key) === mine) this.written.delete(key);
+        if (this.checked.get(person) === now) this.checked.delete(person);
       });
   }
 }

@@ -63,10 +63,16 @@ async function readChunkedBody(body: ReadableStream<Uint8Array>, limit: number, 
  * failover may send the body again).
  */
 export async function readRequestBody(request: Request, limit: number, buffered = BUFFERED_BODY_LIMIT): Promise<RequestBody> {
-  if (request.method === "GET" || request.method === "HEAD" || !request.body) return { kind: "none" };
+  if (request.method === "GET" || request.method === "HEAD") return { kind: "none" };
   const lengthHeader = request.headers.get("content-length");
+  const length = lengthHeader === null ? Number.NaN : Number(lengthHeader);
+  // the usual request, a declared small body: read at once, without `request.body` (a stream object made on first use)
+  if (length > 0 && length <= buffered) {
+    const body = await request.arrayBuffer();
+    return { kind: "whole", body, bytes: body.byteLength };
+  }
+  if (!request.body) return { kind: "none" };
   if (lengthHeader === null) return readChunkedBody(request.body, limit, buffered);
-  const length = Number(lengthHeader);
   if (length <= buffered) {
     const body = await request.arrayBuffer();
     return { kind: "whole", body, bytes: body.byteLength };

@@ -72,7 +72,12 @@ export async function forward(ex: TenantExchange, target: ForwardRequest, extraH
     headers,
     body: target.body,
     ...(target.facts ? { facts: target.facts } : {}),
-    signal: request.signal,
+    // read only when asked (Bun makes a request's signal on first use, ~1 µs): the pool asks
+    // before a retry and at its deadline ticks, for attempts still waiting; one created after the
+    // client went away is already aborted
+    get signal() {
+      return request.signal;
+    },
   });
   ex.attempts = result.attempts;
   const served = result.upstream ?? result.tried.at(-1)?.upstream;
@@ -104,12 +109,10 @@ export async function forward(ex: TenantExchange, target: ForwardRequest, extraH
   }
   const scanner = new UsageScanner(answer.headers.get("content-type"));
   const status = answer.status;
-  if (!answer.body || request.method === "HEAD") {
-    ctx.connections.release(request);
-    return { response: new Response(null, { status, headers: responseHeaders }), end: { outcome: "completed", status, usage: scanner.finish(), upstreamRequestId, ttfbMs } };
-  }
+  if (request.method === "HEAD") return noBody(ex, status, responseHeaders, scanner, upstreamRequestId, ttfbMs);
   if (!sse) {
-    // A JSON answer is complete only when whole; read it at once (cheaper than relaying chunks).
+    // A JSON answer is complete only when whole; read it at once (cheaper than relaying chunks),
+    // without `answer.body` (a stream object made on first use)
     let whole: ArrayBuffer;
     try {
       whole = await answer.arrayBuffer();
@@ -118,10 +121,12 @@ export async function forward(ex: TenantExchange, target: ForwardRequest, extraH
       const refusal = new GatewayRefusal("upstream_failed", `the Anthropic API connection failed mid-response: ${(e as Error).message}`, { cause: e });
       return { response: ex.answer(refusal), end: { outcome: "failed", status, usage: scanner.finish(), upstreamRequestId, ttfbMs } };
     }
+    if (whole.byteLength === 0 && answer.body === null) return noBody(ex, status, responseHeaders, scanner, upstreamRequestId, ttfbMs);
     ctx.connections.release(request);
     scanner.push(new Uint8Array(whole));
     return { response: new Response(whole, { status, headers: responseHeaders }), end: { outcome: "completed", status, usage: scanner.finish(), upstreamRequestId, ttfbMs } };
   }
+  if (!answer.body) return noBody(ex, status, responseHeaders, scanner, upstreamRequestId, ttfbMs);
   const { promise, resolve } = Promise.withResolvers<ForwardEnd>();
   const stream = relay(
     answer.body,
@@ -132,4 +137,10 @@ export async function forward(ex: TenantExchange, target: ForwardRequest, extraH
     },
   );
   return { response: new Response(stream, { status, headers: responseHeaders }), end: promise };
+}
+
+/** An answer without a body (HEAD, 204, 304): passed on as such. */
+function noBody(ex: TenantExchange, status: number, headers: Headers, scanner: UsageScanner, upstreamRequestId: string | null, ttfbMs: number): Forwarded {
+  ex.ctx.connections.release(ex.request);
+  return { response: new Response(null, { status, headers }), end: { outcome: "completed", status, usage: scanner.finish(), upstreamRequestId, ttfbMs } };
 }

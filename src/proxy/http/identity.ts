@@ -18,8 +18,10 @@ export const SESSION_REVOKED_MESSAGE = "this sign-in was ended (signed out); sig
 /** `token`: the request's (extractToken), when the caller has it already. */
 export async function authenticate(ex: TenantExchange, token = extractToken(ex.request.headers)): Promise<Response | undefined> {
   const { ctx, runtime } = ex;
+  ex.token = token;
   try {
-    ex.user = await verifiedUser(runtime, token);
+    const user = verifiedUser(runtime, token);
+    ex.user = user instanceof Promise ? await user : user;
   } catch (e) {
     if (!(e instanceof TokenRejected)) throw e;
     return ex.unauthorized(e);
@@ -34,7 +36,9 @@ export async function authenticate(ex: TenantExchange, token = extractToken(ex.r
 export async function checkRevocation(ex: TenantExchange): Promise<Response | undefined> {
   const user = ex.user as NonNullable<TenantExchange["user"]>;
   // the e-mail userInfo gave counts too: a revocation by e-mail reaches pools whose tokens carry none
-  const revoked = await ex.ctx.denylist.revoked(ex.runtime.config.slug, identityOf(user, ex.person?.email));
+  const identity = identityOf(user, ex.person?.email);
+  const kept = ex.ctx.denylist.kept(ex.runtime.config.slug, identity);
+  const revoked = kept !== undefined ? kept : await ex.ctx.denylist.revoked(ex.runtime.config.slug, identity);
   if (!revoked) {
     noteSession(ex, user);
     return undefined;
@@ -56,7 +60,7 @@ function noteSession(ex: TenantExchange, user: NonNullable<TenantExchange["user"
   const revalidator = ex.runtime.revalidator;
   if (!revalidator) return;
   const sessionId = sessionOf(user);
-  const token = sessionId ? extractToken(ex.request.headers) : null;
+  const token = sessionId ? ex.token : null;
   if (!sessionId || !token) return;
   const { config } = ex.runtime;
   revalidator.seen({ tenant: config.slug, issuer: config.issuer, sub: user.sub, sessionId, accessToken: token, expiresAt: user.exp * 1000, displayName: ex.person?.displayName ?? user.username });

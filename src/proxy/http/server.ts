@@ -145,7 +145,8 @@ export function startProxy(options: ProxyOptions) {
   const maxBodyBytes = config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const idleTimeout = config.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
   const metrics: Metrics = createMetrics();
-  const log = options.log ?? stdoutLogger();
+  const stdout = options.log ? undefined : stdoutLogger();
+  const log = options.log ?? (stdout as ReturnType<typeof stdoutLogger>).log;
   const allTenants = config.single ? [config.single] : [...config.tenants.values()];
   const policies = options.policies ?? TenantPolicies.none();
   const unopened = allTenants.find((t) => t.policy && !policies.get(t.slug));
@@ -330,6 +331,7 @@ export function startProxy(options: ProxyOptions) {
       for (const r of runtimes.values()) r.pool.close();
       await consoleParts?.close();
       if (ownsState) await state.close();
+      await stdout?.flush();
     },
   };
 }

@@ -54,9 +54,10 @@ export interface WindowSpec {
  * subject share its one window, so every one holds: the smallest rpm and the smallest tpm.
  */
 export function windowsFor(person: Person, limits: readonly RateLimit[], defaults: RateDefaults = {}): WindowSpec[] {
-  const ids = personIds(person);
   const specs: WindowSpec[] = [];
-  const users = limits.filter((l) => l.subject.kind === "user" && ids.has(l.subject.id));
+  // the person's ids only when some limit names a user (most tenants: none)
+  const ids = limits.some((l) => l.subject.kind === "user") ? personIds(person) : undefined;
+  const users = ids ? limits.filter((l) => l.subject.kind === "user" && ids.has(l.subject.id)) : [];
   const user = users.length > 0 ? tightest(users) : defaults.perPerson;
   if (user && (user.rpm !== undefined || user.tpm !== undefined)) specs.push({ subject: { kind: "user", id: person.sub }, ...rateFields(user) });
   const groups = new Map<string, RateLimit[]>();

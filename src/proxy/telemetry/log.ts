@@ -51,18 +51,44 @@ export interface LogLine {
   state_error?: string;
 }
 
-export function stdoutLogger(): (line: LogLine) => void {
+/** Lines waiting are written once they reach this size, else within 20 ms. */
+const LOG_WRITE_BYTES = 64 * 1024;
+
+/**
+ * The request lines on stdout, gathered and written together every 20 ms (or at 64 KiB): one
+ * write for many lines, where a write per line cost a system call each on a pipe (systemd,
+ * container runtimes). `flush` writes what waits and waits until stdout took it, at most
+ * `timeoutMs` (a reader that stopped reading must not hold the shutdown): the shutdown calls it
+ * before the process exits, which would otherwise drop what a pipe had not taken yet.
+ */
+export function stdoutLogger(): { log(line: LogLine): void; flush(timeoutMs?: number): Promise<void> } {
   const writer = Bun.stdout.writer();
-  let scheduled = false;
-  return (line) => {
-    writer.write(JSON.stringify(line) + "\n");
-    if (!scheduled) {
-      scheduled = true;
-      setTimeout(() => {
-        scheduled = false;
-        void writer.flush();
-      }, 20);
-    }
+  let pending: string[] = [];
+  let bytes = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const writeOut = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    writer.write(pending.join(""));
+    pending = [];
+    bytes = 0;
+    void writer.flush();
+  };
+  return {
+    log(line) {
+      const text = JSON.stringify(line) + "\n";
+      pending.push(text);
+      bytes += text.length;
+      if (bytes >= LOG_WRITE_BYTES) writeOut();
+      else timer ??= setTimeout(writeOut, 20);
+    },
+    async flush(timeoutMs = 2000) {
+      writeOut();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([writer.flush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+    },
   };
 }
 

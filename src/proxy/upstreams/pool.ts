@@ -10,7 +10,7 @@
 import { requestFacts } from "../accounting/estimate.ts";
 import { anthropicError } from "../http/errors.ts";
 import { CircuitBreaker, type CircuitState } from "./breaker.ts";
-import { Deadlines } from "./deadlines.ts";
+import { Deadlines, type Waiting } from "./deadlines.ts";
 import type { RoutingConfig } from "./config.ts";
 import { type AttemptOutcome, type FailureReason, verdictOf } from "./failover.ts";
 import { attemptOrder } from "./selection.ts";
@@ -101,7 +101,7 @@ export class Pool {
       if (last) this.leave(last);
       const started = this.deps.now();
       member.stats.requests++;
-      const attempt = await this.attempt(member.upstream, request, facts);
+      const attempt = await this.attempt(member.upstream, request, facts, tried.length === 0);
       const verdict = verdictOf(attempt.outcome);
       const record: AttemptRecord = { upstream: member.upstream.name, outcome: "served", status: attempt.response?.status, ms: this.deps.now() - started };
       tried.push(record);
@@ -166,36 +166,27 @@ export class Pool {
   /**
    * One attempt, bounded by the head timeout. Its own controller is aborted by the deadline, or
    * (at the deadline's next tick) once the client went away; after the head, the request path's
-   * relay cancels the body when the client goes.
+   * relay cancels the body when the client goes. A retry first checks the client is still there;
+   * the first attempt leaves that to the tick (on the request path, reading the client's signal
+   * makes it, a cost every request would pay).
    */
-  private attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts): Promise<Attempt> {
-    if (request.signal.aborted) return Promise.resolve({ outcome: { kind: "cancelled" } });
-    const attempt = new AbortController();
+  private async attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts, first: boolean): Promise<Attempt> {
+    if (!first && request.signal.aborted) return { outcome: { kind: "cancelled" } };
     const timeoutMs = facts.stream ? this.routing.streamHeadTimeoutMs : this.routing.headTimeoutMs;
-    let timedOut = false;
-    const cancel = this.deadlines.add(timeoutMs, request.signal, (reason) => {
-      timedOut = reason === "timeout";
-      attempt.abort(timedOut ? new Error(`no answer from upstream ${upstream.name} within ${timeoutMs} ms`) : request.signal.reason);
-    });
-    let sent: Promise<Response>;
+    const waiting = new HeadDeadline(this.deadlines.now() + timeoutMs, request, upstream.name, timeoutMs);
+    this.deadlines.add(waiting);
+    let response: Response;
     try {
-      sent = upstream.send(request, facts.model, attempt.signal);
-    } catch (e) {
-      sent = Promise.reject(e);
+      response = await upstream.send(request, facts.model, waiting.controller.signal);
+    } catch {
+      this.deadlines.remove(waiting);
+      if (request.signal.aborted) return { outcome: { kind: "cancelled" } };
+      return { outcome: waiting.timedOut ? { kind: "timeout" } : { kind: "unreachable" } };
     }
-    return sent.then(
-      (response): Attempt => {
-        cancel();
-        if (!attempt.signal.aborted) return { outcome: { kind: "response", status: response.status }, response };
-        discard(response); // the head came as the attempt was given up: not used
-        return { outcome: timedOut ? { kind: "timeout" } : { kind: "cancelled" } };
-      },
-      (): Attempt => {
-        cancel();
-        if (request.signal.aborted) return { outcome: { kind: "cancelled" } };
-        return { outcome: timedOut ? { kind: "timeout" } : { kind: "unreachable" } };
-      },
-    );
+    this.deadlines.remove(waiting);
+    if (!waiting.controller.signal.aborted) return { outcome: { kind: "response", status: response.status }, response };
+    discard(response); // the head came as the attempt was given up: not used
+    return { outcome: waiting.timedOut ? { kind: "timeout" } : { kind: "cancelled" } };
   }
 
   /** Moving on from a failed upstream: its answer is not used, the move is counted. */
@@ -222,6 +213,24 @@ export class Pool {
     const seconds = Math.round(this.routing.breaker.openMs / 1000);
     if (state === "open") this.deps.log("warn", `upstream ${name}: circuit open after ${failures} consecutive failures; skipped for ${seconds} s, then probed with one request`, { upstream: name, circuit: state });
     else if (state === "closed") this.deps.log("info", `upstream ${name}: circuit closed, the upstream answers again`, { upstream: name, circuit: state });
+  }
+}
+
+/** One attempt's wait for its head: one object (no closures), its controller aborted at the deadline or when the client went away. */
+class HeadDeadline implements Waiting {
+  readonly controller = new AbortController();
+  timedOut = false;
+
+  constructor(
+    readonly at: number,
+    readonly client: UpstreamRequest,
+    private readonly upstream: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  expire(reason: "timeout" | "cancelled"): void {
+    this.timedOut = reason === "timeout";
+    this.controller.abort(this.timedOut ? new Error(`no answer from upstream ${this.upstream} within ${this.timeoutMs} ms`) : this.client.signal.reason);
   }
 }
 

@@ -1,0 +1,58 @@
+/**
+ * The gateway's JavaScript path alone, for profiling one change at a time: `startProxy` in this
+ * process with a canned upstream answer (no upstream socket), requests handed to
+ * `server.fetch` (no client socket), 50 at a time. Prints the process's CPU time per request
+ * (user + system, all threads) of $REPS rounds of 20,000 requests after one warm round, on stderr;
+ * the request log lines go to stdout (send them to /dev/null). The harness's own Request and
+ * Response objects are included (~8 µs): compare builds, not against other benchmarks.
+ *   bun bench/gateway-inprocess.ts > /dev/null
+ *   ROOT=/other/checkout bun bench/gateway-inprocess.ts > /dev/null     another tree's gateway
+ *   bun --cpu-prof --cpu-prof-dir=/tmp/prof bench/gateway-inprocess.ts > /dev/null
+ */
+import { join } from "node:path";
+
+const ROOT = process.env.ROOT ?? join(import.meta.dir, "..");
+const { startForge } = (await import(join(ROOT, "test/support/forge.ts"))) as typeof import("../test/support/forge.ts");
+const { parseTenant } = (await import(join(ROOT, "src/proxy/config.ts"))) as typeof import("../src/proxy/config.ts");
+const { startProxy } = (await import(join(ROOT, "src/proxy/http/server.ts"))) as typeof import("../src/proxy/http/server.ts");
+
+const REQUESTS = 20_000;
+const forge = await startForge();
+const token = await forge.sign({ email: "alice@example.com", origin_jti: crypto.randomUUID() });
+const answer = JSON.stringify({
+  id: "msg_stub_1", type: "message", role: "assistant", model: "claude-bench", content: [{ type: "text", text: "Hello from the local agent-runner tenant." }], stop_reason: "end_turn", stop_sequence: null,
+  usage: { input_tokens: 21, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 }, output_tokens: 14, service_tier: "standard" },
+});
+const upstream = (async () => new Response(answer, { headers: { "content-type": "application/json", "request-id": `req_stub_${Math.random().toString(36).slice(2)}` } })) as unknown as typeof fetch;
+const tenant = parseTenant("default", { issuer: forge.issuer, clientIds: ["agent-runner-cli"], upstream: "http://127.0.0.1:9", upstreamApiKey: "sk-ant-inprocess" });
+const proxy = startProxy({ config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", fetch: upstream });
+await proxy.ready();
+const url = `${proxy.url}/anthropic/v1/messages`;
+const body = '{"model":"claude-bench","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}';
+const headers = { host: new URL(proxy.url).host, "content-type": "application/json", "anthropic-version": "2023-06-01", authorization: `Bearer ${token}`, "x-api-key": token, "content-length": String(body.length) };
+
+async function run(n: number): Promise<void> {
+  let left = n;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (left-- > 0) {
+        const response = await proxy.server.fetch(new Request(url, { method: "POST", headers, body }));
+        if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+        await response.arrayBuffer();
+      }
+    }),
+  );
+}
+
+await run(REQUESTS);
+const rounds: number[] = [];
+for (let i = 0; i < Number(process.env.REPS ?? 5); i++) {
+  const before = process.cpuUsage();
+  await run(REQUESTS);
+  const used = process.cpuUsage(before);
+  rounds.push((used.user + used.system) / REQUESTS);
+}
+console.error(`${ROOT}: ${rounds.map((x) => x.toFixed(1)).join(" ")} µs per request (min ${Math.min(...rounds).toFixed(1)})`);
+await proxy.shutdown(100);
+forge.stop();
+process.exit(0);
