@@ -11,6 +11,10 @@
  * and the bare Bun proxy (bench/bare-proxy.ts) as the reference of the run. Per round: requests
  * per second and each gateway's CPU time per request (/proc, all threads: steadier than
  * throughput on a shared machine); then the medians and the pool's cost, one vs direct and two vs direct.
+ * Each round starts every gateway arm as a new process (warmed up before it is measured): two
+ * processes of the same code differ here by up to ~10 µs a request for as long as they live (heap
+ * layout, JIT, which core), so arms kept for the whole run carry one draw of that into every
+ * round; new processes make it noise the medians average out. FRESH=0 keeps them for the run.
  * Usage: bun bench/pool-gateway.ts [rounds, default 8]; writes bench/results/pool-gateway.md.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -24,6 +28,7 @@ import { BUN, cpuByThread, cpuPerRequest, firstLine, loadAverage, median, ROOT, 
 const ROUNDS = Number(process.argv[2] ?? 8);
 const DURATION = process.env.DURATION ?? "4s";
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
+const FRESH = process.env.FRESH !== "0";
 const KEY = "sk-ant-bench-pool";
 const children: ChildProcess[] = [];
 const start = async (script: string, env: Record<string, string>) => {
@@ -34,6 +39,7 @@ const start = async (script: string, env: Record<string, string>) => {
 
 type Arm = "direct" | "again" | "one" | "two" | "bare";
 const ARMS: Arm[] = ["direct", "again", "one", "two", "bare"];
+const MODES: Record<Exclude<Arm, "bare">, string> = { direct: "direct", again: "direct", one: "one", two: "two" };
 const forge = await startForge();
 try {
   const token = await forge.sign({ email: "alice@example.com" });
@@ -46,17 +52,25 @@ try {
   children.push(bareChild);
   await waitFor(`http://127.0.0.1:${barePort}/healthz`);
   const targets: Record<Arm, { url: string; child: ChildProcess; env: Record<string, string> }> = {
-    direct: { ...(await gateway("direct")), env: { BENCH_TOKEN: token } },
-    again: { ...(await gateway("direct")), env: { BENCH_TOKEN: token } },
-    one: { ...(await gateway("one")), env: { BENCH_TOKEN: token } },
-    two: { ...(await gateway("two")), env: { BENCH_TOKEN: token } },
+    direct: { ...(await gateway(MODES.direct)), env: { BENCH_TOKEN: token } },
+    again: { ...(await gateway(MODES.again)), env: { BENCH_TOKEN: token } },
+    one: { ...(await gateway(MODES.one)), env: { BENCH_TOKEN: token } },
+    two: { ...(await gateway(MODES.two)), env: { BENCH_TOKEN: token } },
     bare: { url: `http://127.0.0.1:${barePort}`, child: bareChild, env: { BENCH_UPSTREAM_KEY: KEY } },
   };
   const target = (arm: Arm) => `${targets[arm].url}${arm === "bare" ? "" : "/anthropic"}/v1/messages`;
+  /** A new process for a gateway arm, warmed up like the first. */
+  const restart = async (arm: Exclude<Arm, "bare">) => {
+    await stopChild(targets[arm].child);
+    children.splice(children.indexOf(targets[arm].child), 1);
+    targets[arm] = { ...(await gateway(MODES[arm])), env: targets[arm].env };
+    await wrk(target(arm), 8, targets[arm].env, "2s");
+  };
   const runs: Record<Arm, { rps: number; cpu: number }[]> = { direct: [], again: [], one: [], two: [], bare: [] };
   const loadBefore = loadAverage();
   for (const arm of ARMS) await wrk(target(arm), 8, targets[arm].env, "2s"); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
+    if (FRESH && round > 0) for (const arm of ["direct", "again", "one", "two"] as const) await restart(arm);
     const order = ARMS.map((_, k) => ARMS[(round + k) % ARMS.length] as Arm);
     if (round % 2 === 1) order.reverse(); // each arm before and after each other arm
     for (const arm of order) {
@@ -83,7 +97,7 @@ try {
   const report = [
     `### The upstream pool's cost, first upstream healthy (\`bun bench/pool-gateway.ts\`)`,
     "",
-    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model ?? "?"} (${cpus().length} vCPU; load average ${loadBefore} before, ${loadAverage()} after); ${ROUNDS} interleaved rounds, wrk ${CONNECTIONS} connections, ${DURATION} per arm and round; the same build, stub and token for every gateway arm.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model ?? "?"} (${cpus().length} vCPU; load average ${loadBefore} before, ${loadAverage()} after); ${ROUNDS} interleaved rounds${FRESH ? " (each gateway arm a new process every round)" : ""}, wrk ${CONNECTIONS} connections, ${DURATION} per arm and round; the same build, stub and token for every gateway arm.`,
     "",
     "| arm | req/s, median | each round | CPU µs per request, median (all threads) | req/s vs pool bypassed, median of the rounds |",
     "|---|---:|---|---:|---:|",
