@@ -8,6 +8,7 @@
  *   bun bench/gateway-inprocess.ts > /dev/null
  *   ROOT=/other/checkout bun bench/gateway-inprocess.ts > /dev/null     another tree's gateway
  *   bun --cpu-prof --cpu-prof-dir=/tmp/prof bench/gateway-inprocess.ts > /dev/null
+ *   POOL=bypassed bun bench/gateway-inprocess.ts > /dev/null     the upstream pool bypassed (bench/direct-pool.ts)
  */
 import { join } from "node:path";
 
@@ -25,7 +26,14 @@ const answer = JSON.stringify({
 });
 const upstream = (async () => new Response(answer, { headers: { "content-type": "application/json", "request-id": `req_stub_${Math.random().toString(36).slice(2)}` } })) as unknown as typeof fetch;
 const tenant = parseTenant("default", { issuer: forge.issuer, clientIds: ["agent-runner-cli"], upstream: "http://127.0.0.1:9", upstreamApiKey: "sk-ant-inprocess" });
-const proxy = startProxy({ config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", fetch: upstream });
+const bypassed = async () => {
+  const { AnthropicUpstream } = (await import(join(ROOT, "src/proxy/upstreams/anthropic.ts"))) as typeof import("../src/proxy/upstreams/anthropic.ts");
+  const { StaticKeySource } = (await import(join(ROOT, "src/proxy/upstreams/key-source.ts"))) as typeof import("../src/proxy/upstreams/key-source.ts");
+  const { DirectPool } = await import("./direct-pool.ts");
+  return new Map([[tenant.slug, new DirectPool(new AnthropicUpstream({ name: "bypassed", url: "http://127.0.0.1:9", key: new StaticKeySource("sk-ant-inprocess"), fetch: upstream }))]]);
+};
+const pools = process.env.POOL === "bypassed" ? { pools: await bypassed() } : {};
+const proxy = startProxy({ config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", fetch: upstream, ...pools });
 await proxy.ready();
 const url = `${proxy.url}/anthropic/v1/messages`;
 const body = '{"model":"claude-bench","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}';

@@ -3,7 +3,7 @@
  *   MODE=one     the tenant's one upstream (`upstream` + key): a pool of one, as shipped
  *   MODE=two     a failover pool of two Anthropic members, the stub first (healthy) and a spare
  *   MODE=direct  the same tenant and upstream as `one`, with the pool replaced by a pass-through
- *                (DirectPool below): the one member's `send` with the client's signal, as the
+ *                (bench/direct-pool.ts): the one member's `send` with the client's signal, as the
  *                gateway forwarded before the pool (one fetch, no order, breaker, head deadline,
  *                attempt records or failover). Only here, never in the gateway: the request path,
  *                the body read whole, the upstream adaptor and its key are the same in all three.
@@ -14,26 +14,8 @@ import { poolDeps, startProxy } from "../src/proxy/http/server.ts";
 import { AnthropicUpstream } from "../src/proxy/upstreams/anthropic.ts";
 import { buildPoolNow } from "../src/proxy/upstreams/build.ts";
 import { StaticKeySource } from "../src/proxy/upstreams/key-source.ts";
-import type { Pool, PoolResult } from "../src/proxy/upstreams/pool.ts";
-import type { UpstreamRequest } from "../src/proxy/upstreams/types.ts";
-
-/** What a gateway without a pool does: one attempt at the one upstream, aborted when the client goes. */
-class DirectPool {
-  constructor(private readonly upstream: AnthropicUpstream) {}
-
-  async send(request: UpstreamRequest): Promise<PoolResult> {
-    const response = await this.upstream.send(request, request.facts?.model, request.signal);
-    return { response, upstream: this.upstream.name, attempts: 1, tried: [] };
-  }
-  stats() {
-    return [];
-  }
-  models() {
-    return [];
-  }
-  async reload() {}
-  close() {}
-}
+import type { Pool } from "../src/proxy/upstreams/pool.ts";
+import { DirectPool } from "./direct-pool.ts";
 
 const env = process.env;
 const mode = env.MODE ?? "one";
@@ -46,7 +28,7 @@ let pool: Pool;
 if (mode === "direct") {
   const member = tenant.pool.upstreams[0];
   if (member?.type !== "anthropic") throw new Error("MODE=direct needs one Anthropic upstream");
-  pool = new DirectPool(new AnthropicUpstream({ name: member.name, url: member.url, key: new StaticKeySource(env.BENCH_KEY as string) })) as unknown as Pool;
+  pool = new DirectPool(new AnthropicUpstream({ name: member.name, url: member.url, key: new StaticKeySource(env.BENCH_KEY as string) }));
 } else {
   pool = buildPoolNow(tenant.pool, poolDeps(tenant.slug, {}));
 }

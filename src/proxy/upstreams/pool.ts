@@ -220,6 +220,7 @@ export class Pool {
 class HeadDeadline implements Waiting {
   readonly controller = new AbortController();
   timedOut = false;
+  settled = false;
 
   constructor(
     readonly at: number,

@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import { Deadlines, type Waiting } from "./deadlines.ts";
+
+function waiting(at: number, client = new AbortController()) {
+  const expired: string[] = [];
+  const w: Waiting & { expired: string[] } = { at, client, expired, expire: (reason) => void expired.push(reason) };
+  return { w, client };
+}
+
+describe("Deadlines", () => {
+  test("expires at the first tick past the deadline, once; a removed attempt never; the timer stops with nothing pending", async () => {
+    let now = 0;
+    const deadlines = new Deadlines(() => now, 5);
+    const late = waiting(10);
+    const done = waiting(10);
+    const later = waiting(1_000);
+    for (const x of [late, done, later]) deadlines.add(x.w);
+    deadlines.remove(done.w);
+    now = 20;
+    await Bun.sleep(30);
+    expect(late.w.expired).toEqual(["timeout"]);
+    expect(done.w.expired).toEqual([]);
+    expect(later.w.expired).toEqual([]);
+    deadlines.remove(later.w);
+    await Bun.sleep(30);
+    expect(later.w.expired).toEqual([]);
+    expect(late.w.expired).toEqual(["timeout"]);
+    // stopped itself: a new attempt starts it again
+    const next = waiting(25);
+    now = 30;
+    deadlines.add(next.w);
+    await Bun.sleep(30);
+    expect(next.w.expired).toEqual(["timeout"]);
+    deadlines.stop();
+  });
+
+  test("a client that went away is expired as cancelled before its deadline", async () => {
+    const deadlines = new Deadlines(() => 0, 5);
+    const gone = waiting(60_000);
+    const stays = waiting(60_000);
+    deadlines.add(gone.w);
+    deadlines.add(stays.w);
+    gone.client.abort();
+    await Bun.sleep(30);
+    expect(gone.w.expired).toEqual(["cancelled"]);
+    expect(stays.w.expired).toEqual([]);
+    deadlines.stop();
+  });
+});
