@@ -19,6 +19,7 @@ import { monthOf } from "../src/proxy/rollup/periods.ts";
 import { RedisRollups } from "../src/proxy/rollup/redis.ts";
 import { SqliteRollups } from "../src/proxy/rollup/sqlite.ts";
 import type { PersonEntry, RollupCell, RollupRecord, UsageRollups } from "../src/proxy/rollup/types.ts";
+import { seededRandom } from "../test/support/seeded-random.ts";
 
 export interface SeedOptions {
   tenant: string;
@@ -32,16 +33,6 @@ export interface SeedOptions {
 }
 
 export const DEFAULT_SEED: SeedOptions = { tenant: "acme", requests: 1_000_000, people: 1000, groups: 40, days: 365, end: dayOf(Date.now()), seed: 1 };
-
-/** mulberry32: small, fast, deterministic. */
-export function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MODELS: { model: string; share: number }[] = [
   { model: "claude-sonnet-4-5", share: 0.55 },
@@ -118,7 +109,7 @@ function request(o: SeedOptions, day: string, i: number, person: SeededPerson, m
 
 /** Generates every request and yields them a day at a time. */
 export function* generateDays(o: SeedOptions): Generator<{ day: string; records: RollupRecord[] }> {
-  const rnd = prng(o.seed);
+  const rnd = seededRandom(o.seed);
   const people = seedPeople(o, rnd);
   const pickPerson = picker(people, people.map((p) => p.weight), rnd);
   const pickModel = picker(MODELS.map((m) => m.model), MODELS.map((m) => m.share), rnd);

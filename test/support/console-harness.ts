@@ -27,6 +27,7 @@ import { SqliteState } from "../../src/proxy/state/sqlite.ts";
 import { createIdp, subjectOf, type TenantUser } from "../../src/tenant/idp.ts";
 import { addDays, dayMs, dayOf } from "../../src/shared/console-api.ts";
 import { portBlock } from "./ports.ts";
+import { seededRandom } from "./seeded-random.ts";
 
 export const ADMIN_GROUP = "console-admins";
 export const CONSOLE_CLIENT_ID = "agent-runner-console";
@@ -49,19 +50,9 @@ const PEOPLE = [
 ];
 const MODELS = ["claude-sonnet-4-5", "claude-opus-4-6", "claude-haiku-4-5", "claude-internal-eval"];
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Known usage records over the last `days` days up to `today` (deterministic). */
 export function knownRecords(today: string, days = 70, perDay = 12): RollupRecord[] {
-  const rnd = prng(7);
+  const rnd = seededRandom(7);
   const out: RollupRecord[] = [];
   for (let d = 0; d < days; d++) {
     const day = addDays(today, -d);

@@ -15,6 +15,7 @@ import { RollupQueries } from "./queries.ts";
 import { RedisRollups } from "./redis.ts";
 import { SqliteRollups } from "./sqlite.ts";
 import type { RollupRecord, RollupRow, UsageRollups } from "./types.ts";
+import { seededRandom } from "../../../test/support/seeded-random.ts";
 
 let redis: TestRedis;
 const dir = mkdtempSync(join(tmpdir(), "ara-rollup-contract-"));
@@ -32,21 +33,11 @@ const newTenant = () => `t${++tenantSeq}-${crypto.randomUUID().slice(0, 6)}`;
 const DAY = 86_400_000;
 const T0 = Date.parse("2026-01-20T10:00:00Z");
 
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const MODELS = ["claude-sonnet-4-5", "claude-opus-4-6", "claude-haiku-4-5", "claude-stub"];
 const GROUPS = [["eng"], ["eng", "ml"], [], ["sales"]];
 
 function records(tenant: string, n: number, seed = 1): RollupRecord[] {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)] as T;
   return Array.from({ length: n }, (_, i) => {
     const person = Math.floor(rnd() * 7);

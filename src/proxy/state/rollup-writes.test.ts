@@ -22,6 +22,7 @@ import { RedisState } from "./redis.ts";
 import { ResilientState } from "./resilient.ts";
 import { SqliteState } from "./sqlite.ts";
 import type { GatewayState, UsageWrite } from "./types.ts";
+import { seededRandom } from "../../../test/support/seeded-random.ts";
 
 const DAY = 86_400_000;
 const dir = mkdtempSync(join(tmpdir(), "ara-rollup-writes-"));
@@ -40,22 +41,13 @@ afterAll(async () => {
 let seq = 0;
 const newTenant = () => `t${++seq}-${crypto.randomUUID().slice(0, 6)}`;
 
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const MODELS = ["claude-sonnet-4-5", "claude-opus-4-6", "claude-haiku-4-5", "claude-unpriced"];
 const GROUPS = [["eng"], ["eng", "ml"], [], ["sales"]];
 /** The last 60 days up to today: older and younger than the roll-ups' 40-day request-id memory. */
 const SPAN_DAYS = 60;
 
 function records(tenant: string, n: number, seed: number, spanDays = SPAN_DAYS): UsageRecord[] {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const start = Date.parse(`${dayOf(Date.now())}T00:00:00Z`) - (spanDays - 1) * DAY;
   return Array.from({ length: n }, (_, i) => {
     const p = Math.floor(rnd() * 5);
