@@ -53,7 +53,8 @@ export async function startTenant(args: string[] = [], extraEnv: Record<string, 
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
     rl.once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`tenant exited with ${code}: ${stderr}`)));
+    // "close", not "exit": the pipes are drained by then, so the reason on stderr is all there
+    child.once("close", (code) => reject(new Error(`tenant exited with ${code}: ${stderr}`)));
     timer = setTimeout(() => reject(new Error(`tenant did not start: ${stderr}`)), 15000);
   }).finally(() => clearTimeout(timer));
   const info = JSON.parse(line);
