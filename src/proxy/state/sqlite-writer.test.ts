@@ -30,6 +30,8 @@ const requests = async (s: { usageReport: SqliteState["usageReport"] }) => (awai
 /** Another process's connection holding the file's write lock until `release`. */
 function holdWriteLock(path: string): { release(): void } {
   const other = new Database(path);
+  // the writer thread may be in a short transaction of its own (the roll-ups' upkeep at start): wait for it
+  other.exec("PRAGMA busy_timeout = 5000");
   other.exec("BEGIN IMMEDIATE");
   return {
     release: () => {
