@@ -43,7 +43,9 @@ export const CLIENT_ID = "agent-runner-cli";
 export const CONSOLE_CLIENT_ID = "agent-runner-console";
 
 export interface TenantOptions {
+  /** The first proxy's port; 0: a free one (`freePort`, handed in by tests to pick a taken one first). */
   port: number;
+  freePort?: () => number;
   idpPort: number;
   accessTokenTtl: number;
   refreshTokenTtl: number;
@@ -136,32 +138,6 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   // With TLS the name is localhost (what the certificate names); without, the loopback address.
   const origin = tls ? `https://localhost:${idpPort}` : `http://127.0.0.1:${idpPort}`;
   const redirectUris = (options.redirectPorts ?? DEFAULT_REDIRECT_PORTS).map((p) => `http://localhost:${p}/callback`);
-  // the console's redirect URI names the first proxy's port: chosen before the IdP registers it
-  const proxyPort = options.port === 0 ? freePort() : options.port;
-  const proxyOrigin = tls ? `https://localhost:${proxyPort}` : `http://127.0.0.1:${proxyPort}`;
-  const consoleUrl = `${proxyOrigin}${CONSOLE_BASE}`;
-  const consoleClient = { clientId: CONSOLE_CLIENT_ID, redirectUri: `${proxyOrigin}${CONSOLE_CALLBACK}`, logoutUri: `${consoleUrl}?signed_out=1` };
-  const idp = await createIdp({
-    origin,
-    poolId: POOL_ID,
-    clientId: CLIENT_ID,
-    redirectUris,
-    users: options.users,
-    accessTokenTtl: options.accessTokenTtl,
-    refreshTokenTtl: options.refreshTokenTtl,
-    rotateRefreshTokens: options.rotateRefreshTokens,
-    consoleClient: { clientId: consoleClient.clientId, redirectUris: [consoleClient.redirectUri], logoutUris: [consoleClient.logoutUri] },
-  });
-  const client: CliClientConfig = {
-    client_id: CLIENT_ID,
-    redirect_uris: redirectUris,
-    scopes: idp.scopes,
-    refresh_token_lifetime_seconds: options.refreshTokenTtl,
-    access_token_lifetime_seconds: options.accessTokenTtl,
-    logout_uris: idp.logoutUris,
-    ...options.signInDefaults,
-  };
-  idpServer.on("request", (req, res) => idp.handle(req, res));
 
   // A real upstream's key never leaves this process (and its replicas): the proxy adds it upstream.
   // The stub's key is named in the JSON line (upstream_key), for a gateway deployed in front of the stub.
@@ -176,18 +152,7 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
   const replicas = options.replicas ?? 1;
   // replicas read the one key from their environment (REPLICA_KEY_ENV), never from their specification
   const pool = pooled ?? poolConfigOfTenant(replicas > 1 ? { upstream: upstreamUrl, upstreamApiKeyEnv: REPLICA_KEY_ENV } : { upstream: upstreamUrl, upstreamApiKey: upstreamKey }, "tenant");
-  const tenantConfig: TenantConfig = {
-    slug: options.slug ?? "acme",
-    issuer: idp.issuer,
-    jwksUri: `${idp.issuer}/.well-known/jwks.json`,
-    clientIds: [CLIENT_ID],
-    requiredGroups: options.requiredGroups ?? [],
-    pool,
-    cli: client,
-    ...(options.policy ? { policy: { path: resolve(options.policy) } } : {}),
-    ...(options.revalidateSeconds !== undefined ? { revalidateSeconds: options.revalidateSeconds } : {}),
-    console: consoleClient,
-  };
+
   const adminGroups = options.adminGroup ? [options.adminGroup] : [];
   const tempDir = (replicas > 1 && !options.state) || options.alerts ? mkdtempSync(join(tmpdir(), "ara-tenant-")) : undefined;
   const state = options.state ?? (replicas > 1 && tempDir ? `sqlite:${join(tempDir, "state.db")}` : "sqlite::memory:");
@@ -197,18 +162,71 @@ export async function startTenant(options: TenantOptions): Promise<RunningTenant
       idpServer.closeAllConnections();
     });
 
-  let proxies: { url: string; metrics: string; stop(): Promise<void>; reload(): void }[];
-  try {
-    // alerts are spooled in the tenant's temporary directory (shared by its replicas), never in the user's home
-    const spoolDir = options.alerts && tempDir ? join(tempDir, "spool") : undefined;
-    const ports = { ...options, port: proxyPort };
-    proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, ports, state, adminGroups, tls, spoolDir)] : await replicaProcesses(tenantConfig, upstreamKey, options, proxyPort, state, adminGroups, replicas, spoolDir);
-  } catch (e) {
-    stub?.stop();
-    await stopIdp();
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-    throw e;
+  type Front = Awaited<ReturnType<typeof frontFor>>;
+  /** The IdP (its console client naming the proxy's port) and the tenant's configuration for the proxy on `proxyPort`. */
+  async function frontFor(proxyPort: number) {
+    const proxyOrigin = tls ? `https://localhost:${proxyPort}` : `http://127.0.0.1:${proxyPort}`;
+    const consoleUrl = `${proxyOrigin}${CONSOLE_BASE}`;
+    const consoleClient = { clientId: CONSOLE_CLIENT_ID, redirectUri: `${proxyOrigin}${CONSOLE_CALLBACK}`, logoutUri: `${consoleUrl}?signed_out=1` };
+    const idp = await createIdp({
+      origin,
+      poolId: POOL_ID,
+      clientId: CLIENT_ID,
+      redirectUris,
+      users: options.users,
+      accessTokenTtl: options.accessTokenTtl,
+      refreshTokenTtl: options.refreshTokenTtl,
+      rotateRefreshTokens: options.rotateRefreshTokens,
+      consoleClient: { clientId: consoleClient.clientId, redirectUris: [consoleClient.redirectUri], logoutUris: [consoleClient.logoutUri] },
+    });
+    const client: CliClientConfig = {
+      client_id: CLIENT_ID,
+      redirect_uris: redirectUris,
+      scopes: idp.scopes,
+      refresh_token_lifetime_seconds: options.refreshTokenTtl,
+      access_token_lifetime_seconds: options.accessTokenTtl,
+      logout_uris: idp.logoutUris,
+      ...options.signInDefaults,
+    };
+
+    const tenantConfig: TenantConfig = {
+      slug: options.slug ?? "acme",
+      issuer: idp.issuer,
+      jwksUri: `${idp.issuer}/.well-known/jwks.json`,
+      clientIds: [CLIENT_ID],
+      requiredGroups: options.requiredGroups ?? [],
+      pool,
+      cli: client,
+      ...(options.policy ? { policy: { path: resolve(options.policy) } } : {}),
+      ...(options.revalidateSeconds !== undefined ? { revalidateSeconds: options.revalidateSeconds } : {}),
+      console: consoleClient,
+    };
+    return { proxyPort, idp, consoleUrl, tenantConfig };
   }
+  // A free port for the first proxy is chosen before the IdP registers the console's redirect URI
+  // there, and bound only when the proxy starts: another process may take it in between. Then the
+  // tenant tries again with another port (the IdP's client registration with it).
+  let proxies: { url: string; metrics: string; stop(): Promise<void>; reload(): void }[] | undefined;
+  let front: Front | undefined;
+  // the IdP of the attempt in progress answers (the proxy discovers it while it starts)
+  idpServer.on("request", (req, res) => (front as Front).idp.handle(req, res));
+  for (let attempt = 1; !proxies; attempt++) {
+    front = await frontFor(options.port === 0 ? (options.freePort ?? freePort)() : options.port);
+    const { tenantConfig, proxyPort } = front;
+    try {
+      // alerts are spooled in the tenant's temporary directory (shared by its replicas), never in the user's home
+      const spoolDir = options.alerts && tempDir ? join(tempDir, "spool") : undefined;
+      const ports = { ...options, port: proxyPort };
+      proxies = replicas === 1 ? [await inProcessProxy(tenantConfig, ports, state, adminGroups, tls, spoolDir)] : await replicaProcesses(tenantConfig, upstreamKey, options, proxyPort, state, adminGroups, replicas, spoolDir);
+    } catch (e) {
+      if (options.port === 0 && replicas === 1 && attempt < 5 && (e as { code?: unknown }).code === "EADDRINUSE") continue;
+      stub?.stop();
+      await stopIdp();
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+  const { idp, consoleUrl } = front as Front;
   const first = proxies[0] as (typeof proxies)[number];
 
   return {

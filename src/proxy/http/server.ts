@@ -273,7 +273,23 @@ export function startProxy(options: ProxyOptions) {
     return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
   }
 
-  const server: Server<undefined> = Bun.serve({
+  /** The background services: stopped first at shutdown, before the listener drains. */
+  function stopServices(): void {
+    for (const k of keysByIssuer.values()) k.stop();
+    policies.close();
+    for (const runtime of runtimes.values()) runtime.revalidator?.stop();
+    for (const c of consoles.values()) c.stop();
+    for (const alerts of running.alerts) alerts.delivery.close(); // what is not delivered stays in the spool for the next start
+  }
+  /** The stores and pools: closed last, once nothing can write. */
+  async function closeStores(): Promise<void> {
+    await ctx.usageWrites.close();
+    for (const r of runtimes.values()) r.pool.close();
+    await consoleParts?.close();
+    if (ownsState) await state.close();
+  }
+  // A listener that cannot bind (the port taken: EADDRINUSE) leaves nothing running behind it.
+  const server: Server<undefined> = bindOrRelease(() => Bun.serve({
     port: options.port,
     hostname: options.hostname ?? "0.0.0.0",
     reusePort: options.reusePort ?? false,
@@ -298,6 +314,9 @@ export function startProxy(options: ProxyOptions) {
     error(error) {
       return refusalResponse(new GatewayRefusal("internal", `internal proxy error: ${error.message}`, { cause: error }), newRequestId());
     },
+  }), () => {
+    stopServices();
+    return closeStores();
   });
   // Metrics name every tenant and its traffic: only on their own listener, loopback by default.
   const metricsServer = options.metrics
@@ -317,23 +336,26 @@ export function startProxy(options: ProxyOptions) {
     consoleReady: async (timeoutMs?: number) => (await Promise.all([...consoles.values()].map((c) => c.ready(timeoutMs)))).every(Boolean),
     /** Stops accepting, lets requests and streams in flight finish (bounded), then closes. */
     async shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
-      for (const k of keysByIssuer.values()) k.stop();
-      policies.close();
-      for (const runtime of runtimes.values()) runtime.revalidator?.stop();
-      for (const c of consoles.values()) c.stop();
-      for (const alerts of running.alerts) alerts.delivery.close(); // what is not delivered stays in the spool for the next start
+      stopServices();
       const graceful = server.stop(false);
       await Promise.race([graceful, new Promise((r) => setTimeout(r, graceMs))]);
       await Promise.all([server.stop(true), metricsServer?.stop(true)]);
       // settles of the last streams run just after their end: let them reach the store
       await new Promise((r) => setTimeout(r, 50));
-      await ctx.usageWrites.close();
-      for (const r of runtimes.values()) r.pool.close();
-      await consoleParts?.close();
-      if (ownsState) await state.close();
+      await closeStores();
       await stdout?.flush();
     },
   };
+}
+
+/** `bind()`, or, when it throws, `release()` started and the error thrown on. */
+function bindOrRelease<T>(bind: () => T, release: () => Promise<void>): T {
+  try {
+    return bind();
+  } catch (e) {
+    void release().catch(() => {});
+    throw e;
+  }
 }
 
 /**
