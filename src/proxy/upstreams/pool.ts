@@ -224,14 +224,14 @@ class HeadDeadline implements Waiting {
 
   constructor(
     readonly at: number,
-    readonly client: UpstreamRequest,
+    public client: UpstreamRequest | null,
     private readonly upstream: string,
     private readonly timeoutMs: number,
   ) {}
 
   expire(reason: "timeout" | "cancelled"): void {
     this.timedOut = reason === "timeout";
-    this.controller.abort(this.timedOut ? new Error(`no answer from upstream ${this.upstream} within ${this.timeoutMs} ms`) : this.client.signal.reason);
+    this.controller.abort(this.timedOut ? new Error(`no answer from upstream ${this.upstream} within ${this.timeoutMs} ms`) : this.client?.signal.reason);
   }
 }
 
