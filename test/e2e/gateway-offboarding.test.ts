@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTenant, type TenantProcess } from "../support/tenant.ts";
 import { authorizeUrl, CookieJarBrowser, exchangeCode, revoke, type Tokens } from "../support/idp-session-client.ts";
-import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { useTestRedis } from "../support/redis-server.ts";
 import { messageBody, post, useGateway } from "../support/gateway.ts";
 import { RedisState } from "../../src/proxy/state/redis.ts";
 import { SqliteState } from "../../src/proxy/state/sqlite.ts";
@@ -19,13 +19,7 @@ import { join } from "node:path";
 const REVALIDATE_SECONDS = 2;
 const PASSWORDS: Record<string, string> = { demo: "demo-password-1", carol: "carol-password-1", dave: "dave-password-1", frank: "frank-password-1" };
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
+const redis = useTestRedis();
 
 /** Polls every replica until each refuses the token; the time from `since` until the last did (ms). */
 async function untilRefusedEverywhere(proxies: string[], token: string, since: number, limitMs: number): Promise<{ ms: number; perReplica: number[] }> {

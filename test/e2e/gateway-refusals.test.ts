@@ -9,25 +9,19 @@
  *   `upstream_auth`, never relayed as the client's 401: logged at warn with the upstream's
  *   status, counted in proxy_upstream_auth_failures_total.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatMicroUsd } from "../../src/shared/money.ts";
-import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { useTestRedis } from "../support/redis-server.ts";
 import { stubOutputTokens, stubUsage } from "../../src/tenant/stub-upstream.ts";
 import { ADMIN_KEY, admin, messageBody, post, type ProxyProcess, useGateway, within } from "../support/gateway.ts";
 import { randomPort } from "../support/ports.ts";
 
 const gateway = useGateway();
-let redis: TestRedis;
+const redis = useTestRedis();
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
 
 type ApiError = { type: string; error: { type: string; message: string } };
 

@@ -4,7 +4,7 @@
  * store (a SQLite file, then a real redis-server) equal the admin API's usage report (`admin
  * usage --json`) per person, model and group, and name people as the token did.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,19 +12,15 @@ import { dayOf, type Figures } from "../../src/shared/console-api.ts";
 import { RedisRollups } from "../../src/proxy/rollup/redis.ts";
 import { SqliteRollups } from "../../src/proxy/rollup/sqlite.ts";
 import type { UsageRollups } from "../../src/proxy/rollup/types.ts";
-import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { useTestRedis } from "../support/redis-server.ts";
 import { ADMIN_KEY, admin, messageBody, post, useGateway, within } from "../support/gateway.ts";
 
 const gateway = useGateway();
 /** The tenant a single-tenant proxy process serves. */
 const TENANT = "default";
-let redis: TestRedis;
+const redis = useTestRedis();
 const dir = mkdtempSync(join(tmpdir(), "ara-rollups-e2e-"));
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
 afterAll(async () => {
-  await redis?.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 

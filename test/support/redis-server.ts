@@ -3,6 +3,7 @@
  * persistence unless asked. `stop()` ends it (SIGTERM, waited for); `start()` brings it back
  * on the same port and directory.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,5 +68,34 @@ export async function startTestRedis(options: { persistent?: boolean } = {}): Pr
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A redis-server for one test file: started before its tests, disposed of after them. The handle
+ * answers like the server once `beforeAll` has run.
+ */
+export function useTestRedis(options: { persistent?: boolean } = {}): TestRedis {
+  let server: TestRedis | undefined;
+  beforeAll(async () => {
+    server = await startTestRedis(options);
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+  const started = (): TestRedis => {
+    if (!server) throw new Error("useTestRedis: the server starts in beforeAll; read it from a hook or a test");
+    return server;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get port() {
+      return started().port;
+    },
+    start: () => started().start(),
+    stop: () => started().stop(),
+    dispose: () => started().dispose(),
   };
 }

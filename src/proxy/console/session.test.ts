@@ -1,18 +1,14 @@
 /** Sealed session records on each store a gateway may share: memory, SQLite (a real file), Redis (a real server). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestRedis, type TestRedis } from "../../../test/support/redis-server.ts";
+import { useTestRedis } from "../../../test/support/redis-server.ts";
 import { MemorySealedStore, RedisSealedStore, randomToken, type SealedStore, SealedRecords, SqliteSealedStore } from "./session.ts";
 
-let redis: TestRedis;
+const redis = useTestRedis();
 const dir = mkdtempSync(join(tmpdir(), "ara-console-sessions-"));
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
 afterAll(async () => {
-  await redis?.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 

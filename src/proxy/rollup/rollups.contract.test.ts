@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addFigures, type DayRange, dayOf, type Figures, zeroFigures } from "../../shared/console-api.ts";
-import { startTestRedis, type TestRedis } from "../../../test/support/redis-server.ts";
+import { useTestRedis } from "../../../test/support/redis-server.ts";
 import { figuresOf, groupsOf } from "./aggregate.ts";
 import { coverRange, daysOf } from "./periods.ts";
 import { RollupQueries } from "./queries.ts";
@@ -17,14 +17,10 @@ import { SqliteRollups } from "./sqlite.ts";
 import type { RollupRecord, RollupRow, UsageRollups } from "./types.ts";
 import { seededRandom } from "../../../test/support/seeded-random.ts";
 
-let redis: TestRedis;
+const redis = useTestRedis();
 const dir = mkdtempSync(join(tmpdir(), "ara-rollup-contract-"));
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
 afterAll(async () => {
-  await redis?.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -14,17 +14,13 @@ import type { UsageRecord } from "../model/usage.ts";
 import { type GatewayState, StateError } from "./types.ts";
 import { RedisState } from "./redis.ts";
 import { SqliteState } from "./sqlite.ts";
-import { startTestRedis, type TestRedis } from "../../../test/support/redis-server.ts";
+import { useTestRedis } from "../../../test/support/redis-server.ts";
 
-let redis: TestRedis;
+const redis = useTestRedis();
 const dir = mkdtempSync(join(tmpdir(), "ara-state-contract-"));
 const dbFile = join(dir, "state.db");
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
 afterAll(async () => {
-  await redis?.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 
