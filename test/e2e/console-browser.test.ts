@@ -14,7 +14,7 @@ import { addDays, usd } from "../../src/shared/console-api.ts";
 import { money } from "../../src/proxy/console/ui/format.ts";
 import type { RollupRecord } from "../../src/proxy/rollup/types.ts";
 import { type ConsoleHarness, HARNESS_USERS, startConsoleHarness, TENANT } from "../support/console-harness.ts";
-import { ConsoleBrowser, cookieHeader, launchChromium } from "../support/console-browser.ts";
+import { ConsoleBrowser, cookieHeader, launchChromium, setBudgetInConsole } from "../support/console-browser.ts";
 
 let harness: ConsoleHarness;
 let browser: Browser;
@@ -115,13 +115,7 @@ describe("the console in Chromium", () => {
   }, 60_000);
 
   test("the budget form sets a budget the state store holds; it shows with its burn; clear removes it", async () => {
-    await page.goto(`${harness.consoleUrl}#/budgets`);
-    await page.waitForSelector("[data-testid=budget-form]");
-    await page.fill("[data-testid=budget-user]", "demo");
-    await page.selectOption("[data-testid=budget-period]", "month");
-    await page.fill("[data-testid=budget-usd]", "12.5");
-    await page.click("[data-testid=budget-submit]");
-    await page.waitForSelector("[data-testid=budget-row-user-demo-month-usd]");
+    await setBudgetInConsole(page, harness.consoleUrl, { user: "demo", period: "month", usd: "12.5" });
     expect(await harness.state.listBudgets(TENANT)).toEqual([{ tenant: TENANT, subject: { kind: "user", id: "demo" }, period: "month", unit: "usd", limit: 12_500_000, soft: false }]);
     expect(await page.getAttribute("[data-testid=budget-row-user-demo-month-usd] [data-testid=limit]", "data-value")).toBe("12.5");
     // the people table shows the burn of demo's month against it

@@ -21,7 +21,7 @@ import { money } from "../../src/proxy/console/ui/format.ts";
 import { subjectOf } from "../../src/tenant/idp.ts";
 import { CONSOLE_CLIENT_ID } from "../../src/tenant/tenant.ts";
 import { baseEnv, isolatedHome, runCli, scriptedBrowser, type CliResult } from "../support/cli.ts";
-import { axeFindings, ConsoleBrowser, consoleViews, cookieHeader, launchChromium } from "../support/console-browser.ts";
+import { axeFindings, ConsoleBrowser, consoleViews, cookieHeader, launchChromium, setBudgetInConsole } from "../support/console-browser.ts";
 import { messageBody, post } from "../support/gateway.ts";
 import { tenantAccessToken } from "../support/http-login.ts";
 import { randomPort } from "../support/ports.ts";
@@ -116,13 +116,7 @@ describe("the console served by the gateway", () => {
   }, 60_000);
 
   test("a budget set in the console is the one admin budget list shows, and it is in admin audit as the console's admin", async () => {
-    await page.goto(`${tenant.console}#/budgets`);
-    await page.waitForSelector("[data-testid=budget-form]");
-    await page.fill("[data-testid=budget-user]", "demo");
-    await page.selectOption("[data-testid=budget-period]", "month");
-    await page.fill("[data-testid=budget-usd]", "12.5");
-    await page.click("[data-testid=budget-submit]");
-    await page.waitForSelector("[data-testid=budget-row-user-demo-month-usd]");
+    await setBudgetInConsole(page, tenant.console, { user: "demo", period: "month", usd: "12.5" });
     // the policy file's pooled budget beside it: read-only (no Clear), its source named
     const fromPolicy = page.locator("[data-testid=budget-row-group-developers-month-usd]");
     expect(await fromPolicy.textContent()).toContain("policy file (read-only)");

@@ -70,3 +70,14 @@ export async function axeFindings(page: Page): Promise<string[]> {
 
 /** The console's views (a person's page needs a sub). */
 export const consoleViews = (personSub: string) => ["#/overview", "#/people", `#/people/${personSub}`, "#/groups", "#/models", "#/budgets", "#/audit", "#/revocations"];
+
+/** Sets a person's budget through the console's form (Budgets & limits) and waits until its row shows. */
+export async function setBudgetInConsole(page: Page, consoleUrl: string, budget: { user: string; period: string; usd: string }): Promise<void> {
+  await page.goto(`${consoleUrl}#/budgets`);
+  await page.waitForSelector("[data-testid=budget-form]");
+  await page.fill("[data-testid=budget-user]", budget.user);
+  await page.selectOption("[data-testid=budget-period]", budget.period);
+  await page.fill("[data-testid=budget-usd]", budget.usd);
+  await page.click("[data-testid=budget-submit]");
+  await page.waitForSelector(`[data-testid=budget-row-user-${budget.user}-${budget.period}-usd]`);
+}
