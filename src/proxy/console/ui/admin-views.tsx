@@ -4,32 +4,20 @@ import { type AuditPage, type BudgetsAndLimits, type BudgetView, CONSOLE_LOGIN, 
 import { getJson, send } from "./api.ts";
 import { BudgetForm, BurnBar, DataTable, Notice, Pager } from "./components.tsx";
 import { amount, dateTime, int } from "./format.ts";
-import { useLoad } from "./hooks.ts";
+import { useAction, useLoad } from "./hooks.ts";
 import type { ViewProps } from "./views.tsx";
 
 const subjectQuery = (s: { kind: string; id: string }) => ({ kind: s.kind, id: s.id });
 
 export function BudgetsView(props: ViewProps) {
   const { data, error, reload } = useLoad(() => getJson<BudgetsAndLimits>("budgets"), [props.tick]);
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
-  const clearBudget = async (b: BudgetView) => {
-    try {
-      const { cleared } = await send<{ cleared: number }>("DELETE", "budgets", undefined, new URLSearchParams({ ...subjectQuery(b.subject), period: b.period, unit: b.unit }).toString());
-      setMessage({ kind: "ok", text: `Cleared ${cleared} budget${cleared === 1 ? "" : "s"} of ${b.subject.label}.` });
-      reload();
-    } catch (e) {
-      setMessage({ kind: "error", text: (e as Error).message });
-    }
-  };
-  const clearLimit = async (l: LimitView) => {
-    try {
-      await send("DELETE", "limits", undefined, new URLSearchParams(subjectQuery(l.subject)).toString());
-      setMessage({ kind: "ok", text: `Cleared the rate limit of ${l.subject.label}.` });
-      reload();
-    } catch (e) {
-      setMessage({ kind: "error", text: (e as Error).message });
-    }
-  };
+  const { message, run } = useAction(reload);
+  const clearBudget = (b: BudgetView) =>
+    run(
+      () => send<{ cleared: number }>("DELETE", "budgets", undefined, new URLSearchParams({ ...subjectQuery(b.subject), period: b.period, unit: b.unit }).toString()),
+      ({ cleared }) => `Cleared ${cleared} budget${cleared === 1 ? "" : "s"} of ${b.subject.label}.`,
+    );
+  const clearLimit = (l: LimitView) => run(() => send("DELETE", "limits", undefined, new URLSearchParams(subjectQuery(l.subject)).toString()), `Cleared the rate limit of ${l.subject.label}.`);
   return (
     <section aria-labelledby="view-title">
       <h2 id="view-title">Budgets and limits</h2>
@@ -102,16 +90,10 @@ function LimitForm(props: { onDone: () => void }) {
   const [id, setId] = useState("");
   const [rpm, setRpm] = useState("");
   const [tpm, setTpm] = useState("");
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
-  const submit = async (e: Event) => {
+  const { message, run } = useAction(props.onDone);
+  const submit = (e: Event) => {
     e.preventDefault();
-    try {
-      await send("PUT", "limits", { kind, id: kind === "tenant" ? "*" : id, rpm: rpm || null, tpm: tpm || null });
-      setMessage({ kind: "ok", text: "Rate limit set." });
-      props.onDone();
-    } catch (err) {
-      setMessage({ kind: "error", text: (err as Error).message });
-    }
+    return run(() => send("PUT", "limits", { kind, id: kind === "tenant" ? "*" : id, rpm: rpm || null, tpm: tpm || null }), "Rate limit set.");
   };
   return (
     <form class="setting-form" onSubmit={submit} aria-label="Set a rate limit">
@@ -179,16 +161,7 @@ export function RevocationsView(props: ViewProps) {
   const [value, setValue] = useState("");
   const [target, setTarget] = useState<"user" | "session">("user");
   const [reason, setReason] = useState("");
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
-  const run = async (what: () => Promise<unknown>, done: string) => {
-    try {
-      await what();
-      setMessage({ kind: "ok", text: done });
-      reload();
-    } catch (e) {
-      setMessage({ kind: "error", text: (e as Error).message });
-    }
-  };
+  const { message, run } = useAction(reload);
   return (
     <section aria-labelledby="view-title">
       <h2 id="view-title">Revocations</h2>

@@ -6,6 +6,7 @@ import {
 } from "../../../shared/console-api.ts";
 import { send } from "./api.ts";
 import { amount, percent } from "./format.ts";
+import { useAction } from "./hooks.ts";
 
 export interface RangeChoice {
   preset: RangePreset;
@@ -200,20 +201,13 @@ export function BudgetForm(props: { user?: string; onDone: () => void }) {
   const [unit, setUnit] = useState<"usd" | "tokens">("usd");
   const [value, setValue] = useState("");
   const [soft, setSoft] = useState(false);
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const { message, run } = useAction(props.onDone);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    try {
-      await send("PUT", "budgets", { kind, id: kind === "tenant" ? "*" : id, period, unit, amount: Number(value), soft });
-      setMessage({ kind: "ok", text: `Budget set: ${kind === "tenant" ? "the tenant" : id}, ${value} ${unit === "usd" ? "USD" : "tokens"} per ${period}.` });
-      props.onDone();
-    } catch (err) {
-      setMessage({ kind: "error", text: (err as Error).message });
-    } finally {
-      setBusy(false);
-    }
+    await run(() => send("PUT", "budgets", { kind, id: kind === "tenant" ? "*" : id, period, unit, amount: Number(value), soft }), `Budget set: ${kind === "tenant" ? "the tenant" : id}, ${value} ${unit === "usd" ? "USD" : "tokens"} per ${period}.`);
+    setBusy(false);
   };
   return (
     <form class="setting-form" data-testid="budget-form" onSubmit={submit} aria-label="Set a budget">

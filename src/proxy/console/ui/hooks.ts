@@ -85,3 +85,24 @@ export function useDebounced<T>(value: T, ms: number): T {
   }, [value, ms]);
   return settled;
 }
+
+/** What a change said: done, or why not. */
+type ActionMessage = { kind: "ok" | "error"; text: string } | null;
+
+/**
+ * A change made from a view (clear, revoke, restore): `run` awaits it, then shows `done` (or what
+ * `done` makes of its answer) and calls `after` (the view's reload); a failure shows its message.
+ */
+export function useAction(after: () => void) {
+  const [message, setMessage] = useState<ActionMessage>(null);
+  const run = async <T,>(what: () => Promise<T>, done: string | ((answer: T) => string)) => {
+    try {
+      const answer = await what();
+      setMessage({ kind: "ok", text: typeof done === "string" ? done : done(answer) });
+      after();
+    } catch (e) {
+      setMessage({ kind: "error", text: (e as Error).message });
+    }
+  };
+  return { message, run };
+}

@@ -7,7 +7,7 @@ import { apiUrl, getJson, send } from "./api.ts";
 import { StackedCostChart } from "./chart.tsx";
 import { BudgetForm, BurnBar, Card, type Column, DataTable, Notice, Pager } from "./components.tsx";
 import { amount, change, compact, dateTime, int, money, percent } from "./format.ts";
-import { useDebounced, useLoad } from "./hooks.ts";
+import { useAction, useDebounced, useLoad } from "./hooks.ts";
 
 export interface ViewProps {
   range: DayRange;
@@ -226,16 +226,7 @@ export function ModelsView(props: ViewProps) {
 export function PersonView(props: ViewProps & { sub: string }) {
   const search = new URLSearchParams({ sub: props.sub, from: props.range.from, to: props.range.to }).toString();
   const { data, error, reload } = useLoad(() => getJson<PersonDetail>("person", search), [search, props.tick]);
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
-  const act = async (what: () => Promise<unknown>, done: string) => {
-    try {
-      await what();
-      setMessage({ kind: "ok", text: done });
-      reload();
-    } catch (e) {
-      setMessage({ kind: "error", text: (e as Error).message });
-    }
-  };
+  const { message, run: act } = useAction(reload);
   const p = data?.person;
   const handle = p ? (p.username ?? p.sub) : "";
   return (
