@@ -16,10 +16,11 @@
 /** What waits for a deadline: expired at the first tick past `at`, or once its client's signal aborted. */
 export interface Waiting {
   readonly at: number;
-  /** Its `signal` is read only at a tick (the request path's is made on first use); dropped once settled. */
+  /**
+   * Its `signal` is read only at a tick (the request path's is made on first use). Deadlines
+   * sets it to null once the attempt no longer waits (removed, or expired): null is "settled".
+   */
   client: { readonly signal: AbortSignal } | null;
-  /** Set by Deadlines: the attempt no longer waits (its head came, or it failed). */
-  settled?: boolean;
   expire(reason: "timeout" | "cancelled"): void;
 }
 
@@ -41,9 +42,8 @@ export class Deadlines {
     }
   }
 
-  /** Marks it settled and drops its client: until the next tick the array still holds it, not the request behind it. */
+  /** Drops its client (settled): until the next tick the array still holds it, not the request behind it. */
   remove(waiting: Waiting): void {
-    waiting.settled = true;
     waiting.client = null;
   }
 
@@ -56,14 +56,14 @@ export class Deadlines {
     const now = this.now();
     const still: Waiting[] = [];
     for (const waiting of this.pending) {
-      if (waiting.settled || !waiting.client) continue;
+      if (!waiting.client) continue;
       const reason = waiting.client.signal.aborted ? "cancelled" : waiting.at <= now ? "timeout" : undefined;
       if (!reason) {
         still.push(waiting);
         continue;
       }
-      waiting.settled = true;
       waiting.expire(reason);
+      waiting.client = null;
     }
     this.pending = still;
     if (still.length === 0) this.stop();

@@ -220,7 +220,6 @@ export class Pool {
 class HeadDeadline implements Waiting {
   readonly controller = new AbortController();
   timedOut = false;
-  settled = false;
 
   constructor(
     readonly at: number,
