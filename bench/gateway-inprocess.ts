@@ -9,6 +9,8 @@
  *   ROOT=/other/checkout bun bench/gateway-inprocess.ts > /dev/null     another tree's gateway
  *   bun --cpu-prof --cpu-prof-dir=/tmp/prof bench/gateway-inprocess.ts > /dev/null
  *   POOL=bypassed bun bench/gateway-inprocess.ts > /dev/null     the upstream pool bypassed (bench/direct-pool.ts)
+ *   POOL=both bun bench/gateway-inprocess.ts > /dev/null         both in one process, rounds alternating
+ *       (the machine's drift then falls on both alike: the pool's cost to a tenth of a µs)
  */
 import { join } from "node:path";
 
@@ -32,14 +34,21 @@ const bypassed = async () => {
   const { DirectPool } = await import("./direct-pool.ts");
   return new Map([[tenant.slug, new DirectPool(new AnthropicUpstream({ name: "bypassed", url: "http://127.0.0.1:9", key: new StaticKeySource("sk-ant-inprocess"), fetch: upstream }))]]);
 };
-const pools = process.env.POOL === "bypassed" ? { pools: await bypassed() } : {};
-const proxy = startProxy({ config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", fetch: upstream, ...pools });
-await proxy.ready();
-const url = `${proxy.url}/anthropic/v1/messages`;
+type Gateway = ReturnType<typeof startProxy>;
+const start = async (bypass: boolean): Promise<Gateway> => {
+  const pools = bypass ? { pools: await bypassed() } : {};
+  const proxy = startProxy({ config: { tenants: new Map([[tenant.slug, tenant]]), single: tenant, trustForwardedHeaders: false, shutdownGraceMs: 100 }, port: 0, hostname: "127.0.0.1", fetch: upstream, ...pools });
+  await proxy.ready();
+  return proxy;
+};
+const arms: Array<[string, Gateway]> = [];
+if (process.env.POOL !== "bypassed") arms.push(["pool", await start(false)]);
+if (process.env.POOL === "bypassed" || process.env.POOL === "both") arms.push(["bypassed", await start(true)]);
 const body = '{"model":"claude-bench","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}';
-const headers = { host: new URL(proxy.url).host, "content-type": "application/json", "anthropic-version": "2023-06-01", authorization: `Bearer ${token}`, "x-api-key": token, "content-length": String(body.length) };
 
-async function run(n: number): Promise<void> {
+async function run(proxy: Gateway, n: number): Promise<void> {
+  const url = `${proxy.url}/anthropic/v1/messages`;
+  const headers = { host: new URL(proxy.url).host, "content-type": "application/json", "anthropic-version": "2023-06-01", authorization: `Bearer ${token}`, "x-api-key": token, "content-length": String(body.length) };
   let left = n;
   await Promise.all(
     Array.from({ length: 50 }, async () => {
@@ -52,15 +61,22 @@ async function run(n: number): Promise<void> {
   );
 }
 
-await run(REQUESTS);
-const rounds: number[] = [];
+for (const [, proxy] of arms) await run(proxy, REQUESTS);
+const rounds = new Map<string, number[]>(arms.map(([name]) => [name, []]));
 for (let i = 0; i < Number(process.env.REPS ?? 5); i++) {
-  const before = process.cpuUsage();
-  await run(REQUESTS);
-  const used = process.cpuUsage(before);
-  rounds.push((used.user + used.system) / REQUESTS);
+  for (const [name, proxy] of i % 2 ? [...arms].reverse() : arms) {
+    const before = process.cpuUsage();
+    await run(proxy, REQUESTS);
+    const used = process.cpuUsage(before);
+    rounds.get(name)?.push((used.user + used.system) / REQUESTS);
+  }
 }
-console.error(`${ROOT}: ${rounds.map((x) => x.toFixed(1)).join(" ")} µs per request (min ${Math.min(...rounds).toFixed(1)})`);
-await proxy.shutdown(100);
+for (const [name, xs] of rounds) console.error(`${ROOT} ${arms.length > 1 ? name : ""}: ${xs.map((x) => x.toFixed(1)).join(" ")} µs per request (min ${Math.min(...xs).toFixed(1)})`);
+if (arms.length > 1) {
+  const [a, b] = [rounds.get("pool") ?? [], rounds.get("bypassed") ?? []];
+  const diffs = a.map((x, i) => x - (b[i] ?? x)).sort((x, y) => x - y);
+  console.error(`pool − bypassed, per round: ${diffs.map((x) => x.toFixed(2)).join(" ")} µs (median ${diffs[Math.floor(diffs.length / 2)]?.toFixed(2)})`);
+}
+for (const [, proxy] of arms) await proxy.shutdown(100);
 forge.stop();
 process.exit(0);

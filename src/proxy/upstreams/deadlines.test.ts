@@ -46,4 +46,32 @@ describe("Deadlines", () => {
     expect(stays.w.expired).toEqual([]);
     deadlines.stop();
   });
+
+  test("settled attempts at the front are let go at the next add; one still waiting keeps its place, and the tick compacts behind it", async () => {
+    let now = 0;
+    const deadlines = new Deadlines(() => now, 5);
+    const first = waiting(10);
+    const second = waiting(10);
+    deadlines.add(first.w);
+    deadlines.add(second.w);
+    deadlines.remove(first.w);
+    deadlines.remove(second.w);
+    expect(deadlines.held).toBe(2);
+    const slow = waiting(10);
+    deadlines.add(slow.w);
+    expect(deadlines.held).toBe(1); // both settled ones let go, before any tick
+    const quick = waiting(10);
+    deadlines.add(quick.w);
+    deadlines.remove(quick.w);
+    deadlines.add(waiting(1_000).w);
+    expect(deadlines.held).toBe(3); // behind the slow one: kept until the tick
+    await Bun.sleep(20);
+    expect(deadlines.held).toBe(2); // the tick dropped the settled one
+    now = 20;
+    await Bun.sleep(20);
+    expect(slow.w.expired).toEqual(["timeout"]);
+    expect(quick.w.expired).toEqual([]);
+    expect(deadlines.held).toBe(1);
+    deadlines.stop();
+  });
 });

@@ -6,12 +6,14 @@
  * a tenth of the shortest timeout, at most 250 ms, so a 120 s timeout fires within 0.2 % of its
  * length. The timer runs while attempts are pending and stops at the first tick with none.
  *
- * Pending attempts are appended to an array that each tick replaces with the ones still waiting;
- * a finished attempt is only marked (`remove`), never searched for, and lets go of its client, so
- * the array does not keep requests alive until the tick (that cost the collector more than the
- * Set did: `perf` of the gateway under wrk). Holding them in one
- * long-lived Set instead cost ~4 µs a request on the request path (measured in process with
- * bench/gateway-inprocess.ts: the Set's add, though trivial alone, was most of the pool's cost).
+ * What this costs is mostly the collector's, so the pending attempts are held as briefly as
+ * possible (each step measured with `perf` of the gateway under wrk, bench/pool-gateway.ts):
+ *  - one long-lived Set cost ~4 µs a request (an old collection pointing at young objects);
+ *  - an array each tick replaces kept every finished attempt, and its request, up to 250 ms;
+ *  - so a finished attempt is only marked (`remove` drops its client: null is "settled"), and
+ *    settled attempts at the front of the array are let go at the next `add`. Heads mostly come
+ *    back in the order the attempts were sent, so a finished attempt is garbage while still
+ *    young, the collector's cheapest case; what an unsettled front keeps, the tick compacts.
  */
 /** What waits for a deadline: expired at the first tick past `at`, or once its client's signal aborted. */
 export interface Waiting {
@@ -25,7 +27,9 @@ export interface Waiting {
 }
 
 export class Deadlines {
-  private pending: Waiting[] = [];
+  /** In the order added; the entries before `head` were let go. */
+  private pending: Array<Waiting | undefined> = [];
+  private head = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -35,6 +39,7 @@ export class Deadlines {
 
   /** Expires `waiting` at its deadline or once its client's signal aborted, unless removed first. */
   add(waiting: Waiting): void {
+    this.letGoOfSettledFront();
     this.pending.push(waiting);
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.tickMs);
@@ -42,9 +47,14 @@ export class Deadlines {
     }
   }
 
-  /** Drops its client (settled): until the next tick the array still holds it, not the request behind it. */
+  /** Drops its client (settled): the attempt is let go at a later `add` or tick, the request behind it at once. */
   remove(waiting: Waiting): void {
     waiting.client = null;
+  }
+
+  /** Attempts still held, settled ones not yet let go included (for tests). */
+  get held(): number {
+    return this.pending.length - this.head;
   }
 
   stop(): void {
@@ -52,11 +62,21 @@ export class Deadlines {
     this.timer = undefined;
   }
 
+  private letGoOfSettledFront(): void {
+    const pending = this.pending;
+    while (this.head < pending.length && pending[this.head]?.client === null) pending[this.head++] = undefined;
+    if (this.head === pending.length) {
+      pending.length = 0;
+      this.head = 0;
+    }
+  }
+
   private tick(): void {
     const now = this.now();
     const still: Waiting[] = [];
-    for (const waiting of this.pending) {
-      if (!waiting.client) continue;
+    for (let i = this.head; i < this.pending.length; i++) {
+      const waiting = this.pending[i];
+      if (!waiting?.client) continue;
       const reason = waiting.client.signal.aborted ? "cancelled" : waiting.at <= now ? "timeout" : undefined;
       if (!reason) {
         still.push(waiting);
@@ -66,6 +86,7 @@ export class Deadlines {
       waiting.client = null;
     }
     this.pending = still;
+    this.head = 0;
     if (still.length === 0) this.stop();
   }
 }

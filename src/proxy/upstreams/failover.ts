@@ -31,16 +31,23 @@ export const RETRIED_STATUSES: readonly number[] = [429, 500, 502, 503, 504, 529
 /** The upstream refused this gateway's own credentials. */
 export const UPSTREAM_AUTH_STATUSES: readonly number[] = [401, 403];
 
+// verdicts are shared constants: judging an attempt allocates nothing (it runs on every request)
+const SERVE: Verdict = { action: "serve" };
+const STOP: Verdict = { action: "stop" };
+const NEXT = new Map<FailureReason, Verdict>(
+  (["unreachable", "timeout", "upstream_auth", ...RETRIED_STATUSES.map(String)] as FailureReason[]).map((reason) => [reason, { action: "next", reason }]),
+);
+
 export function verdictOf(outcome: AttemptOutcome): Verdict {
   switch (outcome.kind) {
     case "cancelled":
-      return { action: "stop" };
+      return STOP;
     case "unreachable":
     case "timeout":
-      return { action: "next", reason: outcome.kind };
+      return NEXT.get(outcome.kind) as Verdict;
     case "response":
-      if (RETRIED_STATUSES.includes(outcome.status)) return { action: "next", reason: String(outcome.status) as FailureReason };
-      if (UPSTREAM_AUTH_STATUSES.includes(outcome.status)) return { action: "next", reason: "upstream_auth" };
-      return { action: "serve" };
+      if (RETRIED_STATUSES.includes(outcome.status)) return NEXT.get(String(outcome.status) as FailureReason) as Verdict;
+      if (UPSTREAM_AUTH_STATUSES.includes(outcome.status)) return NEXT.get("upstream_auth") as Verdict;
+      return SERVE;
   }
 }

@@ -66,6 +66,11 @@ interface Member {
 
 type Attempt = { outcome: AttemptOutcome; response?: Response };
 
+// the outcomes without a status are shared: an attempt allocates no more than it must
+const CANCELLED: Attempt = { outcome: { kind: "cancelled" } };
+const TIMED_OUT: Attempt = { outcome: { kind: "timeout" } };
+const UNREACHABLE: Attempt = { outcome: { kind: "unreachable" } };
+
 export class Pool {
   private readonly members: Member[];
   private readonly deadlines: Deadlines;
@@ -171,7 +176,7 @@ export class Pool {
    * makes it, a cost every request would pay).
    */
   private async attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts, first: boolean): Promise<Attempt> {
-    if (!first && request.signal.aborted) return { outcome: { kind: "cancelled" } };
+    if (!first && request.signal.aborted) return CANCELLED;
     const timeoutMs = facts.stream ? this.routing.streamHeadTimeoutMs : this.routing.headTimeoutMs;
     const waiting = new HeadDeadline(this.deadlines.now() + timeoutMs, request, upstream.name, timeoutMs);
     this.deadlines.add(waiting);
@@ -180,13 +185,13 @@ export class Pool {
       response = await upstream.send(request, facts.model, waiting.controller.signal);
     } catch {
       this.deadlines.remove(waiting);
-      if (request.signal.aborted) return { outcome: { kind: "cancelled" } };
-      return { outcome: waiting.timedOut ? { kind: "timeout" } : { kind: "unreachable" } };
+      if (request.signal.aborted) return CANCELLED;
+      return waiting.timedOut ? TIMED_OUT : UNREACHABLE;
     }
     this.deadlines.remove(waiting);
     if (!waiting.controller.signal.aborted) return { outcome: { kind: "response", status: response.status }, response };
     discard(response); // the head came as the attempt was given up: not used
-    return { outcome: waiting.timedOut ? { kind: "timeout" } : { kind: "cancelled" } };
+    return waiting.timedOut ? TIMED_OUT : CANCELLED;
   }
 
   /** Moving on from a failed upstream: its answer is not used, the move is counted. */
