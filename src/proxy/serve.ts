@@ -10,6 +10,7 @@ import { poolDeps, startProxy, type RunningProxy } from "./http/server.ts";
 import { gatewayReloaders, onSighup } from "./reload.ts";
 import type { ProxyProcessOptions } from "./options.ts";
 import { DEFAULT_STATE_URL } from "./state/open.ts";
+import { MEMORY_LEDGER_ROWS } from "./state/sqlite.ts";
 import { StateError } from "./state/types.ts";
 import { PolicyError } from "../shared/policy/errors.ts";
 import { TenantPolicies } from "./policy/tenant-policies.ts";
@@ -71,6 +72,9 @@ export async function serve(options: ProxyProcessOptions): Promise<RunningProxy>
     spool_dir: spoolDir,
     upstreams: Object.fromEntries([...pools].map(([slug, pool]) => [slug, pool.stats().map((s) => `${s.name} (${s.type})`)])),
   });
+  if (options.state === undefined && store === DEFAULT_STATE_URL) {
+    logEvent("warn", `--state is not set: budgets, limits, revocations and usage live in this process's memory and are lost when it stops, and the usage ledger keeps its latest ${MEMORY_LEDGER_ROWS} records; set --state sqlite:/var/lib/agent-runner/state.db (one host) or a redis:// URL (several)`, { state: store });
+  }
   onSighup(gatewayReloaders(pools, policies));
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {

@@ -382,8 +382,14 @@ describe("the proxy process (src/proxy/main.ts) and its flags", () => {
     const metricsPort = randomPort();
     const child = spawn(BUN, [join(ROOT, "src/proxy/main.ts"), ...common, "--metrics-port", String(metricsPort), "--max-body-bytes", "1000", "--idle-timeout", "30"], { stdio: ["ignore", "ignore", "pipe"] });
     try {
-      const started = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: child.stderr! }).once("line", resolve)));
+      const lines = createInterface({ input: child.stderr! })[Symbol.asyncIterator]();
+      const started = JSON.parse((await lines.next()).value as string);
       expect(started.metrics).toBe(`http://127.0.0.1:${metricsPort}`);
+      // no --state: the default in memory, said once, with what to set instead
+      const warning = JSON.parse((await lines.next()).value as string);
+      expect(warning).toMatchObject({ level: "warn", state: "sqlite::memory:" });
+      expect(warning.message).toContain("--state is not set");
+      expect(warning.message).toContain("set --state sqlite:");
       const main = Number(new URL(started.message.replace("listening on ", "")).port);
       expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${main}/metrics`)).status).toBe(404);

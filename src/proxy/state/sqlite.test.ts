@@ -56,3 +56,35 @@ for (const where of ["in memory", "in a file (writer thread)"]) {
     await state.close();
   });
 }
+
+test("in memory, the ledger keeps the latest records up to its cap (trimmed in one DELETE past a small slack); budgets and roll-ups still count every record", async () => {
+  const state = new SqliteState(":memory:", { memoryLedgerRows: 20 });
+  await state.setBudget({ tenant: "acme", subject: { kind: "tenant", id: "*" }, period: "day", unit: "usd", limit: 1_000_000_000, soft: false });
+  const now = Date.parse("2026-12-04T13:00:00Z");
+  const ledger = async () => (await state.usageReport({ tenant: "acme", since: "2026-12-04", until: "2026-12-04", by: "user" }))[0]?.requests;
+  const written: UsageRecord[] = [];
+  for (let i = 0; i < 20; i++) {
+    const r = record();
+    written.push(r);
+    await state.recordUsage(r);
+  }
+  expect(await ledger()).toBe(20);
+  await state.recordUsage(record()); // within the slack (1 record at a cap of 20)
+  expect(await ledger()).toBe(21);
+  await state.writeUsage(Array.from({ length: 9 }, () => ({ kind: "record" as const, record: record() })));
+  expect(await ledger()).toBe(20); // trimmed to the cap: the oldest went
+  expect((await state.budgetStatus(alice, now))[0]?.used).toBe(3000); // all 30 records' cost
+  const rows = await state.rollups.sum("acme", "model", ["2026-12-04"]);
+  expect(rows.reduce((n, r) => n + r.figures.requests, 0)).toBe(30);
+  // a recent record replayed is still recognised (not counted twice)
+  await state.recordUsage(written[19] as UsageRecord);
+  expect((await state.budgetStatus(alice, now))[0]?.used).toBe(3000);
+  await state.close();
+});
+
+test("in a file, the ledger is not capped (it is the record of spend)", async () => {
+  const state = new SqliteState(join(dir, `${++seq}.db`), { memoryLedgerRows: 5, usageWrites: "inline" });
+  await state.writeUsage(Array.from({ length: 12 }, () => ({ kind: "record" as const, record: record() })));
+  expect((await state.usageReport({ tenant: "acme", since: "2026-12-04", until: "2026-12-04", by: "user" }))[0]?.requests).toBe(12);
+  await state.close();
+});

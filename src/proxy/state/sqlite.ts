@@ -158,7 +158,18 @@ export interface SqliteOptions {
    * file, which starts at open when a backfill is pending; this one otherwise).
    */
   rollupUpkeep?: boolean;
+  /**
+   * In memory only (":memory:"): the ledger keeps the latest this many records, so a gateway left
+   * on the default state does not grow without bound. Budgets, limits and roll-ups keep counting
+   * the older ones (their own tables). Default {@link MEMORY_LEDGER_ROWS}.
+   */
+  memoryLedgerRows?: number;
 }
+
+/** ~40 MB of SQLite pages at the default: weeks of a team's requests, days of a busy company's. */
+export const MEMORY_LEDGER_ROWS = 100_000;
+/** The trim's DELETE runs once this many records went in past the cap (not per write). */
+const MEMORY_TRIM_SLACK = 0.05;
 
 /** What one round of roll-up upkeep did. */
 export interface RollupUpkeep {
@@ -210,6 +221,7 @@ export class SqliteState implements GatewayState {
       this.hot = prepareHot(this.db);
       this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs, rollupUpkeep: options.rollupUpkeep ?? true, ...(options.maxLagMs !== undefined ? { maxLagMs: options.maxLagMs } : {}) }) : undefined;
       this.privateVersions = path === ":memory:" ? new Map() : undefined;
+      this.memoryLedgerRows = path === ":memory:" ? Math.max(1, Math.floor(options.memoryLedgerRows ?? MEMORY_LEDGER_ROWS)) : undefined;
       this.rollups = new SqliteRollups(this.db);
       // the thread does the upkeep: started now if a backfill waits, not at the first request
       if (this.writer && (options.rollupUpkeep ?? true) && this.meta("backfill_upto") !== undefined) void this.writer.write([]).catch(() => {});
@@ -417,8 +429,26 @@ export class SqliteState implements GatewayState {
       for (const [tenant, byKey] of sums) for (const [key, c] of byKey) this.hot.addCounter.run(tenant, key, c.usd, c.tokens, c.heldUsd, c.heldTokens);
       // exactly the records this transaction inserted (a replayed request id is not counted again), atomically with them
       applyRollups(this.db, inserted);
+      this.trimMemoryLedger(inserted.length);
     });
   }
+
+  /**
+   * In memory, the oldest records beyond the cap go, in one DELETE by rowid (insertion order)
+   * once the slack is used up. What they cost stays in the counters and the roll-ups.
+   */
+  private trimMemoryLedger(inserted: number): void {
+    const cap = this.memoryLedgerRows;
+    if (cap === undefined) return;
+    this.memoryLedgerInserted += inserted;
+    if (this.memoryLedgerInserted <= cap + Math.ceil(cap * MEMORY_TRIM_SLACK)) return;
+    this.db.run("DELETE FROM usage WHERE rowid <= (SELECT max(rowid) FROM usage) - ?", [cap]);
+    this.memoryLedgerInserted = cap;
+  }
+
+  private readonly memoryLedgerRows: number | undefined;
+  /** Records inserted since the ledger was last at the cap (or opened): counts, never queries. */
+  private memoryLedgerInserted = 0;
 
   private applyUsage(w: UsageWrite, inserted: UsageRecord[]): void {
     if (w.kind === "release") return void this.drop(w.reservation);
