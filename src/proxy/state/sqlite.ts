@@ -166,7 +166,7 @@ export interface SqliteOptions {
   memoryLedgerRows?: number;
 }
 
-/** ~40 MB of SQLite pages at the default: weeks of a team's requests, days of a busy company's. */
+/** ~30 MB of SQLite pages at the default (measured, 500 people): weeks of a team's requests, days of a busy company's. */
 export const MEMORY_LEDGER_ROWS = 100_000;
 /** The trim's DELETE runs once this many records went in past the cap (not per write). */
 const MEMORY_TRIM_SLACK = 0.05;
