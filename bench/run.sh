@@ -8,7 +8,7 @@
 #   bash bench/run.sh headline   the gateway as shipped vs a bare Bun proxy vs nginx only (~3 min;
 #                                bench/results/proxy-headline.md); BENCH_SLICES=12 for more slices
 #   bash bench/run.sh console    the admin console's API only (bench/results/console.md)
-#   bash bench/run.sh pool       the upstream pool's cost, an A/B in one tree (~3 min; bench/results/pool-gateway.md)
+#   bash bench/run.sh pool       the upstream pool's cost, an A/B in one tree (~6 min; bench/results/pool-gateway.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 part="${1:-all}"

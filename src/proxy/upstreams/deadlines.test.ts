@@ -74,4 +74,19 @@ describe("Deadlines", () => {
     expect(deadlines.held).toBe(1);
     deadlines.stop();
   });
+
+  test("a deadline is set from the last tick's clock plus one tick (no clock read per attempt), from a fresh read when the timer is idle", async () => {
+    let now = 100;
+    let reads = 0;
+    const deadlines = new Deadlines(() => (reads++, now), 5);
+    expect(deadlines.deadlineIn(50)).toBe(150); // idle: read now
+    deadlines.add(waiting(150).w);
+    now = 103; // within the tick
+    const before = reads;
+    expect(deadlines.deadlineIn(50)).toBe(155); // never before 103 + 50
+    expect(reads).toBe(before); // not read
+    await Bun.sleep(15); // a tick reads the clock
+    expect(deadlines.deadlineIn(50)).toBe(158);
+    deadlines.stop();
+  });
 });

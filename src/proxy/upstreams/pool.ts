@@ -178,7 +178,7 @@ export class Pool {
   private async attempt(upstream: Upstream, request: UpstreamRequest, facts: BodyFacts, first: boolean): Promise<Attempt> {
     if (!first && request.signal.aborted) return CANCELLED;
     const timeoutMs = facts.stream ? this.routing.streamHeadTimeoutMs : this.routing.headTimeoutMs;
-    const waiting = new HeadDeadline(this.deadlines.now() + timeoutMs, request, upstream.name, timeoutMs);
+    const waiting = new HeadDeadline(this.deadlines.deadlineIn(timeoutMs), request, upstream.name, timeoutMs);
     this.deadlines.add(waiting);
     let response: Response;
     try {
