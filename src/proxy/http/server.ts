@@ -319,8 +319,14 @@ export function startProxy(options: ProxyOptions) {
     return closeStores();
   });
   // Metrics name every tenant and its traffic: only on their own listener, loopback by default.
-  const metricsServer = options.metrics
-    ? Bun.serve({ port: options.metrics.port, hostname: options.metrics.hostname ?? "127.0.0.1", idleTimeout, fetch: serveMetrics })
+  // If it cannot bind, the main listener (already up) goes too, with everything behind it.
+  const metricsOptions = options.metrics;
+  const metricsServer = metricsOptions
+    ? bindOrRelease(() => Bun.serve({ port: metricsOptions.port, hostname: metricsOptions.hostname ?? "127.0.0.1", idleTimeout, fetch: serveMetrics }), async () => {
+        await server.stop(true);
+        stopServices();
+        await closeStores();
+      })
     : undefined;
 
   return {
