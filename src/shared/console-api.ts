@@ -153,6 +153,8 @@ export interface DailySeries {
   models: string[];
   cost_micro_usd: number[][];
   requests: number[];
+  /** Per model (as `models`): every one of its requests in the range had no price, so its $0 means "unpriced", not free. */
+  unpriced: boolean[];
 }
 
 export interface Overview {

@@ -86,6 +86,11 @@ describe("the console in Chromium", () => {
     // the chart is drawn (uPlot's canvas) and says what it totals
     expect(await page.locator("[data-testid=spend-chart] canvas").count()).toBeGreaterThan(0);
     expect(await page.textContent("[data-testid=spend-chart] figcaption")).toContain(money(all.cost));
+    // its legend gives each model's cost over the range; the model without a price says so, not $0.00
+    const legend = await page.$$eval("[data-testid=spend-chart] .u-legend .u-series", (rows) => rows.map((r) => [r.querySelector(".u-label")?.textContent ?? "", r.querySelector(".u-value")?.textContent ?? ""]));
+    const byModel = sums(harness.records, from, today, (r) => r.model);
+    expect(legend).toContainEqual(["claude-internal-eval", "unpriced"]);
+    expect(legend).toContainEqual(["claude-sonnet-4-5", money(byModel.get("claude-sonnet-4-5")?.cost ?? -1)]);
     // the top person is the one the records say, with their exact cost
     const byPerson = [...sums(harness.records, from, today, (r) => r.username as string)].sort((a, b) => b[1].cost - a[1].cost);
     const [topName, top] = byPerson[0] as [string, Sums];

@@ -115,6 +115,7 @@ export function dailySeries(range: DayRange, rows: readonly SeriesRow[]): DailyS
   const dayIndex = new Map(days.map((d, i) => [d, i]));
   const costByModel = new Map<string, number[]>();
   const totalByModel = new Map<string, number>();
+  const pricedByModel = new Map<string, number>();
   const requests = days.map(() => 0);
   for (const r of rows) {
     const i = dayIndex.get(r.period);
@@ -124,9 +125,10 @@ export function dailySeries(range: DayRange, rows: readonly SeriesRow[]): DailyS
     costs[i] = (costs[i] as number) + r.figures.cost_micro_usd;
     totalByModel.set(r.model, (totalByModel.get(r.model) ?? 0) + r.figures.cost_micro_usd);
     requests[i] = (requests[i] as number) + r.figures.requests;
+    pricedByModel.set(r.model, (pricedByModel.get(r.model) ?? 0) + r.figures.requests - r.figures.unpriced_requests);
   }
   const models = [...costByModel.keys()].sort((a, b) => (totalByModel.get(b) ?? 0) - (totalByModel.get(a) ?? 0) || a.localeCompare(b));
-  return { days, models, cost_micro_usd: models.map((m) => costByModel.get(m) as number[]), requests };
+  return { days, models, cost_micro_usd: models.map((m) => costByModel.get(m) as number[]), requests, unpriced: models.map((m) => pricedByModel.get(m) === 0) };
 }
 
 export class RollupQueries {

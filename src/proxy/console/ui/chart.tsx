@@ -6,7 +6,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import { dayMs, type DailySeries } from "../../../shared/console-api.ts";
-import { compact, money } from "./format.ts";
+import { compact, legendValue, money } from "./format.ts";
 
 const PALETTE = ["--chart-1", "--chart-2", "--chart-3", "--chart-4", "--chart-5", "--chart-6"];
 
@@ -15,11 +15,11 @@ function cssVar(name: string): string {
 }
 
 /** The top models, the rest summed as "other" (a legend of 30 models helps nobody). */
-function limitModels(series: DailySeries, max = PALETTE.length): { labels: string[]; values: number[][] } {
-  if (series.models.length <= max) return { labels: series.models, values: series.cost_micro_usd };
+function limitModels(series: DailySeries, max = PALETTE.length): { labels: string[]; values: number[][]; unpriced: boolean[] } {
+  if (series.models.length <= max) return { labels: series.models, values: series.cost_micro_usd, unpriced: series.unpriced };
   const kept = series.cost_micro_usd.slice(0, max - 1);
   const other = series.days.map((_, d) => series.cost_micro_usd.slice(max - 1).reduce((sum, m) => sum + (m[d] ?? 0), 0));
-  return { labels: [...series.models.slice(0, max - 1), "other"], values: [...kept, other] };
+  return { labels: [...series.models.slice(0, max - 1), "other"], values: [...kept, other], unpriced: [...series.unpriced.slice(0, max - 1), series.unpriced.slice(max - 1).every(Boolean)] };
 }
 
 /** Axis labels in dollars with as many decimals as the tick spacing needs ($0.05, $0.10; $5; $1.2K). */
@@ -34,7 +34,7 @@ export function StackedCostChart(props: { series: DailySeries; scheme: "light" |
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const { labels, values } = limitModels(props.series);
+    const { labels, values, unpriced } = limitModels(props.series);
     const x = props.series.days.map((d) => dayMs(d) / 1000);
     const stacked: number[][] = [];
     const running = x.map(() => 0);
@@ -61,7 +61,7 @@ export function StackedCostChart(props: { series: DailySeries; scheme: "light" |
           width: 1,
           points: { show: false },
           // the legend shows the model's own cost (not the running sum): that day's, or over the range when not hovered
-          value: (_u: uPlot, _v: number | null, _s: number, idx: number | null) => money(idx == null ? (totals[i] ?? 0) : (values[i]?.[idx] ?? 0)),
+          value: (_u: uPlot, _v: number | null, _s: number, idx: number | null) => legendValue(idx == null ? (totals[i] ?? 0) : (values[i]?.[idx] ?? 0), unpriced[i] ?? false),
         })),
       ],
       bands: labels.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number] })),

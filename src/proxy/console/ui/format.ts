@@ -14,6 +14,11 @@ export function money(micro: number): string {
   return Math.abs(micro) >= 1_000_000 ? dollars.format(micro / 1e6) : formatMicroUsd(micro);
 }
 
+/** A model's cost in the chart's legend, or "unpriced" when none of its requests had a price (its $0 is not free). */
+export function legendValue(costMicroUsd: number, unpriced: boolean): string {
+  return unpriced && costMicroUsd === 0 ? "unpriced" : money(costMicroUsd);
+}
+
 export const percent = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%` : "over");
 
 /** a against b as "+12%" / "−5%" (nothing to compare with: ""). */
