@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PolicyError } from "../shared/policy/errors.ts";
+import { tlsFailureIn } from "../shared/tls-failure.ts";
 import { checkPolicySpec } from "../proxy/policy/tenant-policies.ts";
 import { adminUser, startTenant, DEFAULT_USERS } from "./tenant.ts";
 import type { TenantUser } from "./idp.ts";
@@ -25,6 +26,7 @@ Options:
   --slug <name>               tenant slug (default "acme")
   --required-group <name>     proxy admits only users in this Cognito group (repeatable)
   --tls-cert <pem> --tls-key <pem>  serve the IdP and the proxy over HTTPS as https://localhost
+                              (start this and its clients with NODE_EXTRA_CA_CERTS=<the CA's PEM>)
   --replicas <n>              proxy processes, each on its own port (--port, --port+1, ...; or free
                               ports), sharing --state; their URLs are in "proxies" (default 1, in-process)
   --state <url>               the proxy's state: sqlite:/path/state.db or redis://host:6379/0
@@ -203,7 +205,9 @@ const tenant = await startTenant({
       : fail("--tls-cert and --tls-key go together")
     : {}),
 }).catch((e: Error) => {
-  process.stderr.write(`tenant: could not start: ${e.message}\n`);
+  // with --tls-cert the tenant fetches from itself (the gateway the IdP's keys): its own trust first
+  const hint = tlsFailureIn(e) ? "; this process does not trust the --tls-cert certificate: start the tenant, the CLI and Claude Code with NODE_EXTRA_CA_CERTS=<the CA's PEM file>" : "";
+  process.stderr.write(`tenant: could not start: ${e.message}${hint}\n`);
   process.exit(1);
 });
 

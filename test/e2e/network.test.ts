@@ -56,3 +56,14 @@ test("an untrusted certificate is a clear message naming the fix, exit 3", async
   expect(out.stderr).toContain("is not trusted");
   expect(out.stderr).toContain("NODE_EXTRA_CA_CERTS");
 });
+
+test("a TLS tenant that does not trust its own certificate does not start, and says what to set", async () => {
+  const failed = await startTenant(["--tls-cert", ca.certFile, "--tls-key", ca.keyFile], { NODE_EXTRA_CA_CERTS: "", SSL_CERT_FILE: "" }).then(
+    async (t) => (await t.stop(), "started"),
+    (e: Error) => e.message,
+  );
+  expect(failed).toContain("tenant exited with 1");
+  expect(failed).toContain("does not trust the --tls-cert certificate");
+  expect(failed).toContain("NODE_EXTRA_CA_CERTS=<the CA's PEM file>");
+  expect(tenant.stderr()).not.toContain("does not trust");
+});

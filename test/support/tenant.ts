@@ -24,6 +24,8 @@ export interface TenantProcess {
   /** The proxies' state store URL (password hidden). */
   state: string;
   admin_group?: string;
+  /** What the tenant wrote on stderr so far. */
+  stderr(): string;
   /** The admin console on the first proxy. */
   console: string;
   redirectPorts: number[];
@@ -65,6 +67,7 @@ export async function startTenant(args: string[] = [], extraEnv: Record<string, 
     ...info,
     redirectPorts,
     child,
+    stderr: () => stderr,
     stats: async () => (await adminFetch(`${admin}/stats`)).json() as Promise<IdpStats>,
     faults: async (faults) => {
       await adminFetch(`${admin}/faults`, { method: "POST", body: JSON.stringify(faults) });

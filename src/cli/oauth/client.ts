@@ -12,6 +12,7 @@ import { discoveryUrlFor, parseTenantDiscovery, DiscoveryFormatError, DiscoveryP
 import { checkEndpointUrl, checkProfileUrls, checkRedirectUri, checkTenantUrl, EndpointPolicyError, isLoopbackHost } from "../../shared/endpoint-policy.ts";
 import { boundedCustomFetch, boundedFetch, ResponseTooLarge, type TlsTrust } from "./bounded-fetch.ts";
 import { sanitizeForTerminal } from "../terminal-text.ts";
+import { isTlsFailure } from "../../shared/tls-failure.ts";
 
 /**
  * Total time for one request to the IdP: bounded, so a hung IdP never hangs Claude Code.
@@ -146,11 +147,6 @@ export function idpFailure(action: string, url: string, error: unknown): CliErro
 function isTimeout(error: unknown): boolean {
   const name = error instanceof DOMException || error instanceof Error ? error.name : undefined;
   return name === "TimeoutError" || name === "AbortError";
-}
-
-/** Bun's (and Node's) error codes for an untrusted or invalid server certificate. */
-function isTlsFailure(code: string): boolean {
-  return /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_(VERIFY|GET_ISSUER)|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|HOSTNAME_MISMATCH)/.test(code);
 }
 
 /** Error codes of a connection that never came up (refused, no route, DNS). */
