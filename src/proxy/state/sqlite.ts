@@ -31,7 +31,6 @@ CREATE TABLE IF NOT EXISTS usage (
   cache_read INTEGER NOT NULL, web_search INTEGER NOT NULL, cost_micro INTEGER,
   PRIMARY KEY (tenant, request_id)
 );
-CREATE INDEX IF NOT EXISTS usage_day ON usage (tenant, day);
 CREATE TABLE IF NOT EXISTS counters (tenant TEXT NOT NULL, key TEXT NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, held_usd INTEGER NOT NULL DEFAULT 0, held_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tenant, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, expires INTEGER NOT NULL, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, counters TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reservations_expiry ON reservations (tenant, expires);
@@ -47,6 +46,13 @@ CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, claimant TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, time INTEGER NOT NULL, actor TEXT NOT NULL, actor_sub TEXT, action TEXT NOT NULL, target TEXT NOT NULL, old TEXT, new TEXT, request_id TEXT);
 CREATE INDEX IF NOT EXISTS audit_time ON audit (tenant, time);
 `;
+
+/**
+ * Reports by day range read the ledger through this index, in a file. In memory the ledger is
+ * capped (a full scan of it is milliseconds) and every record is inserted and later deleted, so
+ * the index would cost each request twice (measured: insert 3.9 → 2.1 µs a row without it).
+ */
+const USAGE_DAY_INDEX = "CREATE INDEX IF NOT EXISTS usage_day ON usage (tenant, day);";
 
 /**
  * The roll-ups' own bookkeeping: `backfill_upto` / `backfill_cursor` (the ledger's rowids still
@@ -208,6 +214,7 @@ export class SqliteState implements GatewayState {
       if (threaded) this.db.exec("PRAGMA wal_autocheckpoint = 0");
       this.db.transaction(() => {
         this.db.exec(SCHEMA);
+        if (path !== ":memory:") this.db.exec(USAGE_DAY_INDEX);
         for (const [table, column, definition] of ADDED_COLUMNS) {
           const columns = this.db.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all();
           if (!columns.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
