@@ -31,7 +31,6 @@ export interface AttemptRecord {
   outcome: "served" | FailureReason | "cancelled";
   /** The upstream's status, when it answered. */
   status: number | undefined;
-  ms: number;
 }
 
 export interface PoolResult {
@@ -104,11 +103,10 @@ export class Pool {
       if (tried.length >= this.routing.maxAttempts) break;
       if (!member.breaker.acquire(open)) continue;
       if (last) this.leave(last);
-      const started = this.deps.now();
       member.stats.requests++;
       const attempt = await this.attempt(member.upstream, request, facts, tried.length === 0);
       const verdict = verdictOf(attempt.outcome);
-      const record: AttemptRecord = { upstream: member.upstream.name, outcome: "served", status: attempt.response?.status, ms: this.deps.now() - started };
+      const record: AttemptRecord = { upstream: member.upstream.name, outcome: "served", status: attempt.response?.status };
       tried.push(record);
       if (verdict.action === "stop") {
         member.breaker.release();
