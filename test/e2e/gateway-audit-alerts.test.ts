@@ -127,6 +127,27 @@ for (const store of ["redis", "sqlite"] as const) {
         expect(received[0]!.body).toMatchObject({ type: "budget.threshold", tenant: `acme-${store}`, user: "demo", budget: { scope: "user", period: "day", tokens: 100, soft: true } });
         expect(Number(received[0]!.body.spent)).toBeGreaterThanOrEqual(50);
       }, 60_000);
+
+      test("a hard budget refusing requests far short of its limit: its 100 % alert, once, saying so (spend alone would never get there)", async () => {
+        const set = await cli("admin", ["admin", "budget", "set", "--user", "demo", "--period", "month", "--tokens", "50000"]);
+        expect(set.code, set.stderr).toBe(0);
+        const token = (await cli("demo", ["token"])).stdout.trim();
+        const before = received.length;
+        for (let i = 0; i < 3; i++) {
+          // the estimate (max_tokens) does not fit what is left of 50,000 tokens, a few thousand spent
+          const r = await post(tenant.proxies[i % 2]!, token, messageBody({ max_tokens: 64_000 }));
+          expect(r.status).toBe(403); // used up for this request: not a 429 a client would retry
+          expect(((await r.json()) as { error: { type: string; message: string } }).error.message).toContain("than this request may cost");
+        }
+        const deadline = Date.now() + 10_000;
+        while (received.length === before && Date.now() < deadline) await Bun.sleep(50);
+        await Bun.sleep(2_000); // time for a duplicate, if any
+        const refusals = received.slice(before);
+        expect(refusals).toHaveLength(1);
+        expect(refusals[0]!.body).toMatchObject({ type: "budget.threshold", threshold: 1, refusing: true, user: "demo", budget: { period: "month", tokens: 50_000, soft: false } });
+        expect(Number(refusals[0]!.body.spent)).toBeLessThan(25_000);
+        expect(refusals[0]!.signed).toBe(true);
+      }, 60_000);
     });
   });
 }

@@ -77,3 +77,16 @@ test("slack: one text line, names escaped for mrkdwn", () => {
   const [half] = alertsFor(platform, [0.5], 0);
   expect(slackText(half!)).toBe("Budget alert (acme): group platform has used 50% of the soft monthly 1,000,000 tokens budget (groups.platform.budgets[0]): 500,000 tokens spent, resets 2027-01-01 00:00 UTC.");
 });
+
+test("a hard budget refusing requests short of its limit: its top threshold up to 100 % is reached (the same alert as by spend, once), said as a refusal", () => {
+  // $4.02 of $5.00: the next request's estimate does not fit, so the spend never reaches 100 %
+  const refusing = { ...carol, refusing: true as const };
+  expect(alertsFor(refusing, [0.5, 0.8, 1.0], 0).map((a) => a.threshold)).toEqual([0.5, 0.8, 1.0]);
+  expect(alertsFor({ ...refusing, spent: 1_000_000 }, [0.5, 0.8, 1.0], 0).map((a) => a.threshold)).toEqual([1.0]); // not the ones the spend did not reach
+  expect(alertsFor({ ...refusing, spent: 1_000_000 }, [0.5, 0.9, 2], 0).map((a) => a.threshold)).toEqual([0.9]); // the top one up to 100 %
+  const [full] = alertsFor(refusing, [1.0], 0);
+  expect(full!.key).toBe(alertKey(carol, 1.0)); // sent once, whether spend or a refusal reached it first
+  expect(jsonPayload(full!)).toMatchObject({ threshold: 1, spent: 4.02, refusing: true });
+  expect(slackText(full!)).toBe("Budget alert (acme): carol@example.com's requests are refused by the daily $5.00 budget (groups.contractors.budgets[0]): $4.02 spent, the next request does not fit; it resets 2026-12-05 00:00 UTC.");
+  expect(jsonPayload(alertsFor(carol, [0.5], 0)[0]!).refusing).toBeUndefined();
+});

@@ -26,6 +26,7 @@ export function jsonPayload(alert: BudgetAlert): Record<string, unknown> {
     budget: { scope: o.scope, name: o.budget.name, source: o.budget.source, period: o.budget.period, ...amount, soft: o.budget.soft },
     threshold: alert.threshold,
     spent: o.budget.unit === "usd" ? dollars(o.spent) : o.spent,
+    ...(o.refusing ? { refusing: true } : {}),
     resets_at: iso(o.resetsAt),
     detected_at: iso(alert.detectedAt),
   };
@@ -40,7 +41,9 @@ export function slackText(alert: BudgetAlert): string {
   const who = o.scope === "user" ? slackEscape(o.subjectName) : o.scope === "group" ? `group ${slackEscape(o.subject)}` : "the whole tenant";
   const kind = `${o.budget.soft ? "soft " : ""}${o.budget.period === "day" ? "daily" : "monthly"}`;
   const reset = iso(o.resetsAt).replace("T", " ").replace(/:00Z$/, " UTC").replace("Z", " UTC");
-  return `Budget alert (${slackEscape(o.tenant)}): ${who} has used ${Math.round(alert.threshold * 100)}% of the ${kind} ${amount(o.budget.limit)} budget (${slackEscape(o.budget.name)}): ${amount(o.spent)} spent, resets ${reset}.`;
+  const budget = `the ${kind} ${amount(o.budget.limit)} budget (${slackEscape(o.budget.name)})`;
+  if (o.refusing) return `Budget alert (${slackEscape(o.tenant)}): ${who}'s requests are refused by ${budget}: ${amount(o.spent)} spent, the next request does not fit; it resets ${reset}.`;
+  return `Budget alert (${slackEscape(o.tenant)}): ${who} has used ${Math.round(alert.threshold * 100)}% of ${budget}: ${amount(o.spent)} spent, resets ${reset}.`;
 }
 
 export function signature(body: string, secret: string): string {

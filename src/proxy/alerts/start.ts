@@ -63,6 +63,11 @@ export function observeStatuses(alerts: BudgetAlerts, person: Person, statuses: 
   for (const status of statuses) void alerts.observe(observationOf(person, status, now));
 }
 
+/** A hard budget refused the person's request: its alerts up to 100 %, once (not per refused request). */
+export function observeRefusal(alerts: BudgetAlerts, person: Person, refusedBy: BudgetStatus, now = Date.now()): void {
+  void alerts.observe({ ...observationOf(person, refusedBy, now), refusing: true });
+}
+
 export function observationOf(person: Person, status: BudgetStatus, now: number): BudgetObservation {
   const { budget } = status;
   const scope = budget.subject.kind;

@@ -21,8 +21,16 @@ export function alertKey(o: BudgetObservation, threshold: number): string {
 
 export const alertId = (key: string): string => createHash("sha256").update(key).digest("hex").slice(0, 32);
 
+/**
+ * The thresholds the spend reached; a hard budget refusing requests has also reached its top one
+ * up to 100 % (the same alert, sent once, whichever comes first), whatever its spend: what a
+ * refusal leaves unspent would never fill it.
+ */
 export function alertsFor(o: BudgetObservation, thresholds: readonly number[], now: number): BudgetAlert[] {
-  return reachedThresholds(o.spent, o.budget.limit, thresholds).map((threshold) => {
+  const reached = reachedThresholds(o.spent, o.budget.limit, thresholds);
+  const top = Math.max(...thresholds.filter((t) => t <= 1));
+  if (o.refusing && Number.isFinite(top) && !reached.includes(top)) reached.push(top);
+  return reached.map((threshold) => {
     const key = alertKey(o, threshold);
     return { id: alertId(key), key, observation: o, threshold, detectedAt: now };
   });

@@ -28,6 +28,11 @@ export interface BudgetObservation {
   spent: number;
   /** When the period ends (epoch ms). */
   resetsAt: number;
+  /**
+   * A hard budget refused a request: the next estimate does not fit, so the budget is used up for
+   * all purposes though the spend may stay short of the limit (never reaching 100 % by itself).
+   */
+  refusing?: true;
 }
 
 /** One alert to send: a threshold of a budget reached in a period. */

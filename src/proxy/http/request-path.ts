@@ -15,7 +15,7 @@
  * Settle runs after the answer was sent: the state wrapper spools it when the store is down.
  */
 import { estimateOf, type RequestFacts, requestFacts } from "../accounting/estimate.ts";
-import { observeAfterSettle } from "../alerts/start.ts";
+import { observeAfterSettle, observeRefusal } from "../alerts/start.ts";
 import { resolveModel } from "../accounting/pricing.ts";
 import { hasUsage, usageRecord } from "../accounting/record.ts";
 import { cacheWrites } from "../accounting/usage.ts";
@@ -101,7 +101,12 @@ async function reserve(ex: TenantExchange, facts: RequestFacts, rules: PersonRul
   let warning: string | undefined;
   if (applies.reserve) {
     const reserved = await ctx.state.reserve(person, estimate, rules && rules.budgets.length > 0 ? { extraBudgets: rules.budgets } : {});
-    if (!reserved.ok) return budgetRefusal(reserved.refusedBy, estimate, Date.now());
+    if (!reserved.ok) {
+      const refusal = budgetRefusal(reserved.refusedBy, estimate, Date.now());
+      // used up for this request (not only held by requests in flight): the budget's 100 % alert
+      if (runtime.alerts && refusal.code === "budget_exhausted") observeRefusal(runtime.alerts, person, reserved.refusedBy);
+      return refusal;
+    }
     reservation = reserved.reservation;
     warning = budgetWarning(reserved.warnings);
   }
