@@ -113,6 +113,12 @@ describe("the console served by the gateway", () => {
       expect(await shown.locator("[data-testid=requests]").textContent()).toBe(row.requests.toLocaleString("en-US"));
       expect(Number(await shown.locator("[data-testid=cost]").getAttribute("data-value"))).toBeCloseTo(row.cost_usd, 6);
     }
+    // the gateway's request lines for the console's API calls (session, overview, people…) name the
+    // admin who made them; the page's files are served to anyone and name nobody
+    const consoleLines = tenant.stderr().split("\n").filter((l) => l.includes('"route":"console"') && l.includes('"status":200')).map((l) => JSON.parse(l) as { username?: string });
+    const named = consoleLines.filter((l) => l.username !== undefined);
+    expect(named.length).toBeGreaterThanOrEqual(3);
+    expect(named.every((l) => l.username === "admin")).toBe(true);
   }, 60_000);
 
   test("a budget set in the console is the one admin budget list shows, and it is in admin audit as the console's admin", async () => {

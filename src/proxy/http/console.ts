@@ -200,17 +200,15 @@ export class TenantConsole {
       assets,
       sessions: this.parts.sessions,
       clock: Date.now,
-      // sign-in steps (never a token); the API calls are the exchange's own log lines
-      log: (line) => {
-        if (typeof line.step === "string") logEvent(line.step.endsWith("failed") || line.step === "error" ? "warn" : "info", `console ${line.step}`, { tenant, ...withoutTime(line) });
-      },
+      log: (line) => logConsoleStep(tenant, line),
     };
   }
 
   /** Answers a console path (isConsolePath); 503 while the IdP or the bundle is not there yet. */
   async serve(ex: TenantExchange): Promise<Response> {
     ex.route = "console";
-    const answer = this.deps ? ((await handleConsole(ex.request, this.deps)) ?? notFound()) : unavailable(this.lastError);
+    const deps = this.deps;
+    const answer = deps ? ((await handleConsole(ex.request, { ...deps, log: (line) => noteConsoleLine(ex, deps.tenant, line) })) ?? notFound()) : unavailable(this.lastError);
     ex.end(answer.status);
     return answer;
   }
@@ -219,6 +217,17 @@ export class TenantConsole {
 function withPolicy(runtime: TenantRuntime): { policy?: PolicySettings } {
   const policy = policySettings(runtime);
   return policy ? { policy } : {};
+}
+
+/** In a request: a sign-in step is an event line; an API call's names the signed-in admin, whom the exchange's own line then carries. */
+function noteConsoleLine(ex: TenantExchange, tenant: string, line: Record<string, unknown>): void {
+  if (typeof line.step === "string") logConsoleStep(tenant, line);
+  else if (typeof line.username === "string") ex.caller = line.username;
+}
+
+/** Sign-in steps (never a token) as event lines; the API calls are the exchange's own log lines. */
+function logConsoleStep(tenant: string, line: Record<string, unknown>): void {
+  if (typeof line.step === "string") logEvent(line.step.endsWith("failed") || line.step === "error" ? "warn" : "info", `console ${line.step}`, { tenant, ...withoutTime(line) });
 }
 
 function withoutTime(line: Record<string, unknown>): Record<string, unknown> {
