@@ -2,7 +2,8 @@
  * What the upstream pool costs the gateway when the first upstream is healthy (issue 19), as an
  * A/B in one tree and one run: the same gateway build (bench/pool-gateway-server.ts) three ways,
  * all up at once in front of the same stub, loaded one at a time in interleaved rounds (each
- * round a new order), wrk at $CONNECTIONS (default 50) connections for $DURATION (default 3s):
+ * round a new order), wrk at $CONNECTIONS (default 50) connections for $DURATION (default 3s, in
+ * slices of $SLICE_SECONDS, default 1, the arms taking turns):
  *   direct  the pool replaced by a pass-through (the one upstream's send, the client's signal)
  *   again   the same as direct in a second process: the A/A control (what two processes of the
  *           same code differ by here, the floor under any difference below)
@@ -16,7 +17,7 @@
  * processes of the same code differ here by up to ~10 µs a request for as long as they live (heap
  * layout, JIT, which core), so arms kept for the whole run carry one draw of that into every
  * round; new processes make it noise the medians average out. FRESH=0 keeps them for the run.
- * Usage: bun bench/pool-gateway.ts [rounds, default 12]; writes bench/results/pool-gateway.md. More, shorter
+ * Usage: bun bench/pool-gateway.ts [rounds, default 12; 30 for a tighter median, ~12 min]; writes bench/results/pool-gateway.md. More, shorter
  * rounds put each arm nearer in time to the others: on a shared host whose speed drifts by tens of
  * per cent within minutes, that is what keeps the per-round ratios steady.
  */
@@ -29,7 +30,10 @@ import { randomPort } from "../test/support/ports.ts";
 import { BUN, cpuByThread, cpuPerRequest, firstLine, loadAverage, median, ROOT, stopChild, waitFor, wrk } from "./support.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 12);
+/** Each arm's time per round, in slices of SLICE_SECONDS the arms take in turn. */
 const DURATION = process.env.DURATION ?? "3s";
+const SLICE_SECONDS = Number(process.env.SLICE_SECONDS ?? 1);
+const SLICES = Math.max(1, Math.round(Number.parseFloat(DURATION) / SLICE_SECONDS));
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const FRESH = process.env.FRESH !== "0";
 const KEY = "sk-ant-bench-pool";
@@ -76,13 +80,21 @@ try {
     if (FRESH && round > 0) for (const arm of ["direct", "again", "one", "two"] as const) await restart(arm);
     const order = ARMS.map((_, k) => ARMS[(round + k) % ARMS.length] as Arm);
     if (round % 2 === 1) order.reverse(); // each arm before and after each other arm
-    for (const arm of order) {
-      const pid = targets[arm].child.pid as number;
-      const before = cpuByThread(pid);
-      const r = await wrk(target(arm), CONNECTIONS, targets[arm].env, DURATION);
-      if (r.errors !== "none") throw new Error(`${arm}: ${r.errors}`);
-      runs[arm].push({ rps: r.rps, cpu: cpuPerRequest(before, cpuByThread(pid), r.requests).total });
+    // each arm's time in slices, the arms taking turns: a drift of the host's speed within the
+    // round falls on every arm alike instead of on whichever ran during it
+    const sum = Object.fromEntries(ARMS.map((a) => [a, { requests: 0, seconds: 0, cpuUs: 0 }])) as Record<Arm, { requests: number; seconds: number; cpuUs: number }>;
+    for (let slice = 0; slice < SLICES; slice++) {
+      for (const arm of slice % 2 ? [...order].reverse() : order) {
+        const pid = targets[arm].child.pid as number;
+        const before = cpuByThread(pid);
+        const r = await wrk(target(arm), CONNECTIONS, targets[arm].env, `${SLICE_SECONDS}s`);
+        if (r.errors !== "none") throw new Error(`${arm}: ${r.errors}`);
+        sum[arm].requests += r.requests;
+        sum[arm].seconds += r.requests / r.rps;
+        sum[arm].cpuUs += cpuPerRequest(before, cpuByThread(pid), r.requests).total * r.requests;
+      }
     }
+    for (const arm of ARMS) runs[arm].push({ rps: sum[arm].requests / sum[arm].seconds, cpu: sum[arm].cpuUs / sum[arm].requests });
     console.error(`round ${round + 1}/${ROUNDS}: ${ARMS.map((a) => `${a} ${runs[a][round]!.rps.toFixed(0)} req/s ${runs[a][round]!.cpu.toFixed(1)} µs`).join(", ")}`);
   }
   const rps = (a: Arm) => median(runs[a].map((r) => r.rps));
@@ -106,7 +118,7 @@ try {
   const report = [
     `### The upstream pool's cost, first upstream healthy (\`bun bench/pool-gateway.ts\`)`,
     "",
-    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model ?? "?"} (${cpus().length} vCPU; load average ${loadBefore} before, ${loadAverage()} after); ${ROUNDS} interleaved rounds${FRESH ? " (each gateway arm a new process every round)" : ""}, wrk ${CONNECTIONS} connections, ${DURATION} per arm and round; the same build, stub and token for every gateway arm.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model ?? "?"} (${cpus().length} vCPU; load average ${loadBefore} before, ${loadAverage()} after); ${ROUNDS} interleaved rounds${FRESH ? " (each gateway arm a new process every round)" : ""}, wrk ${CONNECTIONS} connections, ${DURATION} per arm and round in slices of ${SLICE_SECONDS} s taking turns; the same build, stub and token for every gateway arm.`,
     "",
     "| arm | req/s, median | each round | CPU µs per request, median (all threads) | req/s vs pool bypassed (both processes' mean; the A/A: vs the first), median of the rounds |",
     "|---|---:|---|---:|---:|",

@@ -5,7 +5,8 @@
  * upstream adaptor with a canned answer (no socket). What it leaves out is the same in both: the
  * request path around the pool, the HTTP server and client. Prints each round's CPU time per
  * request (user + system, all threads, so the collector's work is in it) and the per-round differences.
- *   bun bench/pool-inprocess.ts [rounds, default 10]
+ *   bun bench/pool-inprocess.ts [rounds, default 10]      writes bench/results/pool-inprocess.md
+ * (`bash bench/run.sh pool` runs it before the A/B through the gateway, bench/pool-gateway.ts.)
  */
 import { parseTenant } from "../src/proxy/config.ts";
 import { poolDeps } from "../src/proxy/http/server.ts";
@@ -15,7 +16,10 @@ import { StaticKeySource } from "../src/proxy/upstreams/key-source.ts";
 import type { Pool } from "../src/proxy/upstreams/pool.ts";
 import type { UpstreamRequest } from "../src/proxy/upstreams/types.ts";
 import { DirectPool } from "./direct-pool.ts";
-import { median } from "./support.ts";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { loadAverage, median, ROOT } from "./support.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 10);
 const REQUESTS = 100_000;
@@ -55,7 +59,16 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const [pool, bypassed] = [ns.get("pool") ?? [], ns.get("bypassed") ?? []];
 const diffs = pool.map((x, i) => x - (bypassed[i] ?? x));
-for (const [name, xs] of ns) console.log(`${name.padEnd(9)} ${xs.map((x) => x.toFixed(0)).join(" ")} ns per request (median ${median(xs).toFixed(0)})`);
-console.log(`the pool's own cost: ${diffs.map((x) => x.toFixed(0)).join(" ")} ns per request (median ${median(diffs).toFixed(0)})`);
+const report = [
+  "### The upstream pool's own cost, in process (`bun bench/pool-inprocess.ts`)",
+  "",
+  `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus()[0]?.model ?? "?"} (${cpus().length} vCPU; load average ${loadAverage()}); ${ROUNDS} rounds of ${REQUESTS} requests per arm, alternating, 50 at a time, a canned upstream answer (no socket); CPU time of all threads per request.`,
+  "",
+  ...[...ns].map(([name, xs]) => `- ${name === "pool" ? "`Pool.send`, a pool of one" : "the bypass (bench/direct-pool.ts)"}: median **${median(xs).toFixed(0)} ns** (${xs.map((x) => x.toFixed(0)).join(", ")})`),
+  `- **the pool's own cost: ${median(diffs).toFixed(0)} ns per request** (median of the per-round differences: ${diffs.map((x) => x.toFixed(0)).join(", ")})`,
+].join("\n");
+console.log(report);
+mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+writeFileSync(join(ROOT, "bench", "results", "pool-inprocess.md"), report + "\n");
 for (const [, p] of arms) p.close();
 process.exit(0);
