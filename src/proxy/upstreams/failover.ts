@@ -24,7 +24,7 @@ export type AttemptOutcome =
 /** Why an upstream failed an attempt: a bounded label for metrics and logs. */
 export type FailureReason = "unreachable" | "timeout" | "upstream_auth" | "429" | "500" | "502" | "503" | "504" | "529";
 
-export type Verdict = { action: "serve" } | { action: "next"; reason: FailureReason } | { action: "stop" };
+export type Verdict = { readonly action: "serve" } | { readonly action: "next"; readonly reason: FailureReason } | { readonly action: "stop" };
 
 /** The statuses that say "this upstream, now" rather than "this request". */
 export const RETRIED_STATUSES: readonly number[] = [429, 500, 502, 503, 504, 529];

@@ -63,7 +63,7 @@ interface Member {
   stats: Omit<UpstreamStats, "circuit">;
 }
 
-type Attempt = { outcome: AttemptOutcome; response?: Response };
+type Attempt = { readonly outcome: AttemptOutcome; readonly response?: Response };
 
 // the outcomes without a status are shared: an attempt allocates no more than it must
 const CANCELLED: Attempt = { outcome: { kind: "cancelled" } };
