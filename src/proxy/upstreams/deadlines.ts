@@ -3,8 +3,10 @@
  * race and a listener per attempt (measured on the request path: several µs of CPU a request).
  * Each attempt is one object the pool hands in (no closure, no cancel function to make): its
  * `expire` runs at the first tick after its deadline, or after its client went away; the tick is
- * a tenth of the shortest timeout, at most 250 ms, so a 120 s timeout fires within 0.2 % of its
- * length. The timer runs while attempts are pending and stops at the first tick with none.
+ * a tenth of the shortest timeout, at most 250 ms; a deadline is set from the last tick's clock
+ * plus a tick, so a 120 s timeout fires within two ticks after it (0.4 % of its length), never
+ * before while ticks come on time. The timer runs while attempts are pending and stops at the
+ * first tick with none.
  *
  * What this costs is mostly the collector's, so the pending attempts are held as briefly as
  * possible (each step measured with `perf` of the gateway under wrk, bench/pool-gateway.ts):
