@@ -237,9 +237,9 @@ describe("two replicas + Redis behind haproxy", () => {
     }
   }, 20_000);
 
-  test("the public port never serves /metrics; forwarded headers reach the proxy (discovery names the public host)", async () => {
+  test("the public port never serves /metrics; the forwarded headers haproxy sets reach the proxy (discovery names the public host), a client's own X-Forwarded-Host does not", async () => {
     expect((await fetch(`${lb}/metrics`)).status).toBe(404);
-    const doc = (await (await fetch(`${lb}/.well-known/oauth-protected-resource/anthropic`, { headers: { "x-forwarded-host": "acme.proxy.example.com" } })).json()) as { resource: string };
+    const doc = (await (await fetch(`${lb}/.well-known/oauth-protected-resource/anthropic`, { headers: { host: "acme.proxy.example.com", "x-forwarded-host": "evil.example" } })).json()) as { resource: string };
     expect(doc.resource).toStartWith("http://acme.proxy.example.com");
   });
 
