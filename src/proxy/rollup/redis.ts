@@ -116,6 +116,9 @@ export interface RedisRollupsOptions {
   cellsPerCall?: number;
 }
 
+/** A request touches ~8 cells with a few groups (4 levels, a day and a month): records per call are cellsPerCall / 16. */
+const CELLS_PER_RECORD_BOUND = 16;
+
 export class RedisRollups implements UsageRollups {
   private readonly redis: BoundedRedis;
   private readonly prefix: string;
@@ -188,19 +191,29 @@ export class RedisRollups implements UsageRollups {
       if (list) list.push(r);
       else byTenant.set(r.tenant, [r]);
     }
+    // a batch of many people touches many cells: sent in chunks, so no one call holds the server long
+    const perCall = Math.max(1, Math.floor(this.cellsPerCall / CELLS_PER_RECORD_BOUND));
     const counted = await Promise.all(
       [...byTenant].map(async ([tenant, list]) => {
-        let fresh = [...new Map(list.map((r) => [r.requestId, r])).values()];
-        while (fresh.length > 0) {
-          const repeated = await this.write(tenant, fresh.map((r) => this.key(tenant, "seen", enc(r.requestId))), cellsOf(fresh), peopleOf(fresh));
-          if (repeated.length === 0) return fresh.length;
-          const skip = new Set(repeated.map((i) => i - 1));
-          fresh = fresh.filter((_, i) => !skip.has(i));
-        }
-        return 0;
+        const unique = [...new Map(list.map((r) => [r.requestId, r])).values()];
+        let n = 0;
+        for (let i = 0; i < unique.length; i += perCall) n += await this.addOnce(tenant, unique.slice(i, i + perCall));
+        return n;
       }),
     );
     return counted.reduce((a, b) => a + b, 0);
+  }
+
+  /** One chunk under its requests' markers; a request counted before is left out and the rest sent again. */
+  private async addOnce(tenant: string, records: RollupRecord[]): Promise<number> {
+    let fresh = records;
+    while (fresh.length > 0) {
+      const repeated = await this.write(tenant, fresh.map((r) => this.key(tenant, "seen", enc(r.requestId))), cellsOf(fresh), peopleOf(fresh));
+      if (repeated.length === 0) return fresh.length;
+      const skip = new Set(repeated.map((i) => i - 1));
+      fresh = fresh.filter((_, i) => !skip.has(i));
+    }
+    return 0;
   }
 
   /**

@@ -229,3 +229,26 @@ test("redis: cells expire after retention (day and month keys carry a TTL)", asy
   client.close();
   await rollups.close();
 });
+
+test("redis: a batch of many records goes in chunks (one script call holds the server briefly), each counted once; a replay across chunks counts only the new", async () => {
+  const rollups = new RedisRollups(redis.url, { prefix: "chunks", cellsPerCall: 48 }); // 3 records a call
+  const { RedisClient } = await import("bun");
+  const client = new RedisClient(redis.url);
+  const scriptCalls = async () => {
+    const stats = String(await client.send("INFO", ["commandstats"]));
+    return ["evalsha", "eval"].reduce((n, cmd) => n + Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
+  };
+  const batch = records("chunkt", 10, 5);
+  const before = await scriptCalls();
+  expect(await rollups.addCounted(batch)).toBe(10);
+  expect((await scriptCalls()) - before).toBe(4); // 3 + 3 + 3 + 1
+  const total = (await rollups.sum("chunkt", "model", [...new Set(batch.map((r) => dayOf(r.time)))])).reduce((n, r) => n + r.figures.requests, 0);
+  expect(total).toBe(10);
+  // two seen before, in different chunks, with three new ones
+  const again = [batch[0]!, ...records("chunkt", 3, 77), batch[7]!];
+  expect(await rollups.addCounted(again)).toBe(3);
+  const after = (await rollups.sum("chunkt", "model", [...new Set([...batch, ...again].map((r) => dayOf(r.time)))])).reduce((n, r) => n + r.figures.requests, 0);
+  expect(after).toBe(13);
+  client.close();
+  await rollups.close();
+});
