@@ -166,7 +166,8 @@ describe("two replicas on one host from the variables alone", () => {
   }, 30_000);
 
   test("AGENT_RUNNER_PROXY_TRUST_FORWARDED_HEADERS=true: the discovery document through haproxy names the public host it was asked for", async () => {
-    const doc = (await (await fetch(`${lb}/.well-known/oauth-protected-resource/anthropic`, { headers: { "x-forwarded-host": "acme.proxy.example.com" } })).json()) as { resource: string; authorization_servers: string[] };
+    // haproxy sets X-Forwarded-Host from the Host it was asked for, never a client's own
+    const doc = (await (await fetch(`${lb}/.well-known/oauth-protected-resource/anthropic`, { headers: { host: "acme.proxy.example.com", "x-forwarded-host": "evil.example" } })).json()) as { resource: string; authorization_servers: string[] };
     // (haproxy sets X-Forwarded-Proto itself: http here, https behind its TLS bind)
     expect(doc.resource).toBe("http://acme.proxy.example.com/anthropic");
     expect(doc.authorization_servers).toEqual([tenant.issuer]);
