@@ -13,6 +13,7 @@
  *       (the machine's drift then falls on both alike: the pool's cost to a tenth of a µs)
  */
 import { join } from "node:path";
+import { median } from "./support.ts";
 
 const ROOT = process.env.ROOT ?? join(import.meta.dir, "..");
 const { startForge } = (await import(join(ROOT, "test/support/forge.ts"))) as typeof import("../test/support/forge.ts");
@@ -74,8 +75,8 @@ for (let i = 0; i < Number(process.env.REPS ?? 5); i++) {
 for (const [name, xs] of rounds) console.error(`${ROOT} ${arms.length > 1 ? name : ""}: ${xs.map((x) => x.toFixed(1)).join(" ")} µs per request (min ${Math.min(...xs).toFixed(1)})`);
 if (arms.length > 1) {
   const [a, b] = [rounds.get("pool") ?? [], rounds.get("bypassed") ?? []];
-  const diffs = a.map((x, i) => x - (b[i] ?? x)).sort((x, y) => x - y);
-  console.error(`pool − bypassed, per round: ${diffs.map((x) => x.toFixed(2)).join(" ")} µs (median ${diffs[Math.floor(diffs.length / 2)]?.toFixed(2)})`);
+  const diffs = a.map((x, i) => x - (b[i] ?? x));
+  console.error(`pool − bypassed, per round: ${diffs.map((x) => x.toFixed(2)).join(" ")} µs (median ${median(diffs).toFixed(2)})`);
 }
 for (const [, proxy] of arms) await proxy.shutdown(100);
 forge.stop();

@@ -28,8 +28,10 @@ export const alertId = (key: string): string => createHash("sha256").update(key)
  */
 export function alertsFor(o: BudgetObservation, thresholds: readonly number[], now: number): BudgetAlert[] {
   const reached = reachedThresholds(o.spent, o.budget.limit, thresholds);
-  const top = Math.max(...thresholds.filter((t) => t <= 1));
-  if (o.refusing && Number.isFinite(top) && !reached.includes(top)) reached.push(top);
+  if (o.refusing) {
+    const top = Math.max(...thresholds.filter((t) => t <= 1));
+    if (Number.isFinite(top) && !reached.includes(top)) reached.push(top);
+  }
   return reached.map((threshold) => {
     const key = alertKey(o, threshold);
     return { id: alertId(key), key, observation: o, threshold, detectedAt: now };

@@ -200,7 +200,7 @@ export class TenantConsole {
       assets,
       sessions: this.parts.sessions,
       clock: Date.now,
-      log: (line) => logConsoleStep(tenant, line),
+      // log: per request, in serve (its lines go to that request's exchange)
     };
   }
 
@@ -219,15 +219,10 @@ function withPolicy(runtime: TenantRuntime): { policy?: PolicySettings } {
   return policy ? { policy } : {};
 }
 
-/** In a request: a sign-in step is an event line; an API call's names the signed-in admin, whom the exchange's own line then carries. */
+/** A sign-in step (never a token) is an event line; an API call's line names the signed-in admin, whom the exchange's own line then carries. */
 function noteConsoleLine(ex: TenantExchange, tenant: string, line: Record<string, unknown>): void {
-  if (typeof line.step === "string") logConsoleStep(tenant, line);
-  else if (typeof line.username === "string") ex.caller = line.username;
-}
-
-/** Sign-in steps (never a token) as event lines; the API calls are the exchange's own log lines. */
-function logConsoleStep(tenant: string, line: Record<string, unknown>): void {
   if (typeof line.step === "string") logEvent(line.step.endsWith("failed") || line.step === "error" ? "warn" : "info", `console ${line.step}`, { tenant, ...withoutTime(line) });
+  else if (typeof line.username === "string") ex.caller = line.username;
 }
 
 function withoutTime(line: Record<string, unknown>): Record<string, unknown> {

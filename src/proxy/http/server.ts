@@ -288,6 +288,11 @@ export function startProxy(options: ProxyOptions) {
     await consoleParts?.close();
     if (ownsState) await state.close();
   }
+  /** What started before a listener failed to bind: let go, so nothing runs behind the error. */
+  function releaseStarted(): Promise<void> {
+    stopServices();
+    return closeStores();
+  }
   // A listener that cannot bind (the port taken: EADDRINUSE) leaves nothing running behind it.
   const server: Server<undefined> = bindOrRelease(() => Bun.serve({
     port: options.port,
@@ -314,18 +319,14 @@ export function startProxy(options: ProxyOptions) {
     error(error) {
       return refusalResponse(new GatewayRefusal("internal", `internal proxy error: ${error.message}`, { cause: error }), newRequestId());
     },
-  }), () => {
-    stopServices();
-    return closeStores();
-  });
+  }), releaseStarted);
   // Metrics name every tenant and its traffic: only on their own listener, loopback by default.
   // If it cannot bind, the main listener (already up) goes too, with everything behind it.
   const metricsOptions = options.metrics;
   const metricsServer = metricsOptions
     ? bindOrRelease(() => Bun.serve({ port: metricsOptions.port, hostname: metricsOptions.hostname ?? "127.0.0.1", idleTimeout, fetch: serveMetrics }), async () => {
         await server.stop(true);
-        stopServices();
-        await closeStores();
+        await releaseStarted();
       })
     : undefined;
 

@@ -203,9 +203,10 @@ export class SqliteState implements GatewayState {
   /** `path` is a file (created with its directory) or ":memory:". */
   constructor(path: string, options: SqliteOptions = {}) {
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-    const threaded = path !== ":memory:" && (options.usageWrites ?? "thread") === "thread";
+    const inMemory = path === ":memory:";
+    const threaded = !inMemory && (options.usageWrites ?? "thread") === "thread";
     try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      if (!inMemory) mkdirSync(dirname(path), { recursive: true });
       this.db = new Database(path, { create: true, strict: true });
       this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
       this.db.exec("PRAGMA journal_mode = WAL");
@@ -214,7 +215,7 @@ export class SqliteState implements GatewayState {
       if (threaded) this.db.exec("PRAGMA wal_autocheckpoint = 0");
       this.db.transaction(() => {
         this.db.exec(SCHEMA);
-        if (path !== ":memory:") this.db.exec(USAGE_DAY_INDEX);
+        if (!inMemory) this.db.exec(USAGE_DAY_INDEX);
         for (const [table, column, definition] of ADDED_COLUMNS) {
           const columns = this.db.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all();
           if (!columns.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
@@ -227,8 +228,8 @@ export class SqliteState implements GatewayState {
       // after the added columns: the hot statements name them
       this.hot = prepareHot(this.db);
       this.writer = threaded ? new SqliteWriterThread(path, { busyTimeoutMs, rollupUpkeep: options.rollupUpkeep ?? true, ...(options.maxLagMs !== undefined ? { maxLagMs: options.maxLagMs } : {}) }) : undefined;
-      this.privateVersions = path === ":memory:" ? new Map() : undefined;
-      this.memoryLedgerRows = path === ":memory:" ? Math.max(1, Math.floor(options.memoryLedgerRows ?? MEMORY_LEDGER_ROWS)) : undefined;
+      this.privateVersions = inMemory ? new Map() : undefined;
+      this.memoryLedgerRows = inMemory ? Math.max(1, Math.floor(options.memoryLedgerRows ?? MEMORY_LEDGER_ROWS)) : undefined;
       this.rollups = new SqliteRollups(this.db);
       // the thread does the upkeep: started now if a backfill waits, not at the first request
       if (this.writer && (options.rollupUpkeep ?? true) && this.meta("backfill_upto") !== undefined) void this.writer.write([]).catch(() => {});
